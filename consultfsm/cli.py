@@ -1,0 +1,57 @@
+"""The ``consultfsm`` command line: ``cases``, ``replay``, ``check``, ``diagram``.
+
+Each subcommand lives in its own module ``consultfsm.cli_<name>`` that exposes
+``register(subparsers)``; this module only wires them together.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+COMMANDS = ("cases", "replay", "check", "diagram")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="consultfsm",
+        description="Consult-call legs as an explicit finite state machine.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"consultfsm.cli_{name}")
+        except ModuleNotFoundError as exc:  # TEMPORARY while commands are being built
+            if exc.name != f"consultfsm.cli_{name}":
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("consultfsm")
+    except PackageNotFoundError:  # running from a source tree
+        return "0+unknown"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        status: int = args.run(args)
+    except BrokenPipeError:  # `consultfsm cases | head` is fine
+        sys.stderr.close()
+        return 0
+    return status
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

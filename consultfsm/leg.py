@@ -1,0 +1,544 @@
+"""The runtime: a consult leg that takes inputs and returns the events they emit.
+
+In the style of h2's ``stream.py``: ``(state, input) -> (side effect, next
+state)``, where the side effect is the tuple of emitted events. The
+transition table (:mod:`consultfsm.table`) is compiled once, at import, into a
+dispatch array indexed by the leg's packed state and the input. A step is then
+one list index, one dict lookup, and the event constructors; it does no work
+proportional to the number of legs, allocates no per-leg machine, and keeps
+no reference from the leg to anything but shared, immutable data.
+
+Sans-I/O: the leg never reads a clock. Every input carries its time in integer
+milliseconds; timers are deadlines stored in the leg and announced in
+``timer_started`` events; the host feeds the matching timeout input when a
+deadline passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from enum import StrEnum
+from functools import partial
+from typing import Any, ClassVar, NamedTuple, TypeVar
+
+import attrs
+
+from . import events as ev
+from .errors import ConfigError, IllegalInput, SnapshotError, TimeWentBackwards
+from .guards import GUARDS
+from .states import (
+    INITIAL,
+    INPUT_REGION,
+    REGION_STATES,
+    TERMINAL_CALL_STATES,
+    TIMER_OF_INPUT,
+    CallState,
+    DeskState,
+    InputKind,
+    Region,
+    Timer,
+)
+from .table import TABLE, Disposition, Row
+
+# --- configuration -------------------------------------------------------------------
+
+
+@attrs.frozen
+class LegConfig:
+    """Timer windows, in milliseconds. Shared by every leg that uses it.
+
+    ``ring_ms`` is the RONA window from the alert; set it to the CTI's own
+    ring-no-answer time, or the CTI and the leg race. ``grace_ms`` is how long
+    the leg waits for a disconnected desk (the note's "x seconds"); Finesse
+    force-logs-out a desk 60 s after it goes unavailable.
+    """
+
+    ring_ms: int = 15_000
+    grace_ms: int = 60_000
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("ring_ms", "grace_ms"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"{name} must be a positive integer of ms, got {value!r}")
+
+    def window(self, timer: Timer) -> int:
+        """The length of a timer's window."""
+        return self.ring_ms if timer is Timer.RING else self.grace_ms
+
+
+DEFAULT_CONFIG = LegConfig()
+
+
+class LegState(NamedTuple):
+    """The state of a leg: one state per region."""
+
+    call: CallState
+    desk_a: DeskState
+    desk_b: DeskState
+
+    def __str__(self) -> str:
+        return f"{self.call.value}/{self.desk_a.value}/{self.desk_b.value}"
+
+
+@attrs.frozen
+class Step:
+    """What one input did: its disposition, the row that decided, the events."""
+
+    disposition: Disposition
+    row: Row
+    events: tuple[ev.Event, ...] = ()
+
+    @property
+    def applied(self) -> bool:
+        """True when the input changed the leg."""
+        return self.disposition is Disposition.APPLIED
+
+
+# --- compiling the table -------------------------------------------------------------
+
+_CALLS = REGION_STATES[Region.CALL]
+_DESKS = REGION_STATES[Region.DESK_A]
+_N_DESK = len(_DESKS)
+
+#: packed state -> LegState; packed = call * n_desk**2 + desk_a * n_desk + desk_b
+_DECODE: tuple[LegState, ...] = tuple(
+    LegState(c, a, b)  # type: ignore[arg-type]
+    for c in _CALLS
+    for a in _DESKS
+    for b in _DESKS
+)
+_ENCODE: dict[LegState, int] = {s: i for i, s in enumerate(_DECODE)}
+_DEADLINE_SLOT: dict[Timer, str] = {t: f"{t.value}_deadline" for t in Timer}
+
+Builder = Callable[["Leg", int], ev.Event]
+
+
+class _Plan:
+    """A row compiled for one packed state: everything a step needs, precomputed."""
+
+    __slots__ = ("builders", "cancel", "fires", "row", "start", "step", "target")
+
+    def __init__(self, row: Row, packed: int) -> None:
+        self.row = row
+        state = _DECODE[packed]
+        index = {Region.CALL: 0, Region.DESK_A: 1, Region.DESK_B: 2}[row.region]
+        self.target = _ENCODE[state._replace(**{state._fields[index]: row.target})]
+        self.builders: tuple[Builder, ...] = tuple(
+            partial(e.event.build, **dict(e.params)) if e.params else e.event.build
+            for e in row.emits
+        )
+        self.start = row.start
+        self.cancel = row.cancel
+        # An applied row on a timer input consumes that timer (table rule 5).
+        timer = TIMER_OF_INPUT.get(row.input)
+        self.fires = timer if row.disposition is Disposition.APPLIED else None
+        # Duplicates and absorbed inputs return one shared, immutable Step.
+        self.step = None if row.disposition is Disposition.APPLIED else Step(row.disposition, row)
+
+
+class _TimerBranch:
+    """A timer input whose row depends on whether its deadline is due."""
+
+    __slots__ = ("due", "early", "slot")
+
+    def __init__(self, due: _Plan | None, early: _Plan | None, timer: Timer) -> None:
+        self.due = due
+        self.early = early
+        self.slot = _DEADLINE_SLOT[timer]
+
+
+class _StaticView:
+    """A GuardView for compile time: states only, no deadlines."""
+
+    def __init__(self, state: LegState) -> None:
+        self.call, self.desk_a, self.desk_b = state
+
+    def deadline(self, timer: Timer) -> int | None:
+        raise AssertionError("dynamic guards are resolved per input")
+
+
+def _compile() -> tuple[dict[InputKind, _Plan | _TimerBranch], ...]:
+    index: dict[tuple[Region, StrEnum, InputKind], list[Row]] = {}
+    for row in TABLE:
+        index.setdefault((row.region, row.source, row.input), []).append(row)
+    plans: list[dict[InputKind, _Plan | _TimerBranch]] = []
+    for packed, state in enumerate(_DECODE):
+        view = _StaticView(state)
+        by_input: dict[InputKind, _Plan | _TimerBranch] = {}
+        for kind in InputKind:
+            region = INPUT_REGION[kind]
+            source = state[list(Region).index(region)]
+            timer = TIMER_OF_INPUT.get(kind)
+            live = [
+                row for row in index.get((region, source, kind), ())
+                if all(g.dynamic or GUARDS[g](view, timer, 0) for g in row.guards)
+            ]  # fmt: skip
+            if not live:
+                continue  # illegal here
+            dynamic = [r for r in live if any(g.dynamic for g in r.guards)]
+            if not dynamic:
+                if len(live) > 1:
+                    raise AssertionError(f"rows overlap in {state}: {[r.key for r in live]}")
+                by_input[kind] = _Plan(live[0], packed)
+                continue
+            assert timer is not None, f"time guard on a non-timer input: {dynamic[0].key}"
+            branch: dict[bool, _Plan | None] = {True: None, False: None}
+            for row in live:
+                due = not any(g.value == "early" for g in row.guards)
+                if branch[due] is not None:
+                    raise AssertionError(f"rows overlap in {state}: {row.key}")
+                branch[due] = _Plan(row, packed)
+            by_input[kind] = _TimerBranch(branch[True], branch[False], timer)
+        plans.append(by_input)
+    return tuple(plans)
+
+
+_PLANS = _compile()
+_INITIAL_PACKED = _ENCODE[LegState(*INITIAL.values())]  # type: ignore[arg-type]
+
+
+# --- the leg -------------------------------------------------------------------------
+
+
+class Leg:
+    """One consult leg, A -> B, and everything the system must do about it.
+
+    >>> leg = Leg("L1", agent_a="A", agent_b="B", customer_ani="+923001234567")
+    >>> [e.kind.value for e in leg.handle(InputKind.ALERTING, at=200).events]
+    ['alert_shown', 'timer_started']
+    >>> str(leg.state)
+    'ringing/connected/connected'
+
+    The identifying fields are plain values. ``channel_session_id`` and
+    ``conversation_id`` are the customer's *existing* channel session and
+    conversation (see :mod:`consultfsm.correlation` for finding them); the
+    consult never gets a session of its own.
+    """
+
+    __slots__ = (
+        "_state",
+        "agent_a",
+        "agent_b",
+        "associated_dialog_uri",
+        "call_id",
+        "channel_session_id",
+        "config",
+        "conversation_id",
+        "customer_ani",
+        "grace_a_deadline",
+        "grace_b_deadline",
+        "last_at",
+        "leg_id",
+        "ring_deadline",
+        "service_identifier",
+    )
+
+    SNAPSHOT_VERSION: ClassVar[int] = 1
+
+    def __init__(
+        self,
+        leg_id: str,
+        agent_a: str,
+        agent_b: str,
+        customer_ani: str,
+        *,
+        conversation_id: str | None = None,
+        channel_session_id: str | None = None,
+        call_id: str | None = None,
+        service_identifier: str | None = None,
+        associated_dialog_uri: str | None = None,
+        config: LegConfig = DEFAULT_CONFIG,
+        created_at: int = 0,
+    ) -> None:
+        self.leg_id = leg_id
+        self.agent_a = agent_a
+        self.agent_b = agent_b
+        self.customer_ani = customer_ani
+        self.conversation_id = conversation_id
+        self.channel_session_id = channel_session_id
+        self.call_id = call_id
+        self.service_identifier = service_identifier
+        self.associated_dialog_uri = associated_dialog_uri
+        self.config = config
+        self._state = _INITIAL_PACKED
+        self.ring_deadline: int | None = None
+        self.grace_a_deadline: int | None = None
+        self.grace_b_deadline: int | None = None
+        self.last_at = created_at
+
+    # -- reading the state ------------------------------------------------------
+
+    @property
+    def state(self) -> LegState:
+        """The state of each region."""
+        return _DECODE[self._state]
+
+    @property
+    def call(self) -> CallState:
+        """The call region's state."""
+        return _DECODE[self._state].call
+
+    @property
+    def desk_a(self) -> DeskState:
+        """A's desk region state."""
+        return _DECODE[self._state].desk_a
+
+    @property
+    def desk_b(self) -> DeskState:
+        """B's desk region state."""
+        return _DECODE[self._state].desk_b
+
+    def deadline(self, timer: Timer) -> int | None:
+        """The pending deadline of ``timer`` (absolute ms), or None."""
+        value: int | None = getattr(self, _DEADLINE_SLOT[timer])
+        return value
+
+    @property
+    def deadlines(self) -> dict[Timer, int]:
+        """Every pending deadline."""
+        return {t: d for t in Timer if (d := self.deadline(t)) is not None}
+
+    @property
+    def next_deadline(self) -> tuple[Timer, int] | None:
+        """The earliest pending deadline, for a host that keeps one timer per leg."""
+        pending = sorted(self.deadlines.items(), key=lambda item: (item[1], item[0]))
+        return pending[0] if pending else None
+
+    @property
+    def is_finished(self) -> bool:
+        """The call has ended and no timer is pending: the leg will emit nothing
+        more, whatever it is told, and the host may forget it."""
+        return (
+            _DECODE[self._state].call in TERMINAL_CALL_STATES
+            and self.ring_deadline is None
+            and self.grace_a_deadline is None
+            and self.grace_b_deadline is None
+        )
+
+    def __repr__(self) -> str:
+        return f"<Leg {self.leg_id} {self.state} at {self.last_at}>"
+
+    # -- the step ----------------------------------------------------------------
+
+    def handle(self, kind: InputKind, at: int) -> Step:
+        """Apply one input at time ``at`` (ms) and return what it did.
+
+        Raises :class:`IllegalInput` when no row accepts the input in this
+        state and :class:`TimeWentBackwards` when ``at`` precedes the last
+        applied input; in both cases the leg is unchanged. A duplicate or a
+        late input returns a step with that disposition and no events.
+        """
+        plan = _PLANS[self._state].get(kind)
+        if plan is None:
+            raise IllegalInput(self.leg_id, str(self.state), kind, at, "no transition for it")
+        if at < self.last_at:
+            raise TimeWentBackwards(
+                self.leg_id, str(self.state), kind, at, f"the leg is already at {self.last_at} ms"
+            )
+        if plan.__class__ is _TimerBranch:
+            branch: _TimerBranch = plan  # type: ignore[assignment]
+            deadline = getattr(self, branch.slot)
+            chosen = branch.due if deadline is not None and at >= deadline else branch.early
+            if chosen is None:
+                raise IllegalInput(self.leg_id, str(self.state), kind, at, "timer not pending")
+            plan = chosen
+        done: _Plan = plan  # type: ignore[assignment]
+        if done.step is not None:
+            return done.step
+        events: list[ev.Event] = []
+        if done.cancel is not None:
+            slot = _DEADLINE_SLOT[done.cancel]
+            events.append(ev.TimerCancelled(self.leg_id, at, done.cancel, getattr(self, slot)))
+            setattr(self, slot, None)
+        if done.fires is not None:
+            setattr(self, _DEADLINE_SLOT[done.fires], None)
+        self._state = done.target
+        self.last_at = at
+        for build in done.builders:
+            events.append(build(self, at))
+        if done.start is not None:
+            deadline = at + self.config.window(done.start)
+            setattr(self, _DEADLINE_SLOT[done.start], deadline)
+            events.append(ev.TimerStarted(self.leg_id, at, done.start, deadline))
+        return Step(Disposition.APPLIED, done.row, tuple(events))
+
+    def accepts(self, kind: InputKind, at: int) -> bool:
+        """True when :meth:`handle` would not raise for this input."""
+        plan = _PLANS[self._state].get(kind)
+        if plan is None or at < self.last_at:
+            return False
+        if isinstance(plan, _TimerBranch):
+            deadline = getattr(self, plan.slot)
+            return (plan.due if deadline is not None and at >= deadline else plan.early) is not None
+        return True
+
+    # -- snapshots ---------------------------------------------------------------
+
+    def snapshot(self) -> LegSnapshot:
+        """Everything needed to rebuild this leg, as plain values."""
+        state = _DECODE[self._state]
+        return LegSnapshot(
+            self.leg_id, self.agent_a, self.agent_b, self.customer_ani,
+            self.conversation_id, self.channel_session_id, self.call_id,
+            self.service_identifier, self.associated_dialog_uri,
+            state.call, state.desk_a, state.desk_b,
+            self.ring_deadline, self.grace_a_deadline, self.grace_b_deadline,
+            self.last_at, self.config.ring_ms, self.config.grace_ms,
+        )  # fmt: skip
+
+    @classmethod
+    def restore(cls, snap: LegSnapshot) -> Leg:
+        """Rebuild a leg from a snapshot. Pending deadlines keep their absolute
+        times, so a restored leg continues exactly as the original would."""
+        config = (
+            DEFAULT_CONFIG
+            if (snap.ring_ms, snap.grace_ms) == (DEFAULT_CONFIG.ring_ms, DEFAULT_CONFIG.grace_ms)
+            else LegConfig(snap.ring_ms, snap.grace_ms)
+        )
+        leg = cls(
+            snap.leg, snap.agent_a, snap.agent_b, snap.customer_ani,
+            conversation_id=snap.conversation_id, channel_session_id=snap.channel_session_id,
+            call_id=snap.call_id, service_identifier=snap.service_identifier,
+            associated_dialog_uri=snap.associated_dialog_uri, config=config,
+            created_at=snap.last_at,
+        )  # fmt: skip
+        leg._state = _ENCODE[LegState(snap.call, snap.desk_a, snap.desk_b)]
+        leg.ring_deadline = snap.ring_deadline
+        leg.grace_a_deadline = snap.grace_a_deadline
+        leg.grace_b_deadline = snap.grace_b_deadline
+        return leg
+
+
+def _opt_str(name: str, value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise SnapshotError(name, f"expected a string or null, got {type(value).__name__}")
+
+
+def _req_str(name: str, value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    raise SnapshotError(name, f"expected a string, got {type(value).__name__}")
+
+
+def _opt_int(name: str, value: Any) -> int | None:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise SnapshotError(name, f"expected an integer or null, got {type(value).__name__}")
+
+
+def _req_int(name: str, value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise SnapshotError(name, f"expected an integer, got {type(value).__name__}")
+
+
+_E = TypeVar("_E", bound=StrEnum)
+
+
+def _enum(name: str, value: Any, enum: type[_E]) -> _E:
+    try:
+        return enum(value)
+    except ValueError:
+        raise SnapshotError(name, f"{value!r} is not one of {[m.value for m in enum]}") from None
+
+
+_SNAPSHOT_KEYS = (
+    "leg", "agent_a", "agent_b", "customer_ani", "conversation_id", "channel_session_id",
+    "call_id", "service_identifier", "associated_dialog_uri", "call", "desk_a", "desk_b",
+    "ring_deadline", "grace_a_deadline", "grace_b_deadline", "last_at", "ring_ms", "grace_ms",
+)  # fmt: skip
+
+
+@attrs.frozen
+class LegSnapshot:
+    """A leg's whole state as plain values; JSON-ready through :meth:`to_dict`."""
+
+    leg: str
+    agent_a: str
+    agent_b: str
+    customer_ani: str
+    conversation_id: str | None
+    channel_session_id: str | None
+    call_id: str | None
+    service_identifier: str | None
+    associated_dialog_uri: str | None
+    call: CallState
+    desk_a: DeskState
+    desk_b: DeskState
+    ring_deadline: int | None
+    grace_a_deadline: int | None
+    grace_b_deadline: int | None
+    last_at: int
+    ring_ms: int
+    grace_ms: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """A dict of JSON types (enums as their wire strings), with a version."""
+        return {
+            "v": Leg.SNAPSHOT_VERSION,
+            "leg": self.leg,
+            "agent_a": self.agent_a,
+            "agent_b": self.agent_b,
+            "customer_ani": self.customer_ani,
+            "conversation_id": self.conversation_id,
+            "channel_session_id": self.channel_session_id,
+            "call_id": self.call_id,
+            "service_identifier": self.service_identifier,
+            "associated_dialog_uri": self.associated_dialog_uri,
+            "call": self.call.value,
+            "desk_a": self.desk_a.value,
+            "desk_b": self.desk_b.value,
+            "ring_deadline": self.ring_deadline,
+            "grace_a_deadline": self.grace_a_deadline,
+            "grace_b_deadline": self.grace_b_deadline,
+            "last_at": self.last_at,
+            "ring_ms": self.ring_ms,
+            "grace_ms": self.grace_ms,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LegSnapshot:
+        """Read a snapshot dict; a wrong field raises :class:`SnapshotError` naming it."""
+        if not isinstance(data, Mapping):
+            raise SnapshotError("<root>", f"expected an object, got {type(data).__name__}")
+        if data.get("v") != Leg.SNAPSHOT_VERSION:
+            raise SnapshotError("v", f"unsupported version {data.get('v')!r}")
+        missing = [k for k in _SNAPSHOT_KEYS if k not in data]
+        if missing:
+            raise SnapshotError(missing[0], "missing")
+        g = data.__getitem__
+        snap = cls(
+            _req_str("leg", g("leg")), _req_str("agent_a", g("agent_a")),
+            _req_str("agent_b", g("agent_b")), _req_str("customer_ani", g("customer_ani")),
+            _opt_str("conversation_id", g("conversation_id")),
+            _opt_str("channel_session_id", g("channel_session_id")),
+            _opt_str("call_id", g("call_id")),
+            _opt_str("service_identifier", g("service_identifier")),
+            _opt_str("associated_dialog_uri", g("associated_dialog_uri")),
+            _enum("call", g("call"), CallState), _enum("desk_a", g("desk_a"), DeskState),
+            _enum("desk_b", g("desk_b"), DeskState),
+            _opt_int("ring_deadline", g("ring_deadline")),
+            _opt_int("grace_a_deadline", g("grace_a_deadline")),
+            _opt_int("grace_b_deadline", g("grace_b_deadline")),
+            _req_int("last_at", g("last_at")), _req_int("ring_ms", g("ring_ms")),
+            _req_int("grace_ms", g("grace_ms")),
+        )  # fmt: skip
+        snap._check_timers()
+        return snap
+
+    def _check_timers(self) -> None:
+        # A deadline is pending exactly when its region is in the state that arms it.
+        expected = {
+            "ring_deadline": self.call is CallState.RINGING,
+            "grace_a_deadline": self.desk_a is DeskState.DISCONNECTED,
+            "grace_b_deadline": self.desk_b is DeskState.DISCONNECTED,
+        }
+        for name, pending in expected.items():
+            if (getattr(self, name) is not None) != pending:
+                state = "set" if pending else "null"
+                raise SnapshotError(name, f"must be {state} in state {self.call}/{self.desk_a}/{self.desk_b}")
+        if self.ring_ms <= 0 or self.grace_ms <= 0:
+            raise SnapshotError("ring_ms" if self.ring_ms <= 0 else "grace_ms", "must be positive")
+

@@ -1,0 +1,379 @@
+"""THE transition table of a consult leg. Everything else is derived from it.
+
+The runtime (:mod:`consultfsm.leg`), the ``transitions`` machine
+(:mod:`consultfsm.machine`), the diagrams, the docs and the model-based tests
+all read :data:`TABLE`. Behaviour lives nowhere else.
+
+The rules
+---------
+1. A leg is three orthogonal regions: ``call``, ``desk_a`` and ``desk_b``.
+   Every input belongs to exactly one region (``states.INPUT_REGION``) and only
+   that region moves; so one input changes at most one region.
+2. A row is ``(region, source, input, guards) -> (target, emits, timers,
+   disposition)``. Guards are a conjunction of named predicates
+   (:mod:`consultfsm.guards`) over the leg *before* the input. They may read
+   other regions (who reports a leg end depends on whether B's desk is up);
+   they never change them.
+3. For each region state and input, the guards of its rows are mutually
+   exclusive: at most one row applies. No applicable row means the input is
+   illegal in that state: the leg raises ``IllegalInput`` naming the leg, the
+   state and the input, and changes nothing.
+4. A row's ``disposition`` says what the input was:
+   ``applied`` (a real transition), ``duplicate`` (the same input again: a
+   no-op that says so), or ``absorbed`` (late or stale: an expiry of a timer
+   that was cancelled, a CTI event reordered after the leg moved on). Only
+   ``applied`` rows change state, arm or disarm timers, or emit events.
+5. Timers are deadlines in the leg. A row may start or cancel only its own
+   region's timer; starting emits ``timer_started`` with the absolute deadline,
+   cancelling emits ``timer_cancelled``. A timer input whose deadline is due
+   consumes that timer ("fires"); one that arrives after the timer was cancelled
+   or fired, or before its deadline, is absorbed.
+6. A terminal call state never changes again: every call input there is
+   absorbed, or is a duplicate when it is the very input that ended the leg.
+   Desk inputs after the end are absorbed too, except the return of a desk that
+   was offline when the leg ended: it still gets told how the leg ended.
+7. ``CALL_LEG_STARTED`` is emitted exactly on entering ``accepted``;
+   ``CALL_LEG_ENDED`` exactly on leaving it. B's desk sends the CIM message when
+   it is up; when it is down the CCM publishes on its own (``reported_by=ccm``).
+
+Rows 1-5 are written out below. Row 6's absorbing rows are generated from the
+written rows (:func:`_terminal_rows`), so that adding a way to end a leg needs
+no second edit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from enum import StrEnum
+from typing import Any
+
+import attrs
+
+from . import events as ev
+from .guards import Guard
+from .states import (
+    INPUT_REGION,
+    REGION_STATES,
+    TERMINAL_CALL_STATES,
+    TIMER_REGION,
+    CallState,
+    DeskState,
+    InputKind,
+    Region,
+    Timer,
+)
+
+# Short local names keep the rows on one line each, like a table.
+I = InputKind  # noqa: E741
+C = CallState
+D = DeskState
+G = Guard
+
+
+class Disposition(StrEnum):
+    """What an input turned out to be."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    ABSORBED = "absorbed"
+
+
+@attrs.frozen
+class Emit:
+    """One event a row emits: the event class and any row-fixed parameters."""
+
+    event: type[ev.Event]
+    params: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def label(self) -> str:
+        """``kind->consumer``, with parameters, for docs and diagrams."""
+        args = ",".join(f"{k}={getattr(v, 'value', v)}" for k, v in self.params)
+        kind = self.event.kind.value + (f"({args})" if args else "")
+        return f"{kind}->{self.event.to.value}"
+
+
+def emit(event: type[ev.Event], **params: Any) -> Emit:
+    """Name an emitted event in a row, with parameters fixed by that row."""
+    return Emit(event, tuple(sorted(params.items())))
+
+
+@attrs.frozen
+class Row:
+    """One transition of one region. See the module docstring for the rules."""
+
+    region: Region
+    source: StrEnum
+    input: InputKind
+    guards: tuple[Guard, ...]
+    target: StrEnum
+    emits: tuple[Emit, ...] = ()
+    start: Timer | None = None
+    cancel: Timer | None = None
+    disposition: Disposition = Disposition.APPLIED
+
+    @property
+    def key(self) -> str:
+        """A stable, unique name for the row (used by tests and coverage)."""
+        guards = "&".join(g.value for g in self.guards)
+        return f"{self.region}:{self.source}--{self.input}" + (f"[{guards}]" if guards else "")
+
+    @property
+    def label(self) -> str:
+        """The edge label: input [guards] / events; timers."""
+        parts = [self.input.value]
+        if self.guards:
+            parts.append("[" + " & ".join(g.value for g in self.guards) + "]")
+        effects = [e.label for e in self.emits]
+        if self.cancel is not None:
+            effects.insert(0, f"cancel {self.cancel.value}")
+        if self.start is not None:
+            effects.append(f"start {self.start.value}")
+        if self.disposition is not Disposition.APPLIED:
+            effects.append(self.disposition.value)
+        if effects:
+            parts.append("/ " + "; ".join(effects))
+        return " ".join(parts)
+
+
+# --- building blocks ---------------------------------------------------------------
+
+
+def _row(
+    region: Region,
+    source: StrEnum,
+    input: InputKind,
+    target: StrEnum | None = None,
+    *emits: Emit,
+    when: tuple[Guard, ...] = (),
+    start: Timer | None = None,
+    cancel: Timer | None = None,
+    disposition: Disposition = Disposition.APPLIED,
+) -> Row:
+    return Row(
+        region, source, input, when, source if target is None else target,
+        tuple(emits), start, cancel, disposition,
+    )  # fmt: skip
+
+
+def _dup(region: Region, source: StrEnum, input: InputKind, *when: Guard) -> Row:
+    return _row(region, source, input, when=when, disposition=Disposition.DUPLICATE)
+
+
+def _late(region: Region, source: StrEnum, input: InputKind, *when: Guard) -> Row:
+    return _row(region, source, input, when=when, disposition=Disposition.ABSORBED)
+
+
+# What accepting / ending an accepted leg emits, by who reports it (rule 7).
+_STARTED_BY_DESK = (
+    emit(ev.CimCallLegStarted),
+    emit(ev.CallLegStarted, reported_by=ev.Reporter.AGENTDESK),
+    emit(ev.TaskCreated),
+    emit(ev.TaskAssigned),
+)
+_STARTED_BY_CCM = (
+    emit(ev.CallLegStarted, reported_by=ev.Reporter.CCM),
+    emit(ev.TaskCreated),
+    emit(ev.TaskAssigned),
+)
+_ENDED_BY_DESK = (
+    emit(ev.CimCallLegEnded),
+    emit(ev.CallLegEnded, reported_by=ev.Reporter.AGENTDESK),
+    emit(ev.TaskClosed),
+)
+_ENDED_BY_CCM = (emit(ev.CallLegEnded, reported_by=ev.Reporter.CCM), emit(ev.TaskClosed))
+_ALERT_REMOVED = emit(ev.AlertRemoved)
+
+# How each CTI end maps to a terminal state, before and after B accepted.
+_ENDINGS: tuple[tuple[InputKind, CallState, CallState], ...] = (
+    (I.DROPPED_BY_A, C.CANCELLED_BY_A, C.ENDED_BY_A),
+    (I.DROPPED_BY_B, C.DECLINED_BY_B, C.ENDED_BY_B),
+    (I.DROPPED_BY_CUSTOMER, C.CUSTOMER_LEFT, C.ENDED_BY_CUSTOMER),
+    (I.FAILED, C.FAILED, C.ENDED_FAILED),
+)
+
+
+def _call_rows() -> Iterator[Row]:
+    R = Region.CALL
+    # B's phone starts ringing: alert B (if the desk is up) and start the RONA window.
+    yield _row(R, C.INITIATED, I.ALERTING, C.RINGING, emit(ev.AlertShown),
+               when=(G.B_ONLINE,), start=Timer.RING)  # fmt: skip
+    yield _row(R, C.INITIATED, I.ALERTING, C.RINGING, when=(G.B_OFFLINE,), start=Timer.RING)
+    yield _dup(R, C.RINGING, I.ALERTING)
+    yield _late(R, C.ACCEPTED, I.ALERTING)  # CTI reordering: ALERTING after ESTABLISHED
+
+    # B answers. Rule 7: STARTED exactly here. The CTI may report the answer
+    # before the alert (no ordering guarantee), so INITIATED accepts it too.
+    for source, cancel in ((C.INITIATED, None), (C.RINGING, Timer.RING)):
+        removed = (_ALERT_REMOVED,) if source is C.RINGING else ()
+        yield _row(R, source, I.ACCEPTED, C.ACCEPTED, *removed, *_STARTED_BY_DESK,
+                   when=(G.B_ONLINE,), cancel=cancel)  # fmt: skip
+        yield _row(R, source, I.ACCEPTED, C.ACCEPTED, *_STARTED_BY_CCM,
+                   when=(G.B_OFFLINE,), cancel=cancel)  # fmt: skip
+    yield _dup(R, C.ACCEPTED, I.ACCEPTED)
+
+    # No answer: the CTI's RONA or our own ring deadline, whichever comes first.
+    yield _row(R, C.INITIATED, I.RONA, C.RONA)
+    yield _row(R, C.RINGING, I.RONA, C.RONA, _ALERT_REMOVED, when=(G.B_ONLINE,), cancel=Timer.RING)
+    yield _row(R, C.RINGING, I.RONA, C.RONA, when=(G.B_OFFLINE,), cancel=Timer.RING)
+    yield _row(R, C.RINGING, I.RING_TIMEOUT, C.RONA, _ALERT_REMOVED, when=(G.DUE, G.B_ONLINE))
+    yield _row(R, C.RINGING, I.RING_TIMEOUT, C.RONA, when=(G.DUE, G.B_OFFLINE))
+    yield _late(R, C.RINGING, I.RING_TIMEOUT, G.EARLY)
+    yield _late(R, C.INITIATED, I.RING_TIMEOUT)  # no ring timer yet: a stray expiry
+    yield _late(R, C.ACCEPTED, I.RING_TIMEOUT)  # cancelled when B answered
+    # (accepted, rona) has no row on purpose: an answered leg cannot be RONA,
+    # so the CTI contradicting itself is rejected, not silently swallowed.
+
+    # Someone hangs up (or the dialog fails) before B answers: nothing was
+    # published, so nothing is; B's alert goes away with the reason.
+    for input, unaccepted, accepted in _ENDINGS:
+        yield _row(R, C.INITIATED, input, unaccepted)
+        yield _row(R, C.RINGING, input, unaccepted, _ALERT_REMOVED,
+                   when=(G.B_ONLINE,), cancel=Timer.RING)  # fmt: skip
+        yield _row(R, C.RINGING, input, unaccepted, when=(G.B_OFFLINE,), cancel=Timer.RING)
+        # ... or after: CALL_LEG_ENDED exactly once, from B's desk or the CCM.
+        yield _row(R, C.ACCEPTED, input, accepted, *_ENDED_BY_DESK, when=(G.B_ONLINE,))
+        yield _row(R, C.ACCEPTED, input, accepted, *_ENDED_BY_CCM, when=(G.B_OFFLINE,))
+
+
+def _presence_rows(
+    region: Region, disconnected: InputKind, restored: InputKind, timeout: InputKind, timer: Timer
+) -> Iterator[Row]:
+    """Rows every desk shares: going away, the grace window, duplicates."""
+    for up in (D.CONNECTED, D.RESTORED):
+        yield _row(region, up, disconnected, D.DISCONNECTED, when=(G.CALL_LIVE,), start=timer)
+        # After the end nothing waits for this desk any more (rule 6).
+        yield _late(region, up, disconnected, G.CALL_ENDED)
+        yield _late(region, up, timeout)
+    yield _dup(region, D.DISCONNECTED, disconnected)
+    yield _dup(region, D.LOST, disconnected)
+    yield _dup(region, D.RESTORED, restored)
+    # (connected, restored) has no row: a desk cannot come back without having gone.
+    yield _row(region, D.DISCONNECTED, timeout, D.LOST, when=(G.DUE,))
+    yield _late(region, D.DISCONNECTED, timeout, G.EARLY)
+    yield _late(region, D.LOST, timeout)
+    # A desk that came back after its grace window, once the leg is over, finds
+    # nothing to reconcile here: the leg had stopped waiting for it.
+    yield _late(region, D.LOST, restored, G.CALL_ENDED)
+
+
+def _desk_a_rows() -> Iterator[Row]:
+    R = Region.DESK_A
+    yield from _presence_rows(
+        R, I.BROWSER_DISCONNECTED_A, I.BROWSER_RESTORED_A, I.GRACE_TIMEOUT_A, Timer.GRACE_A
+    )
+    # A's desk comes back: tell it where the consult stands.
+    for source, cancel in ((D.DISCONNECTED, Timer.GRACE_A), (D.LOST, None)):
+        back = I.BROWSER_RESTORED_A
+        yield _row(R, source, back, D.RESTORED, emit(ev.ConsultStillRinging),
+                   when=(G.CALL_PENDING,), cancel=cancel)  # fmt: skip
+        yield _row(R, source, back, D.RESTORED, emit(ev.RejoinConversation),
+                   when=(G.CALL_ACCEPTED,), cancel=cancel)  # fmt: skip
+    yield _row(R, D.DISCONNECTED, I.BROWSER_RESTORED_A, D.RESTORED, emit(ev.ConsultEndedForA),
+               when=(G.CALL_ENDED,), cancel=Timer.GRACE_A)  # fmt: skip
+
+
+def _desk_b_rows() -> Iterator[Row]:
+    R = Region.DESK_B
+    yield from _presence_rows(
+        R, I.BROWSER_DISCONNECTED_B, I.BROWSER_RESTORED_B, I.GRACE_TIMEOUT_B, Timer.GRACE_B
+    )
+    # B's desk comes back: restore the alert, re-attach the call, or clear what
+    # it still shows from before it went away.
+    for source, cancel in ((D.DISCONNECTED, Timer.GRACE_B), (D.LOST, None)):
+        back = I.BROWSER_RESTORED_B
+        yield _row(R, source, back, D.RESTORED, when=(G.CALL_INITIATED,), cancel=cancel)
+        yield _row(R, source, back, D.RESTORED, emit(ev.AlertRestored),
+                   when=(G.CALL_RINGING,), cancel=cancel)  # fmt: skip
+        yield _row(R, source, back, D.RESTORED, emit(ev.ConsultRestored),
+                   when=(G.CALL_ACCEPTED,), cancel=cancel)  # fmt: skip
+    yield _row(R, D.DISCONNECTED, I.BROWSER_RESTORED_B, D.RESTORED, _ALERT_REMOVED,
+               when=(G.ENDED_UNACCEPTED,), cancel=Timer.GRACE_B)  # fmt: skip
+    yield _row(R, D.DISCONNECTED, I.BROWSER_RESTORED_B, D.RESTORED, emit(ev.ConsultEndedForB),
+               when=(G.ENDED_ACCEPTED,), cancel=Timer.GRACE_B)  # fmt: skip
+
+
+def _terminal_rows(written: Iterable[Row]) -> Iterator[Row]:
+    """Rule 6: in a terminal call state every call input is absorbed, except
+    the input that led there, which is a duplicate. Derived from the rows that
+    enter each terminal state, so it cannot disagree with them."""
+    written = list(written)
+    call_inputs = [i for i in InputKind if INPUT_REGION[i] is Region.CALL]
+    for state in sorted(TERMINAL_CALL_STATES, key=list(CallState).index):
+        entering = {
+            r.input for r in written
+            if r.region is Region.CALL and r.target is state
+            and r.disposition is Disposition.APPLIED
+        }  # fmt: skip
+        for input in call_inputs:
+            if input in entering:
+                yield _dup(Region.CALL, state, input)
+            else:
+                yield _late(Region.CALL, state, input)
+
+
+def _build() -> tuple[Row, ...]:
+    written = [*_call_rows(), *_desk_a_rows(), *_desk_b_rows()]
+    return (*written, *_terminal_rows(written))
+
+
+#: The transition table: every row of every region.
+TABLE: tuple[Row, ...] = _build()
+
+
+# --- introspection -----------------------------------------------------------------
+
+
+def rows_for(region: Region) -> tuple[Row, ...]:
+    """The rows of one region, in table order."""
+    return tuple(r for r in TABLE if r.region is region)
+
+
+def inputs_of(region: Region) -> tuple[InputKind, ...]:
+    """The inputs a region handles (its alphabet)."""
+    return tuple(i for i in InputKind if INPUT_REGION[i] is region)
+
+
+def states_of(region: Region) -> tuple[StrEnum, ...]:
+    """The states of a region, in declaration order."""
+    return REGION_STATES[region]
+
+
+def emitted_events() -> tuple[type[ev.Event], ...]:
+    """Every event class some row emits (timer events included), sorted by name."""
+    classes: set[type[ev.Event]] = {e.event for r in TABLE for e in r.emits}
+    if any(r.start for r in TABLE):
+        classes.add(ev.TimerStarted)
+    if any(r.cancel for r in TABLE):
+        classes.add(ev.TimerCancelled)
+    return tuple(sorted(classes, key=lambda c: c.__name__))
+
+
+def check_table(table: Iterable[Row] = TABLE) -> list[str]:
+    """Static sanity checks of a table; returns the problems found (none is good).
+
+    Checks that rows only name states of their region, inputs of their region
+    and timers of their region; that only applied rows have effects; that keys
+    are unique; and that terminal call states are never left.
+    """
+    problems: list[str] = []
+    seen: set[str] = set()
+    for row in table:
+        states = REGION_STATES[row.region]
+        if row.source not in states or row.target not in states:
+            problems.append(f"{row.key}: state outside region {row.region}")
+        if INPUT_REGION[row.input] is not row.region:
+            problems.append(f"{row.key}: input belongs to {INPUT_REGION[row.input]}")
+        for timer in (row.start, row.cancel):
+            if timer is not None and TIMER_REGION[timer] is not row.region:
+                problems.append(f"{row.key}: timer {timer} belongs to {TIMER_REGION[timer]}")
+        if row.disposition is not Disposition.APPLIED and (
+            row.emits or row.start or row.cancel or row.target != row.source
+        ):
+            problems.append(f"{row.key}: a {row.disposition} row must change nothing")
+        if row.source in TERMINAL_CALL_STATES and row.target != row.source:
+            problems.append(f"{row.key}: leaves a terminal state")
+        if row.key in seen:
+            problems.append(f"{row.key}: duplicate row key")
+        seen.add(row.key)
+    return problems
