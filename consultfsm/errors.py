@@ -20,7 +20,9 @@ class InputRejected(ConsultFsmError):
         self.input = str(input)
         self.at = at
         self.why = why
-        super().__init__(f"leg {leg!r} in state {state} rejected input {self.input!r} at {at} ms: {why}")
+        super().__init__(
+            f"leg {leg!r} in state {state} rejected input {self.input!r} at {at} ms: {why}"
+        )
 
 
 class IllegalInput(InputRejected):

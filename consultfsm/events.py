@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
-from .states import OUTCOMES, CallState, CimReason, EndReason, Timer
+from .states import OUTCOMES, CimReason, EndReason, Timer
 
 if TYPE_CHECKING:
     from .leg import Leg

@@ -22,10 +22,10 @@ from .states import (
     OFFLINE_DESK_STATES,
     ONLINE_DESK_STATES,
     TERMINAL_CALL_STATES,
+    TIMER_OF_INPUT,
     UNACCEPTED_ENDINGS,
     CallState,
     DeskState,
-    TIMER_OF_INPUT,
     InputKind,
     Timer,
 )

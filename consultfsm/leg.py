@@ -123,7 +123,9 @@ class _Plan:
         self.row = row
         state = _DECODE[packed]
         index = {Region.CALL: 0, Region.DESK_A: 1, Region.DESK_B: 2}[row.region]
-        self.target = _ENCODE[state._replace(**{state._fields[index]: row.target})]
+        parts: list[Any] = list(state)
+        parts[index] = row.target
+        self.target = _ENCODE[LegState(*parts)]
         self.builders: tuple[Builder, ...] = tuple(
             partial(e.event.build, **dict(e.params)) if e.params else e.event.build
             for e in row.emits
@@ -337,7 +339,7 @@ class Leg:
                 self.leg_id, str(self.state), kind, at, f"the leg is already at {self.last_at} ms"
             )
         if plan.__class__ is _TimerBranch:
-            branch: _TimerBranch = plan  # type: ignore[assignment]
+            branch: _TimerBranch = plan
             deadline = getattr(self, branch.slot)
             chosen = branch.due if deadline is not None and at >= deadline else branch.early
             if chosen is None:
@@ -538,7 +540,8 @@ class LegSnapshot:
         for name, pending in expected.items():
             if (getattr(self, name) is not None) != pending:
                 state = "set" if pending else "null"
-                raise SnapshotError(name, f"must be {state} in state {self.call}/{self.desk_a}/{self.desk_b}")
+                raise SnapshotError(
+                    name, f"must be {state} in state {self.call}/{self.desk_a}/{self.desk_b}"
+                )
         if self.ring_ms <= 0 or self.grace_ms <= 0:
             raise SnapshotError("ring_ms" if self.ring_ms <= 0 else "grace_ms", "must be positive")
-

@@ -39,12 +39,12 @@ if TYPE_CHECKING:
 ROOT = "leg"
 
 
-class _State(NestedState):  # type: ignore[misc]
+class _State(NestedState):
     # The default separator "_" clashes with our state names (desk_a, ended_by_a).
     separator = "."
 
 
-class LegMachine(HierarchicalMachine):  # type: ignore[misc]
+class LegMachine(HierarchicalMachine):
     """A ``HierarchicalMachine`` whose states use ``.`` as the separator."""
 
     state_cls = _State
@@ -143,7 +143,11 @@ class LegModel:
         and changes nothing when the input is refused."""
         if at < self.last_at:
             raise TimeWentBackwards(
-                self.leg_id, str(self.leg_state), kind, at, f"the leg is already at {self.last_at} ms"
+                self.leg_id,
+                str(self.leg_state),
+                kind,
+                at,
+                f"the leg is already at {self.last_at} ms",
             )
         self.last_step = None
         try:
@@ -176,14 +180,16 @@ def _effect(row: Row) -> Any:
             return
         built: list[ev.Event] = []
         if row.cancel is not None:
-            built.append(ev.TimerCancelled(model.leg_id, at, row.cancel, model.deadlines.pop(row.cancel)))
+            built.append(
+                ev.TimerCancelled(model.leg_id, at, row.cancel, model.deadlines.pop(row.cancel))
+            )
         fired = TIMER_OF_INPUT.get(row.input)
         if fired is not None:
             model.deadlines.pop(fired, None)
         model.last_at = at
         facts = cast("Leg", model)  # duck-typed: the builders read the same attribute names
         for e in row.emits:
-            built.append(e.event.build(facts, at, **dict(e.params)))  # type: ignore[call-arg]
+            built.append(e.event.build(facts, at, **dict(e.params)))
         if row.start is not None:
             deadline = at + model.config.window(row.start)
             model.deadlines[row.start] = deadline
@@ -215,7 +221,9 @@ def build_machine(model: LegModel) -> LegMachine:
     return machine
 
 
-def new_leg_model(leg_id: str, agent_a: str, agent_b: str, customer_ani: str, **kwargs: Any) -> LegModel:
+def new_leg_model(
+    leg_id: str, agent_a: str, agent_b: str, customer_ani: str, **kwargs: Any
+) -> LegModel:
     """A :class:`LegModel` with its machine attached, ready for :meth:`LegModel.feed`."""
     model = LegModel(leg_id, agent_a, agent_b, customer_ani, **kwargs)
     build_machine(model)

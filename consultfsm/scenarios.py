@@ -51,9 +51,8 @@ def label(event: ev.Event) -> str:
         by = " by CCM" if event.reported_by is ev.Reporter.CCM else ""
         reason = "" if isinstance(event, ev.CallLegStarted) else f"({event.reason.value})"
         return f"publish {event.kind.value}{reason}{by}"
-    reason = getattr(event, "reason", None)
-    if reason is not None and not isinstance(event, ev.TaskClosed):
-        return f"{event.kind.value}({reason.value})"
+    if isinstance(event, ev.AlertRemoved | ev.ConsultEndedForA | ev.ConsultEndedForB):
+        return f"{event.kind.value}({event.reason.value})"
     return event.kind.value
 
 
@@ -91,7 +90,12 @@ class Case:
 
     def expected(self) -> dict[str, tuple[str, ...]]:
         """The expected labels per column."""
-        return {"desk_a": self.desk_a, "desk_b": self.desk_b, "ccm": self.ccm, "routing": self.routing}
+        return {
+            "desk_a": self.desk_a,
+            "desk_b": self.desk_b,
+            "ccm": self.ccm,
+            "routing": self.routing,
+        }
 
 
 @attrs.frozen
@@ -125,7 +129,9 @@ class CaseResult:
         ]
         if self.final != self.case.final:
             out.append(f"final state: expected {self.case.final}, got {self.final}")
-        out.extend(f"input {m.input} at {m.at} rejected: {m.error}" for m in self.timeline if m.error)
+        out.extend(
+            f"input {m.input} at {m.at} rejected: {m.error}" for m in self.timeline if m.error
+        )
         return out
 
     @property
@@ -157,7 +163,9 @@ def _s(*pairs: tuple[int, InputKind]) -> tuple[tuple[int, InputKind], ...]:
     return pairs
 
 
-def _final(call: CallState, desk_a: DeskState = D.CONNECTED, desk_b: DeskState = D.CONNECTED) -> LegState:
+def _final(
+    call: CallState, desk_a: DeskState = D.CONNECTED, desk_b: DeskState = D.CONNECTED
+) -> LegState:
     return LegState(call, desk_a, desk_b)
 
 

@@ -129,9 +129,8 @@ TIMER_OF_INPUT: dict[InputKind, Timer] = {
 
 #: Which region each input is addressed to.
 INPUT_REGION: dict[InputKind, Region] = {
-    **{
-        kind: Region.CALL
-        for kind in (
+    **dict.fromkeys(
+        (
             InputKind.ALERTING,
             InputKind.ACCEPTED,
             InputKind.RONA,
@@ -140,8 +139,9 @@ INPUT_REGION: dict[InputKind, Region] = {
             InputKind.DROPPED_BY_CUSTOMER,
             InputKind.FAILED,
             InputKind.RING_TIMEOUT,
-        )
-    },
+        ),
+        Region.CALL,
+    ),
     InputKind.BROWSER_DISCONNECTED_A: Region.DESK_A,
     InputKind.BROWSER_RESTORED_A: Region.DESK_A,
     InputKind.GRACE_TIMEOUT_A: Region.DESK_A,
@@ -193,9 +193,7 @@ OUTCOMES: dict[CallState, Outcome] = {
     CallState.ENDED_FAILED: Outcome(True, EndReason.FAILED, CimReason.DIALOG_ENDED),
 }
 
-LIVE_CALL_STATES: frozenset[CallState] = frozenset(
-    s for s in CallState if s not in OUTCOMES
-)
+LIVE_CALL_STATES: frozenset[CallState] = frozenset(s for s in CallState if s not in OUTCOMES)
 TERMINAL_CALL_STATES: frozenset[CallState] = frozenset(OUTCOMES)
 UNACCEPTED_ENDINGS: frozenset[CallState] = frozenset(
     s for s, o in OUTCOMES.items() if not o.accepted

@@ -29,7 +29,10 @@ The rules
    consumes that timer ("fires"); one that arrives after the timer was cancelled
    or fired, or before its deadline, is absorbed.
 6. A terminal call state never changes again: every call input there is
-   absorbed, or is a duplicate when it is the very input that ended the leg.
+   absorbed, or is a duplicate when it is a CTI report that leads into that
+   state (the same report again). A timer expiry there is always absorbed: it
+   is late, never a repeat -- so when the CTI's RONA and the ring deadline
+   race, whichever comes first wins and a late expiry is absorbed.
    Desk inputs after the end are absorbed too, except the return of a desk that
    was offline when the leg ended: it still gets told how the leg ended.
 7. ``CALL_LEG_STARTED`` is emitted exactly on entering ``accepted``;
@@ -55,6 +58,7 @@ from .states import (
     INPUT_REGION,
     REGION_STATES,
     TERMINAL_CALL_STATES,
+    TIMER_OF_INPUT,
     TIMER_REGION,
     CallState,
     DeskState,
@@ -295,15 +299,15 @@ def _desk_b_rows() -> Iterator[Row]:
 
 def _terminal_rows(written: Iterable[Row]) -> Iterator[Row]:
     """Rule 6: in a terminal call state every call input is absorbed, except
-    the input that led there, which is a duplicate. Derived from the rows that
-    enter each terminal state, so it cannot disagree with them."""
+    a CTI report that leads there, which is a duplicate. Derived from the rows
+    that enter each terminal state, so it cannot disagree with them."""
     written = list(written)
     call_inputs = [i for i in InputKind if INPUT_REGION[i] is Region.CALL]
     for state in sorted(TERMINAL_CALL_STATES, key=list(CallState).index):
         entering = {
             r.input for r in written
             if r.region is Region.CALL and r.target is state
-            and r.disposition is Disposition.APPLIED
+            and r.disposition is Disposition.APPLIED and r.input not in TIMER_OF_INPUT
         }  # fmt: skip
         for input in call_inputs:
             if input in entering:

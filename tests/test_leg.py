@@ -1,0 +1,227 @@
+"""The runtime's contract: events per step, typed rejection, idempotence, timers, snapshots."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from consultfsm import (
+    CallState,
+    ConfigError,
+    DeskState,
+    Disposition,
+    IllegalInput,
+    InputKind,
+    Leg,
+    LegConfig,
+    LegSnapshot,
+    SnapshotError,
+    Timer,
+    TimeWentBackwards,
+)
+from consultfsm import events as ev
+
+I = InputKind  # noqa: E741
+
+
+def new_leg(**kwargs: object) -> Leg:
+    return Leg(
+        "L1", "A", "B", "+923001234567", conversation_id="C1", channel_session_id="S1",
+        call_id="D2", service_identifier="8001", **kwargs,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def kinds(step_events: tuple[ev.Event, ...]) -> list[str]:
+    return [e.kind.value for e in step_events]
+
+
+def test_accepting_publishes_started_with_the_customer_ani_in_the_existing_session() -> None:
+    leg = new_leg()
+    leg.handle(I.ALERTING, 200)
+    step = leg.handle(I.ACCEPTED, 900)
+    cim = next(e for e in step.events if isinstance(e, ev.CimCallLegStarted))
+    assert cim.customer_ani == "+923001234567"  # never Agent A's extension
+    assert cim.reason.value == "CONSULT" and cim.intent.value == "CALL_LEG_STARTED"
+    assert cim.agent == "B"
+    published = next(e for e in step.events if isinstance(e, ev.CallLegStarted))
+    assert (published.channel_session_id, published.conversation_id) == ("S1", "C1")
+    assert published.reported_by is ev.Reporter.AGENTDESK
+    assert kinds(step.events) == [
+        "timer_cancelled", "alert_removed", "cim_message", "CALL_LEG_STARTED",
+        "task_created", "task_assigned",
+    ]  # fmt: skip
+
+
+def test_the_alert_shows_agent_a_as_caller_id() -> None:
+    step = new_leg().handle(I.ALERTING, 200)
+    alert = step.events[0]
+    assert isinstance(alert, ev.AlertShown) and alert.caller_id == "A"
+
+
+def test_illegal_input_names_leg_state_and_input_and_changes_nothing() -> None:
+    leg = new_leg()
+    leg.handle(I.ALERTING, 200)
+    leg.handle(I.ACCEPTED, 900)
+    before = leg.snapshot()
+    with pytest.raises(IllegalInput) as info:
+        leg.handle(I.RONA, 1000)  # an answered leg cannot be RONA
+    err = info.value
+    assert (err.leg, err.state, err.input, err.at) == (
+        "L1",
+        "accepted/connected/connected",
+        "rona",
+        1000,
+    )
+    assert "leg 'L1' in state accepted/connected/connected rejected input 'rona'" in str(err)
+    assert leg.snapshot() == before
+
+
+def test_restore_without_disconnect_is_rejected() -> None:
+    leg = new_leg()
+    with pytest.raises(IllegalInput):
+        leg.handle(I.BROWSER_RESTORED_B, 10)
+    assert leg.accepts(I.BROWSER_RESTORED_B, 10) is False
+
+
+def test_time_going_backwards_is_rejected_and_changes_nothing() -> None:
+    leg = new_leg()
+    leg.handle(I.ALERTING, 500)
+    before = leg.snapshot()
+    with pytest.raises(TimeWentBackwards):
+        leg.handle(I.ACCEPTED, 499)
+    assert leg.snapshot() == before
+    assert leg.accepts(I.ACCEPTED, 499) is False
+
+
+def test_duplicates_are_no_ops_that_say_so() -> None:
+    leg = new_leg()
+    leg.handle(I.ALERTING, 200)
+    leg.handle(I.ACCEPTED, 900)
+    before = leg.snapshot()
+    step = leg.handle(I.ACCEPTED, 950)
+    assert step.disposition is Disposition.DUPLICATE and step.events == ()
+    assert leg.snapshot() == before
+
+
+def test_ring_deadline_first_then_the_ctis_rona_is_a_duplicate_report() -> None:
+    leg = new_leg(config=LegConfig(ring_ms=10_000))
+    started = leg.handle(I.ALERTING, 200).events[-1]
+    assert isinstance(started, ev.TimerStarted) and started.deadline == 10_200
+    fired = leg.handle(I.RING_TIMEOUT, 10_200)
+    assert kinds(fired.events) == ["alert_removed"]  # the timer fired: nothing to cancel
+    assert leg.call is CallState.RONA and leg.deadlines == {}
+    # The CTI reporting the RONA we already decided is the same fact again.
+    assert leg.handle(I.RONA, 10_201).disposition is Disposition.DUPLICATE
+    assert leg.handle(I.RING_TIMEOUT, 10_300).disposition is Disposition.ABSORBED
+
+
+def test_cti_rona_first_cancels_the_deadline_and_the_late_expiry_is_absorbed() -> None:
+    leg = new_leg()
+    leg.handle(I.ALERTING, 200)
+    step = leg.handle(I.RONA, 5_000)
+    assert kinds(step.events) == ["timer_cancelled", "alert_removed"]
+    late = leg.handle(I.RING_TIMEOUT, 15_200)
+    assert late.disposition is Disposition.ABSORBED and late.events == ()
+
+
+def test_an_expiry_before_the_deadline_is_an_older_timer_and_is_absorbed() -> None:
+    leg = new_leg()
+    leg.handle(I.ALERTING, 0)
+    leg.handle(I.BROWSER_DISCONNECTED_B, 1_000)  # grace until 61_000
+    leg.handle(I.BROWSER_RESTORED_B, 2_000)
+    leg.handle(I.BROWSER_DISCONNECTED_B, 3_000)  # grace until 63_000
+    stale = leg.handle(I.GRACE_TIMEOUT_B, 61_000)  # the first window's expiry, never disarmed
+    assert stale.disposition is Disposition.ABSORBED
+    assert leg.desk_b is DeskState.DISCONNECTED and leg.deadline(Timer.GRACE_B) == 63_000
+    assert leg.handle(I.GRACE_TIMEOUT_B, 63_000).applied
+    assert leg.state.desk_b.value == "lost"
+
+
+def test_ended_while_b_offline_the_ccm_publishes_and_b_learns_on_return() -> None:
+    leg = new_leg()
+    leg.handle(I.ALERTING, 200)
+    leg.handle(I.ACCEPTED, 900)
+    leg.handle(I.BROWSER_DISCONNECTED_B, 1_000)
+    end = leg.handle(I.DROPPED_BY_A, 2_000)
+    assert kinds(end.events) == ["CALL_LEG_ENDED", "task_closed"]
+    published = end.events[0]
+    assert isinstance(published, ev.CallLegEnded) and published.reported_by is ev.Reporter.CCM
+    assert not leg.is_finished  # still waiting to tell B's desk
+    back = leg.handle(I.BROWSER_RESTORED_B, 3_000)
+    assert kinds(back.events) == ["timer_cancelled", "consult_ended"]
+    assert leg.is_finished
+    for kind in InputKind:  # a finished leg emits nothing more, whatever it is told
+        if leg.accepts(kind, 4_000):
+            assert leg.handle(kind, 4_000).events == ()
+
+
+def test_next_deadline_is_the_earliest_pending_one() -> None:
+    leg = new_leg(config=LegConfig(ring_ms=15_000, grace_ms=5_000))
+    assert leg.next_deadline is None
+    leg.handle(I.ALERTING, 0)
+    leg.handle(I.BROWSER_DISCONNECTED_A, 1_000)
+    assert leg.deadlines == {Timer.RING: 15_000, Timer.GRACE_A: 6_000}
+    assert leg.next_deadline == (Timer.GRACE_A, 6_000)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "15"])
+def test_config_rejects_nonsense_windows(bad: object) -> None:
+    with pytest.raises(ConfigError, match="ring_ms"):
+        LegConfig(ring_ms=bad)  # type: ignore[arg-type]
+
+
+def test_snapshot_json_restore_continues_exactly_like_the_original() -> None:
+    original = new_leg(config=LegConfig(ring_ms=9_000, grace_ms=4_000))
+    original.handle(I.ALERTING, 200)
+    original.handle(I.BROWSER_DISCONNECTED_B, 1_000)
+    text = json.dumps(original.snapshot().to_dict())
+    copy = Leg.restore(LegSnapshot.from_dict(json.loads(text)))
+    assert copy.snapshot() == original.snapshot()
+    for kind, at in [
+        (I.GRACE_TIMEOUT_B, 5_000),
+        (I.RING_TIMEOUT, 9_200),
+        (I.BROWSER_RESTORED_B, 9_500),
+    ]:
+        assert copy.handle(kind, at) == original.handle(kind, at)
+    assert copy.snapshot() == original.snapshot()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("call", "ringingg", "not one of"),
+        ("last_at", "5", "expected an integer"),
+        ("ring_deadline", None, "must be set"),
+        ("grace_b_deadline", 70_000, "must be null"),
+        ("v", 99, "unsupported version"),
+        ("agent_b", None, "expected a string"),
+    ],
+)
+def test_bad_snapshots_name_the_field(field: str, value: object, message: str) -> None:
+    leg = new_leg()
+    leg.handle(I.ALERTING, 200)
+    data = leg.snapshot().to_dict()
+    data[field] = value
+    with pytest.raises(SnapshotError, match=message) as info:
+        LegSnapshot.from_dict(data)
+    assert info.value.field == field
+
+
+def test_a_missing_snapshot_field_is_named() -> None:
+    data = new_leg().snapshot().to_dict()
+    del data["customer_ani"]
+    with pytest.raises(SnapshotError) as info:
+        LegSnapshot.from_dict(data)
+    assert info.value.field == "customer_ani"
+
+
+def test_events_are_frozen_values_without_references_to_the_leg() -> None:
+    leg = new_leg()
+    step = leg.handle(I.ALERTING, 200)
+    alert = step.events[0]
+    with pytest.raises(AttributeError):
+        alert.at = 5  # type: ignore[misc]
+    assert alert.to_dict() == {
+        "event": "alert_shown", "to": "agentdesk_b", "leg": "L1", "at": 200, "caller_id": "A",
+    }  # fmt: skip

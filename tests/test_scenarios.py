@@ -1,0 +1,62 @@
+"""Every case of the design note runs against the machine and passes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from consultfsm.scenarios import CASES, Case, find_case, run_case
+from consultfsm.states import InputKind
+
+NOTE = Path(__file__).resolve().parents[2] / "shared" / "spec" / "000_59ee4761f826d21a.txt"
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_case_passes(case: Case) -> None:
+    result = run_case(case)
+    assert result.mismatches == []
+
+
+def test_every_bullet_and_failover_row_of_the_note_has_a_case() -> None:
+    sources = {c.source for c in CASES}
+    assert {f"case {n}" for n in range(1, 15)} <= sources
+    assert {f"failover {n}" for n in range(1, 10)} <= sources
+
+
+def test_case_count_matches_the_note() -> None:
+    if not NOTE.exists():
+        pytest.skip(f"design note not found at {NOTE}")
+    text = NOTE.read_text()
+    cases = text.split("Cases", 1)[1].split("Failover Scenarios", 1)[0]
+    bullets = [line for line in cases.splitlines() if line.startswith("- ")]
+    assert len(bullets) == 14
+    failover = text.split("---|---|---|", 1)[1]
+    rows = re.findall(r"^(?:After|Browser)", failover, flags=re.MULTILINE)
+    assert len(rows) == 9
+
+
+def test_a_wrong_expectation_is_reported_as_a_mismatch() -> None:
+    case = find_case("b-never-accepted")
+    wrong = Case(case.name, case.source, case.title, case.steps, case.final,
+                 desk_b=("alert_shown",), ccm=("publish CALL_LEG_STARTED",))  # fmt: skip
+    result = run_case(wrong)
+    assert not result.passed
+    assert any(m.startswith("desk_b: expected") for m in result.mismatches)
+    assert any(m.startswith("ccm: expected") for m in result.mismatches)
+
+
+def test_a_rejected_input_fails_the_case() -> None:
+    case = find_case("b-never-accepted")
+    broken = Case(case.name, case.source, case.title,
+                  (*case.steps, (20_000, InputKind.BROWSER_RESTORED_A)), case.final,
+                  desk_b=case.desk_b)  # fmt: skip
+    result = run_case(broken)
+    assert not result.passed
+    assert any("rejected" in m for m in result.mismatches)
+
+
+def test_find_case_lists_known_names() -> None:
+    with pytest.raises(KeyError, match="b-never-accepted"):
+        find_case("nope")

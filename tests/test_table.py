@@ -1,0 +1,90 @@
+"""The transition table is well formed, and its rules hold as data."""
+
+from __future__ import annotations
+
+from consultfsm import TABLE, Disposition, Region, check_table, inputs_of, rows_for, states_of
+from consultfsm.states import (
+    INPUT_REGION,
+    OUTCOMES,
+    TERMINAL_CALL_STATES,
+    TIMER_REGION,
+    CallState,
+    InputKind,
+)
+from consultfsm.table import Row, _row
+
+
+def test_the_table_passes_its_own_checks() -> None:
+    assert check_table() == []
+
+
+def test_check_table_reports_a_row_that_breaks_the_rules() -> None:
+    # A row that leaves a terminal state and uses another region's input.
+    bad = _row(Region.CALL, CallState.RONA, InputKind.BROWSER_RESTORED_B, CallState.RINGING)
+    problems = check_table([*TABLE, bad])
+    assert any("leaves a terminal state" in p for p in problems)
+    assert any("input belongs to desk_b" in p for p in problems)
+
+
+def test_every_region_state_and_input_appears_in_the_table() -> None:
+    for region in Region:
+        sources = {r.source for r in rows_for(region)}
+        assert sources == set(states_of(region)), region
+        assert {r.input for r in rows_for(region)} == set(inputs_of(region)), region
+
+
+def test_every_input_belongs_to_exactly_one_region() -> None:
+    assert set(INPUT_REGION) == set(InputKind)
+    assert sum(len(inputs_of(r)) for r in Region) == len(InputKind)
+
+
+def test_only_applied_rows_have_effects() -> None:
+    for row in TABLE:
+        if row.disposition is not Disposition.APPLIED:
+            assert (row.emits, row.start, row.cancel) == ((), None, None), row.key
+            assert row.target == row.source, row.key
+
+
+def test_timers_are_only_touched_by_their_own_region() -> None:
+    for row in TABLE:
+        for timer in (row.start, row.cancel):
+            if timer is not None:
+                assert TIMER_REGION[timer] is row.region, row.key
+
+
+def test_terminal_call_states_absorb_every_call_input() -> None:
+    for state in TERMINAL_CALL_STATES:
+        rows = [r for r in rows_for(Region.CALL) if r.source is state]
+        assert {r.input for r in rows} == set(inputs_of(Region.CALL)), state
+        assert all(r.disposition is not Disposition.APPLIED for r in rows), state
+
+
+def test_started_and_ended_are_emitted_exactly_on_entering_and_leaving_accepted() -> None:
+    def kinds(row: Row) -> list[str]:
+        return [e.event.kind.value for e in row.emits]
+
+    for row in TABLE:
+        started = kinds(row).count("CALL_LEG_STARTED")
+        ended = kinds(row).count("CALL_LEG_ENDED")
+        entering = row.target is CallState.ACCEPTED and row.source is not CallState.ACCEPTED
+        leaving = row.source is CallState.ACCEPTED and row.target is not CallState.ACCEPTED
+        assert started == (1 if entering else 0), row.key
+        assert ended == (1 if leaving else 0), row.key
+
+
+def test_every_terminal_state_says_what_it_reports() -> None:
+    assert set(OUTCOMES) == TERMINAL_CALL_STATES
+    for state, outcome in OUTCOMES.items():
+        # A leg that ends after acceptance must report CALL_LEG_ENDED with a reason.
+        assert (outcome.cim_reason is not None) == outcome.accepted, state
+
+
+def test_row_keys_and_labels_are_unique_and_readable() -> None:
+    keys = [r.key for r in TABLE]
+    assert len(keys) == len(set(keys))
+    accept = next(r for r in TABLE if r.key == "call:ringing--accepted[b_online]")
+    assert accept.label == (
+        "accepted [b_online] / cancel ring; alert_removed->agentdesk_b; cim_message->ccm; "
+        "CALL_LEG_STARTED(reported_by=agentdesk)->conversation; task_created->routing_engine; "
+        "task_assigned->agent_manager"
+    )
