@@ -1,0 +1,602 @@
+"""The CIM wire format: the messages desks send to the CCM, and the events the
+CCM publishes on the conversation topic.
+
+Field names follow the upstream object model (``expertflow/object-model``,
+schema v1), not the design note: the customer's address is
+``header.channelData.channelCustomerIdentifier`` and ``serviceIdentifier`` is
+required next to it. On input the note's spelling ``customerChannelIdentifier``
+is accepted as an alias.
+
+What the schema demands and deployed desks often do not do:
+
+* ``header.timestamp`` is an RFC 3339 date-time string; desks send epoch
+  milliseconds. We emit the schema's form by default
+  (:attr:`TimestampForm.RFC3339`), accept both, and make it a setting.
+* ``body.markdownText`` is a string or absent; desks send ``null``. We accept
+  ``null`` on input and never emit it.
+* ``serviceIdentifier`` must be a non-empty string; a leg may not know it, so
+  :class:`CimCodec` requires a fallback and never emits an empty string.
+
+Parsing is total: :func:`parse_message` returns a :class:`CimMessage` or raises
+:class:`CimParseError` naming the field path; nothing else escapes it.
+Sans-I/O: nothing here reads a clock or a file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, ClassVar
+
+import attrs
+
+from . import events as ev
+from .errors import ConsultFsmError
+
+
+class MessageIntent(StrEnum):
+    """``header.intent``: every value of schema v1's ``message-intent.json``."""
+
+    NONE = "NONE"
+    REPLY_TO = "REPLY_TO"
+    UPDATE = "UPDATE"
+    START_CHAT = "START_CHAT"
+    END_CHAT = "END_CHAT"
+    CALL_LEG_STARTED = "CALL_LEG_STARTED"
+    CALL_LEG_ENDED = "CALL_LEG_ENDED"
+    AGENT_OUTBOUND = "AGENT_OUTBOUND"
+    START_VOICE = "START_VOICE"
+    END_VOICE = "END_VOICE"
+    NETWORK_DISCONNECT = "NETWORK_DISCONNECT"
+    ASSIGN_RESOURCE_REQUESTED = "ASSIGN_RESOURCE_REQUESTED"
+    CANCEL_RESOURCE_REQUESTED = "CANCEL_RESOURCE_REQUESTED"
+    IVR_AGGREGATED_ACTIVITY = "IVR_AGGREGATED_ACTIVITY"
+    START_CONVERSATION = "START_CONVERSATION"
+    CALL_HOLD = "CALL_HOLD"
+    CALL_RESUME = "CALL_RESUME"
+    VOICE_CALL_RECORDING = "VOICE_CALL_RECORDING"
+    WRAPUP = "WRAPUP"
+    MEDIA_RECORDING = "MEDIA_RECORDING"
+    QM_ACTIVITY = "QM_ACTIVITY"
+    CALL_ALERTING = "CALL_ALERTING"
+
+
+class SenderType(StrEnum):
+    """``header.sender.type`` values we emit. The schema leaves it an open
+    string, so parsing keeps whatever arrives."""
+
+    AGENT = "AGENT"  # a desk reported the leg
+    SYSTEM = "SYSTEM"  # the CCM reported the leg on its own (B's desk was offline)
+
+
+class TimestampForm(StrEnum):
+    """How ``header.timestamp`` is written."""
+
+    RFC3339 = "rfc3339"  # what the schema declares (a date-time string)
+    EPOCH_MS = "epoch_ms"  # what deployed desks send (a number)
+
+
+#: ``sender.id`` of messages the CCM synthesises itself.
+CCM_SENDER_ID = "ccm"
+#: The channel type a Cisco voice session belongs to.
+CISCO_CC = "CISCO_CC"
+#: Where a CIM message id comes from: uuid5 over this namespace and the leg, so
+#: the same leg's same intent always has the same id (an idempotency key).
+ID_NAMESPACE = uuid.UUID("5f0c6a52-1f0e-4a8e-9d3b-6c1f1b0c5e11")
+
+# Datetime can only represent years 1..9999; reject other epochs on input so
+# that re-emitting a parsed message as RFC 3339 can never overflow.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MIN_MS = (datetime(1, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(milliseconds=1)
+_MAX_MS = (datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC) - _EPOCH) // timedelta(
+    milliseconds=1
+)
+_RFC3339 = re.compile(
+    r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})\Z", re.ASCII
+)
+
+
+# --- errors ---------------------------------------------------------------------------
+
+
+class CimError(ConsultFsmError, ValueError):
+    """A CIM message could not be read or written; ``path`` names the field
+    (dotted, ``$`` for the whole message) and ``why`` says what is wrong."""
+
+    def __init__(self, path: str, why: str) -> None:
+        self.path = path
+        self.why = why
+        super().__init__(f"CIM field {path}: {why}")
+
+
+class CimParseError(CimError):
+    """Malformed input: not JSON, a wrong type, a missing field, an unknown intent."""
+
+
+class CimEncodeError(CimError):
+    """A message cannot be written without breaking the schema (e.g. an empty
+    customer identifier)."""
+
+
+# --- the typed message --------------------------------------------------------------
+
+
+@attrs.frozen(slots=True)
+class Sender:
+    """``header.sender``: who sent the message."""
+
+    id: str
+    type: str  # open string upstream; SenderType for what we emit
+
+
+@attrs.frozen(slots=True)
+class Attribute:
+    """One ``channelData.additionalAttributes`` entry (call variables, conversationId)."""
+
+    key: str
+    type: str
+    value: Any
+
+
+@attrs.frozen(slots=True)
+class ChannelData:
+    """``header.channelData``: the customer's address on the channel, and the service."""
+
+    channel_customer_identifier: str
+    service_identifier: str
+    additional_attributes: tuple[Attribute, ...] = ()
+
+
+@attrs.frozen(slots=True)
+class VoiceBody:
+    """A ``VOICE`` body. Keys we do not model (``dialog``, ...) live in
+    ``extra`` and are written back out flat, as the upstream ``@JsonAnySetter`` does."""
+
+    call_id: str | None = None
+    leg: str | None = None
+    reason_code: str | None = None
+    markdown_text: str | None = None  # null on input is read as absent
+    extra: Mapping[str, Any] = attrs.field(factory=dict)
+
+    type: ClassVar[str] = "VOICE"
+
+
+@attrs.frozen(slots=True)
+class MessageHeader:
+    """``header``. ``timestamp_ms`` is epoch milliseconds whatever the wire form;
+    header keys we do not model are kept in ``extra``."""
+
+    sender: Sender
+    channel_data: ChannelData
+    intent: MessageIntent
+    timestamp_ms: int | None = None
+    channel_session_id: str | None = None
+    conversation_id: str | None = None
+    extra: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen(slots=True)
+class CimMessage:
+    """A CIM message ``{id, header, body}`` with a voice body."""
+
+    id: str
+    header: MessageHeader
+    body: VoiceBody
+
+
+# --- timestamps -----------------------------------------------------------------------
+
+
+def format_timestamp(ms: int, form: TimestampForm) -> str | int:
+    """Write epoch milliseconds in the chosen wire form (RFC 3339 in UTC with
+    millisecond precision, or the number itself)."""
+    if form is TimestampForm.EPOCH_MS:
+        return ms
+    if not _MIN_MS <= ms <= _MAX_MS:
+        raise CimEncodeError("header.timestamp", f"{ms} ms is outside years 1..9999")
+    moment = _EPOCH + timedelta(milliseconds=ms)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_timestamp(value: Any, path: str = "header.timestamp") -> int:
+    """Read a timestamp as epoch ms: an RFC 3339 string or an epoch-ms number.
+    Fractions below a millisecond are truncated."""
+    if isinstance(value, bool):
+        raise CimParseError(path, "expected an RFC 3339 string or epoch milliseconds, got bool")
+    if isinstance(value, int):
+        ms = value
+    elif isinstance(value, float):
+        if not math.isfinite(value) or not value.is_integer():
+            raise CimParseError(path, f"epoch milliseconds must be a whole number, got {value!r}")
+        ms = int(value)
+    elif isinstance(value, str):
+        ms = _parse_rfc3339(value, path)
+    else:
+        raise CimParseError(
+            path, f"expected an RFC 3339 string or epoch milliseconds, got {_kind(value)}"
+        )
+    if not _MIN_MS <= ms <= _MAX_MS:
+        raise CimParseError(path, f"{ms} ms is outside years 1..9999")
+    return ms
+
+
+def _parse_rfc3339(text: str, path: str) -> int:
+    match = _RFC3339.match(text)
+    if match is None:
+        raise CimParseError(path, f"not an RFC 3339 date-time: {text[:40]!r}")
+    date, time, fraction, offset = match.groups()
+    micros = (fraction or "0")[:6].ljust(6, "0")
+    offset = "+00:00" if offset in ("Z", "z") else offset
+    try:
+        moment = datetime.fromisoformat(f"{date}T{time}.{micros}{offset}")
+        return (moment - _EPOCH) // timedelta(milliseconds=1)
+    except (ValueError, OverflowError) as exc:
+        raise CimParseError(path, f"not a valid date-time: {exc}") from None
+
+
+# --- parsing --------------------------------------------------------------------------
+
+
+def _kind(value: Any) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    for cls, name in names.items():
+        if isinstance(value, cls):
+            return name
+    return "number" if isinstance(value, int | float) else type(value).__name__
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _object(value: Any, path: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise CimParseError(path, f"expected an object, got {_kind(value)}")
+    return value
+
+
+def _req_str(obj: Mapping[str, Any], key: str, path: str, *, non_empty: bool = True) -> str:
+    if key not in obj:
+        raise CimParseError(f"{path}.{key}", "missing")
+    value = obj[key]
+    if not isinstance(value, str):
+        raise CimParseError(f"{path}.{key}", f"expected a string, got {_kind(value)}")
+    if non_empty and not value.strip():
+        raise CimParseError(f"{path}.{key}", "must not be empty")
+    return value
+
+
+def _opt_str(obj: Mapping[str, Any], key: str, path: str) -> str | None:
+    value = obj.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise CimParseError(f"{path}.{key}", f"expected a string or absent, got {_kind(value)}")
+
+
+_HEADER_KEYS = frozenset(
+    {"sender", "channelData", "intent", "timestamp", "channelSessionId", "conversationId"}
+)
+_BODY_KEYS = frozenset({"type", "callId", "leg", "reasonCode", "markdownText"})
+
+
+def _parse_channel_data(raw: Any) -> ChannelData:
+    path = "header.channelData"
+    obj = _object(raw, path)
+    canonical, alias = "channelCustomerIdentifier", "customerChannelIdentifier"
+    if canonical in obj:
+        customer = _req_str(obj, canonical, path)
+        if alias in obj and obj[alias] != customer:
+            raise CimParseError(f"{path}.{alias}", f"disagrees with {canonical}")
+    elif alias in obj:  # the design note's spelling, accepted on input only
+        customer = _req_str(obj, alias, path)
+    else:
+        raise CimParseError(f"{path}.{canonical}", "missing")
+    service = _req_str(obj, "serviceIdentifier", path)
+    attributes: list[Attribute] = []
+    raw_attrs = obj.get("additionalAttributes")
+    if raw_attrs is not None:
+        if not isinstance(raw_attrs, list):
+            raise CimParseError(
+                f"{path}.additionalAttributes", f"expected an array, got {_kind(raw_attrs)}"
+            )
+        for i, item in enumerate(raw_attrs):
+            ipath = f"{path}.additionalAttributes[{i}]"
+            entry = _object(item, ipath)
+            attributes.append(
+                Attribute(
+                    _req_str(entry, "key", ipath, non_empty=False),
+                    _req_str(entry, "type", ipath, non_empty=False),
+                    entry.get("value"),
+                )
+            )
+    return ChannelData(customer, service, tuple(attributes))
+
+
+def _parse_header(raw: Any) -> MessageHeader:
+    obj = _object(raw, "header")
+    if "sender" not in obj:
+        raise CimParseError("header.sender", "missing")
+    sender_obj = _object(obj["sender"], "header.sender")
+    sender = Sender(
+        _req_str(sender_obj, "id", "header.sender"),
+        _req_str(sender_obj, "type", "header.sender", non_empty=False),
+    )
+    if "channelData" not in obj:
+        raise CimParseError("header.channelData", "missing")
+    channel_data = _parse_channel_data(obj["channelData"])
+    intent_raw = _req_str(obj, "intent", "header")
+    try:
+        intent = MessageIntent(intent_raw)
+    except ValueError:
+        raise CimParseError("header.intent", f"unknown intent {intent_raw[:40]!r}") from None
+    raw_ts = obj.get("timestamp")
+    timestamp = None if raw_ts is None else parse_timestamp(raw_ts)
+    return MessageHeader(
+        sender,
+        channel_data,
+        intent,
+        timestamp,
+        _opt_str(obj, "channelSessionId", "header"),
+        _opt_str(obj, "conversationId", "header"),
+        {k: v for k, v in obj.items() if k not in _HEADER_KEYS},
+    )
+
+
+def _parse_body(raw: Any) -> VoiceBody:
+    obj = _object(raw, "body")
+    kind = _req_str(obj, "type", "body")
+    if kind != VoiceBody.type:
+        raise CimParseError("body.type", f"only VOICE bodies are call-leg messages, got {kind!r}")
+    return VoiceBody(
+        _opt_str(obj, "callId", "body"),
+        _opt_str(obj, "leg", "body"),
+        _opt_str(obj, "reasonCode", "body"),
+        _opt_str(obj, "markdownText", "body"),
+        {k: v for k, v in obj.items() if k not in _BODY_KEYS},
+    )
+
+
+def loads_json(text: str | bytes) -> Any:
+    """Decode JSON strictly (no NaN/Infinity); any failure is a :class:`CimParseError`."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise CimParseError("$", f"not JSON: {exc}") from None
+
+
+def parse_message(data: str | bytes | Mapping[str, Any]) -> CimMessage:
+    """Read a CIM call-leg message from JSON text or an already decoded object.
+
+    Raises :class:`CimParseError` (naming the field path) on anything malformed,
+    and nothing else.
+    """
+    raw = loads_json(data) if isinstance(data, str | bytes) else data
+    try:
+        obj = _object(raw, "$")
+        msg_id = _req_str(obj, "id", "$")
+        if "header" not in obj:
+            raise CimParseError("header", "missing")
+        header = _parse_header(obj["header"])
+        if "body" not in obj:
+            raise CimParseError("body", "missing")
+        return CimMessage(msg_id, header, _parse_body(obj["body"]))
+    except RecursionError:  # a pathologically deep decoded object
+        raise CimParseError("$", "nested too deeply") from None
+
+
+# --- writing --------------------------------------------------------------------------
+
+
+@attrs.frozen(slots=True)
+class ChannelSessionRef:
+    """What the CCM knows of the customer's channel session when it publishes:
+    enough to write the ``channelSession`` object of a conversation event."""
+
+    id: str
+    conversation_id: str
+    customer_identifier: str
+    service_identifier: str | None = None
+    active: bool = True
+
+
+def message_id(leg: str, intent: MessageIntent | str) -> str:
+    """The id of a leg's message for an intent: stable, so a re-sent or
+    duplicated report carries the same id and the CCM can drop it."""
+    return str(uuid.uuid5(ID_NAMESPACE, f"{leg}/{intent}"))
+
+
+def _non_empty(value: str | None) -> str | None:
+    return value if value is not None and value.strip() else None
+
+
+@attrs.frozen(slots=True)
+class CimCodec:
+    """Writes and reads CIM JSON with one set of wire settings.
+
+    ``service_identifier`` is required: it is the channel's service (the
+    Cisco DN / ``primaryDN``) used when a leg does not carry its own, so a
+    message never goes out with the schema-required field empty.
+    ``timestamp_form`` picks the ``header.timestamp`` form; ``epoch_ms`` is
+    added to the leg's millisecond clock to get wall time.
+    """
+
+    service_identifier: str = attrs.field()
+    timestamp_form: TimestampForm = TimestampForm.RFC3339
+    epoch_ms: int = 0
+
+    @service_identifier.validator
+    def _check(self, _: Any, value: str) -> None:
+        if not isinstance(value, str) or not value.strip():
+            raise CimEncodeError("header.channelData.serviceIdentifier", "must not be empty")
+
+    def service_for(self, own: str | None) -> str:
+        """The leg's own service identifier if it has a usable one, else the codec's."""
+        return _non_empty(own) or self.service_identifier
+
+    # -- desk messages ------------------------------------------------------------
+
+    def message_for(self, event: ev.CimCallLegStarted | ev.CimCallLegEnded) -> CimMessage:
+        """The CIM message B's desk sends for a leg event (sender ``AGENT``)."""
+        return self._message(
+            leg=event.leg,
+            at=event.at,
+            intent=MessageIntent(event.intent.value),
+            sender=Sender(event.agent, SenderType.AGENT.value),
+            customer=event.customer_ani,
+            service=event.service_identifier,
+            channel_session_id=event.channel_session_id,
+            conversation_id=event.conversation_id,
+            call_id=event.call_id,
+            reason=event.reason.value,
+        )
+
+    def system_message_for(
+        self, event: ev.CallLegStarted | ev.CallLegEnded, session: ChannelSessionRef,
+        call_id: str | None = None,
+    ) -> CimMessage:  # fmt: skip
+        """The CIM message the CCM stands in for when it reports a leg itself
+        (``reported_by=ccm``): sender ``SYSTEM``."""
+        return self._message(
+            leg=event.leg,
+            at=event.at,
+            intent=MessageIntent(event.kind.value),
+            sender=Sender(CCM_SENDER_ID, SenderType.SYSTEM.value),
+            customer=session.customer_identifier,
+            service=session.service_identifier,
+            channel_session_id=session.id,
+            conversation_id=session.conversation_id,
+            call_id=call_id,
+            reason=event.reason.value,
+        )
+
+    def _message(
+        self, *, leg: str, at: int, intent: MessageIntent, sender: Sender, customer: str,
+        service: str | None, channel_session_id: str | None, conversation_id: str | None,
+        call_id: str | None, reason: str,
+    ) -> CimMessage:  # fmt: skip
+        if not customer.strip():
+            raise CimEncodeError(
+                "header.channelData.channelCustomerIdentifier", "the leg has no customer identifier"
+            )
+        attributes: tuple[Attribute, ...] = ()
+        # Deployed desks mirror conversationId into additionalAttributes on
+        # CALL_LEG_ENDED; the CCM reads it from there after a desk refresh.
+        if intent is MessageIntent.CALL_LEG_ENDED and conversation_id is not None:
+            attributes = (Attribute("conversationId", "String2000", conversation_id),)
+        return CimMessage(
+            message_id(leg, intent),
+            MessageHeader(
+                sender,
+                ChannelData(customer, self.service_for(service), attributes),
+                intent,
+                self.epoch_ms + at,
+                channel_session_id,
+                conversation_id,
+            ),
+            VoiceBody(call_id, leg, reason),
+        )
+
+    def encode(self, message: CimMessage) -> dict[str, Any]:
+        """The message as a JSON-ready dict, in upstream field names."""
+        header = message.header
+        cd = header.channel_data
+        channel_data: dict[str, Any] = {
+            "channelCustomerIdentifier": cd.channel_customer_identifier,
+            "serviceIdentifier": cd.service_identifier,
+        }
+        if cd.additional_attributes:
+            channel_data["additionalAttributes"] = [
+                {"key": a.key, "type": a.type, "value": a.value} for a in cd.additional_attributes
+            ]
+        out_header: dict[str, Any] = {
+            "sender": {"id": header.sender.id, "type": header.sender.type},
+            "channelData": channel_data,
+            "intent": header.intent.value,
+        }
+        if header.timestamp_ms is not None:
+            out_header["timestamp"] = format_timestamp(header.timestamp_ms, self.timestamp_form)
+        if header.channel_session_id is not None:
+            out_header["channelSessionId"] = header.channel_session_id
+        if header.conversation_id is not None:
+            out_header["conversationId"] = header.conversation_id
+        out_header.update(header.extra)
+        body = message.body
+        out_body: dict[str, Any] = {"type": body.type}
+        for key, value in (
+            ("callId", body.call_id),
+            ("leg", body.leg),
+            ("reasonCode", body.reason_code),
+            ("markdownText", body.markdown_text),  # never null on the wire
+        ):
+            if value is not None:
+                out_body[key] = value
+        out_body.update(body.extra)
+        return {"id": message.id, "header": out_header, "body": out_body}
+
+    def dumps(self, message: CimMessage) -> str:
+        """The message as compact JSON text (keys in a fixed order)."""
+        return json.dumps(self.encode(message), separators=(",", ":"), ensure_ascii=False)
+
+    # -- conversation events ------------------------------------------------------
+
+    def channel_session(self, session: ChannelSessionRef) -> dict[str, Any]:
+        """The ``channelSession`` object (``channel-session.json``) of a session."""
+        return {
+            "id": session.id,
+            "channelData": {
+                "channelCustomerIdentifier": session.customer_identifier,
+                "serviceIdentifier": self.service_for(session.service_identifier),
+            },
+            "isActive": session.active,
+            "conversationId": session.conversation_id,
+            "state": {"name": "STARTED" if session.active else "ENDED"},
+        }
+
+    def conversation_event(
+        self, event: ev.CallLegStarted | ev.CallLegEnded, session: ChannelSessionRef,
+        message: CimMessage,
+    ) -> dict[str, Any]:  # fmt: skip
+        """The ``CimEvent`` the CCM publishes on the conversation topic:
+        ``{id, name, type: ACTIVITY, timestamp, conversationId, eventEmitter,
+        channelSession, data}``, where ``data`` is the CIM message behind it
+        (B's, or the CCM's own with sender ``SYSTEM``)."""
+        return {
+            "id": message_id(event.leg, f"event/{event.kind.value}"),
+            "name": event.kind.value,
+            "type": "ACTIVITY",
+            "timestamp": format_timestamp(self.epoch_ms + event.at, self.timestamp_form),
+            "conversationId": session.conversation_id,
+            "eventEmitter": {"id": message.header.sender.id, "type": message.header.sender.type},
+            "channelSession": self.channel_session(session),
+            "data": self.encode(message),
+        }
+
+
+__all__ = [
+    "CCM_SENDER_ID",
+    "CISCO_CC",
+    "Attribute",
+    "ChannelData",
+    "ChannelSessionRef",
+    "CimCodec",
+    "CimEncodeError",
+    "CimError",
+    "CimMessage",
+    "CimParseError",
+    "MessageHeader",
+    "MessageIntent",
+    "Sender",
+    "SenderType",
+    "TimestampForm",
+    "VoiceBody",
+    "format_timestamp",
+    "loads_json",
+    "message_id",
+    "parse_message",
+    "parse_timestamp",
+]

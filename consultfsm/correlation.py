@@ -1,0 +1,232 @@
+"""Finding the customer's channel session for a consult leg.
+
+The consult is always attached to the customer's *existing* channel session;
+this module only looks sessions up and never creates one. Evidence is tried
+in a fixed order, strongest first:
+
+1. ``associatedDialogUri`` (UCCE gives it; its last segment is the customer
+   dialog's id, which is the voice channel session's dialog);
+2. an explicit channel session id (a desk that already knows it);
+3. the customer's ANI (CCX and queue consults, the design note's fix),
+   compared as E.164 numbers normalised by ``phonenumbers``.
+
+Evidence that is given but matches nothing falls through to the next kind;
+when nothing matches the policy raises, it never guesses. Placeholder and
+anonymous ANIs never match. Two active sessions for one ANI are ambiguous
+unless exactly one of them belongs to a conversation Agent A is part of.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+import attrs
+import phonenumbers
+
+from .errors import ConfigError, ConsultFsmError
+
+#: ANI values that mean "no number": empty, the literal nulls desks send, and
+#: the words CTI and carriers use for withheld callers. Compared case-folded.
+PLACEHOLDER_ANIS: frozenset[str] = frozenset(
+    {
+        "", "null", "none", "undefined", "nil", "n/a", "na", "-", "0",
+        "anonymous", "withheld", "unknown", "private", "restricted", "unavailable",
+        "blocked", "hidden", "anonymous caller", "private number", "unknown caller",
+    }
+)  # fmt: skip
+
+
+class Evidence(StrEnum):
+    """Which piece of evidence found the session (in priority order)."""
+
+    ASSOCIATED_DIALOG_URI = "associated_dialog_uri"
+    CHANNEL_SESSION_ID = "channel_session_id"
+    CUSTOMER_ANI = "customer_ani"
+
+
+# --- errors ---------------------------------------------------------------------------
+
+
+class CorrelationError(ConsultFsmError):
+    """The customer's channel session could not be determined."""
+
+
+class NoUsableEvidence(CorrelationError):
+    """The consult carries nothing to look a session up by: no dialog URI, no
+    session id, and an ANI that is missing, a placeholder or anonymous."""
+
+
+class SessionNotFound(CorrelationError):
+    """The evidence was usable but no active session matches it."""
+
+    def __init__(self, tried: tuple[str, ...]) -> None:
+        self.tried = tried
+        super().__init__("no active channel session matches " + "; ".join(tried))
+
+
+class AmbiguousSession(CorrelationError):
+    """Several active sessions match the customer's ANI and Agent A's
+    conversation does not single one out. The policy refuses to guess."""
+
+    def __init__(self, ani: str, candidates: tuple[str, ...]) -> None:
+        self.ani = ani
+        self.candidates = candidates
+        super().__init__(
+            f"customer ANI {ani} matches {len(candidates)} active channel sessions "
+            f"({', '.join(candidates)}) and agent A's conversation does not decide"
+        )
+
+
+# --- values ---------------------------------------------------------------------------
+
+
+@attrs.frozen(slots=True)
+class ChannelSession:
+    """A customer's channel session as the CCM keeps it.
+
+    ``dialog_id`` is the Cisco dialog id of the customer call (the voice
+    session's key); ``agents`` are the agents in the session's conversation,
+    used only to disambiguate an ANI.
+    """
+
+    id: str
+    conversation_id: str
+    customer_ani: str
+    dialog_id: str | None = None
+    service_identifier: str | None = None
+    channel_type: str = "CISCO_CC"
+    active: bool = True
+    agents: frozenset[str] = frozenset()
+
+
+@attrs.frozen(slots=True)
+class ConsultEvidence:
+    """What a consult leg knows that can point at the customer's session."""
+
+    associated_dialog_uri: str | None = None
+    channel_session_id: str | None = None
+    customer_ani: str | None = None
+    agent_a: str | None = None
+
+
+@attrs.frozen(slots=True)
+class Resolution:
+    """The session found, and which evidence found it."""
+
+    session: ChannelSession
+    evidence: Evidence
+
+
+# --- normalisation --------------------------------------------------------------------
+
+
+def is_placeholder(value: str | None) -> bool:
+    """True for values that mean "nothing": None, blanks, ``"null"``, anonymous."""
+    return value is None or value.strip().casefold() in PLACEHOLDER_ANIS
+
+
+def normalise_ani(value: str | None, default_region: str | None = None) -> str | None:
+    """The ANI as an E.164 string, or None when it cannot identify a customer
+    (placeholder, anonymous, not a possible phone number).
+
+    National forms (``0300 1234567``) and ``00`` prefixes need
+    ``default_region`` (an ISO 3166 code such as ``"PK"``); without one only
+    ``+``-prefixed numbers normalise. Short internal extensions never do.
+    """
+    if value is None or is_placeholder(value):
+        return None
+    try:
+        number = phonenumbers.parse(value.strip(), default_region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    e164: str = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return e164
+
+
+def dialog_id_of(uri: str | None) -> str | None:
+    """The dialog id an ``associatedDialogUri`` points at
+    (``/finesse/api/Dialog/<id>``, a full URL, or a bare id); None for placeholders."""
+    if uri is None or is_placeholder(uri):
+        return None
+    path = uri.strip().split("?", 1)[0].rstrip("/")
+    last = path.rsplit("/", 1)[-1]
+    return last or None
+
+
+# --- the policy -----------------------------------------------------------------------
+
+
+@attrs.frozen(slots=True)
+class SessionResolver:
+    """The resolution policy. ``default_region`` drives ANI normalisation;
+    ``channel_type`` scopes ANI matching to the voice channel's sessions."""
+
+    default_region: str | None = attrs.field(default=None)
+    channel_type: str = "CISCO_CC"
+
+    @default_region.validator
+    def _check_region(self, _: object, value: str | None) -> None:
+        if value is not None and value not in phonenumbers.SUPPORTED_REGIONS:
+            raise ConfigError(f"default_region {value!r} is not a region phonenumbers knows")
+
+    def resolve(self, evidence: ConsultEvidence, sessions: Iterable[ChannelSession]) -> Resolution:
+        """Find the customer's active channel session, or raise a
+        :class:`CorrelationError` subclass saying why not."""
+        active = [s for s in sessions if s.active]
+        tried: list[str] = []
+
+        dialog = dialog_id_of(evidence.associated_dialog_uri)
+        if dialog is not None:
+            hits = [s for s in active if s.dialog_id == dialog]
+            if len(hits) == 1:
+                return Resolution(hits[0], Evidence.ASSOCIATED_DIALOG_URI)
+            tried.append(f"associatedDialogUri dialog {dialog!r}")
+
+        session_id = evidence.channel_session_id
+        if session_id is not None and not is_placeholder(session_id):
+            hits = [s for s in active if s.id == session_id]
+            if hits:
+                return Resolution(hits[0], Evidence.CHANNEL_SESSION_ID)
+            tried.append(f"channel session {session_id!r}")
+
+        ani = normalise_ani(evidence.customer_ani, self.default_region)
+        if ani is not None:
+            hits = [
+                s for s in active
+                if s.channel_type == self.channel_type
+                and normalise_ani(s.customer_ani, self.default_region) == ani
+            ]  # fmt: skip
+            if len(hits) == 1:
+                return Resolution(hits[0], Evidence.CUSTOMER_ANI)
+            if len(hits) > 1:
+                mine = [s for s in hits if evidence.agent_a in s.agents]
+                if len(mine) == 1:
+                    return Resolution(mine[0], Evidence.CUSTOMER_ANI)
+                raise AmbiguousSession(ani, tuple(s.id for s in hits))
+            tried.append(f"customer ANI {ani}")
+
+        if not tried:
+            raise NoUsableEvidence(
+                "no associatedDialogUri, no channel session id, and the customer ANI "
+                f"{evidence.customer_ani!r} is missing, a placeholder, anonymous or not a number"
+            )
+        raise SessionNotFound(tuple(tried))
+
+
+__all__ = [
+    "PLACEHOLDER_ANIS",
+    "AmbiguousSession",
+    "ChannelSession",
+    "ConsultEvidence",
+    "CorrelationError",
+    "Evidence",
+    "NoUsableEvidence",
+    "Resolution",
+    "SessionNotFound",
+    "SessionResolver",
+    "dialog_id_of",
+    "normalise_ani",
+]
