@@ -1,0 +1,314 @@
+"""Reading replay traces: one JSON object per line, each a typed input.
+
+A trace line is ``{"at": <ms>, "input": "<kind>", ...fields}``; see
+``docs/trace-format.md`` for every kind and field. This module only turns
+text into frozen values; what they *do* is :mod:`consultfsm.system`'s job.
+Unknown keys are errors, so a typo in a trace cannot pass silently.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any
+
+import attrs
+
+from .cim import TimestampForm
+from .errors import ConsultFsmError
+
+
+class TraceInputKind(StrEnum):
+    """The ``input`` of a trace line."""
+
+    CONFIG = "config"
+    TICK = "tick"
+    CUSTOMER_SESSION_STARTED = "customer_session_started"
+    CUSTOMER_SESSION_ENDED = "customer_session_ended"
+    CONSULT_INITIATED = "consult_initiated"
+    ALERTING = "alerting"
+    ACCEPTED = "accepted"
+    RONA = "rona"
+    FAILED = "failed"
+    DROPPED = "dropped"
+    BROWSER_DISCONNECTED = "browser_disconnected"
+    BROWSER_RESTORED = "browser_restored"
+    CIM_MESSAGE = "cim_message"
+
+
+#: ``by`` of a ``dropped`` input when the customer hung up.
+CUSTOMER = "customer"
+
+
+class TraceError(ConsultFsmError, ValueError):
+    """A trace line is malformed: ``field`` names the offending key."""
+
+    def __init__(self, field: str, why: str, *, at: int | None = None, leg: str | None = None):
+        self.field = field
+        self.why = why
+        self.at = at
+        self.leg = leg
+        super().__init__(f"{field}: {why}")
+
+
+@attrs.frozen(slots=True)
+class Config:
+    """Change settings for what follows (``None`` leaves a setting as it is).
+    Timer windows apply to legs created afterwards."""
+
+    at: int
+    ring_ms: int | None = None
+    grace_ms: int | None = None
+    default_region: str | None = None
+    service_identifier: str | None = None
+    timestamp_form: TimestampForm | None = None
+    epoch_ms: int | None = None
+
+
+@attrs.frozen(slots=True)
+class Tick:
+    """Advance the virtual clock to ``at``: fire due timers, nothing else."""
+
+    at: int
+
+
+@attrs.frozen(slots=True)
+class SessionStarted:
+    """The customer's call reached an agent: the CCM has a channel session."""
+
+    at: int
+    session: str
+    conversation: str
+    customer_ani: str
+    dialog: str | None = None
+    service_identifier: str | None = None
+    agents: tuple[str, ...] = ()
+
+
+@attrs.frozen(slots=True)
+class SessionEnded:
+    """The customer's channel session is no longer active."""
+
+    at: int
+    session: str
+
+
+@attrs.frozen(slots=True)
+class ConsultInitiated:
+    """Agent A started a consult to Agent B: a new leg."""
+
+    at: int
+    leg: str
+    agent_a: str
+    agent_b: str
+    customer_ani: str | None = None
+    associated_dialog_uri: str | None = None
+    channel_session_id: str | None = None
+    call_id: str | None = None
+    service_identifier: str | None = None
+
+
+@attrs.frozen(slots=True)
+class CallInput:
+    """A CTI event about a leg's consult dialog (alerting, accepted, rona, failed)."""
+
+    at: int
+    kind: TraceInputKind
+    leg: str
+
+
+@attrs.frozen(slots=True)
+class Dropped:
+    """Someone hung up the consult: ``by`` is A's id, B's id, or ``customer``."""
+
+    at: int
+    leg: str
+    by: str
+
+
+@attrs.frozen(slots=True)
+class Browser:
+    """An agent's browser went away or came back (every live leg of that agent)."""
+
+    at: int
+    kind: TraceInputKind
+    agent: str
+
+
+@attrs.frozen(slots=True)
+class CimReport:
+    """A raw CIM message a desk sends the CCM on its own (a re-send, the other
+    desk's copy, a legacy build), given as JSON text or an object."""
+
+    at: int
+    sender: str
+    message: Any = attrs.field(eq=False)
+
+
+TraceInput = (
+    Config | Tick | SessionStarted | SessionEnded | ConsultInitiated | CallInput | Dropped
+    | Browser | CimReport
+)  # fmt: skip
+
+
+# --- field readers --------------------------------------------------------------------
+
+
+def _str(obj: Mapping[str, Any], key: str, *, required: bool = True) -> str | None:
+    if key not in obj or obj[key] is None:
+        if required:
+            raise TraceError(key, "missing")
+        return None
+    value = obj[key]
+    if not isinstance(value, str):
+        raise TraceError(key, f"expected a string, got {type(value).__name__}")
+    if required and not value.strip():
+        raise TraceError(key, "must not be empty")
+    return value
+
+
+def _req(obj: Mapping[str, Any], key: str) -> str:
+    value = _str(obj, key)
+    assert value is not None
+    return value
+
+
+def _int(obj: Mapping[str, Any], key: str, *, positive: bool) -> int | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TraceError(key, f"expected an integer, got {type(value).__name__}")
+    if positive and value <= 0:
+        raise TraceError(key, "must be positive")
+    return value
+
+
+def _fields(cls: type) -> frozenset[str]:
+    return frozenset(f.name for f in attrs.fields(cls)) - {"at", "kind"}
+
+
+#: The keys each input may carry besides ``at`` and ``input`` (from its class).
+_FIELDS: dict[TraceInputKind, frozenset[str]] = {
+    TraceInputKind.CONFIG: _fields(Config),
+    TraceInputKind.TICK: _fields(Tick),
+    TraceInputKind.CUSTOMER_SESSION_STARTED: _fields(SessionStarted),
+    TraceInputKind.CUSTOMER_SESSION_ENDED: _fields(SessionEnded),
+    TraceInputKind.CONSULT_INITIATED: _fields(ConsultInitiated),
+    **dict.fromkeys(
+        (
+            TraceInputKind.ALERTING,
+            TraceInputKind.ACCEPTED,
+            TraceInputKind.RONA,
+            TraceInputKind.FAILED,
+        ),
+        _fields(CallInput),
+    ),
+    TraceInputKind.DROPPED: _fields(Dropped),
+    TraceInputKind.BROWSER_DISCONNECTED: _fields(Browser),
+    TraceInputKind.BROWSER_RESTORED: _fields(Browser),
+    TraceInputKind.CIM_MESSAGE: frozenset({"from", "message"}),  # ``from`` is a keyword
+}
+
+
+def _build(kind: TraceInputKind, at: int, obj: Mapping[str, Any]) -> TraceInput:
+    K = TraceInputKind  # noqa: N806 - a short alias keeps the branches readable
+    if kind is K.CONFIG:
+        form = _str(obj, "timestamp_form", required=False)
+        try:
+            timestamp_form = None if form is None else TimestampForm(form)
+        except ValueError:
+            allowed = [f.value for f in TimestampForm]
+            raise TraceError("timestamp_form", f"{form!r} is not one of {allowed}") from None
+        epoch = _int(obj, "epoch_ms", positive=False)
+        if epoch is not None and epoch < 0:
+            raise TraceError("epoch_ms", "must not be negative")
+        return Config(
+            at, _int(obj, "ring_ms", positive=True), _int(obj, "grace_ms", positive=True),
+            _str(obj, "default_region", required=False),
+            _str(obj, "service_identifier", required=False), timestamp_form, epoch,
+        )  # fmt: skip
+    if kind is K.TICK:
+        return Tick(at)
+    if kind is K.CUSTOMER_SESSION_STARTED:
+        agents = obj.get("agents", [])
+        if not isinstance(agents, list) or not all(isinstance(a, str) for a in agents):
+            raise TraceError("agents", "expected a list of agent ids")
+        return SessionStarted(
+            at, _req(obj, "session"), _req(obj, "conversation"), _req(obj, "customer_ani"),
+            _str(obj, "dialog", required=False), _str(obj, "service_identifier", required=False),
+            tuple(agents),
+        )  # fmt: skip
+    if kind is K.CUSTOMER_SESSION_ENDED:
+        return SessionEnded(at, _req(obj, "session"))
+    if kind is K.CONSULT_INITIATED:
+        return ConsultInitiated(
+            at, _req(obj, "leg"), _req(obj, "agent_a"), _req(obj, "agent_b"),
+            _str(obj, "customer_ani", required=False),
+            _str(obj, "associated_dialog_uri", required=False),
+            _str(obj, "channel_session_id", required=False),
+            _str(obj, "call_id", required=False), _str(obj, "service_identifier", required=False),
+        )  # fmt: skip
+    if kind in (K.ALERTING, K.ACCEPTED, K.RONA, K.FAILED):
+        return CallInput(at, kind, _req(obj, "leg"))
+    if kind is K.DROPPED:
+        return Dropped(at, _req(obj, "leg"), _req(obj, "by"))
+    if kind in (K.BROWSER_DISCONNECTED, K.BROWSER_RESTORED):
+        return Browser(at, kind, _req(obj, "agent"))
+    if "message" not in obj:
+        raise TraceError("message", "missing")
+    return CimReport(at, _req(obj, "from"), obj["message"])
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_input(line: str) -> TraceInput:
+    """Read one trace line; raises :class:`TraceError` naming the bad field."""
+    try:
+        obj = json.loads(line, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise TraceError("$", f"not JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise TraceError("$", f"expected an object, got {type(obj).__name__}")
+    at_raw = obj.get("at")
+    leg_raw = obj.get("leg")
+    leg = leg_raw if isinstance(leg_raw, str) else None
+    if not isinstance(at_raw, int) or isinstance(at_raw, bool):
+        raise TraceError("at", "expected integer milliseconds", leg=leg)
+    if at_raw < 0:
+        raise TraceError("at", "must not be negative", leg=leg)
+    raw_kind = obj.get("input")
+    try:
+        kind = TraceInputKind(str(raw_kind)) if isinstance(raw_kind, str) else None
+    except ValueError:
+        kind = None
+    if kind is None:
+        raise TraceError("input", f"unknown input {raw_kind!r}", at=at_raw, leg=leg)
+    unknown = sorted(set(obj) - _FIELDS[kind] - {"at", "input"})
+    if unknown:
+        raise TraceError(unknown[0], f"not a field of {kind.value}", at=at_raw, leg=leg)
+    try:
+        return _build(kind, at_raw, obj)
+    except TraceError as exc:
+        raise TraceError(exc.field, exc.why, at=at_raw, leg=leg) from None
+
+
+__all__ = [
+    "CUSTOMER",
+    "Browser",
+    "CallInput",
+    "CimReport",
+    "Config",
+    "ConsultInitiated",
+    "Dropped",
+    "SessionEnded",
+    "SessionStarted",
+    "Tick",
+    "TraceError",
+    "TraceInput",
+    "TraceInputKind",
+    "parse_input",
+]
