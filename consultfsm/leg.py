@@ -16,6 +16,7 @@ deadline passes.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from enum import StrEnum
 from functools import partial
@@ -25,6 +26,7 @@ import attrs
 
 from . import events as ev
 from .errors import ConfigError, IllegalInput, SnapshotError, TimeWentBackwards
+from .events import _fast_constructor
 from .guards import GUARDS
 from .states import (
     INITIAL,
@@ -95,6 +97,11 @@ class Step:
         return self.disposition is Disposition.APPLIED
 
 
+#: ``Step(disposition, row, events)``, built without attrs' per-field setattr.
+_make_step = _fast_constructor(Step)
+_make_timer_started = _fast_constructor(ev.TimerStarted)
+_make_timer_cancelled = _fast_constructor(ev.TimerCancelled)
+
 # --- compiling the table -------------------------------------------------------------
 
 _CALLS = REGION_STATES[Region.CALL]
@@ -114,10 +121,31 @@ _DEADLINE_SLOT: dict[Timer, str] = {t: f"{t.value}_deadline" for t in Timer}
 Builder = Callable[["Leg", int], ev.Event]
 
 
+def _builder(event: type[ev.Event], params: tuple[tuple[str, Any], ...]) -> Builder:
+    """``event.build`` with the row's fixed parameters bound. Parameters that are
+    exactly the next positional parameters of ``build`` are passed positionally
+    (a closure), which is cheaper per call than a ``partial`` with keywords."""
+    build = event.build
+    if not params:
+        return build
+    names = list(inspect.signature(build).parameters)[2:]  # after (leg, at)
+    if [name for name, _ in params] != names[: len(params)]:
+        return partial(build, **dict(params))
+    values = tuple(value for _, value in params)
+
+    def bound(leg: Leg, at: int) -> ev.Event:
+        return build(leg, at, *values)
+
+    return bound
+
+
 class _Plan:
     """A row compiled for one packed state: everything a step needs, precomputed."""
 
-    __slots__ = ("builders", "cancel", "fires", "row", "start", "step", "target")
+    __slots__ = (
+        "builders", "cancel", "cancel_slot", "fires", "fires_slot", "row", "start",
+        "start_slot", "step", "target", "window",
+    )  # fmt: skip
 
     def __init__(self, row: Row, packed: int) -> None:
         self.row = row
@@ -126,15 +154,18 @@ class _Plan:
         parts: list[Any] = list(state)
         parts[index] = row.target
         self.target = _ENCODE[LegState(*parts)]
-        self.builders: tuple[Builder, ...] = tuple(
-            partial(e.event.build, **dict(e.params)) if e.params else e.event.build
-            for e in row.emits
-        )
+        self.builders: tuple[Builder, ...] = tuple(_builder(e.event, e.params) for e in row.emits)
         self.start = row.start
         self.cancel = row.cancel
         # An applied row on a timer input consumes that timer (table rule 5).
         timer = TIMER_OF_INPUT.get(row.input)
         self.fires = timer if row.disposition is Disposition.APPLIED else None
+        # The leg's slot of each timer, resolved here rather than per step.
+        self.start_slot = "" if row.start is None else _DEADLINE_SLOT[row.start]
+        self.cancel_slot = "" if row.cancel is None else _DEADLINE_SLOT[row.cancel]
+        self.fires_slot = None if self.fires is None else _DEADLINE_SLOT[self.fires]
+        # The LegConfig field holding the started timer's window (LegConfig.window).
+        self.window = "ring_ms" if row.start is Timer.RING else "grace_ms"
         # Duplicates and absorbed inputs return one shared, immutable Step.
         self.step = None if row.disposition is Disposition.APPLIED else Step(row.disposition, row)
 
@@ -198,6 +229,7 @@ def _compile() -> tuple[dict[InputKind, _Plan | _TimerBranch], ...]:
 
 _PLANS = _compile()
 _INITIAL_PACKED = _ENCODE[LegState(*INITIAL.values())]  # type: ignore[arg-type]
+_APPLIED = Disposition.APPLIED
 
 
 # --- the leg -------------------------------------------------------------------------
@@ -348,22 +380,25 @@ class Leg:
         done: _Plan = plan  # type: ignore[assignment]
         if done.step is not None:
             return done.step
-        events: list[ev.Event] = []
         if done.cancel is not None:
-            slot = _DEADLINE_SLOT[done.cancel]
-            events.append(ev.TimerCancelled(self.leg_id, at, done.cancel, getattr(self, slot)))
+            slot = done.cancel_slot
+            events: list[ev.Event] = [
+                _make_timer_cancelled(self.leg_id, at, done.cancel, getattr(self, slot))
+            ]
             setattr(self, slot, None)
-        if done.fires is not None:
-            setattr(self, _DEADLINE_SLOT[done.fires], None)
+        else:
+            events = []
+        if done.fires_slot is not None:
+            setattr(self, done.fires_slot, None)
         self._state = done.target
         self.last_at = at
         for build in done.builders:
             events.append(build(self, at))
         if done.start is not None:
-            deadline = at + self.config.window(done.start)
-            setattr(self, _DEADLINE_SLOT[done.start], deadline)
-            events.append(ev.TimerStarted(self.leg_id, at, done.start, deadline))
-        return Step(Disposition.APPLIED, done.row, tuple(events))
+            deadline = at + getattr(self.config, done.window)
+            setattr(self, done.start_slot, deadline)
+            events.append(_make_timer_started(self.leg_id, at, done.start, deadline))
+        return _make_step(_APPLIED, done.row, tuple(events))
 
     def accepts(self, kind: InputKind, at: int) -> bool:
         """True when :meth:`handle` would not raise for this input."""
