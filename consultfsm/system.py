@@ -299,7 +299,7 @@ class System:
     def _browser(self, item: Browser) -> Iterator[Record]:
         going = item.kind is TraceInputKind.BROWSER_DISCONNECTED
         if not going and item.agent not in self._offline:
-            raise _Rejected(f"agent {item.agent!r}'s desk is not disconnected")
+            raise _Rejected(f"the desk of agent {item.agent!r} is not disconnected")
         targets: list[tuple[_Entry, InputKind]] = []
         for entry in self._legs.values():
             leg = entry.leg
