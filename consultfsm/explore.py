@@ -1,0 +1,535 @@
+"""Exhaustive bounded exploration of consult legs, checking every invariant.
+
+Breadth-first over the product of the call and browser regions of one leg, or
+of two legs that share the customer's channel session (A consults B, and A
+consults C, at the same time), up to a depth. From each reached node every
+action is tried:
+
+* every call input of every leg (CTI events, and the ring timer's expiry,
+  which is a due firing, an early stray or a late one depending on the clock);
+* a browser going away or coming back, *per agent*: it reaches every leg the
+  agent is in, as it would in the system; and every leg's grace expiry;
+* a time jump to the next pending deadline, exactly (so inputs can arrive at
+  the very instant a timer is due, before or after it fires).
+
+The :class:`~consultfsm.invariants.Observer` checks every step. Nodes are
+deduplicated on what can influence the future: region states, deadlines
+*relative to now*, and the observer's per-leg digest. Several timer
+configurations are explored (ring window shorter than, longer than and equal
+to the grace window), because which timer expires first matters.
+
+Default depth (:data:`DEFAULT_DEPTHS`): 8 actions (inputs and time jumps) for
+one leg, which covers every case of the design note (the longest, "Browser-B
+didn't restore within x seconds", needs 7) with one to spare for a duplicate or
+a reordering; 6 for two legs, which covers every interaction of the two legs
+through A's shared browser, within seconds.
+
+Sans-I/O: progress goes to an optional callback; :mod:`consultfsm.cli_check`
+prints.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from enum import StrEnum
+from typing import Any, cast
+
+import attrs
+
+from . import events as ev
+from .errors import IllegalInput, TimeWentBackwards
+from .guards import GUARDS
+from .invariants import ObservedLeg, Observer, Violation
+from .leg import DEFAULT_CONFIG, Leg, LegConfig, LegState, Step
+from .states import (
+    INITIAL,
+    INPUT_REGION,
+    TERMINAL_CALL_STATES,
+    TIMER_OF_INPUT,
+    CallState,
+    DeskState,
+    InputKind,
+    Region,
+    Timer,
+)
+from .table import TABLE, Disposition, Row
+
+#: Default exploration depth (actions per path) by number of legs; see docs/verification.md.
+DEFAULT_DEPTHS: dict[int, int] = {1: 8, 2: 6}
+DEFAULT_DEPTH = DEFAULT_DEPTHS[1]
+
+#: Timer windows explored by default: ring < grace, grace < ring, ring == grace.
+DEFAULT_CONFIGS: tuple[LegConfig, ...] = (
+    LegConfig(ring_ms=15_000, grace_ms=60_000),
+    LegConfig(ring_ms=15_000, grace_ms=10_000),
+    LegConfig(ring_ms=10_000, grace_ms=10_000),
+)
+
+SESSION = "S1"
+CONVERSATION = "C1"
+CUSTOMER_ANI = "+923001234567"
+DIALOG = "D1"
+
+
+@attrs.frozen
+class LegSpec:
+    """The identity of one explored leg."""
+
+    leg_id: str
+    agent_a: str
+    agent_b: str
+
+
+#: One leg, and two legs sharing the customer's session and agent A.
+LEG_SETS: dict[int, tuple[LegSpec, ...]] = {
+    1: (LegSpec("L1", "A", "B"),),
+    2: (LegSpec("L1", "A", "B"), LegSpec("L2", "A", "C")),
+}
+
+
+class TableLeg:
+    """A leg that interprets any transition table row by row, with the
+    runtime's contract. Slow and simple: it exists so that the explorer and the
+    tests can run a *modified copy* of the table (the runtime compiles the real
+    one at import)."""
+
+    def __init__(
+        self,
+        table: Sequence[Row],
+        leg_id: str,
+        agent_a: str,
+        agent_b: str,
+        customer_ani: str,
+        *,
+        conversation_id: str | None = None,
+        channel_session_id: str | None = None,
+        call_id: str | None = None,
+        service_identifier: str | None = None,
+        associated_dialog_uri: str | None = None,
+        config: LegConfig = DEFAULT_CONFIG,
+        created_at: int = 0,
+    ) -> None:
+        self.table = table
+        self.leg_id = leg_id
+        self.agent_a = agent_a
+        self.agent_b = agent_b
+        self.customer_ani = customer_ani
+        self.conversation_id = conversation_id
+        self.channel_session_id = channel_session_id
+        self.call_id = call_id
+        self.service_identifier = service_identifier
+        self.associated_dialog_uri = associated_dialog_uri
+        self.config = config
+        self.call = cast(CallState, INITIAL[Region.CALL])
+        self.desk_a = cast(DeskState, INITIAL[Region.DESK_A])
+        self.desk_b = cast(DeskState, INITIAL[Region.DESK_B])
+        self._deadlines: dict[Timer, int] = {}
+        self.last_at = created_at
+
+    def __copy__(self) -> TableLeg:
+        other = TableLeg.__new__(TableLeg)
+        other.__dict__.update(self.__dict__)
+        other._deadlines = dict(self._deadlines)
+        return other
+
+    @property
+    def state(self) -> LegState:
+        """The state of each region."""
+        return LegState(self.call, self.desk_a, self.desk_b)
+
+    def deadline(self, timer: Timer) -> int | None:
+        """The pending deadline of ``timer``, or None."""
+        return self._deadlines.get(timer)
+
+    @property
+    def deadlines(self) -> dict[Timer, int]:
+        """Every pending deadline."""
+        return dict(self._deadlines)
+
+    @property
+    def is_finished(self) -> bool:
+        """Terminal and no timer pending."""
+        return self.call in TERMINAL_CALL_STATES and not self._deadlines
+
+    def _rows(self, kind: InputKind, at: int) -> list[Row]:
+        region = INPUT_REGION[kind]
+        source = self.state[list(Region).index(region)]
+        timer = TIMER_OF_INPUT.get(kind)
+        return [
+            r
+            for r in self.table
+            if r.region is region
+            and r.source is source
+            and r.input is kind
+            and all(GUARDS[g](self, timer, at) for g in r.guards)
+        ]
+
+    def accepts(self, kind: InputKind, at: int) -> bool:
+        """True when :meth:`handle` would not raise."""
+        return at >= self.last_at and len(self._rows(kind, at)) == 1
+
+    def handle(self, kind: InputKind, at: int) -> Step:
+        """Apply one input; raises like :meth:`consultfsm.leg.Leg.handle`."""
+        rows = self._rows(kind, at)
+        if not rows:
+            raise IllegalInput(self.leg_id, str(self.state), kind, at, "no transition for it")
+        if at < self.last_at:
+            raise TimeWentBackwards(
+                self.leg_id, str(self.state), kind, at, f"the leg is already at {self.last_at} ms"
+            )
+        if len(rows) > 1:
+            raise AssertionError(f"rows overlap: {[r.key for r in rows]}")
+        row = rows[0]
+        if row.disposition is not Disposition.APPLIED:
+            return Step(row.disposition, row)
+        built: list[ev.Event] = []
+        if row.cancel is not None:
+            built.append(
+                ev.TimerCancelled(self.leg_id, at, row.cancel, self._deadlines.pop(row.cancel))
+            )
+        fired = TIMER_OF_INPUT.get(row.input)
+        if fired is not None:
+            self._deadlines.pop(fired, None)
+        setattr(self, row.region.value, row.target)
+        self.last_at = at
+        for e in row.emits:
+            built.append(e.event.build(cast(Leg, self), at, **dict(e.params)))
+        if row.start is not None:
+            deadline = at + self.config.window(row.start)
+            self._deadlines[row.start] = deadline
+            built.append(ev.TimerStarted(self.leg_id, at, row.start, deadline))
+        return Step(Disposition.APPLIED, row, tuple(built))
+
+
+#: Builds a leg: ``factory(spec, config)``.
+LegFactory = Callable[[LegSpec, LegConfig], ObservedLeg]
+
+
+def runtime_leg(spec: LegSpec, config: LegConfig) -> ObservedLeg:
+    """The compiled runtime leg (the default)."""
+    return Leg(
+        spec.leg_id,
+        spec.agent_a,
+        spec.agent_b,
+        CUSTOMER_ANI,
+        conversation_id=CONVERSATION,
+        channel_session_id=SESSION,
+        call_id=DIALOG,
+        service_identifier="8001",
+        config=config,
+    )
+
+
+def table_leg_factory(table: Sequence[Row]) -> LegFactory:
+    """A factory of :class:`TableLeg` legs over ``table`` (e.g. a broken copy)."""
+
+    def make(spec: LegSpec, config: LegConfig) -> ObservedLeg:
+        return TableLeg(
+            table,
+            spec.leg_id,
+            spec.agent_a,
+            spec.agent_b,
+            CUSTOMER_ANI,
+            conversation_id=CONVERSATION,
+            channel_session_id=SESSION,
+            call_id=DIALOG,
+            service_identifier="8001",
+            config=config,
+        )
+
+    return make
+
+
+# --- actions --------------------------------------------------------------------------
+
+
+class Browser(StrEnum):
+    """What an agent's browser does (fanned out to the agent's legs)."""
+
+    DISCONNECTED = "browser_disconnected"
+    RESTORED = "browser_restored"
+
+
+@attrs.frozen
+class Action:
+    """One explored move. Exactly one of ``kind`` (to ``leg``), ``browser``
+    (for ``agent``) or ``advance`` (jump to the next deadline) is set."""
+
+    at: int
+    leg: str | None = None
+    kind: InputKind | None = None
+    agent: str | None = None
+    browser: Browser | None = None
+    advance: bool = False
+
+    def __str__(self) -> str:
+        if self.advance:
+            return f"@{self.at} time advances"
+        if self.browser is not None:
+            return f"@{self.at} {self.browser.value} agent={self.agent}"
+        return f"@{self.at} {self.kind} leg={self.leg}"
+
+
+_BROWSER_INPUT: dict[tuple[Browser, bool], InputKind] = {
+    (Browser.DISCONNECTED, True): InputKind.BROWSER_DISCONNECTED_A,
+    (Browser.RESTORED, True): InputKind.BROWSER_RESTORED_A,
+    (Browser.DISCONNECTED, False): InputKind.BROWSER_DISCONNECTED_B,
+    (Browser.RESTORED, False): InputKind.BROWSER_RESTORED_B,
+}
+_CALL_AND_TIMER_INPUTS = tuple(
+    k for k in InputKind if INPUT_REGION[k] is Region.CALL or k in TIMER_OF_INPUT
+)
+
+
+def browser_inputs(spec: LegSpec, agent: str, browser: Browser) -> InputKind | None:
+    """The input ``agent``'s browser event is for ``spec``'s leg, if any."""
+    if agent == spec.agent_a:
+        return _BROWSER_INPUT[(browser, True)]
+    if agent == spec.agent_b:
+        return _BROWSER_INPUT[(browser, False)]
+    return None
+
+
+# --- the search ----------------------------------------------------------------------
+
+
+@attrs.define
+class _Node:
+    now: int
+    legs: dict[str, ObservedLeg]
+    observer: Observer
+    parent: _Node | None
+    action: Action | None
+    depth: int
+
+
+@attrs.frozen
+class Counterexample:
+    """A shortest path to a violation, replayable."""
+
+    config: LegConfig
+    specs: tuple[LegSpec, ...]
+    actions: tuple[Action, ...]
+    violations: tuple[Violation, ...]
+
+
+@attrs.frozen
+class Report:
+    """What an exploration found."""
+
+    depth: int
+    legs: int
+    states: int  # distinct nodes reached (per config, summed)
+    region_states: int  # distinct region-state combinations reached
+    steps: int  # inputs fed
+    checks: int  # invariant evaluations
+    rows_covered: frozenset[str]
+    rows_total: frozenset[str]
+    counterexample: Counterexample | None
+
+    @property
+    def ok(self) -> bool:
+        """True when no invariant broke."""
+        return self.counterexample is None
+
+    @property
+    def rows_missed(self) -> list[str]:
+        """Table rows no explored step used."""
+        return sorted(self.rows_total - self.rows_covered)
+
+
+Progress = Callable[[str], None]
+
+
+def _key(node: _Node) -> tuple[Any, ...]:
+    out: list[Any] = []
+    for leg_id, leg in node.legs.items():
+        rec = node.observer.records.get(leg_id)
+        out.append(
+            (
+                leg.state,
+                tuple(sorted((t, d - node.now) for t, d in leg.deadlines.items())),
+                rec.key() if rec else None,
+            )
+        )
+    return tuple(out)
+
+
+def _actions(node: _Node, specs: Sequence[LegSpec]) -> Iterable[Action]:
+    now = node.now
+    for spec in specs:
+        for kind in _CALL_AND_TIMER_INPUTS:
+            yield Action(now, leg=spec.leg_id, kind=kind)
+    for agent in dict.fromkeys(a for s in specs for a in (s.agent_a, s.agent_b)):
+        for browser in Browser:
+            yield Action(now, agent=agent, browser=browser)
+    later = [d for leg in node.legs.values() for d in leg.deadlines.values() if d > now]
+    if later:
+        yield Action(min(later), advance=True)
+
+
+def _apply(node: _Node, action: Action, specs: Sequence[LegSpec], rows: set[str]) -> _Node:
+    legs = {k: copy.copy(v) for k, v in node.legs.items()}
+    observer = node.observer.copy()
+    fed: list[tuple[str, InputKind]] = []
+    if action.kind is not None and action.leg is not None:
+        fed.append((action.leg, action.kind))
+    elif action.browser is not None and action.agent is not None:
+        for spec in specs:
+            kind = browser_inputs(spec, action.agent, action.browser)
+            if kind is not None:
+                fed.append((spec.leg_id, kind))
+    for leg_id, kind in fed:
+        outcome = observer.step(legs[leg_id], kind, action.at)
+        if isinstance(outcome, Step):
+            rows.add(outcome.row.key)
+    return _Node(action.at, legs, observer, node, action, node.depth + 1)
+
+
+def _path(node: _Node) -> tuple[Action, ...]:
+    out: list[Action] = []
+    cur: _Node | None = node
+    while cur is not None and cur.action is not None:
+        out.append(cur.action)
+        cur = cur.parent
+    return tuple(reversed(out))
+
+
+def explore(
+    depth: int = DEFAULT_DEPTH,
+    legs: int = 1,
+    *,
+    configs: Sequence[LegConfig] = DEFAULT_CONFIGS,
+    factory: LegFactory = runtime_leg,
+    table: Sequence[Row] = TABLE,
+    progress: Progress | None = None,
+) -> Report:
+    """Explore every interleaving up to ``depth`` actions; stop at the first
+    violation (the shortest, since the search is breadth-first)."""
+    specs = LEG_SETS[legs]
+    covered: set[str] = set()
+    region_states: set[tuple[LegState, ...]] = set()
+    states = steps = checks = 0
+    for config in configs:
+        observer = Observer(session=SESSION, conversation=CONVERSATION)
+        root_legs = {s.leg_id: factory(s, config) for s in specs}
+        for leg in root_legs.values():
+            observer.track(leg)
+        root = _Node(0, root_legs, observer, None, None, 0)
+        seen = {_key(root)}
+        frontier = deque([root])
+        level = 0
+        while frontier:
+            node = frontier.popleft()
+            if node.depth != level and progress is not None:
+                progress(
+                    f"config ring={config.ring_ms} grace={config.grace_ms}: depth "
+                    f"{node.depth}, {len(seen)} states, frontier {len(frontier) + 1}"
+                )
+            level = node.depth
+            region_states.add(tuple(leg.state for leg in node.legs.values()))
+            if node.depth >= depth:
+                continue
+            for action in _actions(node, specs):
+                child = _apply(node, action, specs, covered)
+                steps += 1
+                checks += child.observer.checks - node.observer.checks
+                if child.observer.violations:
+                    cex = Counterexample(
+                        config, specs, _path(child), tuple(child.observer.violations)
+                    )
+                    return Report(
+                        depth,
+                        legs,
+                        states + len(seen),
+                        len(region_states),
+                        steps,
+                        checks,
+                        frozenset(covered),
+                        _keys(table),
+                        cex,
+                    )
+                k = _key(child)
+                if k not in seen:
+                    seen.add(k)
+                    frontier.append(child)
+        states += len(seen)
+    return Report(
+        depth,
+        legs,
+        states,
+        len(region_states),
+        steps,
+        checks,
+        frozenset(covered),
+        _keys(table),
+        None,
+    )
+
+
+def _keys(table: Iterable[Row]) -> frozenset[str]:
+    return frozenset(r.key for r in table)
+
+
+# --- traces ---------------------------------------------------------------------------
+
+
+def trace_lines(
+    specs: Sequence[LegSpec], actions: Sequence[Action], config: LegConfig = DEFAULT_CONFIG
+) -> list[dict[str, Any]]:
+    """The path as replay inputs (``consultfsm replay`` JSONL, issue 3 section 4).
+
+    The customer's session starts at 0 and the legs are initiated at 0. Timer
+    firings are not inputs of a trace: the replay fires due timers on its
+    virtual clock before the next input, so a due expiry is encoded as the
+    clock reaching its deadline (the time jump that preceded it); stray or
+    late expiries change nothing and are left out.
+    """
+    lines: list[dict[str, Any]] = [
+        {
+            "at": 0,
+            "input": "customer_session_started",
+            "session": SESSION,
+            "conversation": CONVERSATION,
+            "customer_ani": CUSTOMER_ANI,
+            "dialog": DIALOG,
+        }
+    ]
+    by_leg = {s.leg_id: s for s in specs}
+    for spec in specs:
+        lines.append(
+            {
+                "at": 0,
+                "input": "consult_initiated",
+                "leg": spec.leg_id,
+                "agent_a": spec.agent_a,
+                "agent_b": spec.agent_b,
+                "customer_ani": CUSTOMER_ANI,
+                "associated_dialog_uri": None,
+            }
+        )
+    for action in actions:
+        if action.browser is not None:
+            lines.append({"at": action.at, "input": action.browser.value, "agent": action.agent})
+        elif action.kind is not None and action.leg is not None:
+            line = input_line(by_leg[action.leg], action.kind, action.at)
+            if line is not None:
+                lines.append(line)
+    return lines
+
+
+def input_line(spec: LegSpec, kind: InputKind, at: int) -> dict[str, Any] | None:
+    """One leg input as a replay line; None for timer expiries (not trace inputs)."""
+    base: dict[str, Any] = {"at": at}
+    if kind in TIMER_OF_INPUT:
+        return None
+    if kind in (InputKind.DROPPED_BY_A, InputKind.DROPPED_BY_B, InputKind.DROPPED_BY_CUSTOMER):
+        by = {InputKind.DROPPED_BY_A: spec.agent_a, InputKind.DROPPED_BY_B: spec.agent_b}
+        return {**base, "input": "dropped", "leg": spec.leg_id, "by": by.get(kind, "customer")}
+    if INPUT_REGION[kind] is Region.CALL:
+        return {**base, "input": kind.value, "leg": spec.leg_id}
+    agent = spec.agent_a if INPUT_REGION[kind] is Region.DESK_A else spec.agent_b
+    browser = "browser_disconnected" if "disconnected" in kind.value else "browser_restored"
+    return {**base, "input": browser, "agent": agent}

@@ -1,0 +1,144 @@
+"""Shortest input paths to every row of the transition table.
+
+Like XState's ``getShortestPaths``: a breadth-first search over one leg's
+product of regions, where a move is an input at the current time or a jump of
+the clock to the next pending deadline (the time a timer guard needs to become
+due). The first step that is decided by a row gives that row its shortest path.
+Several timer configurations are searched, since which window is shorter
+decides which rows are reachable; the shortest path over all of them wins.
+
+A row without a path is unreachable: the model-based tests fail on it, so a
+row cannot be added to the table without becoming reachable.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import deque
+from collections.abc import Callable, Sequence
+
+import attrs
+
+from . import events as ev
+from .errors import InputRejected
+from .invariants import ObservedLeg
+from .leg import Leg, LegConfig, LegState, Step
+from .states import InputKind
+from .table import TABLE, Disposition, Row
+
+#: The configurations searched (same as the explorer's): ring < grace, grace < ring, equal.
+CONFIGS: tuple[LegConfig, ...] = (
+    LegConfig(ring_ms=15_000, grace_ms=60_000),
+    LegConfig(ring_ms=15_000, grace_ms=10_000),
+    LegConfig(ring_ms=10_000, grace_ms=10_000),
+)
+
+
+@attrs.frozen
+class Path:
+    """Timed inputs from a fresh leg; the last one is decided by ``row``."""
+
+    row: Row
+    config: LegConfig
+    steps: tuple[tuple[int, InputKind], ...]
+
+    def __str__(self) -> str:
+        inputs = ", ".join(f"{kind.value}@{at}" for at, kind in self.steps)
+        return (
+            f"{self.row.key}: [{inputs}] (ring={self.config.ring_ms}, grace={self.config.grace_ms})"
+        )
+
+
+def expected_events(row: Row) -> tuple[type[ev.Event], ...]:
+    """The event classes a row emits, in order, timer events included."""
+    if row.disposition is not Disposition.APPLIED:
+        return ()
+    cancel = (ev.TimerCancelled,) if row.cancel is not None else ()
+    start = (ev.TimerStarted,) if row.start is not None else ()
+    return (*cancel, *(e.event for e in row.emits), *start)
+
+
+def target_of(row: Row, before: LegState) -> LegState:
+    """The whole leg state after ``row`` applies in ``before``."""
+    return before._replace(**{row.region.value: row.target})  # type: ignore[arg-type]
+
+
+#: Builds a fresh leg for a configuration (a TableLeg for a copy of the table).
+LegFactory = Callable[[LegConfig], ObservedLeg]
+
+
+def _new_leg(config: LegConfig) -> ObservedLeg:
+    return Leg(
+        "L1",
+        "A",
+        "B",
+        "+923001234567",
+        conversation_id="C1",
+        channel_session_id="S1",
+        call_id="D1",
+        config=config,
+    )
+
+
+def shortest_paths(
+    table: Sequence[Row] = TABLE,
+    *,
+    configs: Sequence[LegConfig] = CONFIGS,
+    new_leg: LegFactory = _new_leg,
+    max_depth: int = 12,
+) -> dict[str, Path]:
+    """A shortest path to each row of ``table`` the leg can reach, by row key."""
+    wanted = {r.key for r in table}
+    best: dict[str, Path] = {}
+    for config in configs:
+        for key, path in _search(config, new_leg, wanted, max_depth).items():
+            if key not in best or len(path.steps) < len(best[key].steps):
+                best[key] = path
+    return best
+
+
+def unreachable(table: Sequence[Row] = TABLE, **kwargs: object) -> list[str]:
+    """Keys of the rows no path reaches (should be empty)."""
+    paths = shortest_paths(table, **kwargs)  # type: ignore[arg-type]
+    return sorted(r.key for r in table if r.key not in paths)
+
+
+def _search(
+    config: LegConfig, new_leg: LegFactory, wanted: set[str], max_depth: int
+) -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    root = new_leg(config)
+    # node: (leg, now, steps so far)
+    frontier: deque[tuple[ObservedLeg, int, tuple[tuple[int, InputKind], ...]]] = deque(
+        [(root, 0, ())]
+    )
+    seen = {_key(root, 0)}
+    while frontier and len(found) < len(wanted):
+        leg, now, steps = frontier.popleft()
+        if len(steps) >= max_depth:
+            continue
+        for kind in InputKind:
+            child = copy.copy(leg)
+            try:
+                step: Step = child.handle(kind, now)
+            except InputRejected:
+                continue
+            path = (*steps, (now, kind))
+            if step.row.key in wanted and step.row.key not in found:
+                found[step.row.key] = Path(step.row, config, path)
+            k = _key(child, now)
+            if k not in seen:
+                seen.add(k)
+                frontier.append((child, now, path))
+        later = [d for d in leg.deadlines.values() if d > now]
+        if later:  # let the clock reach the next deadline: no input, same path
+            at = min(later)
+            k = _key(leg, at)
+            if k not in seen:
+                seen.add(k)
+                frontier.appendleft((leg, at, steps))  # a clock jump costs no input
+    return found
+
+
+def _key(leg: ObservedLeg, now: int) -> tuple[object, ...]:
+    return (leg.state, tuple(sorted((t, d - now) for t, d in leg.deadlines.items())))
