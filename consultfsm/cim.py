@@ -199,8 +199,12 @@ def format_timestamp(ms: int, form: TimestampForm) -> str | int:
         return ms
     if not _MIN_MS <= ms <= _MAX_MS:
         raise CimEncodeError("header.timestamp", f"{ms} ms is outside years 1..9999")
-    moment = _EPOCH + timedelta(milliseconds=ms)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    m = _EPOCH + timedelta(milliseconds=ms)
+    # Not strftime: its %Y does not zero-pad years below 1000 on every platform.
+    return (
+        f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}"
+        f".{m.microsecond // 1000:03d}Z"
+    )
 
 
 def parse_timestamp(value: Any, path: str = "header.timestamp") -> int:
@@ -260,14 +264,19 @@ def _object(value: Any, path: str) -> Mapping[str, Any]:
     return value
 
 
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
 def _req_str(obj: Mapping[str, Any], key: str, path: str, *, non_empty: bool = True) -> str:
+    where = _join(path, key)
     if key not in obj:
-        raise CimParseError(f"{path}.{key}", "missing")
+        raise CimParseError(where, "missing")
     value = obj[key]
     if not isinstance(value, str):
-        raise CimParseError(f"{path}.{key}", f"expected a string, got {_kind(value)}")
+        raise CimParseError(where, f"expected a string, got {_kind(value)}")
     if non_empty and not value.strip():
-        raise CimParseError(f"{path}.{key}", "must not be empty")
+        raise CimParseError(where, "must not be empty")
     return value
 
 
@@ -378,7 +387,7 @@ def parse_message(data: str | bytes | Mapping[str, Any]) -> CimMessage:
     raw = loads_json(data) if isinstance(data, str | bytes) else data
     try:
         obj = _object(raw, "$")
-        msg_id = _req_str(obj, "id", "$")
+        msg_id = _req_str(obj, "id", "")
         if "header" not in obj:
             raise CimParseError("header", "missing")
         header = _parse_header(obj["header"])

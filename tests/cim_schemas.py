@@ -39,7 +39,6 @@ _RFC3339 = re.compile(
 FORMATS = FormatChecker()
 
 
-@FORMATS.checks("date-time", raises=ValueError)
 def _date_time(value: object) -> bool:
     if not isinstance(value, str):
         return True  # format applies to strings only
@@ -47,6 +46,9 @@ def _date_time(value: object) -> bool:
         raise ValueError(f"not RFC 3339: {value!r}")
     datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     return True
+
+
+FORMATS.checks("date-time", raises=ValueError)(_date_time)
 
 
 def schema_dir() -> Path:

@@ -1,0 +1,520 @@
+"""The CIM wire format: what we emit validates, what we read is typed or a typed error."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from cim_schemas import cim_schemas
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from consultfsm import events as ev
+from consultfsm.cim import (
+    Attribute,
+    ChannelData,
+    ChannelSessionRef,
+    CimCodec,
+    CimEncodeError,
+    CimMessage,
+    CimParseError,
+    MessageHeader,
+    MessageIntent,
+    Sender,
+    SenderType,
+    TimestampForm,
+    VoiceBody,
+    format_timestamp,
+    message_id,
+    parse_message,
+    parse_timestamp,
+)
+from consultfsm.errors import ConsultFsmError
+from consultfsm.leg import Leg
+from consultfsm.states import InputKind
+
+CODEC = CimCodec("8001")
+SESSION = ChannelSessionRef("S1", "C1", "+923001234567", None)
+
+
+def _leg(**kw: Any) -> Leg:
+    defaults: dict[str, Any] = {"conversation_id": "C1", "channel_session_id": "S1"}
+    return Leg("L1", "A", "B", "+923001234567", **(defaults | kw))
+
+
+def _events(leg: Leg, *inputs: tuple[InputKind, int]) -> list[ev.Event]:
+    out: list[ev.Event] = []
+    for kind, at in inputs:
+        out.extend(leg.handle(kind, at).events)
+    return out
+
+
+def _accepted_and_ended(**kw: Any) -> list[ev.Event]:
+    return _events(
+        _leg(**kw),
+        (InputKind.ALERTING, 200),
+        (InputKind.ACCEPTED, 900),
+        (InputKind.DROPPED_BY_A, 5000),
+    )
+
+
+def _desk_events(**kw: Any) -> list[ev.CimCallLegStarted | ev.CimCallLegEnded]:
+    return [
+        e
+        for e in _accepted_and_ended(**kw)
+        if isinstance(e, ev.CimCallLegStarted | ev.CimCallLegEnded)
+    ]
+
+
+def _valid_raw() -> dict[str, Any]:
+    """A CALL_LEG_STARTED as deployed desks send it (epoch ms, markdownText null)."""
+    return {
+        "id": "6b8f0f8e",
+        "header": {
+            "sender": {"id": "B", "type": "AGENT"},
+            "channelData": {
+                "channelCustomerIdentifier": "+923001234567",
+                "serviceIdentifier": "8001",
+                "additionalAttributes": [
+                    {"key": "callVariable1", "type": "String2000", "value": "x"}
+                ],
+            },
+            "intent": "CALL_LEG_STARTED",
+            "timestamp": 1739455031000,
+            "channelSessionId": "S1",
+            "conversationId": "C1",
+            "language": {},
+        },
+        "body": {
+            "type": "VOICE",
+            "markdownText": None,
+            "callId": "D1",
+            "leg": "1001:B:D1",
+            "reasonCode": "CONSULT",
+            "dialog": {"id": "D1", "state": "ACTIVE"},
+        },
+    }
+
+
+# --- writing --------------------------------------------------------------------------
+
+
+def test_desk_messages_use_upstream_field_names_and_validate() -> None:
+    schemas = cim_schemas()
+    started, ended = _desk_events()
+    for event in (started, ended):
+        out = CODEC.encode(CODEC.message_for(event))
+        schemas.check_message(out)
+        header = out["header"]
+        assert header["channelData"]["channelCustomerIdentifier"] == "+923001234567"
+        assert "customerChannelIdentifier" not in json.dumps(out)
+        assert header["sender"] == {"id": "B", "type": "AGENT"}
+        assert header["channelSessionId"] == "S1"
+        assert header["conversationId"] == "C1"
+        assert out["body"]["type"] == "VOICE"
+        assert out["body"]["leg"] == "L1"
+        assert "markdownText" not in out["body"]
+    assert CODEC.encode(CODEC.message_for(started))["body"]["reasonCode"] == "CONSULT"
+    ended_out = CODEC.encode(CODEC.message_for(ended))
+    assert ended_out["header"]["intent"] == "CALL_LEG_ENDED"
+    assert ended_out["body"]["reasonCode"] == "CONSULT_ENDED"
+    assert ended_out["header"]["channelData"]["additionalAttributes"] == [
+        {"key": "conversationId", "type": "String2000", "value": "C1"}
+    ]
+
+
+def test_service_identifier_comes_from_the_leg_else_the_codec() -> None:
+    own, _ = _desk_events(service_identifier="9001")
+    fallback, _ = _desk_events(service_identifier=None)
+    blank, _ = _desk_events(service_identifier="  ")
+    assert CODEC.message_for(own).header.channel_data.service_identifier == "9001"
+    assert CODEC.message_for(fallback).header.channel_data.service_identifier == "8001"
+    assert CODEC.message_for(blank).header.channel_data.service_identifier == "8001"
+
+
+@pytest.mark.parametrize("service", ["", "   "])
+def test_codec_refuses_an_empty_service_identifier(service: str) -> None:
+    with pytest.raises(CimEncodeError, match="serviceIdentifier"):
+        CimCodec(service)
+
+
+def test_empty_customer_identifier_is_refused_not_emitted() -> None:
+    started, _ = _desk_events()
+    blank = ev.CimCallLegStarted(
+        started.leg, started.at, started.agent, " ", started.call_id, None,
+        started.channel_session_id, started.conversation_id, None, started.reason,
+    )  # fmt: skip
+    with pytest.raises(CimEncodeError, match="channelCustomerIdentifier"):
+        CODEC.message_for(blank)
+
+
+def test_ccm_reported_end_has_a_system_sender_and_validates() -> None:
+    schemas = cim_schemas()
+    leg = _leg()
+    _events(leg, (InputKind.ALERTING, 200), (InputKind.ACCEPTED, 900))
+    _events(leg, (InputKind.BROWSER_DISCONNECTED_B, 1000))
+    ended = [
+        e for e in _events(leg, (InputKind.DROPPED_BY_A, 2000)) if isinstance(e, ev.CallLegEnded)
+    ]
+    assert [e.reported_by for e in ended] == [ev.Reporter.CCM]
+    message = CODEC.system_message_for(ended[0], SESSION, "D1")
+    assert message.header.sender == Sender("ccm", SenderType.SYSTEM.value)
+    event = CODEC.conversation_event(ended[0], SESSION, message)
+    schemas.check_conversation_event(event)
+    assert event["name"] == "CALL_LEG_ENDED"
+    assert event["eventEmitter"] == {"id": "ccm", "type": "SYSTEM"}
+    assert event["channelSession"]["id"] == "S1"
+    assert event["data"]["header"]["channelData"]["serviceIdentifier"] == "8001"
+
+
+def test_conversation_events_carry_the_channel_session_and_validate() -> None:
+    schemas = cim_schemas()
+    events = _accepted_and_ended()
+    desk = {
+        e.intent.value: e
+        for e in events
+        if isinstance(e, ev.CimCallLegStarted | ev.CimCallLegEnded)
+    }
+    for event in events:
+        if isinstance(event, ev.CallLegStarted | ev.CallLegEnded):
+            message = CODEC.message_for(desk[event.kind.value])
+            out = CODEC.conversation_event(event, SESSION, message)
+            schemas.check_conversation_event(out)
+            assert out["channelSession"]["isActive"] is True
+            assert out["conversationId"] == "C1"
+            assert out["eventEmitter"] == {"id": "B", "type": "AGENT"}
+
+
+def test_message_ids_are_stable_per_leg_and_intent() -> None:
+    started, ended = _desk_events()
+    assert CODEC.message_for(started).id == message_id("L1", MessageIntent.CALL_LEG_STARTED)
+    assert CODEC.message_for(started).id == CODEC.message_for(started).id
+    assert CODEC.message_for(started).id != CODEC.message_for(ended).id
+
+
+def test_timestamp_form_is_a_setting() -> None:
+    started, _ = _desk_events()
+    rfc = CimCodec("8001", epoch_ms=1739455031000).encode(CODEC.message_for(started))
+    epoch_codec = CimCodec("8001", TimestampForm.EPOCH_MS, 1739455031000)
+    epoch = epoch_codec.encode(epoch_codec.message_for(started))
+    assert CODEC.encode(CODEC.message_for(started))["header"]["timestamp"] == (
+        "1970-01-01T00:00:00.900Z"
+    )
+    assert epoch["header"]["timestamp"] == 1739455031900
+    with_origin = CimCodec("8001", epoch_ms=1739455031000)
+    rfc = with_origin.encode(with_origin.message_for(started))
+    assert rfc["header"]["timestamp"] == "2025-02-13T13:57:11.900Z"
+
+
+def test_epoch_ms_timestamps_break_the_schema_only_on_the_timestamp() -> None:
+    """What deployed desks send is not what the schema says: documented, not hidden."""
+    schemas = cim_schemas()
+    started, _ = _desk_events()
+    codec = CimCodec("8001", TimestampForm.EPOCH_MS)
+    errors = schemas.errors("cim-message.json", codec.encode(codec.message_for(started)))
+    assert len(errors) == 1 and "timestamp" in errors[0]
+
+
+def test_markdown_text_null_is_what_the_schema_rejects() -> None:
+    schemas = cim_schemas()
+    assert schemas.errors("voice-message-body.json", {"type": "VOICE", "markdownText": None})
+    parsed = parse_message(_valid_raw())
+    assert parsed.body.markdown_text is None
+    assert "markdownText" not in CODEC.encode(parsed)["body"]
+
+
+# --- reading --------------------------------------------------------------------------
+
+
+def test_parse_reads_a_deployed_desk_message() -> None:
+    msg = parse_message(json.dumps(_valid_raw()))
+    assert msg.id == "6b8f0f8e"
+    assert msg.header.intent is MessageIntent.CALL_LEG_STARTED
+    assert msg.header.sender == Sender("B", "AGENT")
+    assert msg.header.channel_data.channel_customer_identifier == "+923001234567"
+    assert msg.header.channel_data.additional_attributes == (
+        Attribute("callVariable1", "String2000", "x"),
+    )
+    assert msg.header.timestamp_ms == 1739455031000
+    assert msg.body == VoiceBody(
+        "D1", "1001:B:D1", "CONSULT", None, {"dialog": {"id": "D1", "state": "ACTIVE"}}
+    )
+    assert msg.header.extra == {"language": {}}
+
+
+def test_alias_customer_channel_identifier_is_accepted_on_input() -> None:
+    raw = _valid_raw()
+    cd = raw["header"]["channelData"]
+    cd["customerChannelIdentifier"] = cd.pop("channelCustomerIdentifier")
+    msg = parse_message(raw)
+    assert msg.header.channel_data.channel_customer_identifier == "+923001234567"
+    out = CODEC.encode(msg)["header"]["channelData"]
+    assert "customerChannelIdentifier" not in out
+    assert out["channelCustomerIdentifier"] == "+923001234567"
+
+
+def test_alias_that_disagrees_is_an_error() -> None:
+    raw = _valid_raw()
+    raw["header"]["channelData"]["customerChannelIdentifier"] = "+15550000000"
+    with pytest.raises(CimParseError) as info:
+        parse_message(raw)
+    assert info.value.path == "header.channelData.customerChannelIdentifier"
+
+
+def test_unknown_body_keys_survive_a_round_trip() -> None:
+    schemas = cim_schemas()
+    first = parse_message(_valid_raw())
+    out = CODEC.encode(first)
+    assert out["body"]["dialog"] == {"id": "D1", "state": "ACTIVE"}
+    schemas.check_message(out)
+    assert parse_message(json.dumps(out)) == first
+
+
+@pytest.mark.parametrize(
+    ("value", "ms"),
+    [
+        (1739455031000, 1739455031000),
+        (1739455031000.0, 1739455031000),
+        ("2025-02-13T13:57:11Z", 1739455031000),
+        ("2025-02-13T13:57:11.123Z", 1739455031123),
+        ("2025-02-13T13:57:11.1239999Z", 1739455031123),
+        ("2025-02-13T18:57:11+05:00", 1739455031000),
+        ("2025-02-13t13:57:11z", 1739455031000),
+        ("1970-01-01T00:00:00Z", 0),
+    ],
+)
+def test_timestamps_are_read_in_both_forms(value: object, ms: int) -> None:
+    assert parse_timestamp(value) == ms
+
+
+@pytest.mark.parametrize(
+    "value",
+    [True, None, [], {}, 1.5, float("inf"), "2025-02-13", "2025-02-13T13:57:11", "yesterday",
+     "2025-02-30T00:00:00Z", "2025-02-13T25:00:00Z", 10**20, "+2025-02-13T13:57:11Z"],
+)  # fmt: skip
+def test_bad_timestamps_are_typed_errors(value: object) -> None:
+    with pytest.raises(CimParseError) as info:
+        parse_timestamp(value)
+    assert info.value.path == "header.timestamp"
+
+
+@given(st.integers(min_value=-62135596800000, max_value=253402300799999))
+def test_rfc3339_timestamps_round_trip(ms: int) -> None:
+    text = format_timestamp(ms, TimestampForm.RFC3339)
+    assert isinstance(text, str)
+    assert parse_timestamp(text) == ms
+
+
+def _without(raw: dict[str, Any], path: str) -> dict[str, Any]:
+    out = copy.deepcopy(raw)
+    *parents, last = path.split(".")
+    node = out
+    for key in parents:
+        node = node[key]
+    del node[last]
+    return out
+
+
+def _with(raw: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    out = copy.deepcopy(raw)
+    *parents, last = path.split(".")
+    node = out
+    for key in parents:
+        node = node[key]
+    node[last] = value
+    return out
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "id",
+        "header",
+        "body",
+        "header.sender",
+        "header.sender.id",
+        "header.sender.type",
+        "header.channelData",
+        "header.channelData.channelCustomerIdentifier",
+        "header.channelData.serviceIdentifier",
+        "header.intent",
+        "body.type",
+    ],
+)
+def test_missing_required_fields_are_named(path: str) -> None:
+    with pytest.raises(CimParseError) as info:
+        parse_message(_without(_valid_raw(), path))
+    assert info.value.path == path
+    assert "missing" in info.value.why
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("id", 7),
+        ("id", ""),
+        ("header", []),
+        ("header.sender", "B"),
+        ("header.sender.id", None),
+        ("header.channelData.serviceIdentifier", ""),
+        ("header.channelData.serviceIdentifier", 8001),
+        ("header.channelData.channelCustomerIdentifier", " "),
+        ("header.channelData.additionalAttributes", {}),
+        ("header.intent", "CALL_LEG_PAUSED"),
+        ("header.intent", 5),
+        ("header.timestamp", "13 Feb 2025"),
+        ("header.channelSessionId", 1),
+        ("body", "VOICE"),
+        ("body.type", "PLAIN"),
+        ("body.callId", 1001),
+        ("body.markdownText", 3),
+    ],
+)
+def test_wrong_values_are_named(path: str, value: Any) -> None:
+    with pytest.raises(CimParseError) as info:
+        parse_message(_with(_valid_raw(), path, value))
+    assert info.value.path == path
+
+
+def test_additional_attribute_errors_name_the_index() -> None:
+    raw = _valid_raw()
+    raw["header"]["channelData"]["additionalAttributes"].append({"key": 1, "type": "String2000"})
+    with pytest.raises(CimParseError) as info:
+        parse_message(raw)
+    assert info.value.path == "header.channelData.additionalAttributes[1].key"
+
+
+@pytest.mark.parametrize("text", ["", "not json", "{", "[1, 2]", "null", '{"id": NaN}', b"\xff"])
+def test_non_json_and_non_objects_are_typed_errors(text: str | bytes) -> None:
+    with pytest.raises(CimParseError) as info:
+        parse_message(text)
+    assert info.value.path in ("$", "id")
+    assert isinstance(info.value, ConsultFsmError)
+
+
+def test_deep_nesting_is_a_typed_error() -> None:
+    with pytest.raises(CimParseError):
+        parse_message("[" * 100_000 + "]" * 100_000)
+
+
+# --- fuzzing: parsing never raises anything but CimParseError -------------------------
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+_PATHS = [
+    "id", "header", "body", "header.sender", "header.sender.id", "header.sender.type",
+    "header.channelData", "header.channelData.channelCustomerIdentifier",
+    "header.channelData.serviceIdentifier", "header.channelData.additionalAttributes",
+    "header.intent", "header.timestamp", "header.channelSessionId", "header.conversationId",
+    "body.type", "body.callId", "body.leg", "body.reasonCode", "body.markdownText",
+]  # fmt: skip
+
+
+def _parse_total(data: Any) -> CimMessage | None:
+    try:
+        return parse_message(data)
+    except CimParseError:
+        return None
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=200))
+def test_fuzz_text_never_escapes(text: str) -> None:
+    _parse_total(text)
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=100))
+def test_fuzz_bytes_never_escape(data: bytes) -> None:
+    _parse_total(data)
+
+
+@settings(max_examples=300)
+@given(_json)
+def test_fuzz_json_values_never_escape(value: Any) -> None:
+    _parse_total(value)
+    _parse_total(json.dumps(value))
+
+
+@settings(max_examples=500)
+@given(st.lists(st.tuples(st.sampled_from(_PATHS), _json, st.booleans()), max_size=4))
+def test_fuzz_mutated_messages_never_escape(mutations: list[tuple[str, Any, bool]]) -> None:
+    raw: Any = _valid_raw()
+    for path, value, delete in mutations:
+        try:
+            raw = _without(raw, path) if delete else _with(raw, path, value)
+        except (KeyError, TypeError, IndexError):
+            continue  # the parent was already replaced by a non-object
+    msg = _parse_total(json.dumps(raw))
+    if msg is not None:  # what parses re-encodes and parses back to the same value
+        assert parse_message(CODEC.dumps(msg)) == msg
+
+
+# --- round trip of typed messages -----------------------------------------------------
+
+_word = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=10)
+_nonblank = _word.filter(lambda s: bool(s.strip()))
+_extra_body = st.dictionaries(
+    _word.filter(lambda k: k not in {"type", "callId", "leg", "reasonCode", "markdownText"}),
+    _json,
+    max_size=3,
+)
+_extra_header = st.dictionaries(
+    _word.filter(
+        lambda k: (
+            k
+            not in {
+                "sender",
+                "channelData",
+                "intent",
+                "timestamp",
+                "channelSessionId",
+                "conversationId",
+            }
+        )
+    ),
+    _json,
+    max_size=3,
+)
+_messages = st.builds(
+    CimMessage,
+    _nonblank,
+    st.builds(
+        MessageHeader,
+        st.builds(Sender, _nonblank, _word),
+        st.builds(
+            ChannelData,
+            _nonblank,
+            _nonblank,
+            st.lists(st.builds(Attribute, _word, _word, _json), max_size=2).map(tuple),
+        ),
+        st.sampled_from(MessageIntent),
+        st.none() | st.integers(min_value=0, max_value=253402300799999),
+        st.none() | _word,
+        st.none() | _word,
+        _extra_header,
+    ),
+    st.builds(
+        VoiceBody,
+        st.none() | _word,
+        st.none() | _word,
+        st.none() | _word,
+        st.none() | _word,
+        _extra_body,
+    ),
+)
+
+
+@settings(max_examples=200)
+@given(_messages, st.sampled_from(TimestampForm))
+def test_typed_messages_round_trip(message: CimMessage, form: TimestampForm) -> None:
+    codec = CimCodec("8001", form)
+    assert parse_message(codec.dumps(message)) == message
