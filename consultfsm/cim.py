@@ -548,8 +548,14 @@ class CimCodec:
         return {"id": message.id, "header": out_header, "body": out_body}
 
     def dumps(self, message: CimMessage) -> str:
-        """The message as compact JSON text (keys in a fixed order)."""
-        return json.dumps(self.encode(message), separators=(",", ":"), ensure_ascii=False)
+        """The message as compact JSON text (keys in a fixed order). Pass-through
+        values that JSON cannot carry (NaN, infinities) raise :class:`CimEncodeError`."""
+        try:
+            return json.dumps(
+                self.encode(message), separators=(",", ":"), ensure_ascii=False, allow_nan=False
+            )
+        except ValueError as exc:
+            raise CimEncodeError("$", str(exc)) from None
 
     # -- conversation events ------------------------------------------------------
 

@@ -401,8 +401,9 @@ def test_deep_nesting_is_a_typed_error() -> None:
 
 # --- fuzzing: parsing never raises anything but CimParseError -------------------------
 
+_scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=8)
 _json = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    _scalars | st.floats(allow_nan=False, allow_infinity=False),
     lambda children: (
         st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
     ),
@@ -511,6 +512,13 @@ _messages = st.builds(
         _extra_body,
     ),
 )
+
+
+def test_values_json_cannot_carry_are_refused() -> None:
+    message = parse_message(_valid_raw())
+    bad = CimMessage(message.id, message.header, VoiceBody(extra={"x": float("inf")}))
+    with pytest.raises(CimEncodeError):
+        CODEC.dumps(bad)
 
 
 @settings(max_examples=200)
