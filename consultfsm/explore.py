@@ -322,7 +322,7 @@ class Report:
     depth: int
     legs: int
     states: int  # distinct nodes reached (per config, summed)
-    region_states: int  # distinct region-state combinations reached
+    region_states: frozenset[tuple[LegState, ...]]  # region-state combinations reached
     steps: int  # inputs fed
     checks: int  # invariant evaluations
     rows_covered: frozenset[str]
@@ -333,6 +333,15 @@ class Report:
     def ok(self) -> bool:
         """True when no invariant broke."""
         return self.counterexample is None
+
+    def merge(self, other: Report) -> Report:
+        """The union of two explorations of the same depth and legs (other configs)."""
+        return Report(
+            self.depth, self.legs, self.states + other.states,
+            self.region_states | other.region_states, self.steps + other.steps,
+            self.checks + other.checks, self.rows_covered | other.rows_covered,
+            self.rows_total, self.counterexample or other.counterexample,
+        )  # fmt: skip
 
     @property
     def rows_missed(self) -> list[str]:
@@ -377,10 +386,16 @@ def _apply(node: _Node, action: Action, specs: Sequence[LegSpec], rows: set[str]
     if action.kind is not None and action.leg is not None:
         fed.append((action.leg, action.kind))
     elif action.browser is not None and action.agent is not None:
+        # As the system does: every live leg of the agent, all or nothing.
         for spec in specs:
             kind = browser_inputs(spec, action.agent, action.browser)
-            if kind is not None:
+            if kind is not None and not legs[spec.leg_id].is_finished:
                 fed.append((spec.leg_id, kind))
+        refused = [
+            (leg_id, kind) for leg_id, kind in fed if not legs[leg_id].accepts(kind, action.at)
+        ]
+        if refused:
+            fed = refused[:1]  # the whole input is rejected: nothing else is fed
     for leg_id, kind in fed:
         outcome = observer.step(legs[leg_id], kind, action.at)
         if isinstance(outcome, Step):
@@ -444,7 +459,7 @@ def explore(
                         depth,
                         legs,
                         states + len(seen),
-                        len(region_states),
+                        frozenset(region_states),
                         steps,
                         checks,
                         frozenset(covered),
@@ -460,7 +475,7 @@ def explore(
         depth,
         legs,
         states,
-        len(region_states),
+        frozenset(region_states),
         steps,
         checks,
         frozenset(covered),
@@ -477,47 +492,61 @@ def _keys(table: Iterable[Row]) -> frozenset[str]:
 
 
 def trace_lines(
-    specs: Sequence[LegSpec], actions: Sequence[Action], config: LegConfig = DEFAULT_CONFIG
-) -> list[dict[str, Any]]:
-    """The path as replay inputs (``consultfsm replay`` JSONL, issue 3 section 4).
+    specs: Sequence[LegSpec],
+    actions: Sequence[Action],
+    config: LegConfig = DEFAULT_CONFIG,
+    factory: LegFactory = runtime_leg,
+) -> tuple[list[dict[str, Any]], bool]:
+    """The path as replay inputs (``consultfsm replay`` JSONL, issue 3 section 4),
+    and whether the replay will see exactly the explored order.
 
-    The customer's session starts at 0 and the legs are initiated at 0. Timer
-    firings are not inputs of a trace: the replay fires due timers on its
-    virtual clock before the next input, so a due expiry is encoded as the
-    clock reaching its deadline (the time jump that preceded it); stray or
-    late expiries change nothing and are left out.
+    A ``config`` line sets the timer windows; the customer's session starts
+    and the legs are initiated at 0. Timer expiries are not trace inputs: the
+    replay fires due timers on its virtual clock before the next input, so a
+    firing becomes a ``tick`` at its time; stray or early expiries change
+    nothing and are left out. The order is exact unless the path fed an input
+    at the very millisecond a timer was due *before* firing it (the replay
+    always fires first); then the second value is False.
     """
     lines: list[dict[str, Any]] = [
+        {"at": 0, "input": "config", "ring_ms": config.ring_ms, "grace_ms": config.grace_ms},
         {
-            "at": 0,
-            "input": "customer_session_started",
-            "session": SESSION,
-            "conversation": CONVERSATION,
-            "customer_ani": CUSTOMER_ANI,
-            "dialog": DIALOG,
-        }
-    ]
+            "at": 0, "input": "customer_session_started", "session": SESSION,
+            "conversation": CONVERSATION, "customer_ani": CUSTOMER_ANI, "dialog": DIALOG,
+        },
+    ]  # fmt: skip
+    legs = {s.leg_id: factory(s, config) for s in specs}
     by_leg = {s.leg_id: s for s in specs}
     for spec in specs:
-        lines.append(
-            {
-                "at": 0,
-                "input": "consult_initiated",
-                "leg": spec.leg_id,
-                "agent_a": spec.agent_a,
-                "agent_b": spec.agent_b,
-                "customer_ani": CUSTOMER_ANI,
-                "associated_dialog_uri": None,
-            }
-        )
+        lines.append({
+            "at": 0, "input": "consult_initiated", "leg": spec.leg_id,
+            "agent_a": spec.agent_a, "agent_b": spec.agent_b,
+            "customer_ani": CUSTOMER_ANI, "associated_dialog_uri": None,
+        })  # fmt: skip
+    faithful = True
     for action in actions:
+        if action.advance:
+            continue
+        fired = action.kind in TIMER_OF_INPUT
+        if not fired and any(
+            d <= action.at for leg in legs.values() for d in leg.deadlines.values()
+        ):
+            faithful = False  # the replay would fire that timer before this input
+        _apply_quietly(legs, action, specs)
         if action.browser is not None:
             lines.append({"at": action.at, "input": action.browser.value, "agent": action.agent})
+        elif fired:
+            lines.append({"at": action.at, "input": "tick"})
         elif action.kind is not None and action.leg is not None:
             line = input_line(by_leg[action.leg], action.kind, action.at)
             if line is not None:
                 lines.append(line)
-    return lines
+    return lines, faithful
+
+
+def _apply_quietly(legs: dict[str, ObservedLeg], action: Action, specs: Sequence[LegSpec]) -> None:
+    node = _Node(action.at, legs, Observer(), None, None, 0)
+    legs.update(_apply(node, action, specs, set()).legs)
 
 
 def input_line(spec: LegSpec, kind: InputKind, at: int) -> dict[str, Any] | None:
