@@ -1,0 +1,323 @@
+"""The replay system: virtual clock, exactly-once publication, desks, rejections."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cim_schemas import check_record, cim_schemas
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from consultfsm.leg import Leg
+from consultfsm.states import CallState, DeskState
+from consultfsm.system import System, SystemConfig, dumps_record, replay
+
+SESSION = {
+    "at": 0, "input": "customer_session_started", "session": "S1", "conversation": "C1",
+    "customer_ani": "+923001234567", "dialog": "D1",
+}  # fmt: skip
+CONSULT = {
+    "at": 100, "input": "consult_initiated", "leg": "L1", "agent_a": "A", "agent_b": "B",
+    "customer_ani": "+923001234567",
+}  # fmt: skip
+
+
+class Run:
+    """A system after a replay, and the records it produced."""
+
+    def __init__(self, *inputs: dict[str, Any], config: SystemConfig | None = None) -> None:
+        self.system = System(config)
+        self.records = self.system.feed_lines(json.dumps(i) for i in inputs)
+
+    def leg(self, leg_id: str) -> Leg:
+        return self.system.leg(leg_id)
+
+    @property
+    def rejected(self) -> int:
+        return self.system.rejected
+
+
+def _run(*inputs: dict[str, Any], config: SystemConfig | None = None) -> Run:
+    return Run(*inputs, config=config)
+
+
+def _events(run: Run, **match: Any) -> list[dict[str, Any]]:
+    return [r for r in run.records if all(r.get(k) == v for k, v in match.items())]
+
+
+def _on_conversation(system: Run) -> list[str]:
+    return [r["event"] for r in _events(system, to="conversation")]
+
+
+def test_ring_timer_fires_before_an_input_at_its_deadline() -> None:
+    system = _run(
+        {"at": 0, "input": "config", "ring_ms": 1000},
+        SESSION,
+        CONSULT,
+        {"at": 200, "input": "alerting", "leg": "L1"},
+        {"at": 1200, "input": "accepted", "leg": "L1"},  # exactly at the deadline: too late
+    )
+    fired = _events(system, event="timer_fired")
+    assert [(r["at"], r["timer"]) for r in fired] == [(1200, "ring")]
+    assert system.leg("L1").call is CallState.RONA
+    assert _events(system, event="input_ignored", input="accepted")
+    assert _on_conversation(system) == []
+
+
+def test_a_timer_does_not_fire_before_its_deadline() -> None:
+    system = _run(
+        {"at": 0, "input": "config", "ring_ms": 1000},
+        SESSION,
+        CONSULT,
+        {"at": 200, "input": "alerting", "leg": "L1"},
+        {"at": 1199, "input": "accepted", "leg": "L1"},
+    )
+    assert not _events(system, event="timer_fired")
+    assert _on_conversation(system) == ["CALL_LEG_STARTED"]
+
+
+def test_tick_fires_due_timers_in_deadline_order_across_legs() -> None:
+    other = dict(CONSULT, leg="L2", agent_a="C", agent_b="D")
+    system = _run(
+        {"at": 0, "input": "config", "ring_ms": 1000, "grace_ms": 500},
+        SESSION,
+        CONSULT,
+        other,
+        {"at": 200, "input": "alerting", "leg": "L2"},
+        {"at": 300, "input": "alerting", "leg": "L1"},
+        {"at": 400, "input": "browser_disconnected", "agent": "B"},
+        {"at": 5000, "input": "tick"},
+    )
+    fired = [(r["at"], r["leg"], r["timer"]) for r in _events(system, event="timer_fired")]
+    assert fired == [(900, "L1", "grace_b"), (1200, "L2", "ring"), (1300, "L1", "ring")]
+    assert system.leg("L1").desk_b is DeskState.LOST
+
+
+def test_ccm_publishes_the_end_itself_when_b_is_offline() -> None:
+    system = _run(
+        SESSION,
+        CONSULT,
+        {"at": 200, "input": "alerting", "leg": "L1"},
+        {"at": 900, "input": "accepted", "leg": "L1"},
+        {"at": 1000, "input": "browser_disconnected", "agent": "B"},
+        {"at": 2000, "input": "dropped", "leg": "L1", "by": "A"},
+        {"at": 3000, "input": "browser_restored", "agent": "B"},
+    )
+    (ended,) = _events(system, to="conversation", event="CALL_LEG_ENDED")
+    assert ended["reported_by"] == "ccm"
+    assert ended["message"]["eventEmitter"] == {"id": "ccm", "type": "SYSTEM"}
+    assert ended["message"]["data"]["header"]["sender"]["type"] == "SYSTEM"
+    assert len(_events(system, event="cim_message")) == 1  # only B's STARTED went on the wire
+    assert _events(system, to="agentdesk:B", event="consult_ended")
+
+
+def _desk_copy(intent: str, sender: str = "A") -> dict[str, Any]:
+    return {
+        "id": f"copy-{intent}-{sender}",
+        "header": {
+            "sender": {"id": sender, "type": "AGENT"},
+            "channelData": {"customerChannelIdentifier": "+923001234567", "serviceIdentifier": "1"},
+            "intent": intent,
+            "timestamp": 1739455031000,
+        },
+        "body": {"type": "VOICE", "markdownText": None, "leg": "L1"},
+    }
+
+
+def _report(at: int, sender: str, intent: str) -> dict[str, Any]:
+    return {"at": at, "input": "cim_message", "from": sender, "message": _desk_copy(intent, sender)}
+
+
+def test_desk_reports_of_a_published_leg_are_suppressed_not_republished() -> None:
+    system = _run(
+        SESSION,
+        CONSULT,
+        {"at": 900, "input": "accepted", "leg": "L1"},
+        {"at": 900, "input": "accepted", "leg": "L1"},
+        _report(950, "A", "CALL_LEG_STARTED"),
+        _report(960, "B", "CALL_LEG_STARTED"),
+        {"at": 2000, "input": "dropped", "leg": "L1", "by": "B"},
+        {"at": 2000, "input": "dropped", "leg": "L1", "by": "B"},
+        _report(2100, "A", "CALL_LEG_ENDED"),
+    )  # fmt: skip
+    assert _on_conversation(system) == ["CALL_LEG_STARTED", "CALL_LEG_ENDED"]
+    assert len(_events(system, event="duplicate_suppressed")) == 3
+    assert len(_events(system, event="task_created")) == 1
+    assert len(_events(system, event="task_closed")) == 1
+    assert system.rejected == 0
+
+
+def test_a_desk_report_ahead_of_the_cti_is_rejected() -> None:
+    system = _run(
+        SESSION,
+        CONSULT,
+        _report(950, "B", "CALL_LEG_STARTED"),
+    )  # fmt: skip
+    (rejected,) = _events(system, event="input_rejected")
+    assert "CALL_LEG_STARTED" in rejected["reason"]
+    assert _on_conversation(system) == []
+
+
+def test_a_desk_report_from_a_stranger_is_rejected() -> None:
+    system = _run(
+        SESSION,
+        CONSULT,
+        {"at": 900, "input": "accepted", "leg": "L1"},
+        _report(950, "Z", "CALL_LEG_STARTED"),
+    )  # fmt: skip
+    assert system.rejected == 1
+
+
+def test_malformed_desk_report_names_the_field() -> None:
+    message = _desk_copy("CALL_LEG_STARTED")
+    del message["header"]["channelData"]["serviceIdentifier"]
+    system = _run(
+        SESSION,
+        CONSULT,
+        {"at": 900, "input": "accepted", "leg": "L1"},
+        {"at": 950, "input": "cim_message", "from": "A", "message": message},
+    )
+    (rejected,) = _events(system, event="input_rejected")
+    assert "header.channelData.serviceIdentifier" in rejected["reason"]
+
+
+def test_an_agent_offline_before_the_leg_starts_is_offline_in_the_leg() -> None:
+    system = _run(
+        SESSION,
+        {"at": 50, "input": "browser_disconnected", "agent": "B"},
+        CONSULT,
+        {"at": 200, "input": "alerting", "leg": "L1"},
+        {"at": 900, "input": "accepted", "leg": "L1"},
+    )
+    assert system.leg("L1").desk_b is DeskState.DISCONNECTED
+    assert not _events(system, event="alert_shown")  # nobody to show it to
+    (started,) = _events(system, to="conversation")
+    assert started["reported_by"] == "ccm"
+
+
+def test_browser_inputs_reach_every_live_leg_of_the_agent() -> None:
+    second = {"at": 0, "input": "customer_session_started", "session": "S2", "conversation": "C2",
+              "customer_ani": "+923337654321"}  # fmt: skip
+    system = _run(
+        SESSION,
+        second,
+        CONSULT,
+        {"at": 150, "input": "consult_initiated", "leg": "L2", "agent_a": "B", "agent_b": "D",
+         "channel_session_id": "S2"},
+        {"at": 300, "input": "browser_disconnected", "agent": "B"},
+    )  # fmt: skip
+    assert system.leg("L1").desk_b is DeskState.DISCONNECTED
+    assert system.leg("L2").desk_a is DeskState.DISCONNECTED
+
+
+def test_restoring_a_desk_that_is_up_is_rejected_and_changes_nothing() -> None:
+    system = _run(SESSION, CONSULT, {"at": 300, "input": "browser_restored", "agent": "B"})
+    assert system.rejected == 1
+    assert system.leg("L1").desk_b is DeskState.CONNECTED
+
+
+def test_an_illegal_input_is_rejected_and_the_replay_goes_on() -> None:
+    system = _run(
+        SESSION,
+        CONSULT,
+        {"at": 900, "input": "accepted", "leg": "L1"},
+        {"at": 950, "input": "rona", "leg": "L1"},
+        {"at": 990, "input": "dropped", "leg": "L1", "by": "customer"},
+    )
+    (rejected,) = _events(system, event="input_rejected")
+    assert rejected["leg"] == "L1" and "IllegalInput" in rejected["reason"]
+    assert _on_conversation(system) == ["CALL_LEG_STARTED", "CALL_LEG_ENDED"]
+
+
+def test_time_going_backwards_is_rejected() -> None:
+    system = _run(SESSION, CONSULT, {"at": 50, "input": "alerting", "leg": "L1"})
+    (rejected,) = _events(system, event="input_rejected")
+    assert "backwards" in rejected["reason"]
+    assert system.leg("L1").call is CallState.INITIATED
+
+
+def test_unresolvable_consult_creates_no_leg_and_no_session() -> None:
+    system = _run(SESSION, dict(CONSULT, customer_ani="anonymous"))
+    assert system.rejected == 1
+    assert system.system.legs == ()
+    assert list(system.system.sessions) == ["S1"]
+
+
+def test_consult_is_attached_to_the_existing_session() -> None:
+    system = _run(SESSION, CONSULT, {"at": 900, "input": "accepted", "leg": "L1"})
+    (started,) = _events(system, to="conversation")
+    assert started["channel_session"]["id"] == "S1"
+    assert started["message"]["data"]["header"]["channelSessionId"] == "S1"
+    assert list(system.system.sessions) == ["S1"]
+
+
+def test_ended_customer_session_no_longer_resolves() -> None:
+    system = _run(SESSION, {"at": 50, "input": "customer_session_ended", "session": "S1"}, CONSULT)
+    assert system.rejected == 1 and "SessionNotFound" in _events(system)[0]["reason"]
+
+
+def test_bad_config_is_rejected_and_the_old_config_stays() -> None:
+    system = _run({"at": 0, "input": "config", "default_region": "XX"})
+    assert system.rejected == 1
+    assert system.system.config.default_region is None
+
+
+def test_config_input_changes_the_cim_output() -> None:
+    system = _run(
+        {"at": 0, "input": "config", "timestamp_form": "epoch_ms", "epoch_ms": 1000000,
+         "service_identifier": "7001"},
+        SESSION,
+        CONSULT,
+        {"at": 900, "input": "accepted", "leg": "L1"},
+    )  # fmt: skip
+    (cim,) = _events(system, event="cim_message")
+    assert cim["message"]["header"]["timestamp"] == 1000900
+    assert cim["message"]["header"]["channelData"]["serviceIdentifier"] == "7001"
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                {"input": "alerting", "leg": "L1"},
+                {"input": "accepted", "leg": "L1"},
+                {"input": "rona", "leg": "L1"},
+                {"input": "failed", "leg": "L1"},
+                {"input": "dropped", "leg": "L1", "by": "A"},
+                {"input": "dropped", "leg": "L1", "by": "B"},
+                {"input": "dropped", "leg": "L1", "by": "customer"},
+                {"input": "browser_disconnected", "agent": "A"},
+                {"input": "browser_disconnected", "agent": "B"},
+                {"input": "browser_restored", "agent": "A"},
+                {"input": "browser_restored", "agent": "B"},
+                {"input": "cim_message", "from": "A", "message": _desk_copy("CALL_LEG_STARTED")},
+                {"input": "cim_message", "from": "B", "message": _desk_copy("CALL_LEG_ENDED", "B")},
+                {"input": "tick"},
+            ]
+        ),
+        max_size=25,
+    ),
+    st.lists(st.integers(min_value=0, max_value=40_000), min_size=25, max_size=25),
+)
+def test_any_trace_publishes_at_most_once_and_only_valid_cim(
+    inputs: list[dict[str, Any]], gaps: list[int]
+) -> None:
+    """Exactly-once, whatever the order: STARTED iff accepted, ENDED at most once
+    and only after STARTED; every emitted CIM object validates; replay is deterministic."""
+    schemas = cim_schemas()
+    at, lines = 100, [json.dumps(SESSION), json.dumps(CONSULT)]
+    for item, gap in zip(inputs, gaps, strict=False):
+        at += gap
+        lines.append(json.dumps(dict(item, at=at)))
+    first, second = replay(lines), replay(lines)
+    assert first.lines() == second.lines()
+    published = [r["event"] for r in first.records if r["to"] == "conversation"]
+    assert published in ([], ["CALL_LEG_STARTED"], ["CALL_LEG_STARTED", "CALL_LEG_ENDED"])
+    assert sum(1 for r in first.records if r["event"] == "task_created") == published.count(
+        "CALL_LEG_STARTED"
+    )
+    for record in first.records:
+        check_record(schemas, record)
+        dumps_record(record)
