@@ -1,0 +1,173 @@
+"""``consultfsm replay`` on every shipped example trace, and its CLI contract."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cim_schemas import check_record, cim_schemas
+
+from consultfsm.cli import main
+from consultfsm.system import replay
+
+TRACES = Path(__file__).resolve().parent.parent / "examples" / "traces"
+NAMES = sorted(
+    p.name.removesuffix(".jsonl") for p in TRACES.glob("*.jsonl") if ".expected" not in p.name
+)
+#: Traces that contain deliberately bad inputs (exit status 1).
+WITH_REJECTIONS = {"rejected-inputs"}
+
+
+def _run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    status = main(["replay", *argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def _records(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_the_note_cases_are_all_shipped() -> None:
+    expected = {
+        "issue-sample", "rona", "a-dropped-before-accept", "b-refresh-call-dropped",
+        "a-restored-b-on-call", "ccx-ani", "ucce-dialog-uri", "two-desks-duplicates",
+    }  # fmt: skip
+    assert expected <= set(NAMES)
+    for name in NAMES:
+        assert (TRACES / f"{name}.expected.jsonl").is_file(), name
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_replay_matches_the_expected_output(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = _run_cli(capsys, str(TRACES / f"{name}.jsonl"))
+    assert out == (TRACES / f"{name}.expected.jsonl").read_text(encoding="utf-8")
+    assert status == (1 if name in WITH_REJECTIONS else 0), err
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_exactly_once_on_the_conversation_per_accepted_leg(name: str) -> None:
+    records = replay((TRACES / f"{name}.jsonl").read_text(encoding="utf-8").split("\n")).records
+    accepted = {
+        r["leg"] for r in records if r["event"] == "alert_removed" and r["reason"] == "accepted"
+    }
+    accepted |= {r["leg"] for r in records if r["event"] == "task_created"}
+    published = Counter((r["leg"], r["event"]) for r in records if r["to"] == "conversation")
+    legs = {r["leg"] for r in records if r["event"] == "session_resolved"}
+    for leg in legs:
+        if leg in accepted:
+            assert published[(leg, "CALL_LEG_STARTED")] == 1, (name, leg)
+            assert published[(leg, "CALL_LEG_ENDED")] == 1, (name, leg)
+            starts = [
+                i for i, r in enumerate(records) if r["leg"] == leg and r["to"] == "conversation"
+            ]
+            assert records[starts[0]]["event"] == "CALL_LEG_STARTED"
+        else:  # never accepted: nothing published, no task
+            assert not any(r["leg"] == leg and r["to"] in ("conversation", "routing_engine")
+                           for r in records), (name, leg)  # fmt: skip
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_emitted_cim_object_validates(name: str) -> None:
+    schemas = cim_schemas()
+    records = replay((TRACES / f"{name}.jsonl").read_text(encoding="utf-8").split("\n")).records
+    checked = sum(check_record(schemas, r) for r in records)
+    assert checked == sum(
+        1 for r in records if r["event"] == "cim_message" or r["to"] == "conversation"
+    )
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_line_has_the_documented_keys(name: str) -> None:
+    text = (TRACES / f"{name}.expected.jsonl").read_text(encoding="utf-8")
+    for record in _records(text):
+        assert list(record)[:4] == ["at", "leg", "to", "event"]
+        assert record["to"] in {
+            "ccm",
+            "conversation",
+            "routing_engine",
+            "agent_manager",
+            "host",
+        } or (record["to"].startswith("agentdesk:"))
+
+
+def test_the_issue_sample_publishes_started_then_ended_from_b(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, out, _ = _run_cli(capsys, str(TRACES / "issue-sample.jsonl"))
+    conversation = [r for r in _records(out) if r["to"] == "conversation"]
+    assert [(r["at"], r["event"], r["reported_by"]) for r in conversation] == [
+        (900, "CALL_LEG_STARTED", "agentdesk"),
+        (5000, "CALL_LEG_ENDED", "agentdesk"),
+    ]
+    assert conversation[0]["channel_session"]["id"] == "S1"
+
+
+def test_stdin_is_read_with_a_dash(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = (TRACES / "rona.jsonl").read_text(encoding="utf-8")
+    monkeypatch.setattr("sys.stdin", io.StringIO(text))
+    status, out, _ = _run_cli(capsys, "-")
+    assert status == 0
+    assert out == (TRACES / "rona.expected.jsonl").read_text(encoding="utf-8")
+
+
+def test_rejections_give_exit_status_1_and_a_note_on_stderr(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    trace = tmp_path / "bad.jsonl"
+    trace.write_text('{"at": 0, "input": "alerting", "leg": "L1"}\n\n{"at": 1, "input": "tick"}\n')
+    status, out, err = _run_cli(capsys, str(trace))
+    assert status == 1
+    (rejected,) = _records(out)
+    assert rejected["event"] == "input_rejected" and rejected["line"] == 1
+    assert "1 input(s) rejected" in err
+
+
+def test_unreadable_trace_is_exit_status_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    status, out, err = _run_cli(capsys, str(tmp_path / "missing.jsonl"))
+    assert (status, out) == (2, "")
+    assert "cannot read" in err
+    binary = tmp_path / "binary.jsonl"
+    binary.write_bytes(b"\xff\xfe\x00")
+    status, out, err = _run_cli(capsys, str(binary))
+    assert (status, out) == (2, "")
+
+
+def test_bad_options_are_exit_status_2(capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = _run_cli(capsys, "--region", "XX", str(TRACES / "rona.jsonl"))
+    assert status == 2 and "XX" in err
+    status, _, err = _run_cli(capsys, "--service-identifier", " ", str(TRACES / "rona.jsonl"))
+    assert status == 2 and "serviceIdentifier" in err
+    with pytest.raises(SystemExit) as info:
+        main(["replay"])
+    assert info.value.code == 2
+
+
+def test_help_documents_the_exit_statuses(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["replay", "--help"])
+    out = capsys.readouterr().out
+    for line in ("0  every input was accepted", "1  at least one input was rejected", "2  usage"):
+        assert line in out
+
+
+def test_options_change_the_wire_form(capsys: pytest.CaptureFixture[str]) -> None:
+    trace = str(TRACES / "issue-sample.jsonl")
+    _, out, _ = _run_cli(capsys, "--timestamps", "epoch_ms", "--service-identifier", "8001", trace)
+    (cim, *_) = [r for r in _records(out) if r["event"] == "cim_message"]
+    assert cim["message"]["header"]["timestamp"] == 900
+    assert cim["message"]["header"]["channelData"]["serviceIdentifier"] == "8001"
+
+
+def test_replay_is_deterministic(capsys: pytest.CaptureFixture[str]) -> None:
+    trace = str(TRACES / "two-desks-duplicates.jsonl")
+    first = _run_cli(capsys, trace)
+    assert _run_cli(capsys, trace) == first
