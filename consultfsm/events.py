@@ -89,25 +89,27 @@ def _fast_constructor(cls: type[_T]) -> Callable[..., _T]:
     attrs' ``__init__`` of a frozen class stores each field through
     ``object.__setattr__`` (a call per field), which costs about three times a
     plain slot store. This builds the same object faster: it allocates an
-    instance of a twin class with the very same slot layout and ordinary
+    instance of a twin subclass with the very same slot layout and ordinary
     attribute stores, fills the slots, then sets ``__class__`` to ``cls``. The
     result *is* a ``cls`` instance (same fields, equality, hash, repr, pickling,
     still frozen); only the construction differs. Classes with validators,
-    converters, defaults or ``__attrs_post_init__`` get their ordinary
-    constructor, since skipping ``__init__`` would skip those.
+    converters or ``__attrs_post_init__`` get their ordinary
+    constructor, since skipping ``__init__`` would skip those. Every field is
+    a required positional argument of the fast constructor, defaults included.
     """
     fields = attrs.fields(cls)
-    slots = cls.__dict__.get("__slots__")
     if (
-        slots is None
-        or any(f.validator or f.converter or f.default is not attrs.NOTHING for f in fields)
+        "__slots__" not in cls.__dict__
+        or any(f.validator or f.converter for f in fields)
         or hasattr(cls, "__attrs_post_init__")
     ):
         return cls
+    # A subclass adding no slots has the very same layout, so ``__class__`` may
+    # be set back to ``cls``; its own (C-level) setattr makes the stores plain.
     twin = type(
         f"_{cls.__name__}Builder",
-        cls.__bases__,
-        {"__slots__": slots, "__setattr__": object.__setattr__,
+        (cls,),
+        {"__slots__": (), "__setattr__": object.__setattr__,
          "__delattr__": object.__delattr__},
     )  # fmt: skip
     names = [f.name for f in fields]

@@ -139,11 +139,31 @@ def _builder(event: type[ev.Event], params: tuple[tuple[str, Any], ...]) -> Buil
     return bound
 
 
+def _positional(
+    event: type[ev.Event], params: tuple[tuple[str, Any], ...]
+) -> tuple[Callable[..., ev.Event], tuple[Any, ...]]:
+    """``(call, values)`` with ``call(leg, at, *values)`` == ``event.build(leg, at,
+    **params)``: the row's fixed parameters passed positionally when they are
+    exactly the next parameters of ``build``, else bound in a partial."""
+    if not params:
+        return event.build, ()
+    names = list(inspect.signature(event.build).parameters)[2:]  # after (leg, at)
+    if [name for name, _ in params] != names[: len(params)]:
+        return partial(event.build, **dict(params)), ()
+    return event.build, tuple(value for _, value in params)
+
+
+def _step_twin() -> type:
+    """The class :func:`_fast_constructor` built for Step, whose instances become Steps."""
+    twin: type = _make_step.__globals__["twin_"]
+    return twin
+
+
 class _Plan:
     """A row compiled for one packed state: everything a step needs, precomputed."""
 
     __slots__ = (
-        "builders", "cancel", "cancel_slot", "fires", "fires_slot", "row", "start",
+        "apply", "builders", "cancel", "cancel_slot", "fires", "fires_slot", "row", "start",
         "start_slot", "step", "target", "window",
     )  # fmt: skip
 
@@ -168,6 +188,51 @@ class _Plan:
         self.window = "ring_ms" if row.start is Timer.RING else "grace_ms"
         # Duplicates and absorbed inputs return one shared, immutable Step.
         self.step = None if row.disposition is Disposition.APPLIED else Step(row.disposition, row)
+        self.apply = _compile_apply(self)
+
+
+def _compile_apply(plan: _Plan) -> Callable[[Leg, int], Step]:
+    """The applied step of one plan as straight-line code: the generic step
+    (cancel, fire, move, build, start) with this row's slots, builders and
+    timers written in, so a step runs no loop, no getattr/setattr by name and
+    no list. Effects happen in the same order as the generic description:
+    the cancelled timer's event first, then the row's events (built from the
+    leg *after* the move), then the started timer's event."""
+    lines = ["def apply(leg, at):"]
+    names: list[str] = []
+    if plan.cancel is not None:
+        lines += [f"    e_c = cancelled_(leg.leg_id, at, cancel_, leg.{plan.cancel_slot})",
+                  f"    leg.{plan.cancel_slot} = None"]  # fmt: skip
+        names.append("e_c")
+    if plan.fires_slot is not None:
+        lines.append(f"    leg.{plan.fires_slot} = None")
+    lines += [f"    leg._state = {plan.target}", "    leg.last_at = at"]
+    builders: dict[str, Any] = {}
+    for i, emit in enumerate(plan.row.emits):
+        call, params = _positional(emit.event, emit.params)
+        builders[f"b_{i}"] = call
+        builders.update((f"p_{i}_{j}", value) for j, value in enumerate(params))
+        extra = "".join(f", p_{i}_{j}" for j in range(len(params)))
+        lines.append(f"    e_{i} = b_{i}(leg, at{extra})")
+        names.append(f"e_{i}")
+    if plan.start is not None:
+        lines += [f"    d_ = at + leg.config.{plan.window}",
+                  f"    leg.{plan.start_slot} = d_",
+                  "    e_s = started_(leg.leg_id, at, start_, d_)"]  # fmt: skip
+        names.append("e_s")
+    # Step(APPLIED, row, events), built as _fast_constructor(Step) does, inline
+    lines += ["    o_ = new_(step_twin_)", "    o_.disposition = applied_", "    o_.row = row_",
+              f"    o_.events = ({''.join(n + ', ' for n in names)})",
+              "    o_.__class__ = step_", "    return o_"]  # fmt: skip
+    scope: dict[str, Any] = {
+        "cancelled_": _make_timer_cancelled, "started_": _make_timer_started,
+        "cancel_": plan.cancel, "start_": plan.start, "step_": Step, "new_": object.__new__,
+        "step_twin_": _step_twin(), "applied_": Disposition.APPLIED, "row_": plan.row,
+        **builders,
+    }  # fmt: skip
+    exec("\n".join(lines), scope)
+    apply: Callable[[Leg, int], Step] = scope["apply"]
+    return apply
 
 
 class _TimerBranch:
@@ -380,25 +445,9 @@ class Leg:
         done: _Plan = plan  # type: ignore[assignment]
         if done.step is not None:
             return done.step
-        if done.cancel is not None:
-            slot = done.cancel_slot
-            events: list[ev.Event] = [
-                _make_timer_cancelled(self.leg_id, at, done.cancel, getattr(self, slot))
-            ]
-            setattr(self, slot, None)
-        else:
-            events = []
-        if done.fires_slot is not None:
-            setattr(self, done.fires_slot, None)
-        self._state = done.target
-        self.last_at = at
-        for build in done.builders:
-            events.append(build(self, at))
-        if done.start is not None:
-            deadline = at + getattr(self.config, done.window)
-            setattr(self, done.start_slot, deadline)
-            events.append(_make_timer_started(self.leg_id, at, done.start, deadline))
-        return _make_step(_APPLIED, done.row, tuple(events))
+        # cancel the row's timer, consume a fired one, move, build the events,
+        # start the row's timer: compiled per row (see _compile_apply)
+        return done.apply(self, at)
 
     def accepts(self, kind: InputKind, at: int) -> bool:
         """True when :meth:`handle` would not raise for this input."""
