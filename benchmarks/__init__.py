@@ -1,0 +1,1 @@
+"""Benchmarks of consultfsm against transitions, python-statemachine and a hand-written floor."""
