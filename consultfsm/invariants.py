@@ -210,7 +210,11 @@ class Observer:
 
     def rejected(self, leg: ObservedLeg, kind: InputKind, at: int, before: _Fingerprint) -> None:
         """Record that ``leg`` refused ``kind``; it must be exactly as before."""
-        self.track(leg)
+        rec = self.track(leg)
+        timer = TIMER_OF_INPUT.get(kind)
+        # (an expiry stamped before the leg's clock may be refused: the host's mistake)
+        if timer is not None and rec.pending.get(timer, at + 1) <= at and at >= leg.last_at:
+            self._fail(Invariant.TIMERS_ONCE, leg, kind, at, f"the due {timer} expiry was rejected")
         self._check(
             fingerprint(leg) == before,
             Invariant.REJECTION_CHANGES_NOTHING,
@@ -230,6 +234,16 @@ class Observer:
         self._fold_events(rec, leg, kind, at, step.events)
         # A fired timer: the applied timeout input consumes its pending deadline.
         timer = TIMER_OF_INPUT.get(kind)
+        due = timer is not None and timer in rec.pending and rec.pending[timer] <= at
+        c(
+            step.applied or not due,
+            Invariant.TIMERS_ONCE,
+            lambda: (
+                f"timer {timer} was due at {rec.pending.get(timer) if timer else None} "
+                f"but its expiry was "
+                f"{step.disposition}"
+            ),
+        )
         if timer is not None and step.applied:
             deadline = rec.pending.pop(timer, None)
             c(

@@ -1,0 +1,164 @@
+"""Shared Hypothesis strategies for consult legs (like attrs' tests/strategies.py).
+
+A generated run is a list of :class:`Move`: an input and when it arrives,
+either some milliseconds after the previous one (including 0: the same
+instant) or relative to the next pending deadline (exactly at it, just before,
+just after), so inputs meet timers at their edges. :func:`cti_script` builds a
+plausible CTI sequence for one leg and then duplicates and reorders it the way
+Finesse does; :func:`moves` mixes those with arbitrary (often illegal) inputs.
+
+:func:`replay_jsonl` renders a run as a ``consultfsm replay`` trace, so a
+failing example can be replayed outside the tests.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+from hypothesis import strategies as st
+
+from consultfsm.explore import LegSpec, input_line
+from consultfsm.leg import LegConfig
+from consultfsm.states import INPUT_REGION, TIMER_OF_INPUT, InputKind, Region
+
+SESSION = "S1"
+CONVERSATION = "C1"
+CUSTOMER_ANI = "+923001234567"
+AGENTS = ("A", "B", "C")
+
+CALL_INPUTS = tuple(k for k in InputKind if INPUT_REGION[k] is Region.CALL)
+CTI_INPUTS = tuple(k for k in CALL_INPUTS if k not in TIMER_OF_INPUT)
+TIMER_INPUTS = tuple(TIMER_OF_INPUT)
+BROWSER_INPUTS = tuple(
+    k for k in InputKind if INPUT_REGION[k] is not Region.CALL and k not in TIMER_OF_INPUT
+)
+
+
+@attrs.frozen
+class Move:
+    """One input of a generated run. ``dt`` is the delay after the previous
+    input; when ``dt`` is None the input arrives at the leg's next pending
+    deadline plus ``offset`` (or with no delay when nothing is pending)."""
+
+    kind: InputKind
+    dt: int | None = 0
+    offset: int = 0
+
+    def at(self, now: int, deadlines: Sequence[int]) -> int:
+        """The absolute time of this move, given the clock and pending deadlines."""
+        if self.dt is not None:
+            return now + self.dt
+        later = [d for d in deadlines if d + self.offset >= now]
+        return min(later) + self.offset if later else now
+
+
+def configs() -> st.SearchStrategy[LegConfig]:
+    """Timer windows: the usual ones, ties, and small random ones."""
+    usual = st.sampled_from([
+        LegConfig(15_000, 60_000), LegConfig(15_000, 10_000), LegConfig(10_000, 10_000),
+    ])  # fmt: skip
+    small = st.builds(LegConfig, st.integers(1, 5_000), st.integers(1, 5_000))
+    return st.one_of(usual, small)
+
+
+def leg_facts() -> st.SearchStrategy[dict[str, Any]]:
+    """Identifying facts of a leg on the customer's session (A != B)."""
+    return st.tuples(st.sampled_from(AGENTS), st.sampled_from(AGENTS)).filter(
+        lambda ab: ab[0] != ab[1]
+    ).map(lambda ab: {
+        "agent_a": ab[0], "agent_b": ab[1], "customer_ani": CUSTOMER_ANI,
+        "conversation_id": CONVERSATION, "channel_session_id": SESSION,
+    })  # fmt: skip
+
+
+def inputs() -> st.SearchStrategy[InputKind]:
+    """Any input, legal in the current state or not."""
+    return st.sampled_from(list(InputKind))
+
+
+def delays() -> st.SearchStrategy[int]:
+    """Time between inputs: none, a millisecond, or a big jump past timers."""
+    return st.one_of(
+        st.just(0), st.just(1), st.integers(0, 2_000), st.sampled_from([10_000, 15_000, 60_000])
+    )
+
+
+def move() -> st.SearchStrategy[Move]:
+    """One move: after a delay, at a pending deadline (-1, 0, +1 ms), or 1 ms in the past."""
+    timed = st.builds(Move, inputs(), delays())
+    at_deadline = st.builds(Move, inputs(), st.none(), st.sampled_from([-1, 0, 0, 1]))
+    in_the_past = st.builds(Move, inputs(), st.just(-1))  # refused: time went backwards
+    return st.one_of(timed, at_deadline, in_the_past)
+
+
+@st.composite
+def cti_script(draw: st.DrawFn) -> list[Move]:
+    """A plausible CTI sequence for one leg, then duplicated and reordered."""
+    script: list[InputKind] = []
+    if draw(st.booleans()):
+        script.append(InputKind.ALERTING)
+    if draw(st.booleans()):
+        script.append(InputKind.ACCEPTED)
+    script.append(draw(st.sampled_from([*CTI_INPUTS[2:], InputKind.RING_TIMEOUT])))
+    # Finesse repeats dialog updates to every participant ...
+    for i in draw(st.lists(st.integers(0, len(script) - 1), max_size=3)):
+        script.insert(i, script[i])
+    # ... and gives no ordering guarantee between them.
+    for i in draw(st.lists(st.integers(0, max(0, len(script) - 2)), max_size=2)):
+        if i + 1 < len(script):
+            script[i], script[i + 1] = script[i + 1], script[i]
+    return [Move(kind, draw(delays())) for kind in script]
+
+
+def moves(max_size: int = 25) -> st.SearchStrategy[list[Move]]:
+    """A run of one leg: a CTI script interleaved with arbitrary moves."""
+
+    @st.composite
+    def build(draw: st.DrawFn) -> list[Move]:
+        script = draw(cti_script())
+        noise = draw(st.lists(move(), max_size=max_size))
+        out = list(noise)
+        for m in script:
+            out.insert(draw(st.integers(0, len(out))), m)
+        return out
+
+    return build()
+
+
+# --- replay traces of failing examples ------------------------------------------------
+
+
+def replay_jsonl(
+    specs: Sequence[LegSpec], config: LegConfig, log: Sequence[tuple[str, InputKind, int]]
+) -> str:
+    """A run (``(leg, input, at)`` in order) as a ``consultfsm replay`` trace.
+
+    Timer expiries become ``tick`` lines (the replay fires due timers itself);
+    browser inputs name the agent, so the replay delivers them to each of the
+    agent's live legs. Approximate where the run fed one leg a browser input
+    the others did not get, or an input before a timer due at the same ms.
+    """
+    by_leg = {s.leg_id: s for s in specs}
+    lines: list[dict[str, Any]] = [
+        {"at": 0, "input": "config", "ring_ms": config.ring_ms, "grace_ms": config.grace_ms},
+        {"at": 0, "input": "customer_session_started", "session": SESSION,
+         "conversation": CONVERSATION, "customer_ani": CUSTOMER_ANI, "dialog": "D1"},
+    ]  # fmt: skip
+    for s in specs:
+        lines.append({"at": 0, "input": "consult_initiated", "leg": s.leg_id,
+                      "agent_a": s.agent_a, "agent_b": s.agent_b,
+                      "customer_ani": CUSTOMER_ANI, "associated_dialog_uri": None})  # fmt: skip
+    last: dict[str, Any] | None = None
+    for leg_id, kind, at in log:
+        line = (
+            {"at": at, "input": "tick"}
+            if kind in TIMER_OF_INPUT
+            else input_line(by_leg[leg_id], kind, at)
+        )
+        if line is not None and line != last:  # one browser input reaches every leg
+            lines.append(line)
+            last = line
+    return "\n".join(json.dumps(line) for line in lines)

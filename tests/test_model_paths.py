@@ -1,0 +1,118 @@
+"""Model-based coverage: a shortest path to every row of the table, run as a
+test, and every (region state configuration, input) pair enumerated."""
+
+from __future__ import annotations
+
+import itertools
+
+import attrs
+import pytest
+
+from consultfsm.errors import IllegalInput
+from consultfsm.explore import TableLeg
+from consultfsm.guards import Guard, holds
+from consultfsm.leg import Leg, LegConfig, LegSnapshot, LegState
+from consultfsm.paths import CONFIGS, expected_events, shortest_paths, target_of, unreachable
+from consultfsm.states import (
+    INPUT_REGION,
+    REGION_STATES,
+    TIMER_OF_INPUT,
+    CallState,
+    DeskState,
+    InputKind,
+    Region,
+    Timer,
+)
+from consultfsm.table import TABLE, Row
+
+PATHS = shortest_paths()
+
+
+def test_every_row_is_reachable() -> None:
+    # Adding a row no input sequence can reach makes this fail.
+    assert unreachable() == []
+    assert set(PATHS) == {r.key for r in TABLE}
+
+
+@pytest.mark.parametrize("row", TABLE, ids=lambda r: r.key)
+def test_shortest_path_reaches_row(row: Row) -> None:
+    path = PATHS.get(row.key)
+    assert path is not None, f"no input path reaches {row.key}"
+    leg = Leg("L1", "A", "B", "+923001234567", conversation_id="C1",
+              channel_session_id="S1", config=path.config)  # fmt: skip
+    for at, kind in path.steps[:-1]:
+        leg.handle(kind, at)
+    before = leg.state
+    at, kind = path.steps[-1]
+    step = leg.handle(kind, at)
+    assert step.row.key == row.key, str(path)
+    assert step.disposition is row.disposition
+    assert leg.state == target_of(row, before)
+    assert tuple(type(e) for e in step.events) == expected_events(row), str(path)
+
+
+def test_an_unreachable_row_is_reported() -> None:
+    # B's desk cannot be both online and offline: this row can never apply.
+    bogus = attrs.evolve(TABLE[0], guards=(Guard.B_ONLINE, Guard.B_OFFLINE))
+    table = (*TABLE, bogus)
+
+    def new_leg(config: LegConfig) -> TableLeg:
+        return TableLeg(table, "L1", "A", "B", "+923001234567", conversation_id="C1",
+                        channel_session_id="S1", config=config)  # fmt: skip
+
+    assert unreachable(table, new_leg=new_leg, configs=CONFIGS[:1]) == [bogus.key]
+
+
+class _View:
+    def __init__(self, state: LegState, deadlines: dict[Timer, int]) -> None:
+        self.call, self.desk_a, self.desk_b = state
+        self._deadlines = deadlines
+
+    def deadline(self, timer: Timer) -> int | None:
+        return self._deadlines.get(timer)
+
+
+DEADLINE = 1_000
+ALL_STATES = [
+    LegState(c, a, b)  # type: ignore[arg-type]
+    for c, a, b in itertools.product(*(REGION_STATES[r] for r in Region))
+]
+
+
+def _leg_in(state: LegState) -> Leg:
+    # A deadline is pending exactly in the state that arms it (snapshot rule).
+    snap = LegSnapshot(
+        "L1", "A", "B", "+923001234567", "C1", "S1", None, None, None,
+        state.call, state.desk_a, state.desk_b,
+        DEADLINE if state.call is CallState.RINGING else None,
+        DEADLINE if state.desk_a is DeskState.DISCONNECTED else None,
+        DEADLINE if state.desk_b is DeskState.DISCONNECTED else None,
+        0, 15_000, 60_000,
+    )  # fmt: skip
+    return Leg.restore(snap)
+
+
+@pytest.mark.parametrize("state", ALL_STATES, ids=str)
+def test_every_state_input_pair_is_a_row_or_rejected(state: LegState) -> None:
+    for kind in InputKind:
+        region = INPUT_REGION_INDEX[kind]
+        for at in (DEADLINE - 1, DEADLINE) if kind in TIMER_OF_INPUT else (0,):
+            leg = _leg_in(state)
+            view = _View(state, leg.deadlines)
+            rows = [
+                r for r in TABLE
+                if r.input is kind and r.source is state[region] and holds(r.guards, view, kind, at)
+            ]  # fmt: skip
+            assert len(rows) <= 1, f"{state} {kind}@{at}: rows overlap {[r.key for r in rows]}"
+            assert leg.accepts(kind, at) == bool(rows), f"{state} {kind}@{at}"
+            if rows:
+                assert leg.handle(kind, at).row == rows[0]
+            else:
+                before = leg.snapshot()
+                with pytest.raises(IllegalInput) as info:
+                    leg.handle(kind, at)
+                assert info.value.state == str(state) and info.value.input == kind.value
+                assert leg.snapshot() == before
+
+
+INPUT_REGION_INDEX = {kind: list(Region).index(region) for kind, region in INPUT_REGION.items()}
