@@ -1,0 +1,87 @@
+"""``consultfsm check``: passes on the real table, fails with a replayable
+trace on a broken copy."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import attrs
+import pytest
+
+from consultfsm import cli_check
+from consultfsm import events as ev
+from consultfsm.cli import main
+from consultfsm.explore import DEFAULT_DEPTHS, explore, table_leg_factory
+from consultfsm.system import replay
+from consultfsm.table import TABLE
+
+
+def test_check_passes_at_the_default_depth(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("OK:") == 2
+    assert f"1 leg(s), depth {DEFAULT_DEPTHS[1]}" in out
+    assert f"2 leg(s), depth {DEFAULT_DEPTHS[2]}" in out
+    assert out.count(f"rows covered:     {len(TABLE)} of {len(TABLE)}") == 2
+
+
+def test_check_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--legs", "1", "--depth", "3", "--jobs", "1", "--format", "json"]) == 0
+    out, err = capsys.readouterr()
+    (report,) = json.loads(out)
+    assert "check: config" in err  # progress goes to stderr
+    assert report["ok"] and report["counterexample"] is None
+    assert report["legs"] == 1 and report["depth"] == 3
+    assert report["rows_total"] == len(TABLE) and report["states"] > 0
+    assert report["invariant_checks"] > 0
+
+
+def test_check_rejects_a_bad_depth() -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["check", "--depth", "0"])
+    assert info.value.code == 2
+
+
+def _broken_table() -> tuple[object, ...]:
+    # B's alert stays up when the CTI reports RONA (a deliberately broken COPY).
+    return tuple(
+        attrs.evolve(r, emits=tuple(e for e in r.emits if e.event is not ev.AlertRemoved))
+        if r.key == "call:ringing--rona[b_online]"
+        else r
+        for r in TABLE
+    )
+
+
+def test_check_catches_a_broken_row(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = _broken_table()
+    broken = functools.partial(explore, factory=table_leg_factory(table), table=table)  # type: ignore[arg-type]
+    monkeypatch.setattr(cli_check, "explore", broken)
+    assert main(["check", "--legs", "1", "--jobs", "1"]) == 1
+    out = capsys.readouterr().out
+    assert "VIOLATION" in out and "[alert_visible]" in out
+    trace = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert [t["input"] for t in trace] == [
+        "config", "customer_session_started", "consult_initiated", "alerting", "rona",
+    ]  # fmt: skip
+    # The trace is valid replay input; on the real table the alert is removed.
+    result = replay(json.dumps(t) for t in trace)
+    assert result.rejected == 0
+    assert any(r["event"] == "alert_removed" for r in result.records)
+
+
+def test_check_json_counterexample(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = _broken_table()
+    broken = functools.partial(explore, factory=table_leg_factory(table), table=table)  # type: ignore[arg-type]
+    monkeypatch.setattr(cli_check, "explore", broken)
+    assert main(["check", "--legs", "1", "--jobs", "1", "--format", "json"]) == 1
+    (report,) = json.loads(capsys.readouterr().out)
+    cex = report["counterexample"]
+    assert not report["ok"]
+    assert cex["violations"][0]["invariant"] == "alert_visible"
+    assert cex["trace_exact"] is True
+    assert cex["trace"][-1] == {"at": 0, "input": "rona", "leg": "L1"}
