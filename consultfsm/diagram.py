@@ -30,6 +30,7 @@ What is drawn
 
 from __future__ import annotations
 
+import functools
 import itertools
 import shutil
 from collections.abc import Callable, Iterable, Sequence
@@ -106,6 +107,7 @@ def _views() -> Iterable[tuple[StrEnum, ...]]:
     return itertools.product(*(REGION_STATES[r] for r in Region))
 
 
+@functools.cache  # pure, and called for every label
 def guard_reads(guard: Guard) -> frozenset[Region]:
     """The regions whose state ``guard`` depends on, found by evaluating it.
 
