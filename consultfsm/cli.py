@@ -7,11 +7,13 @@ Each subcommand lives in its own module ``consultfsm.cli_<name>`` that exposes
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
-COMMANDS = ("cases", "replay", "check", "diagram")
+from . import cli_cases, cli_check, cli_diagram, cli_replay
+
+#: The subcommands, in the order ``--help`` lists them.
+COMMANDS = (cli_cases, cli_replay, cli_check, cli_diagram)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,14 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"consultfsm.cli_{name}")
-        except ModuleNotFoundError as exc:  # TEMPORARY while commands are being built
-            if exc.name != f"consultfsm.cli_{name}":
-                raise
-            continue
-        module.register(sub)
+    for command in COMMANDS:
+        command.register(sub)
     return parser
 
 
