@@ -1,0 +1,30 @@
+"""The README's example runs and prints what the README says it prints."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from pathlib import Path
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_example_prints_what_it_claims() -> None:
+    code = re.search(r"```python\n(.*?)```", README, re.S)
+    shown = re.search(
+        r"prints what each consumer must do when B accepts:\n\n```text\n(.*?)```", README, re.S
+    )
+    assert code and shown
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code.group(1), "README.md", "exec"), {})
+    assert out.getvalue() == shown.group(1)
+
+
+def test_readme_starts_with_the_two_commands() -> None:
+    blocks = re.findall(r"```sh\n(.*?)```", README, re.S)
+    assert blocks[0].strip().endswith("consultfsm cases")
+    assert blocks[1].strip().endswith("python -m pytest")
+    ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text(encoding="utf-8")
+    assert blocks[1].strip() in ci  # CI runs exactly the README's test command
