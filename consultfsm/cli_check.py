@@ -149,7 +149,7 @@ def _as_text(report: Report, out: TextIO) -> None:
         f"  rows covered:     {len(report.rows_covered)} of {len(report.rows_total)}\n"
         f"  invariants:       {len(Invariant)} kinds, {report.checks} checks\n"
     )
-    if report.rows_missed:
+    if report.ok and report.rows_missed:  # (a violation stops the search early)
         out.write("  rows not covered: " + ", ".join(report.rows_missed) + "\n")
     cex = report.counterexample
     if cex is None:

@@ -17,8 +17,8 @@ from hypothesis import core as hypothesis_core
 
 settings.register_profile(
     "ci",
-    max_examples=300,
-    stateful_step_count=40,
+    max_examples=1_000,
+    stateful_step_count=50,
     deadline=None,
     print_blob=True,
     derandomize=False,
@@ -26,8 +26,8 @@ settings.register_profile(
 )
 settings.register_profile(
     "dev",
-    max_examples=40,
-    stateful_step_count=25,
+    max_examples=50,
+    stateful_step_count=30,
     deadline=None,
     print_blob=True,
 )
