@@ -1,0 +1,122 @@
+"""The benchmark runs (``--quick``) and writes a well-formed markdown report.
+
+No timing is asserted: the numbers are noise on shared machines. This only
+checks that every implementation ran and every required row and target is
+in the tables.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN = ROOT / "benchmarks" / "run.py"
+
+IMPLEMENTATIONS = (
+    "floor (no library)",
+    "consultfsm",
+    "transitions: Machine per leg",
+    "transitions: shared Machine + add_model",
+    "python-statemachine: StateMachine per leg",
+)
+ROWS = (
+    "live legs N",
+    "lifecycles/s (create + 5 inputs)",
+    "inputs/s on existing legs",
+    "domain events/s on existing legs",
+    "µs per input on existing legs",
+    "µs to create a leg",
+    "bytes per live leg (tracemalloc)",
+    "bytes per live leg (RSS)",
+    "µs per input, 1,000 live legs",
+    "µs per input, N live legs",
+    "scaling: cost at N live / at 1,000",
+    "ms for a full gc.collect(), N live legs",
+    "churn: steps/s (GC automatic)",
+    "churn: worst single step (pause), ms",
+    "snapshot -> JSON -> restore",
+    "json.dumps + json.loads of the same dict",
+)
+TARGETS = (
+    "per-input cost on existing legs ≤ 2x floor",
+    "creating a leg ≤ 3x floor",
+    "per live leg at N live legs (tracemalloc)",
+    "per live leg at N live legs (RSS)",
+    "scaling: per-input cost at N live ≤ 1.2x cost at 1,000",
+    "snapshot -> JSON -> restore ≤ 3x json.dumps + json.loads",
+    "full gc.collect() at N live legs ≤ 2x floor",
+    "worst churn pause ≤ 2x floor",
+)
+
+
+def _tables(text: str) -> list[list[list[str]]]:
+    """Every markdown table: a list of rows, each a list of cell texts."""
+    tables: list[list[list[str]]] = []
+    current: list[list[str]] | None = None
+    for line in text.splitlines():
+        if line.startswith("|"):
+            assert line.endswith("|"), f"table row not closed: {line!r}"
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if current is None:
+                current = []
+                tables.append(current)
+            current.append(cells)
+        else:
+            current = None
+    return tables
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> str:
+    out = tmp_path_factory.mktemp("bench") / "RESULTS.md"
+    proc = subprocess.run(
+        [sys.executable, str(RUN), "--quick", "--out", str(out)],
+        capture_output=True, text=True, timeout=300, check=False, cwd=ROOT,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "wrote" in proc.stderr  # progress goes to stderr
+    return out.read_text(encoding="utf-8")
+
+
+def test_tables_are_well_formed(report: str) -> None:
+    tables = _tables(report)
+    assert len(tables) >= 3
+    for table in tables:
+        header, separator, *body = table
+        assert all(set(cell) <= set("-:") and cell for cell in separator), separator
+        assert body, "a table without rows"
+        for row in body:
+            assert len(row) == len(header), (header, row)
+            assert all(cell for cell in row), row
+
+
+def test_every_implementation_and_row_is_reported(report: str) -> None:
+    main = _tables(report)[0]
+    assert main[0][1:] == list(IMPLEMENTATIONS)
+    names = [row[0] for table in _tables(report) for row in table]
+    for row in ROWS:
+        assert row in names, f"missing row {row!r}"
+    for cells in main[2:]:
+        if cells[0] not in ("live legs N", "legs per in-process measurement"):
+            # value, then its ratio to the floor
+            assert all(cell.endswith("x)") for cell in cells[1:]), cells
+
+
+def test_every_target_is_judged(report: str) -> None:
+    targets = _tables(report)[-1]
+    assert targets[0] == ["issue", "target", "limit", "measured", "met"]
+    judged = {row[1]: row[4] for row in targets[2:]}
+    for target in TARGETS:
+        match = [k for k in judged if target in k]
+        assert match, f"missing target {target!r}"
+        assert judged[match[0]] in ("yes", "**no**")
+
+
+def test_the_environment_is_recorded(report: str) -> None:
+    for what in ("Machine:", "Python:", "Packages:", "transitions", "python-statemachine",
+                 "attrs", "Date:", "--quick"):  # fmt: skip
+        assert what in report, what
