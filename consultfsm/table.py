@@ -252,7 +252,10 @@ def _presence_rows(
     yield _dup(region, D.DISCONNECTED, disconnected)
     yield _dup(region, D.LOST, disconnected)
     yield _dup(region, D.RESTORED, restored)
-    # (connected, restored) has no row: a desk cannot come back without having gone.
+    # A live leg cannot see a desk come back that never went: (connected,
+    # restored) is illegal then. After the end, a disconnect was absorbed
+    # (above), so the matching return is absorbed too.
+    yield _late(region, D.CONNECTED, restored, G.CALL_ENDED)
     yield _row(region, D.DISCONNECTED, timeout, D.LOST, when=(G.DUE,))
     yield _late(region, D.DISCONNECTED, timeout, G.EARLY)
     yield _late(region, D.LOST, timeout)

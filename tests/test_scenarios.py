@@ -48,10 +48,10 @@ def test_a_wrong_expectation_is_reported_as_a_mismatch() -> None:
 
 
 def test_a_rejected_input_fails_the_case() -> None:
-    case = find_case("b-never-accepted")
+    case = find_case("consult-still-ringing")  # still ringing; B's desk never went away
     broken = Case(case.name, case.source, case.title,
-                  (*case.steps, (20_000, InputKind.BROWSER_RESTORED_A)), case.final,
-                  desk_b=case.desk_b)  # fmt: skip
+                  (*case.steps, (9_000, InputKind.BROWSER_RESTORED_B)), case.final,
+                  desk_a=case.desk_a, desk_b=case.desk_b)  # fmt: skip
     result = run_case(broken)
     assert not result.passed
     assert any("rejected" in m for m in result.mismatches)
