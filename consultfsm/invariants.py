@@ -39,6 +39,7 @@ from .states import (
     ACCEPTED_ENDINGS,
     ONLINE_DESK_STATES,
     TERMINAL_CALL_STATES,
+    TIMEOUT_INPUT,
     TIMER_OF_INPUT,
     CallState,
     InputKind,
@@ -528,13 +529,13 @@ class Observer:
                 break
             deadline, leg_id, timer = min(due)
             now = max(now, deadline)
-            self.step(legs[leg_id], _TIMEOUT_INPUT[timer], now)
+            self.step(legs[leg_id], TIMEOUT_INPUT[timer], now)
             if legs[leg_id].deadlines.get(timer) == deadline:  # would loop forever
                 leg = legs[leg_id]
                 self._fail(
                     Invariant.TIMERS_ONCE,
                     leg,
-                    _TIMEOUT_INPUT[timer],
+                    TIMEOUT_INPUT[timer],
                     now,
                     f"timer {timer} did not fire at its deadline",
                 )
@@ -552,9 +553,6 @@ class Observer:
         return now
 
 
-_TIMEOUT_INPUT: dict[Timer, InputKind] = {t: k for k, t in TIMER_OF_INPUT.items()}
-
-
 class _Msg(Protocol):
     def __call__(self) -> str: ...
 
@@ -569,4 +567,4 @@ def _fmt(timers: Mapping[Timer, int]) -> str:
 
 def timeout_input(timer: Timer) -> InputKind:
     """The input that reports ``timer``'s expiry."""
-    return _TIMEOUT_INPUT[timer]
+    return TIMEOUT_INPUT[timer]

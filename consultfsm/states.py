@@ -127,6 +127,9 @@ TIMER_OF_INPUT: dict[InputKind, Timer] = {
     InputKind.GRACE_TIMEOUT_B: Timer.GRACE_B,
 }
 
+#: The timeout input that reports each timer's expiry (the inverse of TIMER_OF_INPUT).
+TIMEOUT_INPUT: dict[Timer, InputKind] = {timer: kind for kind, timer in TIMER_OF_INPUT.items()}
+
 #: Which region each input is addressed to.
 INPUT_REGION: dict[InputKind, Region] = {
     **dict.fromkeys(

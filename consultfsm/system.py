@@ -45,7 +45,7 @@ from .correlation import (
 )
 from .errors import ConsultFsmError, InputRejected
 from .leg import Leg, LegConfig, Step
-from .states import InputKind, Timer
+from .states import TIMEOUT_INPUT, InputKind, Timer
 from .trace import (
     CUSTOMER,
     Browser,
@@ -68,11 +68,6 @@ DEFAULT_SERVICE_IDENTIFIER = "consultfsm-replay"
 
 Record = dict[str, Any]
 
-_TIMEOUT_OF: dict[Timer, InputKind] = {
-    Timer.RING: InputKind.RING_TIMEOUT,
-    Timer.GRACE_A: InputKind.GRACE_TIMEOUT_A,
-    Timer.GRACE_B: InputKind.GRACE_TIMEOUT_B,
-}
 _CALL_INPUT: dict[TraceInputKind, InputKind] = {
     TraceInputKind.ALERTING: InputKind.ALERTING,
     TraceInputKind.ACCEPTED: InputKind.ACCEPTED,
@@ -418,7 +413,7 @@ class System:
             if not due:
                 return
             deadline, _, _, entry, timer = min(due, key=lambda d: d[:3])
-            kind = _TIMEOUT_OF[timer]
+            kind = TIMEOUT_INPUT[timer]
             yield {
                 "at": deadline, "leg": entry.leg.leg_id, "to": "host", "event": "timer_fired",
                 "timer": timer.value,
