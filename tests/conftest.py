@@ -1,7 +1,8 @@
 """Hypothesis profiles and a printed seed, so every CI failure can be replayed.
 
-``HYPOTHESIS_PROFILE`` selects the profile: ``dev`` (default, fast) or ``ci``
-(thousands of steps). The seed comes from ``HYPOTHESIS_SEED`` or
+``HYPOTHESIS_PROFILE`` selects the profile: ``dev`` (fast) or ``ci`` (thousands
+of steps). Without it, ``ci`` is used when the ``CI`` environment variable is
+set (CI runs the README's plain test command with ``CI=true``), else ``dev``. The seed comes from ``HYPOTHESIS_SEED`` or
 ``--hypothesis-seed``, otherwise it is drawn at random; either way it is
 printed in the report header. Replay a run with ``HYPOTHESIS_SEED=<seed>``.
 """
@@ -31,7 +32,7 @@ settings.register_profile(
     deadline=None,
     print_blob=True,
 )
-PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "dev")
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
 settings.load_profile(PROFILE)
 
 
