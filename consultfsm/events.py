@@ -83,19 +83,30 @@ def _wire(value: Any) -> Any:
 _T = TypeVar("_T", bound=attrs.AttrsInstance)
 
 
+def _layout_twin(cls: type) -> type:
+    """A subclass of a frozen, slotted attrs class with the very same slot layout
+    and plain attribute stores. An instance built as the twin may have its
+    ``__class__`` set back to ``cls``: it then *is* a ``cls`` instance."""
+    return type(
+        f"_{cls.__name__}Builder",
+        (cls,),
+        {"__slots__": (), "__setattr__": object.__setattr__,
+         "__delattr__": object.__delattr__},
+    )  # fmt: skip
+
+
 def _fast_constructor(cls: type[_T]) -> Callable[..., _T]:
     """A positional constructor for a frozen, slotted attrs class, for hot paths.
 
     attrs' ``__init__`` of a frozen class stores each field through
     ``object.__setattr__`` (a call per field), which costs about three times a
     plain slot store. This builds the same object faster: it allocates an
-    instance of a twin subclass with the very same slot layout and ordinary
-    attribute stores, fills the slots, then sets ``__class__`` to ``cls``. The
-    result *is* a ``cls`` instance (same fields, equality, hash, repr, pickling,
-    still frozen); only the construction differs. Classes with validators,
-    converters or ``__attrs_post_init__`` get their ordinary
-    constructor, since skipping ``__init__`` would skip those. Every field is
-    a required positional argument of the fast constructor, defaults included.
+    instance of the class's :func:`_layout_twin`, fills the slots, then sets
+    ``__class__`` to ``cls``. The result *is* a ``cls`` instance (same fields,
+    equality, hash, repr, pickling, still frozen); only the construction
+    differs. Classes with validators, converters or ``__attrs_post_init__`` get
+    their ordinary constructor, since skipping ``__init__`` would skip those.
+    Every field is a required positional argument, defaults included.
     """
     fields = attrs.fields(cls)
     if (
@@ -104,21 +115,13 @@ def _fast_constructor(cls: type[_T]) -> Callable[..., _T]:
         or hasattr(cls, "__attrs_post_init__")
     ):
         return cls
-    # A subclass adding no slots has the very same layout, so ``__class__`` may
-    # be set back to ``cls``; its own (C-level) setattr makes the stores plain.
-    twin = type(
-        f"_{cls.__name__}Builder",
-        (cls,),
-        {"__slots__": (), "__setattr__": object.__setattr__,
-         "__delattr__": object.__delattr__},
-    )  # fmt: skip
     names = [f.name for f in fields]
     body = "".join(f"    o.{n} = {n}\n" for n in names)
     src = (
         f"def make({', '.join(names)}):\n    o = new_(twin_)\n{body}"
         "    o.__class__ = cls_\n    return o\n"
     )
-    scope: dict[str, Any] = {"new_": object.__new__, "twin_": twin, "cls_": cls}
+    scope: dict[str, Any] = {"new_": object.__new__, "twin_": _layout_twin(cls), "cls_": cls}
     exec(src, scope)  # the same technique attrs uses for its own __init__
     make: Callable[..., _T] = scope["make"]
     make.__qualname__ = f"{cls.__qualname__}._make"

@@ -26,7 +26,7 @@ import attrs
 
 from . import events as ev
 from .errors import ConfigError, IllegalInput, SnapshotError, TimeWentBackwards
-from .events import _fast_constructor
+from .events import _fast_constructor, _layout_twin
 from .guards import GUARDS
 from .states import (
     INITIAL,
@@ -97,8 +97,9 @@ class Step:
         return self.disposition is Disposition.APPLIED
 
 
-#: ``Step(disposition, row, events)``, built without attrs' per-field setattr.
-_make_step = _fast_constructor(Step)
+#: Steps are built inline by the compiled code (see _compile_apply) as this
+#: twin, then become Steps: no attrs per-field setattr on the hot path.
+_STEP_TWIN = _layout_twin(Step)
 _make_timer_started = _fast_constructor(ev.TimerStarted)
 _make_timer_cancelled = _fast_constructor(ev.TimerCancelled)
 
@@ -118,26 +119,6 @@ _DECODE: tuple[LegState, ...] = tuple(
 _ENCODE: dict[LegState, int] = {s: i for i, s in enumerate(_DECODE)}
 _DEADLINE_SLOT: dict[Timer, str] = {t: f"{t.value}_deadline" for t in Timer}
 
-Builder = Callable[["Leg", int], ev.Event]
-
-
-def _builder(event: type[ev.Event], params: tuple[tuple[str, Any], ...]) -> Builder:
-    """``event.build`` with the row's fixed parameters bound. Parameters that are
-    exactly the next positional parameters of ``build`` are passed positionally
-    (a closure), which is cheaper per call than a ``partial`` with keywords."""
-    build = event.build
-    if not params:
-        return build
-    names = list(inspect.signature(build).parameters)[2:]  # after (leg, at)
-    if [name for name, _ in params] != names[: len(params)]:
-        return partial(build, **dict(params))
-    values = tuple(value for _, value in params)
-
-    def bound(leg: Leg, at: int) -> ev.Event:
-        return build(leg, at, *values)
-
-    return bound
-
 
 def _positional(
     event: type[ev.Event], params: tuple[tuple[str, Any], ...]
@@ -153,17 +134,11 @@ def _positional(
     return event.build, tuple(value for _, value in params)
 
 
-def _step_twin() -> type:
-    """The class :func:`_fast_constructor` built for Step, whose instances become Steps."""
-    twin: type = _make_step.__globals__["twin_"]
-    return twin
-
-
 class _Plan:
     """A row compiled for one packed state: everything a step needs, precomputed."""
 
     __slots__ = (
-        "apply", "builders", "cancel", "cancel_slot", "fires", "fires_slot", "row", "start",
+        "apply", "cancel", "cancel_slot", "fires", "fires_slot", "row", "start",
         "start_slot", "step", "target", "window",
     )  # fmt: skip
 
@@ -174,7 +149,6 @@ class _Plan:
         parts: list[Any] = list(state)
         parts[index] = row.target
         self.target = _ENCODE[LegState(*parts)]
-        self.builders: tuple[Builder, ...] = tuple(_builder(e.event, e.params) for e in row.emits)
         self.start = row.start
         self.cancel = row.cancel
         # An applied row on a timer input consumes that timer (table rule 5).
@@ -227,7 +201,7 @@ def _compile_apply(plan: _Plan) -> Callable[[Leg, int], Step]:
     scope: dict[str, Any] = {
         "cancelled_": _make_timer_cancelled, "started_": _make_timer_started,
         "cancel_": plan.cancel, "start_": plan.start, "step_": Step, "new_": object.__new__,
-        "step_twin_": _step_twin(), "applied_": Disposition.APPLIED, "row_": plan.row,
+        "step_twin_": _STEP_TWIN, "applied_": Disposition.APPLIED, "row_": plan.row,
         **builders,
     }  # fmt: skip
     exec("\n".join(lines), scope)
