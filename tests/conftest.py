@@ -2,9 +2,10 @@
 
 ``HYPOTHESIS_PROFILE`` selects the profile: ``dev`` (fast) or ``ci`` (thousands
 of steps). Without it, ``ci`` is used when the ``CI`` environment variable is
-set (CI runs the README's plain test command with ``CI=true``), else ``dev``. The seed comes from ``HYPOTHESIS_SEED`` or
-``--hypothesis-seed``, otherwise it is drawn at random; either way it is
-printed in the report header. Replay a run with ``HYPOTHESIS_SEED=<seed>``.
+set (CI runs the README's plain test command with ``CI=true``), else ``dev``.
+The seed comes from ``HYPOTHESIS_SEED`` or ``--hypothesis-seed``, otherwise it
+is drawn at random; either way it is printed in the report header. Replay a
+run with ``HYPOTHESIS_SEED=<seed>``.
 """
 
 from __future__ import annotations
