@@ -38,7 +38,7 @@ from typing import Any, cast
 
 import attrs
 
-from . import events as ev
+from .effects import apply_effects
 from .errors import IllegalInput, TimeWentBackwards
 from .guards import GUARDS
 from .invariants import ObservedLeg, Observer, Violation
@@ -184,23 +184,8 @@ class TableLeg:
         row = rows[0]
         if row.disposition is not Disposition.APPLIED:
             return Step(row.disposition, row)
-        built: list[ev.Event] = []
-        if row.cancel is not None:
-            built.append(
-                ev.TimerCancelled(self.leg_id, at, row.cancel, self._deadlines.pop(row.cancel))
-            )
-        fired = TIMER_OF_INPUT.get(row.input)
-        if fired is not None:
-            self._deadlines.pop(fired, None)
         setattr(self, row.region.value, row.target)
-        self.last_at = at
-        for e in row.emits:
-            built.append(e.event.build(cast(Leg, self), at, **dict(e.params)))
-        if row.start is not None:
-            deadline = at + self.config.window(row.start)
-            self._deadlines[row.start] = deadline
-            built.append(ev.TimerStarted(self.leg_id, at, row.start, deadline))
-        return Step(Disposition.APPLIED, row, tuple(built))
+        return apply_effects(self, self._deadlines, row, at)
 
 
 #: Builds a leg: ``factory(spec, config)``.

@@ -169,9 +169,8 @@ def _compile_apply(plan: _Plan) -> Callable[[Leg, int], Step]:
     """The applied step of one plan as straight-line code: the generic step
     (cancel, fire, move, build, start) with this row's slots, builders and
     timers written in, so a step runs no loop, no getattr/setattr by name and
-    no list. Effects happen in the same order as the generic description:
-    the cancelled timer's event first, then the row's events (built from the
-    leg *after* the move), then the started timer's event."""
+    no list. It is :func:`consultfsm.effects.apply_effects` specialised to one
+    row (same effects, same order); the differential tests hold them equal."""
     lines = ["def apply(leg, at):"]
     names: list[str] = []
     if plan.cancel is not None:

@@ -20,13 +20,13 @@ integration and for the differential test that keeps the two in agreement.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from transitions import MachineError
 from transitions.extensions import HierarchicalMachine
 from transitions.extensions.nesting import NestedState
 
-from . import events as ev
+from .effects import apply_effects
 from .errors import IllegalInput, TimeWentBackwards
 from .guards import GUARDS
 from .leg import DEFAULT_CONFIG, LegConfig, LegState, Step
@@ -34,7 +34,7 @@ from .states import INITIAL, REGION_STATES, TIMER_OF_INPUT, InputKind, Region, T
 from .table import TABLE, Disposition, Row
 
 if TYPE_CHECKING:
-    from .leg import Leg
+    pass
 
 ROOT = "leg"
 
@@ -174,27 +174,10 @@ def _condition(row: Row) -> Any:
 def _effect(row: Row) -> Any:
     def apply(event: Any) -> None:
         model: LegModel = event.model
-        at: int = event.kwargs["at"]
-        if row.disposition is not Disposition.APPLIED:
+        if row.disposition is Disposition.APPLIED:
+            model.last_step = apply_effects(model, model.deadlines, row, event.kwargs["at"])
+        else:
             model.last_step = Step(row.disposition, row)
-            return
-        built: list[ev.Event] = []
-        if row.cancel is not None:
-            built.append(
-                ev.TimerCancelled(model.leg_id, at, row.cancel, model.deadlines.pop(row.cancel))
-            )
-        fired = TIMER_OF_INPUT.get(row.input)
-        if fired is not None:
-            model.deadlines.pop(fired, None)
-        model.last_at = at
-        facts = cast("Leg", model)  # duck-typed: the builders read the same attribute names
-        for e in row.emits:
-            built.append(e.event.build(facts, at, **dict(e.params)))
-        if row.start is not None:
-            deadline = at + model.config.window(row.start)
-            model.deadlines[row.start] = deadline
-            built.append(ev.TimerStarted(model.leg_id, at, row.start, deadline))
-        model.last_step = Step(Disposition.APPLIED, row, tuple(built))
 
     return apply
 
