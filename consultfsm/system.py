@@ -20,6 +20,7 @@ Who decides what:
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -113,6 +114,11 @@ class _Entry:
 
     leg: Leg
     session_id: str
+    order: int  # creation order: breaks ties between timers due at the same ms
+
+
+#: Ties between timers of one leg due at the same ms fire in Timer order.
+_TIMER_ORDER: dict[Timer, int] = {timer: i for i, timer in enumerate(Timer)}
 
 
 class System:
@@ -134,6 +140,9 @@ class System:
         # The CCM's memory: what it published, and the desk message behind it.
         self._published: set[tuple[str, str]] = set()
         self._received: dict[tuple[str, str], CimMessage] = {}
+        # Armed timers, earliest first: (deadline, leg order, timer order, leg, timer).
+        # A cancelled or already fired timer stays until popped, then is skipped.
+        self._timers: list[tuple[int, int, int, str, Timer]] = []
         self._apply_config()
 
     # -- public ---------------------------------------------------------------------
@@ -254,7 +263,7 @@ class System:
             associated_dialog_uri=item.associated_dialog_uri, config=self._leg_config,
             created_at=item.at,
         )  # fmt: skip
-        entry = _Entry(leg, session.id)
+        entry = _Entry(leg, session.id, len(self._legs))
         self._legs[item.leg] = entry
         yield {
             "at": item.at, "leg": item.leg, "to": "ccm", "event": "session_resolved",
@@ -401,21 +410,16 @@ class System:
 
     def _fire_due(self, until: int) -> Iterator[Record]:
         """Fire every timer due at or before ``until``, earliest first (ties:
-        leg creation order, then timer order)."""
-        order = list(Timer)
-        while True:
-            due = [
-                (deadline, i, order.index(timer), entry, timer)
-                for i, entry in enumerate(self._legs.values())
-                for timer, deadline in entry.leg.deadlines.items()
-                if deadline <= until
-            ]
-            if not due:
-                return
-            deadline, _, _, entry, timer = min(due, key=lambda d: d[:3])
+        leg creation order, then timer order). A heap of armed timers keeps
+        this independent of the number of legs."""
+        while self._timers and self._timers[0][0] <= until:
+            deadline, _, _, leg_id, timer = heapq.heappop(self._timers)
+            entry = self._legs[leg_id]
+            if entry.leg.deadline(timer) != deadline:
+                continue  # cancelled, or fired and re-armed, since it was pushed
             kind = TIMEOUT_INPUT[timer]
             yield {
-                "at": deadline, "leg": entry.leg.leg_id, "to": "host", "event": "timer_fired",
+                "at": deadline, "leg": leg_id, "to": "host", "event": "timer_fired",
                 "timer": timer.value,
             }  # fmt: skip
             self.now = max(self.now, deadline)
@@ -431,6 +435,17 @@ class System:
             }  # fmt: skip
             return
         for event in step.events:
+            if isinstance(event, ev.TimerStarted):
+                heapq.heappush(
+                    self._timers,
+                    (
+                        event.deadline,
+                        entry.order,
+                        _TIMER_ORDER[event.timer],
+                        leg.leg_id,
+                        event.timer,
+                    ),
+                )
             if isinstance(event, ev.CimCallLegStarted | ev.CimCallLegEnded):
                 yield self._deliver_cim(entry, event)
             elif isinstance(event, _CONVERSATION_EVENTS):
