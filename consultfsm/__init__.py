@@ -24,6 +24,8 @@ from .errors import (
     ConsultFsmError,
     IllegalInput,
     InputRejected,
+    InvalidLeg,
+    InvalidTime,
     SnapshotError,
     TimeWentBackwards,
 )
@@ -55,6 +57,7 @@ from .events import (
 from .guards import Guard
 from .leg import DEFAULT_CONFIG, Leg, LegConfig, LegSnapshot, LegState, Step
 from .states import (
+    TIMEOUT_INPUT,
     CallState,
     CimReason,
     DeskState,
@@ -70,6 +73,7 @@ __all__ = [
     "DEFAULT_CONFIG",
     "EVENT_CLASSES",
     "TABLE",
+    "TIMEOUT_INPUT",
     "AlertRemoved",
     "AlertRestored",
     "AlertShown",
@@ -97,6 +101,8 @@ __all__ = [
     "IllegalInput",
     "InputKind",
     "InputRejected",
+    "InvalidLeg",
+    "InvalidTime",
     "Leg",
     "LegConfig",
     "LegSnapshot",

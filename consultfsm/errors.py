@@ -33,6 +33,10 @@ class TimeWentBackwards(InputRejected):
     """The input's time is earlier than the leg's last applied input."""
 
 
+class InvalidTime(InputRejected):
+    """The input's time is not an integer number of milliseconds."""
+
+
 class SnapshotError(ConsultFsmError):
     """A snapshot could not be read: says which field is wrong and why."""
 
@@ -40,6 +44,10 @@ class SnapshotError(ConsultFsmError):
         self.field = field
         self.why = why
         super().__init__(f"bad snapshot field {field!r}: {why}")
+
+
+class InvalidLeg(ConsultFsmError, ValueError):
+    """A leg was given identifying facts that cannot be right (says which)."""
 
 
 class ConfigError(ConsultFsmError, ValueError):

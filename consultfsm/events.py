@@ -258,7 +258,7 @@ class RejoinConversation(Event):
 
     kind = EventKind.REJOIN_CONVERSATION
     to = Consumer.AGENTDESK_A
-    conversation_id: str | None
+    conversation_id: str
     agent_b: str
 
     @classmethod
@@ -298,8 +298,8 @@ class _CimCallLeg(Event):
     customer_ani: str
     call_id: str | None
     service_identifier: str | None
-    channel_session_id: str | None
-    conversation_id: str | None
+    channel_session_id: str
+    conversation_id: str
     associated_dialog_uri: str | None
     reason: CimReason
 
@@ -354,8 +354,8 @@ class CallLegStarted(Event):
 
     kind = EventKind.CALL_LEG_STARTED
     to = Consumer.CONVERSATION
-    channel_session_id: str | None
-    conversation_id: str | None
+    channel_session_id: str
+    conversation_id: str
     agent: str
     reason: CimReason
     reported_by: Reporter
@@ -376,8 +376,8 @@ class CallLegEnded(Event):
 
     kind = EventKind.CALL_LEG_ENDED
     to = Consumer.CONVERSATION
-    channel_session_id: str | None
-    conversation_id: str | None
+    channel_session_id: str
+    conversation_id: str
     agent: str
     reason: CimReason
     reported_by: Reporter
@@ -402,7 +402,7 @@ class TaskCreated(Event):
     kind = EventKind.TASK_CREATED
     to = Consumer.ROUTING_ENGINE
     agent: str
-    conversation_id: str | None
+    conversation_id: str
 
     @classmethod
     def build(cls, leg: Leg, at: int) -> TaskCreated:
@@ -416,7 +416,7 @@ class TaskAssigned(Event):
     kind = EventKind.TASK_ASSIGNED
     to = Consumer.AGENT_MANAGER
     agent: str
-    conversation_id: str | None
+    conversation_id: str
 
     @classmethod
     def build(cls, leg: Leg, at: int) -> TaskAssigned:
@@ -430,7 +430,7 @@ class TaskClosed(Event):
     kind = EventKind.TASK_CLOSED
     to = Consumer.ROUTING_ENGINE
     agent: str
-    conversation_id: str | None
+    conversation_id: str
     reason: EndReason
 
     @classmethod

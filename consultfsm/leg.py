@@ -25,7 +25,14 @@ from typing import Any, ClassVar, NamedTuple, TypeVar
 import attrs
 
 from . import events as ev
-from .errors import ConfigError, IllegalInput, SnapshotError, TimeWentBackwards
+from .errors import (
+    ConfigError,
+    IllegalInput,
+    InvalidLeg,
+    InvalidTime,
+    SnapshotError,
+    TimeWentBackwards,
+)
 from .events import _fast_constructor, _layout_twin
 from .guards import GUARDS
 from .states import (
@@ -273,19 +280,34 @@ _APPLIED = Disposition.APPLIED
 # --- the leg -------------------------------------------------------------------------
 
 
+def _explain_invalid_leg(facts: Mapping[str, Any]) -> None:
+    for name in ("leg_id", "agent_a", "agent_b", "customer_ani", "conversation_id",
+                 "channel_session_id"):  # fmt: skip
+        value = facts[name]
+        if not isinstance(value, str):
+            raise InvalidLeg(f"{name} must be a string, got {type(value).__name__}")
+        if not value and name != "customer_ani":  # an unknown ANI is allowed: "" is data
+            raise InvalidLeg(f"{name} must not be empty")
+    if facts["agent_a"] == facts["agent_b"]:
+        raise InvalidLeg(f"agent_a and agent_b are both {facts['agent_a']!r}: a consult needs two")
+    raise InvalidLeg(f"created_at must be an integer of ms, got {facts['created_at']!r}")
+
+
 class Leg:
     """One consult leg, A -> B, and everything the system must do about it.
 
-    >>> leg = Leg("L1", agent_a="A", agent_b="B", customer_ani="+923001234567")
+    >>> leg = Leg("L1", agent_a="A", agent_b="B", customer_ani="+923001234567",
+    ...           conversation_id="C1", channel_session_id="S1")
     >>> [e.kind.value for e in leg.handle(InputKind.ALERTING, at=200).events]
     ['alert_shown', 'timer_started']
     >>> str(leg.state)
     'ringing/connected/connected'
 
-    The identifying fields are plain values. ``channel_session_id`` and
-    ``conversation_id`` are the customer's *existing* channel session and
-    conversation (see :mod:`consultfsm.correlation` for finding them); the
-    consult never gets a session of its own.
+    The identifying fields are plain, non-empty strings. ``channel_session_id``
+    and ``conversation_id`` are required: they are the customer's *existing*
+    channel session and conversation (see :mod:`consultfsm.correlation` for
+    finding them), so a consult can never be published in a session of its
+    own. Facts that cannot be right raise :class:`InvalidLeg`.
     """
 
     __slots__ = (
@@ -315,14 +337,24 @@ class Leg:
         agent_b: str,
         customer_ani: str,
         *,
-        conversation_id: str | None = None,
-        channel_session_id: str | None = None,
+        conversation_id: str,
+        channel_session_id: str,
         call_id: str | None = None,
         service_identifier: str | None = None,
         associated_dialog_uri: str | None = None,
         config: LegConfig = DEFAULT_CONFIG,
         created_at: int = 0,
     ) -> None:
+        # One cheap test on the hot path; the slow one says what is wrong.
+        if (
+            leg_id.__class__ is not str or agent_a.__class__ is not str
+            or agent_b.__class__ is not str or customer_ani.__class__ is not str
+            or conversation_id.__class__ is not str
+            or channel_session_id.__class__ is not str
+            or not (leg_id and agent_a and agent_b and conversation_id and channel_session_id)
+            or agent_a == agent_b or created_at.__class__ is not int
+        ):  # fmt: skip
+            _explain_invalid_leg(locals())
         self.leg_id = leg_id
         self.agent_a = agent_a
         self.agent_b = agent_b
@@ -397,10 +429,15 @@ class Leg:
         """Apply one input at time ``at`` (ms) and return what it did.
 
         Raises :class:`IllegalInput` when no row accepts the input in this
-        state and :class:`TimeWentBackwards` when ``at`` precedes the last
-        applied input; in both cases the leg is unchanged. A duplicate or a
-        late input returns a step with that disposition and no events.
+        state, :class:`TimeWentBackwards` when ``at`` precedes the last
+        applied input and :class:`InvalidTime` when ``at`` is not an ``int``;
+        in every case the leg is unchanged. A duplicate or a late input
+        returns a step with that disposition and no events.
         """
+        if at.__class__ is not int:  # not a float (NaN would never be due), not a bool
+            raise InvalidTime(
+                self.leg_id, str(self.state), kind, at, f"time must be integer ms, got {at!r}"
+            )
         plan = _PLANS[self._state].get(kind)
         if plan is None:
             raise IllegalInput(self.leg_id, str(self.state), kind, at, "no transition for it")
@@ -425,7 +462,7 @@ class Leg:
     def accepts(self, kind: InputKind, at: int) -> bool:
         """True when :meth:`handle` would not raise for this input."""
         plan = _PLANS[self._state].get(kind)
-        if plan is None or at < self.last_at:
+        if plan is None or at.__class__ is not int or at < self.last_at:
             return False
         if isinstance(plan, _TimerBranch):
             deadline = getattr(self, plan.slot)
@@ -455,13 +492,16 @@ class Leg:
             if (snap.ring_ms, snap.grace_ms) == (DEFAULT_CONFIG.ring_ms, DEFAULT_CONFIG.grace_ms)
             else LegConfig(snap.ring_ms, snap.grace_ms)
         )
-        leg = cls(
-            snap.leg, snap.agent_a, snap.agent_b, snap.customer_ani,
-            conversation_id=snap.conversation_id, channel_session_id=snap.channel_session_id,
-            call_id=snap.call_id, service_identifier=snap.service_identifier,
-            associated_dialog_uri=snap.associated_dialog_uri, config=config,
-            created_at=snap.last_at,
-        )  # fmt: skip
+        try:
+            leg = cls(
+                snap.leg, snap.agent_a, snap.agent_b, snap.customer_ani,
+                conversation_id=snap.conversation_id, channel_session_id=snap.channel_session_id,
+                call_id=snap.call_id, service_identifier=snap.service_identifier,
+                associated_dialog_uri=snap.associated_dialog_uri, config=config,
+                created_at=snap.last_at,
+            )  # fmt: skip
+        except InvalidLeg as exc:
+            raise SnapshotError("<facts>", str(exc)) from None
         leg._state = _ENCODE[LegState(snap.call, snap.desk_a, snap.desk_b)]
         leg.ring_deadline = snap.ring_deadline
         leg.grace_a_deadline = snap.grace_a_deadline
@@ -518,8 +558,8 @@ class LegSnapshot:
     agent_a: str
     agent_b: str
     customer_ani: str
-    conversation_id: str | None
-    channel_session_id: str | None
+    conversation_id: str
+    channel_session_id: str
     call_id: str | None
     service_identifier: str | None
     associated_dialog_uri: str | None
@@ -562,8 +602,9 @@ class LegSnapshot:
         """Read a snapshot dict; a wrong field raises :class:`SnapshotError` naming it."""
         if not isinstance(data, Mapping):
             raise SnapshotError("<root>", f"expected an object, got {type(data).__name__}")
-        if data.get("v") != Leg.SNAPSHOT_VERSION:
-            raise SnapshotError("v", f"unsupported version {data.get('v')!r}")
+        version = data.get("v")
+        if version.__class__ is not int or version != Leg.SNAPSHOT_VERSION:
+            raise SnapshotError("v", f"unsupported version {version!r}")
         missing = [k for k in _SNAPSHOT_KEYS if k not in data]
         if missing:
             raise SnapshotError(missing[0], "missing")
@@ -571,8 +612,8 @@ class LegSnapshot:
         snap = cls(
             _req_str("leg", g("leg")), _req_str("agent_a", g("agent_a")),
             _req_str("agent_b", g("agent_b")), _req_str("customer_ani", g("customer_ani")),
-            _opt_str("conversation_id", g("conversation_id")),
-            _opt_str("channel_session_id", g("channel_session_id")),
+            _req_str("conversation_id", g("conversation_id")),
+            _req_str("channel_session_id", g("channel_session_id")),
             _opt_str("call_id", g("call_id")),
             _opt_str("service_identifier", g("service_identifier")),
             _opt_str("associated_dialog_uri", g("associated_dialog_uri")),

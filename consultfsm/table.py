@@ -33,6 +33,11 @@ The rules
    state (the same report again). A timer expiry there is always absorbed: it
    is late, never a repeat -- so when the CTI's RONA and the ring deadline
    race, whichever comes first wins and a late expiry is absorbed.
+   One exception: ``accepted`` after a leg ended unanswered (RONA, cancelled,
+   declined, failed, customer left) has no row. B really answering after we
+   gave up on the leg is a contradiction (a ring window shorter than the CTI's,
+   reordered events) that loses a real call if swallowed, so it is rejected
+   loudly, as ``rona`` after ``accepted`` is.
    Desk inputs after the end are absorbed too, except the return of a desk that
    was offline when the leg ended: it still gets told how the leg ended.
 7. ``CALL_LEG_STARTED`` is emitted exactly on entering ``accepted``;
@@ -56,6 +61,7 @@ from . import events as ev
 from .guards import Guard
 from .states import (
     INPUT_REGION,
+    OUTCOMES,
     REGION_STATES,
     TERMINAL_CALL_STATES,
     TIMER_OF_INPUT,
@@ -302,7 +308,8 @@ def _desk_b_rows() -> Iterator[Row]:
 
 def _terminal_rows(written: Iterable[Row]) -> Iterator[Row]:
     """Rule 6: in a terminal call state every call input is absorbed, except
-    a CTI report that leads there, which is a duplicate. Derived from the rows
+    a CTI report that leads there, which is a duplicate, and ``accepted`` after
+    an unanswered end, which is rejected. Derived from the rows
     that enter each terminal state, so it cannot disagree with them."""
     written = list(written)
     call_inputs = [i for i in InputKind if INPUT_REGION[i] is Region.CALL]
@@ -313,6 +320,8 @@ def _terminal_rows(written: Iterable[Row]) -> Iterator[Row]:
             and r.disposition is Disposition.APPLIED and r.input not in TIMER_OF_INPUT
         }  # fmt: skip
         for input in call_inputs:
+            if input is I.ACCEPTED and not OUTCOMES[state].accepted:
+                continue  # a contradiction: rejected, never absorbed (rule 6)
             if input in entering:
                 yield _dup(Region.CALL, state, input)
             else:

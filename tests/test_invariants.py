@@ -83,7 +83,7 @@ BROKEN: dict[str, tuple[tuple[Row, ...], Invariant]] = {
     ),
     "a terminal state left": (
         _edit(
-            _key("call:rona--accepted"),
+            _key("call:ended_by_a--accepted"),
             lambda r: attrs.evolve(r, target=CallState.ACCEPTED, disposition=Disposition.APPLIED),
         ),
         Invariant.TERMINAL_STAYS,

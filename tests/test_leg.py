@@ -13,6 +13,8 @@ from consultfsm import (
     Disposition,
     IllegalInput,
     InputKind,
+    InvalidLeg,
+    InvalidTime,
     Leg,
     LegConfig,
     LegSnapshot,
@@ -225,3 +227,60 @@ def test_events_are_frozen_values_without_references_to_the_leg() -> None:
     assert alert.to_dict() == {
         "event": "alert_shown", "to": "agentdesk_b", "leg": "L1", "at": 200, "caller_id": "A",
     }  # fmt: skip
+
+
+@pytest.mark.parametrize("bad", [float("nan"), 5.0, "5", None, True])
+def test_a_time_that_is_not_integer_ms_is_rejected_and_changes_nothing(bad: object) -> None:
+    leg = new_leg()
+    before = leg.snapshot()
+    with pytest.raises(InvalidTime, match="time must be integer ms"):
+        leg.handle(I.ALERTING, bad)  # type: ignore[arg-type]
+    assert leg.snapshot() == before
+    assert leg.accepts(I.ALERTING, bad) is False  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"agent_b": "A"}, "agent_a and agent_b are both 'A'"),
+        ({"leg_id": ""}, "leg_id must not be empty"),
+        ({"channel_session_id": None}, "channel_session_id must be a string"),
+        ({"conversation_id": 7}, "conversation_id must be a string"),
+        ({"created_at": 1.5}, "created_at must be an integer"),
+    ],
+)
+def test_facts_that_cannot_be_right_are_refused(change: dict[str, object], message: str) -> None:
+    facts: dict[str, object] = {
+        "leg_id": "L1", "agent_a": "A", "agent_b": "B", "customer_ani": "+1",
+        "conversation_id": "C1", "channel_session_id": "S1",
+    }  # fmt: skip
+    facts.update(change)
+    with pytest.raises(InvalidLeg, match=message):
+        Leg(**facts)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("ending", [I.RONA, I.DROPPED_BY_A, I.DROPPED_BY_B, I.FAILED])
+def test_b_answering_after_an_unanswered_end_is_rejected_not_swallowed(ending: InputKind) -> None:
+    leg = new_leg()
+    leg.handle(I.ALERTING, 200)
+    leg.handle(ending, 1_000)
+    before = leg.snapshot()
+    with pytest.raises(IllegalInput):
+        leg.handle(I.ACCEPTED, 1_100)
+    assert leg.snapshot() == before
+
+
+@pytest.mark.parametrize("version", [True, 1.0, "1"])
+def test_a_snapshot_version_must_be_the_integer_1(version: object) -> None:
+    data = new_leg().snapshot().to_dict()
+    data["v"] = version
+    with pytest.raises(SnapshotError) as info:
+        LegSnapshot.from_dict(data)
+    assert info.value.field == "v"
+
+
+def test_a_snapshot_with_impossible_facts_is_a_snapshot_error() -> None:
+    data = new_leg().snapshot().to_dict()
+    data["agent_b"] = data["agent_a"]
+    with pytest.raises(SnapshotError, match="agent_a and agent_b"):
+        Leg.restore(LegSnapshot.from_dict(data))

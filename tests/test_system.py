@@ -61,7 +61,10 @@ def test_ring_timer_fires_before_an_input_at_its_deadline() -> None:
     fired = _events(system, event="timer_fired")
     assert [(r["at"], r["timer"]) for r in fired] == [(1200, "ring")]
     assert system.leg("L1").call is CallState.RONA
-    assert _events(system, event="input_ignored", input="accepted")
+    # B answering after the leg ended as RONA contradicts it: rejected, not swallowed.
+    (rejected,) = _events(system, event="input_rejected", input="accepted")
+    assert "IllegalInput" in rejected["reason"] and "rona/" in rejected["reason"]
+    assert system.rejected == 1
     assert _on_conversation(system) == []
 
 
