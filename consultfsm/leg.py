@@ -34,20 +34,21 @@ from .errors import (
     TimeWentBackwards,
 )
 from .events import _fast_constructor, _layout_twin
-from .guards import GUARDS
+from .guards import GUARDS, Guard
 from .states import (
     INITIAL,
     INPUT_REGION,
     REGION_STATES,
     TERMINAL_CALL_STATES,
     TIMER_OF_INPUT,
+    TIMER_REGION,
     CallState,
     DeskState,
     InputKind,
     Region,
     Timer,
 )
-from .table import TABLE, Disposition, Row
+from .table import TABLE, Disposition, Row, armed_in
 
 # --- configuration -------------------------------------------------------------------
 
@@ -263,7 +264,7 @@ def _compile() -> tuple[dict[InputKind, _Plan | _TimerBranch], ...]:
             assert timer is not None, f"time guard on a non-timer input: {dynamic[0].key}"
             branch: dict[bool, _Plan | None] = {True: None, False: None}
             for row in live:
-                due = not any(g.value == "early" for g in row.guards)
+                due = Guard.EARLY not in row.guards
                 if branch[due] is not None:
                     raise AssertionError(f"rows overlap in {state}: {row.key}")
                 branch[due] = _Plan(row, packed)
@@ -629,17 +630,17 @@ class LegSnapshot:
         return snap
 
     def _check_timers(self) -> None:
-        # A deadline is pending exactly when its region is in the state that arms it.
-        expected = {
-            "ring_deadline": self.call is CallState.RINGING,
-            "grace_a_deadline": self.desk_a is DeskState.DISCONNECTED,
-            "grace_b_deadline": self.desk_b is DeskState.DISCONNECTED,
-        }
-        for name, pending in expected.items():
+        # A deadline is pending exactly when its region is in a state that arms it.
+        for timer in Timer:
+            region = TIMER_REGION[timer]
+            state = getattr(self, region.value)
+            name = _DEADLINE_SLOT[timer]
+            pending = state in armed_in(timer)
             if (getattr(self, name) is not None) != pending:
-                state = "set" if pending else "null"
                 raise SnapshotError(
-                    name, f"must be {state} in state {self.call}/{self.desk_a}/{self.desk_b}"
+                    name,
+                    f"must be {'set' if pending else 'null'} in state "
+                    f"{self.call}/{self.desk_a}/{self.desk_b}",
                 )
         if self.ring_ms <= 0 or self.grace_ms <= 0:
             raise SnapshotError("ring_ms" if self.ring_ms <= 0 else "grace_ms", "must be positive")

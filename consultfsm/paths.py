@@ -21,17 +21,14 @@ import attrs
 
 from . import events as ev
 from .errors import InputRejected
+from .explore import DEFAULT_CONFIGS
 from .invariants import ObservedLeg
 from .leg import Leg, LegConfig, LegState, Step
 from .states import InputKind
 from .table import TABLE, Disposition, Row
 
-#: The configurations searched (same as the explorer's): ring < grace, grace < ring, equal.
-CONFIGS: tuple[LegConfig, ...] = (
-    LegConfig(ring_ms=15_000, grace_ms=60_000),
-    LegConfig(ring_ms=15_000, grace_ms=10_000),
-    LegConfig(ring_ms=10_000, grace_ms=10_000),
-)
+#: The configurations searched: the explorer's (ring < grace, grace < ring, equal).
+CONFIGS: tuple[LegConfig, ...] = DEFAULT_CONFIGS
 
 
 @attrs.frozen

@@ -355,6 +355,14 @@ def states_of(region: Region) -> tuple[StrEnum, ...]:
     return REGION_STATES[region]
 
 
+def armed_in(timer: Timer) -> frozenset[StrEnum]:
+    """The region states in which ``timer`` is pending: the targets of the rows
+    that start it. (Every row that leaves such a state cancels or fires the
+    timer, which the tests check, so "pending" and "in one of these states"
+    are the same thing.)"""
+    return frozenset(r.target for r in TABLE if r.start is timer)
+
+
 def emitted_events() -> tuple[type[ev.Event], ...]:
     """Every event class some row emits (timer events included), sorted by name."""
     classes: set[type[ev.Event]] = {e.event for r in TABLE for e in r.emits}

@@ -85,3 +85,15 @@ def test_check_json_counterexample(
     assert cex["violations"][0]["invariant"] == "alert_visible"
     assert cex["trace_exact"] is True
     assert cex["trace"][-1] == {"at": 0, "input": "rona", "leg": "L1"}
+
+
+@pytest.mark.parametrize(
+    ("depth", "message"), [("abc", "'abc' is not a whole number"), ("0", "at least 1")]
+)
+def test_a_bad_depth_is_a_usage_error(
+    depth: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["check", "--depth", depth])
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err

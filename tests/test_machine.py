@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from consultfsm import TABLE, IllegalInput, InputKind, Leg
-from consultfsm.machine import new_leg_model
+from consultfsm.machine import build_machine, new_leg_model
 from consultfsm.scenarios import CASES, LEG_FACTS, Case
+
+SESSION = {"conversation_id": "C1", "channel_session_id": "S1"}
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
@@ -20,18 +22,14 @@ def test_machine_and_runtime_agree_on_every_case(case: Case) -> None:
 
 
 def test_the_machine_has_one_transition_per_row() -> None:
-    model = new_leg_model("L1", "A", "B", "+1")
-    machine = model.machine if hasattr(model, "machine") else None
-    assert machine is None or machine  # transitions attaches no attribute by default
-    from consultfsm.machine import build_machine
-
-    built = build_machine(new_leg_model("L2", "A", "B", "+1"))
+    built = build_machine(new_leg_model("L2", "A", "B", "+1", **SESSION))
     count = sum(len(t) for event in built.events.values() for t in event.transitions.values())
     assert count == len(TABLE)
+    assert set(built.events) == {row.input.value for row in TABLE}
 
 
 def test_the_machine_rejects_what_the_runtime_rejects() -> None:
-    model = new_leg_model("L1", "A", "B", "+1")
+    model = new_leg_model("L1", "A", "B", "+1", **SESSION)
     with pytest.raises(IllegalInput):
         model.feed(InputKind.BROWSER_RESTORED_A, 5)
     assert str(model.leg_state) == "initiated/connected/connected"

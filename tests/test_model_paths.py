@@ -17,13 +17,11 @@ from consultfsm.states import (
     INPUT_REGION,
     REGION_STATES,
     TIMER_OF_INPUT,
-    CallState,
-    DeskState,
     InputKind,
     Region,
     Timer,
 )
-from consultfsm.table import TABLE, Row
+from consultfsm.table import TABLE, Row, armed_in
 
 PATHS = shortest_paths()
 
@@ -80,14 +78,15 @@ ALL_STATES = [
 
 
 def _leg_in(state: LegState) -> Leg:
-    # A deadline is pending exactly in the state that arms it (snapshot rule).
+    # A deadline is pending exactly in a state that arms it (snapshot rule).
+    def pending(timer: Timer, region_state: object) -> int | None:
+        return DEADLINE if region_state in armed_in(timer) else None
+
     snap = LegSnapshot(
         "L1", "A", "B", "+923001234567", "C1", "S1", None, None, None,
         state.call, state.desk_a, state.desk_b,
-        DEADLINE if state.call is CallState.RINGING else None,
-        DEADLINE if state.desk_a is DeskState.DISCONNECTED else None,
-        DEADLINE if state.desk_b is DeskState.DISCONNECTED else None,
-        0, 15_000, 60_000,
+        pending(Timer.RING, state.call), pending(Timer.GRACE_A, state.desk_a),
+        pending(Timer.GRACE_B, state.desk_b), 0, 15_000, 60_000,
     )  # fmt: skip
     return Leg.restore(snap)
 

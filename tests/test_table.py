@@ -7,11 +7,13 @@ from consultfsm.states import (
     INPUT_REGION,
     OUTCOMES,
     TERMINAL_CALL_STATES,
+    TIMER_OF_INPUT,
     TIMER_REGION,
     CallState,
     InputKind,
+    Timer,
 )
-from consultfsm.table import Row, _row
+from consultfsm.table import Row, _row, armed_in
 
 
 def test_the_table_passes_its_own_checks() -> None:
@@ -91,3 +93,18 @@ def test_row_keys_and_labels_are_unique_and_readable() -> None:
         "CALL_LEG_STARTED(reported_by=agentdesk)->conversation; task_created->routing_engine; "
         "task_assigned->agent_manager"
     )
+
+
+def test_a_timer_is_pending_exactly_in_the_states_that_arm_it() -> None:
+    # What armed_in() (and the snapshot check built on it) relies on.
+    for timer in Timer:
+        armed = armed_in(timer)
+        assert armed, timer
+        for row in rows_for(TIMER_REGION[timer]):
+            if row.disposition is not Disposition.APPLIED:
+                continue
+            leaving = row.source in armed and row.target not in armed
+            entering = row.source not in armed and row.target in armed
+            consumed = row.cancel is timer or TIMER_OF_INPUT.get(row.input) is timer
+            assert leaving == consumed, row.key
+            assert entering == (row.start is timer), row.key

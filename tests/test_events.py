@@ -1,0 +1,75 @@
+"""Events built by the fast constructors are indistinguishable from attrs-built ones.
+
+The runtime builds events (and steps) through ``events._fast_constructor``,
+which fills a same-layout twin and then sets ``__class__``. That relies on
+attrs' slotted layout, so check the result against ordinary construction for
+every event class: type, fields, equality, hash, repr, frozenness, pickling,
+``attrs.evolve`` and ``to_dict``.
+"""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+import attrs
+import pytest
+
+from consultfsm import events as ev
+from consultfsm.leg import _STEP_TWIN, Step
+from consultfsm.states import CimReason, EndReason, Timer
+from consultfsm.table import TABLE, Disposition
+
+VALUES: dict[str, Any] = {
+    "leg": "L1", "at": 900, "caller_id": "A", "reason": EndReason.RONA, "agent_b": "B",
+    "conversation_id": "C1", "channel_session_id": "S1", "agent": "B",
+    "customer_ani": "+923001234567", "call_id": "D2", "service_identifier": "8001",
+    "associated_dialog_uri": None, "reported_by": ev.Reporter.CCM, "timer": Timer.RING,
+    "deadline": 15_200,
+}  # fmt: skip
+
+
+def _args(cls: type[ev.Event]) -> list[Any]:
+    out = []
+    for field in attrs.fields(cls):
+        value = VALUES[field.name]
+        if field.name == "reason" and issubclass(
+            cls, ev._CimCallLeg | ev.CallLegStarted | ev.CallLegEnded
+        ):
+            value = CimReason.CONSULT_ENDED
+        out.append(value)
+    return out
+
+
+@pytest.mark.parametrize("cls", ev.EVENT_CLASSES, ids=lambda c: c.__name__)
+def test_fast_construction_equals_attrs_construction(cls: type[ev.Event]) -> None:
+    args = _args(cls)
+    fast = cls._make(*args)
+    slow = cls(*args)
+    assert type(fast) is cls
+    assert fast == slow and hash(fast) == hash(slow) and repr(fast) == repr(slow)
+    assert attrs.asdict(fast) == attrs.asdict(slow)
+    assert fast.to_dict() == slow.to_dict()
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        fast.at = 1  # type: ignore[misc]
+    assert pickle.loads(pickle.dumps(fast)) == slow
+    assert attrs.evolve(fast, at=1) == attrs.evolve(slow, at=1)
+    assert not hasattr(fast, "__dict__")  # still slotted
+
+
+def test_the_step_twin_builds_real_steps() -> None:
+    row = TABLE[0]
+    twin: Any = object.__new__(_STEP_TWIN)
+    twin.disposition, twin.row, twin.events = Disposition.APPLIED, row, ()
+    twin.__class__ = Step
+    assert type(twin) is Step and twin == Step(Disposition.APPLIED, row, ())
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        twin.events = ()  # type: ignore[misc]
+
+
+def test_classes_with_validators_keep_their_own_constructor() -> None:
+    @attrs.frozen
+    class Checked:
+        x: int = attrs.field(validator=attrs.validators.instance_of(int))
+
+    assert ev._fast_constructor(Checked) is Checked
