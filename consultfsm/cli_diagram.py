@@ -1,6 +1,7 @@
 """``consultfsm diagram``: write the state diagrams, the case sequence diagrams and
-(with ``--docs``) the generated docs. Thin: the generators live in
-:mod:`consultfsm.diagram` and :mod:`consultfsm.docgen`."""
+(with ``--docs``) the generated docs. Thin: the generators live in the pure
+:mod:`consultfsm.diagram` and :mod:`consultfsm.docgen`; the file I/O and the
+``dot`` subprocess in :mod:`consultfsm.cli_render`."""
 
 from __future__ import annotations
 
@@ -9,19 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .diagram import (
-    FORMATS,
-    RENDERED,
-    Artifact,
-    DotNotFound,
-    parse_formats,
-    rendered_artifacts,
-    stale,
-    text_artifacts,
-    write_artifacts,
-    write_diagrams,
-)
-from .docgen import doc_artifacts
+from .cli_render import doc_artifacts, rendered_artifacts, stale, write_artifacts, write_diagrams
+from .diagram import FORMATS, RENDERED, Artifact, DotNotFound, parse_formats, text_artifacts
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # something could not be produced, or --check found stale files
@@ -34,7 +24,7 @@ writes, under --out (default diagrams/):
   cases/<case>.mmd                      a sequence diagram per scenario
 with --docs, also the generated pages under --docs-dir (default docs/):
   transition-table.md failover.md state-diagram.md, and the generated
-  sections of model.md and embedding.md.
+  sections of model.md, embedding.md and verification.md.
 
 Run it from the repository root; regenerate everything with:
   consultfsm diagram --docs

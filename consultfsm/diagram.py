@@ -1,11 +1,13 @@
 """Pictures of the leg, generated from the transition table and nothing else.
 
-Tooling, not library core: the generators return text (DOT, Mermaid) and only
-:func:`render` and :func:`write_artifacts` touch the outside world (Graphviz's
-``dot`` executable, files). Every output is stable: states and inputs in their
-declaration order, no timestamps, no absolute paths, so the files committed
-under ``diagrams/`` are golden and ``tests/test_diagrams.py`` fails when the
-table moves on without them.
+Pure, like the rest of the library: the generators return text (DOT,
+Mermaid) and :func:`text_artifacts` / :func:`render_jobs` return the plan of
+files to write and renderings to make. Nothing here runs Graphviz's ``dot`` or
+touches a file: :mod:`consultfsm.cli_render` (used by ``consultfsm diagram``)
+does both. Every output is stable: states and inputs in their declaration
+order, no timestamps, no absolute paths, so the files committed under
+``diagrams/`` are golden and ``tests/test_diagrams.py`` fails when the table
+moves on without them.
 
 What is drawn
 -------------
@@ -32,11 +34,9 @@ from __future__ import annotations
 
 import functools
 import itertools
-import shutil
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from html import escape
-from pathlib import Path
 
 import attrs
 
@@ -75,8 +75,9 @@ INSTALL_HINT = "install Graphviz (Debian/Ubuntu: apt-get install graphviz)"
 class DotNotFound(ConsultFsmError):
     """Graphviz's ``dot`` executable is missing, so SVG/PNG cannot be rendered.
 
-    ``written`` names the DOT files that were written anyway (empty when the
-    caller only asked to render in memory).
+    Raised by :mod:`consultfsm.cli_render`, which runs ``dot``. ``written``
+    names the DOT files that were written anyway (empty when the caller only
+    asked to render in memory).
     """
 
     def __init__(self, written: Sequence[str] = ()) -> None:
@@ -684,26 +685,7 @@ def case_mermaid(case: Case, result: CaseResult | None = None) -> str:
     return "\n".join(out)
 
 
-# --- rendering and writing -----------------------------------------------------------------
-
-
-def dot_available() -> bool:
-    """True when Graphviz's ``dot`` executable is on PATH."""
-    return shutil.which("dot") is not None
-
-
-def render(dot_source: str, fmt: str) -> bytes:
-    """Render DOT text to ``fmt`` (``svg`` or ``png``) with Graphviz's ``dot``.
-
-    Raises :class:`DotNotFound` when the executable is missing.
-    """
-    import graphviz
-
-    try:
-        data: bytes = graphviz.Source(dot_source).pipe(format=fmt, engine="dot")
-    except graphviz.ExecutableNotFound:
-        raise DotNotFound() from None
-    return data
+# --- files to write (a plan; the CLI does the writing and the rendering) ----------------------
 
 
 @attrs.frozen
@@ -712,6 +694,17 @@ class Artifact:
 
     path: str
     content: bytes
+
+
+@attrs.frozen
+class RenderJob:
+    """One file Graphviz must render: its path relative to the output directory,
+    the DOT source and the output format (``svg`` or ``png``). This module only
+    plans it; :mod:`consultfsm.cli_render` runs ``dot``."""
+
+    path: str
+    source: str
+    format: str
 
 
 def _text(path: str, text: str) -> Artifact:
@@ -743,70 +736,15 @@ def text_artifacts(formats: Iterable[str] = FORMATS) -> list[Artifact]:
     return out
 
 
-def rendered_artifacts(formats: Iterable[str] = FORMATS) -> list[Artifact]:
-    """SVG and PNG renderings of both state diagrams; raises :class:`DotNotFound`."""
+def render_jobs(formats: Iterable[str] = FORMATS) -> list[RenderJob]:
+    """The SVG and PNG renderings of both state diagrams that ``formats`` asks for,
+    in output order (no rendering here: see :func:`consultfsm.cli_render.render`)."""
     wanted = [f for f in FORMATS if f in set(formats) and f in RENDERED]
-    out: list[Artifact] = []
+    out: list[RenderJob] = []
     for stem, source in ((STATE_DIAGRAM, state_dot), (TRANSITIONS_DIAGRAM, transitions_dot)):
         text = source() if wanted else ""
-        out += [Artifact(f"{stem}.{fmt}", render(text, fmt)) for fmt in wanted]
+        out += [RenderJob(f"{stem}.{fmt}", text, fmt) for fmt in wanted]
     return out
-
-
-def write_artifacts(artifacts: Iterable[Artifact], out_dir: Path) -> list[tuple[Path, bool]]:
-    """Write each artifact under ``out_dir``; returns ``(path, changed)`` per file.
-
-    A file whose content is already right is not rewritten, so regenerating
-    touches only what changed.
-    """
-    written: list[tuple[Path, bool]] = []
-    for artifact in artifacts:
-        path = out_dir / artifact.path
-        changed = not path.is_file() or path.read_bytes() != artifact.content
-        if changed:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(artifact.content)
-        written.append((path, changed))
-    return written
-
-
-def write_diagrams(
-    out_dir: Path,
-    formats: Iterable[str] = FORMATS,
-    progress: Callable[[Path, bool], None] | None = None,
-) -> list[tuple[Path, bool]]:
-    """Write the diagrams in ``formats`` under ``out_dir``; returns ``(path, changed)``.
-
-    The DOT and Mermaid files are written first, so when rendering is asked for
-    and ``dot`` is missing they are there when :class:`DotNotFound` (naming the
-    DOT files) is raised. ``progress`` is called once per file, as it is written.
-    """
-    formats = tuple(formats)
-
-    def write(artifacts: list[Artifact]) -> list[tuple[Path, bool]]:
-        done = write_artifacts(artifacts, out_dir)
-        for path, changed in done:
-            if progress is not None:
-                progress(path, changed)
-        return done
-
-    results = write(text_artifacts(formats))
-    if RENDERED & set(formats):
-        try:
-            rendered = rendered_artifacts(formats)
-        except DotNotFound:
-            raise DotNotFound([str(p) for p, _ in results if p.suffix == ".dot"]) from None
-        results += write(rendered)
-    return results
-
-
-def stale(artifacts: Iterable[Artifact], out_dir: Path) -> list[str]:
-    """The artifacts whose file under ``out_dir`` is missing or differs."""
-    return [
-        a.path
-        for a in artifacts
-        if not (out_dir / a.path).is_file() or (out_dir / a.path).read_bytes() != a.content
-    ]
 
 
 def dot_version_of_svg(svg: bytes) -> str | None:
@@ -822,23 +760,22 @@ def dot_version_of_svg(svg: bytes) -> str | None:
 __all__ = [
     "CASES_DIR",
     "FORMATS",
+    "RENDERED",
     "STATE_DIAGRAM",
     "TRANSITIONS_DIAGRAM",
     "Artifact",
     "DotNotFound",
+    "RenderJob",
     "case_mermaid",
+    "dot_version_of_svg",
     "edges",
     "guard_meaning",
     "guard_reads",
     "parse_formats",
-    "render",
-    "rendered_artifacts",
+    "render_jobs",
     "self_loops",
-    "stale",
     "state_dot",
     "state_mermaid",
     "text_artifacts",
     "transitions_dot",
-    "write_artifacts",
-    "write_diagrams",
 ]

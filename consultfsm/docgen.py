@@ -1,8 +1,9 @@
 """The generated parts of ``docs/``, from the table, the events and the scenarios.
 
-Tooling, like :mod:`consultfsm.diagram`: every function returns text; only
-:func:`doc_artifacts` reads the hand-written pages it fills in. Two kinds of
-output:
+Pure, like :mod:`consultfsm.diagram`: every function returns text, and
+:func:`doc_artifacts` is given the current text of the hand-written pages and
+the example sources it fills in (the CLI, :mod:`consultfsm.cli_render`, reads
+them and writes the result). Two kinds of output:
 
 * whole pages, generated (``transition-table.md``, ``failover.md``,
   ``state-diagram.md``): never edit them by hand;
@@ -18,8 +19,8 @@ committed page is stale.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
-from pathlib import Path
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import PurePosixPath
 
 from . import events as ev
 from .diagram import (
@@ -347,20 +348,25 @@ def guards_section() -> str:
     )
 
 
-def example_section(docs_dir: Path, name: str) -> str:
-    """An example script's source as a fenced block (``docs/examples/<name>``)."""
-    source = (docs_dir / name).read_text(encoding="utf-8").rstrip("\n")
-    return f"`docs/{name}`:\n\n```python\n{source}\n```"
+def example_section(name: str, source: str) -> str:
+    """An example script's source (``docs/<name>``) as a fenced block."""
+    body = source.rstrip("\n")
+    return f"`docs/{name}`:\n\n```python\n{body}\n```"
 
 
-def sections(docs_dir: Path) -> dict[str, Callable[[], str]]:
-    """Generated section name -> its generator."""
+def _example(examples: Mapping[str, str], name: str) -> Callable[[], str]:
+    return lambda: example_section(name, examples[name])
+
+
+def sections(examples: Mapping[str, str]) -> dict[str, Callable[[], str]]:
+    """Generated section name -> its generator; ``examples`` maps each name in
+    :data:`EXAMPLES` to that script's source."""
     out: dict[str, Callable[[], str]] = {
         "events": events_section,
         "guards": guards_section,
     }
     for name in EXAMPLES:
-        out[Path(name).stem] = lambda name=name: example_section(docs_dir, name)  # type: ignore[misc]
+        out[PurePosixPath(name).stem] = _example(examples, name)
     return out
 
 
@@ -393,24 +399,26 @@ PAGES: dict[str, Callable[[], str]] = {
 }
 
 
-def doc_artifacts(docs_dir: Path) -> list[Artifact]:
+def doc_artifacts(pages: Mapping[str, str], examples: Mapping[str, str]) -> list[Artifact]:
     """Every generated page, and every hand-written page with its sections filled.
 
-    Reads the hand-written pages (and example scripts) from ``docs_dir``; a
-    missing hand-written page is skipped.
+    ``pages`` maps names in :data:`SECTION_PAGES` to their current text (a page
+    that is not given is skipped); ``examples`` maps each name in
+    :data:`EXAMPLES` to the script's source. Paths are relative to ``docs/``.
     """
     out = [Artifact(name, gen().encode("utf-8")) for name, gen in PAGES.items()]
-    generators = sections(docs_dir)
+    generators = sections(examples)
     for name in SECTION_PAGES:
-        page = docs_dir / name
-        if page.is_file():
-            text = fill_sections(page.read_text(encoding="utf-8"), generators)
+        if name in pages:
+            text = fill_sections(pages[name], generators)
             out.append(Artifact(name, text.encode("utf-8")))
     return out
 
 
 __all__ = [
+    "EXAMPLES",
     "PAGES",
+    "SECTION_PAGES",
     "doc_artifacts",
     "events_section",
     "failover_md",

@@ -10,16 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from consultfsm import diagram
+from consultfsm import cli_render, diagram, docgen
 from consultfsm.cli import main
+from consultfsm.cli_render import stale
 from consultfsm.diagram import (
     CASES_DIR,
     FORMATS,
     Artifact,
     DotNotFound,
+    RenderJob,
     guard_reads,
     self_loops,
-    stale,
 )
 from consultfsm.guards import Guard
 from consultfsm.scenarios import CASES, Case, label, run_case
@@ -61,7 +62,7 @@ def test_committed_svg_and_png_are_current() -> None:
     committed = diagram.dot_version_of_svg((DIAGRAMS / "leg.svg").read_bytes())
     if committed != _dot_version():
         pytest.skip(f"rendered with dot {committed}, this machine has {_dot_version()}")
-    _assert_current(diagram.rendered_artifacts(FORMATS), DIAGRAMS)
+    _assert_current(cli_render.rendered_artifacts(FORMATS), DIAGRAMS)
 
 
 def test_output_is_stable_and_has_no_local_paths() -> None:
@@ -71,6 +72,34 @@ def test_output_is_stable_and_has_no_local_paths() -> None:
         text = artifact.content.decode("utf-8")
         assert str(ROOT) not in text, artifact.path
         assert not re.search(r"\b20\d\d-\d\d-\d\d", text), f"a date in {artifact.path}"
+
+
+def test_render_jobs_plan_both_diagrams_in_format_order() -> None:
+    jobs = diagram.render_jobs(("png", "dot", "svg"))
+    assert [j.path for j in jobs] == [
+        "leg.svg", "leg.png", "leg-transitions.svg", "leg-transitions.png",
+    ]  # fmt: skip
+    assert jobs[0] == RenderJob("leg.svg", diagram.state_dot(), "svg")
+    assert jobs[2].source == diagram.transitions_dot()
+    assert diagram.render_jobs(("dot", "mmd")) == []
+
+
+def test_library_modules_do_no_io() -> None:
+    """diagram and docgen are pure: the subprocess and the files are cli_render's."""
+    for module in (diagram, docgen):
+        source = Path(module.__file__ or "").read_text(encoding="utf-8")
+        for banned in (
+            "import shutil",
+            "import subprocess",
+            "import graphviz",
+            "read_text(",
+            "read_bytes(",
+            "write_text(",
+            "write_bytes(",
+            "open(",
+            ".pipe(",
+        ):
+            assert banned not in source, f"{module.__name__} uses {banned}"  # fmt: skip
 
 
 def test_stale_detects_a_changed_file(tmp_path: Path) -> None:
@@ -176,7 +205,7 @@ def test_missing_dot_writes_the_dot_and_raises_a_typed_error(
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     with pytest.raises(DotNotFound) as caught:
-        diagram.write_diagrams(tmp_path / "out", ("dot", "svg"))
+        cli_render.write_diagrams(tmp_path / "out", ("dot", "svg"))
     message = str(caught.value)
     assert "`dot`" in message and "apt-get install graphviz" in message
     dot_file = tmp_path / "out" / "leg.dot"
@@ -216,5 +245,5 @@ def test_cli_check_reports_missing_files(
 @pytest.mark.skipif(not HAS_DOT, reason="Graphviz's dot is not installed")
 def test_render_produces_svg_and_png() -> None:
     source = diagram.state_dot()
-    assert diagram.render(source, "svg").lstrip().startswith(b"<?xml")
-    assert diagram.render(source, "png").startswith(b"\x89PNG\r\n\x1a\n")
+    assert cli_render.render(source, "svg").lstrip().startswith(b"<?xml")
+    assert cli_render.render(source, "png").startswith(b"\x89PNG\r\n\x1a\n")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from consultfsm import docgen
+from consultfsm import cli_render, docgen
 from consultfsm import events as ev
-from consultfsm.diagram import stale
+from consultfsm.cli_render import stale
 from consultfsm.scenarios import CASES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,7 +22,7 @@ NOT_YET_REQUIRED: set[str] = set()
 
 
 def test_generated_docs_are_current() -> None:
-    outdated = stale(docgen.doc_artifacts(DOCS), DOCS)
+    outdated = stale(cli_render.doc_artifacts(DOCS), DOCS)
     assert not outdated, f"stale docs: {outdated}; {REGENERATE}"
 
 
@@ -70,6 +70,20 @@ def test_note_answers_are_quoted_from_the_note() -> None:
     for source, answers in docgen.NOTE_ANSWERS.items():
         for answer in answers:
             assert answer in text, f"{source}: {answer!r} is not in the note"
+
+
+def test_doc_artifacts_are_built_from_the_texts_given() -> None:
+    """docgen reads nothing: the pages and examples are arguments."""
+    page = "intro\n<!-- generated:guards -->\nold\n<!-- /generated:guards -->\n"
+    examples = {name: f"print({name!r})\n" for name in docgen.EXAMPLES}
+    built = {a.path: a.content.decode("utf-8") for a in docgen.doc_artifacts(
+        {"model.md": page}, examples)}  # fmt: skip
+    assert set(built) == {*docgen.PAGES, "model.md"}  # pages not given are skipped
+    assert built["model.md"].startswith("intro\n<!-- generated:guards -->\n| guard |")
+    embedding = "<!-- generated:ccm_handler -->\n<!-- /generated:ccm_handler -->"
+    (filled,) = [a for a in docgen.doc_artifacts({"embedding.md": embedding}, examples)
+                 if a.path == "embedding.md"]  # fmt: skip
+    assert "print('examples/ccm_handler.py')" in filled.content.decode("utf-8")
 
 
 def test_fill_sections_refuses_an_unknown_marker() -> None:
