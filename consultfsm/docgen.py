@@ -10,7 +10,8 @@ them and writes the result). Two kinds of output:
 * generated *sections* of hand-written pages, between
   ``<!-- generated:NAME -->`` and ``<!-- /generated:NAME -->`` markers
   (``model.md``: the event and guard tables; ``embedding.md``: the example
-  sources). The prose around them is yours; the markers' content is not.
+  sources; ``verification.md``: the table's numbers). The prose around them is
+  yours; the markers' content is not.
 
 ``consultfsm diagram --docs`` writes them; ``tests/test_docs.py`` fails when a
 committed page is stale.
@@ -18,6 +19,7 @@ committed page is stale.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import PurePosixPath
@@ -38,7 +40,7 @@ from .diagram import (
 )
 from .guards import Guard
 from .scenarios import CASES, Case, CaseResult, run_case
-from .states import Region
+from .states import REGION_STATES, TIMER_OF_INPUT, InputKind, Region
 from .table import TABLE, Disposition, rows_for
 
 #: Where docs link to the diagrams, relative to ``docs/`` (the default layout).
@@ -48,7 +50,7 @@ GENERATED_NOTE = (
     "change the source and regenerate."
 )
 #: Hand-written pages whose marked sections are generated.
-SECTION_PAGES = ("model.md", "embedding.md")
+SECTION_PAGES = ("model.md", "embedding.md", "verification.md")
 #: Example scripts embedded in ``embedding.md`` (relative to ``docs/``).
 EXAMPLES = ("examples/ccm_handler.py", "examples/agentdesk_handler.py")
 
@@ -115,7 +117,7 @@ _SECTIONS: tuple[tuple[str, str, str], ...] = (
     ("failover", "The note's failover table", "The rows of the design note's failover table "
      "(rows 8 and 9 are cut off in the note; the bracketed text is how the scenarios complete "
      "them)."),
-    ("case", "The note's cases", "The 14 bullets of the note's *Cases* list."),
+    ("case", "The note's cases", "The {count} bullets of the note's *Cases* list."),
     ("edge", "Edge cases the note omits", "From the domain brief, section 5: reordering, "
      "duplicates, a desk away at the decisive moment."),
 )  # fmt: skip
@@ -187,7 +189,8 @@ def failover_md() -> str:
         chosen = [r for r in results if _kind(r.case) == kind]
         if not chosen:
             continue
-        out += [f"## {title}", "", intro, ""]
+        count = len({r.case.source for r in chosen})
+        out += [f"## {title}", "", intro.format(count=count), ""]
         note = kind == "failover"  # only the failover table has the note's own answers
         out += _table(
             ("source", "scenario", *(("the note says",) if note else ()), "AgentDesk", "CCM",
@@ -348,6 +351,45 @@ def guards_section() -> str:
     )
 
 
+def _n(count: int) -> str:
+    return f"{count:,}"
+
+
+def numbers_section() -> str:
+    """The counts ``verification.md`` quotes, from the table, the states and the inputs.
+
+    Generated so the prose never carries a number that drifts when a row,
+    state or input is added.
+    """
+    per_disposition = ", ".join(
+        f"{_n(sum(r.disposition is d for r in TABLE))} {d.value}" for d in Disposition
+    )
+    per_region = ", ".join(f"{_n(len(rows_for(r)))} `{r.value}`" for r in Region)
+    sizes = [len(REGION_STATES[r]) for r in Region]
+    configurations = math.prod(sizes)
+    product = " x ".join(f"{n} `{r.value}`" for n, r in zip(sizes, Region, strict=True))
+    inputs = len(InputKind)
+    timers = sum(kind in TIMER_OF_INPUT for kind in InputKind)
+    cases = configurations * (inputs + timers)  # a timer input twice: before, at its deadline
+    return "\n".join(
+        _table(
+            ("what", "how many", "computed from"),
+            (
+                ("rows in the transition table", f"{_n(len(TABLE))}: {per_disposition}; "
+                 f"{per_region}", "`consultfsm.table.TABLE`"),
+                ("region-state configurations of one leg", f"{_n(configurations)} = {product}",
+                 "`consultfsm.states.REGION_STATES`"),
+                ("inputs", f"{_n(inputs)}, {_n(timers)} of them timer expiries",
+                 "`consultfsm.states.InputKind`"),
+                ("(configuration, input) cases of "
+                 "`test_every_state_input_pair_is_a_row_or_rejected`",
+                 f"{_n(configurations)} x ({_n(inputs)} + {_n(timers)}) = {_n(cases)}: "
+                 "each timer input before and at its deadline", "the two above"),
+            ),
+        )
+    )  # fmt: skip
+
+
 def example_section(name: str, source: str) -> str:
     """An example script's source (``docs/<name>``) as a fenced block."""
     body = source.rstrip("\n")
@@ -364,6 +406,7 @@ def sections(examples: Mapping[str, str]) -> dict[str, Callable[[], str]]:
     out: dict[str, Callable[[], str]] = {
         "events": events_section,
         "guards": guards_section,
+        "numbers": numbers_section,
     }
     for name in EXAMPLES:
         out[PurePosixPath(name).stem] = _example(examples, name)
@@ -424,6 +467,7 @@ __all__ = [
     "failover_md",
     "fill_sections",
     "guards_section",
+    "numbers_section",
     "state_diagram_md",
     "transition_table_md",
 ]

@@ -13,6 +13,8 @@ from consultfsm import cli_render, docgen
 from consultfsm import events as ev
 from consultfsm.cli_render import stale
 from consultfsm.scenarios import CASES
+from consultfsm.states import REGION_STATES, InputKind, Region
+from consultfsm.table import TABLE
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -74,16 +76,41 @@ def test_note_answers_are_quoted_from_the_note() -> None:
 
 def test_doc_artifacts_are_built_from_the_texts_given() -> None:
     """docgen reads nothing: the pages and examples are arguments."""
-    page = "intro\n<!-- generated:guards -->\nold\n<!-- /generated:guards -->\n"
+    page = "intro\n<!-- generated:numbers -->\nold\n<!-- /generated:numbers -->\n"
     examples = {name: f"print({name!r})\n" for name in docgen.EXAMPLES}
     built = {a.path: a.content.decode("utf-8") for a in docgen.doc_artifacts(
-        {"model.md": page}, examples)}  # fmt: skip
-    assert set(built) == {*docgen.PAGES, "model.md"}  # pages not given are skipped
-    assert built["model.md"].startswith("intro\n<!-- generated:guards -->\n| guard |")
+        {"verification.md": page}, examples)}  # fmt: skip
+    assert set(built) == {*docgen.PAGES, "verification.md"}  # pages not given are skipped
+    assert built["verification.md"].startswith("intro\n<!-- generated:numbers -->\n| what |")
     embedding = "<!-- generated:ccm_handler -->\n<!-- /generated:ccm_handler -->"
     (filled,) = [a for a in docgen.doc_artifacts({"embedding.md": embedding}, examples)
                  if a.path == "embedding.md"]  # fmt: skip
     assert "print('examples/ccm_handler.py')" in filled.content.decode("utf-8")
+
+
+def test_numbers_section_counts_what_verification_md_quotes() -> None:
+    numbers = _section("verification.md", "numbers")
+    configurations = 1
+    for region in Region:
+        configurations *= len(REGION_STATES[region])
+    assert f"| rows in the transition table | {len(TABLE):,}: " in numbers
+    assert f"| {configurations:,} = " in numbers
+    assert f"| inputs | {len(InputKind):,}, " in numbers
+
+
+def test_hand_written_prose_quotes_no_counts() -> None:
+    """Counts of rows, states, inputs, cases drift: only generated text may state them."""
+    count = re.compile(
+        r"\b\d[\d,]*\s+(?:rows?|states?|inputs?|cases?|scenarios?|tests?|"
+        r"(?:region-state )?configurations?)\b|\b\d+\s*[x\u00d7]\s*\d+\s*[x\u00d7]\s*\d+"
+    )
+    generated = re.compile(r"<!-- generated:([\w-]+) -->.*?<!-- /generated:\1 -->", re.S)
+    for name in sorted(p.name for p in DOCS.glob("*.md")):
+        if name in docgen.PAGES or name in {"trace-format.md", "cases.md"}:
+            continue
+        prose = generated.sub("", (DOCS / name).read_text(encoding="utf-8"))
+        found = count.findall(prose)
+        assert not found, f"docs/{name} hard-codes {found}; put counts in a generated section"
 
 
 def test_fill_sections_refuses_an_unknown_marker() -> None:
