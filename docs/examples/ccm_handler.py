@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import heapq
 
+from consultfsm import TIMEOUT_INPUT, InputKind, Leg, Timer
 from consultfsm import events as ev
-from consultfsm.leg import Leg
 from consultfsm.scenarios import label
-from consultfsm.states import TIMER_OF_INPUT, InputKind, Timer
-
-TIMEOUT_INPUT = {timer: kind for kind, timer in TIMER_OF_INPUT.items()}
 
 
 class CcmHandler:
