@@ -92,10 +92,13 @@ ID_NAMESPACE = uuid.UUID("5f0c6a52-1f0e-4a8e-9d3b-6c1f1b0c5e11")
 # Datetime can only represent years 1..9999; reject other epochs on input so
 # that re-emitting a parsed message as RFC 3339 can never overflow.
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MIN_MS = (datetime(1, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(milliseconds=1)
-_MAX_MS = (datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC) - _EPOCH) // timedelta(
+#: The earliest and latest epoch milliseconds a CIM timestamp can carry (years
+#: 1..9999, in either wire form: the reader refuses anything outside).
+MIN_TIMESTAMP_MS = (datetime(1, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(milliseconds=1)
+MAX_TIMESTAMP_MS = (datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC) - _EPOCH) // timedelta(
     milliseconds=1
 )
+_MIN_MS, _MAX_MS = MIN_TIMESTAMP_MS, MAX_TIMESTAMP_MS
 _RFC3339 = re.compile(
     r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})\Z", re.ASCII
 )
@@ -293,8 +296,7 @@ _HEADER_KEYS = frozenset(
 _BODY_KEYS = frozenset({"type", "callId", "leg", "reasonCode", "markdownText"})
 
 
-def _parse_channel_data(raw: Any) -> ChannelData:
-    path = "header.channelData"
+def _parse_channel_data(raw: Any, path: str = "header.channelData") -> ChannelData:
     obj = _object(raw, path)
     canonical, alias = "channelCustomerIdentifier", "customerChannelIdentifier"
     if canonical in obj:
@@ -447,6 +449,19 @@ class CimCodec:
         """The leg's own service identifier if it has a usable one, else the codec's."""
         return _non_empty(own) or self.service_identifier
 
+    def wall_time(self, at: int) -> int:
+        """Epoch milliseconds of the leg clock's ``at``, or :class:`CimEncodeError`
+        when no CIM timestamp can carry it (outside years 1..9999). A host checks
+        an input's time with this *before* applying it, so the codec can never
+        fail half-way through a step."""
+        ms = self.epoch_ms + at
+        if not MIN_TIMESTAMP_MS <= ms <= MAX_TIMESTAMP_MS:
+            raise CimEncodeError(
+                "header.timestamp",
+                f"{at} ms after epoch_ms {self.epoch_ms} is outside years 1..9999",
+            )
+        return ms
+
     # -- desk messages ------------------------------------------------------------
 
     def message_for(self, event: ev.CimCallLegStarted | ev.CimCallLegEnded) -> CimMessage:
@@ -503,7 +518,7 @@ class CimCodec:
                 sender,
                 ChannelData(customer, self.service_for(service), attributes),
                 intent,
-                self.epoch_ms + at,
+                self.wall_time(at),
                 channel_session_id,
                 conversation_id,
             ),
@@ -550,12 +565,7 @@ class CimCodec:
     def dumps(self, message: CimMessage) -> str:
         """The message as compact JSON text (keys in a fixed order). Pass-through
         values that JSON cannot carry (NaN, infinities) raise :class:`CimEncodeError`."""
-        try:
-            return json.dumps(
-                self.encode(message), separators=(",", ":"), ensure_ascii=False, allow_nan=False
-            )
-        except ValueError as exc:
-            raise CimEncodeError("$", str(exc)) from None
+        return _dumps(self.encode(message))
 
     # -- conversation events ------------------------------------------------------
 
@@ -572,6 +582,45 @@ class CimCodec:
             "state": {"name": "STARTED" if session.active else "ENDED"},
         }
 
+    def make_conversation_event(
+        self, event: ev.CallLegStarted | ev.CallLegEnded, session: ChannelSessionRef,
+        message: CimMessage,
+    ) -> ConversationEvent:  # fmt: skip
+        """The typed ``CimEvent`` the CCM publishes for a leg event (see
+        :meth:`conversation_event` for its JSON)."""
+        return ConversationEvent(
+            id=message_id(event.leg, f"event/{event.kind.value}"),
+            name=MessageIntent(event.kind.value),
+            type=ACTIVITY,
+            timestamp_ms=self.wall_time(event.at),
+            conversation_id=session.conversation_id,
+            event_emitter=message.header.sender,
+            # as written: the codec's fallback stands in for a missing service
+            channel_session=attrs.evolve(
+                session, service_identifier=self.service_for(session.service_identifier)
+            ),
+            data=message,
+        )
+
+    def encode_event(self, event: ConversationEvent) -> dict[str, Any]:
+        """A conversation event as a JSON-ready dict, in upstream field names."""
+        out: dict[str, Any] = {
+            "id": event.id,
+            "name": event.name.value,
+            "type": event.type,
+            "timestamp": format_timestamp(event.timestamp_ms, self.timestamp_form),
+            "conversationId": event.conversation_id,
+            "eventEmitter": {"id": event.event_emitter.id, "type": event.event_emitter.type},
+            "channelSession": self.channel_session(event.channel_session),
+            "data": self.encode(event.data),
+        }
+        out.update(event.extra)
+        return out
+
+    def dumps_event(self, event: ConversationEvent) -> str:
+        """A conversation event as compact JSON text (see :meth:`dumps`)."""
+        return _dumps(self.encode_event(event))
+
     def conversation_event(
         self, event: ev.CallLegStarted | ev.CallLegEnded, session: ChannelSessionRef,
         message: CimMessage,
@@ -579,22 +628,119 @@ class CimCodec:
         """The ``CimEvent`` the CCM publishes on the conversation topic:
         ``{id, name, type: ACTIVITY, timestamp, conversationId, eventEmitter,
         channelSession, data}``, where ``data`` is the CIM message behind it
-        (B's, or the CCM's own with sender ``SYSTEM``)."""
-        return {
-            "id": message_id(event.leg, f"event/{event.kind.value}"),
-            "name": event.kind.value,
-            "type": "ACTIVITY",
-            "timestamp": format_timestamp(self.epoch_ms + event.at, self.timestamp_form),
-            "conversationId": session.conversation_id,
-            "eventEmitter": {"id": message.header.sender.id, "type": message.header.sender.type},
-            "channelSession": self.channel_session(session),
-            "data": self.encode(message),
-        }
+        (B's, or the CCM's own with sender ``SYSTEM``).
+        :func:`parse_conversation_event` reads it back."""
+        return self.encode_event(self.make_conversation_event(event, session, message))
+
+
+def _dumps(value: Any) -> str:
+    # Encoding errors (CimEncodeError, itself a ValueError) pass through as they
+    # are; only json's own ValueError (NaN, infinities) is wrapped, once.
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError as exc:
+        raise CimEncodeError("$", str(exc)) from None
+
+
+# --- conversation events --------------------------------------------------------------
+
+#: ``type`` of the conversation events the CCM publishes for call legs.
+ACTIVITY = "ACTIVITY"
+
+
+@attrs.frozen(slots=True)
+class ConversationEvent:
+    """A ``CimEvent`` on the conversation topic. ``timestamp_ms`` is epoch
+    milliseconds whatever the wire form; ``data`` is the CIM message behind the
+    event; top-level keys we do not model are kept in ``extra``. Of the
+    ``channelSession`` object, what :class:`ChannelSessionRef` holds is kept
+    (its ``state.name`` must agree with ``isActive``)."""
+
+    id: str
+    name: MessageIntent
+    type: str
+    timestamp_ms: int
+    conversation_id: str
+    event_emitter: Sender
+    channel_session: ChannelSessionRef
+    data: CimMessage
+    extra: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+_EVENT_KEYS = frozenset(
+    {"id", "name", "type", "timestamp", "conversationId", "eventEmitter", "channelSession", "data"}
+)
+
+
+def _required(obj: Mapping[str, Any], key: str, path: str) -> Any:
+    if key not in obj:
+        raise CimParseError(_join(path, key), "missing")
+    return obj[key]
+
+
+def _parse_channel_session(raw: Any, path: str = "channelSession") -> ChannelSessionRef:
+    obj = _object(raw, path)
+    session_id = _req_str(obj, "id", path)
+    active = _required(obj, "isActive", path)
+    if not isinstance(active, bool):
+        raise CimParseError(f"{path}.isActive", f"expected a boolean, got {_kind(active)}")
+    conversation = _req_str(obj, "conversationId", path)
+    data = _parse_channel_data(_required(obj, "channelData", path), f"{path}.channelData")
+    state = obj.get("state")
+    if state is not None:
+        name = _req_str(_object(state, f"{path}.state"), "name", f"{path}.state")
+        if name != ("STARTED" if active else "ENDED"):
+            why = f"{name[:40]!r} disagrees with isActive {json.dumps(active)}"
+            raise CimParseError(f"{path}.state.name", why)
+    return ChannelSessionRef(
+        session_id, conversation, data.channel_customer_identifier, data.service_identifier, active
+    )
+
+
+def parse_conversation_event(data: str | bytes | Mapping[str, Any]) -> ConversationEvent:
+    """Read a conversation event (a ``CimEvent``, as
+    :meth:`CimCodec.conversation_event` writes it) from JSON text or a decoded
+    object. Raises :class:`CimParseError` naming the field path (the message
+    under ``data`` as ``data.header.intent``, ...), and nothing else."""
+    raw = loads_json(data) if isinstance(data, str | bytes) else data
+    try:
+        obj = _object(raw, "$")
+        event_id = _req_str(obj, "id", "")
+        name_raw = _req_str(obj, "name", "")
+        try:
+            name = MessageIntent(name_raw)
+        except ValueError:
+            raise CimParseError("name", f"unknown event name {name_raw[:40]!r}") from None
+        kind = _req_str(obj, "type", "")
+        timestamp = parse_timestamp(_required(obj, "timestamp", ""), "timestamp")
+        conversation = _req_str(obj, "conversationId", "")
+        emitter_obj = _object(_required(obj, "eventEmitter", ""), "eventEmitter")
+        emitter = Sender(
+            _req_str(emitter_obj, "id", "eventEmitter"),
+            _req_str(emitter_obj, "type", "eventEmitter", non_empty=False),
+        )
+        session = _parse_channel_session(_required(obj, "channelSession", ""))
+        message_raw = _object(_required(obj, "data", ""), "data")
+        try:
+            message = parse_message(message_raw)
+        except CimParseError as exc:  # the same field, named from the event's root
+            raise CimParseError(
+                "data" if exc.path == "$" else f"data.{exc.path}", exc.why
+            ) from None
+        extra = {k: v for k, v in obj.items() if k not in _EVENT_KEYS}
+        return ConversationEvent(
+            event_id, name, kind, timestamp, conversation, emitter, session, message, extra
+        )
+    except RecursionError:  # a pathologically deep decoded object
+        raise CimParseError("$", "nested too deeply") from None
 
 
 __all__ = [
+    "ACTIVITY",
     "CCM_SENDER_ID",
     "CISCO_CC",
+    "MAX_TIMESTAMP_MS",
+    "MIN_TIMESTAMP_MS",
     "Attribute",
     "ChannelData",
     "ChannelSessionRef",
@@ -603,6 +749,7 @@ __all__ = [
     "CimError",
     "CimMessage",
     "CimParseError",
+    "ConversationEvent",
     "MessageHeader",
     "MessageIntent",
     "Sender",
@@ -612,6 +759,7 @@ __all__ = [
     "format_timestamp",
     "loads_json",
     "message_id",
+    "parse_conversation_event",
     "parse_message",
     "parse_timestamp",
 ]

@@ -6,6 +6,7 @@ import copy
 import json
 from typing import Any
 
+import attrs
 import pytest
 from cim_schemas import cim_schemas
 from hypothesis import given, settings
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 
 from consultfsm import events as ev
 from consultfsm.cim import (
+    MAX_TIMESTAMP_MS,
     Attribute,
     ChannelData,
     ChannelSessionRef,
@@ -20,6 +22,7 @@ from consultfsm.cim import (
     CimEncodeError,
     CimMessage,
     CimParseError,
+    ConversationEvent,
     MessageHeader,
     MessageIntent,
     Sender,
@@ -28,6 +31,7 @@ from consultfsm.cim import (
     VoiceBody,
     format_timestamp,
     message_id,
+    parse_conversation_event,
     parse_message,
     parse_timestamp,
 )
@@ -526,3 +530,198 @@ def test_values_json_cannot_carry_are_refused() -> None:
 def test_typed_messages_round_trip(message: CimMessage, form: TimestampForm) -> None:
     codec = CimCodec("8001", form)
     assert parse_message(codec.dumps(message)) == message
+
+
+# --- encoding errors are named once -----------------------------------------------------
+
+
+def test_dumps_names_an_encoding_error_once() -> None:
+    message = parse_message(_valid_raw())
+    late = attrs.evolve(message, header=attrs.evolve(message.header, timestamp_ms=MAX_TIMESTAMP_MS))
+    too_late = attrs.evolve(
+        message, header=attrs.evolve(message.header, timestamp_ms=MAX_TIMESTAMP_MS + 1)
+    )
+    assert parse_message(CODEC.dumps(late)) == late
+    with pytest.raises(CimEncodeError) as info:
+        CODEC.dumps(too_late)
+    assert info.value.path == "header.timestamp"
+    assert str(info.value) == (
+        f"CIM field header.timestamp: {MAX_TIMESTAMP_MS + 1} ms is outside years 1..9999"
+    )
+
+
+@pytest.mark.parametrize("form", list(TimestampForm))
+def test_the_codec_refuses_a_time_it_could_not_read_back(form: TimestampForm) -> None:
+    """Epoch ms past year 9999 would encode as a number but never parse: refused
+    up front, in either form, by the check a host runs before applying an input."""
+    started, _ = _desk_events()
+    codec = CimCodec("8001", form, epoch_ms=MAX_TIMESTAMP_MS - 900)
+    assert codec.wall_time(900) == MAX_TIMESTAMP_MS
+    with pytest.raises(CimEncodeError) as info:
+        codec.wall_time(901)
+    assert info.value.path == "header.timestamp"
+    late = CimCodec("8001", form, epoch_ms=MAX_TIMESTAMP_MS - 899)
+    with pytest.raises(CimEncodeError):
+        late.message_for(started)
+
+
+# --- conversation events: typed, parsed, round-tripped ----------------------------------
+
+
+def _published() -> list[tuple[ev.CallLegStarted | ev.CallLegEnded, CimMessage]]:
+    """Each conversation event of an accepted and ended leg, with its message."""
+    events = _accepted_and_ended()
+    desk = {
+        e.intent.value: CODEC.message_for(e)
+        for e in events
+        if isinstance(e, ev.CimCallLegStarted | ev.CimCallLegEnded)
+    }
+    return [
+        (e, desk[e.kind.value])
+        for e in events
+        if isinstance(e, ev.CallLegStarted | ev.CallLegEnded)
+    ]
+
+
+def _event_raw() -> dict[str, Any]:
+    event, message = _published()[0]
+    return CODEC.conversation_event(event, SESSION, message)
+
+
+@pytest.mark.parametrize("form", list(TimestampForm))
+def test_conversation_events_parse_back_to_what_was_published(form: TimestampForm) -> None:
+    codec = CimCodec("8001", form, epoch_ms=1739455031000)
+    ended = ChannelSessionRef("S1", "C1", "+923001234567", "9001", active=False)
+    for session in (SESSION, ended):
+        for event, message in _published():
+            raw = codec.conversation_event(event, session, message)
+            parsed = parse_conversation_event(json.dumps(raw))
+            assert parsed == codec.make_conversation_event(event, session, message)
+            assert parsed.name is MessageIntent(event.kind.value)
+            assert parsed.type == "ACTIVITY"
+            assert parsed.timestamp_ms == 1739455031000 + event.at
+            assert parsed.conversation_id == "C1"
+            assert parsed.event_emitter == Sender("B", "AGENT")
+            assert parsed.channel_session.id == "S1"
+            assert parsed.channel_session.active is session.active
+            assert parsed.data == message
+            assert codec.encode_event(parsed) == raw
+            assert parse_conversation_event(codec.dumps_event(parsed)) == parsed
+
+
+def test_unknown_event_keys_survive_a_round_trip() -> None:
+    raw = dict(_event_raw(), tenant={"id": "t1"})
+    parsed = parse_conversation_event(raw)
+    assert parsed.extra == {"tenant": {"id": "t1"}}
+    assert CODEC.encode_event(parsed) == raw
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["id", "name", "type", "timestamp", "conversationId", "eventEmitter", "eventEmitter.id",
+     "eventEmitter.type", "channelSession", "channelSession.id", "channelSession.isActive",
+     "channelSession.conversationId", "channelSession.channelData",
+     "channelSession.channelData.serviceIdentifier", "channelSession.state.name", "data",
+     "data.id", "data.header.intent", "data.header.channelData.channelCustomerIdentifier"],
+)  # fmt: skip
+def test_missing_event_fields_are_named(path: str) -> None:
+    with pytest.raises(CimParseError) as info:
+        parse_conversation_event(_without(_event_raw(), path))
+    assert info.value.path == path
+    assert "missing" in info.value.why
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [("id", 3), ("name", "CALL_LEG_PAUSED"), ("type", None), ("timestamp", "yesterday"),
+     ("timestamp", 10**20), ("conversationId", ""), ("eventEmitter", "B"),
+     ("channelSession", []), ("channelSession.isActive", "true"),
+     ("channelSession.state.name", "ENDED"), ("channelSession.state", "STARTED"),
+     ("channelSession.channelData.serviceIdentifier", " "), ("data", "{}"),
+     ("data.header.intent", "CALL_LEG_PAUSED"), ("data.body.type", "PLAIN")],
+)  # fmt: skip
+def test_wrong_event_values_are_named(path: str, value: Any) -> None:
+    with pytest.raises(CimParseError) as info:
+        parse_conversation_event(_with(_event_raw(), path, value))
+    assert info.value.path == path
+
+
+@pytest.mark.parametrize("text", ["", "not json", "[1]", "null", '{"id": Infinity}', b"\xff"])
+def test_event_non_json_and_non_objects_are_typed_errors(text: str | bytes) -> None:
+    with pytest.raises(CimParseError) as info:
+        parse_conversation_event(text)
+    assert info.value.path in ("$", "id")
+
+
+def _parse_event_total(data: Any) -> ConversationEvent | None:
+    try:
+        return parse_conversation_event(data)
+    except CimParseError:
+        return None
+
+
+_EVENT_PATHS = [
+    "id", "name", "type", "timestamp", "conversationId", "eventEmitter", "eventEmitter.id",
+    "eventEmitter.type", "channelSession", "channelSession.id", "channelSession.isActive",
+    "channelSession.conversationId", "channelSession.channelData", "channelSession.state",
+    "channelSession.state.name", "channelSession.channelData.channelCustomerIdentifier",
+    "channelSession.channelData.serviceIdentifier", "data", "data.header", "data.body",
+    *(f"data.{p}" for p in _PATHS),
+]  # fmt: skip
+
+
+@settings(max_examples=200)
+@given(st.text(max_size=200) | st.binary(max_size=100))
+def test_fuzz_event_text_never_escapes(data: str | bytes) -> None:
+    _parse_event_total(data)
+
+
+@settings(max_examples=200)
+@given(_json)
+def test_fuzz_event_json_values_never_escape(value: Any) -> None:
+    _parse_event_total(value)
+    _parse_event_total(json.dumps(value))
+
+
+@settings(max_examples=500)
+@given(st.lists(st.tuples(st.sampled_from(_EVENT_PATHS), _json, st.booleans()), max_size=4))
+def test_fuzz_mutated_events_never_escape(mutations: list[tuple[str, Any, bool]]) -> None:
+    raw: Any = _event_raw()
+    for path, value, delete in mutations:
+        try:
+            raw = _without(raw, path) if delete else _with(raw, path, value)
+        except (KeyError, TypeError, IndexError):
+            continue  # the parent was already replaced by a non-object
+    event = _parse_event_total(json.dumps(raw))
+    if event is not None:  # what parses re-encodes and parses back to the same value
+        assert parse_conversation_event(CODEC.dumps_event(event)) == event
+
+
+_events_typed = st.builds(
+    ConversationEvent,
+    _nonblank,
+    st.sampled_from(MessageIntent),
+    _nonblank,
+    st.integers(min_value=0, max_value=MAX_TIMESTAMP_MS),
+    _nonblank,
+    st.builds(Sender, _nonblank, _word),
+    st.builds(ChannelSessionRef, _nonblank, _nonblank, _nonblank, _nonblank, st.booleans()),
+    _messages,
+    st.dictionaries(
+        _word.filter(
+            lambda k: k not in {"id", "name", "type", "timestamp", "conversationId",
+                                "eventEmitter", "channelSession", "data"}
+        ),
+        _json,
+        max_size=2,
+    ),
+)  # fmt: skip
+
+
+@settings(max_examples=200)
+@given(_events_typed, st.sampled_from(TimestampForm))
+def test_typed_conversation_events_round_trip(
+    event: ConversationEvent, form: TimestampForm
+) -> None:
+    codec = CimCodec("8001", form)
+    assert parse_conversation_event(codec.dumps_event(event)) == event
