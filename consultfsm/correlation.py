@@ -12,8 +12,9 @@ in a fixed order, strongest first:
 
 Evidence that is given but matches nothing falls through to the next kind;
 when nothing matches the policy raises, it never guesses. Placeholder and
-anonymous ANIs never match. Two active sessions for one ANI are ambiguous
-unless exactly one of them belongs to a conversation Agent A is part of.
+anonymous ANIs never match. Two active sessions for one piece of evidence (an
+ANI, or a dialog URI) are ambiguous unless exactly one of them belongs to a
+conversation Agent A is part of; ambiguity never falls through.
 """
 
 from __future__ import annotations
@@ -66,14 +67,28 @@ class SessionNotFound(CorrelationError):
 
 
 class AmbiguousSession(CorrelationError):
-    """Several active sessions match the customer's ANI and Agent A's
-    conversation does not single one out. The policy refuses to guess."""
+    """Several active sessions match one piece of evidence (the customer's ANI,
+    or an ``associatedDialogUri``) and Agent A's conversation does not single
+    one out. The policy refuses to guess.
 
-    def __init__(self, ani: str, candidates: tuple[str, ...]) -> None:
-        self.ani = ani
+    ``value`` is what matched (the E.164 ANI, or the dialog id), ``evidence``
+    which kind it is; ``ani`` is the ANI when the evidence is the ANI, else None.
+    """
+
+    def __init__(
+        self, value: str, candidates: tuple[str, ...], evidence: Evidence = Evidence.CUSTOMER_ANI
+    ) -> None:
+        self.value = value
         self.candidates = candidates
+        self.evidence = evidence
+        self.ani = value if evidence is Evidence.CUSTOMER_ANI else None
+        what = {
+            Evidence.ASSOCIATED_DIALOG_URI: f"associatedDialogUri dialog {value!r}",
+            Evidence.CHANNEL_SESSION_ID: f"channel session id {value!r}",
+            Evidence.CUSTOMER_ANI: f"customer ANI {value}",
+        }[evidence]
         super().__init__(
-            f"customer ANI {ani} matches {len(candidates)} active channel sessions "
+            f"{what} matches {len(candidates)} active channel sessions "
             f"({', '.join(candidates)}) and agent A's conversation does not decide"
         )
 
@@ -181,15 +196,15 @@ class SessionResolver:
         dialog = dialog_id_of(evidence.associated_dialog_uri)
         if dialog is not None:
             hits = [s for s in active if s.dialog_id == dialog]
-            if len(hits) == 1:
-                return Resolution(hits[0], Evidence.ASSOCIATED_DIALOG_URI)
+            if hits:
+                return _one(hits, evidence, dialog, Evidence.ASSOCIATED_DIALOG_URI)
             tried.append(f"associatedDialogUri dialog {dialog!r}")
 
         session_id = evidence.channel_session_id
         if session_id is not None and not is_placeholder(session_id):
             hits = [s for s in active if s.id == session_id]
             if hits:
-                return Resolution(hits[0], Evidence.CHANNEL_SESSION_ID)
+                return _one(hits, evidence, session_id, Evidence.CHANNEL_SESSION_ID)
             tried.append(f"channel session {session_id!r}")
 
         ani = normalise_ani(evidence.customer_ani, self.default_region)
@@ -199,13 +214,8 @@ class SessionResolver:
                 if s.channel_type == self.channel_type
                 and normalise_ani(s.customer_ani, self.default_region) == ani
             ]  # fmt: skip
-            if len(hits) == 1:
-                return Resolution(hits[0], Evidence.CUSTOMER_ANI)
-            if len(hits) > 1:
-                mine = [s for s in hits if evidence.agent_a in s.agents]
-                if len(mine) == 1:
-                    return Resolution(mine[0], Evidence.CUSTOMER_ANI)
-                raise AmbiguousSession(ani, tuple(s.id for s in hits))
+            if hits:
+                return _one(hits, evidence, ani, Evidence.CUSTOMER_ANI)
             tried.append(f"customer ANI {ani}")
 
         if not tried:
@@ -214,6 +224,20 @@ class SessionResolver:
                 f"{evidence.customer_ani!r} is missing, a placeholder, anonymous or not a number"
             )
         raise SessionNotFound(tuple(tried))
+
+
+def _one(
+    hits: list[ChannelSession], evidence: ConsultEvidence, value: str, kind: Evidence
+) -> Resolution:
+    """The single session ``hits`` names. Several are ambiguous, whichever
+    evidence found them, unless exactly one is A's own conversation: a match
+    that is not unique is never resolved by falling through to weaker evidence."""
+    if len(hits) == 1:
+        return Resolution(hits[0], kind)
+    mine = [s for s in hits if evidence.agent_a in s.agents]
+    if len(mine) == 1:
+        return Resolution(mine[0], kind)
+    raise AmbiguousSession(value, tuple(s.id for s in hits), kind)
 
 
 __all__ = [

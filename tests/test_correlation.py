@@ -172,3 +172,29 @@ def test_errors_are_typed() -> None:
 def test_normalise_is_total(text: str, region: str | None) -> None:
     result = normalise_ani(text, region)
     assert result is None or result.startswith("+")
+
+
+def test_a_dialog_uri_matching_two_sessions_is_ambiguous_not_a_fall_through() -> None:
+    # The ANI alone would pick S1; the dialog URI names two sessions: never guess.
+    twin = ChannelSession("S3", "C3", "+923337654321", dialog_id="16777221")
+    evidence = ConsultEvidence("/finesse/api/Dialog/16777221", None, CUSTOMER, agent_a="Z")
+    with pytest.raises(AmbiguousSession) as info:
+        PK.resolve(evidence, [S1, twin])
+    assert info.value.candidates == ("S1", "S3")
+    assert info.value.evidence is Evidence.ASSOCIATED_DIALOG_URI
+    assert info.value.value == "16777221" and info.value.ani is None
+    assert "associatedDialogUri dialog '16777221' matches 2" in str(info.value)
+
+
+def test_a_own_conversation_disambiguates_a_dialog_uri_too() -> None:
+    twin = ChannelSession("S3", "C3", CUSTOMER, dialog_id="16777221", agents=frozenset({"X"}))
+    evidence = ConsultEvidence("/finesse/api/Dialog/16777221", None, None, agent_a="A")
+    found = PK.resolve(evidence, [twin, S1])
+    assert (found.session, found.evidence) == (S1, Evidence.ASSOCIATED_DIALOG_URI)
+
+
+def test_an_ambiguous_ani_names_its_evidence() -> None:
+    twin = ChannelSession("S3", "C3", CUSTOMER)
+    with pytest.raises(AmbiguousSession) as info:
+        PK.resolve(ConsultEvidence(customer_ani=CUSTOMER, agent_a="Z"), [S1, twin])
+    assert info.value.evidence is Evidence.CUSTOMER_ANI and info.value.value == CUSTOMER
