@@ -28,9 +28,11 @@ from typing import Any
 import attrs
 
 from . import events as ev
+from . import leg as _leg
 from .cim import (
     ChannelSessionRef,
     CimCodec,
+    CimEncodeError,
     CimMessage,
     CimParseError,
     MessageIntent,
@@ -45,7 +47,7 @@ from .correlation import (
     normalise_ani,
 )
 from .errors import ConsultFsmError, InputRejected
-from .leg import Leg, LegConfig, Step
+from .leg import Leg, LegConfig, LegSnapshot, Step
 from .states import TIMEOUT_INPUT, InputKind, Timer
 from .trace import (
     CUSTOMER,
@@ -84,15 +86,21 @@ _BROWSER_INPUT: dict[tuple[TraceInputKind, bool], InputKind] = {
 _CONVERSATION_EVENTS = (ev.CallLegStarted, ev.CallLegEnded)
 
 
+def _leg_default(name: str) -> Any:
+    # Read when a SystemConfig is made, so it follows consultfsm.leg.DEFAULT_CONFIG.
+    return attrs.Factory(lambda: getattr(_leg.DEFAULT_CONFIG, name))
+
+
 @attrs.frozen(slots=True)
 class SystemConfig:
-    """Settings of a replay. ``service_identifier`` is the fallback
-    ``serviceIdentifier`` (see :class:`~consultfsm.cim.CimCodec`);
+    """Settings of a replay. ``ring_ms`` and ``grace_ms`` default to the leg's
+    own defaults (:data:`consultfsm.leg.DEFAULT_CONFIG`); ``service_identifier``
+    is the fallback ``serviceIdentifier`` (see :class:`~consultfsm.cim.CimCodec`);
     ``default_region`` drives ANI normalisation; ``epoch_ms`` is the wall time
     of the trace's ``at`` = 0."""
 
-    ring_ms: int = 15_000
-    grace_ms: int = 60_000
+    ring_ms: int = _leg_default("ring_ms")
+    grace_ms: int = _leg_default("grace_ms")
     default_region: str | None = None
     service_identifier: str = DEFAULT_SERVICE_IDENTIFIER
     timestamp_form: TimestampForm = TimestampForm.RFC3339
@@ -117,12 +125,38 @@ class _Entry:
     order: int  # creation order: breaks ties between timers due at the same ms
 
 
+_Timer = tuple[int, int, int, str, Timer]  # (deadline, leg order, timer order, leg, timer)
+_MISSING: Any = object()
+
+
+@attrs.define
+class _Journal:
+    """What one input changed, so a rejected input can be undone whole: the
+    first snapshot of each leg it touched (None: the leg is new), the timers it
+    popped, and the previous value of each CCM / session / desk entry."""
+
+    now: int
+    legs: dict[str, LegSnapshot | None] = attrs.Factory(dict)
+    popped: list[_Timer] = attrs.Factory(list)
+    published: list[tuple[str, str]] = attrs.Factory(list)
+    received: dict[tuple[str, str], Any] = attrs.Factory(dict)
+    sessions: dict[str, Any] = attrs.Factory(dict)
+    offline: dict[str, bool] = attrs.Factory(dict)
+    config: SystemConfig | None = None
+    fired: list[str] = attrs.Factory(list)  # "leg timer" of each timer that fired
+
+
 #: Ties between timers of one leg due at the same ms fire in Timer order.
 _TIMER_ORDER: dict[Timer, int] = {timer: i for i, timer in enumerate(Timer)}
 
 
 class System:
     """Every component of a consult, fed trace inputs, returning output records.
+
+    Every input is all or nothing: it is checked (time, references, message)
+    before anything moves, and if it is rejected anyway, whatever it had
+    changed, the timers that fell due before it included, is undone, so a
+    rejected input leaves the legs, the CCM's memory and the clock as they were.
 
     >>> system = System()
     >>> records = system.feed_lines(['{"at": 0, "input": "tick"}'])
@@ -140,15 +174,18 @@ class System:
         # The CCM's memory: what it published, and the desk message behind it.
         self._published: set[tuple[str, str]] = set()
         self._received: dict[tuple[str, str], CimMessage] = {}
-        # Armed timers, earliest first: (deadline, leg order, timer order, leg, timer).
-        # A cancelled or already fired timer stays until popped, then is skipped.
-        self._timers: list[tuple[int, int, int, str, Timer]] = []
+        # Armed timers, earliest first. A cancelled, fired or undone timer stays
+        # until popped, then is skipped (its leg's deadline no longer matches).
+        self._timers: list[_Timer] = []
+        self._journal = _Journal(0)
         self._apply_config()
 
     # -- public ---------------------------------------------------------------------
 
     def leg(self, leg_id: str) -> Leg:
-        """The leg with this id (KeyError if none)."""
+        """The leg with this id (KeyError if none). Undoing a rejected input
+        that had moved a leg replaces it with a restored copy: look a leg up
+        again after :meth:`feed` rather than keeping the object."""
         return self._legs[leg_id].leg
 
     @property
@@ -173,57 +210,144 @@ class System:
         return self.feed(item, lineno)
 
     def feed(self, item: TraceInput, lineno: int | None = None) -> list[Record]:
-        """Apply one input: first fire due timers, then the input itself."""
+        """Apply one input: check it, fire the timers due by its time, apply it.
+        A rejected input returns only its ``input_rejected`` record and changes
+        nothing: no timer fires and the clock stays where it was."""
         kind = _kind_of(item)
         leg = getattr(item, "leg", None)
-        if item.at < self.now:
-            why = f"time went backwards: the replay is already at {self.now} ms"
-            return [self._rejection(item.at, leg, lineno, kind, why)]
-        out = list(self._fire_due(item.at))
-        self.now = item.at
+        self._journal = _Journal(self.now)
         try:
+            self._check(item)  # references and time: before any timer fires
+            out = list(self._fire_due(item.at))
+            self.now = item.at
             out.extend(self._dispatch(item))
         except _Rejected as exc:
-            out.append(self._rejection(item.at, exc.leg or leg, lineno, kind, exc.reason))
-        return out
+            why, leg = exc.reason, exc.leg or leg
+        except ConsultFsmError as exc:  # the last line of defence: still all or nothing
+            why = f"{type(exc).__name__}: {exc}"
+        else:
+            return out
+        if self._journal.fired:
+            # The reason may name a state those timers led to: say so.
+            why += (
+                f" (after the timers due by then fired: {', '.join(self._journal.fired)}; "
+                "undone with the input, they fire before the next one)"
+            )
+        self._undo()
+        return [self._rejection(item.at, leg, lineno, kind, why)]
+
+    # -- all or nothing -------------------------------------------------------------
+
+    def _check(self, item: TraceInput) -> None:
+        """Refuse an input whose time or references are wrong, before the
+        clock moves (a mis-stamped line must not fire anyone's timers)."""
+        if item.at < self.now:
+            raise _Rejected(f"time went backwards: the replay is already at {self.now} ms")
+        codec = _components(self._configured(item))[2] if isinstance(item, Config) else self._codec
+        try:
+            codec.wall_time(item.at)  # every event of this input is at or before it
+        except CimEncodeError as exc:
+            raise _Rejected(f"at: {exc.why}") from None
+        if isinstance(item, CallInput | Dropped):
+            leg = self._entry(item.leg).leg
+            if isinstance(item, Dropped) and item.by not in (leg.agent_a, leg.agent_b, CUSTOMER):
+                why = (
+                    f"`by` {item.by!r} is neither {leg.agent_a!r}, {leg.agent_b!r} nor {CUSTOMER!r}"
+                )
+                raise _Rejected(why, item.leg)
+        elif isinstance(item, ConsultInitiated):
+            if item.leg in self._legs:
+                raise _Rejected(f"leg {item.leg!r} already exists", item.leg)
+            if item.agent_a == item.agent_b:
+                raise _Rejected("agent_a and agent_b must differ", item.leg)
+            if CUSTOMER in (item.agent_a, item.agent_b):
+                why = f"{CUSTOMER!r} is reserved for `dropped` and is no agent id"
+                raise _Rejected(why, item.leg)
+        elif isinstance(item, SessionStarted) and item.session in self.sessions:
+            raise _Rejected(f"channel session {item.session!r} already exists")
+        elif isinstance(item, SessionEnded):
+            session = self.sessions.get(item.session)
+            if session is None or not session.active:
+                raise _Rejected(f"no active channel session {item.session!r}")
+        elif isinstance(item, CimReport):
+            self._read_report(item)
+
+    def _undo(self) -> None:
+        """Put back everything the current input changed (see :class:`_Journal`)."""
+        j = self._journal
+        self.now = j.now
+        for leg_id, snap in j.legs.items():
+            if snap is None:
+                del self._legs[leg_id]
+            else:
+                self._legs[leg_id].leg = Leg.restore(snap)
+        for timer in j.popped:
+            heapq.heappush(self._timers, timer)
+        self._published.difference_update(j.published)
+        for key, message in j.received.items():
+            if message is _MISSING:
+                del self._received[key]
+            else:
+                self._received[key] = message
+        for session_id, session in j.sessions.items():
+            if session is _MISSING:
+                del self.sessions[session_id]
+            else:
+                self.sessions[session_id] = session
+        for agent, was_offline in j.offline.items():
+            (self._offline.add if was_offline else self._offline.discard)(agent)
+        if j.config is not None:
+            self.config = j.config
+            self._apply_config()
+        self._journal = _Journal(self.now)
+
+    def _handle(self, entry: _Entry, kind: InputKind, at: int) -> Iterator[Record]:
+        """The one way a leg is moved: remember it first, so it can be undone."""
+        leg = entry.leg
+        if leg.leg_id not in self._journal.legs:
+            self._journal.legs[leg.leg_id] = leg.snapshot()
+        return self._records(entry, leg.handle(kind, at), kind, at)
+
+    def _set_session(self, session: ChannelSession) -> None:
+        self._journal.sessions.setdefault(session.id, self.sessions.get(session.id, _MISSING))
+        self.sessions[session.id] = session
 
     # -- configuration and sessions ------------------------------------------------
 
     def _apply_config(self) -> None:
-        c = self.config
-        self._leg_config = LegConfig(c.ring_ms, c.grace_ms)
-        self._resolver = SessionResolver(c.default_region)
-        self._codec = CimCodec(c.service_identifier, c.timestamp_form, c.epoch_ms)
+        self._leg_config, self._resolver, self._codec = _components(self.config)
 
-    def _configure(self, item: Config) -> Iterator[Record]:
+    def _configured(self, item: Config) -> SystemConfig:
+        """The settings after ``item``, checked (a bad value rejects the input)."""
         changes = {
             k: v for k, v in attrs.asdict(item, recurse=False).items()
             if k != "at" and v is not None
         }  # fmt: skip
-        previous = self.config
-        self.config = attrs.evolve(self.config, **changes)
+        config = attrs.evolve(self.config, **changes)
         try:
-            self._apply_config()
+            _components(config)
         except ConsultFsmError as exc:
-            self.config = previous
-            self._apply_config()
             raise _Rejected(str(exc)) from None
+        return config
+
+    def _configure(self, item: Config) -> Iterator[Record]:
+        if self._journal.config is None:
+            self._journal.config = self.config
+        self.config = self._configured(item)
+        self._apply_config()
         return iter(())
 
     def _start_session(self, item: SessionStarted) -> Iterator[Record]:
-        if item.session in self.sessions:
-            raise _Rejected(f"channel session {item.session!r} already exists")
-        self.sessions[item.session] = ChannelSession(
-            item.session, item.conversation, item.customer_ani, item.dialog,
-            item.service_identifier, agents=frozenset(item.agents),
+        self._set_session(
+            ChannelSession(
+                item.session, item.conversation, item.customer_ani, item.dialog,
+                item.service_identifier, agents=frozenset(item.agents),
+            )
         )  # fmt: skip
         return iter(())
 
     def _end_session(self, item: SessionEnded) -> Iterator[Record]:
-        session = self.sessions.get(item.session)
-        if session is None or not session.active:
-            raise _Rejected(f"no active channel session {item.session!r}")
-        self.sessions[item.session] = attrs.evolve(session, active=False)
+        self._set_session(attrs.evolve(self.sessions[item.session], active=False))
         return iter(())
 
     # -- legs -----------------------------------------------------------------------
@@ -235,12 +359,6 @@ class System:
         return entry
 
     def _start_leg(self, item: ConsultInitiated) -> Iterator[Record]:
-        if item.leg in self._legs:
-            raise _Rejected(f"leg {item.leg!r} already exists", item.leg)
-        if item.agent_a == item.agent_b:
-            raise _Rejected("agent_a and agent_b must differ", item.leg)
-        if CUSTOMER in (item.agent_a, item.agent_b):
-            raise _Rejected(f"{CUSTOMER!r} is reserved for `dropped` and is no agent id", item.leg)
         evidence = ConsultEvidence(
             item.associated_dialog_uri, item.channel_session_id, item.customer_ani, item.agent_a
         )
@@ -263,7 +381,8 @@ class System:
             associated_dialog_uri=item.associated_dialog_uri, config=self._leg_config,
             created_at=item.at,
         )  # fmt: skip
-        entry = _Entry(leg, session.id, len(self._legs))
+        entry = _Entry(leg, session.id, self._next_order())
+        self._journal.legs[item.leg] = None  # new: undone by forgetting it
         self._legs[item.leg] = entry
         yield {
             "at": item.at, "leg": item.leg, "to": "ccm", "event": "session_resolved",
@@ -275,48 +394,48 @@ class System:
         for agent, is_a in ((item.agent_a, True), (item.agent_b, False)):
             if agent in self._offline:
                 kind = _BROWSER_INPUT[(TraceInputKind.BROWSER_DISCONNECTED, is_a)]
-                yield from self._records(entry, leg.handle(kind, item.at), kind, item.at)
+                yield from self._handle(entry, kind, item.at)
+
+    def _next_order(self) -> int:
+        last = next(reversed(self._legs.values()), None)
+        return 0 if last is None else last.order + 1
 
     def _call_input(self, item: CallInput | Dropped) -> Iterator[Record]:
         entry = self._entry(item.leg)
         leg = entry.leg
         if isinstance(item, Dropped):
-            if item.by == leg.agent_a:
-                kind = InputKind.DROPPED_BY_A
-            elif item.by == leg.agent_b:
-                kind = InputKind.DROPPED_BY_B
-            elif item.by == CUSTOMER:
-                kind = InputKind.DROPPED_BY_CUSTOMER
-            else:
-                why = (
-                    f"`by` {item.by!r} is neither {leg.agent_a!r}, {leg.agent_b!r} nor {CUSTOMER!r}"
-                )
-                raise _Rejected(why, item.leg)
+            kind = {
+                leg.agent_a: InputKind.DROPPED_BY_A,
+                leg.agent_b: InputKind.DROPPED_BY_B,
+                CUSTOMER: InputKind.DROPPED_BY_CUSTOMER,
+            }[item.by]  # `by` was checked before the clock moved
         else:
             kind = _CALL_INPUT[item.kind]
         try:
-            step = leg.handle(kind, item.at)
+            return self._handle(entry, kind, item.at)
         except InputRejected as exc:
             raise _Rejected(f"{type(exc).__name__}: {exc}", item.leg) from None
-        return self._records(entry, step, kind, item.at)
 
     def _browser(self, item: Browser) -> Iterator[Record]:
+        """Every unfinished leg of the agent gets the input, and decides: a
+        repeat is a duplicate there, a return that no disconnect preceded is
+        illegal. All or nothing: one leg refusing refuses the input."""
         going = item.kind is TraceInputKind.BROWSER_DISCONNECTED
-        if not going and item.agent not in self._offline:
-            raise _Rejected(f"the desk of agent {item.agent!r} is not disconnected")
         targets: list[tuple[_Entry, InputKind]] = []
         for entry in self._legs.values():
             leg = entry.leg
             if leg.is_finished or item.agent not in (leg.agent_a, leg.agent_b):
                 continue
             targets.append((entry, _BROWSER_INPUT[(item.kind, item.agent == leg.agent_a)]))
-        # All or nothing: check every leg before changing any.
-        refused = [e.leg.leg_id for e, kind in targets if not e.leg.accepts(kind, item.at)]
+        refused = [e.leg for e, kind in targets if not e.leg.accepts(kind, item.at)]
         if refused:
+            states = ", ".join(f"{leg.leg_id} ({leg.state})" for leg in refused)
             raise _Rejected(
-                f"{item.kind.value} of {item.agent!r} is illegal for leg(s) {', '.join(refused)}",
-                refused[0],
+                f"IllegalInput: {item.kind.value} of agent {item.agent!r} is illegal for leg(s) "
+                f"{states}" + ("" if going else ": that desk was not disconnected"),
+                refused[0].leg_id,
             )
+        self._journal.offline.setdefault(item.agent, item.agent in self._offline)
         if going:
             self._offline.add(item.agent)
         else:
@@ -327,12 +446,12 @@ class System:
                 "input": item.kind.value, "agent": item.agent, "disposition": "no_live_leg",
             }  # fmt: skip
         for entry, kind in targets:
-            yield from self._records(entry, entry.leg.handle(kind, item.at), kind, item.at)
+            yield from self._handle(entry, kind, item.at)
 
     # -- the CCM ----------------------------------------------------------------------
 
-    def _desk_report(self, item: CimReport) -> Iterator[Record]:
-        """A desk's own CIM message: parse it, check it, and publish nothing twice."""
+    def _read_report(self, item: CimReport) -> tuple[_Entry, CimMessage]:
+        """A desk's own CIM message, parsed and checked against the leg it names."""
         if not isinstance(item.message, str | dict):
             raise _Rejected("message: expected a CIM object or JSON text")
         try:
@@ -349,16 +468,23 @@ class System:
         leg = entry.leg
         if item.sender not in (leg.agent_a, leg.agent_b):
             raise _Rejected(f"from: {item.sender!r} is not an agent of leg {leg_id!r}", leg_id)
-        if (leg_id, intent.value) not in self._published:
+        return entry, message
+
+    def _desk_report(self, item: CimReport) -> Iterator[Record]:
+        """A desk's own CIM message: publish nothing twice."""
+        entry, message = self._read_report(item)
+        leg = entry.leg
+        intent = message.header.intent
+        if (leg.leg_id, intent.value) not in self._published:
             # The leg, driven by the CTI, is the authority: a report ahead of
             # it (B never accepted, the call still up) is refused.
             raise _Rejected(
-                f"{intent.value} for leg {leg_id!r} in state {leg.state}: "
+                f"{intent.value} for leg {leg.leg_id!r} in state {leg.state}: "
                 "the CTI has not reported it; nothing to publish",
-                leg_id,
+                leg.leg_id,
             )
         yield {
-            "at": item.at, "leg": leg_id, "to": "ccm", "event": "duplicate_suppressed",
+            "at": item.at, "leg": leg.leg_id, "to": "ccm", "event": "duplicate_suppressed",
             "from": f"agentdesk:{item.sender}", "intent": intent.value, "message_id": message.id,
         }  # fmt: skip
 
@@ -371,7 +497,9 @@ class System:
         received = parse_message(self._codec.dumps(message))
         if received != message:  # pragma: no cover - a codec bug, not an input problem
             raise AssertionError(f"CIM round trip changed {message!r} into {received!r}")
-        self._received[(event.leg, event.intent.value)] = received
+        key = (event.leg, event.intent.value)
+        self._journal.received.setdefault(key, self._received.get(key, _MISSING))
+        self._received[key] = received
         return {
             "at": event.at, "leg": event.leg, "to": "ccm", "event": ev.EventKind.CIM_MESSAGE.value,
             "from": f"agentdesk:{event.agent}", "intent": event.intent.value,
@@ -386,6 +514,7 @@ class System:
                 "from": "leg", "intent": event.kind.value,
             }  # fmt: skip
         self._published.add(key)
+        self._journal.published.append(key)
         session = self.sessions[entry.session_id]
         ref = ChannelSessionRef(
             session.id, session.conversation_id, session.customer_ani,
@@ -413,17 +542,20 @@ class System:
         leg creation order, then timer order). A heap of armed timers keeps
         this independent of the number of legs."""
         while self._timers and self._timers[0][0] <= until:
-            deadline, _, _, leg_id, timer = heapq.heappop(self._timers)
-            entry = self._legs[leg_id]
-            if entry.leg.deadline(timer) != deadline:
-                continue  # cancelled, or fired and re-armed, since it was pushed
+            item = heapq.heappop(self._timers)
+            self._journal.popped.append(item)
+            deadline, _, _, leg_id, timer = item
+            entry = self._legs.get(leg_id)
+            if entry is None or entry.leg.deadline(timer) != deadline:
+                continue  # cancelled, fired or undone since it was pushed
             kind = TIMEOUT_INPUT[timer]
             yield {
                 "at": deadline, "leg": leg_id, "to": "host", "event": "timer_fired",
                 "timer": timer.value,
             }  # fmt: skip
             self.now = max(self.now, deadline)
-            yield from self._records(entry, entry.leg.handle(kind, deadline), kind, deadline)
+            self._journal.fired.append(f"{leg_id} {timer.value}")
+            yield from self._handle(entry, kind, deadline)
 
     def _records(self, entry: _Entry, step: Step, kind: InputKind, at: int) -> Iterator[Record]:
         leg = entry.leg
@@ -469,15 +601,15 @@ class System:
             "line": lineno, "input": kind, "reason": why,
         }  # fmt: skip
 
-    def _dispatch(self, item: TraceInput) -> Iterable[Record]:
+    def _dispatch(self, item: TraceInput) -> list[Record]:
         if isinstance(item, Config):
-            return self._configure(item)
+            return list(self._configure(item))
         if isinstance(item, Tick):
-            return ()
+            return []
         if isinstance(item, SessionStarted):
-            return self._start_session(item)
+            return list(self._start_session(item))
         if isinstance(item, SessionEnded):
-            return self._end_session(item)
+            return list(self._end_session(item))
         if isinstance(item, ConsultInitiated):
             return list(self._start_leg(item))
         if isinstance(item, CallInput | Dropped):
@@ -485,6 +617,15 @@ class System:
         if isinstance(item, Browser):
             return list(self._browser(item))
         return list(self._desk_report(item))
+
+
+def _components(config: SystemConfig) -> tuple[LegConfig, SessionResolver, CimCodec]:
+    """What a config builds; raises a :class:`ConsultFsmError` for a bad value."""
+    return (
+        LegConfig(config.ring_ms, config.grace_ms),
+        SessionResolver(config.default_region),
+        CimCodec(config.service_identifier, config.timestamp_form, config.epoch_ms),
+    )
 
 
 def _kind_of(item: TraceInput) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from .cim import TimestampForm
+from .cim import MAX_TIMESTAMP_MS, TimestampForm
 from .errors import ConsultFsmError
 
 
@@ -224,6 +224,8 @@ def _build(kind: TraceInputKind, at: int, obj: Mapping[str, Any]) -> TraceInput:
         epoch = _int(obj, "epoch_ms", positive=False)
         if epoch is not None and epoch < 0:
             raise TraceError("epoch_ms", "must not be negative")
+        if epoch is not None and epoch > MAX_TIMESTAMP_MS:
+            raise TraceError("epoch_ms", _PAST_9999.format(epoch))
         return Config(
             at, _int(obj, "ring_ms", positive=True), _int(obj, "grace_ms", positive=True),
             _str(obj, "default_region", required=False),
@@ -261,6 +263,11 @@ def _build(kind: TraceInputKind, at: int, obj: Mapping[str, Any]) -> TraceInput:
     return CimReport(at, _req(obj, "from"), obj["message"])
 
 
+#: Times are bounded by what a CIM timestamp can carry (and the replay adds
+#: ``epoch_ms`` on top, which :class:`consultfsm.system.System` checks).
+_PAST_9999 = "{} ms is after year 9999, the last time a CIM timestamp can carry"
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
@@ -280,6 +287,8 @@ def parse_input(line: str) -> TraceInput:
         raise TraceError("at", "expected integer milliseconds", leg=leg)
     if at_raw < 0:
         raise TraceError("at", "must not be negative", leg=leg)
+    if at_raw > MAX_TIMESTAMP_MS:
+        raise TraceError("at", _PAST_9999.format(at_raw), leg=leg)
     raw_kind = obj.get("input")
     try:
         kind = TraceInputKind(str(raw_kind)) if isinstance(raw_kind, str) else None

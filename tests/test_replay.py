@@ -171,3 +171,32 @@ def test_replay_is_deterministic(capsys: pytest.CaptureFixture[str]) -> None:
     trace = str(TRACES / "two-desks-duplicates.jsonl")
     first = _run_cli(capsys, trace)
     assert _run_cli(capsys, trace) == first
+
+
+@pytest.mark.parametrize(
+    "last",
+    [
+        '{"at":400000000000000,"input":"accepted","leg":"L1"}',
+        '{"at":10000000000000000000000000,"input":"tick"}',
+        '{"at":150,"input":"config","epoch_ms":253402300799900}',
+    ],
+)
+def test_no_input_gives_a_traceback_only_a_rejection(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, last: str
+) -> None:
+    trace = tmp_path / "late.jsonl"
+    trace.write_text(
+        '{"at":0,"input":"customer_session_started","session":"S1","conversation":"C1",'
+        '"customer_ani":"+923001234567"}\n'
+        '{"at":100,"input":"consult_initiated","leg":"L1","agent_a":"A","agent_b":"B",'
+        '"customer_ani":"+923001234567"}\n'
+        f"{last}\n"
+        '{"at":900,"input":"accepted","leg":"L1"}\n'
+    )
+    status, out, err = _run_cli(capsys, str(trace))
+    assert status == 1 and "Traceback" not in err
+    records = _records(out)
+    (rejected,) = [r for r in records if r["event"] == "input_rejected"]
+    assert rejected["line"] == 3 and "9999" in rejected["reason"]
+    # ... and the replay went on, from where it was: the leg is accepted at 900.
+    assert [r["event"] for r in records if r["to"] == "conversation"] == ["CALL_LEG_STARTED"]

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from cim_schemas import check_record, cim_schemas
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consultfsm.leg import Leg
+from consultfsm import leg as leg_module
+from consultfsm.cim import MAX_TIMESTAMP_MS, CimCodec, CimEncodeError
+from consultfsm.leg import Leg, LegConfig
 from consultfsm.states import CallState, DeskState
 from consultfsm.system import System, SystemConfig, dumps_record, replay
 
@@ -56,16 +59,39 @@ def test_ring_timer_fires_before_an_input_at_its_deadline() -> None:
         SESSION,
         CONSULT,
         {"at": 200, "input": "alerting", "leg": "L1"},
-        {"at": 1200, "input": "accepted", "leg": "L1"},  # exactly at the deadline: too late
+        {"at": 1199, "input": "tick"},
+        {"at": 1200, "input": "dropped", "leg": "L1", "by": "A"},  # exactly at the deadline
     )
     fired = _events(system, event="timer_fired")
     assert [(r["at"], r["timer"]) for r in fired] == [(1200, "ring")]
-    assert system.leg("L1").call is CallState.RONA
-    # B answering after the leg ended as RONA contradicts it: rejected, not swallowed.
+    assert system.leg("L1").call is CallState.RONA  # the timer won: A's drop came too late
+    assert [r["event"] for r in system.records[-3:]] == [
+        "timer_fired", "alert_removed", "input_ignored"
+    ]  # fmt: skip
+
+
+def test_an_input_rejected_after_due_timers_undoes_them_too() -> None:
+    system = _run(
+        {"at": 0, "input": "config", "ring_ms": 1000},
+        SESSION,
+        CONSULT,
+        {"at": 200, "input": "alerting", "leg": "L1"},
+        {"at": 1200, "input": "accepted", "leg": "L1"},  # the ring timer fires first: too late
+    )
+    # B answering after the leg ended as RONA contradicts it: rejected, not
+    # swallowed, and the input is all or nothing: the timer it fired is undone.
     (rejected,) = _events(system, event="input_rejected", input="accepted")
     assert "IllegalInput" in rejected["reason"] and "rona/" in rejected["reason"]
-    assert system.rejected == 1
+    assert "L1 ring" in rejected["reason"] and "undone" in rejected["reason"]
+    assert not _events(system, event="timer_fired")
+    assert system.leg("L1").call is CallState.RINGING
+    assert system.system.now == 200
     assert _on_conversation(system) == []
+    # The timer fires before the next input instead, at its own deadline.
+    records = system.system.feed_line('{"at": 1300, "input": "tick"}')
+    assert [(r["at"], r["event"]) for r in records][:2] == [(1200, "timer_fired"),
+                                                            (1200, "alert_removed")]  # fmt: skip
+    assert system.leg("L1").call is CallState.RONA
 
 
 def test_a_timer_does_not_fire_before_its_deadline() -> None:
@@ -324,3 +350,162 @@ def test_any_trace_publishes_at_most_once_and_only_valid_cim(
     for record in first.records:
         check_record(schemas, record)
         dumps_record(record)
+
+
+# --- every input is all or nothing --------------------------------------------------
+
+_NEAR_9999 = MAX_TIMESTAMP_MS - 500  # an epoch_ms that leaves 500 ms of representable time
+
+
+def _snapshots(system: System) -> list[Any]:
+    return [leg.snapshot() for leg in system.legs]
+
+
+def test_a_time_past_year_9999_is_rejected_at_parsing_not_a_traceback() -> None:
+    system = _run(SESSION, CONSULT, {"at": 400_000_000_000_000, "input": "accepted", "leg": "L1"})
+    (rejected,) = _events(system, event="input_rejected")
+    assert rejected["reason"].startswith("at: ") and "9999" in rejected["reason"]
+    assert system.leg("L1").call is CallState.INITIATED
+    assert _on_conversation(system) == [] and system.system.now == 100
+
+
+def test_a_time_the_epoch_pushes_past_9999_is_rejected_before_the_leg_moves() -> None:
+    system = _run(
+        {"at": 0, "input": "config", "epoch_ms": _NEAR_9999},
+        SESSION,
+        CONSULT,
+        {"at": 200, "input": "alerting", "leg": "L1"},
+        {"at": 900, "input": "accepted", "leg": "L1"},  # epoch + 900 ms: no CIM timestamp
+    )
+    (rejected,) = _events(system, event="input_rejected")
+    assert rejected["input"] == "accepted" and rejected["reason"].startswith("at: ")
+    assert "outside years 1..9999" in rejected["reason"]
+    assert system.leg("L1").call is CallState.RINGING
+    assert not _events(system, event="cim_message") and _on_conversation(system) == []
+    assert system.system.now == 200
+
+
+def test_an_epoch_that_cannot_carry_the_current_time_is_rejected() -> None:
+    system = _run(SESSION, {"at": 1000, "input": "config", "epoch_ms": _NEAR_9999})
+    (rejected,) = _events(system, event="input_rejected")
+    assert "outside years 1..9999" in rejected["reason"]
+    assert system.system.config.epoch_ms == 0
+    assert system.system.now == 0
+
+
+def test_a_failure_half_way_through_a_step_undoes_the_whole_input(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The last line of defence: a typed error after the leg moved (here a
+    codec that refuses) is an input_rejected, and the leg, the CCM's memory,
+    the timers and the clock are as they were."""
+    run = _run(SESSION, CONSULT, {"at": 200, "input": "alerting", "leg": "L1"})
+    before = _snapshots(run.system)
+
+    def refuse(self: CimCodec, event: Any) -> Any:
+        raise CimEncodeError("header.channelData.channelCustomerIdentifier", "refused")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(CimCodec, "message_for", refuse)
+        (rejected,) = run.system.feed_line('{"at": 900, "input": "accepted", "leg": "L1"}', 4)
+    assert rejected["event"] == "input_rejected" and rejected["leg"] == "L1"
+    assert rejected["reason"].startswith("CimEncodeError: CIM field header.channelData")
+    assert _snapshots(run.system) == before and run.system.now == 200
+    # Nothing of the undone step lingers: the same input now goes through, once.
+    records = run.system.feed_line('{"at": 900, "input": "accepted", "leg": "L1"}')
+    assert [r["event"] for r in records if r["to"] == "conversation"] == ["CALL_LEG_STARTED"]
+    tick = run.system.feed_line('{"at": 60000, "input": "tick"}')
+    assert not [r for r in tick if r["event"] == "timer_fired"]  # the ring timer was cancelled
+
+
+def test_a_rejected_input_fires_no_timer_and_keeps_the_clock() -> None:
+    """A mis-stamped line for an unknown leg must not fire L1's RONA, or the
+    legitimate next input would be refused."""
+    system = _run(
+        SESSION,
+        CONSULT,
+        {"at": 200, "input": "alerting", "leg": "L1"},
+        {"at": 100_000, "input": "alerting", "leg": "L9"},
+        {"at": 900, "input": "accepted", "leg": "L1"},
+    )
+    (rejected,) = _events(system, event="input_rejected")
+    assert rejected["leg"] == "L9" and "unknown leg" in rejected["reason"]
+    assert "timers due" not in rejected["reason"]  # refused before any timer fell due
+    assert not _events(system, event="timer_fired")
+    assert _on_conversation(system) == ["CALL_LEG_STARTED"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        {"at": 100_000, "input": "dropped", "leg": "L1", "by": "Z"},
+        {"at": 100_000, "input": "customer_session_ended", "session": "S9"},
+        {"at": 100_000, "input": "customer_session_started", "session": "S1", "conversation": "C",
+         "customer_ani": "+923001234567"},
+        {"at": 100_000, "input": "consult_initiated", "leg": "L1", "agent_a": "A", "agent_b": "B"},
+        {"at": 100_000, "input": "config", "default_region": "XX"},
+        {"at": 100_000, "input": "cim_message", "from": "A", "message": "{}"},
+        {"at": 100_000, "input": "cim_message", "from": "Z",
+         "message": {"id": "m", "header": {"sender": {"id": "Z", "type": "AGENT"},
+                     "channelData": {"channelCustomerIdentifier": "1", "serviceIdentifier": "1"},
+                     "intent": "CALL_LEG_STARTED"}, "body": {"type": "VOICE", "leg": "L1"}}},
+        {"at": 300, "input": "browser_restored", "agent": "B"},  # later, RONA ends the leg
+    ],
+)  # fmt: skip
+def test_every_kind_of_rejection_leaves_the_clock_and_timers_alone(line: dict[str, Any]) -> None:
+    run = _run(SESSION, CONSULT, {"at": 200, "input": "alerting", "leg": "L1"})
+    before = _snapshots(run.system)
+    (rejected,) = run.system.feed_line(json.dumps(line))
+    assert rejected["event"] == "input_rejected", rejected
+    assert _snapshots(run.system) == before and run.system.now == 200
+
+
+# --- browser inputs: the legs decide ------------------------------------------------
+
+
+def test_a_repeated_restore_is_a_duplicate_not_a_rejection() -> None:
+    system = _run(
+        SESSION,
+        CONSULT,
+        {"at": 900, "input": "accepted", "leg": "L1"},
+        {"at": 1000, "input": "browser_disconnected", "agent": "B"},
+        {"at": 2000, "input": "browser_restored", "agent": "B"},
+        {"at": 2100, "input": "browser_restored", "agent": "B"},
+    )
+    assert system.rejected == 0
+    (ignored,) = _events(system, event="input_ignored")
+    assert (ignored["at"], ignored["leg"], ignored["input"], ignored["disposition"]) == (
+        2100, "L1", "browser_restored_b", "duplicate"
+    )  # fmt: skip
+    assert len(_events(system, event="consult_restored")) == 1
+
+
+def test_a_restore_of_an_agent_with_no_live_leg_is_ignored_like_a_disconnect() -> None:
+    system = _run(
+        SESSION,
+        {"at": 10, "input": "browser_restored", "agent": "Q"},
+        {"at": 20, "input": "browser_disconnected", "agent": "Q"},
+    )
+    assert system.rejected == 0
+    assert [(r["input"], r["disposition"]) for r in _events(system, event="input_ignored")] == [
+        ("browser_restored", "no_live_leg"), ("browser_disconnected", "no_live_leg")
+    ]  # fmt: skip
+
+
+def test_a_restore_no_disconnect_preceded_is_illegal_for_the_live_leg() -> None:
+    system = _run(SESSION, CONSULT, {"at": 300, "input": "browser_restored", "agent": "B"})
+    (rejected,) = _events(system, event="input_rejected")
+    assert rejected["leg"] == "L1" and rejected["reason"].startswith("IllegalInput")
+    assert system.leg("L1").desk_b is DeskState.CONNECTED
+
+
+# --- configuration ------------------------------------------------------------------
+
+
+def test_timer_windows_default_to_the_legs_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(leg_module, "DEFAULT_CONFIG", LegConfig(1234, 5678))
+    config = SystemConfig()
+    assert (config.ring_ms, config.grace_ms) == (1234, 5678)
+    run = _run(SESSION, CONSULT, {"at": 200, "input": "alerting", "leg": "L1"})
+    (started,) = _events(run, event="timer_started")
+    assert started["deadline"] == 200 + 1234
