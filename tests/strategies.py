@@ -162,3 +162,67 @@ def replay_jsonl(
             lines.append(line)
             last = line
     return "\n".join(json.dumps(line) for line in lines)
+
+
+# --- whole-system traces (tests/test_system_stateful.py) ------------------------------
+
+#: Lines every replay must reject whatever its state: malformed, unknown, impossible.
+BAD_LINES = (
+    "this is not json",
+    "[1, 2]",
+    '{"at": 1.5, "input": "tick"}',
+    '{"at": true, "input": "tick"}',
+    '{"at": -1, "input": "tick"}',
+    '{"at": 0, "input": "teleported", "leg": "L1"}',
+    '{"at": 0, "input": "alerting", "leg": "L1", "lge": "L1"}',
+    '{"at": 0, "input": "alerting"}',
+    '{"at": 0, "input": "dropped", "leg": "L1"}',
+    '{"at": 253402300800000, "input": "tick"}',
+    '{"at": 400000000000000, "input": "accepted", "leg": "L1"}',
+    '{"at": 0, "input": "config", "ring_ms": 0}',
+    '{"at": 0, "input": "cim_message", "from": "A"}',
+    '{"at": 0, "input": "customer_session_started", "session": "S9"}',
+)
+
+
+def bad_lines() -> st.SearchStrategy[str]:
+    """A line the trace reader refuses (see :data:`BAD_LINES`)."""
+    return st.sampled_from(BAD_LINES)
+
+
+#: Well-formed inputs every system refuses: an unknown leg or session (far in
+#: the future, it must fire no timer), a stranger hanging up, a bad setting, a
+#: consult for nobody, and (see :class:`Illegal`) time going backwards.
+ILLEGAL_INPUTS: tuple[dict[str, Any], ...] = (
+    {"input": "accepted", "leg": "L404"},
+    {"input": "customer_session_ended", "session": "S9"},
+    {"input": "dropped", "leg": "L1", "by": "Z"},
+    {"input": "config", "default_region": "XX"},
+    {"input": "consult_initiated", "leg": "L404", "agent_a": "A", "agent_b": "B",
+     "customer_ani": "anonymous"},
+    {"input": "tick", "backwards": True},
+)  # fmt: skip
+
+
+@attrs.frozen
+class Illegal:
+    """One of :data:`ILLEGAL_INPUTS`, ``dt`` ms after the clock (or before it,
+    for the backwards tick). Drawn once, placed when the clock is known."""
+
+    fields: dict[str, Any]
+    dt: int
+
+    def line(self, now: int, after: int | None = None) -> dict[str, Any] | None:
+        """The input for a clock at ``now``: ``dt`` ms after ``after`` (default
+        ``now``), or before ``now`` for the backwards tick; None when that would
+        not be illegal (nothing is before 0)."""
+        fields = dict(self.fields)
+        if fields.pop("backwards", False):
+            return None if now == 0 else {"at": now - 1 - self.dt % now, **fields}
+        return {"at": max(now, now if after is None else after) + self.dt, **fields}
+
+
+def illegal_inputs() -> st.SearchStrategy[Illegal]:
+    """An input the system must refuse, wherever its clock is (see :class:`Illegal`)."""
+    dt = st.one_of(st.just(0), st.integers(0, 2_000), st.integers(0, 200_000))
+    return st.builds(Illegal, st.sampled_from(ILLEGAL_INPUTS), dt)

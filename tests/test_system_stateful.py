@@ -1,0 +1,303 @@
+"""Stateful property test of the whole replay system (issue 4, over issue 3's System).
+
+A :class:`~hypothesis.stateful.RuleBasedStateMachine` feeds a
+:class:`~consultfsm.system.System` trace lines, as ``consultfsm replay`` would:
+several legs on one customer session (agents drawn from A, B, C, so desks are
+shared), both desks, random interleavings of alerting, accepted, drops by A, B
+or the customer, RONA, failures, browser disconnects and restores of any agent
+(duplicates included), time jumps that fire timers, CTI scripts duplicated and
+reordered the way Finesse does, desks re-sending their CIM messages (both desks
+reporting the same leg), and illegal and malformed lines.
+
+After every line the records it produced are checked against what the issue
+promises: per leg, at most one ``CALL_LEG_STARTED`` then at most one
+``CALL_LEG_ENDED`` on ``conversation``, both in the customer's existing channel
+session, published exactly when the leg's state says it was accepted / ended
+after acceptance; tasks follow the publications; a rejected line changes no leg
+and does not move the clock; every CIM object validates against the upstream
+schemas (when they are present) and parses back with the library's own parsers.
+At teardown the clock jumps far ahead and the totals are checked once more.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from cim_schemas import CimSchemas, schema_dir
+from hypothesis import note
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
+from strategies import (
+    AGENTS,
+    CUSTOMER_ANI,
+    Illegal,
+    bad_lines,
+    cti_script,
+    delays,
+    illegal_inputs,
+)
+
+from consultfsm.cim import parse_conversation_event, parse_message
+from consultfsm.explore import LegSpec, input_line
+from consultfsm.states import ACCEPTED_ENDINGS, TIMER_OF_INPUT, CallState, InputKind
+from consultfsm.system import Record, System
+
+SESSION, CONVERSATION = "S1", "C1"
+#: A second customer, on another session: no consult may ever land there.
+OTHER_SESSION, OTHER_ANI = "S2", "+923337654321"
+PAIRS = [(a, b) for a in AGENTS for b in AGENTS if a != b]
+#: The CTI inputs of a leg, by trace spelling (``dropped`` is ``by`` someone).
+CTI = ("alerting", "accepted", "rona", "failed", "dropped_a", "dropped_b", "dropped_customer")
+STARTED, ENDED = "CALL_LEG_STARTED", "CALL_LEG_ENDED"
+
+_root = schema_dir()
+SCHEMAS = CimSchemas(_root) if (_root / "cim-message.json").is_file() else None
+
+
+def _was_accepted(call: CallState) -> bool:
+    return call is CallState.ACCEPTED or call in ACCEPTED_ENDINGS
+
+
+class ReplaySystem(RuleBasedStateMachine):
+    """A System fed random trace lines; see the module docstring."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.system = System()
+        self.specs: dict[str, LegSpec] = {}
+        self.lines: list[str] = []  # the trace so far, printed on failure
+        self.records: list[Record] = []
+        # Per leg: the events on conversation / to the routing engine, in order.
+        self.published: dict[str, list[str]] = {}
+        self.tasks: dict[str, list[str]] = {}
+        self.sent: dict[tuple[str, str], Any] = {}  # (leg, intent) -> B's CIM message
+
+    # -- feeding --------------------------------------------------------------------
+
+    @property
+    def now(self) -> int:
+        return self.system.now
+
+    def feed(self, line: str | dict[str, Any]) -> list[Record]:
+        """Feed one line, check what it produced, remember it."""
+        text = line if isinstance(line, str) else json.dumps(line)
+        self.lines.append(text)
+        note(text)
+        legs_before = {leg.leg_id: leg.snapshot() for leg in self.system.legs}
+        sessions_before = dict(self.system.sessions)
+        now_before, rejected_before = self.system.now, self.system.rejected
+        records = self.system.feed_line(text, len(self.lines))
+        rejected = [r for r in records if r["event"] == "input_rejected"]
+        if rejected:
+            # All or nothing: one record, no leg moved, no timer fired, clock kept.
+            assert records == rejected and len(rejected) == 1, records
+            assert self.system.rejected == rejected_before + 1
+            assert {leg.leg_id: leg.snapshot() for leg in self.system.legs} == legs_before
+            assert self.system.sessions == sessions_before
+            assert self.system.now == now_before
+        else:
+            assert self.system.now >= now_before
+            assert all(r["at"] <= self.system.now for r in records)
+        for record in records:
+            self._check_record(record)
+        self.records.extend(records)
+        self._check_legs()
+        return records
+
+    def _check_record(self, record: Record) -> None:
+        leg = record["leg"]
+        if record["to"] == "conversation":
+            events = self.published.setdefault(leg, [])
+            events.append(record["event"])
+            # Both in the customer's existing session, never a new one.
+            assert record["channel_session_id"] == SESSION, record
+            assert record["channel_session"]["id"] == SESSION
+            event = parse_conversation_event(record["message"])
+            assert event.channel_session.id == SESSION
+            assert event.conversation_id == CONVERSATION
+            assert event.data.header.channel_session_id == SESSION
+            assert event.name.value == record["event"]
+        elif record["to"] == "routing_engine":
+            self.tasks.setdefault(leg, []).append(record["event"])
+            published = self.published.get(leg, [])
+            if record["event"] == "task_created":
+                assert published == [STARTED], (leg, published)
+            else:  # task_closed: once, after ENDED
+                assert published == [STARTED, ENDED], (leg, published)
+        elif record["event"] == "cim_message":
+            message = parse_message(record["message"])
+            assert message.header.channel_session_id == SESSION
+            self.sent[(leg, record["intent"])] = record["message"]
+        if SCHEMAS is not None and (
+            record["event"] == "cim_message" or record["to"] == "conversation"
+        ):
+            self._validate(record)
+
+    def _validate(self, record: Record) -> None:
+        assert SCHEMAS is not None
+        if record["event"] == "cim_message":
+            SCHEMAS.check_message(record["message"])
+        else:
+            SCHEMAS.check_conversation_event(record["message"])
+
+    def _check_legs(self) -> None:
+        """Exactly-once, as the leg's state says it must be, after every line."""
+        assert set(self.system.sessions) <= {SESSION, OTHER_SESSION}  # none created
+        for leg in self.system.legs:
+            published = self.published.get(leg.leg_id, [])
+            accepted = _was_accepted(leg.call)
+            expected = [STARTED, ENDED] if leg.call in ACCEPTED_ENDINGS else [STARTED]
+            assert published == (expected if accepted else []), (leg, published)
+            tasks = self.tasks.get(leg.leg_id, [])
+            created = ["task_created"] if accepted else []
+            closed = ["task_closed"] if leg.call in ACCEPTED_ENDINGS else []
+            assert tasks == created + closed, (leg, tasks)
+            assert leg.channel_session_id == SESSION
+
+    # -- setting up -----------------------------------------------------------------
+
+    @initialize(
+        windows=st.tuples(st.sampled_from([500, 2_000, 15_000]), st.sampled_from([500, 60_000])),
+        epoch=st.sampled_from([0, 1_739_455_031_000]),
+        pairs=st.lists(st.sampled_from(PAIRS), min_size=1, max_size=3),
+    )
+    def start(self, windows: tuple[int, int], epoch: int, pairs: list[tuple[str, str]]) -> None:
+        ring, grace = windows
+        self.feed({"at": 0, "input": "config", "ring_ms": ring, "grace_ms": grace,
+                   "epoch_ms": epoch})  # fmt: skip
+        for session, conversation, ani in ((SESSION, CONVERSATION, CUSTOMER_ANI),
+                                           (OTHER_SESSION, "C2", OTHER_ANI)):  # fmt: skip
+            self.feed({"at": 0, "input": "customer_session_started", "session": session,
+                       "conversation": conversation, "customer_ani": ani,
+                       "dialog": f"D-{session}", "agents": ["A"]})  # fmt: skip
+        for a, b in pairs:
+            self._consult(a, b)
+
+    def _consult(self, a: str, b: str) -> None:
+        leg_id = f"L{len(self.specs) + 1}"
+        self.specs[leg_id] = LegSpec(leg_id, a, b)
+        line = {"at": self.now, "input": "consult_initiated", "leg": leg_id, "agent_a": a,
+                "agent_b": b, "customer_ani": CUSTOMER_ANI}  # fmt: skip
+        if len(self.specs) % 2 == 0:  # UCCE: the dialog URI; else the ANI (CCX)
+            line["associated_dialog_uri"] = f"/finesse/api/Dialog/D-{SESSION}"
+        (resolved,) = self.feed(line)[:1]
+        assert resolved["event"] == "session_resolved", resolved
+        assert resolved["channel_session_id"] == SESSION
+
+    # -- rules ----------------------------------------------------------------------
+
+    @precondition(lambda self: len(self.specs) < 5)
+    @rule(pair=st.sampled_from(PAIRS))
+    def new_consult(self, pair: tuple[str, str]) -> None:
+        self._consult(*pair)
+
+    @rule(data=st.data(), kind=st.sampled_from(CTI), dt=delays())
+    def cti(self, data: st.DataObject, kind: str, dt: int) -> None:
+        spec = self.specs[data.draw(st.sampled_from(sorted(self.specs)))]
+        line: dict[str, Any] = {"at": self.now + dt, "leg": spec.leg_id}
+        if kind.startswith("dropped"):
+            by = {"dropped_a": spec.agent_a, "dropped_b": spec.agent_b}.get(kind, "customer")
+            line.update(input="dropped", by=by)
+        else:
+            line["input"] = kind
+        self.feed(line)
+
+    @rule(data=st.data(), script=cti_script())
+    def cti_script_duplicated_and_reordered(self, data: st.DataObject, script: list[Any]) -> None:
+        spec = self.specs[data.draw(st.sampled_from(sorted(self.specs)))]
+        at = self.now
+        for move in script:
+            at += move.dt or 0
+            if move.kind in TIMER_OF_INPUT:
+                line: dict[str, Any] | None = {"at": at, "input": "tick"}
+            else:
+                line = input_line(spec, move.kind, at)
+            assert line is not None
+            self.feed(line)
+            at = max(at, self.now)
+
+    @rule(
+        agent=st.sampled_from([*AGENTS, "Q"]),  # Q has no leg: ignored, never rejected
+        going=st.booleans(),
+        dt=delays(),
+        repeat=st.booleans(),
+    )
+    def browser(self, agent: str, going: bool, dt: int, repeat: bool) -> None:
+        kind = "browser_disconnected" if going else "browser_restored"
+        line = {"at": self.now + dt, "input": kind, "agent": agent}
+        first = self.feed(line)
+        if repeat and not any(r["event"] == "input_rejected" for r in first):
+            again = self.feed(line)  # a duplicate: ignored, never a rejection
+            assert again and all(r["event"] == "input_ignored" for r in again), again
+
+    @rule(dt=st.one_of(delays(), st.integers(0, 200_000)))
+    def tick(self, dt: int) -> None:
+        self.feed({"at": self.now + dt, "input": "tick"})
+
+    @rule(data=st.data(), offset=st.sampled_from([-1, 0, 1]))
+    def at_a_deadline(self, data: st.DataObject, offset: int) -> None:
+        deadlines = sorted(d for leg in self.system.legs for d in leg.deadlines.values())
+        at = max(self.now, deadlines[0] + offset) if deadlines else self.now
+        spec = self.specs[data.draw(st.sampled_from(sorted(self.specs)))]
+        kind = data.draw(st.sampled_from([InputKind.ACCEPTED, InputKind.DROPPED_BY_A]))
+        line = input_line(spec, kind, at)
+        assert line is not None
+        self.feed(line)
+
+    @rule(data=st.data(), sender_is_a=st.booleans(), dt=delays())
+    def desk_resends(self, data: st.DataObject, sender_is_a: bool, dt: int) -> None:
+        """A desk re-sends B's message, or reports what the CTI has not (yet) said."""
+        spec = self.specs[data.draw(st.sampled_from(sorted(self.specs)))]
+        intent = data.draw(st.sampled_from([STARTED, ENDED]))
+        sender = spec.agent_a if sender_is_a else spec.agent_b
+        message = self.sent.get((spec.leg_id, intent)) or {
+            "id": f"own-{spec.leg_id}-{intent}",
+            "header": {"sender": {"id": sender, "type": "AGENT"},
+                       "channelData": {"customerChannelIdentifier": CUSTOMER_ANI,
+                                       "serviceIdentifier": "8001"},
+                       "intent": intent, "timestamp": 1739455031000},
+            "body": {"type": "VOICE", "markdownText": None, "leg": spec.leg_id},
+        }  # fmt: skip
+        published = (spec.leg_id, intent) in {
+            (r["leg"], r["event"]) for r in self.records if r["to"] == "conversation"
+        }
+        records = self.feed(
+            {"at": self.now + dt, "input": "cim_message", "from": sender, "message": message}
+        )
+        if published:  # suppressed, never re-published
+            assert [r["event"] for r in records][-1:] == ["duplicate_suppressed"], records
+
+    @rule(line=bad_lines())
+    def malformed(self, line: str) -> None:
+        (rejected,) = self.feed(line)
+        assert rejected["event"] == "input_rejected"
+
+    @rule(illegal=illegal_inputs(), past_a_deadline=st.booleans())
+    def illegal(self, illegal: Illegal, past_a_deadline: bool) -> None:
+        """Often just past a pending deadline: the timers fire, then the input
+        is refused, and all of it must be undone."""
+        deadlines = [d for leg in self.system.legs for d in leg.deadlines.values()]
+        after = min(deadlines) if past_a_deadline and deadlines else None
+        line = illegal.line(self.now, after)
+        if line is not None:
+            (rejected,) = self.feed(line)
+            assert rejected["event"] == "input_rejected"
+
+    # -- the end --------------------------------------------------------------------
+
+    def teardown(self) -> None:
+        """Let every timer run out, then check the totals once more."""
+        if not self.specs:
+            return
+        self.feed({"at": self.now + 10 * 60_000, "input": "tick"})
+        counts = Counter((r["leg"], r["event"]) for r in self.records if r["to"] == "conversation")
+        for leg in self.system.legs:
+            assert not leg.deadlines, leg
+            accepted = _was_accepted(leg.call)
+            assert counts[(leg.leg_id, STARTED)] == int(accepted), leg
+            assert counts[(leg.leg_id, ENDED)] == int(leg.call in ACCEPTED_ENDINGS), leg
+
+
+TestReplaySystem = ReplaySystem.TestCase
