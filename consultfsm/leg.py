@@ -487,7 +487,8 @@ class Leg:
     @classmethod
     def restore(cls, snap: LegSnapshot) -> Leg:
         """Rebuild a leg from a snapshot. Pending deadlines keep their absolute
-        times, so a restored leg continues exactly as the original would."""
+        times, so a restored leg continues exactly as the original would.
+        Raises :class:`SnapshotError` when the snapshot's facts cannot be right."""
         config = (
             DEFAULT_CONFIG
             if (snap.ring_ms, snap.grace_ms) == (DEFAULT_CONFIG.ring_ms, DEFAULT_CONFIG.grace_ms)
@@ -508,6 +509,15 @@ class Leg:
         leg.grace_a_deadline = snap.grace_a_deadline
         leg.grace_b_deadline = snap.grace_b_deadline
         return leg
+
+    def reset(self, snap: LegSnapshot) -> None:
+        """Put this very leg back into a snapshot's state, in place, so that
+        whoever holds the object sees it (a host undoing a rejected batch).
+        Raises :class:`SnapshotError`, with the leg untouched, when the
+        snapshot's facts cannot be right."""
+        restored = Leg.restore(snap)
+        for slot in Leg.__slots__:
+            setattr(self, slot, getattr(restored, slot))
 
 
 def _opt_str(name: str, value: Any) -> str | None:

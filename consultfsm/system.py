@@ -184,8 +184,7 @@ class System:
 
     def leg(self, leg_id: str) -> Leg:
         """The leg with this id (KeyError if none). Undoing a rejected input
-        that had moved a leg replaces it with a restored copy: look a leg up
-        again after :meth:`feed` rather than keeping the object."""
+        resets legs in place, so a kept object stays current."""
         return self._legs[leg_id].leg
 
     @property
@@ -280,7 +279,7 @@ class System:
             if snap is None:
                 del self._legs[leg_id]
             else:
-                self._legs[leg_id].leg = Leg.restore(snap)
+                self._legs[leg_id].leg.reset(snap)
         for timer in j.popped:
             heapq.heappush(self._timers, timer)
         self._published.difference_update(j.published)

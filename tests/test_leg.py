@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import attrs
 import pytest
 
 from consultfsm import (
@@ -284,3 +285,30 @@ def test_a_snapshot_with_impossible_facts_is_a_snapshot_error() -> None:
     data["agent_b"] = data["agent_a"]
     with pytest.raises(SnapshotError, match="agent_a and agent_b"):
         Leg.restore(LegSnapshot.from_dict(data))
+
+
+def test_reset_puts_the_same_object_back_into_a_snapshot_state() -> None:
+    leg = new_leg()
+    leg.handle(I.ALERTING, 200)
+    snap = leg.snapshot()
+    leg.handle(I.ACCEPTED, 900)
+    same = leg
+    leg.reset(snap)
+    assert same is leg and leg.snapshot() == snap
+    assert leg.handle(I.ACCEPTED, 900) == new_leg_after_alert().handle(I.ACCEPTED, 900)
+
+
+def new_leg_after_alert() -> Leg:
+    leg = new_leg()
+    leg.handle(I.ALERTING, 200)
+    return leg
+
+
+def test_reset_with_impossible_facts_leaves_the_leg_alone() -> None:
+    leg = new_leg()
+    leg.handle(I.ALERTING, 200)
+    before = leg.snapshot()
+    bad = attrs.evolve(before, agent_b=before.agent_a)
+    with pytest.raises(SnapshotError):
+        leg.reset(bad)
+    assert leg.snapshot() == before
