@@ -561,6 +561,12 @@ _SNAPSHOT_KEYS = (
 )  # fmt: skip
 
 
+#: Per timer: its region's snapshot field, its deadline field, the states that arm it.
+_TIMER_CHECKS: tuple[tuple[str, str, frozenset[StrEnum]], ...] = tuple(
+    (TIMER_REGION[timer].value, _DEADLINE_SLOT[timer], armed_in(timer)) for timer in Timer
+)
+
+
 @attrs.frozen
 class LegSnapshot:
     """A leg's whole state as plain values; JSON-ready through :meth:`to_dict`."""
@@ -641,14 +647,11 @@ class LegSnapshot:
 
     def _check_timers(self) -> None:
         # A deadline is pending exactly when its region is in a state that arms it.
-        for timer in Timer:
-            region = TIMER_REGION[timer]
-            state = getattr(self, region.value)
-            name = _DEADLINE_SLOT[timer]
-            pending = state in armed_in(timer)
-            if (getattr(self, name) is not None) != pending:
+        for region, slot, armed in _TIMER_CHECKS:
+            pending = getattr(self, region) in armed
+            if (getattr(self, slot) is not None) != pending:
                 raise SnapshotError(
-                    name,
+                    slot,
                     f"must be {'set' if pending else 'null'} in state "
                     f"{self.call}/{self.desk_a}/{self.desk_b}",
                 )
