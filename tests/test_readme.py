@@ -28,3 +28,15 @@ def test_readme_starts_with_the_two_commands() -> None:
     assert blocks[1].strip().endswith("python -m pytest")
     ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text(encoding="utf-8")
     assert blocks[1].strip() in ci  # CI runs exactly the README's test command
+
+
+def test_every_figure_the_readme_quotes_is_in_the_benchmark_results() -> None:
+    results = (Path(__file__).resolve().parent.parent / "benchmarks" / "RESULTS.md").read_text(
+        encoding="utf-8"
+    )
+    table = README.split("## Speed", 1)[1].split("## Commands", 1)[0]
+    figures = re.findall(r"\| ([\d,.]+ \([\d.]+x\))", table)
+    figures += re.findall(r"(?<=\| )([\d,.]+ \([\d.]+x\))(?= \|)", table)
+    assert len(set(figures)) >= 20
+    for figure in set(figures):
+        assert figure in results, f"README quotes {figure!r}, not in benchmarks/RESULTS.md"
