@@ -34,7 +34,7 @@ import copy
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any
 
 import attrs
 
@@ -42,14 +42,11 @@ from .effects import apply_effects
 from .errors import IllegalInput, TimeWentBackwards
 from .guards import GUARDS
 from .invariants import ObservedLeg, Observer, Violation
-from .leg import DEFAULT_CONFIG, Leg, LegConfig, LegState, Step
+from .leg import DEFAULT_CONFIG, Leg, LegConfig, LegFacts, LegState, Step
 from .states import (
-    INITIAL,
     INPUT_REGION,
     TERMINAL_CALL_STATES,
     TIMER_OF_INPUT,
-    CallState,
-    DeskState,
     InputKind,
     Region,
     Timer,
@@ -89,44 +86,20 @@ LEG_SETS: dict[int, tuple[LegSpec, ...]] = {
 }
 
 
-class TableLeg:
+class TableLeg(LegFacts):
     """A leg that interprets any transition table row by row, with the
     runtime's contract. Slow and simple: it exists so that the explorer and the
     tests can run a *modified copy* of the table (the runtime compiles the real
     one at import)."""
 
-    def __init__(
-        self,
-        table: Sequence[Row],
-        leg_id: str,
-        agent_a: str,
-        agent_b: str,
-        customer_ani: str,
-        *,
-        conversation_id: str | None = None,
-        channel_session_id: str | None = None,
-        call_id: str | None = None,
-        service_identifier: str | None = None,
-        associated_dialog_uri: str | None = None,
-        config: LegConfig = DEFAULT_CONFIG,
-        created_at: int = 0,
-    ) -> None:
+    def __init__(self, table: Sequence[Row], facts: Leg) -> None:
+        """Interpret ``table`` for a leg with the facts, state, deadlines and
+        time of ``facts`` (a :class:`Leg`, which has validated them)."""
         self.table = table
-        self.leg_id = leg_id
-        self.agent_a = agent_a
-        self.agent_b = agent_b
-        self.customer_ani = customer_ani
-        self.conversation_id = conversation_id
-        self.channel_session_id = channel_session_id
-        self.call_id = call_id
-        self.service_identifier = service_identifier
-        self.associated_dialog_uri = associated_dialog_uri
-        self.config = config
-        self.call = cast(CallState, INITIAL[Region.CALL])
-        self.desk_a = cast(DeskState, INITIAL[Region.DESK_A])
-        self.desk_b = cast(DeskState, INITIAL[Region.DESK_B])
-        self._deadlines: dict[Timer, int] = {}
-        self.last_at = created_at
+        self.copy_facts(facts)
+        self.call, self.desk_a, self.desk_b = facts.state
+        self._deadlines: dict[Timer, int] = dict(facts.deadlines)
+        self.last_at = facts.last_at
 
     def __copy__(self) -> TableLeg:
         other = TableLeg.__new__(TableLeg)
@@ -192,7 +165,7 @@ class TableLeg:
 LegFactory = Callable[[LegSpec, LegConfig], ObservedLeg]
 
 
-def runtime_leg(spec: LegSpec, config: LegConfig) -> ObservedLeg:
+def runtime_leg(spec: LegSpec, config: LegConfig) -> Leg:
     """The compiled runtime leg (the default)."""
     return Leg(
         spec.leg_id,
@@ -211,18 +184,7 @@ def table_leg_factory(table: Sequence[Row]) -> LegFactory:
     """A factory of :class:`TableLeg` legs over ``table`` (e.g. a broken copy)."""
 
     def make(spec: LegSpec, config: LegConfig) -> ObservedLeg:
-        return TableLeg(
-            table,
-            spec.leg_id,
-            spec.agent_a,
-            spec.agent_b,
-            CUSTOMER_ANI,
-            conversation_id=CONVERSATION,
-            channel_session_id=SESSION,
-            call_id=DIALOG,
-            service_identifier="8001",
-            config=config,
-        )
+        return TableLeg(table, runtime_leg(spec, config))
 
     return make
 

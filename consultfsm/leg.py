@@ -281,6 +281,34 @@ _APPLIED = Disposition.APPLIED
 # --- the leg -------------------------------------------------------------------------
 
 
+class LegFacts:
+    """What identifies a leg and what its events carry: everything but its
+    state and time. Declared once here; :class:`Leg` and the other executors
+    of the table (``machine.LegModel``, ``explore.TableLeg``) share it."""
+
+    __slots__ = ()
+
+    leg_id: str
+    agent_a: str
+    agent_b: str
+    customer_ani: str
+    conversation_id: str
+    channel_session_id: str
+    call_id: str | None
+    service_identifier: str | None
+    associated_dialog_uri: str | None
+    config: LegConfig
+
+    def copy_facts(self, leg: LegFacts) -> None:
+        """Take every fact from ``leg`` (a :class:`Leg` has validated them)."""
+        for name in FACTS:
+            setattr(self, name, getattr(leg, name))
+
+
+#: The names of the facts, in declaration order.
+FACTS: tuple[str, ...] = tuple(LegFacts.__annotations__)
+
+
 def _explain_invalid_leg(facts: Mapping[str, Any]) -> None:
     for name in ("leg_id", "agent_a", "agent_b", "customer_ani", "conversation_id",
                  "channel_session_id"):  # fmt: skip
@@ -294,7 +322,7 @@ def _explain_invalid_leg(facts: Mapping[str, Any]) -> None:
     raise InvalidLeg(f"created_at must be an integer of ms, got {facts['created_at']!r}")
 
 
-class Leg:
+class Leg(LegFacts):
     """One consult leg, A -> B, and everything the system must do about it.
 
     >>> leg = Leg("L1", agent_a="A", agent_b="B", customer_ani="+923001234567",

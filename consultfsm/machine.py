@@ -29,7 +29,7 @@ from transitions.extensions.nesting import NestedState
 from .effects import apply_effects
 from .errors import IllegalInput, TimeWentBackwards
 from .guards import GUARDS
-from .leg import DEFAULT_CONFIG, LegConfig, LegState, Step
+from .leg import Leg, LegFacts, LegState, Step
 from .states import INITIAL, REGION_STATES, TIMER_OF_INPUT, InputKind, Region, Timer
 from .table import TABLE, Disposition, Row
 
@@ -71,39 +71,19 @@ def _states_config() -> list[dict[str, Any]]:
     ]
 
 
-class LegModel:
+class LegModel(LegFacts):
     """The model a :class:`LegMachine` drives: the leg's facts, its deadlines,
     and the last step. Its attributes match :class:`consultfsm.leg.Leg`'s, so
     the same event builders serve both."""
 
     state: list[str]  # set by transitions: one "leg.<region>.<state>" per region
 
-    def __init__(
-        self,
-        leg_id: str,
-        agent_a: str,
-        agent_b: str,
-        customer_ani: str,
-        *,
-        conversation_id: str,
-        channel_session_id: str,
-        call_id: str | None = None,
-        service_identifier: str | None = None,
-        associated_dialog_uri: str | None = None,
-        config: LegConfig = DEFAULT_CONFIG,
-    ) -> None:
-        self.leg_id = leg_id
-        self.agent_a = agent_a
-        self.agent_b = agent_b
-        self.customer_ani = customer_ani
-        self.conversation_id = conversation_id
-        self.channel_session_id = channel_session_id
-        self.call_id = call_id
-        self.service_identifier = service_identifier
-        self.associated_dialog_uri = associated_dialog_uri
-        self.config = config
+    def __init__(self, facts: Leg) -> None:
+        """Copy the identifying facts of ``facts`` (a fresh :class:`Leg`, which
+        has validated them); the machine starts in the table's initial state."""
+        self.copy_facts(facts)
         self.deadlines: dict[Timer, int] = {}
-        self.last_at = 0
+        self.last_at = facts.last_at
         self.last_step: Step | None = None
 
     # GuardView: what the table's guards read.
@@ -204,10 +184,9 @@ def build_machine(model: LegModel) -> LegMachine:
     return machine
 
 
-def new_leg_model(
-    leg_id: str, agent_a: str, agent_b: str, customer_ani: str, **kwargs: Any
-) -> LegModel:
-    """A :class:`LegModel` with its machine attached, ready for :meth:`LegModel.feed`."""
-    model = LegModel(leg_id, agent_a, agent_b, customer_ani, **kwargs)
+def new_leg_model(*args: Any, **kwargs: Any) -> LegModel:
+    """A :class:`LegModel` with its machine attached, ready for :meth:`LegModel.feed`.
+    Takes :class:`Leg`'s arguments (and its validation)."""
+    model = LegModel(Leg(*args, **kwargs))
     build_machine(model)
     return model

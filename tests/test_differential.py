@@ -27,7 +27,7 @@ def _outcome(result: Step | InputRejected, backwards: bool) -> tuple[object, ...
 def test_runtime_machine_and_table_agree(config: LegConfig, run: list[Move]) -> None:
     leg = Leg("L1", "A", "B", CUSTOMER_ANI, config=config, **FACTS)  # type: ignore[arg-type]
     model = new_leg_model("L1", "A", "B", CUSTOMER_ANI, config=config, **FACTS)
-    table_leg = TableLeg(TABLE, "L1", "A", "B", CUSTOMER_ANI, config=config, **FACTS)  # type: ignore[arg-type]
+    table_leg = TableLeg(TABLE, Leg("L1", "A", "B", CUSTOMER_ANI, config=config, **FACTS))  # type: ignore[arg-type]
     now = 0
     for i, m in enumerate(run):
         at = m.at(now, list(leg.deadlines.values()))

@@ -55,8 +55,8 @@ def test_an_unreachable_row_is_reported() -> None:
     table = (*TABLE, bogus)
 
     def new_leg(config: LegConfig) -> TableLeg:
-        return TableLeg(table, "L1", "A", "B", "+923001234567", conversation_id="C1",
-                        channel_session_id="S1", config=config)  # fmt: skip
+        return TableLeg(table, Leg("L1", "A", "B", "+923001234567", conversation_id="C1",
+                                   channel_session_id="S1", config=config))  # fmt: skip
 
     assert unreachable(table, new_leg=new_leg, configs=CONFIGS[:1]) == [bogus.key]
 
