@@ -73,7 +73,6 @@ def load_peers() -> dict[str, Peer]:
 
 
 ORDER = ("floor", "consultfsm", "transitions_per_leg", "transitions_shared", "statemachine")
-FAST = ("floor", "consultfsm")
 
 
 class Sizes(NamedTuple):
@@ -475,7 +474,6 @@ METRICS = (
     Metric("churn_gc_max", "churn: longest garbage-collector run, ms", "ms", 1e3, False),
     Metric("churn_gc2", "churn: gen-2 (full) collections", "n", 1.0, False, ratio=False),
 )
-REQUIRED_ROWS = (*(m.row for m in METRICS), "live legs N", "snapshot", "add_model")
 
 
 def fmt(value: float, unit: str) -> str:

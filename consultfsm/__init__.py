@@ -63,7 +63,6 @@ from .states import (
     DeskState,
     EndReason,
     InputKind,
-    Party,
     Region,
     Timer,
 )
@@ -107,7 +106,6 @@ __all__ = [
     "LegConfig",
     "LegSnapshot",
     "LegState",
-    "Party",
     "Region",
     "RejoinConversation",
     "Reporter",

@@ -563,8 +563,3 @@ class _Checker(Protocol):
 
 def _fmt(timers: Mapping[Timer, int]) -> str:
     return "{" + ", ".join(f"{t.value}@{d}" for t, d in sorted(timers.items())) + "}"
-
-
-def timeout_input(timer: Timer) -> InputKind:
-    """The input that reports ``timer``'s expiry."""
-    return TIMEOUT_INPUT[timer]

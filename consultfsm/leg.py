@@ -115,7 +115,6 @@ _make_timer_cancelled = _fast_constructor(ev.TimerCancelled)
 
 _CALLS = REGION_STATES[Region.CALL]
 _DESKS = REGION_STATES[Region.DESK_A]
-_N_DESK = len(_DESKS)
 
 #: packed state -> LegState; packed = call * n_desk**2 + desk_a * n_desk + desk_b
 _DECODE: tuple[LegState, ...] = tuple(
@@ -275,7 +274,6 @@ def _compile() -> tuple[dict[InputKind, _Plan | _TimerBranch], ...]:
 
 _PLANS = _compile()
 _INITIAL_PACKED = _ENCODE[LegState(*INITIAL.values())]  # type: ignore[arg-type]
-_APPLIED = Disposition.APPLIED
 
 
 # --- the leg -------------------------------------------------------------------------

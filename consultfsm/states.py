@@ -91,14 +91,6 @@ class InputKind(StrEnum):
     GRACE_TIMEOUT_B = "grace_timeout_b"
 
 
-class Party(StrEnum):
-    """Who ended something: the consulting agent, the consulted agent, the customer."""
-
-    A = "A"
-    B = "B"
-    CUSTOMER = "customer"
-
-
 #: The state of each region when a leg is created.
 INITIAL: dict[Region, StrEnum] = {
     Region.CALL: CallState.INITIATED,

@@ -363,16 +363,6 @@ def armed_in(timer: Timer) -> frozenset[StrEnum]:
     return frozenset(r.target for r in TABLE if r.start is timer)
 
 
-def emitted_events() -> tuple[type[ev.Event], ...]:
-    """Every event class some row emits (timer events included), sorted by name."""
-    classes: set[type[ev.Event]] = {e.event for r in TABLE for e in r.emits}
-    if any(r.start for r in TABLE):
-        classes.add(ev.TimerStarted)
-    if any(r.cancel for r in TABLE):
-        classes.add(ev.TimerCancelled)
-    return tuple(sorted(classes, key=lambda c: c.__name__))
-
-
 def check_table(table: Iterable[Row] = TABLE) -> list[str]:
     """Static sanity checks of a table; returns the problems found (none is good).
 

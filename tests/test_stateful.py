@@ -36,8 +36,9 @@ from strategies import (
 from consultfsm.errors import InputRejected
 from consultfsm.explore import Browser as BrowserEvent
 from consultfsm.explore import LegSpec, browser_inputs
-from consultfsm.invariants import Observer, timeout_input
+from consultfsm.invariants import Observer
 from consultfsm.leg import Leg, LegConfig, LegSnapshot, Step
+from consultfsm.states import TIMEOUT_INPUT
 
 
 def _outcome(result: Step | InputRejected) -> tuple[object, ...]:
@@ -104,7 +105,7 @@ class ConsultLegs(RuleBasedStateMachine):
             if not due:
                 return
             deadline, leg_id, timer = due[0]
-            self.feed(leg_id, timeout_input(timer), max(deadline, self.legs[leg_id].last_at))
+            self.feed(leg_id, TIMEOUT_INPUT[timer], max(deadline, self.legs[leg_id].last_at))
 
     def leg_ids(self) -> st.SearchStrategy[str]:
         return st.sampled_from(sorted(self.legs))
