@@ -206,8 +206,8 @@ def run_create_and_events(peer: Peer, ctxs: list[Ctx]) -> tuple[float, float]:
 def run_snapshots(n: int) -> tuple[float, float]:
     """(seconds per consultfsm snapshot->JSON->restore, per json.dumps+loads of its dict)."""
     from benchmarks.peers.consultfsm_peer import create
-    from consultfsm.leg import Leg, LegSnapshot
-    from consultfsm.states import InputKind
+    from consultfsm.core.leg import Leg, LegSnapshot
+    from consultfsm.core.states import InputKind
 
     legs = [create(make_ctx(i)) for i in range(n)]
     for leg in legs:  # ringing, B's desk away: deadlines pending, as a reconnect would see

@@ -19,7 +19,7 @@ The library does no I/O, reads no clock and starts no timer: inputs carry their
 time and timers are deadlines the host arms from ``timer_started`` events.
 """
 
-from .errors import (
+from consultfsm.core.errors import (
     ConfigError,
     ConsultFsmError,
     IllegalInput,
@@ -29,7 +29,7 @@ from .errors import (
     SnapshotError,
     TimeWentBackwards,
 )
-from .events import (
+from consultfsm.core.events import (
     EVENT_CLASSES,
     AlertRemoved,
     AlertRestored,
@@ -54,9 +54,9 @@ from .events import (
     TimerCancelled,
     TimerStarted,
 )
-from .guards import Guard
-from .leg import DEFAULT_CONFIG, Leg, LegConfig, LegSnapshot, LegState, Step
-from .states import (
+from consultfsm.core.guards import Guard
+from consultfsm.core.leg import DEFAULT_CONFIG, Leg, LegConfig, LegSnapshot, LegState, Step
+from consultfsm.core.states import (
     TIMEOUT_INPUT,
     CallState,
     CimReason,
@@ -66,7 +66,16 @@ from .states import (
     Region,
     Timer,
 )
-from .table import TABLE, Disposition, Emit, Row, check_table, inputs_of, rows_for, states_of
+from consultfsm.core.table import (
+    TABLE,
+    Disposition,
+    Emit,
+    Row,
+    check_table,
+    inputs_of,
+    rows_for,
+    states_of,
+)
 
 __all__ = [
     "DEFAULT_CONFIG",

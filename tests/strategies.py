@@ -20,9 +20,9 @@ from typing import Any
 import attrs
 from hypothesis import strategies as st
 
-from consultfsm.explore import LegSpec, input_line
-from consultfsm.leg import LegConfig
-from consultfsm.states import INPUT_REGION, TIMER_OF_INPUT, InputKind, Region
+from consultfsm.core.leg import LegConfig
+from consultfsm.core.states import INPUT_REGION, TIMER_OF_INPUT, InputKind, Region
+from consultfsm.verify.explore import LegSpec, input_line
 
 SESSION = "S1"
 CONVERSATION = "C1"

@@ -9,12 +9,12 @@ import json
 import attrs
 import pytest
 
-from consultfsm import cli_check
-from consultfsm import events as ev
+from consultfsm.cli import check as cli_check
 from consultfsm.cli import main
-from consultfsm.explore import DEFAULT_DEPTHS, explore, table_leg_factory
-from consultfsm.system import replay
-from consultfsm.table import TABLE
+from consultfsm.core import events as ev
+from consultfsm.core.table import TABLE
+from consultfsm.replay.system import replay
+from consultfsm.verify.explore import DEFAULT_DEPTHS, explore, table_leg_factory
 
 
 def test_check_passes_at_the_default_depth(capsys: pytest.CaptureFixture[str]) -> None:

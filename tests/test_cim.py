@@ -12,8 +12,11 @@ from cim_schemas import cim_schemas
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consultfsm import events as ev
-from consultfsm.cim import (
+from consultfsm.core import events as ev
+from consultfsm.core.errors import ConsultFsmError
+from consultfsm.core.leg import Leg
+from consultfsm.core.states import InputKind
+from consultfsm.wire.cim import (
     MAX_TIMESTAMP_MS,
     Attribute,
     ChannelData,
@@ -35,9 +38,6 @@ from consultfsm.cim import (
     parse_message,
     parse_timestamp,
 )
-from consultfsm.errors import ConsultFsmError
-from consultfsm.leg import Leg
-from consultfsm.states import InputKind
 
 CODEC = CimCodec("8001")
 SESSION = ChannelSessionRef("S1", "C1", "+923001234567", None)

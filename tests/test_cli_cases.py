@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from consultfsm import scenarios
 from consultfsm.cli import main
-from consultfsm.scenarios import CASES, Case
+from consultfsm.verify import scenarios
+from consultfsm.verify.scenarios import CASES, Case
 
 
 def test_table_lists_every_case_and_passes(capsys: pytest.CaptureFixture[str]) -> None:
@@ -57,7 +57,7 @@ def test_a_failing_case_makes_the_command_fail(
     good = CASES[0]
     bad = Case(good.name, good.source, good.title, good.steps, good.final, desk_b=("nope",))
     monkeypatch.setattr(scenarios, "CASES", (bad,))
-    monkeypatch.setattr("consultfsm.cli_cases.CASES", (bad,))
+    monkeypatch.setattr("consultfsm.cli.cases.CASES", (bad,))
     assert main(["cases"]) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "desk_b: expected ['nope']" in out

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consultfsm.correlation import (
+from consultfsm.ccm.correlation import (
     PLACEHOLDER_ANIS,
     AmbiguousSession,
     ChannelSession,
@@ -19,7 +19,7 @@ from consultfsm.correlation import (
     dialog_id_of,
     normalise_ani,
 )
-from consultfsm.errors import ConfigError, ConsultFsmError
+from consultfsm.core.errors import ConfigError, ConsultFsmError
 
 CUSTOMER = "+923001234567"
 S1 = ChannelSession("S1", "C1", CUSTOMER, dialog_id="16777221", agents=frozenset({"A"}))

@@ -10,10 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from consultfsm import cli_render, diagram, docgen
 from consultfsm.cli import main
-from consultfsm.cli_render import stale
-from consultfsm.diagram import (
+from consultfsm.core.guards import Guard
+from consultfsm.core.states import REGION_STATES, Region
+from consultfsm.core.table import TABLE, Disposition, inputs_of
+from consultfsm.render import diagram, docgen
+from consultfsm.render import files as cli_render
+from consultfsm.render.diagram import (
     CASES_DIR,
     FORMATS,
     Artifact,
@@ -22,10 +25,8 @@ from consultfsm.diagram import (
     guard_reads,
     self_loops,
 )
-from consultfsm.guards import Guard
-from consultfsm.scenarios import CASES, Case, label, run_case
-from consultfsm.states import REGION_STATES, Region
-from consultfsm.table import TABLE, Disposition, inputs_of
+from consultfsm.render.files import stale
+from consultfsm.verify.scenarios import CASES, Case, label, run_case
 
 ROOT = Path(__file__).resolve().parent.parent
 DIAGRAMS = ROOT / "diagrams"

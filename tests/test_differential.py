@@ -7,11 +7,11 @@ from __future__ import annotations
 from hypothesis import given
 from strategies import CUSTOMER_ANI, Move, configs, moves
 
-from consultfsm.errors import InputRejected
-from consultfsm.explore import TableLeg
-from consultfsm.leg import Leg, LegConfig, Step
-from consultfsm.machine import new_leg_model
-from consultfsm.table import TABLE
+from consultfsm.core.errors import InputRejected
+from consultfsm.core.leg import Leg, LegConfig, Step
+from consultfsm.core.table import TABLE
+from consultfsm.interop.transitions_machine import new_leg_model
+from consultfsm.verify.explore import TableLeg
 
 FACTS = {"conversation_id": "C1", "channel_session_id": "S1", "call_id": "D1"}
 

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from consultfsm import cli_render, docgen
-from consultfsm import events as ev
-from consultfsm.cli_render import stale
-from consultfsm.scenarios import CASES
-from consultfsm.states import REGION_STATES, InputKind, Region
-from consultfsm.table import TABLE
+from consultfsm.core import events as ev
+from consultfsm.core.states import REGION_STATES, InputKind, Region
+from consultfsm.core.table import TABLE
+from consultfsm.render import docgen
+from consultfsm.render import files as cli_render
+from consultfsm.render.files import stale
+from consultfsm.verify.scenarios import CASES
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"

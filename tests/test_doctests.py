@@ -7,10 +7,10 @@ import doctest
 import pytest
 
 import consultfsm
-import consultfsm.leg
+import consultfsm.core.leg
 
 
-@pytest.mark.parametrize("module", [consultfsm, consultfsm.leg], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [consultfsm, consultfsm.core.leg], ids=lambda m: m.__name__)
 def test_doctests(module: object) -> None:
     failures, tried = doctest.testmod(module, optionflags=doctest.ELLIPSIS)  # type: ignore[arg-type]
     assert tried > 0 and failures == 0

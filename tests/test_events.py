@@ -15,10 +15,10 @@ from typing import Any
 import attrs
 import pytest
 
-from consultfsm import events as ev
-from consultfsm.leg import _STEP_TWIN, Step
-from consultfsm.states import CimReason, EndReason, Timer
-from consultfsm.table import TABLE, Disposition
+from consultfsm.core import events as ev
+from consultfsm.core.leg import _STEP_TWIN, Step
+from consultfsm.core.states import CimReason, EndReason, Timer
+from consultfsm.core.table import TABLE, Disposition
 
 VALUES: dict[str, Any] = {
     "leg": "L1", "at": 900, "caller_id": "A", "reason": EndReason.RONA, "agent_b": "B",

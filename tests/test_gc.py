@@ -16,10 +16,10 @@ from contextlib import contextmanager
 from enum import Enum
 from typing import Any
 
-from consultfsm import events as ev
-from consultfsm.leg import Leg, LegConfig, LegSnapshot, Step
-from consultfsm.states import TERMINAL_CALL_STATES, CallState, DeskState, InputKind, Timer
-from consultfsm.table import Disposition
+from consultfsm.core import events as ev
+from consultfsm.core.leg import Leg, LegConfig, LegSnapshot, Step
+from consultfsm.core.states import TERMINAL_CALL_STATES, CallState, DeskState, InputKind, Timer
+from consultfsm.core.table import Disposition
 
 PREFIX = "gc-test-"
 CONFIG = LegConfig(ring_ms=15_000, grace_ms=60_000)

@@ -7,14 +7,14 @@ from collections.abc import Callable
 import attrs
 import pytest
 
-from consultfsm import events as ev
-from consultfsm.errors import IllegalInput
-from consultfsm.explore import explore, table_leg_factory
-from consultfsm.invariants import Invariant, Observer
-from consultfsm.leg import Leg, Step
-from consultfsm.scenarios import CASES, LEG_FACTS, Case
-from consultfsm.states import CallState, InputKind, Timer
-from consultfsm.table import TABLE, Disposition, Emit, Row, emit
+from consultfsm.core import events as ev
+from consultfsm.core.errors import IllegalInput
+from consultfsm.core.leg import Leg, Step
+from consultfsm.core.states import CallState, InputKind, Timer
+from consultfsm.core.table import TABLE, Disposition, Emit, Row, emit
+from consultfsm.verify.explore import explore, table_leg_factory
+from consultfsm.verify.invariants import Invariant, Observer
+from consultfsm.verify.scenarios import CASES, LEG_FACTS, Case
 
 I = InputKind  # noqa: E741
 

@@ -23,7 +23,7 @@ from consultfsm import (
     Timer,
     TimeWentBackwards,
 )
-from consultfsm import events as ev
+from consultfsm.core import events as ev
 
 I = InputKind  # noqa: E741
 

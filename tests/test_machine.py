@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from consultfsm import TABLE, IllegalInput, InputKind, Leg
-from consultfsm.machine import build_machine, new_leg_model
-from consultfsm.scenarios import CASES, LEG_FACTS, Case
+from consultfsm.interop.transitions_machine import build_machine, new_leg_model
+from consultfsm.verify.scenarios import CASES, LEG_FACTS, Case
 
 SESSION = {"conversation_id": "C1", "channel_session_id": "S1"}
 

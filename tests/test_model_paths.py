@@ -8,12 +8,10 @@ import itertools
 import attrs
 import pytest
 
-from consultfsm.errors import IllegalInput
-from consultfsm.explore import TableLeg
-from consultfsm.guards import Guard, holds
-from consultfsm.leg import Leg, LegConfig, LegSnapshot, LegState
-from consultfsm.paths import CONFIGS, expected_events, shortest_paths, target_of, unreachable
-from consultfsm.states import (
+from consultfsm.core.errors import IllegalInput
+from consultfsm.core.guards import Guard, holds
+from consultfsm.core.leg import Leg, LegConfig, LegSnapshot, LegState
+from consultfsm.core.states import (
     INPUT_REGION,
     REGION_STATES,
     TIMER_OF_INPUT,
@@ -21,7 +19,9 @@ from consultfsm.states import (
     Region,
     Timer,
 )
-from consultfsm.table import TABLE, Row, armed_in
+from consultfsm.core.table import TABLE, Row, armed_in
+from consultfsm.verify.explore import TableLeg
+from consultfsm.verify.paths import CONFIGS, expected_events, shortest_paths, target_of, unreachable
 
 PATHS = shortest_paths()
 

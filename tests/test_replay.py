@@ -12,7 +12,7 @@ import pytest
 from cim_schemas import check_record, cim_schemas
 
 from consultfsm.cli import main
-from consultfsm.system import replay
+from consultfsm.replay.system import replay
 
 TRACES = Path(__file__).resolve().parent.parent / "examples" / "traces"
 NAMES = sorted(

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from consultfsm.scenarios import CASES, Case, find_case, run_case
-from consultfsm.states import InputKind
+from consultfsm.core.states import InputKind
+from consultfsm.verify.scenarios import CASES, Case, find_case, run_case
 
 NOTE = Path(__file__).resolve().parents[2] / "shared" / "spec" / "000_59ee4761f826d21a.txt"
 

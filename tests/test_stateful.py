@@ -6,7 +6,7 @@ browser disconnects and restores (fanned out to every leg of the agent, as
 the system does), time jumps that fire due timers like a host, inputs exactly
 at a deadline (before the host fires it), stray and duplicated expiries,
 reordered CTI answers, illegal inputs and inputs in the past. The
-:class:`~consultfsm.invariants.Observer` checks every step.
+:class:`~consultfsm.verify.invariants.Observer` checks every step.
 
 Every leg runs twice: the *main* leg is snapshotted to JSON and restored at
 random moments; its *twin* never is. Both get the same inputs and must
@@ -33,12 +33,12 @@ from strategies import (
     replay_jsonl,
 )
 
-from consultfsm.errors import InputRejected
-from consultfsm.explore import Browser as BrowserEvent
-from consultfsm.explore import LegSpec, browser_inputs
-from consultfsm.invariants import Observer
-from consultfsm.leg import Leg, LegConfig, LegSnapshot, Step
-from consultfsm.states import TIMEOUT_INPUT
+from consultfsm.core.errors import InputRejected
+from consultfsm.core.leg import Leg, LegConfig, LegSnapshot, Step
+from consultfsm.core.states import TIMEOUT_INPUT
+from consultfsm.verify.explore import Browser as BrowserEvent
+from consultfsm.verify.explore import LegSpec, browser_inputs
+from consultfsm.verify.invariants import Observer
 
 
 def _outcome(result: Step | InputRejected) -> tuple[object, ...]:

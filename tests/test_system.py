@@ -10,11 +10,11 @@ from cim_schemas import check_record, cim_schemas
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consultfsm import leg as leg_module
-from consultfsm.cim import MAX_TIMESTAMP_MS, CimCodec, CimEncodeError
-from consultfsm.leg import Leg, LegConfig
-from consultfsm.states import CallState, DeskState
-from consultfsm.system import System, SystemConfig, dumps_record, replay
+from consultfsm.core import leg as leg_module
+from consultfsm.core.leg import Leg, LegConfig
+from consultfsm.core.states import CallState, DeskState
+from consultfsm.replay.system import System, SystemConfig, dumps_record, replay
+from consultfsm.wire.cim import MAX_TIMESTAMP_MS, CimCodec, CimEncodeError
 
 SESSION = {
     "at": 0, "input": "customer_session_started", "session": "S1", "conversation": "C1",

@@ -1,7 +1,7 @@
 """Stateful property test of the whole replay system (issue 4, over issue 3's System).
 
 A :class:`~hypothesis.stateful.RuleBasedStateMachine` feeds a
-:class:`~consultfsm.system.System` trace lines, as ``consultfsm replay`` would:
+:class:`~consultfsm.replay.system.System` trace lines, as ``consultfsm replay`` would:
 several legs on one customer session (agents drawn from A, B, C, so desks are
 shared), both desks, random interleavings of alerting, accepted, drops by A, B
 or the customer, RONA, failures, browser disconnects and restores of any agent
@@ -39,10 +39,10 @@ from strategies import (
     illegal_inputs,
 )
 
-from consultfsm.cim import parse_conversation_event, parse_message
-from consultfsm.explore import LegSpec, input_line
-from consultfsm.states import ACCEPTED_ENDINGS, TIMER_OF_INPUT, CallState, InputKind
-from consultfsm.system import Record, System
+from consultfsm.core.states import ACCEPTED_ENDINGS, TIMER_OF_INPUT, CallState, InputKind
+from consultfsm.replay.system import Record, System
+from consultfsm.verify.explore import LegSpec, input_line
+from consultfsm.wire.cim import parse_conversation_event, parse_message
 
 SESSION, CONVERSATION = "S1", "C1"
 #: A second customer, on another session: no consult may ever land there.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from consultfsm import TABLE, Disposition, Region, check_table, inputs_of, rows_for, states_of
-from consultfsm.states import (
+from consultfsm.core.states import (
     INPUT_REGION,
     OUTCOMES,
     TERMINAL_CALL_STATES,
@@ -13,7 +13,7 @@ from consultfsm.states import (
     InputKind,
     Timer,
 )
-from consultfsm.table import Row, _row, armed_in
+from consultfsm.core.table import Row, _row, armed_in
 
 
 def test_the_table_passes_its_own_checks() -> None:

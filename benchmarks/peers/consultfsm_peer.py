@@ -1,12 +1,12 @@
-"""consultfsm's runtime: one :class:`consultfsm.leg.Leg` per consult leg."""
+"""consultfsm's runtime: one :class:`consultfsm.core.leg.Leg` per consult leg."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from consultfsm.leg import Leg, Step
-from consultfsm.states import InputKind
+from consultfsm.core.leg import Leg, Step
+from consultfsm.core.states import InputKind
 
 from .common import LIFECYCLE, Ctx, Peer, no_release
 

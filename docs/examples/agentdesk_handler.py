@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 
-from consultfsm import events as ev
-from consultfsm.leg import Leg, LegSnapshot
-from consultfsm.scenarios import label
-from consultfsm.states import InputKind
+from consultfsm.core import events as ev
+from consultfsm.core.leg import Leg, LegSnapshot
+from consultfsm.core.states import InputKind
+from consultfsm.verify.scenarios import label
 
 STORAGE: dict[str, str] = {}  # stands in for the browser's localStorage
 KEY = "consult-leg:L1"

@@ -12,8 +12,8 @@ from __future__ import annotations
 import heapq
 
 from consultfsm import TIMEOUT_INPUT, InputKind, Leg, Timer
-from consultfsm import events as ev
-from consultfsm.scenarios import label
+from consultfsm.core import events as ev
+from consultfsm.verify.scenarios import label
 
 
 class CcmHandler:

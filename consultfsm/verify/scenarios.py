@@ -3,7 +3,7 @@
 A :class:`Case` is a list of timed inputs to one leg and what each consumer
 must see: AgentDesk A, AgentDesk B, the CCM (CIM messages it receives and
 events it publishes on the conversation topic) and the Routing Engine / Agent
-Manager. :func:`run_case` feeds the inputs to a real :class:`~consultfsm.leg.Leg`
+Manager. :func:`run_case` feeds the inputs to a real :class:`~consultfsm.core.leg.Leg`
 and compares what the *machine* emitted with the expectation; nothing here
 decides behaviour.
 
@@ -20,10 +20,10 @@ from typing import Any
 
 import attrs
 
-from . import events as ev
-from .leg import DEFAULT_CONFIG, Leg, LegConfig, LegState
-from .states import CallState, DeskState, InputKind
-from .table import Disposition
+from consultfsm.core import events as ev
+from consultfsm.core.leg import DEFAULT_CONFIG, Leg, LegConfig, LegState
+from consultfsm.core.states import CallState, DeskState, InputKind
+from consultfsm.core.table import Disposition
 
 # Short names keep each case on a few readable lines.
 I = InputKind  # noqa: E741

@@ -2,7 +2,7 @@
 
 A trace line is ``{"at": <ms>, "input": "<kind>", ...fields}``; see
 ``docs/trace-format.md`` for every kind and field. This module only turns
-text into frozen values; what they *do* is :mod:`consultfsm.system`'s job.
+text into frozen values; what they *do* is :mod:`consultfsm.replay.system`'s job.
 Unknown keys are errors, so a typo in a trace cannot pass silently.
 """
 
@@ -15,8 +15,8 @@ from typing import Any
 
 import attrs
 
-from .cim import MAX_TIMESTAMP_MS, TimestampForm
-from .errors import ConsultFsmError
+from consultfsm.core.errors import ConsultFsmError
+from consultfsm.wire.cim import MAX_TIMESTAMP_MS, TimestampForm
 
 
 class TraceInputKind(StrEnum):
@@ -264,7 +264,7 @@ def _build(kind: TraceInputKind, at: int, obj: Mapping[str, Any]) -> TraceInput:
 
 
 #: Times are bounded by what a CIM timestamp can carry (and the replay adds
-#: ``epoch_ms`` on top, which :class:`consultfsm.system.System` checks).
+#: ``epoch_ms`` on top, which :class:`consultfsm.replay.system.System` checks).
 _PAST_9999 = "{} ms is after year 9999, the last time a CIM timestamp can carry"
 
 

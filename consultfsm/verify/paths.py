@@ -19,13 +19,14 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
-from . import events as ev
-from .errors import InputRejected
+from consultfsm.core import events as ev
+from consultfsm.core.errors import InputRejected
+from consultfsm.core.leg import Leg, LegConfig, LegState, Step
+from consultfsm.core.states import InputKind
+from consultfsm.core.table import TABLE, Disposition, Row
+
 from .explore import DEFAULT_CONFIGS
 from .invariants import ObservedLeg
-from .leg import Leg, LegConfig, LegState, Step
-from .states import InputKind
-from .table import TABLE, Disposition, Row
 
 #: The configurations searched: the explorer's (ring < grace, grace < ring, equal).
 CONFIGS: tuple[LegConfig, ...] = DEFAULT_CONFIGS

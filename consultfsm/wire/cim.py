@@ -35,8 +35,8 @@ from typing import Any, ClassVar
 
 import attrs
 
-from . import events as ev
-from .errors import ConsultFsmError
+from consultfsm.core import events as ev
+from consultfsm.core.errors import ConsultFsmError
 
 
 class MessageIntent(StrEnum):

@@ -9,7 +9,7 @@ orthogonal regions that move independently:
 
 Every enum value is the wire string used in traces, snapshots and JSON output.
 Nothing here decides behaviour: that is the transition table's job
-(:mod:`consultfsm.table`). This module only names things, plus the plain data
+(:mod:`consultfsm.core.table`). This module only names things, plus the plain data
 that says what each terminal call state *means* (accepted or not, which reason
 it reports).
 """

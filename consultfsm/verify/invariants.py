@@ -21,7 +21,7 @@ issue 4 promise:
 
 Sans-I/O: the observer never reads a clock; times come with the inputs. It
 works with anything shaped like :class:`ObservedLeg` (the runtime
-:class:`~consultfsm.leg.Leg`, or :class:`consultfsm.explore.TableLeg`).
+:class:`~consultfsm.core.leg.Leg`, or :class:`consultfsm.verify.explore.TableLeg`).
 """
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ from typing import Protocol
 
 import attrs
 
-from . import events as ev
-from .errors import InputRejected
-from .leg import LegState, Step
-from .states import (
+from consultfsm.core import events as ev
+from consultfsm.core.errors import InputRejected
+from consultfsm.core.leg import LegState, Step
+from consultfsm.core.states import (
     ACCEPTED_ENDINGS,
     ONLINE_DESK_STATES,
     TERMINAL_CALL_STATES,

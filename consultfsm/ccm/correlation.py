@@ -25,7 +25,7 @@ from enum import StrEnum
 import attrs
 import phonenumbers
 
-from .errors import ConfigError, ConsultFsmError
+from consultfsm.core.errors import ConfigError, ConsultFsmError
 
 #: ANI values that mean "no number": empty, the literal nulls desks send, and
 #: the words CTI and carriers use for withheld callers. Compared case-folded.

@@ -3,7 +3,7 @@
 Use it when you want the ``transitions`` ecosystem (its callbacks, its
 diagrams, its introspection) rather than the compiled runtime. Nothing here
 re-states behaviour: every transition, condition and effect comes from a row
-of :data:`consultfsm.table.TABLE`:
+of :data:`consultfsm.core.table.TABLE`:
 
 * the three regions become the parallel children of one ``leg`` state of a
   ``HierarchicalMachine`` (orthogonal regions, not a hand-written product);
@@ -12,7 +12,7 @@ of :data:`consultfsm.table.TABLE`:
   row's timers and builds its events; duplicate and absorbed rows are internal
   transitions (``dest=None``) so they change nothing.
 
-It is slower than :class:`consultfsm.leg.Leg` (one ``transitions`` model per
+It is slower than :class:`consultfsm.core.leg.Leg` (one ``transitions`` model per
 leg, with the bound-method reference cycles that implies) and exists for
 integration and for the differential test that keeps the two in agreement.
 """
@@ -26,12 +26,12 @@ from transitions import MachineError
 from transitions.extensions import HierarchicalMachine
 from transitions.extensions.nesting import NestedState
 
-from .effects import apply_effects
-from .errors import IllegalInput, TimeWentBackwards
-from .guards import GUARDS
-from .leg import Leg, LegFacts, LegState, Step
-from .states import INITIAL, REGION_STATES, TIMER_OF_INPUT, InputKind, Region, Timer
-from .table import TABLE, Disposition, Row
+from consultfsm.core.effects import apply_effects
+from consultfsm.core.errors import IllegalInput, TimeWentBackwards
+from consultfsm.core.guards import GUARDS
+from consultfsm.core.leg import Leg, LegFacts, LegState, Step
+from consultfsm.core.states import INITIAL, REGION_STATES, TIMER_OF_INPUT, InputKind, Region, Timer
+from consultfsm.core.table import TABLE, Disposition, Row
 
 if TYPE_CHECKING:
     pass
@@ -73,7 +73,7 @@ def _states_config() -> list[dict[str, Any]]:
 
 class LegModel(LegFacts):
     """The model a :class:`LegMachine` drives: the leg's facts, its deadlines,
-    and the last step. Its attributes match :class:`consultfsm.leg.Leg`'s, so
+    and the last step. Its attributes match :class:`consultfsm.core.leg.Leg`'s, so
     the same event builders serve both."""
 
     state: list[str]  # set by transitions: one "leg.<region>.<state>" per region

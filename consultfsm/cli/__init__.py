@@ -1,6 +1,6 @@
 """The ``consultfsm`` command line: ``cases``, ``replay``, ``check``, ``diagram``.
 
-Each subcommand lives in its own module ``consultfsm.cli_<name>`` that exposes
+Each subcommand lives in its own module ``consultfsm.cli.<name>`` that exposes
 ``register(subparsers)``; this module only wires them together.
 """
 
@@ -10,10 +10,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import cli_cases, cli_check, cli_diagram, cli_replay
+from . import cases, check, diagram, replay
 
 #: The subcommands, in the order ``--help`` lists them.
-COMMANDS = (cli_cases, cli_replay, cli_check, cli_diagram)
+COMMANDS = (cases, replay, check, diagram)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,7 +1,7 @@
 """``consultfsm replay TRACE.jsonl``: run a trace through the whole system.
 
 The only module of the replay that does I/O: it reads the trace (a file or
-stdin), hands the lines to :func:`consultfsm.system.replay`, and prints the
+stdin), hands the lines to :func:`consultfsm.replay.system.replay`, and prints the
 records as JSON Lines. Diagnostics go to stderr.
 """
 
@@ -11,9 +11,9 @@ import argparse
 import sys
 from typing import Any
 
-from .cim import TimestampForm
-from .errors import ConsultFsmError
-from .system import DEFAULT_SERVICE_IDENTIFIER, System, SystemConfig, replay
+from consultfsm.core.errors import ConsultFsmError
+from consultfsm.replay.system import DEFAULT_SERVICE_IDENTIFIER, System, SystemConfig, replay
+from consultfsm.wire.cim import TimestampForm
 
 EPILOG = f"""\
 The trace's `config` inputs override these options from where they appear.

@@ -12,7 +12,7 @@ action is tried:
 * a time jump to the next pending deadline, exactly (so inputs can arrive at
   the very instant a timer is due, before or after it fires).
 
-The :class:`~consultfsm.invariants.Observer` checks every step. Nodes are
+The :class:`~consultfsm.verify.invariants.Observer` checks every step. Nodes are
 deduplicated on what can influence the future: region states, deadlines
 *relative to now*, and the observer's per-leg digest. Several timer
 configurations are explored (ring window shorter than, longer than and equal
@@ -24,7 +24,7 @@ didn't restore within x seconds", needs 7) with one to spare for a duplicate or
 a reordering; 6 for two legs, which covers every interaction of the two legs
 through A's shared browser, within seconds.
 
-Sans-I/O: progress goes to an optional callback; :mod:`consultfsm.cli_check`
+Sans-I/O: progress goes to an optional callback; :mod:`consultfsm.cli.check`
 prints.
 """
 
@@ -38,12 +38,11 @@ from typing import Any
 
 import attrs
 
-from .effects import apply_effects
-from .errors import IllegalInput, TimeWentBackwards
-from .guards import GUARDS
-from .invariants import ObservedLeg, Observer, Violation
-from .leg import DEFAULT_CONFIG, Leg, LegConfig, LegFacts, LegState, Step
-from .states import (
+from consultfsm.core.effects import apply_effects
+from consultfsm.core.errors import IllegalInput, TimeWentBackwards
+from consultfsm.core.guards import GUARDS
+from consultfsm.core.leg import DEFAULT_CONFIG, Leg, LegConfig, LegFacts, LegState, Step
+from consultfsm.core.states import (
     INPUT_REGION,
     TERMINAL_CALL_STATES,
     TIMER_OF_INPUT,
@@ -51,7 +50,9 @@ from .states import (
     Region,
     Timer,
 )
-from .table import TABLE, Disposition, Row
+from consultfsm.core.table import TABLE, Disposition, Row
+
+from .invariants import ObservedLeg, Observer, Violation
 
 #: Default exploration depth (actions per path) by number of legs; see docs/verification.md.
 DEFAULT_DEPTHS: dict[int, int] = {1: 8, 2: 6}
@@ -144,7 +145,7 @@ class TableLeg(LegFacts):
         return at >= self.last_at and len(self._rows(kind, at)) == 1
 
     def handle(self, kind: InputKind, at: int) -> Step:
-        """Apply one input; raises like :meth:`consultfsm.leg.Leg.handle`."""
+        """Apply one input; raises like :meth:`consultfsm.core.leg.Leg.handle`."""
         rows = self._rows(kind, at)
         if not rows:
             raise IllegalInput(self.leg_id, str(self.state), kind, at, "no transition for it")

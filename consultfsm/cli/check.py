@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TextIO
 
-from .explore import DEFAULT_CONFIGS, DEFAULT_DEPTHS, Report, explore, trace_lines
-from .invariants import Invariant
-from .leg import LegConfig
+from consultfsm.core.leg import LegConfig
+from consultfsm.verify.explore import DEFAULT_CONFIGS, DEFAULT_DEPTHS, Report, explore, trace_lines
+from consultfsm.verify.invariants import Invariant
 
 EPILOG = """\
 default depth: 8 actions for one leg, 6 for two legs (every case of the design

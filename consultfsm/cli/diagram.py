@@ -1,7 +1,7 @@
 """``consultfsm diagram``: write the state diagrams, the case sequence diagrams and
 (with ``--docs``) the generated docs. Thin: the generators live in the pure
-:mod:`consultfsm.diagram` and :mod:`consultfsm.docgen`; the file I/O and the
-``dot`` subprocess in :mod:`consultfsm.cli_render`."""
+:mod:`consultfsm.render.diagram` and :mod:`consultfsm.render.docgen`; the file I/O and the
+``dot`` subprocess in :mod:`consultfsm.render.files`."""
 
 from __future__ import annotations
 
@@ -10,8 +10,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .cli_render import doc_artifacts, rendered_artifacts, stale, write_artifacts, write_diagrams
-from .diagram import FORMATS, RENDERED, Artifact, DotNotFound, parse_formats, text_artifacts
+from consultfsm.render.diagram import (
+    FORMATS,
+    RENDERED,
+    Artifact,
+    DotNotFound,
+    parse_formats,
+    text_artifacts,
+)
+from consultfsm.render.files import (
+    doc_artifacts,
+    rendered_artifacts,
+    stale,
+    write_artifacts,
+    write_diagrams,
+)
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # something could not be produced, or --check found stale files

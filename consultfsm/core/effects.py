@@ -4,8 +4,9 @@ Table rule 5 in code: cancel the row's timer (``timer_cancelled`` with its
 deadline), consume the timer the input reports, build the row's events from the
 leg *after* the move, start the row's timer (``timer_started`` with the absolute
 deadline). The table interpreters -- the ``transitions`` machine
-(:mod:`consultfsm.machine`) and the explorer's :class:`~consultfsm.explore.TableLeg`
--- call :func:`apply_effects`; the runtime (:mod:`consultfsm.leg`) compiles the
+(:mod:`consultfsm.interop.transitions_machine`) and the explorer's
+:class:`~consultfsm.verify.explore.TableLeg`
+-- call :func:`apply_effects`; the runtime (:mod:`consultfsm.core.leg`) compiles the
 same sequence into straight-line code per row, and the differential tests keep
 the three in agreement.
 """
@@ -26,7 +27,7 @@ def apply_effects(leg: Any, deadlines: dict[Timer, int], row: Row, at: int) -> S
     """Run an applied ``row``'s effects at ``at`` on ``leg``, whose region has
     already moved to ``row.target``; ``deadlines`` are the leg's pending ones.
 
-    ``leg`` is anything with a :class:`~consultfsm.leg.Leg`'s identifying
+    ``leg`` is anything with a :class:`~consultfsm.core.leg.Leg`'s identifying
     attributes, ``config`` and a writable ``last_at`` (the event builders read
     the former). Returns the step, events in the documented order.
     """

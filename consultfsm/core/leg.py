@@ -2,7 +2,7 @@
 
 In the style of h2's ``stream.py``: ``(state, input) -> (side effect, next
 state)``, where the side effect is the tuple of emitted events. The
-transition table (:mod:`consultfsm.table`) is compiled once, at import, into a
+transition table (:mod:`consultfsm.core.table`) is compiled once, at import, into a
 dispatch array indexed by the leg's packed state and the input. A step is then
 one list index, one dict lookup, and the event constructors; it does no work
 proportional to the number of legs, allocates no per-leg machine, and keeps
@@ -176,7 +176,7 @@ def _compile_apply(plan: _Plan) -> Callable[[Leg, int], Step]:
     """The applied step of one plan as straight-line code: the generic step
     (cancel, fire, move, build, start) with this row's slots, builders and
     timers written in, so a step runs no loop, no getattr/setattr by name and
-    no list. It is :func:`consultfsm.effects.apply_effects` specialised to one
+    no list. It is :func:`consultfsm.core.effects.apply_effects` specialised to one
     row (same effects, same order); the differential tests hold them equal."""
     lines = ["def apply(leg, at):"]
     names: list[str] = []
@@ -332,7 +332,7 @@ class Leg(LegFacts):
 
     The identifying fields are plain, non-empty strings. ``channel_session_id``
     and ``conversation_id`` are required: they are the customer's *existing*
-    channel session and conversation (see :mod:`consultfsm.correlation` for
+    channel session and conversation (see :mod:`consultfsm.ccm.correlation` for
     finding them), so a consult can never be published in a session of its
     own. Facts that cannot be right raise :class:`InvalidLeg`.
     """

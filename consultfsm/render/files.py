@@ -1,9 +1,9 @@
 """The I/O behind ``consultfsm diagram``: running Graphviz's ``dot``, reading the
 hand-written docs, writing and comparing files.
 
-:mod:`consultfsm.diagram` and :mod:`consultfsm.docgen` are pure: they return
-the files to write (:class:`~consultfsm.diagram.Artifact`), the renderings to
-make (:class:`~consultfsm.diagram.RenderJob`) and the filled-in docs from the
+:mod:`consultfsm.render.diagram` and :mod:`consultfsm.render.docgen` are pure: they return
+the files to write (:class:`~consultfsm.render.diagram.Artifact`), the renderings to
+make (:class:`~consultfsm.render.diagram.RenderJob`) and the filled-in docs from the
 texts they are given. This module, used only by the CLI (and the tests that
 check the committed outputs), is where those plans meet the file system and
 the ``dot`` subprocess.
@@ -36,7 +36,7 @@ def dot_available() -> bool:
 def render(dot_source: str, fmt: str) -> bytes:
     """Render DOT text to ``fmt`` (``svg`` or ``png``) with Graphviz's ``dot``.
 
-    Raises :class:`~consultfsm.diagram.DotNotFound` when the executable is missing.
+    Raises :class:`~consultfsm.render.diagram.DotNotFound` when the executable is missing.
     """
     import graphviz
 
@@ -48,7 +48,7 @@ def render(dot_source: str, fmt: str) -> bytes:
 
 
 def run_jobs(jobs: Iterable[RenderJob]) -> list[Artifact]:
-    """Render each job with ``dot``; raises :class:`~consultfsm.diagram.DotNotFound`."""
+    """Render each job with ``dot``; raises :class:`~consultfsm.render.diagram.DotNotFound`."""
     return [Artifact(job.path, render(job.source, job.format)) for job in jobs]
 
 
@@ -120,7 +120,7 @@ def read_docs(docs_dir: Path) -> tuple[dict[str, str], dict[str, str]]:
 
 
 def doc_artifacts(docs_dir: Path) -> list[Artifact]:
-    """:func:`consultfsm.docgen.doc_artifacts` for the docs under ``docs_dir``."""
+    """:func:`consultfsm.render.docgen.doc_artifacts` for the docs under ``docs_dir``."""
     return _doc_artifacts(*read_docs(docs_dir))
 
 

@@ -1,8 +1,8 @@
 """The generated parts of ``docs/``, from the table, the events and the scenarios.
 
-Pure, like :mod:`consultfsm.diagram`: every function returns text, and
+Pure, like :mod:`consultfsm.render.diagram`: every function returns text, and
 :func:`doc_artifacts` is given the current text of the hand-written pages and
-the example sources it fills in (the CLI, :mod:`consultfsm.cli_render`, reads
+the example sources it fills in (the CLI, :mod:`consultfsm.render.files`, reads
 them and writes the result). Two kinds of output:
 
 * whole pages, generated (``transition-table.md``, ``failover.md``,
@@ -24,7 +24,12 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import PurePosixPath
 
-from . import events as ev
+from consultfsm.core import events as ev
+from consultfsm.core.guards import Guard
+from consultfsm.core.states import REGION_STATES, TIMER_OF_INPUT, InputKind, Region
+from consultfsm.core.table import TABLE, Disposition, rows_for
+from consultfsm.verify.scenarios import CASES, Case, CaseResult, run_case
+
 from .diagram import (
     CASES_DIR,
     STATE_DIAGRAM,
@@ -38,10 +43,6 @@ from .diagram import (
     guard_text,
     state_mermaid,
 )
-from .guards import Guard
-from .scenarios import CASES, Case, CaseResult, run_case
-from .states import REGION_STATES, TIMER_OF_INPUT, InputKind, Region
-from .table import TABLE, Disposition, rows_for
 
 #: Where docs link to the diagrams, relative to ``docs/`` (the default layout).
 DIAGRAMS_LINK = "../diagrams"
@@ -76,11 +77,11 @@ def transition_table_md() -> str:
     out = [
         "# The transition table",
         "",
-        GENERATED_NOTE.format(source="`consultfsm.table.TABLE`"),
+        GENERATED_NOTE.format(source="`consultfsm.core.table.TABLE`"),
         "",
         f"{len(TABLE)} rows: "
         + ", ".join(f"{n} {d.value}" for d, n in counts.items())
-        + ". The rules the rows obey are in the docstring of `consultfsm/table.py` and in "
+        + ". The rules the rows obey are in the docstring of `consultfsm/core/table.py` and in "
         "[model.md](model.md). `#` is the row's position in `TABLE`. A guard written "
         "`«region» guard` reads another region than the row's own (see "
         "[model.md](model.md#guards)). Timers: `cancel` disarms a deadline, `start` arms one "
@@ -175,7 +176,9 @@ def failover_md() -> str:
     out = [
         "# Failover and cases: the design note against the machine",
         "",
-        GENERATED_NOTE.format(source="`consultfsm.scenarios.CASES`, each run on a real `Leg`"),
+        GENERATED_NOTE.format(
+            source="`consultfsm.verify.scenarios.CASES`, each run on a real `Leg`"
+        ),
         "",
         f"{len(results)} scenarios, {passed} pass. Each row shows what the machine emitted "
         "for the scenario's inputs, per consumer: the **AgentDesk** column (A's and B's "
@@ -249,7 +252,7 @@ def state_diagram_md() -> str:
         [
             "# The leg's state diagram",
             "",
-            GENERATED_NOTE.format(source="`consultfsm.table.TABLE`"),
+            GENERATED_NOTE.format(source="`consultfsm.core.table.TABLE`"),
             "",
             f"![consult leg state diagram]({d}/{STATE_DIAGRAM}.svg)",
             "",
@@ -277,8 +280,8 @@ def state_diagram_md() -> str:
             "names (no events, no timers, no duplicate/absorbed inputs), and its support for "
             "parallel states has a history of gaps (pytransitions/transitions issues #413, "
             "#627, #720). So the primary diagram is rendered from the table directly; the "
-            "`transitions` one is kept to show the machine that `consultfsm.machine` builds "
-            "has the same shape (it fills the model's current state, here the initial one, "
+            "`transitions` one is kept to show the machine that "
+            "`consultfsm.interop.transitions_machine` builds has the same shape (it fills the model's current state, here the initial one, "
             "in red).",
             "",
             "## Mermaid",
@@ -376,11 +379,11 @@ def numbers_section() -> str:
             ("what", "how many", "computed from"),
             (
                 ("rows in the transition table", f"{_n(len(TABLE))}: {per_disposition}; "
-                 f"{per_region}", "`consultfsm.table.TABLE`"),
+                 f"{per_region}", "`consultfsm.core.table.TABLE`"),
                 ("region-state configurations of one leg", f"{_n(configurations)} = {product}",
-                 "`consultfsm.states.REGION_STATES`"),
+                 "`consultfsm.core.states.REGION_STATES`"),
                 ("inputs", f"{_n(inputs)}, {_n(timers)} of them timer expiries",
-                 "`consultfsm.states.InputKind`"),
+                 "`consultfsm.core.states.InputKind`"),
                 ("(configuration, input) cases of "
                  "`test_every_state_input_pair_is_a_row_or_rejected`",
                  f"{_n(configurations)} x ({_n(inputs)} + {_n(timers)}) = {_n(cases)}: "

@@ -1,14 +1,14 @@
 """The whole consult system for replay: legs, customer sessions, the desks,
 the CCM, and the Routing Engine / Agent Manager as recipients.
 
-:class:`System` is sans-I/O. It takes trace inputs (:mod:`consultfsm.trace`)
+:class:`System` is sans-I/O. It takes trace inputs (:mod:`consultfsm.replay.trace`)
 and returns output records (plain dicts, JSON-ready) in the order things
 happen. Time is virtual: a due timer fires, at its own deadline, before the
 first input whose ``at`` is at or past it.
 
 Who decides what:
 
-* each :class:`~consultfsm.leg.Leg` decides its transitions and who reports
+* each :class:`~consultfsm.core.leg.Leg` decides its transitions and who reports
   (the transition table);
 * :class:`SessionResolver` finds the customer's existing channel session
   when a consult starts; no session is ever created for a consult;
@@ -27,9 +27,19 @@ from typing import Any
 
 import attrs
 
-from . import events as ev
-from . import leg as _leg
-from .cim import (
+from consultfsm.ccm.correlation import (
+    ChannelSession,
+    ConsultEvidence,
+    CorrelationError,
+    SessionResolver,
+    normalise_ani,
+)
+from consultfsm.core import events as ev
+from consultfsm.core import leg as _leg
+from consultfsm.core.errors import ConsultFsmError, InputRejected
+from consultfsm.core.leg import Leg, LegConfig, LegSnapshot, Step
+from consultfsm.core.states import TIMEOUT_INPUT, InputKind, Timer
+from consultfsm.wire.cim import (
     ChannelSessionRef,
     CimCodec,
     CimEncodeError,
@@ -39,16 +49,7 @@ from .cim import (
     TimestampForm,
     parse_message,
 )
-from .correlation import (
-    ChannelSession,
-    ConsultEvidence,
-    CorrelationError,
-    SessionResolver,
-    normalise_ani,
-)
-from .errors import ConsultFsmError, InputRejected
-from .leg import Leg, LegConfig, LegSnapshot, Step
-from .states import TIMEOUT_INPUT, InputKind, Timer
+
 from .trace import (
     CUSTOMER,
     Browser,
@@ -87,15 +88,15 @@ _CONVERSATION_EVENTS = (ev.CallLegStarted, ev.CallLegEnded)
 
 
 def _leg_default(name: str) -> Any:
-    # Read when a SystemConfig is made, so it follows consultfsm.leg.DEFAULT_CONFIG.
+    # Read when a SystemConfig is made, so it follows consultfsm.core.leg.DEFAULT_CONFIG.
     return attrs.Factory(lambda: getattr(_leg.DEFAULT_CONFIG, name))
 
 
 @attrs.frozen(slots=True)
 class SystemConfig:
     """Settings of a replay. ``ring_ms`` and ``grace_ms`` default to the leg's
-    own defaults (:data:`consultfsm.leg.DEFAULT_CONFIG`); ``service_identifier``
-    is the fallback ``serviceIdentifier`` (see :class:`~consultfsm.cim.CimCodec`);
+    own defaults (:data:`consultfsm.core.leg.DEFAULT_CONFIG`); ``service_identifier``
+    is the fallback ``serviceIdentifier`` (see :class:`~consultfsm.wire.cim.CimCodec`);
     ``default_region`` drives ANI normalisation; ``epoch_ms`` is the wall time
     of the trace's ``at`` = 0."""
 

@@ -1,7 +1,7 @@
 """THE transition table of a consult leg. Everything else is derived from it.
 
-The runtime (:mod:`consultfsm.leg`), the ``transitions`` machine
-(:mod:`consultfsm.machine`), the diagrams, the docs and the model-based tests
+The runtime (:mod:`consultfsm.core.leg`), the ``transitions`` machine
+(:mod:`consultfsm.interop.transitions_machine`), the diagrams, the docs and the model-based tests
 all read :data:`TABLE`. Behaviour lives nowhere else.
 
 The rules
@@ -11,7 +11,7 @@ The rules
    that region moves; so one input changes at most one region.
 2. A row is ``(region, source, input, guards) -> (target, emits, timers,
    disposition)``. Guards are a conjunction of named predicates
-   (:mod:`consultfsm.guards`) over the leg *before* the input. They may read
+   (:mod:`consultfsm.core.guards`) over the leg *before* the input. They may read
    other regions (who reports a leg end depends on whether B's desk is up);
    they never change them.
 3. For each region state and input, the guards of its rows are mutually

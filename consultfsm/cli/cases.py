@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any, TextIO
 
-from .scenarios import CASES, CaseResult, find_case, label, run_all, run_case
+from consultfsm.verify.scenarios import CASES, CaseResult, find_case, label, run_all, run_case
 
 EPILOG = """\
 exit status:

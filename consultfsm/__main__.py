@@ -1,0 +1,5 @@
+"""``python -m consultfsm``: the command line."""
+
+from consultfsm.cli import main
+
+raise SystemExit(main())
