@@ -206,7 +206,7 @@ def run_create_and_events(peer: Peer, ctxs: list[Ctx]) -> tuple[float, float]:
 def run_snapshots(n: int) -> tuple[float, float]:
     """(seconds per consultfsm snapshot->JSON->restore, per json.dumps+loads of its dict)."""
     from benchmarks.peers.consultfsm_peer import create
-    from consultfsm.core.leg import Leg, LegSnapshot
+    from consultfsm import Leg, LegSnapshot
     from consultfsm.core.states import InputKind
 
     legs = [create(make_ctx(i)) for i in range(n)]

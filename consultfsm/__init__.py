@@ -2,8 +2,8 @@
 
 Agent A consults Agent B about a customer call. Each consult leg is three
 orthogonal regions (the call, A's AgentDesk, B's AgentDesk) driven by one
-transition table (:data:`TABLE`). Feed a :class:`Leg` timed inputs; it returns
-the domain events each consumer must act on::
+transition table (:data:`consultfsm.core.table.TABLE`). Feed a :class:`Leg`
+timed inputs; it returns the domain events each consumer must act on::
 
     >>> from consultfsm import InputKind, Leg
     >>> leg = Leg("L1", agent_a="A", agent_b="B", customer_ani="+923001234567",
@@ -15,8 +15,16 @@ the domain events each consumer must act on::
     >>> [e.kind.value for e in step.events if e.to.value == "conversation"]
     ['CALL_LEG_STARTED']
 
-The library does no I/O, reads no clock and starts no timer: inputs carry their
-time and timers are deadlines the host arms from ``timer_started`` events.
+The library does no I/O, reads no clock and starts no timer: inputs carry
+their time, and timers are deadlines the leg keeps (``leg.next_deadline``,
+``leg.handle_timers(now)``).
+
+This module exports what a backend embedding legs needs. The rest lives in
+its subpackage: ``consultfsm.core`` (the table, every event class, the
+executor), ``consultfsm.wire`` (the CIM codec), ``consultfsm.ccm`` (finding
+the customer's session), ``consultfsm.replay``, ``consultfsm.verify``,
+``consultfsm.render``, ``consultfsm.interop`` and ``consultfsm.cli``; see
+docs/architecture.md.
 """
 
 from consultfsm.core.errors import (
@@ -29,33 +37,11 @@ from consultfsm.core.errors import (
     SnapshotError,
     TimeWentBackwards,
 )
-from consultfsm.core.events import (
-    EVENT_CLASSES,
-    AlertRemoved,
-    AlertRestored,
-    AlertShown,
-    CallLegEnded,
-    CallLegStarted,
-    CimCallLegEnded,
-    CimCallLegStarted,
-    CimIntent,
-    ConsultEndedForA,
-    ConsultEndedForB,
-    ConsultRestored,
-    ConsultStillRinging,
-    Consumer,
-    Event,
-    EventKind,
-    RejoinConversation,
-    Reporter,
-    TaskAssigned,
-    TaskClosed,
-    TaskCreated,
-    TimerCancelled,
-    TimerStarted,
-)
-from consultfsm.core.guards import Guard
-from consultfsm.core.leg import DEFAULT_CONFIG, Leg, LegConfig, LegSnapshot, LegState, Step
+from consultfsm.core.events import Consumer, Event, EventKind, Reporter
+from consultfsm.core.executor import LegState
+from consultfsm.core.facts import LegConfig, LegFacts
+from consultfsm.core.leg import Leg
+from consultfsm.core.snapshot import LegSnapshot
 from consultfsm.core.states import (
     TIMEOUT_INPUT,
     CallState,
@@ -63,49 +49,23 @@ from consultfsm.core.states import (
     DeskState,
     EndReason,
     InputKind,
-    Region,
     Timer,
 )
-from consultfsm.core.table import (
-    TABLE,
-    Disposition,
-    Emit,
-    Row,
-    check_table,
-    inputs_of,
-    rows_for,
-    states_of,
-)
+from consultfsm.core.step import Step
+from consultfsm.core.table import Disposition
 
 __all__ = [
-    "DEFAULT_CONFIG",
-    "EVENT_CLASSES",
-    "TABLE",
     "TIMEOUT_INPUT",
-    "AlertRemoved",
-    "AlertRestored",
-    "AlertShown",
-    "CallLegEnded",
-    "CallLegStarted",
     "CallState",
-    "CimCallLegEnded",
-    "CimCallLegStarted",
-    "CimIntent",
     "CimReason",
     "ConfigError",
-    "ConsultEndedForA",
-    "ConsultEndedForB",
     "ConsultFsmError",
-    "ConsultRestored",
-    "ConsultStillRinging",
     "Consumer",
     "DeskState",
     "Disposition",
-    "Emit",
     "EndReason",
     "Event",
     "EventKind",
-    "Guard",
     "IllegalInput",
     "InputKind",
     "InputRejected",
@@ -113,23 +73,12 @@ __all__ = [
     "InvalidTime",
     "Leg",
     "LegConfig",
+    "LegFacts",
     "LegSnapshot",
     "LegState",
-    "Region",
-    "RejoinConversation",
     "Reporter",
-    "Row",
     "SnapshotError",
     "Step",
-    "TaskAssigned",
-    "TaskClosed",
-    "TaskCreated",
     "TimeWentBackwards",
     "Timer",
-    "TimerCancelled",
-    "TimerStarted",
-    "check_table",
-    "inputs_of",
-    "rows_for",
-    "states_of",
 ]

@@ -20,7 +20,7 @@ from typing import Any
 import attrs
 from hypothesis import strategies as st
 
-from consultfsm.core.leg import LegConfig
+from consultfsm.core.facts import LegConfig
 from consultfsm.core.states import INPUT_REGION, TIMER_OF_INPUT, InputKind, Region
 from consultfsm.verify.explore import LegSpec, input_line
 

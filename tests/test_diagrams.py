@@ -119,7 +119,6 @@ def test_guard_reads_is_derived_correctly() -> None:
     assert guard_reads(Guard.B_ONLINE) == {Region.DESK_B}
     assert guard_reads(Guard.CALL_RINGING) == {Region.CALL}
     assert guard_reads(Guard.ENDED_ACCEPTED) == {Region.CALL}
-    assert guard_reads(Guard.DUE) == frozenset()
 
 
 def test_dot_has_every_state_and_every_applied_row() -> None:

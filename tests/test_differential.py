@@ -1,6 +1,6 @@
-"""Differential test: the compiled runtime, the ``transitions`` machine built
-from the table, and the row-by-row table interpreter agree on every generated
-run, state for state and event for event."""
+"""Differential test: the fast path (generated straight-line steps), the plain
+path of the same executor, and the ``transitions`` machine built from the
+table agree on every generated run, state for state and event for event."""
 
 from __future__ import annotations
 
@@ -8,37 +8,51 @@ from hypothesis import given
 from strategies import CUSTOMER_ANI, Move, configs, moves
 
 from consultfsm.core.errors import InputRejected
-from consultfsm.core.leg import Leg, LegConfig, Step
-from consultfsm.core.table import TABLE
+from consultfsm.core.executor import compile_table
+from consultfsm.core.facts import LegConfig
+from consultfsm.core.leg import Leg, leg_class
+from consultfsm.core.step import Step
 from consultfsm.interop.transitions_machine import new_leg_model
-from consultfsm.verify.explore import TableLeg
 
 FACTS = {"conversation_id": "C1", "channel_session_id": "S1", "call_id": "D1"}
+PlainLeg = leg_class(compile_table(fast=False))
 
 
-def _outcome(result: Step | InputRejected, backwards: bool) -> tuple[object, ...]:
+def _outcome(result: Step | InputRejected) -> tuple[object, ...]:
     if isinstance(result, InputRejected):
-        # Both illegal and in the past: implementations may name either first.
-        return ("rejected",) if backwards else ("rejected", type(result).__name__)
-    return ("step", result.disposition, result.row.key, result.events)
+        return ("rejected", type(result).__name__, result.state, result.input)
+    key = None if result.row is None else result.row.key
+    return ("step", result.disposition, key, result.events)
 
 
 @given(config=configs(), run=moves())
-def test_runtime_machine_and_table_agree(config: LegConfig, run: list[Move]) -> None:
+def test_fast_plain_and_machine_agree(config: LegConfig, run: list[Move]) -> None:
     leg = Leg("L1", "A", "B", CUSTOMER_ANI, config=config, **FACTS)  # type: ignore[arg-type]
+    plain = PlainLeg("L1", "A", "B", CUSTOMER_ANI, config=config, **FACTS)  # type: ignore[arg-type]
     model = new_leg_model("L1", "A", "B", CUSTOMER_ANI, config=config, **FACTS)
-    table_leg = TableLeg(TABLE, Leg("L1", "A", "B", CUSTOMER_ANI, config=config, **FACTS))  # type: ignore[arg-type]
     now = 0
     for i, m in enumerate(run):
         at = m.at(now, list(leg.deadlines.values()))
         now = max(now, at)
-        backwards = at < leg.last_at
         results: list[tuple[object, ...]] = []
-        for feed in (leg.handle, model.feed, table_leg.handle):
+        for feed in (leg.handle, plain.handle, model.feed):
             try:
-                results.append(_outcome(feed(m.kind, at), backwards))
+                results.append(_outcome(feed(m.kind, at)))
             except InputRejected as exc:
-                results.append(_outcome(exc, backwards))
+                results.append(_outcome(exc))
         assert results[0] == results[1] == results[2], f"step {i}: {m.kind}@{at}: {results}"
-        assert leg.state == model.leg_state == table_leg.state, f"step {i}: {m.kind}@{at}"
-        assert leg.deadlines == model.deadlines == table_leg.deadlines, f"step {i}"
+        assert leg.snapshot() == plain.snapshot() == model.leg.snapshot(), f"step {i}"
+        assert leg.state == model.leg_state, f"step {i}: {m.kind}@{at}"
+
+
+def test_the_plain_path_is_plain() -> None:
+    """The reference really is the other path: no generated code in its plans."""
+    fast, plain = compile_table(), compile_table(fast=False)
+    applies = {p.apply.__name__ for d in fast.dispatch for p in d.values() if p.step is None}
+    assert applies and all(name.startswith("apply_") for name in applies if name != "partial")
+    assert all(
+        getattr(p.apply, "func", None) is not None
+        for d in plain.dispatch
+        for p in d.values()
+        if p.step is None and p.row is not None
+    )

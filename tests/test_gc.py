@@ -17,8 +17,11 @@ from enum import Enum
 from typing import Any
 
 from consultfsm.core import events as ev
-from consultfsm.core.leg import Leg, LegConfig, LegSnapshot, Step
+from consultfsm.core.facts import LegConfig, LegFacts
+from consultfsm.core.leg import Leg
+from consultfsm.core.snapshot import LegSnapshot
 from consultfsm.core.states import TERMINAL_CALL_STATES, CallState, DeskState, InputKind, Timer
+from consultfsm.core.step import Step
 from consultfsm.core.table import Disposition
 
 PREFIX = "gc-test-"
@@ -140,7 +143,7 @@ def test_a_leg_and_its_events_hold_only_plain_values() -> None:
     legs = [o for o in keep if isinstance(o, Leg)]
     for leg in legs:
         for ref in gc.get_referents(leg):
-            assert _plain(ref) or isinstance(ref, LegConfig), (leg, ref)
+            assert _plain(ref) or isinstance(ref, LegConfig | LegFacts), (leg, ref)
     for step in (o for o in keep if isinstance(o, Step)):
         assert not any(isinstance(r, Leg) for r in gc.get_referents(step))
         for event in step.events:

@@ -304,11 +304,14 @@ def new_leg_after_alert() -> Leg:
     return leg
 
 
-def test_reset_with_impossible_facts_leaves_the_leg_alone() -> None:
+def test_an_impossible_snapshot_cannot_even_be_built() -> None:
+    # So reset() and restore() never see one: a snapshot that exists is consistent.
     leg = new_leg()
     leg.handle(I.ALERTING, 200)
     before = leg.snapshot()
-    bad = attrs.evolve(before, agent_b=before.agent_a)
-    with pytest.raises(SnapshotError):
-        leg.reset(bad)
+    with pytest.raises(InvalidLeg, match="agent_a and agent_b"):
+        attrs.evolve(before.facts, agent_b=before.facts.agent_a)
+    with pytest.raises(SnapshotError, match="must be set") as info:
+        attrs.evolve(before, ring_deadline=None)
+    assert info.value.field == "ring_deadline"
     assert leg.snapshot() == before

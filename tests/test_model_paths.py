@@ -9,8 +9,11 @@ import attrs
 import pytest
 
 from consultfsm.core.errors import IllegalInput
+from consultfsm.core.executor import LegState
+from consultfsm.core.facts import LegConfig, LegFacts
 from consultfsm.core.guards import Guard, holds
-from consultfsm.core.leg import Leg, LegConfig, LegSnapshot, LegState
+from consultfsm.core.leg import Leg, leg_class
+from consultfsm.core.snapshot import LegSnapshot
 from consultfsm.core.states import (
     INPUT_REGION,
     REGION_STATES,
@@ -19,8 +22,8 @@ from consultfsm.core.states import (
     Region,
     Timer,
 )
-from consultfsm.core.table import TABLE, Row, armed_in
-from consultfsm.verify.explore import TableLeg
+from consultfsm.core.step import EXPIRY_ABSORBED
+from consultfsm.core.table import STATE_TIMERS, TABLE, Row, armed_in
 from consultfsm.verify.paths import CONFIGS, expected_events, shortest_paths, target_of, unreachable
 
 PATHS = shortest_paths()
@@ -43,7 +46,7 @@ def test_shortest_path_reaches_row(row: Row) -> None:
     before = leg.state
     at, kind = path.steps[-1]
     step = leg.handle(kind, at)
-    assert step.row.key == row.key, str(path)
+    assert step.row is not None and step.row.key == row.key, str(path)
     assert step.disposition is row.disposition
     assert leg.state == target_of(row, before)
     assert tuple(type(e) for e in step.events) == expected_events(row), str(path)
@@ -54,20 +57,18 @@ def test_an_unreachable_row_is_reported() -> None:
     bogus = attrs.evolve(TABLE[0], guards=(Guard.B_ONLINE, Guard.B_OFFLINE))
     table = (*TABLE, bogus)
 
-    def new_leg(config: LegConfig) -> TableLeg:
-        return TableLeg(table, Leg("L1", "A", "B", "+923001234567", conversation_id="C1",
-                                   channel_session_id="S1", config=config))  # fmt: skip
+    bogus_leg = leg_class(table)
+
+    def new_leg(config: LegConfig) -> Leg:
+        return bogus_leg("L1", "A", "B", "+923001234567", conversation_id="C1",
+                         channel_session_id="S1", config=config)  # fmt: skip
 
     assert unreachable(table, new_leg=new_leg, configs=CONFIGS[:1]) == [bogus.key]
 
 
 class _View:
-    def __init__(self, state: LegState, deadlines: dict[Timer, int]) -> None:
+    def __init__(self, state: LegState) -> None:
         self.call, self.desk_a, self.desk_b = state
-        self._deadlines = deadlines
-
-    def deadline(self, timer: Timer) -> int | None:
-        return self._deadlines.get(timer)
 
 
 DEADLINE = 1_000
@@ -82,11 +83,11 @@ def _leg_in(state: LegState) -> Leg:
     def pending(timer: Timer, region_state: object) -> int | None:
         return DEADLINE if region_state in armed_in(timer) else None
 
+    facts = LegFacts("L1", "A", "B", "+923001234567", conversation_id="C1", channel_session_id="S1")
     snap = LegSnapshot(
-        "L1", "A", "B", "+923001234567", "C1", "S1", None, None, None,
-        state.call, state.desk_a, state.desk_b,
+        facts, state.call, state.desk_a, state.desk_b,
         pending(Timer.RING, state.call), pending(Timer.GRACE_A, state.desk_a),
-        pending(Timer.GRACE_B, state.desk_b), 0, 15_000, 60_000,
+        pending(Timer.GRACE_B, state.desk_b), 0, LegConfig(),
     )  # fmt: skip
     return Leg.restore(snap)
 
@@ -95,14 +96,20 @@ def _leg_in(state: LegState) -> Leg:
 def test_every_state_input_pair_is_a_row_or_rejected(state: LegState) -> None:
     for kind in InputKind:
         region = INPUT_REGION_INDEX[kind]
-        for at in (DEADLINE - 1, DEADLINE) if kind in TIMER_OF_INPUT else (0,):
+        timer = TIMER_OF_INPUT.get(kind)
+        for at in (DEADLINE - 1, DEADLINE) if timer is not None else (0,):
             leg = _leg_in(state)
-            view = _View(state, leg.deadlines)
             rows = [
                 r for r in TABLE
-                if r.input is kind and r.source is state[region] and holds(r.guards, view, kind, at)
+                if r.input is kind and r.source is state[region] and holds(r.guards, _View(state))
             ]  # fmt: skip
             assert len(rows) <= 1, f"{state} {kind}@{at}: rows overlap {[r.key for r in rows]}"
+            armed = STATE_TIMERS.get((INPUT_REGION[kind], state[region])) is timer
+            if timer is not None and not (armed and at >= DEADLINE):
+                # Rule 5: not pending, or not yet due: absorbed, with no row.
+                assert leg.accepts(kind, at), f"{state} {kind}@{at}"
+                assert leg.handle(kind, at) is EXPIRY_ABSORBED, f"{state} {kind}@{at}"
+                continue
             assert leg.accepts(kind, at) == bool(rows), f"{state} {kind}@{at}"
             if rows:
                 assert leg.handle(kind, at).row == rows[0]

@@ -34,8 +34,11 @@ from strategies import (
 )
 
 from consultfsm.core.errors import InputRejected
-from consultfsm.core.leg import Leg, LegConfig, LegSnapshot, Step
+from consultfsm.core.facts import LegConfig
+from consultfsm.core.leg import Leg
+from consultfsm.core.snapshot import LegSnapshot
 from consultfsm.core.states import TIMEOUT_INPUT
+from consultfsm.core.step import Step
 from consultfsm.verify.explore import Browser as BrowserEvent
 from consultfsm.verify.explore import LegSpec, browser_inputs
 from consultfsm.verify.invariants import Observer
@@ -44,7 +47,12 @@ from consultfsm.verify.invariants import Observer
 def _outcome(result: Step | InputRejected) -> tuple[object, ...]:
     if isinstance(result, InputRejected):
         return ("rejected", type(result).__name__, str(result))
-    return ("step", result.disposition, result.row.key, result.events)
+    return (
+        "step",
+        result.disposition,
+        None if result.row is None else result.row.key,
+        result.events,
+    )
 
 
 PAIRS = [(a, b) for a in AGENTS for b in AGENTS if a != b]

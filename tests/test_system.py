@@ -10,8 +10,9 @@ from cim_schemas import check_record, cim_schemas
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consultfsm.core import leg as leg_module
-from consultfsm.core.leg import Leg, LegConfig
+from consultfsm.core import facts as leg_module
+from consultfsm.core.facts import LegConfig
+from consultfsm.core.leg import Leg
 from consultfsm.core.states import CallState, DeskState
 from consultfsm.replay.system import System, SystemConfig, dumps_record, replay
 from consultfsm.wire.cim import MAX_TIMESTAMP_MS, CimCodec, CimEncodeError

@@ -154,7 +154,7 @@ class ReplaySystem(RuleBasedStateMachine):
             created = ["task_created"] if accepted else []
             closed = ["task_closed"] if leg.call in ACCEPTED_ENDINGS else []
             assert tasks == created + closed, (leg, tasks)
-            assert leg.channel_session_id == SESSION
+            assert leg.facts.channel_session_id == SESSION
 
     # -- setting up -----------------------------------------------------------------
 

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from consultfsm import TABLE, Disposition, Region, check_table, inputs_of, rows_for, states_of
+import attrs
+import pytest
+
+from consultfsm import Disposition
+from consultfsm.core import (
+    STATE_TIMERS,
+    TABLE,
+    Region,
+    check_table,
+    inputs_of,
+    rows_for,
+    states_of,
+)
+from consultfsm.core import events as ev
 from consultfsm.core.states import (
     INPUT_REGION,
     OUTCOMES,
@@ -10,10 +23,11 @@ from consultfsm.core.states import (
     TIMER_OF_INPUT,
     TIMER_REGION,
     CallState,
+    DeskState,
     InputKind,
     Timer,
 )
-from consultfsm.core.table import Row, _row, armed_in
+from consultfsm.core.table import Row, _row, armed_in, emit
 
 
 def test_the_table_passes_its_own_checks() -> None:
@@ -57,7 +71,8 @@ def test_timers_are_only_touched_by_their_own_region() -> None:
 def test_terminal_call_states_absorb_every_call_input_but_a_contradicting_answer() -> None:
     for state in TERMINAL_CALL_STATES:
         rows = [r for r in rows_for(Region.CALL) if r.source is state]
-        expected = set(inputs_of(Region.CALL))
+        # No timer is pending in a terminal state: rule 5 absorbs a late expiry.
+        expected = set(inputs_of(Region.CALL)) - set(TIMER_OF_INPUT)
         if not OUTCOMES[state].accepted:  # B answering after an unanswered end: rejected
             expected.discard(InputKind.ACCEPTED)
         assert {r.input for r in rows} == expected, state
@@ -105,6 +120,36 @@ def test_a_timer_is_pending_exactly_in_the_states_that_arm_it() -> None:
                 continue
             leaving = row.source in armed and row.target not in armed
             entering = row.source not in armed and row.target in armed
-            consumed = row.cancel is timer or TIMER_OF_INPUT.get(row.input) is timer
+            consumed = row.cancel is timer or row.fires is timer
             assert leaving == consumed, row.key
             assert entering == (row.start is timer), row.key
+
+
+def test_rows_never_name_timers_the_states_do() -> None:
+    # Rule 5: arming and disarming follow from STATE_TIMERS, not from the rows.
+    assert {f.name for f in attrs.fields(Row)} == {
+        "region", "source", "input", "guards", "target", "emits", "disposition",
+    }  # fmt: skip
+    assert STATE_TIMERS == {
+        (Region.CALL, CallState.RINGING): Timer.RING,
+        (Region.DESK_A, DeskState.DISCONNECTED): Timer.GRACE_A,
+        (Region.DESK_B, DeskState.DISCONNECTED): Timer.GRACE_B,
+    }
+    # Only the states that arm a timer have a row for its expiry: everywhere
+    # else an expiry cannot be due, and rule 5 absorbs it with no row.
+    for row in TABLE:
+        timer = TIMER_OF_INPUT.get(row.input)
+        if timer is not None:
+            assert STATE_TIMERS[(row.region, row.source)] is timer, row.key
+
+
+def test_check_table_reports_an_expiry_row_in_a_state_that_does_not_arm_it() -> None:
+    stray = _row(Region.DESK_A, DeskState.CONNECTED, InputKind.GRACE_TIMEOUT_A, DeskState.LOST)
+    assert any("must leave the state that arms it" in p for p in check_table([*TABLE, stray]))
+
+
+def test_a_row_must_fix_exactly_the_event_parameters() -> None:
+    with pytest.raises(TypeError, match="reported_by"):
+        emit(ev.CallLegEnded)
+    with pytest.raises(TypeError, match="reported_by"):
+        emit(ev.AlertShown, reported_by=ev.Reporter.CCM)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from consultfsm.core.leg import Leg, Step
+from consultfsm.core.leg import Leg
 from consultfsm.core.states import InputKind
+from consultfsm.core.step import Step
 
 from .common import LIFECYCLE, Ctx, Peer, no_release
 

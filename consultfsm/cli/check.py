@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TextIO
 
-from consultfsm.core.leg import LegConfig
+from consultfsm.core.facts import LegConfig
 from consultfsm.verify.explore import DEFAULT_CONFIGS, DEFAULT_DEPTHS, Report, explore, trace_lines
 from consultfsm.verify.invariants import Invariant
 

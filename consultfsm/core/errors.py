@@ -47,7 +47,13 @@ class SnapshotError(ConsultFsmError):
 
 
 class InvalidLeg(ConsultFsmError, ValueError):
-    """A leg was given identifying facts that cannot be right (says which)."""
+    """A leg was given identifying facts that cannot be right. ``field`` names
+    the fact (``agent_b`` when A and B are the same agent)."""
+
+    def __init__(self, field: str, why: str) -> None:
+        self.field = field
+        self.why = why
+        super().__init__(why)
 
 
 class ConfigError(ConsultFsmError, ValueError):

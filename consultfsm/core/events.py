@@ -10,23 +10,25 @@ compared freely and free no cycles. ``kind`` and ``to`` are class-level: the
 transition table names event *classes*, which is what makes the emitted events
 of every row introspectable.
 
-Each class builds itself from the leg's context with :meth:`Event.build`; the
-few events whose content depends on the row (who reported a leg end) take that
-as a parameter fixed in the table.
+Each field after ``leg`` and ``at`` declares where its value comes from
+(:class:`From`): a fact of the leg (:mod:`consultfsm.core.facts`), a value
+derived from the call state after the transition (why it ended), a constant,
+or a parameter the table's row fixes (who reported a leg end). Building an
+event is derived from that declaration: :func:`build_event` is the plain path,
+and :mod:`consultfsm.core._speed` compiles the same declaration into
+straight-line code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
+from typing import Any, ClassVar, NamedTuple
 
 import attrs
 
-from .states import OUTCOMES, CimReason, EndReason, Timer
-
-if TYPE_CHECKING:
-    from .leg import Leg
+from .facts import FACT_NAMES, LegFacts
+from .states import OUTCOMES, CallState, CimReason, EndReason, Timer
 
 
 class Consumer(StrEnum):
@@ -80,57 +82,82 @@ def _wire(value: Any) -> Any:
     return value.value if isinstance(value, StrEnum) else value
 
 
-_T = TypeVar("_T", bound=attrs.AttrsInstance)
+# --- where a field's value comes from -------------------------------------------------
 
 
-def _layout_twin(cls: type) -> type:
-    """A subclass of a frozen, slotted attrs class with the very same slot layout
-    and plain attribute stores. An instance built as the twin may have its
-    ``__class__`` set back to ``cls``: it then *is* a ``cls`` instance."""
-    return type(
-        f"_{cls.__name__}Builder",
-        (cls,),
-        {"__slots__": (), "__setattr__": object.__setattr__,
-         "__delattr__": object.__delattr__},
-    )  # fmt: skip
+class Origin(StrEnum):
+    """The kinds of :class:`From`."""
+
+    FACT = "fact"  # a field of LegFacts, copied
+    DERIVED = "derived"  # a function of the call state after the transition (DERIVED)
+    FIXED = "fixed"  # a constant
+    PARAM = "param"  # fixed by the table row that emits the event
+    EXECUTOR = "executor"  # filled in by the executor (timer events)
 
 
-def _fast_constructor(cls: type[_T]) -> Callable[..., _T]:
-    """A positional constructor for a frozen, slotted attrs class, for hot paths.
+class From(NamedTuple):
+    """Where one event field's value comes from (see :class:`Origin`)."""
 
-    attrs' ``__init__`` of a frozen class stores each field through
-    ``object.__setattr__`` (a call per field), which costs about three times a
-    plain slot store. This builds the same object faster: it allocates an
-    instance of the class's :func:`_layout_twin`, fills the slots, then sets
-    ``__class__`` to ``cls``. The result *is* a ``cls`` instance (same fields,
-    equality, hash, repr, pickling, still frozen); only the construction
-    differs. Classes with validators, converters or ``__attrs_post_init__`` get
-    their ordinary constructor, since skipping ``__init__`` would skip those.
-    Every field is a required positional argument, defaults included.
-    """
-    fields = attrs.fields(cls)
-    if (
-        "__slots__" not in cls.__dict__
-        or any(f.validator or f.converter for f in fields)
-        or hasattr(cls, "__attrs_post_init__")
-    ):
-        return cls
-    names = [f.name for f in fields]
-    body = "".join(f"    o.{n} = {n}\n" for n in names)
-    src = (
-        f"def make({', '.join(names)}):\n    o = new_(twin_)\n{body}"
-        "    o.__class__ = cls_\n    return o\n"
-    )
-    scope: dict[str, Any] = {"new_": object.__new__, "twin_": _layout_twin(cls), "cls_": cls}
-    exec(src, scope)  # the same technique attrs uses for its own __init__
-    make: Callable[..., _T] = scope["make"]
-    make.__qualname__ = f"{cls.__qualname__}._make"
-    return make
+    origin: Origin
+    arg: Any = None
 
 
-@attrs.frozen
+def _end_reason(call: CallState) -> EndReason:
+    outcome = OUTCOMES.get(call)
+    return EndReason.ACCEPTED if outcome is None else outcome.reason
+
+
+def _cim_end_reason(call: CallState) -> CimReason:
+    reason = OUTCOMES[call].cim_reason
+    assert reason is not None, f"CALL_LEG_ENDED only follows an accepted leg, not {call}"
+    return reason
+
+
+#: The derived values, by name: each a function of the call state after the step.
+DERIVED: dict[str, Callable[[CallState], Any]] = {
+    "end_reason": _end_reason,  # why the leg ended, for desks and tasks (or "accepted")
+    "cim_end_reason": _cim_end_reason,  # reasonCode of CALL_LEG_ENDED
+}
+
+_SOURCE = "consultfsm.from"
+
+
+def fact(name: str) -> Any:
+    """A field copied from the leg's fact ``name``."""
+    assert name in FACT_NAMES, name
+    return attrs.field(metadata={_SOURCE: From(Origin.FACT, name)})
+
+
+def derived(name: str) -> Any:
+    """A field computed by ``DERIVED[name]`` from the call state after the step."""
+    assert name in DERIVED, name
+    return attrs.field(metadata={_SOURCE: From(Origin.DERIVED, name)})
+
+
+def fixed(value: Any) -> Any:
+    """A field that always holds ``value``."""
+    return attrs.field(metadata={_SOURCE: From(Origin.FIXED, value)})
+
+
+def param() -> Any:
+    """A field whose value the emitting row fixes (``emit(Event, name=value)``)."""
+    return attrs.field(metadata={_SOURCE: From(Origin.PARAM)})
+
+
+def _by_executor() -> Any:
+    return attrs.field(metadata={_SOURCE: From(Origin.EXECUTOR)})
+
+
+# Every event class is ``attrs.frozen(repr=False, eq=False)``: ``repr`` and
+# ``eq`` come from Event (the same output and semantics as attrs' own) instead
+# of being generated per class, which halves the cost of defining the classes,
+# the largest part of ``import consultfsm``.
+
+
+@attrs.frozen(repr=False, eq=False)
 class Event:
-    """Base of every domain event: which leg, and when (ms, the input's time)."""
+    """Base of every domain event: which leg, and when (ms, the input's time).
+    Events are values: equal when of the same class with equal fields."""
 
     kind: ClassVar[EventKind]
     to: ClassVar[Consumer]
@@ -138,24 +165,21 @@ class Event:
     leg: str
     at: int
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "_make" not in cls.__dict__:
-            # Each class compiles its own fast constructor on first use.
-            cls._make = Event.__dict__["_make"]  # type: ignore[method-assign]
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f.name) for f in attrs.fields(type(self)))
 
-    @classmethod
-    def _make(cls, *args: Any) -> Self:
-        """Construct from all fields, positionally, fast (see :func:`_fast_constructor`).
-        The first call compiles this class's constructor and replaces this method."""
-        make = _fast_constructor(cls)
-        type.__setattr__(cls, "_make", staticmethod(make))
-        return make(*args)
+    def __repr__(self) -> str:
+        fields = attrs.fields(type(self))
+        inner = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields)
+        return f"{type(self).__qualname__}({inner})"
 
-    @classmethod
-    def build(cls, leg: Leg, at: int) -> Event:
-        """Build this event for ``leg`` (its state *after* the transition)."""
-        return cls._make(leg.leg_id, at)
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash((self.__class__, self._values()))
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict: ``event``, ``to``, then the fields, enums as wire strings."""
@@ -165,54 +189,67 @@ class Event:
         return out
 
 
-def _end_reason(leg: Leg) -> EndReason:
-    outcome = OUTCOMES.get(leg.call)
-    return EndReason.ACCEPTED if outcome is None else outcome.reason
+def sources(cls: type[Event]) -> tuple[tuple[str, From], ...]:
+    """Each field after ``leg`` and ``at`` with where its value comes from."""
+    return tuple((f.name, f.metadata[_SOURCE]) for f in attrs.fields(cls)[2:])
+
+
+def params_of(cls: type[Event]) -> tuple[str, ...]:
+    """The fields a row must fix when it emits ``cls``."""
+    return tuple(name for name, src in sources(cls) if src.origin is Origin.PARAM)
+
+
+def build_event(
+    cls: type[Event], facts: LegFacts, call: CallState, at: int, params: Mapping[str, Any]
+) -> Event:
+    """Build ``cls`` for a leg with ``facts`` whose call region is now ``call``:
+    the plain path, read straight from the fields' declarations."""
+    values: list[Any] = []
+    for name, src in sources(cls):
+        if src.origin is Origin.FACT:
+            values.append(getattr(facts, src.arg))
+        elif src.origin is Origin.DERIVED:
+            values.append(DERIVED[src.arg](call))
+        elif src.origin is Origin.FIXED:
+            values.append(src.arg)
+        elif src.origin is Origin.PARAM:
+            values.append(params[name])
+        else:
+            raise TypeError(f"{cls.__name__}.{name} is filled in by the executor")
+    return cls(facts.leg_id, at, *values)
 
 
 # --- AgentDesk B -----------------------------------------------------------------
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class AlertShown(Event):
     """Show the incoming consult alert on B's desk; the caller id is Agent A."""
 
     kind = EventKind.ALERT_SHOWN
     to = Consumer.AGENTDESK_B
-    caller_id: str
-
-    @classmethod
-    def build(cls, leg: Leg, at: int) -> AlertShown:
-        return cls._make(leg.leg_id, at, leg.agent_a)
+    caller_id: str = fact("agent_a")
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class AlertRestored(Event):
     """B's desk came back while the consult still rings: show the alert again."""
 
     kind = EventKind.ALERT_RESTORED
     to = Consumer.AGENTDESK_B
-    caller_id: str
-
-    @classmethod
-    def build(cls, leg: Leg, at: int) -> AlertRestored:
-        return cls._make(leg.leg_id, at, leg.agent_a)
+    caller_id: str = fact("agent_a")
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class AlertRemoved(Event):
     """Take the alert off B's desk, and say why (accepted, RONA, dropped by A/B, ...)."""
 
     kind = EventKind.ALERT_REMOVED
     to = Consumer.AGENTDESK_B
-    reason: EndReason
-
-    @classmethod
-    def build(cls, leg: Leg, at: int) -> AlertRemoved:
-        return cls._make(leg.leg_id, at, _end_reason(leg))
+    reason: EndReason = derived("end_reason")
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class ConsultRestored(Event):
     """B's desk came back while B is on the consult: re-attach the call view.
     The desk must not send CALL_LEG_STARTED again."""
@@ -221,69 +258,53 @@ class ConsultRestored(Event):
     to = Consumer.AGENTDESK_B
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class ConsultEndedForB(Event):
     """B's desk came back after the accepted consult ended: close the consult
     view. The CCM has already published CALL_LEG_ENDED; the desk must not."""
 
     kind = EventKind.CONSULT_ENDED
     to = Consumer.AGENTDESK_B
-    reason: EndReason
-
-    @classmethod
-    def build(cls, leg: Leg, at: int) -> ConsultEndedForB:
-        return cls._make(leg.leg_id, at, _end_reason(leg))
+    reason: EndReason = derived("end_reason")
 
 
 # --- AgentDesk A -----------------------------------------------------------------
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class ConsultStillRinging(Event):
     """A's desk came back while the consult still rings on B: show it as ringing."""
 
     kind = EventKind.CONSULT_STILL_RINGING
     to = Consumer.AGENTDESK_A
-    agent_b: str
-
-    @classmethod
-    def build(cls, leg: Leg, at: int) -> ConsultStillRinging:
-        return cls._make(leg.leg_id, at, leg.agent_b)
+    agent_b: str = fact("agent_b")
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class RejoinConversation(Event):
     """A's desk came back and B is already on the call: rejoin the *same*
     conversation (never a new one)."""
 
     kind = EventKind.REJOIN_CONVERSATION
     to = Consumer.AGENTDESK_A
-    conversation_id: str
-    agent_b: str
-
-    @classmethod
-    def build(cls, leg: Leg, at: int) -> RejoinConversation:
-        return cls._make(leg.leg_id, at, leg.conversation_id, leg.agent_b)
+    conversation_id: str = fact("conversation_id")
+    agent_b: str = fact("agent_b")
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class ConsultEndedForA(Event):
     """A's desk came back after the consult ended: show how it ended; A stays
     with the customer."""
 
     kind = EventKind.CONSULT_ENDED
     to = Consumer.AGENTDESK_A
-    reason: EndReason
-
-    @classmethod
-    def build(cls, leg: Leg, at: int) -> ConsultEndedForA:
-        return cls._make(leg.leg_id, at, _end_reason(leg))
+    reason: EndReason = derived("end_reason")
 
 
 # --- CIM messages from B's desk to the CCM ----------------------------------------
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class _CimCallLeg(Event):
     """A CIM message B's desk sends to the CCM (``POST /message/receive``).
 
@@ -294,14 +315,13 @@ class _CimCallLeg(Event):
 
     to = Consumer.CCM
     intent: ClassVar[CimIntent]
-    agent: str  # the sender: Agent B
-    customer_ani: str
-    call_id: str | None
-    service_identifier: str | None
-    channel_session_id: str
-    conversation_id: str
-    associated_dialog_uri: str | None
-    reason: CimReason
+    agent: str = fact("agent_b")  # the sender: Agent B
+    customer_ani: str = fact("customer_ani")
+    call_id: str | None = fact("call_id")
+    service_identifier: str | None = fact("service_identifier")
+    channel_session_id: str = fact("channel_session_id")
+    conversation_id: str = fact("conversation_id")
+    associated_dialog_uri: str | None = fact("associated_dialog_uri")
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
@@ -309,66 +329,43 @@ class _CimCallLeg(Event):
         return out
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class CimCallLegStarted(_CimCallLeg):
     """``CALL_LEG_STARTED`` with ``reasonCode`` ``CONSULT``."""
 
     kind = EventKind.CIM_MESSAGE
     intent = CimIntent.CALL_LEG_STARTED
-
-    @classmethod
-    def build(cls, leg: Leg, at: int) -> CimCallLegStarted:
-        return cls._make(
-            leg.leg_id, at, leg.agent_b, leg.customer_ani, leg.call_id,
-            leg.service_identifier, leg.channel_session_id, leg.conversation_id,
-            leg.associated_dialog_uri, CimReason.CONSULT,
-        )  # fmt: skip
+    reason: CimReason = fixed(CimReason.CONSULT)
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class CimCallLegEnded(_CimCallLeg):
     """``CALL_LEG_ENDED`` with ``reasonCode`` ``CONSULT_ENDED`` (``DIALOG_ENDED``
     when the dialog failed after it was active)."""
 
     kind = EventKind.CIM_MESSAGE
     intent = CimIntent.CALL_LEG_ENDED
-
-    @classmethod
-    def build(cls, leg: Leg, at: int) -> CimCallLegEnded:
-        reason = OUTCOMES[leg.call].cim_reason
-        assert reason is not None, "CALL_LEG_ENDED only follows an accepted leg"
-        return cls._make(
-            leg.leg_id, at, leg.agent_b, leg.customer_ani, leg.call_id,
-            leg.service_identifier, leg.channel_session_id, leg.conversation_id,
-            leg.associated_dialog_uri, reason,
-        )  # fmt: skip
+    reason: CimReason = derived("cim_end_reason")
 
 
 # --- the conversation topic (the CCM publishes) ------------------------------------
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class CallLegStarted(Event):
     """The CCM publishes ``CALL_LEG_STARTED`` (reason ``CONSULT``) on the
     conversation topic, in the customer's *existing* channel session."""
 
     kind = EventKind.CALL_LEG_STARTED
     to = Consumer.CONVERSATION
-    channel_session_id: str
-    conversation_id: str
-    agent: str
-    reason: CimReason
-    reported_by: Reporter
-
-    @classmethod
-    def build(cls, leg: Leg, at: int, reported_by: Reporter = Reporter.AGENTDESK) -> CallLegStarted:
-        return cls._make(
-            leg.leg_id, at, leg.channel_session_id, leg.conversation_id, leg.agent_b,
-            CimReason.CONSULT, reported_by,
-        )  # fmt: skip
+    channel_session_id: str = fact("channel_session_id")
+    conversation_id: str = fact("conversation_id")
+    agent: str = fact("agent_b")
+    reason: CimReason = fixed(CimReason.CONSULT)
+    reported_by: Reporter = param()
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class CallLegEnded(Event):
     """The CCM publishes ``CALL_LEG_ENDED`` on the conversation topic. When B's
     desk was offline at the end, the CCM publishes it on its own
@@ -376,89 +373,69 @@ class CallLegEnded(Event):
 
     kind = EventKind.CALL_LEG_ENDED
     to = Consumer.CONVERSATION
-    channel_session_id: str
-    conversation_id: str
-    agent: str
-    reason: CimReason
-    reported_by: Reporter
-
-    @classmethod
-    def build(cls, leg: Leg, at: int, reported_by: Reporter = Reporter.AGENTDESK) -> CallLegEnded:
-        reason = OUTCOMES[leg.call].cim_reason
-        assert reason is not None, "CALL_LEG_ENDED only follows an accepted leg"
-        return cls._make(
-            leg.leg_id, at, leg.channel_session_id, leg.conversation_id, leg.agent_b,
-            reason, reported_by,
-        )  # fmt: skip
+    channel_session_id: str = fact("channel_session_id")
+    conversation_id: str = fact("conversation_id")
+    agent: str = fact("agent_b")
+    reason: CimReason = derived("cim_end_reason")
+    reported_by: Reporter = param()
 
 
 # --- Routing Engine / Agent Manager ------------------------------------------------
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class TaskCreated(Event):
     """The Routing Engine creates a consult task for B in the conversation."""
 
     kind = EventKind.TASK_CREATED
     to = Consumer.ROUTING_ENGINE
-    agent: str
-    conversation_id: str
-
-    @classmethod
-    def build(cls, leg: Leg, at: int) -> TaskCreated:
-        return cls._make(leg.leg_id, at, leg.agent_b, leg.conversation_id)
+    agent: str = fact("agent_b")
+    conversation_id: str = fact("conversation_id")
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class TaskAssigned(Event):
     """The Routing Engine calls Agent Manager's assign-task for B."""
 
     kind = EventKind.TASK_ASSIGNED
     to = Consumer.AGENT_MANAGER
-    agent: str
-    conversation_id: str
-
-    @classmethod
-    def build(cls, leg: Leg, at: int) -> TaskAssigned:
-        return cls._make(leg.leg_id, at, leg.agent_b, leg.conversation_id)
+    agent: str = fact("agent_b")
+    conversation_id: str = fact("conversation_id")
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class TaskClosed(Event):
     """The Routing Engine closes B's consult task when the leg ends."""
 
     kind = EventKind.TASK_CLOSED
     to = Consumer.ROUTING_ENGINE
-    agent: str
-    conversation_id: str
-    reason: EndReason
-
-    @classmethod
-    def build(cls, leg: Leg, at: int) -> TaskClosed:
-        return cls._make(leg.leg_id, at, leg.agent_b, leg.conversation_id, _end_reason(leg))
+    agent: str = fact("agent_b")
+    conversation_id: str = fact("conversation_id")
+    reason: EndReason = derived("end_reason")
 
 
 # --- timers, for the host -----------------------------------------------------------
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class TimerStarted(Event):
-    """Arm a timer: feed the matching timeout input at ``deadline`` (absolute ms)."""
+    """Arm a timer: feed the matching timeout input at ``deadline`` (absolute ms),
+    or call ``Leg.handle_timers(now)`` once ``now`` reaches it."""
 
     kind = EventKind.TIMER_STARTED
     to = Consumer.HOST
-    timer: Timer
-    deadline: int
+    timer: Timer = _by_executor()
+    deadline: int = _by_executor()
 
 
-@attrs.frozen
+@attrs.frozen(repr=False, eq=False)
 class TimerCancelled(Event):
     """Disarm a timer. An expiry that still arrives is absorbed as late."""
 
     kind = EventKind.TIMER_CANCELLED
     to = Consumer.HOST
-    timer: Timer
-    deadline: int
+    timer: Timer = _by_executor()
+    deadline: int = _by_executor()
 
 
 #: Every concrete event class, for introspection (docs, diagrams, tests).
@@ -468,34 +445,3 @@ EVENT_CLASSES: tuple[type[Event], ...] = (
     CimCallLegStarted, CimCallLegEnded, CallLegStarted, CallLegEnded,
     TaskCreated, TaskAssigned, TaskClosed, TimerStarted, TimerCancelled,
 )  # fmt: skip
-
-__all__ = [
-    "EVENT_CLASSES",
-    "AlertRemoved",
-    "AlertRestored",
-    "AlertShown",
-    "CallLegEnded",
-    "CallLegStarted",
-    "CimCallLegEnded",
-    "CimCallLegStarted",
-    "CimIntent",
-    "ConsultEndedForA",
-    "ConsultEndedForB",
-    "ConsultRestored",
-    "ConsultStillRinging",
-    "Consumer",
-    "Event",
-    "EventKind",
-    "RejoinConversation",
-    "Reporter",
-    "TaskAssigned",
-    "TaskClosed",
-    "TaskCreated",
-    "TimerCancelled",
-    "TimerStarted",
-]
-
-# Compile the fast constructors of this module's classes now, not on first use.
-for _cls in (Event, _CimCallLeg, *EVENT_CLASSES):
-    type.__setattr__(_cls, "_make", staticmethod(_fast_constructor(_cls)))
-del _cls

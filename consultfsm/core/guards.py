@@ -1,13 +1,14 @@
 """Named guards: the conditions a table row may put on its transition.
 
-A guard is a pure predicate over a :class:`GuardView` (the leg's region states
-and pending deadlines, *before* the transition) and the input's time. Rows name
-guards by enum member, so the table stays plain data and every guard shows up
-by name in the docs and diagrams. A row's guards are a conjunction.
+A guard is a pure predicate over a :class:`GuardView`: the leg's region states
+*before* the transition. Rows name guards by enum member, so the table stays
+plain data and every guard shows up by name in the docs and diagrams. A row's
+guards are a conjunction.
 
-Most guards read only region states, so the runtime resolves them once per
-configuration when it compiles the table. ``DUE``/``EARLY`` compare the input's
-time with the pending deadline, so they are evaluated per input.
+Guards read states only, never time: whether a timer input is the expiry of a
+pending, due timer is the executor's one timer rule (table rule 5), not a
+guard. So the executor resolves every guard once per configuration when it
+compiles a table, and a step evaluates none.
 """
 
 from __future__ import annotations
@@ -22,17 +23,14 @@ from .states import (
     OFFLINE_DESK_STATES,
     ONLINE_DESK_STATES,
     TERMINAL_CALL_STATES,
-    TIMER_OF_INPUT,
     UNACCEPTED_ENDINGS,
     CallState,
     DeskState,
-    InputKind,
-    Timer,
 )
 
 
 class GuardView(Protocol):
-    """What a guard may look at: the three region states and the deadlines."""
+    """What a guard may look at: the three region states."""
 
     @property
     def call(self) -> CallState: ...
@@ -40,7 +38,6 @@ class GuardView(Protocol):
     def desk_a(self) -> DeskState: ...
     @property
     def desk_b(self) -> DeskState: ...
-    def deadline(self, timer: Timer) -> int | None: ...
 
 
 class Guard(StrEnum):
@@ -56,43 +53,25 @@ class Guard(StrEnum):
     CALL_ENDED = "call_ended"  # terminal, however it ended
     ENDED_UNACCEPTED = "ended_unaccepted"  # terminal, B never answered
     ENDED_ACCEPTED = "ended_accepted"  # terminal after B answered
-    DUE = "due"  # the input is the expiry of this region's pending timer
-    EARLY = "early"  # a timer input before the pending deadline: an older timer's expiry
-
-    @property
-    def dynamic(self) -> bool:
-        """True when the guard depends on the input's time, not only on states."""
-        return self in (Guard.DUE, Guard.EARLY)
 
 
-GuardFn = Callable[[GuardView, Timer | None, int], bool]
+GuardFn = Callable[[GuardView], bool]
 
-
-def _is_due(view: GuardView, timer: Timer | None, at: int) -> bool:
-    if timer is None:
-        return False
-    deadline = view.deadline(timer)
-    return deadline is not None and at >= deadline
-
-
-#: The predicate behind each guard: ``fn(view, timer_of_input, at)``.
+#: The predicate behind each guard.
 GUARDS: dict[Guard, GuardFn] = {
-    Guard.B_ONLINE: lambda v, t, at: v.desk_b in ONLINE_DESK_STATES,
-    Guard.B_OFFLINE: lambda v, t, at: v.desk_b in OFFLINE_DESK_STATES,
-    Guard.CALL_PENDING: lambda v, t, at: v.call in (CallState.INITIATED, CallState.RINGING),
-    Guard.CALL_INITIATED: lambda v, t, at: v.call is CallState.INITIATED,
-    Guard.CALL_RINGING: lambda v, t, at: v.call is CallState.RINGING,
-    Guard.CALL_ACCEPTED: lambda v, t, at: v.call is CallState.ACCEPTED,
-    Guard.CALL_LIVE: lambda v, t, at: v.call in LIVE_CALL_STATES,
-    Guard.CALL_ENDED: lambda v, t, at: v.call in TERMINAL_CALL_STATES,
-    Guard.ENDED_UNACCEPTED: lambda v, t, at: v.call in UNACCEPTED_ENDINGS,
-    Guard.ENDED_ACCEPTED: lambda v, t, at: v.call in ACCEPTED_ENDINGS,
-    Guard.DUE: _is_due,
-    Guard.EARLY: lambda v, t, at: not _is_due(v, t, at),
+    Guard.B_ONLINE: lambda v: v.desk_b in ONLINE_DESK_STATES,
+    Guard.B_OFFLINE: lambda v: v.desk_b in OFFLINE_DESK_STATES,
+    Guard.CALL_PENDING: lambda v: v.call in (CallState.INITIATED, CallState.RINGING),
+    Guard.CALL_INITIATED: lambda v: v.call is CallState.INITIATED,
+    Guard.CALL_RINGING: lambda v: v.call is CallState.RINGING,
+    Guard.CALL_ACCEPTED: lambda v: v.call is CallState.ACCEPTED,
+    Guard.CALL_LIVE: lambda v: v.call in LIVE_CALL_STATES,
+    Guard.CALL_ENDED: lambda v: v.call in TERMINAL_CALL_STATES,
+    Guard.ENDED_UNACCEPTED: lambda v: v.call in UNACCEPTED_ENDINGS,
+    Guard.ENDED_ACCEPTED: lambda v: v.call in ACCEPTED_ENDINGS,
 }
 
 
-def holds(guards: tuple[Guard, ...], view: GuardView, kind: InputKind, at: int) -> bool:
-    """True when every guard of a row holds for this view and input."""
-    timer = TIMER_OF_INPUT.get(kind)
-    return all(GUARDS[g](view, timer, at) for g in guards)
+def holds(guards: tuple[Guard, ...], view: GuardView) -> bool:
+    """True when every guard of a row holds for this view."""
+    return all(GUARDS[g](view) for g in guards)

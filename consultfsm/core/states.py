@@ -17,8 +17,7 @@ it reports).
 from __future__ import annotations
 
 from enum import StrEnum
-
-import attrs
+from typing import NamedTuple
 
 
 class Region(StrEnum):
@@ -165,8 +164,7 @@ class CimReason(StrEnum):
     DIALOG_ENDED = "DIALOG_ENDED"  # CALL_LEG_ENDED when the dialog FAILED after active
 
 
-@attrs.frozen(slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     """What a terminal call state means. Data, not behaviour: the table's rows
     decide *when* a leg gets here; this says what the state reports."""
 

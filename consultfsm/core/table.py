@@ -1,15 +1,16 @@
 """THE transition table of a consult leg. Everything else is derived from it.
 
-The runtime (:mod:`consultfsm.core.leg`), the ``transitions`` machine
-(:mod:`consultfsm.interop.transitions_machine`), the diagrams, the docs and the model-based tests
-all read :data:`TABLE`. Behaviour lives nowhere else.
+The executor (:mod:`consultfsm.core.executor`, which :class:`~consultfsm.core.leg.Leg`
+runs), the ``transitions`` machine (:mod:`consultfsm.interop.transitions_machine`),
+the diagrams, the docs and the model-based tests all read :data:`TABLE` and
+:data:`STATE_TIMERS`. Behaviour lives nowhere else.
 
 The rules
 ---------
 1. A leg is three orthogonal regions: ``call``, ``desk_a`` and ``desk_b``.
    Every input belongs to exactly one region (``states.INPUT_REGION``) and only
    that region moves; so one input changes at most one region.
-2. A row is ``(region, source, input, guards) -> (target, emits, timers,
+2. A row is ``(region, source, input, guards) -> (target, emits,
    disposition)``. Guards are a conjunction of named predicates
    (:mod:`consultfsm.core.guards`) over the leg *before* the input. They may read
    other regions (who reports a leg end depends on whether B's desk is up);
@@ -20,19 +21,23 @@ The rules
    state and the input, and changes nothing.
 4. A row's ``disposition`` says what the input was:
    ``applied`` (a real transition), ``duplicate`` (the same input again: a
-   no-op that says so), or ``absorbed`` (late or stale: an expiry of a timer
-   that was cancelled, a CTI event reordered after the leg moved on). Only
-   ``applied`` rows change state, arm or disarm timers, or emit events.
-5. Timers are deadlines in the leg. A row may start or cancel only its own
-   region's timer; starting emits ``timer_started`` with the absolute deadline,
-   cancelling emits ``timer_cancelled``. A timer input whose deadline is due
-   consumes that timer ("fires"); one that arrives after the timer was cancelled
-   or fired, or before its deadline, is absorbed.
+   no-op that says so), or ``absorbed`` (late or stale: a CTI event reordered
+   after the leg moved on). Only ``applied`` rows change state, arm or disarm
+   timers, or emit events.
+5. Timers are state time-outs (as in Erlang's gen_statem). :data:`STATE_TIMERS`
+   says which region state arms which timer: entering the state starts it
+   (``timer_started`` with the absolute deadline), leaving it cancels it
+   (``timer_cancelled``), unless the input that leaves is the timer's own
+   expiry, which consumes it ("fires"). Rows never name timers. A timer input
+   is looked up in the rows only when its timer is pending and due; an expiry
+   of a timer that is not pending (cancelled, fired, never armed) or not yet
+   due is absorbed by this rule, with no row (``Step.row`` is None). A host
+   that asks the leg (``Leg.handle_timers(now)``) never sends either.
 6. A terminal call state never changes again: every call input there is
    absorbed, or is a duplicate when it is a CTI report that leads into that
-   state (the same report again). A timer expiry there is always absorbed: it
-   is late, never a repeat -- so when the CTI's RONA and the ring deadline
-   race, whichever comes first wins and a late expiry is absorbed.
+   state (the same report again). No timer is pending there, so when the CTI's
+   RONA and the ring deadline race, whichever comes first wins and a late
+   expiry is absorbed by rule 5.
    One exception: ``accepted`` after a leg ended unanswered (RONA, cancelled,
    declined, failed, customer left) has no row. B really answering after we
    gave up on the leg is a contradiction (a ring window shorter than the CTI's,
@@ -44,7 +49,7 @@ The rules
    ``CALL_LEG_ENDED`` exactly on leaving it. B's desk sends the CIM message when
    it is up; when it is down the CCM publishes on its own (``reported_by=ccm``).
 
-Rows 1-5 are written out below. Row 6's absorbing rows are generated from the
+Rows 1-5 are written out below. Rule 6's absorbing rows are generated from the
 written rows (:func:`_terminal_rows`), so that adding a way to end a leg needs
 no second edit.
 """
@@ -64,6 +69,7 @@ from .states import (
     OUTCOMES,
     REGION_STATES,
     TERMINAL_CALL_STATES,
+    TIMEOUT_INPUT,
     TIMER_OF_INPUT,
     TIMER_REGION,
     CallState,
@@ -88,6 +94,15 @@ class Disposition(StrEnum):
     ABSORBED = "absorbed"
 
 
+#: Rule 5: the timer each region state arms (a state time-out). Its window is
+#: ``LegConfig.window(timer)``, counted from entering the state.
+STATE_TIMERS: dict[tuple[Region, StrEnum], Timer] = {
+    (Region.CALL, CallState.RINGING): Timer.RING,  # the RONA window
+    (Region.DESK_A, DeskState.DISCONNECTED): Timer.GRACE_A,  # waiting for A's desk
+    (Region.DESK_B, DeskState.DISCONNECTED): Timer.GRACE_B,  # waiting for B's desk
+}
+
+
 @attrs.frozen
 class Emit:
     """One event a row emits: the event class and any row-fixed parameters."""
@@ -104,8 +119,12 @@ class Emit:
 
 
 def emit(event: type[ev.Event], **params: Any) -> Emit:
-    """Name an emitted event in a row, with parameters fixed by that row."""
-    return Emit(event, tuple(sorted(params.items())))
+    """Name an emitted event in a row, with the parameters that row fixes:
+    exactly the event's :func:`~consultfsm.core.events.param` fields."""
+    wanted = ev.params_of(event)
+    if set(params) != set(wanted):
+        raise TypeError(f"{event.__name__} takes the row parameters {wanted}, got {sorted(params)}")
+    return Emit(event, tuple((name, params[name]) for name in wanted))
 
 
 @attrs.frozen
@@ -118,9 +137,32 @@ class Row:
     guards: tuple[Guard, ...]
     target: StrEnum
     emits: tuple[Emit, ...] = ()
-    start: Timer | None = None
-    cancel: Timer | None = None
     disposition: Disposition = Disposition.APPLIED
+
+    # Rule 5: what the row does to timers follows from the states it leaves
+    # and enters; these are derived from STATE_TIMERS, never written in a row.
+
+    @property
+    def fires(self) -> Timer | None:
+        """The timer this row consumes: its input is that timer's expiry."""
+        timer = TIMER_OF_INPUT.get(self.input)
+        return timer if self.disposition is Disposition.APPLIED else None
+
+    @property
+    def start(self) -> Timer | None:
+        """The timer this row starts: the one the entered state arms."""
+        if self.disposition is not Disposition.APPLIED or self.target == self.source:
+            return None
+        return STATE_TIMERS.get((self.region, self.target))
+
+    @property
+    def cancel(self) -> Timer | None:
+        """The timer this row cancels: the one the left state armed, unless
+        the row's input is that timer's own expiry (then it fires)."""
+        if self.disposition is not Disposition.APPLIED or self.target == self.source:
+            return None
+        timer = STATE_TIMERS.get((self.region, self.source))
+        return None if timer is None or TIMEOUT_INPUT[timer] is self.input else timer
 
     @property
     def key(self) -> str:
@@ -156,14 +198,10 @@ def _row(
     target: StrEnum | None = None,
     *emits: Emit,
     when: tuple[Guard, ...] = (),
-    start: Timer | None = None,
-    cancel: Timer | None = None,
     disposition: Disposition = Disposition.APPLIED,
 ) -> Row:
-    return Row(
-        region, source, input, when, source if target is None else target,
-        tuple(emits), start, cancel, disposition,
-    )  # fmt: skip
+    target = source if target is None else target
+    return Row(region, source, input, when, target, tuple(emits), disposition)
 
 
 def _dup(region: Region, source: StrEnum, input: InputKind, *when: Guard) -> Row:
@@ -206,31 +244,26 @@ _ENDINGS: tuple[tuple[InputKind, CallState, CallState], ...] = (
 def _call_rows() -> Iterator[Row]:
     R = Region.CALL
     # B's phone starts ringing: alert B (if the desk is up) and start the RONA window.
-    yield _row(R, C.INITIATED, I.ALERTING, C.RINGING, emit(ev.AlertShown),
-               when=(G.B_ONLINE,), start=Timer.RING)  # fmt: skip
-    yield _row(R, C.INITIATED, I.ALERTING, C.RINGING, when=(G.B_OFFLINE,), start=Timer.RING)
+    yield _row(R, C.INITIATED, I.ALERTING, C.RINGING, emit(ev.AlertShown), when=(G.B_ONLINE,))
+    yield _row(R, C.INITIATED, I.ALERTING, C.RINGING, when=(G.B_OFFLINE,))
     yield _dup(R, C.RINGING, I.ALERTING)
     yield _late(R, C.ACCEPTED, I.ALERTING)  # CTI reordering: ALERTING after ESTABLISHED
 
     # B answers. Rule 7: STARTED exactly here. The CTI may report the answer
     # before the alert (no ordering guarantee), so INITIATED accepts it too.
-    for source, cancel in ((C.INITIATED, None), (C.RINGING, Timer.RING)):
+    for source in (C.INITIATED, C.RINGING):
         removed = (_ALERT_REMOVED,) if source is C.RINGING else ()
         yield _row(R, source, I.ACCEPTED, C.ACCEPTED, *removed, *_STARTED_BY_DESK,
-                   when=(G.B_ONLINE,), cancel=cancel)  # fmt: skip
-        yield _row(R, source, I.ACCEPTED, C.ACCEPTED, *_STARTED_BY_CCM,
-                   when=(G.B_OFFLINE,), cancel=cancel)  # fmt: skip
+                   when=(G.B_ONLINE,))  # fmt: skip
+        yield _row(R, source, I.ACCEPTED, C.ACCEPTED, *_STARTED_BY_CCM, when=(G.B_OFFLINE,))
     yield _dup(R, C.ACCEPTED, I.ACCEPTED)
 
     # No answer: the CTI's RONA or our own ring deadline, whichever comes first.
     yield _row(R, C.INITIATED, I.RONA, C.RONA)
-    yield _row(R, C.RINGING, I.RONA, C.RONA, _ALERT_REMOVED, when=(G.B_ONLINE,), cancel=Timer.RING)
-    yield _row(R, C.RINGING, I.RONA, C.RONA, when=(G.B_OFFLINE,), cancel=Timer.RING)
-    yield _row(R, C.RINGING, I.RING_TIMEOUT, C.RONA, _ALERT_REMOVED, when=(G.DUE, G.B_ONLINE))
-    yield _row(R, C.RINGING, I.RING_TIMEOUT, C.RONA, when=(G.DUE, G.B_OFFLINE))
-    yield _late(R, C.RINGING, I.RING_TIMEOUT, G.EARLY)
-    yield _late(R, C.INITIATED, I.RING_TIMEOUT)  # no ring timer yet: a stray expiry
-    yield _late(R, C.ACCEPTED, I.RING_TIMEOUT)  # cancelled when B answered
+    yield _row(R, C.RINGING, I.RONA, C.RONA, _ALERT_REMOVED, when=(G.B_ONLINE,))
+    yield _row(R, C.RINGING, I.RONA, C.RONA, when=(G.B_OFFLINE,))
+    yield _row(R, C.RINGING, I.RING_TIMEOUT, C.RONA, _ALERT_REMOVED, when=(G.B_ONLINE,))
+    yield _row(R, C.RINGING, I.RING_TIMEOUT, C.RONA, when=(G.B_OFFLINE,))
     # (accepted, rona) has no row on purpose: an answered leg cannot be RONA,
     # so the CTI contradicting itself is rejected, not silently swallowed.
 
@@ -238,23 +271,21 @@ def _call_rows() -> Iterator[Row]:
     # published, so nothing is; B's alert goes away with the reason.
     for input, unaccepted, accepted in _ENDINGS:
         yield _row(R, C.INITIATED, input, unaccepted)
-        yield _row(R, C.RINGING, input, unaccepted, _ALERT_REMOVED,
-                   when=(G.B_ONLINE,), cancel=Timer.RING)  # fmt: skip
-        yield _row(R, C.RINGING, input, unaccepted, when=(G.B_OFFLINE,), cancel=Timer.RING)
+        yield _row(R, C.RINGING, input, unaccepted, _ALERT_REMOVED, when=(G.B_ONLINE,))
+        yield _row(R, C.RINGING, input, unaccepted, when=(G.B_OFFLINE,))
         # ... or after: CALL_LEG_ENDED exactly once, from B's desk or the CCM.
         yield _row(R, C.ACCEPTED, input, accepted, *_ENDED_BY_DESK, when=(G.B_ONLINE,))
         yield _row(R, C.ACCEPTED, input, accepted, *_ENDED_BY_CCM, when=(G.B_OFFLINE,))
 
 
 def _presence_rows(
-    region: Region, disconnected: InputKind, restored: InputKind, timeout: InputKind, timer: Timer
+    region: Region, disconnected: InputKind, restored: InputKind, timeout: InputKind
 ) -> Iterator[Row]:
     """Rows every desk shares: going away, the grace window, duplicates."""
     for up in (D.CONNECTED, D.RESTORED):
-        yield _row(region, up, disconnected, D.DISCONNECTED, when=(G.CALL_LIVE,), start=timer)
+        yield _row(region, up, disconnected, D.DISCONNECTED, when=(G.CALL_LIVE,))
         # After the end nothing waits for this desk any more (rule 6).
         yield _late(region, up, disconnected, G.CALL_ENDED)
-        yield _late(region, up, timeout)
     yield _dup(region, D.DISCONNECTED, disconnected)
     yield _dup(region, D.LOST, disconnected)
     yield _dup(region, D.RESTORED, restored)
@@ -262,9 +293,7 @@ def _presence_rows(
     # restored) is illegal then. After the end, a disconnect was absorbed
     # (above), so the matching return is absorbed too.
     yield _late(region, D.CONNECTED, restored, G.CALL_ENDED)
-    yield _row(region, D.DISCONNECTED, timeout, D.LOST, when=(G.DUE,))
-    yield _late(region, D.DISCONNECTED, timeout, G.EARLY)
-    yield _late(region, D.LOST, timeout)
+    yield _row(region, D.DISCONNECTED, timeout, D.LOST)  # the grace window passed
     # A desk that came back after its grace window, once the leg is over, finds
     # nothing to reconcile here: the leg had stopped waiting for it.
     yield _late(region, D.LOST, restored, G.CALL_ENDED)
@@ -272,52 +301,47 @@ def _presence_rows(
 
 def _desk_a_rows() -> Iterator[Row]:
     R = Region.DESK_A
-    yield from _presence_rows(
-        R, I.BROWSER_DISCONNECTED_A, I.BROWSER_RESTORED_A, I.GRACE_TIMEOUT_A, Timer.GRACE_A
-    )
+    yield from _presence_rows(R, I.BROWSER_DISCONNECTED_A, I.BROWSER_RESTORED_A, I.GRACE_TIMEOUT_A)
     # A's desk comes back: tell it where the consult stands.
-    for source, cancel in ((D.DISCONNECTED, Timer.GRACE_A), (D.LOST, None)):
-        back = I.BROWSER_RESTORED_A
+    back = I.BROWSER_RESTORED_A
+    for source in (D.DISCONNECTED, D.LOST):
         yield _row(R, source, back, D.RESTORED, emit(ev.ConsultStillRinging),
-                   when=(G.CALL_PENDING,), cancel=cancel)  # fmt: skip
+                   when=(G.CALL_PENDING,))  # fmt: skip
         yield _row(R, source, back, D.RESTORED, emit(ev.RejoinConversation),
-                   when=(G.CALL_ACCEPTED,), cancel=cancel)  # fmt: skip
-    yield _row(R, D.DISCONNECTED, I.BROWSER_RESTORED_A, D.RESTORED, emit(ev.ConsultEndedForA),
-               when=(G.CALL_ENDED,), cancel=Timer.GRACE_A)  # fmt: skip
+                   when=(G.CALL_ACCEPTED,))  # fmt: skip
+    yield _row(R, D.DISCONNECTED, back, D.RESTORED, emit(ev.ConsultEndedForA), when=(G.CALL_ENDED,))
 
 
 def _desk_b_rows() -> Iterator[Row]:
     R = Region.DESK_B
-    yield from _presence_rows(
-        R, I.BROWSER_DISCONNECTED_B, I.BROWSER_RESTORED_B, I.GRACE_TIMEOUT_B, Timer.GRACE_B
-    )
+    yield from _presence_rows(R, I.BROWSER_DISCONNECTED_B, I.BROWSER_RESTORED_B, I.GRACE_TIMEOUT_B)
     # B's desk comes back: restore the alert, re-attach the call, or clear what
     # it still shows from before it went away.
-    for source, cancel in ((D.DISCONNECTED, Timer.GRACE_B), (D.LOST, None)):
-        back = I.BROWSER_RESTORED_B
-        yield _row(R, source, back, D.RESTORED, when=(G.CALL_INITIATED,), cancel=cancel)
-        yield _row(R, source, back, D.RESTORED, emit(ev.AlertRestored),
-                   when=(G.CALL_RINGING,), cancel=cancel)  # fmt: skip
-        yield _row(R, source, back, D.RESTORED, emit(ev.ConsultRestored),
-                   when=(G.CALL_ACCEPTED,), cancel=cancel)  # fmt: skip
-    yield _row(R, D.DISCONNECTED, I.BROWSER_RESTORED_B, D.RESTORED, _ALERT_REMOVED,
-               when=(G.ENDED_UNACCEPTED,), cancel=Timer.GRACE_B)  # fmt: skip
-    yield _row(R, D.DISCONNECTED, I.BROWSER_RESTORED_B, D.RESTORED, emit(ev.ConsultEndedForB),
-               when=(G.ENDED_ACCEPTED,), cancel=Timer.GRACE_B)  # fmt: skip
+    back = I.BROWSER_RESTORED_B
+    for source in (D.DISCONNECTED, D.LOST):
+        yield _row(R, source, back, D.RESTORED, when=(G.CALL_INITIATED,))
+        yield _row(R, source, back, D.RESTORED, emit(ev.AlertRestored), when=(G.CALL_RINGING,))
+        yield _row(R, source, back, D.RESTORED, emit(ev.ConsultRestored), when=(G.CALL_ACCEPTED,))
+    yield _row(R, D.DISCONNECTED, back, D.RESTORED, _ALERT_REMOVED, when=(G.ENDED_UNACCEPTED,))
+    yield _row(R, D.DISCONNECTED, back, D.RESTORED, emit(ev.ConsultEndedForB),
+               when=(G.ENDED_ACCEPTED,))  # fmt: skip
 
 
 def _terminal_rows(written: Iterable[Row]) -> Iterator[Row]:
     """Rule 6: in a terminal call state every call input is absorbed, except
     a CTI report that leads there, which is a duplicate, and ``accepted`` after
-    an unanswered end, which is rejected. Derived from the rows
-    that enter each terminal state, so it cannot disagree with them."""
+    an unanswered end, which is rejected. (No timer is pending there: rule 5
+    absorbs a late expiry.) Derived from the rows that enter each terminal
+    state, so it cannot disagree with them."""
     written = list(written)
-    call_inputs = [i for i in InputKind if INPUT_REGION[i] is Region.CALL]
+    call_inputs = [
+        i for i in InputKind if INPUT_REGION[i] is Region.CALL and i not in TIMER_OF_INPUT
+    ]
     for state in sorted(TERMINAL_CALL_STATES, key=list(CallState).index):
         entering = {
             r.input for r in written
             if r.region is Region.CALL and r.target is state
-            and r.disposition is Disposition.APPLIED and r.input not in TIMER_OF_INPUT
+            and r.disposition is Disposition.APPLIED
         }  # fmt: skip
         for input in call_inputs:
             if input is I.ACCEPTED and not OUTCOMES[state].accepted:
@@ -356,21 +380,24 @@ def states_of(region: Region) -> tuple[StrEnum, ...]:
 
 
 def armed_in(timer: Timer) -> frozenset[StrEnum]:
-    """The region states in which ``timer`` is pending: the targets of the rows
-    that start it. (Every row that leaves such a state cancels or fires the
-    timer, which the tests check, so "pending" and "in one of these states"
-    are the same thing.)"""
-    return frozenset(r.target for r in TABLE if r.start is timer)
+    """The region states in which ``timer`` is pending (rule 5)."""
+    return frozenset(state for (_, state), t in STATE_TIMERS.items() if t is timer)
 
 
 def check_table(table: Iterable[Row] = TABLE) -> list[str]:
     """Static sanity checks of a table; returns the problems found (none is good).
 
-    Checks that rows only name states of their region, inputs of their region
-    and timers of their region; that only applied rows have effects; that keys
-    are unique; and that terminal call states are never left.
+    Checks that rows only name states and inputs of their region; that each
+    state time-out belongs to its timer's region; that only applied rows
+    change state or emit; that keys are unique; that terminal call states are
+    never left; and that a timer's expiry leaves the state that armed it.
     """
     problems: list[str] = []
+    for (region, state), timer in STATE_TIMERS.items():
+        if TIMER_REGION[timer] is not region or state not in REGION_STATES[region]:
+            problems.append(
+                f"{region}:{state}: arms {timer}, which belongs to {TIMER_REGION[timer]}"
+            )
     seen: set[str] = set()
     for row in table:
         states = REGION_STATES[row.region]
@@ -378,12 +405,12 @@ def check_table(table: Iterable[Row] = TABLE) -> list[str]:
             problems.append(f"{row.key}: state outside region {row.region}")
         if INPUT_REGION[row.input] is not row.region:
             problems.append(f"{row.key}: input belongs to {INPUT_REGION[row.input]}")
-        for timer in (row.start, row.cancel):
-            if timer is not None and TIMER_REGION[timer] is not row.region:
-                problems.append(f"{row.key}: timer {timer} belongs to {TIMER_REGION[timer]}")
-        if row.disposition is not Disposition.APPLIED and (
-            row.emits or row.start or row.cancel or row.target != row.source
+        fired = row.fires
+        if fired is not None and (
+            STATE_TIMERS.get((row.region, row.source)) is not fired or row.target == row.source
         ):
+            problems.append(f"{row.key}: {fired}'s expiry must leave the state that arms it")
+        if row.disposition is not Disposition.APPLIED and (row.emits or row.target != row.source):
             problems.append(f"{row.key}: a {row.disposition} row must change nothing")
         if row.source in TERMINAL_CALL_STATES and row.target != row.source:
             problems.append(f"{row.key}: leaves a terminal state")

@@ -1,40 +1,38 @@
 """A real ``transitions`` machine for the leg model, built from the same table.
 
 Use it when you want the ``transitions`` ecosystem (its callbacks, its
-diagrams, its introspection) rather than the compiled runtime. Nothing here
-re-states behaviour: every transition, condition and effect comes from a row
-of :data:`consultfsm.core.table.TABLE`:
+diagrams, its introspection) around a leg. It is a view of the one executor,
+not a second one:
 
 * the three regions become the parallel children of one ``leg`` state of a
   ``HierarchicalMachine`` (orthogonal regions, not a hand-written product);
-* each row becomes a transition whose trigger is the input's wire name, whose
-  conditions are the row's guards, and whose ``after`` callback applies the
-  row's timers and builds its events; duplicate and absorbed rows are internal
-  transitions (``dest=None``) so they change nothing.
+* each applied row becomes a transition whose trigger is the input's wire
+  name and whose conditions are the row's guards (duplicates and absorbed
+  inputs change nothing, so they are not transitions);
+* :meth:`LegModel.feed` lets the model's :class:`~consultfsm.core.leg.Leg`
+  decide (the same checks in the same order, the same effects), then fires the
+  transition, and checks that ``transitions`` picked the row the leg applied.
 
-It is slower than :class:`consultfsm.core.leg.Leg` (one ``transitions`` model per
-leg, with the bound-method reference cycles that implies) and exists for
-integration and for the differential test that keeps the two in agreement.
+It is slower than a bare :class:`~consultfsm.core.leg.Leg` (one
+``transitions`` model per leg, with the bound-method reference cycles that
+implies) and exists for integration and for the test that keeps the machine's
+shape equal to the table's.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from transitions import MachineError
 from transitions.extensions import HierarchicalMachine
 from transitions.extensions.nesting import NestedState
 
-from consultfsm.core.effects import apply_effects
-from consultfsm.core.errors import IllegalInput, TimeWentBackwards
+from consultfsm.core.executor import LegState
 from consultfsm.core.guards import GUARDS
-from consultfsm.core.leg import Leg, LegFacts, LegState, Step
-from consultfsm.core.states import INITIAL, REGION_STATES, TIMER_OF_INPUT, InputKind, Region, Timer
+from consultfsm.core.leg import Leg
+from consultfsm.core.states import INITIAL, REGION_STATES, InputKind, Region, Timer
+from consultfsm.core.step import Step
 from consultfsm.core.table import TABLE, Disposition, Row
-
-if TYPE_CHECKING:
-    pass
 
 ROOT = "leg"
 
@@ -71,22 +69,18 @@ def _states_config() -> list[dict[str, Any]]:
     ]
 
 
-class LegModel(LegFacts):
-    """The model a :class:`LegMachine` drives: the leg's facts, its deadlines,
-    and the last step. Its attributes match :class:`consultfsm.core.leg.Leg`'s, so
-    the same event builders serve both."""
+class LegModel:
+    """The model a :class:`LegMachine` drives: a :class:`Leg` that decides, and
+    the machine's own view of the region states."""
 
     state: list[str]  # set by transitions: one "leg.<region>.<state>" per region
 
-    def __init__(self, facts: Leg) -> None:
-        """Copy the identifying facts of ``facts`` (a fresh :class:`Leg`, which
-        has validated them); the machine starts in the table's initial state."""
-        self.copy_facts(facts)
-        self.deadlines: dict[Timer, int] = {}
-        self.last_at = facts.last_at
-        self.last_step: Step | None = None
+    def __init__(self, leg: Leg) -> None:
+        """Drive ``leg`` (a fresh one: the machine starts in the initial state)."""
+        self.leg = leg
+        self._applied: Row | None = None
 
-    # GuardView: what the table's guards read.
+    # GuardView: what the table's guards read, from the machine's own states.
     def _region(self, region: Region) -> StrEnum:
         prefix = f"{ROOT}.{region.value}."
         name = next(s for s in self.state if s.startswith(prefix))
@@ -95,7 +89,7 @@ class LegModel(LegFacts):
 
     @property
     def leg_state(self) -> LegState:
-        """The state of each region, as the runtime reports it."""
+        """The state of each region, as the machine holds it."""
         return LegState(*(self._region(r) for r in Region))  # type: ignore[arg-type]
 
     @property
@@ -113,57 +107,42 @@ class LegModel(LegFacts):
         """B's desk region state."""
         return self._region(Region.DESK_B)
 
-    def deadline(self, timer: Timer) -> int | None:
-        """The pending deadline of ``timer``, or None."""
-        return self.deadlines.get(timer)
+    @property
+    def deadlines(self) -> dict[Timer, int]:
+        """The leg's pending deadlines."""
+        return self.leg.deadlines
 
     def feed(self, kind: InputKind, at: int) -> Step:
-        """Drive the machine with one input, with the runtime's contract:
-        returns a :class:`Step`; raises ``IllegalInput``/``TimeWentBackwards``
-        and changes nothing when the input is refused."""
-        if at < self.last_at:
-            raise TimeWentBackwards(
-                self.leg_id,
-                str(self.leg_state),
-                kind,
-                at,
-                f"the leg is already at {self.last_at} ms",
-            )
-        self.last_step = None
-        try:
-            trigger = getattr(self, kind.value)
-            trigger(at=at)
-        except MachineError:
-            pass
-        if self.last_step is None:
-            raise IllegalInput(self.leg_id, str(self.leg_state), kind, at, "no transition for it")
-        return self.last_step
+        """Drive the leg and the machine with one input: the leg's contract
+        (a :class:`Step`; typed errors that change nothing)."""
+        step = self.leg.handle(kind, at)
+        if step.applied:
+            self._applied = None
+            getattr(self, kind.value)(row=step.row)
+            if self._applied is not step.row or self.leg_state != self.leg.state:
+                raise AssertionError(
+                    f"transitions took {self._applied} for {kind} in {self.leg_state}; "
+                    f"the leg applied {step.row}"
+                )
+        return step
 
 
 def _condition(row: Row) -> Any:
-    timer = TIMER_OF_INPUT.get(row.input)
-
     def check(event: Any) -> bool:
-        model: LegModel = event.model
-        at: int = event.kwargs["at"]
-        return all(GUARDS[g](model, timer, at) for g in row.guards)
+        return all(GUARDS[g](event.model) for g in row.guards)
 
     return check
 
 
-def _effect(row: Row) -> Any:
-    def apply(event: Any) -> None:
-        model: LegModel = event.model
-        if row.disposition is Disposition.APPLIED:
-            model.last_step = apply_effects(model, model.deadlines, row, event.kwargs["at"])
-        else:
-            model.last_step = Step(row.disposition, row)
+def _taken(row: Row) -> Any:
+    def record(event: Any) -> None:
+        event.model._applied = row
 
-    return apply
+    return record
 
 
 def build_machine(model: LegModel) -> LegMachine:
-    """A ``transitions`` machine for ``model``, with one transition per table row."""
+    """A ``transitions`` machine for ``model``, with one transition per applied row."""
     machine = LegMachine(
         model=model,
         states=_states_config(),
@@ -173,14 +152,14 @@ def build_machine(model: LegModel) -> LegMachine:
         queued=False,
     )
     for row in TABLE:
-        applied = row.disposition is Disposition.APPLIED
-        machine.add_transition(
-            trigger=row.input.value,
-            source=state_name(row.region, row.source),
-            dest=state_name(row.region, row.target) if applied else None,
-            conditions=[_condition(row)],
-            after=[_effect(row)],
-        )
+        if row.disposition is Disposition.APPLIED:
+            machine.add_transition(
+                trigger=row.input.value,
+                source=state_name(row.region, row.source),
+                dest=state_name(row.region, row.target),
+                conditions=[_condition(row)],
+                after=[_taken(row)],
+            )
     return machine
 
 

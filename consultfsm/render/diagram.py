@@ -42,8 +42,8 @@ import attrs
 
 from consultfsm.core import events as ev
 from consultfsm.core.errors import ConsultFsmError
+from consultfsm.core.executor import LegState
 from consultfsm.core.guards import GUARDS, Guard
-from consultfsm.core.leg import LegState
 from consultfsm.core.states import (
     ACCEPTED_ENDINGS,
     INITIAL,
@@ -55,7 +55,6 @@ from consultfsm.core.states import (
     DeskState,
     InputKind,
     Region,
-    Timer,
 )
 from consultfsm.core.table import TABLE, Disposition, Emit, Row, rows_for
 from consultfsm.verify.scenarios import CASES, Case, CaseResult, label, run_case
@@ -93,15 +92,12 @@ class DotNotFound(ConsultFsmError):
 
 
 class _View:
-    """A GuardView over plain states (no deadlines: only static guards use it)."""
+    """A GuardView over plain states."""
 
     def __init__(self, states: Sequence[StrEnum]) -> None:
         self.call = CallState(states[0])
         self.desk_a = DeskState(states[1])
         self.desk_b = DeskState(states[2])
-
-    def deadline(self, timer: Timer) -> int | None:
-        return None
 
 
 def _views() -> Iterable[tuple[StrEnum, ...]]:
@@ -113,47 +109,37 @@ def guard_reads(guard: Guard) -> frozenset[Region]:
     """The regions whose state ``guard`` depends on, found by evaluating it.
 
     Derived, not declared, so a new guard is classified correctly with no
-    second edit. Time guards (``due``/``early``) read only their own region's
-    timer and return the empty set.
+    second edit.
     """
-    if guard.dynamic:
-        return frozenset()
     fn = GUARDS[guard]
     reads: set[Region] = set()
     for states in _views():
-        value = fn(_View(states), None, 0)
+        value = fn(_View(states))
         for i, region in enumerate(Region):
             for other in REGION_STATES[region]:
                 changed = list(states)
                 changed[i] = other
-                if fn(_View(changed), None, 0) != value:
+                if fn(_View(changed)) != value:
                     reads.add(region)
     return frozenset(reads)
 
 
 def guard_meaning(guard: Guard) -> str:
     """What a guard tests, in table terms, e.g. ``desk_b in connected, restored``."""
-    reads = guard_reads(guard)
-    if not reads:
-        return (
-            "the input is the expiry of the pending timer"
-            if guard is Guard.DUE
-            else ("a timer input before the pending deadline (an older timer's expiry)")
-        )
-    (region,) = reads  # every static guard reads one region; a second would show here
+    (region,) = guard_reads(guard)  # every static guard reads one region; a second would show here
     index = list(Region).index(region)
     initial = [INITIAL[r] for r in Region]
     holds = []
     for state in REGION_STATES[region]:
         view = list(initial)
         view[index] = state
-        if GUARDS[guard](_View(view), None, 0):
+        if GUARDS[guard](_View(view)):
             holds.append(state.value)
     return f"{region.value} in {', '.join(holds)}"
 
 
 def _foreign(guard: Guard, region: Region) -> Region | None:
-    """The other region a row's guard reads, or None when it reads its own (or time)."""
+    """The other region a row's guard reads, or None when it reads its own."""
     reads = guard_reads(guard) - {region}
     return sorted(reads, key=list(Region).index)[0] if reads else None
 

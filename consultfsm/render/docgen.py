@@ -281,8 +281,8 @@ def state_diagram_md() -> str:
             "parallel states has a history of gaps (pytransitions/transitions issues #413, "
             "#627, #720). So the primary diagram is rendered from the table directly; the "
             "`transitions` one is kept to show the machine that "
-            "`consultfsm.interop.transitions_machine` builds has the same shape (it fills the model's current state, here the initial one, "
-            "in red).",
+            "`consultfsm.interop.transitions_machine` builds has the same shape (it fills "
+            "the model's current state, here the initial one, in red).",
             "",
             "## Mermaid",
             "",

@@ -35,10 +35,13 @@ from consultfsm.ccm.correlation import (
     normalise_ani,
 )
 from consultfsm.core import events as ev
-from consultfsm.core import leg as _leg
+from consultfsm.core import facts as _facts
 from consultfsm.core.errors import ConsultFsmError, InputRejected
-from consultfsm.core.leg import Leg, LegConfig, LegSnapshot, Step
+from consultfsm.core.facts import LegConfig
+from consultfsm.core.leg import Leg
+from consultfsm.core.snapshot import LegSnapshot
 from consultfsm.core.states import TIMEOUT_INPUT, InputKind, Timer
+from consultfsm.core.step import Step
 from consultfsm.wire.cim import (
     ChannelSessionRef,
     CimCodec,
@@ -88,14 +91,14 @@ _CONVERSATION_EVENTS = (ev.CallLegStarted, ev.CallLegEnded)
 
 
 def _leg_default(name: str) -> Any:
-    # Read when a SystemConfig is made, so it follows consultfsm.core.leg.DEFAULT_CONFIG.
-    return attrs.Factory(lambda: getattr(_leg.DEFAULT_CONFIG, name))
+    # Read when a SystemConfig is made, so it follows consultfsm.core.facts.DEFAULT_CONFIG.
+    return attrs.Factory(lambda: getattr(_facts.DEFAULT_CONFIG, name))
 
 
 @attrs.frozen(slots=True)
 class SystemConfig:
     """Settings of a replay. ``ring_ms`` and ``grace_ms`` default to the leg's
-    own defaults (:data:`consultfsm.core.leg.DEFAULT_CONFIG`); ``service_identifier``
+    own defaults (:data:`consultfsm.core.facts.DEFAULT_CONFIG`); ``service_identifier``
     is the fallback ``serviceIdentifier`` (see :class:`~consultfsm.wire.cim.CimCodec`);
     ``default_region`` drives ANI normalisation; ``epoch_ms`` is the wall time
     of the trace's ``at`` = 0."""
@@ -250,10 +253,9 @@ class System:
             raise _Rejected(f"at: {exc.why}") from None
         if isinstance(item, CallInput | Dropped):
             leg = self._entry(item.leg).leg
-            if isinstance(item, Dropped) and item.by not in (leg.agent_a, leg.agent_b, CUSTOMER):
-                why = (
-                    f"`by` {item.by!r} is neither {leg.agent_a!r}, {leg.agent_b!r} nor {CUSTOMER!r}"
-                )
+            a, b = leg.facts.agent_a, leg.facts.agent_b
+            if isinstance(item, Dropped) and item.by not in (a, b, CUSTOMER):
+                why = f"`by` {item.by!r} is neither {a!r}, {b!r} nor {CUSTOMER!r}"
                 raise _Rejected(why, item.leg)
         elif isinstance(item, ConsultInitiated):
             if item.leg in self._legs:
@@ -405,8 +407,8 @@ class System:
         leg = entry.leg
         if isinstance(item, Dropped):
             kind = {
-                leg.agent_a: InputKind.DROPPED_BY_A,
-                leg.agent_b: InputKind.DROPPED_BY_B,
+                leg.facts.agent_a: InputKind.DROPPED_BY_A,
+                leg.facts.agent_b: InputKind.DROPPED_BY_B,
                 CUSTOMER: InputKind.DROPPED_BY_CUSTOMER,
             }[item.by]  # `by` was checked before the clock moved
         else:
@@ -424,9 +426,9 @@ class System:
         targets: list[tuple[_Entry, InputKind]] = []
         for entry in self._legs.values():
             leg = entry.leg
-            if leg.is_finished or item.agent not in (leg.agent_a, leg.agent_b):
+            if leg.is_finished or item.agent not in (leg.facts.agent_a, leg.facts.agent_b):
                 continue
-            targets.append((entry, _BROWSER_INPUT[(item.kind, item.agent == leg.agent_a)]))
+            targets.append((entry, _BROWSER_INPUT[(item.kind, item.agent == leg.facts.agent_a)]))
         refused = [e.leg for e, kind in targets if not e.leg.accepts(kind, item.at)]
         if refused:
             states = ", ".join(f"{leg.leg_id} ({leg.state})" for leg in refused)
@@ -466,7 +468,7 @@ class System:
             raise _Rejected("body.leg: missing")
         entry = self._entry(leg_id)
         leg = entry.leg
-        if item.sender not in (leg.agent_a, leg.agent_b):
+        if item.sender not in (leg.facts.agent_a, leg.facts.agent_b):
             raise _Rejected(f"from: {item.sender!r} is not an agent of leg {leg_id!r}", leg_id)
         return entry, message
 
@@ -523,7 +525,7 @@ class System:
         message = (
             self._received[key]
             if event.reported_by is ev.Reporter.AGENTDESK
-            else self._codec.system_message_for(event, ref, entry.leg.call_id)
+            else self._codec.system_message_for(event, ref, entry.leg.facts.call_id)
         )
         out = event.to_dict()
         record: Record = {"at": event.at, "leg": event.leg, "to": out.pop("to"),
@@ -645,9 +647,9 @@ def _kind_of(item: TraceInput) -> str:
 def _address(to: str, leg: Leg) -> str:
     """The output ``to`` of a consumer: desks are named by their agent."""
     if to == ev.Consumer.AGENTDESK_A.value:
-        return f"agentdesk:{leg.agent_a}"
+        return f"agentdesk:{leg.facts.agent_a}"
     if to == ev.Consumer.AGENTDESK_B.value:
-        return f"agentdesk:{leg.agent_b}"
+        return f"agentdesk:{leg.facts.agent_b}"
     return to
 
 

@@ -38,19 +38,12 @@ from typing import Any
 
 import attrs
 
-from consultfsm.core.effects import apply_effects
-from consultfsm.core.errors import IllegalInput, TimeWentBackwards
-from consultfsm.core.guards import GUARDS
-from consultfsm.core.leg import DEFAULT_CONFIG, Leg, LegConfig, LegFacts, LegState, Step
-from consultfsm.core.states import (
-    INPUT_REGION,
-    TERMINAL_CALL_STATES,
-    TIMER_OF_INPUT,
-    InputKind,
-    Region,
-    Timer,
-)
-from consultfsm.core.table import TABLE, Disposition, Row
+from consultfsm.core.executor import LegState
+from consultfsm.core.facts import DEFAULT_CONFIG, LegConfig
+from consultfsm.core.leg import Leg, leg_class
+from consultfsm.core.states import INPUT_REGION, TIMER_OF_INPUT, InputKind, Region
+from consultfsm.core.step import Step
+from consultfsm.core.table import TABLE, Row
 
 from .invariants import ObservedLeg, Observer, Violation
 
@@ -87,81 +80,6 @@ LEG_SETS: dict[int, tuple[LegSpec, ...]] = {
 }
 
 
-class TableLeg(LegFacts):
-    """A leg that interprets any transition table row by row, with the
-    runtime's contract. Slow and simple: it exists so that the explorer and the
-    tests can run a *modified copy* of the table (the runtime compiles the real
-    one at import)."""
-
-    def __init__(self, table: Sequence[Row], facts: Leg) -> None:
-        """Interpret ``table`` for a leg with the facts, state, deadlines and
-        time of ``facts`` (a :class:`Leg`, which has validated them)."""
-        self.table = table
-        self.copy_facts(facts)
-        self.call, self.desk_a, self.desk_b = facts.state
-        self._deadlines: dict[Timer, int] = dict(facts.deadlines)
-        self.last_at = facts.last_at
-
-    def __copy__(self) -> TableLeg:
-        other = TableLeg.__new__(TableLeg)
-        other.__dict__.update(self.__dict__)
-        other._deadlines = dict(self._deadlines)
-        return other
-
-    @property
-    def state(self) -> LegState:
-        """The state of each region."""
-        return LegState(self.call, self.desk_a, self.desk_b)
-
-    def deadline(self, timer: Timer) -> int | None:
-        """The pending deadline of ``timer``, or None."""
-        return self._deadlines.get(timer)
-
-    @property
-    def deadlines(self) -> dict[Timer, int]:
-        """Every pending deadline."""
-        return dict(self._deadlines)
-
-    @property
-    def is_finished(self) -> bool:
-        """Terminal and no timer pending."""
-        return self.call in TERMINAL_CALL_STATES and not self._deadlines
-
-    def _rows(self, kind: InputKind, at: int) -> list[Row]:
-        region = INPUT_REGION[kind]
-        source = self.state[list(Region).index(region)]
-        timer = TIMER_OF_INPUT.get(kind)
-        return [
-            r
-            for r in self.table
-            if r.region is region
-            and r.source is source
-            and r.input is kind
-            and all(GUARDS[g](self, timer, at) for g in r.guards)
-        ]
-
-    def accepts(self, kind: InputKind, at: int) -> bool:
-        """True when :meth:`handle` would not raise."""
-        return at >= self.last_at and len(self._rows(kind, at)) == 1
-
-    def handle(self, kind: InputKind, at: int) -> Step:
-        """Apply one input; raises like :meth:`consultfsm.core.leg.Leg.handle`."""
-        rows = self._rows(kind, at)
-        if not rows:
-            raise IllegalInput(self.leg_id, str(self.state), kind, at, "no transition for it")
-        if at < self.last_at:
-            raise TimeWentBackwards(
-                self.leg_id, str(self.state), kind, at, f"the leg is already at {self.last_at} ms"
-            )
-        if len(rows) > 1:
-            raise AssertionError(f"rows overlap: {[r.key for r in rows]}")
-        row = rows[0]
-        if row.disposition is not Disposition.APPLIED:
-            return Step(row.disposition, row)
-        setattr(self, row.region.value, row.target)
-        return apply_effects(self, self._deadlines, row, at)
-
-
 #: Builds a leg: ``factory(spec, config)``.
 LegFactory = Callable[[LegSpec, LegConfig], ObservedLeg]
 
@@ -182,10 +100,12 @@ def runtime_leg(spec: LegSpec, config: LegConfig) -> Leg:
 
 
 def table_leg_factory(table: Sequence[Row]) -> LegFactory:
-    """A factory of :class:`TableLeg` legs over ``table`` (e.g. a broken copy)."""
+    """A factory of legs that run ``table`` (e.g. a broken copy) with the one
+    executor (:func:`consultfsm.core.leg.leg_class`)."""
+    cls = leg_class(tuple(table))
 
     def make(spec: LegSpec, config: LegConfig) -> ObservedLeg:
-        return TableLeg(table, runtime_leg(spec, config))
+        return cls.from_facts(runtime_leg(spec, config).facts, config=config)
 
     return make
 
@@ -346,7 +266,7 @@ def _apply(node: _Node, action: Action, specs: Sequence[LegSpec], rows: set[str]
             fed = refused[:1]  # the whole input is rejected: nothing else is fed
     for leg_id, kind in fed:
         outcome = observer.step(legs[leg_id], kind, action.at)
-        if isinstance(outcome, Step):
+        if isinstance(outcome, Step) and outcome.row is not None:
             rows.add(outcome.row.key)
     return _Node(action.at, legs, observer, node, action, node.depth + 1)
 

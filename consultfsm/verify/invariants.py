@@ -20,8 +20,9 @@ issue 4 promise:
   input changes nothing.
 
 Sans-I/O: the observer never reads a clock; times come with the inputs. It
-works with anything shaped like :class:`ObservedLeg` (the runtime
-:class:`~consultfsm.core.leg.Leg`, or :class:`consultfsm.verify.explore.TableLeg`).
+works with anything shaped like :class:`ObservedLeg`: a
+:class:`~consultfsm.core.leg.Leg` of the real table or of any other
+(:func:`~consultfsm.core.leg.leg_class`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ import attrs
 
 from consultfsm.core import events as ev
 from consultfsm.core.errors import InputRejected
-from consultfsm.core.leg import LegState, Step
+from consultfsm.core.executor import LegState
+from consultfsm.core.facts import LegFacts
 from consultfsm.core.states import (
     ACCEPTED_ENDINGS,
     ONLINE_DESK_STATES,
@@ -45,6 +47,7 @@ from consultfsm.core.states import (
     InputKind,
     Timer,
 )
+from consultfsm.core.step import Step
 
 
 class ObservedLeg(Protocol):
@@ -53,11 +56,7 @@ class ObservedLeg(Protocol):
     @property
     def leg_id(self) -> str: ...
     @property
-    def channel_session_id(self) -> str | None: ...
-    @property
-    def conversation_id(self) -> str | None: ...
-    @property
-    def customer_ani(self) -> str: ...
+    def facts(self) -> LegFacts: ...
     @property
     def state(self) -> LegState: ...
     @property
@@ -186,9 +185,9 @@ class Observer:
         record = self.records.get(leg.leg_id)
         if record is None:
             record = LegRecord(
-                self.session if self.session is not None else leg.channel_session_id,
-                self.conversation if self.conversation is not None else leg.conversation_id,
-                leg.customer_ani,
+                self.session if self.session is not None else leg.facts.channel_session_id,
+                self.conversation if self.conversation is not None else leg.facts.conversation_id,
+                leg.facts.customer_ani,
             )
             self.records[leg.leg_id] = record
         return record

@@ -21,8 +21,11 @@ import attrs
 
 from consultfsm.core import events as ev
 from consultfsm.core.errors import InputRejected
-from consultfsm.core.leg import Leg, LegConfig, LegState, Step
+from consultfsm.core.executor import LegState
+from consultfsm.core.facts import LegConfig
+from consultfsm.core.leg import Leg, leg_class
 from consultfsm.core.states import InputKind
+from consultfsm.core.step import Step
 from consultfsm.core.table import TABLE, Disposition, Row
 
 from .explore import DEFAULT_CONFIGS
@@ -61,32 +64,33 @@ def target_of(row: Row, before: LegState) -> LegState:
     return before._replace(**{row.region.value: row.target})  # type: ignore[arg-type]
 
 
-#: Builds a fresh leg for a configuration (a TableLeg for a copy of the table).
+#: Builds a fresh leg for a configuration.
 LegFactory = Callable[[LegConfig], ObservedLeg]
 
 
-def _new_leg(config: LegConfig) -> ObservedLeg:
-    return Leg(
-        "L1",
-        "A",
-        "B",
-        "+923001234567",
-        conversation_id="C1",
-        channel_session_id="S1",
-        call_id="D1",
-        config=config,
-    )
+def _factory(table: Sequence[Row]) -> LegFactory:
+    """Fresh legs that run ``table`` (the one executor, any table)."""
+    cls = Leg if tuple(table) == TABLE else leg_class(tuple(table))
+
+    def new_leg(config: LegConfig) -> ObservedLeg:
+        return cls("L1", "A", "B", "+923001234567", conversation_id="C1",
+                   channel_session_id="S1", call_id="D1", config=config)  # fmt: skip
+
+    return new_leg
 
 
 def shortest_paths(
     table: Sequence[Row] = TABLE,
     *,
     configs: Sequence[LegConfig] = CONFIGS,
-    new_leg: LegFactory = _new_leg,
+    new_leg: LegFactory | None = None,
     max_depth: int = 12,
 ) -> dict[str, Path]:
-    """A shortest path to each row of ``table`` the leg can reach, by row key."""
+    """A shortest path to each row of ``table`` the leg can reach, by row key
+    (legs from ``new_leg``, by default legs that run ``table``)."""
     wanted = {r.key for r in table}
+    if new_leg is None:
+        new_leg = _factory(table)
     best: dict[str, Path] = {}
     for config in configs:
         for key, path in _search(config, new_leg, wanted, max_depth).items():
@@ -122,6 +126,8 @@ def _search(
             except InputRejected:
                 continue
             path = (*steps, (now, kind))
+            if step.row is None:
+                continue  # rule 5 absorbed a stray expiry: no row, nothing changed
             if step.row.key in wanted and step.row.key not in found:
                 found[step.row.key] = Path(step.row, config, path)
             k = _key(child, now)

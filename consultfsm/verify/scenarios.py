@@ -21,7 +21,9 @@ from typing import Any
 import attrs
 
 from consultfsm.core import events as ev
-from consultfsm.core.leg import DEFAULT_CONFIG, Leg, LegConfig, LegState
+from consultfsm.core.executor import LegState
+from consultfsm.core.facts import DEFAULT_CONFIG, LegConfig
+from consultfsm.core.leg import Leg
 from consultfsm.core.states import CallState, DeskState, InputKind
 from consultfsm.core.table import Disposition
 

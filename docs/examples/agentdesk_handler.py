@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 
 from consultfsm.core import events as ev
-from consultfsm.core.leg import Leg, LegSnapshot
+from consultfsm.core.leg import Leg
+from consultfsm.core.snapshot import LegSnapshot
 from consultfsm.core.states import InputKind
 from consultfsm.verify.scenarios import label
 

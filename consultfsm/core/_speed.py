@@ -1,0 +1,247 @@
+"""Every speed trick of the core, in one place, beside the plain path it replaces.
+
+Two tricks, both generated from declarations and checked against the plain
+path by the differential tests (``compile_table(table, fast=False)`` runs the
+plain path everywhere):
+
+* **Fast constructors.** attrs' ``__init__`` of a frozen class stores each
+  field through ``object.__setattr__`` (a call per field), about three times a
+  plain slot store. :func:`fast_constructor` allocates an instance of a
+  *layout twin* (a subclass with the same slots and plain attribute stores),
+  fills the slots, then sets ``__class__`` back: the result *is* an instance of
+  the class (same fields, equality, hash, repr, pickling, still frozen); only
+  the construction differs. :func:`fast_facts_constructor` does the same for
+  :class:`~consultfsm.core.facts.LegFacts` after one cheap test derived from
+  the facts' declared kinds; anything that fails it goes to the validating
+  attrs constructor, which says what is wrong.
+* **Compiling on first use.** :class:`OnFirstUse` defers the compile of the
+  real table from ``import consultfsm`` to the first leg that steps: a class
+  attribute that computes its value once and then replaces itself with it,
+  so every later read is a plain class attribute.
+* **Straight-line steps.** :func:`compile_applies` turns every applied row of a
+  table into one small function (cancel, fire, move, build, start, with the
+  row's slots, constructors and constants written in), all generated in one
+  module source and compiled once. It is
+  :func:`consultfsm.core.executor.apply_plain` specialised to one row: the same
+  effects in the same order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import attrs
+
+from .events import DERIVED, Event, Origin, TimerCancelled, TimerStarted, sources
+from .facts import DIFFERS_FROM, KIND, FactKind, LegFacts
+from .states import Region
+from .table import Disposition, Row
+
+if TYPE_CHECKING:
+    from .executor import Plan
+
+_T = TypeVar("_T")
+
+
+def layout_twin(cls: type) -> type:
+    """A subclass of a frozen, slotted attrs class with the very same slot layout
+    and plain attribute stores. An instance built as the twin may have its
+    ``__class__`` set back to ``cls``: it then *is* a ``cls`` instance."""
+    return type(
+        f"_{cls.__name__}Builder",
+        (cls,),
+        {"__slots__": (), "__setattr__": object.__setattr__, "__delattr__": object.__delattr__},
+    )
+
+
+def _fills(var: str, names: Sequence[str], values: Sequence[str], twin: str, cls: str) -> list[str]:
+    """Source lines building ``cls`` into ``var`` through its layout twin."""
+    lines = [f"{var} = new_({twin})"]
+    lines += [f"{var}.{name} = {value}" for name, value in zip(names, values, strict=True)]
+    lines.append(f"{var}.__class__ = {cls}")
+    return lines
+
+
+def _exec(source: str, scope: dict[str, Any]) -> dict[str, Any]:
+    exec(
+        compile(source, "<consultfsm._speed>", "exec"), scope
+    )  # the technique attrs' own __init__ uses
+    return scope
+
+
+class OnFirstUse:
+    """A class attribute computed on first read, then stored in its place.
+
+    ``bind(cls)`` computes the values and sets them on ``cls`` (replacing this
+    descriptor and its siblings); the read that triggered it then sees them."""
+
+    def __init__(self, bind: Callable[[type], None]) -> None:
+        self.bind = bind
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: object, owner: type) -> Any:
+        for klass in owner.__mro__:  # the class that holds this descriptor
+            if klass.__dict__.get(self.name) is self:
+                self.bind(klass)
+                return klass.__dict__[self.name]
+        raise AttributeError(self.name)
+
+
+def _plain_fields(cls: type) -> list[str] | None:
+    """The field names of a class whose construction may skip ``__init__``, or
+    None (validators, converters or ``__attrs_post_init__`` must run)."""
+    fields = attrs.fields(cls)
+    if (
+        "__slots__" not in cls.__dict__
+        or any(f.validator or f.converter for f in fields)
+        or hasattr(cls, "__attrs_post_init__")
+    ):
+        return None
+    return [f.name for f in fields]
+
+
+def _maker_source(name: str, fields: Sequence[str], twin: str, cls: str) -> str:
+    body = _fills("o", fields, fields, twin, cls)
+    return (
+        f"def {name}({', '.join(fields)}):\n"
+        + "".join(f"    {x}\n" for x in body)
+        + "    return o\n"
+    )
+
+
+def fast_constructor(cls: type[_T]) -> Callable[..., _T]:
+    """A positional constructor for a frozen, slotted attrs class without
+    validators, converters or ``__attrs_post_init__`` (for those it returns the
+    class itself: skipping ``__init__`` would skip them). Every field is a
+    required positional argument, defaults included."""
+    fields = _plain_fields(cls)
+    if fields is None:
+        return cls
+    scope = _exec(_maker_source("make", fields, "twin_", "cls_"),
+                  {"new_": object.__new__, "twin_": layout_twin(cls), "cls_": cls})  # fmt: skip
+    make: Callable[..., _T] = scope["make"]
+    make.__qualname__ = f"{cls.__qualname__}._make"
+    return make
+
+
+def fast_facts_constructor() -> Callable[..., LegFacts]:
+    """``make(*facts)``, positional in field order: a :class:`LegFacts` built
+    without per-field validator calls when one cheap test, derived from each
+    field's declared :class:`~consultfsm.core.facts.FactKind`, passes; otherwise
+    the validating constructor, which raises the precise ``InvalidLeg``."""
+    fields = attrs.fields(LegFacts)
+    names = [f.name for f in fields]
+    bad: list[str] = []
+    for f in fields:
+        kind = f.metadata[KIND]
+        if kind is FactKind.OPTIONAL:
+            bad.append(f"({f.name} is not None and {f.name}.__class__ is not str)")
+        else:
+            bad.append(f"{f.name}.__class__ is not str")
+            if kind is FactKind.ID:
+                bad.append(f"not {f.name}")
+        if DIFFERS_FROM in f.metadata:
+            bad.append(f"{f.name} == {f.metadata[DIFFERS_FROM]}")
+    by_keyword = ", ".join(f"{f.name}={f.name}" if f.kw_only else f.name for f in fields)
+    lines = [
+        f"def make({', '.join(names)}):",
+        "    if (" + " or ".join(bad) + "):",
+        f"        return cls_({by_keyword})",
+        *(f"    {x}" for x in _fills("o", names, names, "twin_", "cls_")),
+        "    return o",
+    ]
+    scope = _exec("\n".join(lines) + "\n", {"new_": object.__new__, "cls_": LegFacts,
+                                            "twin_": layout_twin(LegFacts)})  # fmt: skip
+    make: Callable[..., LegFacts] = scope["make"]
+    return make
+
+
+def _event_args(
+    cls: type[Event], params: dict[str, Any], row: Row, prefix: str, scope: dict[str, Any]
+) -> list[str]:
+    """The argument expressions building ``cls`` in a step of ``row``, from the
+    declared origin of each field; constants go into ``scope``."""
+    args = ["f.leg_id", "at"]
+    # Derived values read the call state after the move: fixed when the row
+    # moves the call region, looked up by packed state otherwise.
+    moves_call = row.region is Region.CALL
+    for j, (name, src) in enumerate(sources(cls)):
+        if src.origin is Origin.FACT:
+            args.append(f"f.{src.arg}")
+        elif src.origin is Origin.DERIVED and not moves_call:
+            scope[f"d_{src.arg}"] = DERIVED[src.arg]
+            args.append(f"d_{src.arg}(call_of_[leg._state])")
+        else:
+            if src.origin is Origin.DERIVED:
+                value = DERIVED[src.arg](row.target)  # type: ignore[arg-type]
+            else:
+                value = src.arg if src.origin is Origin.FIXED else params[name]
+            scope[f"{prefix}_{j}"] = value
+            args.append(f"{prefix}_{j}")
+    return args
+
+
+def compile_applies(plans: Sequence[Plan], decode_call: Sequence[Any]) -> None:
+    """Give every applied plan its straight-line ``apply(leg, at) -> Step``,
+    generated from the plan's row and compiled in one go.
+
+    ``decode_call[packed]`` is the call state of a packed state, for derived
+    values of rows that do not move the call region."""
+    from .step import Step
+
+    scope: dict[str, Any] = {
+        "new_": object.__new__, "step_": Step, "step_twin_": layout_twin(Step),
+        "applied_": Disposition.APPLIED, "call_of_": decode_call,
+    }  # fmt: skip
+    makers: dict[type[Event], str] = {}
+    source: list[str] = []
+
+    def maker(cls: type[Event]) -> str:
+        # Each event class's fast constructor, generated into the same source.
+        if cls not in makers:
+            name = makers[cls] = f"make_{cls.__name__}"
+            fields = _plain_fields(cls)
+            if fields is None:
+                scope[name] = cls
+            else:
+                scope[f"{name}_cls"], scope[f"{name}_twin"] = cls, layout_twin(cls)
+                source.append(_maker_source(name, fields, f"{name}_twin", f"{name}_cls"))
+        return makers[cls]
+
+    for n, plan in enumerate(plans):
+        row = plan.row
+        assert row is not None and row.disposition is Disposition.APPLIED
+        scope[f"row_{n}"] = row
+        lines = ["f = leg.facts"]
+        names: list[str] = []
+        if plan.cancel is not None:
+            scope[f"cancel_{n}"] = plan.cancel
+            lines += [f"e_c = {maker(TimerCancelled)}(f.leg_id, at, cancel_{n}, "
+                      f"leg.{plan.cancel_slot})",
+                      f"leg.{plan.cancel_slot} = None"]  # fmt: skip
+            names.append("e_c")
+        if plan.fires_slot:
+            lines.append(f"leg.{plan.fires_slot} = None")
+        lines += [f"leg._state += {plan.delta}", "leg.last_at = at"]
+        for i, emit in enumerate(row.emits):
+            args = _event_args(emit.event, dict(emit.params), row, f"v_{n}_{i}", scope)
+            lines.append(f"e_{i} = {maker(emit.event)}({', '.join(args)})")
+            names.append(f"e_{i}")
+        if plan.start is not None:
+            scope[f"start_{n}"] = plan.start
+            lines += [f"d_ = at + leg.config.{plan.window_field}",
+                      f"leg.{plan.start_slot} = d_",
+                      f"e_s = {maker(TimerStarted)}(f.leg_id, at, start_{n}, d_)"]  # fmt: skip
+            names.append("e_s")
+        events = "(" + "".join(f"{x}, " for x in names) + ")"
+        lines += _fills("o_", ("disposition", "row", "events"),
+                        ("applied_", f"row_{n}", events), "step_twin_", "step_")  # fmt: skip
+        lines.append("return o_")
+        source.append(f"def apply_{n}(leg, at):\n" + "".join(f"    {x}\n" for x in lines))
+    _exec("\n".join(source), scope)
+    for n, plan in enumerate(plans):
+        plan.apply = scope[f"apply_{n}"]

@@ -1,0 +1,117 @@
+"""What a leg *is*, declared once: its identifying facts and its timer windows.
+
+:class:`LegFacts` is the only place a fact is named. Its attrs fields carry the
+validation (``kind`` in each field's metadata), and everything else derives
+from them: the leg's fast constructor check (:mod:`consultfsm.core._speed`),
+the snapshot's fields and its dict form (:mod:`consultfsm.core.snapshot`), and
+what events may copy from a leg (:mod:`consultfsm.core.events`). Adding a fact
+is one field here and one parameter of :class:`~consultfsm.core.leg.Leg`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+import attrs
+
+from .errors import ConfigError, InvalidLeg
+from .states import Timer
+
+
+class FactKind(StrEnum):
+    """How a fact is validated."""
+
+    ID = "id"  # a non-empty string
+    TEXT = "text"  # a string, possibly empty (an unknown ANI is data: "")
+    OPTIONAL = "optional"  # a string or None
+
+
+#: Field metadata keys.
+KIND = "consultfsm.kind"
+WIRE = "consultfsm.wire"  # the field's name in a snapshot dict, when not its own
+DIFFERS_FROM = "consultfsm.differs_from"  # a fact this one must not equal
+
+
+def _check(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    # attrs runs validators once every field is set, so another fact is readable.
+    kind = attribute.metadata[KIND]
+    name = attribute.name
+    if value is None and kind is FactKind.OPTIONAL:
+        return
+    if value.__class__ is not str:
+        expected = "a string or None" if kind is FactKind.OPTIONAL else "a string"
+        raise InvalidLeg(name, f"{name} must be {expected}, got {type(value).__name__}")
+    if not value and kind is FactKind.ID:
+        raise InvalidLeg(name, f"{name} must not be empty")
+    other = attribute.metadata.get(DIFFERS_FROM)
+    if other is not None and getattr(inst, other) == value:
+        raise InvalidLeg(name, f"{other} and {name} are both {value!r}: a consult needs two")
+
+
+def _fact(
+    kind: FactKind,
+    *,
+    wire: str | None = None,
+    positional: bool = True,
+    differs_from: str | None = None,
+) -> Any:
+    metadata: dict[str, Any] = {KIND: kind}
+    if wire is not None:
+        metadata[WIRE] = wire
+    if differs_from is not None:
+        metadata[DIFFERS_FROM] = differs_from
+    if kind is FactKind.OPTIONAL:
+        return attrs.field(default=None, kw_only=True, validator=_check, metadata=metadata)
+    return attrs.field(kw_only=not positional, validator=_check, metadata=metadata)
+
+
+@attrs.frozen(slots=True, weakref_slot=False)
+class LegFacts:
+    """Who and what a consult leg is about; never changes during the leg.
+
+    ``channel_session_id`` and ``conversation_id`` are the customer's
+    *existing* channel session and conversation (see
+    :mod:`consultfsm.ccm.correlation` for finding them), so a consult can never
+    be published in a session of its own.
+    """
+
+    leg_id: str = _fact(FactKind.ID, wire="leg")
+    agent_a: str = _fact(FactKind.ID)  # the consulting agent
+    agent_b: str = _fact(FactKind.ID, differs_from="agent_a")  # the consulted agent
+    customer_ani: str = _fact(FactKind.TEXT)  # the customer's number, "" when unknown
+    conversation_id: str = _fact(FactKind.ID, positional=False)
+    channel_session_id: str = _fact(FactKind.ID, positional=False)
+    call_id: str | None = _fact(FactKind.OPTIONAL)  # the consult dialog's id
+    service_identifier: str | None = _fact(FactKind.OPTIONAL)  # CIM serviceIdentifier
+    associated_dialog_uri: str | None = _fact(FactKind.OPTIONAL)  # A's dialog with the customer
+
+
+#: The facts' field names, in declaration order.
+FACT_NAMES: tuple[str, ...] = tuple(f.name for f in attrs.fields(LegFacts))
+
+
+def _positive_ms(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value.__class__ is not int or value <= 0:
+        raise ConfigError(f"{attribute.name} must be a positive integer of ms, got {value!r}")
+
+
+@attrs.frozen(slots=True)
+class LegConfig:
+    """Timer windows, in milliseconds. Shared by every leg that uses it.
+
+    ``ring_ms`` is the RONA window from the alert; set it to the CTI's own
+    ring-no-answer time, or the CTI and the leg race. ``grace_ms`` is how long
+    the leg waits for a disconnected desk (the note's "x seconds"); Finesse
+    force-logs-out a desk 60 s after it goes unavailable.
+    """
+
+    ring_ms: int = attrs.field(default=15_000, validator=_positive_ms)
+    grace_ms: int = attrs.field(default=60_000, validator=_positive_ms)
+
+    def window(self, timer: Timer) -> int:
+        """The length of a timer's window."""
+        return self.ring_ms if timer is Timer.RING else self.grace_ms
+
+
+DEFAULT_CONFIG = LegConfig()
