@@ -198,7 +198,7 @@ def test_snapshot_json_restore_continues_exactly_like_the_original() -> None:
         ("ring_deadline", None, "must be set"),
         ("grace_b_deadline", 70_000, "must be null"),
         ("v", 99, "unsupported version"),
-        ("agent_b", None, "expected a string"),
+        ("agent_b", None, "agent_b must be a string"),
     ],
 )
 def test_bad_snapshots_name_the_field(field: str, value: object, message: str) -> None:

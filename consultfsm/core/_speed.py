@@ -28,18 +28,32 @@ plain path everywhere):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import attrs
 
 from .events import DERIVED, Event, Origin, TimerCancelled, TimerStarted, sources
 from .facts import DIFFERS_FROM, KIND, FactKind, LegFacts
-from .states import Region
+from .states import Region, Timer
+from .step import Step
 from .table import Disposition, Row
 
-if TYPE_CHECKING:
-    from .executor import Plan
+
+class CompiledRow(Protocol):
+    """What :func:`compile_applies` reads of a plan (``executor.Plan``)."""
+
+    row: Row | None
+    delta: int
+    cancel: Timer | None
+    start: Timer | None
+    cancel_slot: str
+    start_slot: str
+    fires_slot: str
+    window_field: str
+    apply: Callable[[Any, int], Step]
+
 
 _T = TypeVar("_T")
 
@@ -128,15 +142,10 @@ def fast_constructor(cls: type[_T]) -> Callable[..., _T]:
     return make
 
 
-def fast_facts_constructor() -> Callable[..., LegFacts]:
-    """``make(*facts)``, positional in field order: a :class:`LegFacts` built
-    without per-field validator calls when one cheap test, derived from each
-    field's declared :class:`~consultfsm.core.facts.FactKind`, passes; otherwise
-    the validating constructor, which raises the precise ``InvalidLeg``."""
-    fields = attrs.fields(LegFacts)
-    names = [f.name for f in fields]
+def _facts_test() -> str:
+    """One expression, true when some fact is not of its declared kind."""
     bad: list[str] = []
-    for f in fields:
+    for f in attrs.fields(LegFacts):
         kind = f.metadata[KIND]
         if kind is FactKind.OPTIONAL:
             bad.append(f"({f.name} is not None and {f.name}.__class__ is not str)")
@@ -146,10 +155,21 @@ def fast_facts_constructor() -> Callable[..., LegFacts]:
                 bad.append(f"not {f.name}")
         if DIFFERS_FROM in f.metadata:
             bad.append(f"{f.name} == {f.metadata[DIFFERS_FROM]}")
+    return " or ".join(bad)
+
+
+@functools.cache
+def fast_facts_constructor() -> Callable[..., LegFacts]:
+    """``make(*facts)``, positional in field order: a :class:`LegFacts` built
+    without per-field validator calls when one cheap test, derived from each
+    field's declared :class:`~consultfsm.core.facts.FactKind`, passes; otherwise
+    the validating constructor, which raises the precise ``InvalidLeg``."""
+    fields = attrs.fields(LegFacts)
+    names = [f.name for f in fields]
     by_keyword = ", ".join(f"{f.name}={f.name}" if f.kw_only else f.name for f in fields)
     lines = [
         f"def make({', '.join(names)}):",
-        "    if (" + " or ".join(bad) + "):",
+        f"    if {_facts_test()}:",
         f"        return cls_({by_keyword})",
         *(f"    {x}" for x in _fills("o", names, names, "twin_", "cls_")),
         "    return o",
@@ -158,6 +178,40 @@ def fast_facts_constructor() -> Callable[..., LegFacts]:
                                             "twin_": layout_twin(LegFacts)})  # fmt: skip
     make: Callable[..., LegFacts] = scope["make"]
     return make
+
+
+def fast_leg_init(plain: Callable[..., None], slots: dict[str, Any], **defaults: Any) -> Any:
+    """A leg's ``__init__`` that builds its facts inline (no validator calls,
+    no second function call) and sets ``slots`` to their constant initial
+    values, with the signature of ``plain``: the facts as LegFacts declares
+    them, then ``defaults`` (keyword-only). Anything the cheap test refuses
+    goes to ``plain``, the validating ``__init__``, which says what is wrong."""
+    fields = attrs.fields(LegFacts)
+    names = [f.name for f in fields]
+    params = [f.name for f in fields if not f.kw_only] + ["*"]
+    params += [
+        f.name if f.default is attrs.NOTHING else f"{f.name}=None" for f in fields if f.kw_only
+    ]
+    params += [f"{name}=default_{name}" for name in defaults]
+    scope: dict[str, Any] = {"new_": object.__new__, "facts_": LegFacts,
+                             "twin_": layout_twin(LegFacts), "plain_": plain}  # fmt: skip
+    scope.update((f"default_{name}", value) for name, value in defaults.items())
+    scope.update((f"slot_{name}", value) for name, value in slots.items())
+    everything = [*names, *defaults]
+    by_keyword = ", ".join(f"{n}={n}" for n in everything)
+    lines = [
+        f"def __init__(self, {', '.join(params)}):",
+        f"    if {_facts_test()} or created_at.__class__ is not int:",
+        f"        return plain_(self, {by_keyword})",
+        *(f"    {x}" for x in _fills("f", names, names, "twin_", "facts_")),
+        "    self.facts = f",
+        *(f"    self.{name} = {name}" for name in defaults if name != "created_at"),
+        *(f"    self.{name} = slot_{name}" for name in slots),
+        "    self.last_at = created_at",
+    ]
+    init = _exec("\n".join(lines) + "\n", scope)["__init__"]
+    init.__doc__, init.__qualname__ = plain.__doc__, plain.__qualname__
+    return init
 
 
 def _event_args(
@@ -185,14 +239,12 @@ def _event_args(
     return args
 
 
-def compile_applies(plans: Sequence[Plan], decode_call: Sequence[Any]) -> None:
+def compile_applies(plans: Sequence[CompiledRow], decode_call: Sequence[Any]) -> None:
     """Give every applied plan its straight-line ``apply(leg, at) -> Step``,
     generated from the plan's row and compiled in one go.
 
     ``decode_call[packed]`` is the call state of a packed state, for derived
     values of rows that do not move the call region."""
-    from .step import Step
-
     scope: dict[str, Any] = {
         "new_": object.__new__, "step_": Step, "step_twin_": layout_twin(Step),
         "applied_": Disposition.APPLIED, "call_of_": decode_call,

@@ -25,11 +25,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from enum import StrEnum
 from functools import partial
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple, Protocol
 
 from . import _speed
 from .errors import IllegalInput
 from .events import TimerCancelled, TimerStarted, build_event
+from .facts import LegConfig, LegFacts
 from .guards import GUARDS
 from .states import (
     INPUT_REGION,
@@ -45,8 +46,20 @@ from .states import (
 from .step import EXPIRY_ABSORBED, Step
 from .table import STATE_TIMERS, TABLE, Disposition, Row
 
-if TYPE_CHECKING:
-    from .leg import Leg
+
+class Steppable(Protocol):
+    """What a plan steps: a :class:`~consultfsm.core.leg.Leg` (which imports
+    this module, so it is named here by shape)."""
+
+    facts: LegFacts
+    config: LegConfig
+    _state: int
+    last_at: int
+
+    @property
+    def leg_id(self) -> str: ...
+    @property
+    def state(self) -> LegState: ...
 
 
 class LegState(NamedTuple):
@@ -97,7 +110,7 @@ class Plan:
         # when the deadline is due; otherwise rule 5 absorbs the expiry.
         self.due_slot = None if due is None else DEADLINE_SLOT[due]
         self.step: Step | None = None
-        self.apply: Callable[[Leg, int], Step] = _unreachable
+        self.apply: Callable[[Steppable, int], Step] = _unreachable
         self.delta = 0
         self.cancel = self.start = None
         self.cancel_slot = self.start_slot = self.fires_slot = self.window_field = ""
@@ -120,16 +133,16 @@ class Plan:
         self.apply = partial(apply_plain, self)
 
 
-def _unreachable(leg: Leg, at: int) -> Step:
+def _unreachable(leg: Steppable, at: int) -> Step:
     raise AssertionError("a plan with a fixed step is never applied")
 
 
-def _no_row(kind: InputKind, leg: Leg, at: int) -> Step:
+def _no_row(kind: InputKind, leg: Steppable, at: int) -> Step:
     # A state arms a timer but no row takes its expiry: a broken table.
     raise IllegalInput(leg.leg_id, str(leg.state), kind, at, "the timer is due but no row fires it")
 
 
-def apply_plain(plan: Plan, leg: Leg, at: int) -> Step:
+def apply_plain(plan: Plan, leg: Steppable, at: int) -> Step:
     """The applied step of ``plan`` on ``leg``, the plain way (rule 5, then the
     row): cancel the left state's timer, consume a fired one, move, build the
     events from the leg *after* the move, start the entered state's timer.

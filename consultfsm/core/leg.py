@@ -38,7 +38,6 @@ from .states import (
 from .step import EXPIRY_ABSORBED, Step
 from .table import Row
 
-_new_facts = _speed.fast_facts_constructor()
 _INITIAL_PACKED = ENCODE[LegState(*INITIAL.values())]  # type: ignore[arg-type]
 _TIMERS = tuple(Timer)  # ties between deadlines fire in this order
 
@@ -90,9 +89,12 @@ class Leg:
         config: LegConfig = DEFAULT_CONFIG,
         created_at: int = 0,
     ) -> None:
-        self.facts = _new_facts(
-            leg_id, agent_a, agent_b, customer_ani, conversation_id, channel_session_id,
-            call_id, service_identifier, associated_dialog_uri,
+        # The plain path; _speed replaces it below with one built from the same
+        # declarations that only falls back here when something is wrong.
+        self.facts = LegFacts(
+            leg_id, agent_a, agent_b, customer_ani, conversation_id=conversation_id,
+            channel_session_id=channel_session_id, call_id=call_id,
+            service_identifier=service_identifier, associated_dialog_uri=associated_dialog_uri,
         )  # fmt: skip
         if created_at.__class__ is not int:
             raise InvalidLeg(
@@ -274,6 +276,15 @@ class Leg:
         restored = type(self).restore(snap)
         for slot in Leg.__slots__:
             setattr(self, slot, getattr(restored, slot))
+
+
+PLAIN_INIT = Leg.__init__
+Leg.__init__ = _speed.fast_leg_init(  # type: ignore[method-assign]
+    PLAIN_INIT,
+    {"_state": _INITIAL_PACKED, **dict.fromkeys(DEADLINE_SLOT.values())},
+    config=DEFAULT_CONFIG,
+    created_at=0,
+)
 
 
 def _bind(cls: type[Leg], program: Program) -> None:

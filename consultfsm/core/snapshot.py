@@ -16,23 +16,32 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from enum import StrEnum
+from operator import attrgetter
 from typing import Any, ClassVar
 
 import attrs
 
+from . import _speed
 from .errors import ConfigError, InvalidLeg, SnapshotError
 from .facts import WIRE, LegConfig, LegFacts
 from .states import CallState, DeskState
 from .table import STATE_TIMERS
 
+_new_facts = _speed.fast_facts_constructor()
+
 #: The snapshot field holding each timer's deadline.
 _DEADLINE_FIELD = {timer: f"{timer.value}_deadline" for timer in STATE_TIMERS.values()}
 
 
+#: Per state time-out: the region's field, the arming state, the deadline's field.
+_TIMER_CHECKS = tuple(
+    (region.value, state, _DEADLINE_FIELD[timer]) for (region, state), timer in STATE_TIMERS.items()
+)
+
+
 def _consistent(snap: LegSnapshot, attribute: Any, value: Any) -> None:
-    for (region, state), timer in STATE_TIMERS.items():
-        field = _DEADLINE_FIELD[timer]
-        pending = getattr(snap, region.value) is state
+    for region, state, field in _TIMER_CHECKS:
+        pending = getattr(snap, region) is state
         if (getattr(snap, field) is not None) != pending:
             raise SnapshotError(
                 field,
@@ -60,8 +69,9 @@ class LegSnapshot:
     def to_dict(self) -> dict[str, Any]:
         """A dict of JSON types (enums as their wire strings), with a version."""
         out: dict[str, Any] = {"v": self.VERSION}
-        for name, value in _flat(self):
-            out[name] = value.value if isinstance(value, StrEnum) else value
+        for wire, get, enum in _FIELDS:
+            value = get(self)
+            out[wire] = value.value if enum else value
         return out
 
     @classmethod
@@ -72,36 +82,57 @@ class LegSnapshot:
         version = data.get("v")
         if version.__class__ is not int or version != cls.VERSION:
             raise SnapshotError("v", f"unsupported version {version!r}")
-        values = {group: _read(data, group) for group in _GROUPS}
         try:
-            facts = LegFacts(**values[LegFacts])
-        except InvalidLeg as exc:
+            facts = _new_facts(*[data[wire] for wire in _FACT_WIRES])
+            rest = [read(wire, data[wire]) for wire, read in _READS]
+        except KeyError as missing:
+            raise SnapshotError(str(missing.args[0]), "missing") from None
+        except InvalidLeg as exc:  # the facts' own validation says what is wrong
             raise SnapshotError(_wire_name(exc.field), exc.why) from None
+        windows = rest[len(_STATE_FIELDS) :]
         try:
-            config = LegConfig(**values[LegConfig])
+            config = _DEFAULT_CONFIG if windows == _DEFAULT_WINDOWS else LegConfig(*windows)
         except ConfigError as exc:
-            name = next(n for n in values[LegConfig] if str(exc).startswith(n))
+            name = next(n for n in _CONFIG_FIELDS if str(exc).startswith(n))
             raise SnapshotError(name, str(exc)) from None
-        return cls(facts=facts, config=config, **values[cls])
+        return cls(facts, *rest[: len(_STATE_FIELDS)], config)  # type: ignore[call-arg]
 
 
-def _flat(snap: LegSnapshot) -> list[tuple[str, Any]]:
-    # Facts first, then the snapshot's own fields, then the windows.
-    out: list[tuple[str, Any]] = []
-    for group, obj in ((LegFacts, snap.facts), (LegSnapshot, snap), (LegConfig, snap.config)):
-        for f in _own_fields(group):
-            out.append((f.metadata.get(WIRE, f.name), getattr(obj, f.name)))
-    return out
+# The dict form, derived once from the fields: facts first, then the
+# snapshot's own fields, then the windows.
+def _own(group: type) -> tuple[str, ...]:
+    return tuple(f.name for f in attrs.fields(group) if f.name not in ("facts", "config"))
 
 
-def _own_fields(group: type) -> tuple[attrs.Attribute[Any], ...]:
-    fields: tuple[attrs.Attribute[Any], ...] = attrs.fields(group)
-    return tuple(f for f in fields if f.name not in ("facts", "config"))
+_FACT_FIELDS = _own(LegFacts)
+_STATE_FIELDS = _own(LegSnapshot)
+_CONFIG_FIELDS = _own(LegConfig)
+_DEFAULT_CONFIG = LegConfig()
+_DEFAULT_WINDOWS = [getattr(_DEFAULT_CONFIG, name) for name in _CONFIG_FIELDS]
 
 
 def _wire_name(field: str) -> str:
     (wire,) = (f.metadata.get(WIRE, f.name) for f in attrs.fields(LegFacts) if f.name == field)
     return str(wire)
+
+
+def _field_plan() -> tuple[tuple[str, Callable[[Any], Any], bool, str], ...]:
+    types = {
+        **{f.name: str(f.type) for f in attrs.fields(LegFacts)},
+        **{f.name: str(f.type) for f in attrs.fields(LegSnapshot)},
+        **{f.name: str(f.type) for f in attrs.fields(LegConfig)},
+    }
+    plan = []
+    for prefix, names in (
+        ("facts.", _FACT_FIELDS),
+        ("", _STATE_FIELDS),
+        ("config.", _CONFIG_FIELDS),
+    ):
+        for name in names:
+            wire = _wire_name(name) if prefix == "facts." else name
+            enum = types[name] in ("CallState", "DeskState")
+            plan.append((wire, attrgetter(prefix + name), enum, types[name]))
+    return tuple(plan)
 
 
 def _str(name: str, value: Any) -> str:
@@ -115,27 +146,25 @@ def _opt_str(name: str, value: Any) -> str | None:
 
 
 def _int(name: str, value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
+    if value.__class__ is int:
         return value
     raise SnapshotError(name, f"expected an integer, got {type(value).__name__}")
 
 
 def _opt_int(name: str, value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, int) and not isinstance(value, bool):
+    if value is None or value.__class__ is int:
         return value
     raise SnapshotError(name, f"expected an integer or null, got {type(value).__name__}")
 
 
 def _enum(enum: type[StrEnum]) -> Callable[[str, Any], Any]:
+    by_value = {m.value: m for m in enum}
+
     def read(name: str, value: Any) -> Any:
-        try:
-            return enum(value)
-        except ValueError:
-            raise SnapshotError(
-                name, f"{value!r} is not one of {[m.value for m in enum]}"
-            ) from None
+        member = by_value.get(value) if value.__class__ is str else None
+        if member is None:
+            raise SnapshotError(name, f"{value!r} is not one of {list(by_value)}")
+        return member
 
     return read
 
@@ -149,14 +178,10 @@ _READERS: dict[str, Callable[[str, Any], Any]] = {
     "CallState": _enum(CallState),
     "DeskState": _enum(DeskState),
 }
-_GROUPS = (LegFacts, LegSnapshot, LegConfig)
-
-
-def _read(data: Mapping[str, Any], group: type) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for f in _own_fields(group):
-        name = f.metadata.get(WIRE, f.name)
-        if name not in data:
-            raise SnapshotError(name, "missing")
-        values[f.name] = _READERS[str(f.type)](name, data[name])
-    return values
+_PLAN = _field_plan()
+#: (wire name, getter, is an enum) per field, for to_dict.
+_FIELDS = tuple((wire, get, enum) for wire, get, enum, _ in _PLAN)
+#: The facts' wire names; LegFacts validates their values itself.
+_FACT_WIRES = tuple(wire for wire, *_ in _PLAN[: len(_FACT_FIELDS)])
+#: (wire name, reader) per other field, for from_dict.
+_READS = tuple((wire, _READERS[kind]) for wire, _, _, kind in _PLAN[len(_FACT_FIELDS) :])
