@@ -1,5 +1,8 @@
 """The ``consultfsm`` command line: ``cases``, ``replay``, ``check``, ``diagram``.
 
+The top layer: it parses arguments, prints, and maps outcomes to exit
+statuses; what it runs lives below.
+
 Each subcommand lives in its own module ``consultfsm.cli.<name>`` that exposes
 ``register(subparsers)``; this module only wires them together.
 """

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import json
 
+from consultfsm import InputKind, Leg, LegSnapshot
 from consultfsm.core import events as ev
-from consultfsm.core.leg import Leg
-from consultfsm.core.snapshot import LegSnapshot
-from consultfsm.core.states import InputKind
 from consultfsm.verify.scenarios import label
 
 STORAGE: dict[str, str] = {}  # stands in for the browser's localStorage

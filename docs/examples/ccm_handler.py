@@ -1,27 +1,28 @@
 """A CCM-side handler that embeds consultfsm (runnable: ``python docs/examples/ccm_handler.py``).
 
 The CCM keeps one :class:`Leg` per consult in a dict, feeds it what the CTI and
-the desks' sockets report, routes every emitted event by ``event.to``, and
-keeps the leg's timers: ``timer_started`` arms a deadline, ``timer_cancelled``
-disarms it, and when a deadline passes the matching timeout input is fed back.
-The leg itself does no I/O and reads no clock: every input carries its time.
+the desks' sockets report, and routes every emitted event by ``event.to``.
+Timers are the leg's own deadlines: the host keeps one wake-up per leg
+(``leg.next_deadline``) and, when it comes, lets the leg fire whatever is due
+(``leg.handle_timers(now)``), so it never feeds a wrong expiry. The leg itself
+does no I/O and reads no clock: every input carries its time.
 """
 
 from __future__ import annotations
 
 import heapq
 
-from consultfsm import TIMEOUT_INPUT, InputKind, Leg, Timer
+from consultfsm import InputKind, Leg, Step
 from consultfsm.core import events as ev
 from consultfsm.verify.scenarios import label
 
 
 class CcmHandler:
-    """Legs by id, a timer heap, and one delivery function per consumer."""
+    """Legs by id, one wake-up per leg, and one delivery function per consumer."""
 
     def __init__(self) -> None:
         self.legs: dict[str, Leg] = {}
-        self.timers: list[tuple[int, str, Timer]] = []  # (deadline, leg id, timer)
+        self.wakeups: list[tuple[int, str]] = []  # (deadline, leg id), earliest first
 
     def start(self, leg_id: str, at: int) -> None:
         self.legs[leg_id] = Leg(
@@ -32,33 +33,36 @@ class CcmHandler:
     def feed(self, leg_id: str, kind: InputKind, at: int) -> None:
         """Fire every deadline due by ``at`` first, then apply the input."""
         self.advance(at)
-        self._apply(leg_id, kind, at)
+        leg = self.legs[leg_id]
+        self._done(leg, kind.value, leg.handle(kind, at))
 
     def advance(self, now: int) -> None:
-        """Feed the timeout of every armed deadline that is due by ``now``."""
-        while self.timers and self.timers[0][0] <= now:
-            deadline, leg_id, timer = heapq.heappop(self.timers)
+        """Let every leg whose next deadline is due by ``now`` fire its timers."""
+        while self.wakeups and self.wakeups[0][0] <= now:
+            deadline, leg_id = heapq.heappop(self.wakeups)
             leg = self.legs.get(leg_id)
-            if leg is not None and leg.deadline(timer) == deadline:  # skip disarmed ones
-                self._apply(leg_id, TIMEOUT_INPUT[timer], deadline)
+            if leg is None or leg.next_deadline is None or leg.next_deadline[1] != deadline:
+                continue  # a stale wake-up: that deadline was cancelled or already fired
+            for step in leg.handle_timers(now):
+                self._done(leg, "timer", step)
 
-    def _apply(self, leg_id: str, kind: InputKind, at: int) -> None:
-        leg = self.legs[leg_id]
-        step = leg.handle(kind, at)
-        print(f"t={at} {kind.value}: {step.disposition.value}, now {leg.state}")
+    def _done(self, leg: Leg, what: str, step: Step) -> None:
+        if step.row is not None:
+            what = step.row.input.value
+        print(f"t={leg.last_at} {what}: {step.disposition.value}, now {leg.state}")
         for event in step.events:
             self.route(event)
         if leg.is_finished:  # nothing can happen to it any more
-            del self.legs[leg_id]
-            print(f"t={at} leg {leg_id} finished")
+            del self.legs[leg.leg_id]
+            print(f"t={leg.last_at} leg {leg.leg_id} finished")
+        elif (due := leg.next_deadline) is not None:
+            heapq.heappush(self.wakeups, (due[1], leg.leg_id))  # wake up then
 
     def route(self, event: ev.Event) -> None:
         """Deliver one event to its consumer (here: print what would be sent)."""
-        if isinstance(event, ev.TimerStarted):
-            heapq.heappush(self.timers, (event.deadline, event.leg, event.timer))
-            print(f"  host: arm {event.timer.value} for t={event.deadline}")
-        elif isinstance(event, ev.TimerCancelled):
-            print(f"  host: disarm {event.timer.value}")  # advance() skips it
+        if isinstance(event, ev.TimerStarted | ev.TimerCancelled):
+            verb = "arm" if isinstance(event, ev.TimerStarted) else "disarm"
+            print(f"  host: {verb} {event.timer.value} for t={event.deadline}")  # informational
         else:
             print(f"  -> {event.to.value}: {label(event)}")
 
