@@ -30,7 +30,7 @@ from typing import NamedTuple, Protocol
 from . import _speed
 from .errors import IllegalInput
 from .events import TimerCancelled, TimerStarted, build_event
-from .facts import LegConfig, LegFacts
+from .facts import WINDOW_FIELD, LegConfig, LegFacts
 from .guards import GUARDS
 from .states import (
     INPUT_REGION,
@@ -129,7 +129,7 @@ class Plan:
         self.cancel_slot = "" if row.cancel is None else DEADLINE_SLOT[row.cancel]
         self.start_slot = "" if row.start is None else DEADLINE_SLOT[row.start]
         self.fires_slot = "" if row.fires is None else DEADLINE_SLOT[row.fires]
-        self.window_field = "ring_ms" if row.start is Timer.RING else "grace_ms"
+        self.window_field = "" if row.start is None else WINDOW_FIELD[row.start]
         self.apply = partial(apply_plain, self)
 
 

@@ -111,7 +111,16 @@ class LegConfig:
 
     def window(self, timer: Timer) -> int:
         """The length of a timer's window."""
-        return self.ring_ms if timer is Timer.RING else self.grace_ms
+        window: int = getattr(self, WINDOW_FIELD[timer])
+        return window
+
+
+#: The LegConfig field holding each timer's window.
+WINDOW_FIELD: dict[Timer, str] = {
+    Timer.RING: "ring_ms",
+    Timer.GRACE_A: "grace_ms",
+    Timer.GRACE_B: "grace_ms",
+}
 
 
 DEFAULT_CONFIG = LegConfig()
