@@ -2,7 +2,7 @@
 
 No timing is asserted: the numbers are noise on shared machines. This only
 checks that every implementation ran and every required row and target is
-in the tables.
+in the tables, with numbers where numbers belong.
 """
 
 from __future__ import annotations
@@ -46,6 +46,13 @@ ROWS = (
     "snapshot -> JSON -> restore",
     "json.dumps + json.loads of the same dict",
 )
+IMPORT_ROWS = (
+    "`import attrs` (-X importtime)",
+    "`import consultfsm` (-X importtime)",
+    "`import attrs` (perf_counter)",
+    "`import consultfsm` (perf_counter)",
+    "`import consultfsm` + create a Leg + first step (perf_counter)",
+)
 NO_RATIO = (
     "live legs N",
     "legs per in-process measurement",
@@ -61,7 +68,18 @@ TARGETS = (
     "snapshot -> JSON -> restore ≤ 3x json.dumps + json.loads",
     "full gc.collect() at N live legs ≤ 2x floor",
     "worst churn pause ≤ 2x floor",
+    "`import consultfsm` ≤ 2.5x `import attrs`",
 )
+
+
+def _number(cell: str, unit: str = "") -> float:
+    """A cell's number: ``1,234``, ``1.68x``, ``704 B`` (fails the test otherwise)."""
+    assert cell.endswith(unit), (cell, unit)
+    text = cell.removesuffix(unit).strip().replace(",", "")
+    try:
+        return float(text)
+    except ValueError:
+        pytest.fail(f"not a number: {cell!r}")
 
 
 def _tables(text: str) -> list[list[list[str]]]:
@@ -81,16 +99,19 @@ def _tables(text: str) -> list[list[list[str]]]:
     return tables
 
 
-@pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> str:
-    out = tmp_path_factory.mktemp("bench") / "RESULTS.md"
+def _run(out: Path, *args: str) -> str:
     proc = subprocess.run(
-        [sys.executable, str(RUN), "--quick", "--out", str(out)],
+        [sys.executable, str(RUN), "--quick", "--out", str(out), *args],
         capture_output=True, text=True, timeout=300, check=False, cwd=ROOT,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "wrote" in proc.stderr  # progress goes to stderr
     return out.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return _run(tmp_path_factory.mktemp("bench") / "RESULTS.md")
 
 
 def test_tables_are_well_formed(report: str) -> None:
@@ -144,14 +165,54 @@ def test_the_shared_machine_add_model_is_measured_at_growing_sizes(report: str) 
     assert "quadratic" in report
 
 
+def test_import_time_is_measured_in_fresh_processes(report: str) -> None:
+    assert "## Import time (fresh processes)" in report
+    table = next(t for t in _tables(report) if t[0][0] == "measurement" and len(t[0]) == 3)
+    assert table[0] == ["measurement", "µs (median)", "ratio to `import attrs`"]
+    rows = {row[0]: row[1:] for row in table[2:]}
+    assert list(rows) == list(IMPORT_ROWS)
+    for name, (us, ratio) in rows.items():
+        assert _number(us) > 0, (name, us)
+        assert _number(ratio, "x") > 0, (name, ratio)
+    # attrs is what the others are compared with, instrument by instrument
+    assert rows["`import attrs` (-X importtime)"][1] == "1.00x"
+    assert rows["`import attrs` (perf_counter)"][1] == "1.00x"
+    # the report says where the table is compiled, and what a first step costs
+    assert "first step, not at import" in report
+    assert "second Leg and step" in report
+
+
 def test_every_target_is_judged(report: str) -> None:
     targets = _tables(report)[-1]
     assert targets[0] == ["issue", "target", "limit", "measured", "met"]
-    judged = {row[1]: row[4] for row in targets[2:]}
+    judged = {row[1]: row for row in targets[2:]}
     for target in TARGETS:
         match = [k for k in judged if target in k]
         assert match, f"missing target {target!r}"
-        assert judged[match[0]] in ("yes", "**no**")
+        issue, _, limit, measured, met = judged[match[0]]
+        assert all(part.startswith("#") for part in issue.split(", ")), issue
+        unit = " B" if limit.endswith(" B") else "x"
+        assert _number(limit, unit) > 0 and _number(measured, unit) >= 0, (limit, measured)
+        assert met in ("yes", "**no**")
+    imports = judged["`import consultfsm` ≤ 2.5x `import attrs`"]
+    assert imports[0] == "#10" and imports[2] == "2.50x"
+    # the target is judged on the -X importtime ratio of the import table
+    ratio = next(
+        row[2]
+        for t in _tables(report)
+        for row in t
+        if row[0] == "`import consultfsm` (-X importtime)"
+    )
+    assert imports[3] == ratio
+    assert "#10" in judged["per-input cost on existing legs ≤ 2x floor"][0]
+
+
+def test_a_subset_of_peers_runs(tmp_path: Path) -> None:
+    """``--peers`` chooses implementations; the floor and consultfsm are compared alone."""
+    report = _run(tmp_path / "RESULTS.md", "--peers", "floor,consultfsm")
+    assert _tables(report)[0][0][1:] == ["floor (no library)", "consultfsm"]
+    assert "transitions shared Machine: add_model" not in report
+    assert "## Import time (fresh processes)" in report
 
 
 def test_the_environment_is_recorded(report: str) -> None:
