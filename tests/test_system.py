@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import attrs
 import pytest
 from cim_schemas import check_record, cim_schemas
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from consultfsm.core import events as ev
 from consultfsm.core import facts as leg_module
 from consultfsm.core.facts import LegConfig
-from consultfsm.core.leg import Leg
+from consultfsm.core.leg import Leg, leg_class
 from consultfsm.core.states import CallState, DeskState
+from consultfsm.core.table import TABLE, Emit, Row
 from consultfsm.replay.system import System, SystemConfig, dumps_record, replay
 from consultfsm.wire.cim import MAX_TIMESTAMP_MS, CimCodec, CimEncodeError
 
@@ -351,6 +354,65 @@ def test_any_trace_publishes_at_most_once_and_only_valid_cim(
     for record in first.records:
         check_record(schemas, record)
         dumps_record(record)
+
+
+# --- publication does not depend on the order of a row's events -------------------
+
+ACCEPTED_ONLINE = "call:ringing--accepted[b_online]"
+DROPPED_BY_A_ONLINE = "call:accepted--dropped_by_a[b_online]"
+LIFECYCLE = (
+    SESSION,
+    CONSULT,
+    {"at": 200, "input": "alerting", "leg": "L1"},
+    {"at": 900, "input": "accepted", "leg": "L1"},
+    {"at": 2000, "input": "dropped", "leg": "L1", "by": "A"},
+)
+
+
+def _with_row(key: str, edit: Any) -> type[Leg]:
+    """Legs running the real table with the row ``key``'s emits edited."""
+    rows: list[Row] = []
+    for row in TABLE:
+        rows.append(attrs.evolve(row, emits=edit(row.emits)) if row.key == key else row)
+    assert rows != list(TABLE), key
+    return leg_class(rows)
+
+
+def _cim_last(emits: tuple[Emit, ...]) -> tuple[Emit, ...]:
+    """B's CIM message listed after the publication it reports."""
+    cim = [e for e in emits if e.event in (ev.CimCallLegStarted, ev.CimCallLegEnded)]
+    assert len(cim) == 1, emits
+    return (*(e for e in emits if e not in cim), *cim)
+
+
+@pytest.mark.parametrize("key", [ACCEPTED_ONLINE, DROPPED_BY_A_ONLINE])
+def test_a_publication_finds_bs_message_wherever_the_row_lists_it(key: str) -> None:
+    """The CCM pairs a publication with B's message of the same step by
+    intent, not by position: a row listing CALL_LEG_STARTED (or _ENDED) before
+    B's CIM message publishes exactly the same, once."""
+    swapped = System(leg_class=_with_row(key, _cim_last))
+    records = swapped.feed_lines(json.dumps(i) for i in LIFECYCLE)
+    assert swapped.rejected == 0
+    published = [r for r in records if r["to"] == "conversation"]
+    assert [r["event"] for r in published] == ["CALL_LEG_STARTED", "CALL_LEG_ENDED"]
+    sent = {r["intent"]: r["message"] for r in records if r["event"] == "cim_message"}
+    for record in published:
+        assert record["reported_by"] == "agentdesk"
+        assert record["message"]["data"] == sent[record["event"]]  # B's own message
+    assert published == _events(_run(*LIFECYCLE), to="conversation")
+
+
+def test_a_row_publishing_for_b_without_bs_message_is_refused_whole() -> None:
+    """A broken table (B's desk reports, but sends nothing) is a rejected
+    input naming the cause, not a KeyError, and nothing is published."""
+    without_cim = _with_row(ACCEPTED_ONLINE, lambda emits: _cim_last(emits)[:-1])
+    system = System(leg_class=without_cim)
+    records = system.feed_lines(json.dumps(i) for i in LIFECYCLE[:4])
+    (rejected,) = [r for r in records if r["event"] == "input_rejected"]
+    assert rejected["input"] == "accepted"
+    assert rejected["reason"].startswith("MissingDeskMessage: CALL_LEG_STARTED of leg 'L1'")
+    assert not [r for r in records if r["to"] == "conversation"]
+    assert system.leg("L1").call is CallState.RINGING
 
 
 # --- every input is all or nothing --------------------------------------------------

@@ -1,1 +1,35 @@
-"""placeholder"""
+"""Replay: the whole consult system, driven by a trace, on a virtual clock.
+
+``trace`` reads trace lines into typed inputs; ``system`` is the
+:class:`~consultfsm.replay.system.System` that applies them, built from one
+module per responsibility: ``config`` (the settings and what they build),
+``journal`` (the undo log that makes every input all or nothing), ``timers``
+(the heap of armed deadlines), ``presence`` (whose desk is down, across
+legs), ``publisher`` (the CCM: B's messages over the wire, exactly-once
+publication) and ``records`` (the output format). Depends on ``core``,
+``wire`` and ``ccm``.
+"""
+
+from consultfsm.replay.system import (
+    DEFAULT_SERVICE_IDENTIFIER,
+    Record,
+    ReplayResult,
+    System,
+    SystemConfig,
+    dumps_record,
+    replay,
+)
+from consultfsm.replay.trace import TraceError, TraceInput, parse_input
+
+__all__ = [
+    "DEFAULT_SERVICE_IDENTIFIER",
+    "Record",
+    "ReplayResult",
+    "System",
+    "SystemConfig",
+    "TraceError",
+    "TraceInput",
+    "dumps_record",
+    "parse_input",
+    "replay",
+]

@@ -263,6 +263,25 @@ def _build(kind: TraceInputKind, at: int, obj: Mapping[str, Any]) -> TraceInput:
     return CimReport(at, _req(obj, "from"), obj["message"])
 
 
+#: The ``input`` spelling of each input class that has no ``kind`` field.
+_KIND_OF: dict[type, TraceInputKind] = {
+    Config: TraceInputKind.CONFIG,
+    Tick: TraceInputKind.TICK,
+    SessionStarted: TraceInputKind.CUSTOMER_SESSION_STARTED,
+    SessionEnded: TraceInputKind.CUSTOMER_SESSION_ENDED,
+    ConsultInitiated: TraceInputKind.CONSULT_INITIATED,
+    Dropped: TraceInputKind.DROPPED,
+    CimReport: TraceInputKind.CIM_MESSAGE,
+}
+
+
+def kind_of(item: TraceInput) -> TraceInputKind:
+    """The ``input`` of the line ``item`` was read from."""
+    if isinstance(item, CallInput | Browser):
+        return item.kind
+    return _KIND_OF[type(item)]
+
+
 #: Times are bounded by what a CIM timestamp can carry (and the replay adds
 #: ``epoch_ms`` on top, which :class:`consultfsm.replay.system.System` checks).
 _PAST_9999 = "{} ms is after year 9999, the last time a CIM timestamp can carry"
@@ -319,5 +338,6 @@ __all__ = [
     "TraceError",
     "TraceInput",
     "TraceInputKind",
+    "kind_of",
     "parse_input",
 ]

@@ -1,0 +1,60 @@
+"""The settings of a replay, and the parts each setting builds.
+
+A ``config`` trace line changes settings mid-trace, so :class:`SystemConfig`
+is frozen and every change makes a new one; :func:`components` builds what
+the settings stand for, and is also how a bad value is found before it is
+applied.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import attrs
+
+from consultfsm.ccm.correlation import SessionResolver
+from consultfsm.core import facts as _facts
+from consultfsm.core.facts import LegConfig
+from consultfsm.wire.cim import CimCodec, TimestampForm
+
+#: ``serviceIdentifier`` used when neither the consult nor its session names one.
+DEFAULT_SERVICE_IDENTIFIER = "consultfsm-replay"
+
+
+def _leg_default(name: str) -> Any:
+    # Read when a SystemConfig is made, so it follows consultfsm.core.facts.DEFAULT_CONFIG.
+    return attrs.Factory(lambda: getattr(_facts.DEFAULT_CONFIG, name))
+
+
+@attrs.frozen(slots=True)
+class SystemConfig:
+    """Settings of a replay. ``ring_ms`` and ``grace_ms`` default to the leg's
+    own defaults (:data:`consultfsm.core.facts.DEFAULT_CONFIG`); ``service_identifier``
+    is the fallback ``serviceIdentifier`` (see :class:`~consultfsm.wire.cim.CimCodec`);
+    ``default_region`` drives ANI normalisation; ``epoch_ms`` is the wall time
+    of the trace's ``at`` = 0."""
+
+    ring_ms: int = _leg_default("ring_ms")
+    grace_ms: int = _leg_default("grace_ms")
+    default_region: str | None = None
+    service_identifier: str = DEFAULT_SERVICE_IDENTIFIER
+    timestamp_form: TimestampForm = TimestampForm.RFC3339
+    epoch_ms: int = 0
+
+
+class Components(NamedTuple):
+    """What a :class:`SystemConfig` builds."""
+
+    leg_config: LegConfig  # timer windows of legs created from now on
+    resolver: SessionResolver  # finds a consult's channel session
+    codec: CimCodec  # every CIM message and conversation event
+
+
+def components(config: SystemConfig) -> Components:
+    """What ``config`` builds; raises a :class:`~consultfsm.core.errors.ConsultFsmError`
+    for a bad value."""
+    return Components(
+        LegConfig(config.ring_ms, config.grace_ms),
+        SessionResolver(config.default_region),
+        CimCodec(config.service_identifier, config.timestamp_form, config.epoch_ms),
+    )
