@@ -333,7 +333,9 @@ class Observer:
         events: tuple[ev.Event, ...],
     ) -> None:
         c = self._checker(leg, kind, at)
-        cim: set[ev.CimIntent] = set()
+        # B's messages of this step, wherever the row lists them: the events of
+        # one step happen together, so a publication is checked against all.
+        cim = {e.intent for e in events if isinstance(e, ev.CimCallLegStarted | ev.CimCallLegEnded)}
         for e in events:
             self._fold_one(rec, c, at, e, cim)
 
@@ -341,7 +343,6 @@ class Observer:
         self, rec: LegRecord, c: _Checker, at: int, e: ev.Event, cim: set[ev.CimIntent]
     ) -> None:
         if isinstance(e, ev.CimCallLegStarted | ev.CimCallLegEnded):
-            cim.add(e.intent)
             c(
                 e.customer_ani == rec.ani,
                 Invariant.CUSTOMER_SESSION,
