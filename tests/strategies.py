@@ -23,11 +23,15 @@ from hypothesis import strategies as st
 from consultfsm.core.facts import LegConfig
 from consultfsm.core.states import INPUT_REGION, TIMER_OF_INPUT, InputKind, Region
 from consultfsm.verify.explore import LegSpec, input_line
+from consultfsm.verify.scenarios import LEG_FACTS
 
-SESSION = "S1"
-CONVERSATION = "C1"
-CUSTOMER_ANI = "+923001234567"
+# The customer of the design note's leg (LEG_FACTS); runs draw agents among AGENTS.
+SESSION: str = LEG_FACTS["channel_session_id"]
+CONVERSATION: str = LEG_FACTS["conversation_id"]
+CUSTOMER_ANI: str = LEG_FACTS["customer_ani"]
 AGENTS = ("A", "B", "C")
+#: Every (agent_a, agent_b) a leg can have: two different agents.
+PAIRS = [(a, b) for a in AGENTS for b in AGENTS if a != b]
 
 CALL_INPUTS = tuple(k for k in InputKind if INPUT_REGION[k] is Region.CALL)
 CTI_INPUTS = tuple(k for k in CALL_INPUTS if k not in TIMER_OF_INPUT)
@@ -66,9 +70,7 @@ def configs() -> st.SearchStrategy[LegConfig]:
 
 def leg_facts() -> st.SearchStrategy[dict[str, Any]]:
     """Identifying facts of a leg on the customer's session (A != B)."""
-    return st.tuples(st.sampled_from(AGENTS), st.sampled_from(AGENTS)).filter(
-        lambda ab: ab[0] != ab[1]
-    ).map(lambda ab: {
+    return st.sampled_from(PAIRS).map(lambda ab: {
         "agent_a": ab[0], "agent_b": ab[1], "customer_ani": CUSTOMER_ANI,
         "conversation_id": CONVERSATION, "channel_session_id": SESSION,
     })  # fmt: skip

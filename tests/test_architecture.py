@@ -78,9 +78,7 @@ def _layer(module: str) -> str | None:
 
 
 def _internal_edges() -> dict[str, set[str]]:
-    return {
-        name: {m for m, _ in _imports(name) if m in MODULES and m != name} for name in MODULES
-    }
+    return {name: {m for m, _ in _imports(name) if m in MODULES and m != name} for name in MODULES}
 
 
 def test_every_subpackage_has_a_rank() -> None:
@@ -138,7 +136,7 @@ def test_there_are_no_import_cycles() -> None:
         path.append(node)
         for nxt in sorted(edges[node]):
             if state.get(nxt) == 1:
-                cycle = path[path.index(nxt) :] + [nxt]
+                cycle = [*path[path.index(nxt) :], nxt]
                 raise AssertionError("import cycle: " + " -> ".join(cycle))
             if nxt not in state:
                 visit(nxt)

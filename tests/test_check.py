@@ -3,20 +3,20 @@ trace on a broken copy."""
 
 from __future__ import annotations
 
-import functools
 import json
 
-import attrs
 import pytest
+from helpers import edit_table, explorer, row_is, without_event
 
 from consultfsm.cli import check as cli_check
 from consultfsm.cli import main
 from consultfsm.core import events as ev
-from consultfsm.core.table import TABLE
+from consultfsm.core.table import TABLE, Row
 from consultfsm.replay.system import replay
-from consultfsm.verify.explore import DEFAULT_DEPTHS, explore, table_leg_factory
+from consultfsm.verify.explore import DEFAULT_DEPTHS
 
 
+@pytest.mark.slow  # the whole exhaustive search: ~15-30 s
 def test_check_passes_at_the_default_depth(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check"]) == 0
     out = capsys.readouterr().out
@@ -43,22 +43,15 @@ def test_check_rejects_a_bad_depth() -> None:
     assert info.value.code == 2
 
 
-def _broken_table() -> tuple[object, ...]:
+def _broken_table() -> tuple[Row, ...]:
     # B's alert stays up when the CTI reports RONA (a deliberately broken COPY).
-    return tuple(
-        attrs.evolve(r, emits=tuple(e for e in r.emits if e.event is not ev.AlertRemoved))
-        if r.key == "call:ringing--rona[b_online]"
-        else r
-        for r in TABLE
-    )
+    return edit_table(row_is("call:ringing--rona[b_online]"), without_event(ev.AlertRemoved))
 
 
 def test_check_catches_a_broken_row(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    table = _broken_table()
-    broken = functools.partial(explore, factory=table_leg_factory(table), table=table)  # type: ignore[arg-type]
-    monkeypatch.setattr(cli_check, "explore", broken)
+    monkeypatch.setattr(cli_check, "explore", explorer(_broken_table()))
     assert main(["check", "--legs", "1", "--jobs", "1"]) == 1
     out = capsys.readouterr().out
     assert "VIOLATION" in out and "[alert_visible]" in out
@@ -75,9 +68,7 @@ def test_check_catches_a_broken_row(
 def test_check_json_counterexample(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    table = _broken_table()
-    broken = functools.partial(explore, factory=table_leg_factory(table), table=table)  # type: ignore[arg-type]
-    monkeypatch.setattr(cli_check, "explore", broken)
+    monkeypatch.setattr(cli_check, "explore", explorer(_broken_table()))
     assert main(["check", "--legs", "1", "--jobs", "1", "--format", "json"]) == 1
     (report,) = json.loads(capsys.readouterr().out)
     cex = report["counterexample"]

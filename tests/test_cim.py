@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 import pytest
 from cim_schemas import cim_schemas
+from helpers import feed, new_leg
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -44,23 +45,15 @@ SESSION = ChannelSessionRef("S1", "C1", "+923001234567", None)
 
 
 def _leg(**kw: Any) -> Leg:
-    defaults: dict[str, Any] = {"conversation_id": "C1", "channel_session_id": "S1"}
-    return Leg("L1", "A", "B", "+923001234567", **(defaults | kw))
-
-
-def _events(leg: Leg, *inputs: tuple[InputKind, int]) -> list[ev.Event]:
-    out: list[ev.Event] = []
-    for kind, at in inputs:
-        out.extend(leg.handle(kind, at).events)
-    return out
+    """The design note's leg with no call id and no service identifier of its own
+    (the codec's is used), unless ``kw`` gives them."""
+    return new_leg(**({"call_id": None, "service_identifier": None} | kw))
 
 
 def _accepted_and_ended(**kw: Any) -> list[ev.Event]:
-    return _events(
+    return feed(
         _leg(**kw),
-        (InputKind.ALERTING, 200),
-        (InputKind.ACCEPTED, 900),
-        (InputKind.DROPPED_BY_A, 5000),
+        [(200, InputKind.ALERTING), (900, InputKind.ACCEPTED), (5000, InputKind.DROPPED_BY_A)],
     )
 
 
@@ -157,10 +150,16 @@ def test_empty_customer_identifier_is_refused_not_emitted() -> None:
 def test_ccm_reported_end_has_a_system_sender_and_validates() -> None:
     schemas = cim_schemas()
     leg = _leg()
-    _events(leg, (InputKind.ALERTING, 200), (InputKind.ACCEPTED, 900))
-    _events(leg, (InputKind.BROWSER_DISCONNECTED_B, 1000))
+    feed(
+        leg,
+        [
+            (200, InputKind.ALERTING),
+            (900, InputKind.ACCEPTED),
+            (1000, InputKind.BROWSER_DISCONNECTED_B),
+        ],
+    )
     ended = [
-        e for e in _events(leg, (InputKind.DROPPED_BY_A, 2000)) if isinstance(e, ev.CallLegEnded)
+        e for e in feed(leg, [(2000, InputKind.DROPPED_BY_A)]) if isinstance(e, ev.CallLegEnded)
     ]
     assert [e.reported_by for e in ended] == [ev.Reporter.CCM]
     message = CODEC.system_message_for(ended[0], SESSION, "D1")

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
+from helpers import run_python
 
 from consultfsm.cli import main
 from consultfsm.verify import scenarios
@@ -64,11 +63,4 @@ def test_a_failing_case_makes_the_command_fail(
 
 
 def test_console_script_runs() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "consultfsm.cli", "cases"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "a-dropped-before-accept" in done.stdout
+    assert "a-dropped-before-accept" in run_python("-m", "consultfsm.cli", "cases")

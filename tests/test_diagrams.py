@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from helpers import REGENERATE, ROOT, assert_current, each_case
 
 from consultfsm.cli import main
 from consultfsm.core.guards import Guard
@@ -28,22 +29,15 @@ from consultfsm.render.diagram import (
 from consultfsm.render.files import stale
 from consultfsm.verify.scenarios import CASES, Case, label, run_case
 
-ROOT = Path(__file__).resolve().parent.parent
 DIAGRAMS = ROOT / "diagrams"
-REGENERATE = "regenerate with `consultfsm diagram --docs` (from the repository root) and commit"
 HAS_DOT = shutil.which("dot") is not None
-
-
-def _assert_current(artifacts: list[Artifact], where: Path) -> None:
-    outdated = stale(artifacts, where)
-    assert not outdated, f"stale or missing under {where.name}/: {outdated}; {REGENERATE}"
 
 
 # --- golden files ----------------------------------------------------------------------
 
 
 def test_committed_dot_and_mermaid_are_current() -> None:
-    _assert_current(diagram.text_artifacts(FORMATS), DIAGRAMS)
+    assert_current(diagram.text_artifacts(FORMATS), DIAGRAMS)
 
 
 def test_no_orphan_case_diagrams() -> None:
@@ -63,7 +57,7 @@ def test_committed_svg_and_png_are_current() -> None:
     committed = diagram.dot_version_of_svg((DIAGRAMS / "leg.svg").read_bytes())
     if committed != _dot_version():
         pytest.skip(f"rendered with dot {committed}, this machine has {_dot_version()}")
-    _assert_current(cli_render.rendered_artifacts(FORMATS), DIAGRAMS)
+    assert_current(cli_render.rendered_artifacts(FORMATS), DIAGRAMS)
 
 
 def test_output_is_stable_and_has_no_local_paths() -> None:
@@ -178,7 +172,7 @@ def test_state_mermaid_is_structurally_valid() -> None:
 # --- sequence diagrams ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+@each_case
 def test_sequence_diagram_follows_the_run(case: Case) -> None:
     result = run_case(case)
     text = diagram.case_mermaid(case, result)

@@ -4,8 +4,9 @@ table agree on every generated run, state for state and event for event."""
 
 from __future__ import annotations
 
+from helpers import attempt
 from hypothesis import given
-from strategies import CUSTOMER_ANI, Move, configs, moves
+from strategies import Move, configs, moves
 
 from consultfsm.core.errors import InputRejected
 from consultfsm.core.executor import compile_table
@@ -13,8 +14,8 @@ from consultfsm.core.facts import LegConfig
 from consultfsm.core.leg import Leg, leg_class
 from consultfsm.core.step import Step
 from consultfsm.interop.transitions_machine import new_leg_model
+from consultfsm.verify.scenarios import LEG_FACTS
 
-FACTS = {"conversation_id": "C1", "channel_session_id": "S1", "call_id": "D1"}
 PlainLeg = leg_class(compile_table(fast=False))
 
 
@@ -27,19 +28,16 @@ def _outcome(result: Step | InputRejected) -> tuple[object, ...]:
 
 @given(config=configs(), run=moves())
 def test_fast_plain_and_machine_agree(config: LegConfig, run: list[Move]) -> None:
-    leg = Leg("L1", "A", "B", CUSTOMER_ANI, config=config, **FACTS)  # type: ignore[arg-type]
-    plain = PlainLeg("L1", "A", "B", CUSTOMER_ANI, config=config, **FACTS)  # type: ignore[arg-type]
-    model = new_leg_model("L1", "A", "B", CUSTOMER_ANI, config=config, **FACTS)
+    leg = Leg(**LEG_FACTS, config=config)
+    plain = PlainLeg(**LEG_FACTS, config=config)
+    model = new_leg_model(**LEG_FACTS, config=config)
     now = 0
     for i, m in enumerate(run):
         at = m.at(now, list(leg.deadlines.values()))
         now = max(now, at)
-        results: list[tuple[object, ...]] = []
-        for feed in (leg.handle, plain.handle, model.feed):
-            try:
-                results.append(_outcome(feed(m.kind, at)))
-            except InputRejected as exc:
-                results.append(_outcome(exc))
+        results = [
+            _outcome(attempt(feed, m.kind, at)) for feed in (leg.handle, plain.handle, model.feed)
+        ]
         assert results[0] == results[1] == results[2], f"step {i}: {m.kind}@{at}: {results}"
         assert leg.snapshot() == plain.snapshot() == model.leg.snapshot(), f"step {i}"
         assert leg.state == model.leg_state, f"step {i}: {m.kind}@{at}"

@@ -3,30 +3,25 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import REGENERATE, ROOT, assert_current, design_note, run_python
 
 from consultfsm.core import events as ev
 from consultfsm.core.states import REGION_STATES, InputKind, Region
 from consultfsm.core.table import TABLE
 from consultfsm.render import docgen
 from consultfsm.render import files as cli_render
-from consultfsm.render.files import stale
 from consultfsm.verify.scenarios import CASES
 
-ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-REGENERATE = "regenerate with `consultfsm diagram --docs` (from the repository root) and commit"
 #: Pages the index may link to before they exist (none: every link must resolve).
 NOT_YET_REQUIRED: set[str] = set()
 
 
 def test_generated_docs_are_current() -> None:
-    outdated = stale(cli_render.doc_artifacts(DOCS), DOCS)
-    assert not outdated, f"stale docs: {outdated}; {REGENERATE}"
+    assert_current(cli_render.doc_artifacts(DOCS), DOCS)
 
 
 def test_every_generated_page_and_section_exists() -> None:
@@ -66,10 +61,7 @@ def test_failover_page_covers_every_case_with_its_diagram() -> None:
 
 
 def test_note_answers_are_quoted_from_the_note() -> None:
-    note = next(iter((ROOT.parent / "shared" / "spec").glob("000_*.txt")), None)
-    if note is None:
-        pytest.skip("the design note (shared/spec) is not beside the repository")
-    text = " ".join(note.read_text(encoding="utf-8").split())
+    text = " ".join(design_note().split())
     for source, answers in docgen.NOTE_ANSWERS.items():
         for answer in answers:
             assert answer in text, f"{source}: {answer!r} is not in the note"
@@ -139,12 +131,7 @@ def test_relative_links_resolve(page: str) -> None:
 
 
 def _run(script: str) -> str:
-    done = subprocess.run(
-        [sys.executable, str(DOCS / "examples" / script)],
-        capture_output=True, text=True, timeout=60, cwd=ROOT, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    return run_python(str(DOCS / "examples" / script))
 
 
 def test_ccm_handler_example() -> None:

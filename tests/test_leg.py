@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import attrs
 import pytest
+from helpers import feed, json_round_trip, new_leg, unchanged
 
 from consultfsm import (
     CallState,
@@ -26,13 +25,6 @@ from consultfsm import (
 from consultfsm.core import events as ev
 
 I = InputKind  # noqa: E741
-
-
-def new_leg(**kwargs: object) -> Leg:
-    return Leg(
-        "L1", "A", "B", "+923001234567", conversation_id="C1", channel_session_id="S1",
-        call_id="D2", service_identifier="8001", **kwargs,  # type: ignore[arg-type]
-    )  # fmt: skip
 
 
 def kinds(step_events: tuple[ev.Event, ...]) -> list[str]:
@@ -64,10 +56,8 @@ def test_the_alert_shows_agent_a_as_caller_id() -> None:
 
 def test_illegal_input_names_leg_state_and_input_and_changes_nothing() -> None:
     leg = new_leg()
-    leg.handle(I.ALERTING, 200)
-    leg.handle(I.ACCEPTED, 900)
-    before = leg.snapshot()
-    with pytest.raises(IllegalInput) as info:
+    feed(leg, [(200, I.ALERTING), (900, I.ACCEPTED)])
+    with unchanged(leg), pytest.raises(IllegalInput) as info:
         leg.handle(I.RONA, 1000)  # an answered leg cannot be RONA
     err = info.value
     assert (err.leg, err.state, err.input, err.at) == (
@@ -77,7 +67,6 @@ def test_illegal_input_names_leg_state_and_input_and_changes_nothing() -> None:
         1000,
     )
     assert "leg 'L1' in state accepted/connected/connected rejected input 'rona'" in str(err)
-    assert leg.snapshot() == before
 
 
 def test_restore_without_disconnect_is_rejected() -> None:
@@ -90,21 +79,17 @@ def test_restore_without_disconnect_is_rejected() -> None:
 def test_time_going_backwards_is_rejected_and_changes_nothing() -> None:
     leg = new_leg()
     leg.handle(I.ALERTING, 500)
-    before = leg.snapshot()
-    with pytest.raises(TimeWentBackwards):
+    with unchanged(leg), pytest.raises(TimeWentBackwards):
         leg.handle(I.ACCEPTED, 499)
-    assert leg.snapshot() == before
     assert leg.accepts(I.ACCEPTED, 499) is False
 
 
 def test_duplicates_are_no_ops_that_say_so() -> None:
     leg = new_leg()
-    leg.handle(I.ALERTING, 200)
-    leg.handle(I.ACCEPTED, 900)
-    before = leg.snapshot()
-    step = leg.handle(I.ACCEPTED, 950)
+    feed(leg, [(200, I.ALERTING), (900, I.ACCEPTED)])
+    with unchanged(leg):
+        step = leg.handle(I.ACCEPTED, 950)
     assert step.disposition is Disposition.DUPLICATE and step.events == ()
-    assert leg.snapshot() == before
 
 
 def test_ring_deadline_first_then_the_ctis_rona_is_a_duplicate_report() -> None:
@@ -130,10 +115,15 @@ def test_cti_rona_first_cancels_the_deadline_and_the_late_expiry_is_absorbed() -
 
 def test_an_expiry_before_the_deadline_is_an_older_timer_and_is_absorbed() -> None:
     leg = new_leg()
-    leg.handle(I.ALERTING, 0)
-    leg.handle(I.BROWSER_DISCONNECTED_B, 1_000)  # grace until 61_000
-    leg.handle(I.BROWSER_RESTORED_B, 2_000)
-    leg.handle(I.BROWSER_DISCONNECTED_B, 3_000)  # grace until 63_000
+    feed(
+        leg,
+        [
+            (0, I.ALERTING),
+            (1_000, I.BROWSER_DISCONNECTED_B),  # grace until 61_000
+            (2_000, I.BROWSER_RESTORED_B),
+            (3_000, I.BROWSER_DISCONNECTED_B),  # grace until 63_000
+        ],
+    )
     stale = leg.handle(I.GRACE_TIMEOUT_B, 61_000)  # the first window's expiry, never disarmed
     assert stale.disposition is Disposition.ABSORBED
     assert leg.desk_b is DeskState.DISCONNECTED and leg.deadline(Timer.GRACE_B) == 63_000
@@ -143,9 +133,7 @@ def test_an_expiry_before_the_deadline_is_an_older_timer_and_is_absorbed() -> No
 
 def test_ended_while_b_offline_the_ccm_publishes_and_b_learns_on_return() -> None:
     leg = new_leg()
-    leg.handle(I.ALERTING, 200)
-    leg.handle(I.ACCEPTED, 900)
-    leg.handle(I.BROWSER_DISCONNECTED_B, 1_000)
+    feed(leg, [(200, I.ALERTING), (900, I.ACCEPTED), (1_000, I.BROWSER_DISCONNECTED_B)])
     end = leg.handle(I.DROPPED_BY_A, 2_000)
     assert kinds(end.events) == ["CALL_LEG_ENDED", "task_closed"]
     published = end.events[0]
@@ -162,8 +150,7 @@ def test_ended_while_b_offline_the_ccm_publishes_and_b_learns_on_return() -> Non
 def test_next_deadline_is_the_earliest_pending_one() -> None:
     leg = new_leg(config=LegConfig(ring_ms=15_000, grace_ms=5_000))
     assert leg.next_deadline is None
-    leg.handle(I.ALERTING, 0)
-    leg.handle(I.BROWSER_DISCONNECTED_A, 1_000)
+    feed(leg, [(0, I.ALERTING), (1_000, I.BROWSER_DISCONNECTED_A)])
     assert leg.deadlines == {Timer.RING: 15_000, Timer.GRACE_A: 6_000}
     assert leg.next_deadline == (Timer.GRACE_A, 6_000)
 
@@ -176,10 +163,8 @@ def test_config_rejects_nonsense_windows(bad: object) -> None:
 
 def test_snapshot_json_restore_continues_exactly_like_the_original() -> None:
     original = new_leg(config=LegConfig(ring_ms=9_000, grace_ms=4_000))
-    original.handle(I.ALERTING, 200)
-    original.handle(I.BROWSER_DISCONNECTED_B, 1_000)
-    text = json.dumps(original.snapshot().to_dict())
-    copy = Leg.restore(LegSnapshot.from_dict(json.loads(text)))
+    feed(original, [(200, I.ALERTING), (1_000, I.BROWSER_DISCONNECTED_B)])
+    copy = json_round_trip(original)
     assert copy.snapshot() == original.snapshot()
     for kind, at in [
         (I.GRACE_TIMEOUT_B, 5_000),
@@ -233,10 +218,8 @@ def test_events_are_frozen_values_without_references_to_the_leg() -> None:
 @pytest.mark.parametrize("bad", [float("nan"), 5.0, "5", None, True])
 def test_a_time_that_is_not_integer_ms_is_rejected_and_changes_nothing(bad: object) -> None:
     leg = new_leg()
-    before = leg.snapshot()
-    with pytest.raises(InvalidTime, match="time must be integer ms"):
+    with unchanged(leg), pytest.raises(InvalidTime, match="time must be integer ms"):
         leg.handle(I.ALERTING, bad)  # type: ignore[arg-type]
-    assert leg.snapshot() == before
     assert leg.accepts(I.ALERTING, bad) is False  # type: ignore[arg-type]
 
 
@@ -251,24 +234,16 @@ def test_a_time_that_is_not_integer_ms_is_rejected_and_changes_nothing(bad: obje
     ],
 )
 def test_facts_that_cannot_be_right_are_refused(change: dict[str, object], message: str) -> None:
-    facts: dict[str, object] = {
-        "leg_id": "L1", "agent_a": "A", "agent_b": "B", "customer_ani": "+1",
-        "conversation_id": "C1", "channel_session_id": "S1",
-    }  # fmt: skip
-    facts.update(change)
     with pytest.raises(InvalidLeg, match=message):
-        Leg(**facts)  # type: ignore[arg-type]
+        new_leg(**change)
 
 
 @pytest.mark.parametrize("ending", [I.RONA, I.DROPPED_BY_A, I.DROPPED_BY_B, I.FAILED])
 def test_b_answering_after_an_unanswered_end_is_rejected_not_swallowed(ending: InputKind) -> None:
     leg = new_leg()
-    leg.handle(I.ALERTING, 200)
-    leg.handle(ending, 1_000)
-    before = leg.snapshot()
-    with pytest.raises(IllegalInput):
+    feed(leg, [(200, I.ALERTING), (1_000, ending)])
+    with unchanged(leg), pytest.raises(IllegalInput):
         leg.handle(I.ACCEPTED, 1_100)
-    assert leg.snapshot() == before
 
 
 @pytest.mark.parametrize("version", [True, 1.0, "1"])

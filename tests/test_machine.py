@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from helpers import each_case, new_leg
 
-from consultfsm import Disposition, IllegalInput, InputKind, Leg
+from consultfsm import Disposition, IllegalInput, InputKind
 from consultfsm.core import TABLE
 from consultfsm.interop.transitions_machine import build_machine, new_leg_model
-from consultfsm.verify.scenarios import CASES, LEG_FACTS, Case
-
-SESSION = {"conversation_id": "C1", "channel_session_id": "S1"}
+from consultfsm.verify.scenarios import LEG_FACTS, Case
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+@each_case
 def test_machine_and_runtime_agree_on_every_case(case: Case) -> None:
-    leg = Leg(**LEG_FACTS, config=case.config)
+    leg = new_leg(config=case.config)
     model = new_leg_model(**LEG_FACTS, config=case.config)
     for at, kind in case.steps:
         assert model.feed(kind, at) == leg.handle(kind, at)
@@ -25,14 +24,14 @@ def test_machine_and_runtime_agree_on_every_case(case: Case) -> None:
 def test_the_machine_has_one_transition_per_applied_row() -> None:
     # Duplicates and absorbed inputs change nothing, so they are not transitions.
     applied = [row for row in TABLE if row.disposition is Disposition.APPLIED]
-    built = build_machine(new_leg_model("L2", "A", "B", "+1", **SESSION))
+    built = build_machine(new_leg_model(**LEG_FACTS))
     count = sum(len(t) for event in built.events.values() for t in event.transitions.values())
     assert count == len(applied)
     assert set(built.events) == {row.input.value for row in applied}
 
 
 def test_the_machine_rejects_what_the_runtime_rejects() -> None:
-    model = new_leg_model("L1", "A", "B", "+1", **SESSION)
+    model = new_leg_model(**LEG_FACTS)
     with pytest.raises(IllegalInput):
         model.feed(InputKind.BROWSER_RESTORED_A, 5)
     assert str(model.leg_state) == "initiated/connected/connected"

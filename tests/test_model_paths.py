@@ -7,6 +7,7 @@ import itertools
 
 import attrs
 import pytest
+from helpers import feed, new_leg, unchanged
 
 from consultfsm.core.errors import IllegalInput
 from consultfsm.core.executor import LegState
@@ -25,6 +26,7 @@ from consultfsm.core.states import (
 from consultfsm.core.step import EXPIRY_ABSORBED
 from consultfsm.core.table import STATE_TIMERS, TABLE, Row, armed_in
 from consultfsm.verify.paths import CONFIGS, expected_events, shortest_paths, target_of, unreachable
+from consultfsm.verify.scenarios import LEG_FACTS
 
 PATHS = shortest_paths()
 
@@ -39,10 +41,8 @@ def test_every_row_is_reachable() -> None:
 def test_shortest_path_reaches_row(row: Row) -> None:
     path = PATHS.get(row.key)
     assert path is not None, f"no input path reaches {row.key}"
-    leg = Leg("L1", "A", "B", "+923001234567", conversation_id="C1",
-              channel_session_id="S1", config=path.config)  # fmt: skip
-    for at, kind in path.steps[:-1]:
-        leg.handle(kind, at)
+    leg = new_leg(config=path.config)
+    feed(leg, path.steps[:-1])
     before = leg.state
     at, kind = path.steps[-1]
     step = leg.handle(kind, at)
@@ -60,8 +60,7 @@ def test_an_unreachable_row_is_reported() -> None:
     bogus_leg = leg_class(table)
 
     def new_leg(config: LegConfig) -> Leg:
-        return bogus_leg("L1", "A", "B", "+923001234567", conversation_id="C1",
-                         channel_session_id="S1", config=config)  # fmt: skip
+        return bogus_leg(**LEG_FACTS, config=config)
 
     assert unreachable(table, new_leg=new_leg, configs=CONFIGS[:1]) == [bogus.key]
 
@@ -83,7 +82,7 @@ def _leg_in(state: LegState) -> Leg:
     def pending(timer: Timer, region_state: object) -> int | None:
         return DEADLINE if region_state in armed_in(timer) else None
 
-    facts = LegFacts("L1", "A", "B", "+923001234567", conversation_id="C1", channel_session_id="S1")
+    facts = LegFacts(**LEG_FACTS)
     snap = LegSnapshot(
         facts, state.call, state.desk_a, state.desk_b,
         pending(Timer.RING, state.call), pending(Timer.GRACE_A, state.desk_a),
@@ -114,11 +113,9 @@ def test_every_state_input_pair_is_a_row_or_rejected(state: LegState) -> None:
             if rows:
                 assert leg.handle(kind, at).row == rows[0]
             else:
-                before = leg.snapshot()
-                with pytest.raises(IllegalInput) as info:
+                with unchanged(leg), pytest.raises(IllegalInput) as info:
                     leg.handle(kind, at)
                 assert info.value.state == str(state) and info.value.input == kind.value
-                assert leg.snapshot() == before
 
 
 INPUT_REGION_INDEX = {kind: list(Region).index(region) for kind, region in INPUT_REGION.items()}

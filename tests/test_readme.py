@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import io
 import re
-from pathlib import Path
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+from helpers import ROOT
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def test_readme_example_prints_what_it_claims() -> None:
@@ -26,14 +27,12 @@ def test_readme_starts_with_the_two_commands() -> None:
     blocks = re.findall(r"```sh\n(.*?)```", README, re.S)
     assert blocks[0].strip().endswith("consultfsm cases")
     assert blocks[1].strip().endswith("python -m pytest")
-    ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text(encoding="utf-8")
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert blocks[1].strip() in ci  # CI runs exactly the README's test command
 
 
 def test_every_figure_the_readme_quotes_is_in_the_benchmark_results() -> None:
-    results = (Path(__file__).resolve().parent.parent / "benchmarks" / "RESULTS.md").read_text(
-        encoding="utf-8"
-    )
+    results = (ROOT / "benchmarks" / "RESULTS.md").read_text(encoding="utf-8")
     table = README.split("## Speed", 1)[1].split("## Commands", 1)[0]
     figures = re.findall(r"\| ([\d,.]+ \([\d.]+x\))", table)
     figures += re.findall(r"(?<=\| )([\d,.]+ \([\d.]+x\))(?= \|)", table)

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
+from helpers import design_note, each_case
 
 from consultfsm.core.states import InputKind
 from consultfsm.verify.scenarios import CASES, Case, find_case, run_case
 
-NOTE = Path(__file__).resolve().parents[2] / "shared" / "spec" / "000_59ee4761f826d21a.txt"
 
-
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+@each_case
 def test_case_passes(case: Case) -> None:
     result = run_case(case)
     assert result.mismatches == []
@@ -26,9 +24,7 @@ def test_every_bullet_and_failover_row_of_the_note_has_a_case() -> None:
 
 
 def test_case_count_matches_the_note() -> None:
-    if not NOTE.exists():
-        pytest.skip(f"design note not found at {NOTE}")
-    text = NOTE.read_text()
+    text = design_note()
     cases = text.split("Cases", 1)[1].split("Failover Scenarios", 1)[0]
     bullets = [line for line in cases.splitlines() if line.startswith("- ")]
     assert len(bullets) == 14

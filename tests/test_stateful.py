@@ -15,8 +15,7 @@ produce exactly the same outputs, deadlines included.
 
 from __future__ import annotations
 
-import json
-
+from helpers import attempt, json_round_trip, new_leg, new_observer
 from hypothesis import note
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -24,7 +23,7 @@ from strategies import (
     AGENTS,
     BROWSER_INPUTS,
     CTI_INPUTS,
-    CUSTOMER_ANI,
+    PAIRS,
     TIMER_INPUTS,
     configs,
     cti_script,
@@ -36,12 +35,10 @@ from strategies import (
 from consultfsm.core.errors import InputRejected
 from consultfsm.core.facts import LegConfig
 from consultfsm.core.leg import Leg
-from consultfsm.core.snapshot import LegSnapshot
 from consultfsm.core.states import TIMEOUT_INPUT
 from consultfsm.core.step import Step
 from consultfsm.verify.explore import Browser as BrowserEvent
 from consultfsm.verify.explore import LegSpec, browser_inputs
-from consultfsm.verify.invariants import Observer
 
 
 def _outcome(result: Step | InputRejected) -> tuple[object, ...]:
@@ -55,15 +52,12 @@ def _outcome(result: Step | InputRejected) -> tuple[object, ...]:
     )
 
 
-PAIRS = [(a, b) for a in AGENTS for b in AGENTS if a != b]
-
-
 class ConsultLegs(RuleBasedStateMachine):
     """Legs on one customer session, driven at random; see the module docstring."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.observer = Observer(session="S1", conversation="C1")
+        self.observer = new_observer()
         self.legs: dict[str, Leg] = {}
         self.twins: dict[str, Leg] = {}
         self.specs: list[LegSpec] = []
@@ -81,10 +75,9 @@ class ConsultLegs(RuleBasedStateMachine):
             spec = LegSpec(f"L{i}", a, b)
             self.specs.append(spec)
             for legs in (self.legs, self.twins):
-                legs[spec.leg_id] = Leg(
-                    spec.leg_id, a, b, CUSTOMER_ANI, conversation_id="C1",
-                    channel_session_id="S1", call_id=f"D{i}", config=config,
-                )  # fmt: skip
+                legs[spec.leg_id] = new_leg(
+                    leg_id=spec.leg_id, agent_a=a, agent_b=b, call_id=f"D{i}", config=config
+                )
             self.observer.track(self.legs[spec.leg_id])
 
     # -- feeding -----------------------------------------------------------------
@@ -94,10 +87,7 @@ class ConsultLegs(RuleBasedStateMachine):
         assert isinstance(kind, type(TIMER_INPUTS[0]))
         self.log.append((leg_id, kind, at))
         main = self.observer.step(self.legs[leg_id], kind, at)
-        try:
-            twin: Step | InputRejected = self.twins[leg_id].handle(kind, at)
-        except InputRejected as exc:
-            twin = exc
+        twin = attempt(self.twins[leg_id].handle, kind, at)
         assert _outcome(main) == _outcome(twin), f"restored leg diverged: {main!r} != {twin!r}"
         return main
 
@@ -216,8 +206,7 @@ class ConsultLegs(RuleBasedStateMachine):
     def snapshot_restore(self, data: st.DataObject) -> None:
         """Persist a leg as JSON and continue with the restored copy."""
         leg_id = data.draw(self.leg_ids())
-        text = json.dumps(self.legs[leg_id].snapshot().to_dict())
-        restored = Leg.restore(LegSnapshot.from_dict(json.loads(text)))
+        restored = json_round_trip(self.legs[leg_id])
         assert restored.snapshot() == self.twins[leg_id].snapshot()
         assert restored.deadlines == self.twins[leg_id].deadlines
         self.legs[leg_id] = restored
