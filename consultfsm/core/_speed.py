@@ -1,8 +1,8 @@
 """Every speed trick of the core, in one place, beside the plain path it replaces.
 
-Two tricks, both generated from declarations and checked against the plain
-path by the differential tests (``compile_table(table, fast=False)`` runs the
-plain path everywhere):
+Each trick is generated from a declaration and checked against the plain path
+it replaces (``tests/test_events.py``; ``tests/test_differential.py`` runs
+``compile_table(table, fast=False)``, the plain path, beside the fast one):
 
 * **Fast constructors.** attrs' ``__init__`` of a frozen class stores each
   field through ``object.__setattr__`` (a call per field), about three times a
@@ -13,7 +13,9 @@ plain path everywhere):
   the construction differs. :func:`fast_facts_constructor` does the same for
   :class:`~consultfsm.core.facts.LegFacts` after one cheap test derived from
   the facts' declared kinds; anything that fails it goes to the validating
-  attrs constructor, which says what is wrong.
+  attrs constructor, which says what is wrong. :func:`fast_leg_init` builds
+  ``Leg.__init__`` the same way, the facts inline, falling back to the plain
+  ``__init__`` written in :mod:`consultfsm.core.leg`.
 * **Compiling on first use.** :class:`OnFirstUse` defers the compile of the
   real table from ``import consultfsm`` to the first leg that steps: a class
   attribute that computes its value once and then replaces itself with it,
@@ -78,9 +80,8 @@ def _fills(var: str, names: Sequence[str], values: Sequence[str], twin: str, cls
 
 
 def _exec(source: str, scope: dict[str, Any]) -> dict[str, Any]:
-    exec(
-        compile(source, "<consultfsm._speed>", "exec"), scope
-    )  # the technique attrs' own __init__ uses
+    # The technique attrs itself uses for the methods it generates.
+    exec(compile(source, "<consultfsm._speed>", "exec"), scope)
     return scope
 
 

@@ -42,6 +42,10 @@ _INITIAL_PACKED = ENCODE[LegState(*INITIAL.values())]  # type: ignore[arg-type]
 _TIMERS = tuple(Timer)  # ties between deadlines fire in this order
 
 
+def _compile_real(cls: type[Leg]) -> None:
+    _bind(cls, compile_table())
+
+
 class Leg:
     """One consult leg, A -> B, and everything the system must do about it.
 
@@ -62,10 +66,8 @@ class Leg:
 
     #: The compiled table this class runs (the real one, compiled when a leg
     #: first steps, not at import); :func:`leg_class` makes others.
-    program: ClassVar[Program] = _speed.OnFirstUse(lambda cls: _bind(cls, compile_table()))  # type: ignore[assignment]
-    _dispatch: ClassVar[tuple[dict[InputKind, Any], ...]] = _speed.OnFirstUse(  # type: ignore[assignment]
-        lambda cls: _bind(cls, compile_table())
-    )
+    program: ClassVar[Program] = _speed.OnFirstUse(_compile_real)  # type: ignore[assignment]
+    _dispatch: ClassVar[tuple[dict[InputKind, Any], ...]] = _speed.OnFirstUse(_compile_real)  # type: ignore[assignment]
 
     facts: LegFacts
     config: LegConfig
