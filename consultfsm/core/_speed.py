@@ -37,7 +37,7 @@ from typing import Any, Protocol, TypeVar
 import attrs
 
 from .events import DERIVED, Event, Origin, TimerCancelled, TimerStarted, sources
-from .facts import DIFFERS_FROM, KIND, FactKind, LegFacts
+from .facts import DIFFERS_FROM, FACT_SLOTS, KIND, FactKind, LegFacts
 from .states import Region, Timer
 from .step import Step
 from .table import Disposition, Row
@@ -128,6 +128,16 @@ def _maker_source(name: str, fields: Sequence[str], twin: str, cls: str) -> str:
     )
 
 
+def trusted_constructor(cls: type[_T]) -> Callable[..., _T]:
+    """A positional constructor that skips ``cls``'s validators: only for
+    values read back from a valid instance (a leg's own facts)."""
+    names = [f.name for f in attrs.fields(cls)]  # type: ignore[arg-type]
+    scope = _exec(_maker_source("make", names, "twin_", "cls_"),
+                  {"new_": object.__new__, "twin_": layout_twin(cls), "cls_": cls})  # fmt: skip
+    make: Callable[..., _T] = scope["make"]
+    return make
+
+
 def fast_constructor(cls: type[_T]) -> Callable[..., _T]:
     """A positional constructor for a frozen, slotted attrs class without
     validators, converters or ``__attrs_post_init__`` (for those it returns the
@@ -182,11 +192,12 @@ def fast_facts_constructor() -> Callable[..., LegFacts]:
 
 
 def fast_leg_init(plain: Callable[..., None], slots: dict[str, Any], **defaults: Any) -> Any:
-    """A leg's ``__init__`` that builds its facts inline (no validator calls,
-    no second function call) and sets ``slots`` to their constant initial
-    values, with the signature of ``plain``: the facts as LegFacts declares
-    them, then ``defaults`` (keyword-only). Anything the cheap test refuses
-    goes to ``plain``, the validating ``__init__``, which says what is wrong."""
+    """A leg's ``__init__`` that stores its facts in their slots
+    (``FACT_SLOTS``) after one cheap test instead of a validator call per
+    fact, and sets ``slots`` to their constant initial values, with the
+    signature of ``plain``: the facts as LegFacts declares them, then
+    ``defaults`` (keyword-only). Anything the cheap test refuses goes to
+    ``plain``, the validating ``__init__``, which says what is wrong."""
     fields = attrs.fields(LegFacts)
     names = [f.name for f in fields]
     params = [f.name for f in fields if not f.kw_only] + ["*"]
@@ -194,8 +205,7 @@ def fast_leg_init(plain: Callable[..., None], slots: dict[str, Any], **defaults:
         f.name if f.default is attrs.NOTHING else f"{f.name}=None" for f in fields if f.kw_only
     ]
     params += [f"{name}=default_{name}" for name in defaults]
-    scope: dict[str, Any] = {"new_": object.__new__, "facts_": LegFacts,
-                             "twin_": layout_twin(LegFacts), "plain_": plain}  # fmt: skip
+    scope: dict[str, Any] = {"plain_": plain}
     scope.update((f"default_{name}", value) for name, value in defaults.items())
     scope.update((f"slot_{name}", value) for name, value in slots.items())
     everything = [*names, *defaults]
@@ -204,8 +214,7 @@ def fast_leg_init(plain: Callable[..., None], slots: dict[str, Any], **defaults:
         f"def __init__(self, {', '.join(params)}):",
         f"    if {_facts_test()} or created_at.__class__ is not int:",
         f"        return plain_(self, {by_keyword})",
-        *(f"    {x}" for x in _fills("f", names, names, "twin_", "facts_")),
-        "    self.facts = f",
+        *(f"    self.{FACT_SLOTS[name]} = {name}" for name in names),
         *(f"    self.{name} = {name}" for name in defaults if name != "created_at"),
         *(f"    self.{name} = slot_{name}" for name in slots),
         "    self.last_at = created_at",
@@ -220,13 +229,13 @@ def _event_args(
 ) -> list[str]:
     """The argument expressions building ``cls`` in a step of ``row``, from the
     declared origin of each field; constants go into ``scope``."""
-    args = ["f.leg_id", "at"]
+    args = ["leg._leg_id", "at"]
     # Derived values read the call state after the move: fixed when the row
     # moves the call region, looked up by packed state otherwise.
     moves_call = row.region is Region.CALL
     for j, (name, src) in enumerate(sources(cls)):
         if src.origin is Origin.FACT:
-            args.append(f"f.{src.arg}")
+            args.append(f"leg.{FACT_SLOTS[src.arg]}")
         elif src.origin is Origin.DERIVED and not moves_call:
             scope[f"d_{src.arg}"] = DERIVED[src.arg]
             args.append(f"d_{src.arg}(call_of_[leg._state])")
@@ -269,11 +278,11 @@ def compile_applies(plans: Sequence[CompiledRow], decode_call: Sequence[Any]) ->
         row = plan.row
         assert row is not None and row.disposition is Disposition.APPLIED
         scope[f"row_{n}"] = row
-        lines = ["f = leg.facts"]
+        lines = []
         names: list[str] = []
         if plan.cancel is not None:
             scope[f"cancel_{n}"] = plan.cancel
-            lines += [f"e_c = {maker(TimerCancelled)}(f.leg_id, at, cancel_{n}, "
+            lines += [f"e_c = {maker(TimerCancelled)}(leg._leg_id, at, cancel_{n}, "
                       f"leg.{plan.cancel_slot})",
                       f"leg.{plan.cancel_slot} = None"]  # fmt: skip
             names.append("e_c")
@@ -288,7 +297,7 @@ def compile_applies(plans: Sequence[CompiledRow], decode_call: Sequence[Any]) ->
             scope[f"start_{n}"] = plan.start
             lines += [f"d_ = at + leg.config.{plan.window_field}",
                       f"leg.{plan.start_slot} = d_",
-                      f"e_s = {maker(TimerStarted)}(f.leg_id, at, start_{n}, d_)"]  # fmt: skip
+                      f"e_s = {maker(TimerStarted)}(leg._leg_id, at, start_{n}, d_)"]  # fmt: skip
             names.append("e_s")
         events = "(" + "".join(f"{x}, " for x in names) + ")"
         lines += _fills("o_", ("disposition", "row", "events"),

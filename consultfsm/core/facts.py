@@ -89,6 +89,9 @@ class LegFacts:
 
 #: The facts' field names, in declaration order.
 FACT_NAMES: tuple[str, ...] = tuple(f.name for f in attrs.fields(LegFacts))
+#: The slot of a Leg holding each fact: a leg stores its facts in its own
+#: slots (one object per leg, not two) and builds a LegFacts when asked.
+FACT_SLOTS: dict[str, str] = {name: f"_{name}" for name in FACT_NAMES}
 
 
 def _positive_ms(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:

@@ -19,12 +19,13 @@ the timeout input instead works too: a stale or early expiry is absorbed.
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any, ClassVar
 
 from . import _speed
 from .errors import IllegalInput, InvalidLeg, InvalidTime, SnapshotError, TimeWentBackwards
 from .executor import DEADLINE_SLOT, DECODE, ENCODE, LegState, Program, compile_table
-from .facts import DEFAULT_CONFIG, LegConfig, LegFacts
+from .facts import DEFAULT_CONFIG, FACT_SLOTS, LegConfig, LegFacts
 from .snapshot import LegSnapshot
 from .states import (
     INITIAL,
@@ -38,6 +39,8 @@ from .states import (
 from .step import EXPIRY_ABSORBED, Step
 from .table import Row
 
+_read_facts = attrgetter(*FACT_SLOTS.values())
+_facts_of = _speed.trusted_constructor(LegFacts)  # the values were validated on the way in
 _INITIAL_PACKED = ENCODE[LegState(*INITIAL.values())]  # type: ignore[arg-type]
 _TIMERS = tuple(Timer)  # ties between deadlines fire in this order
 
@@ -61,15 +64,15 @@ class Leg:
     its timer windows and the time it was created.
     """
 
-    __slots__ = ("_state", "config", "facts", "grace_a_deadline", "grace_b_deadline", "last_at",
-                 "ring_deadline")  # fmt: skip
+    __slots__ = ("_state", "config", "grace_a_deadline", "grace_b_deadline", "last_at",
+                 "ring_deadline", *FACT_SLOTS.values())  # fmt: skip
 
     #: The compiled table this class runs (the real one, compiled when a leg
     #: first steps, not at import); :func:`leg_class` makes others.
     program: ClassVar[Program] = _speed.OnFirstUse(_compile_real)  # type: ignore[assignment]
     _dispatch: ClassVar[tuple[dict[InputKind, Any], ...]] = _speed.OnFirstUse(_compile_real)  # type: ignore[assignment]
 
-    facts: LegFacts
+    _leg_id: str  # the first fact's slot (FACT_SLOTS), which every error names
     config: LegConfig
     last_at: int
     ring_deadline: int | None
@@ -93,11 +96,11 @@ class Leg:
     ) -> None:
         # The plain path; _speed replaces it below with one built from the same
         # declarations that only falls back here when something is wrong.
-        self.facts = LegFacts(
+        self._take(LegFacts(
             leg_id, agent_a, agent_b, customer_ani, conversation_id=conversation_id,
             channel_session_id=channel_session_id, call_id=call_id,
             service_identifier=service_identifier, associated_dialog_uri=associated_dialog_uri,
-        )  # fmt: skip
+        ))  # fmt: skip
         if created_at.__class__ is not int:
             raise InvalidLeg(
                 "created_at", f"created_at must be an integer of ms, got {created_at!r}"
@@ -117,16 +120,26 @@ class Leg:
                 "created_at", f"created_at must be an integer of ms, got {created_at!r}"
             )
         leg = cls.__new__(cls)
-        leg.facts, leg.config, leg._state, leg.last_at = facts, config, _INITIAL_PACKED, created_at
+        leg._take(facts)
+        leg.config, leg._state, leg.last_at = config, _INITIAL_PACKED, created_at
         leg.ring_deadline = leg.grace_a_deadline = leg.grace_b_deadline = None
         return leg
+
+    def _take(self, facts: LegFacts) -> None:
+        for name, slot in FACT_SLOTS.items():
+            setattr(self, slot, getattr(facts, name))
 
     # -- reading the state ------------------------------------------------------
 
     @property
+    def facts(self) -> LegFacts:
+        """The leg's identifying facts (kept in the leg's own slots)."""
+        return _facts_of(*_read_facts(self))
+
+    @property
     def leg_id(self) -> str:
         """The leg's id (its first fact), which every error names."""
-        return self.facts.leg_id
+        return self._leg_id
 
     @property
     def state(self) -> LegState:
@@ -181,7 +194,7 @@ class Leg:
         )
 
     def __repr__(self) -> str:
-        return f"<Leg {self.facts.leg_id} {self.state} at {self.last_at}>"
+        return f"<Leg {self._leg_id} {self.state} at {self.last_at}>"
 
     # -- the step ----------------------------------------------------------------
 
@@ -197,14 +210,14 @@ class Leg:
         """
         if at.__class__ is not int:  # not a float (NaN would never be due), not a bool
             raise InvalidTime(
-                self.facts.leg_id, str(self.state), kind, at, f"time must be integer ms, got {at!r}"
+                self._leg_id, str(self.state), kind, at, f"time must be integer ms, got {at!r}"
             )
         plan = self._dispatch[self._state].get(kind)
         if plan is None:
-            raise IllegalInput(self.facts.leg_id, str(self.state), kind, at, "no transition for it")
+            raise IllegalInput(self._leg_id, str(self.state), kind, at, "no transition for it")
         if at < self.last_at:
             raise TimeWentBackwards(
-                self.facts.leg_id, str(self.state), kind, at,
+                self._leg_id, str(self.state), kind, at,
                 f"the leg is already at {self.last_at} ms",
             )  # fmt: skip
         if plan.due_slot:
@@ -224,10 +237,10 @@ class Leg:
         call); only what is still pending and due fires. Raises like
         :meth:`handle` for a bad ``now``."""
         if now.__class__ is not int:
-            raise InvalidTime(self.facts.leg_id, str(self.state), "timers", now,
+            raise InvalidTime(self._leg_id, str(self.state), "timers", now,
                               f"time must be integer ms, got {now!r}")  # fmt: skip
         if now < self.last_at:
-            raise TimeWentBackwards(self.facts.leg_id, str(self.state), "timers", now,
+            raise TimeWentBackwards(self._leg_id, str(self.state), "timers", now,
                                     f"the leg is already at {self.last_at} ms")  # fmt: skip
         steps: list[Step] = []
         while (due := self.next_deadline) is not None and due[1] <= now:
