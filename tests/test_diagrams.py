@@ -12,6 +12,7 @@ import pytest
 from helpers import REGENERATE, ROOT, assert_current, each_case
 
 from consultfsm.cli import main
+from consultfsm.core.events import label
 from consultfsm.core.guards import Guard
 from consultfsm.core.states import REGION_STATES, Region
 from consultfsm.core.table import TABLE, Disposition, inputs_of
@@ -27,7 +28,7 @@ from consultfsm.render.diagram import (
     self_loops,
 )
 from consultfsm.render.files import stale
-from consultfsm.verify.scenarios import CASES, Case, label, run_case
+from consultfsm.verify.scenarios import CASES, Case, run_case
 
 DIAGRAMS = ROOT / "diagrams"
 HAS_DOT = shutil.which("dot") is not None

@@ -23,6 +23,8 @@ from consultfsm import (
     TimeWentBackwards,
 )
 from consultfsm.core import events as ev
+from consultfsm.core.facts import LegFacts
+from consultfsm.verify.scenarios import LEG_FACTS
 
 I = InputKind  # noqa: E741
 
@@ -290,3 +292,70 @@ def test_an_impossible_snapshot_cannot_even_be_built() -> None:
         attrs.evolve(before, ring_deadline=None)
     assert info.value.field == "ring_deadline"
     assert leg.snapshot() == before
+
+
+# --- the snapshot's dict form is version 1, byte for byte --------------------------------
+
+#: A leg of the design note after the alert, as version 1 of the dict form spells it:
+#: facts first (the id as "leg"), then the region states, the deadlines, the time and
+#: the windows. Stored snapshots depend on every key and its order.
+SNAPSHOT_V1 = {
+    "v": 1, "leg": "L1", "agent_a": "A", "agent_b": "B", "customer_ani": "+923001234567",
+    "conversation_id": "C1", "channel_session_id": "S1", "call_id": "D2",
+    "service_identifier": "8001", "associated_dialog_uri": None, "call": "ringing",
+    "desk_a": "connected", "desk_b": "connected", "ring_deadline": 15_200,
+    "grace_a_deadline": None, "grace_b_deadline": None, "last_at": 200, "ring_ms": 15_000,
+    "grace_ms": 60_000,
+}  # fmt: skip
+
+
+def test_the_snapshot_dict_form_is_version_1() -> None:
+    leg = new_leg_after_alert()
+    data = leg.snapshot().to_dict()
+    assert list(data.items()) == list(SNAPSHOT_V1.items())
+    assert Leg.restore(LegSnapshot.from_dict(SNAPSHOT_V1)).snapshot() == leg.snapshot()
+
+
+def test_a_snapshot_built_with_strings_for_states_is_refused() -> None:
+    snap = new_leg_after_alert().snapshot()
+    with pytest.raises(SnapshotError) as info:
+        attrs.evolve(snap, call="ringing")  # type: ignore[arg-type]
+    assert info.value.field == "call"
+
+
+# --- the fast paths agree with the plain ones ------------------------------------------
+
+
+def test_the_fast_init_builds_what_the_plain_init_builds() -> None:
+    import inspect
+
+    from consultfsm.core.leg import PLAIN_INIT
+
+    assert inspect.signature(Leg.__init__).parameters.keys() == (
+        inspect.signature(PLAIN_INIT).parameters.keys()
+    )
+    for name, param in inspect.signature(PLAIN_INIT).parameters.items():
+        assert inspect.signature(Leg.__init__).parameters[name].kind is param.kind, name
+    fast = new_leg(created_at=5)
+    plain = Leg.__new__(Leg)
+    PLAIN_INIT(plain, **(LEG_FACTS | {"created_at": 5}))
+    assert all(getattr(fast, s) == getattr(plain, s) for s in Leg.__slots__)
+    assert fast.facts == plain.facts == LegFacts(
+        "L1", "A", "B", "+923001234567", conversation_id="C1", channel_session_id="S1",
+        call_id="D2", service_identifier="8001",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("config", [None, "15000", {"ring_ms": 1}])
+def test_a_config_that_is_no_leg_config_is_refused(config: object) -> None:
+    with pytest.raises(ConfigError) as info:
+        new_leg(config=config)
+    assert info.value.field == "config"
+    with pytest.raises(ConfigError):
+        Leg.from_facts(new_leg().facts, config=config)  # type: ignore[arg-type]
+
+
+def test_from_facts_takes_only_facts() -> None:
+    with pytest.raises(InvalidLeg) as info:
+        Leg.from_facts(LEG_FACTS)  # type: ignore[arg-type]
+    assert info.value.field == "facts"

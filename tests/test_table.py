@@ -148,6 +148,18 @@ def test_check_table_reports_an_expiry_row_in_a_state_that_does_not_arm_it() -> 
     assert any("must leave the state that arms it" in p for p in check_table([*TABLE, stray]))
 
 
+def test_check_table_reports_an_expiry_that_is_not_consumed_or_has_no_row() -> None:
+    key = "desk_a:disconnected--grace_timeout_a"
+    kept = [
+        attrs.evolve(r, target=r.source, emits=(), disposition=Disposition.DUPLICATE)
+        if r.key == key else r
+        for r in TABLE
+    ]  # fmt: skip
+    assert any(p.startswith(key) and "must leave" in p for p in check_table(kept))
+    missing = [r for r in TABLE if r.key != key]
+    assert "desk_a:disconnected: arms grace_a but no row takes its expiry" in check_table(missing)
+
+
 def test_a_row_must_fix_exactly_the_event_parameters() -> None:
     with pytest.raises(TypeError, match="reported_by"):
         emit(ev.CallLegEnded)

@@ -17,6 +17,7 @@ from strategies import CUSTOMER_ANI, Move, configs, moves
 from consultfsm import (
     TIMEOUT_INPUT,
     Disposition,
+    IllegalInput,
     InputKind,
     InputRejected,
     InvalidTime,
@@ -28,6 +29,7 @@ from consultfsm import (
 from consultfsm.core import events as ev
 from consultfsm.core.states import TIMER_OF_INPUT
 from consultfsm.core.step import EXPIRY_ABSORBED
+from consultfsm.core.table import Row
 
 I = InputKind  # noqa: E741
 WINDOWS = LegConfig(ring_ms=15_000, grace_ms=5_000)
@@ -150,3 +152,25 @@ def test_import_compiles_no_table_and_the_first_step_does() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_table_that_leaves_a_due_timer_pending_is_refused_whole() -> None:
+    # A broken copy (check_table would refuse it): grace_a's expiry a duplicate.
+    import attrs
+
+    from consultfsm.core import TABLE, check_table, leg_class
+
+    def broken(row: Row) -> Row:
+        if row.key != "desk_a:disconnected--grace_timeout_a":
+            return row
+        return attrs.evolve(row, target=row.source, emits=(), disposition=Disposition.DUPLICATE)
+
+    table = tuple(broken(r) for r in TABLE)
+    assert check_table(table)  # the static check says so...
+    leg = leg_class(table)("L1", "A", "B", "", conversation_id="C1", channel_session_id="S1")
+    leg.handle(I.ALERTING, 0)
+    leg.handle(I.BROWSER_DISCONNECTED_A, 1_000)
+    before = leg.snapshot()
+    with pytest.raises(IllegalInput, match="did not consume"):  # ...and the leg, at run time
+        leg.handle_timers(100_000)  # the ring (15 s) fires first, then grace_a (61 s) sticks
+    assert leg.snapshot() == before  # the ring's firing is undone with it: all or nothing

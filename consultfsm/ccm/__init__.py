@@ -3,7 +3,7 @@
 ``correlation`` finds the customer's *existing* channel session for a consult
 (dialog URI, then channel session id, then the customer's ANI), never creating
 one. The CCM's engine, driven only by what desks send, will live here.
-Depends on ``core`` and ``wire``.
+Depends on ``core``.
 """
 
 from consultfsm.ccm.correlation import (

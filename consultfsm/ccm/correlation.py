@@ -185,7 +185,8 @@ class SessionResolver:
     @default_region.validator
     def _check_region(self, _: object, value: str | None) -> None:
         if value is not None and value not in phonenumbers.SUPPORTED_REGIONS:
-            raise ConfigError(f"default_region {value!r} is not a region phonenumbers knows")
+            why = f"default_region {value!r} is not a region phonenumbers knows"
+            raise ConfigError("default_region", why)
 
     def resolve(self, evidence: ConsultEvidence, sessions: Iterable[ChannelSession]) -> Resolution:
         """Find the customer's active channel session, or raise a

@@ -7,7 +7,8 @@ import json
 import sys
 from typing import Any, TextIO
 
-from consultfsm.verify.scenarios import CASES, CaseResult, find_case, label, run_all, run_case
+from consultfsm.core.events import label
+from consultfsm.verify.scenarios import CASES, CaseResult, find_case, run_all, run_case
 
 EPILOG = """\
 exit status:

@@ -1,21 +1,69 @@
 """The core: one leg's machine. Sans-I/O; attrs is its only dependency.
 
-``states`` names things, ``facts`` says what a leg is, ``guards`` and
-``table`` say what it does, ``events`` what it tells the world, ``executor``
-compiles a table, ``leg`` runs it, ``snapshot`` saves it, and ``_speed`` holds
-every speed trick beside the plain path it replaces. Imports go one way, in
-that order (docs/architecture.md); this module re-exports the lot.
+Bottom up (each module imports only those before it; docs/architecture.md):
+``errors``, ``states`` (the names), ``facts`` (what a leg is), ``guards``,
+``events`` (what a leg tells the world), ``table`` (what it does), ``step``,
+``_speed`` (every speed trick, beside the plain path it replaces),
+``executor`` (compiling a table), ``snapshot`` and ``leg`` (running one).
+This module re-exports their public names: the facade's, the table and its
+introspection, the executor, and every event class.
 """
 
-from consultfsm.core.events import EVENT_CLASSES
-from consultfsm.core.executor import Program, compile_table
-from consultfsm.core.facts import DEFAULT_CONFIG
+from consultfsm.core.errors import (
+    ConfigError,
+    ConsultFsmError,
+    IllegalInput,
+    InputRejected,
+    InvalidLeg,
+    InvalidTime,
+    SnapshotError,
+    TimeWentBackwards,
+)
+from consultfsm.core.events import (
+    EVENT_CLASSES,
+    AlertRemoved,
+    AlertRestored,
+    AlertShown,
+    CallLegEnded,
+    CallLegStarted,
+    CimCallLegEnded,
+    CimCallLegStarted,
+    ConsultEndedForA,
+    ConsultEndedForB,
+    ConsultRestored,
+    ConsultStillRinging,
+    Consumer,
+    Event,
+    EventKind,
+    RejoinConversation,
+    Reporter,
+    TaskAssigned,
+    TaskClosed,
+    TaskCreated,
+    TimerCancelled,
+    TimerStarted,
+    label,
+)
+from consultfsm.core.executor import LegState, Program, compile_table
+from consultfsm.core.facts import DEFAULT_CONFIG, LegConfig, LegFacts
 from consultfsm.core.guards import Guard
-from consultfsm.core.leg import leg_class
-from consultfsm.core.states import Region
+from consultfsm.core.leg import Leg, leg_class
+from consultfsm.core.snapshot import LegSnapshot
+from consultfsm.core.states import (
+    TIMEOUT_INPUT,
+    CallState,
+    CimReason,
+    DeskState,
+    EndReason,
+    InputKind,
+    Region,
+    Timer,
+)
+from consultfsm.core.step import EXPIRY_ABSORBED, Step
 from consultfsm.core.table import (
     STATE_TIMERS,
     TABLE,
+    Disposition,
     Emit,
     Row,
     armed_in,
@@ -28,17 +76,62 @@ from consultfsm.core.table import (
 __all__ = [
     "DEFAULT_CONFIG",
     "EVENT_CLASSES",
+    "EXPIRY_ABSORBED",
     "STATE_TIMERS",
     "TABLE",
+    "TIMEOUT_INPUT",
+    "AlertRemoved",
+    "AlertRestored",
+    "AlertShown",
+    "CallLegEnded",
+    "CallLegStarted",
+    "CallState",
+    "CimCallLegEnded",
+    "CimCallLegStarted",
+    "CimReason",
+    "ConfigError",
+    "ConsultEndedForA",
+    "ConsultEndedForB",
+    "ConsultFsmError",
+    "ConsultRestored",
+    "ConsultStillRinging",
+    "Consumer",
+    "DeskState",
+    "Disposition",
     "Emit",
+    "EndReason",
+    "Event",
+    "EventKind",
     "Guard",
+    "IllegalInput",
+    "InputKind",
+    "InputRejected",
+    "InvalidLeg",
+    "InvalidTime",
+    "Leg",
+    "LegConfig",
+    "LegFacts",
+    "LegSnapshot",
+    "LegState",
     "Program",
     "Region",
+    "RejoinConversation",
+    "Reporter",
     "Row",
+    "SnapshotError",
+    "Step",
+    "TaskAssigned",
+    "TaskClosed",
+    "TaskCreated",
+    "TimeWentBackwards",
+    "Timer",
+    "TimerCancelled",
+    "TimerStarted",
     "armed_in",
     "check_table",
     "compile_table",
     "inputs_of",
+    "label",
     "leg_class",
     "rows_for",
     "states_of",

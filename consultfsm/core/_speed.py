@@ -212,7 +212,8 @@ def fast_leg_init(plain: Callable[..., None], slots: dict[str, Any], **defaults:
     by_keyword = ", ".join(f"{n}={n}" for n in everything)
     lines = [
         f"def __init__(self, {', '.join(params)}):",
-        f"    if {_facts_test()} or created_at.__class__ is not int:",
+        f"    if ({_facts_test()} or created_at.__class__ is not int"
+        " or config.__class__ is not default_config.__class__):",
         f"        return plain_(self, {by_keyword})",
         *(f"    self.{FACT_SLOTS[name]} = {name}" for name in names),
         *(f"    self.{name} = {name}" for name in defaults if name != "created_at"),

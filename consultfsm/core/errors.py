@@ -57,4 +57,9 @@ class InvalidLeg(ConsultFsmError, ValueError):
 
 
 class ConfigError(ConsultFsmError, ValueError):
-    """A leg configuration value is out of range."""
+    """A leg configuration value is out of range (``field`` names it)."""
+
+    def __init__(self, field: str, why: str) -> None:
+        self.field = field
+        self.why = why
+        super().__init__(why)

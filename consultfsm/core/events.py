@@ -445,3 +445,18 @@ EVENT_CLASSES: tuple[type[Event], ...] = (
     CimCallLegStarted, CimCallLegEnded, CallLegStarted, CallLegEnded,
     TaskCreated, TaskAssigned, TaskClosed, TimerStarted, TimerCancelled,
 )  # fmt: skip
+
+
+def label(event: Event) -> str:
+    """A short, stable text of an event, for logs, expectations and tables:
+    ``CIM CALL_LEG_STARTED(CONSULT)``, ``publish CALL_LEG_ENDED(CONSULT_ENDED) by
+    CCM``, ``alert_removed(rona)``, else the event's wire name."""
+    if isinstance(event, CimCallLegStarted | CimCallLegEnded):
+        return f"CIM {event.intent.value}({event.reason.value})"
+    if isinstance(event, CallLegStarted | CallLegEnded):
+        by = " by CCM" if event.reported_by is Reporter.CCM else ""
+        reason = "" if isinstance(event, CallLegStarted) else f"({event.reason.value})"
+        return f"publish {event.kind.value}{reason}{by}"
+    if isinstance(event, AlertRemoved | ConsultEndedForA | ConsultEndedForB):
+        return f"{event.kind.value}({event.reason.value})"
+    return event.kind.value

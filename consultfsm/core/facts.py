@@ -1,11 +1,12 @@
 """What a leg *is*, declared once: its identifying facts and its timer windows.
 
-:class:`LegFacts` is the only place a fact is named. Its attrs fields carry the
+:class:`LegFacts` declares each fact once. Its attrs fields carry the
 validation (``kind`` in each field's metadata), and everything else derives
-from them: the leg's fast constructor check (:mod:`consultfsm.core._speed`),
+from them: the leg's slots and its fast ``__init__`` (:mod:`consultfsm.core._speed`),
 the snapshot's fields and its dict form (:mod:`consultfsm.core.snapshot`), and
 what events may copy from a leg (:mod:`consultfsm.core.events`). Adding a fact
-is one field here and one parameter of :class:`~consultfsm.core.leg.Leg`.
+is one field here and one parameter of :class:`~consultfsm.core.leg.Leg`'s
+``__init__``, which passes it on.
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ FACT_SLOTS: dict[str, str] = {name: f"_{name}" for name in FACT_NAMES}
 
 def _positive_ms(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value.__class__ is not int or value <= 0:
-        raise ConfigError(f"{attribute.name} must be a positive integer of ms, got {value!r}")
+        why = f"{attribute.name} must be a positive integer of ms, got {value!r}"
+        raise ConfigError(attribute.name, why)
 
 
 @attrs.frozen(slots=True)

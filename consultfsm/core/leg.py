@@ -23,7 +23,14 @@ from operator import attrgetter
 from typing import Any, ClassVar
 
 from . import _speed
-from .errors import IllegalInput, InvalidLeg, InvalidTime, SnapshotError, TimeWentBackwards
+from .errors import (
+    ConfigError,
+    IllegalInput,
+    InvalidLeg,
+    InvalidTime,
+    SnapshotError,
+    TimeWentBackwards,
+)
 from .executor import DEADLINE_SLOT, DECODE, ENCODE, LegState, Program, compile_table
 from .facts import DEFAULT_CONFIG, FACT_SLOTS, LegConfig, LegFacts
 from .snapshot import LegSnapshot
@@ -43,6 +50,7 @@ _read_facts = attrgetter(*FACT_SLOTS.values())
 _facts_of = _speed.trusted_constructor(LegFacts)  # the values were validated on the way in
 _INITIAL_PACKED = ENCODE[LegState(*INITIAL.values())]  # type: ignore[arg-type]
 _TIMERS = tuple(Timer)  # ties between deadlines fire in this order
+_DEADLINE_SLOTS = tuple(DEADLINE_SLOT.values())
 
 
 def _compile_real(cls: type[Leg]) -> None:
@@ -64,8 +72,7 @@ class Leg:
     its timer windows and the time it was created.
     """
 
-    __slots__ = ("_state", "config", "grace_a_deadline", "grace_b_deadline", "last_at",
-                 "ring_deadline", *FACT_SLOTS.values())  # fmt: skip
+    __slots__ = ("_state", "config", "last_at", *DEADLINE_SLOT.values(), *FACT_SLOTS.values())
 
     #: The compiled table this class runs (the real one, compiled when a leg
     #: first steps, not at import); :func:`leg_class` makes others.
@@ -101,33 +108,35 @@ class Leg:
             channel_session_id=channel_session_id, call_id=call_id,
             service_identifier=service_identifier, associated_dialog_uri=associated_dialog_uri,
         ))  # fmt: skip
-        if created_at.__class__ is not int:
-            raise InvalidLeg(
-                "created_at", f"created_at must be an integer of ms, got {created_at!r}"
-            )
-        self.config = config
-        self._state = _INITIAL_PACKED
-        self.ring_deadline = self.grace_a_deadline = self.grace_b_deadline = None
-        self.last_at = created_at
+        self._start(config, created_at)
 
     @classmethod
     def from_facts(
         cls, facts: LegFacts, *, config: LegConfig = DEFAULT_CONFIG, created_at: int = 0
     ) -> Leg:
         """A new leg (every region in its initial state) with these facts."""
-        if created_at.__class__ is not int:
-            raise InvalidLeg(
-                "created_at", f"created_at must be an integer of ms, got {created_at!r}"
-            )
+        if not isinstance(facts, LegFacts):
+            raise InvalidLeg("facts", f"facts must be LegFacts, got {type(facts).__name__}")
         leg = cls.__new__(cls)
         leg._take(facts)
-        leg.config, leg._state, leg.last_at = config, _INITIAL_PACKED, created_at
-        leg.ring_deadline = leg.grace_a_deadline = leg.grace_b_deadline = None
+        leg._start(config, created_at)
         return leg
 
     def _take(self, facts: LegFacts) -> None:
         for name, slot in FACT_SLOTS.items():
             setattr(self, slot, getattr(facts, name))
+
+    def _start(self, config: LegConfig, created_at: int) -> None:
+        # Everything but the facts, checked: a leg that exists can always step.
+        if not isinstance(config, LegConfig):
+            raise ConfigError("config", f"config must be a LegConfig, got {type(config).__name__}")
+        if created_at.__class__ is not int:
+            raise InvalidLeg(
+                "created_at", f"created_at must be an integer of ms, got {created_at!r}"
+            )
+        self.config, self._state, self.last_at = config, _INITIAL_PACKED, created_at
+        for slot in _DEADLINE_SLOTS:
+            setattr(self, slot, None)
 
     # -- reading the state ------------------------------------------------------
 
@@ -186,11 +195,8 @@ class Leg:
     def is_finished(self) -> bool:
         """The call has ended and no timer is pending: the leg will emit nothing
         more, whatever it is told, and the host may forget it."""
-        return (
-            DECODE[self._state].call in TERMINAL_CALL_STATES
-            and self.ring_deadline is None
-            and self.grace_a_deadline is None
-            and self.grace_b_deadline is None
+        return DECODE[self._state].call in TERMINAL_CALL_STATES and not any(
+            getattr(self, slot) is not None for slot in _DEADLINE_SLOTS
         )
 
     def __repr__(self) -> str:
@@ -233,19 +239,33 @@ class Leg:
     def handle_timers(self, now: int) -> tuple[Step, ...]:
         """Fire every timer due at ``now``, earliest first, each at its own
         deadline (or at the leg's last input, if that is later), and return
-        the steps. Firing one timer may cancel another (a RONA ends the
-        call); only what is still pending and due fires. Raises like
-        :meth:`handle` for a bad ``now``."""
+        the steps; only what is still pending when its turn comes fires.
+        Raises like :meth:`handle` for a bad ``now``, and
+        :class:`IllegalInput` when a table leaves a due timer pending; either
+        way the leg is as it was before the call."""
         if now.__class__ is not int:
             raise InvalidTime(self._leg_id, str(self.state), "timers", now,
                               f"time must be integer ms, got {now!r}")  # fmt: skip
         if now < self.last_at:
             raise TimeWentBackwards(self._leg_id, str(self.state), "timers", now,
                                     f"the leg is already at {self.last_at} ms")  # fmt: skip
+        due = self.next_deadline
+        if due is None or due[1] > now:
+            return ()
+        before = self.snapshot()  # all or nothing, like handle
         steps: list[Step] = []
-        while (due := self.next_deadline) is not None and due[1] <= now:
-            timer, deadline = due
-            steps.append(self.handle(TIMEOUT_INPUT[timer], max(deadline, self.last_at)))
+        try:
+            while due is not None and due[1] <= now:
+                timer, deadline = due
+                kind = TIMEOUT_INPUT[timer]
+                steps.append(self.handle(kind, max(deadline, self.last_at)))
+                due = self.next_deadline
+                if due == (timer, deadline):  # not consumed: the table is broken
+                    raise IllegalInput(self._leg_id, str(self.state), kind, deadline,
+                                       "the due timer's row did not consume it")  # fmt: skip
+        except BaseException:
+            self.reset(before)
+            raise
         return tuple(steps)
 
     def accepts(self, kind: InputKind, at: int) -> bool:
@@ -280,9 +300,8 @@ class Leg:
         config = DEFAULT_CONFIG if snap.config == DEFAULT_CONFIG else snap.config
         leg = cls.from_facts(snap.facts, config=config, created_at=snap.last_at)
         leg._state = ENCODE[LegState(snap.call, snap.desk_a, snap.desk_b)]
-        leg.ring_deadline = snap.ring_deadline
-        leg.grace_a_deadline = snap.grace_a_deadline
-        leg.grace_b_deadline = snap.grace_b_deadline
+        for slot in _DEADLINE_SLOTS:  # the snapshot's fields have the slots' names
+            setattr(leg, slot, getattr(snap, slot))
         return leg
 
     def reset(self, snap: LegSnapshot) -> None:
@@ -296,7 +315,7 @@ class Leg:
 PLAIN_INIT = Leg.__init__
 Leg.__init__ = _speed.fast_leg_init(  # type: ignore[method-assign]
     PLAIN_INIT,
-    {"_state": _INITIAL_PACKED, **dict.fromkeys(DEADLINE_SLOT.values())},
+    {"_state": _INITIAL_PACKED, **dict.fromkeys(_DEADLINE_SLOTS)},
     config=DEFAULT_CONFIG,
     created_at=0,
 )

@@ -23,25 +23,27 @@ import attrs
 
 from . import _speed
 from .errors import ConfigError, InvalidLeg, SnapshotError
+from .executor import DEADLINE_SLOT
 from .facts import WIRE, LegConfig, LegFacts
-from .states import CallState, DeskState
-from .table import STATE_TIMERS
+from .states import TIMER_REGION, CallState, DeskState, Timer
+from .table import armed_in
 
 _new_facts = _speed.fast_facts_constructor()
 
-#: The snapshot field holding each timer's deadline.
-_DEADLINE_FIELD = {timer: f"{timer.value}_deadline" for timer in STATE_TIMERS.values()}
-
-
-#: Per state time-out: the region's field, the arming state, the deadline's field.
+#: Per timer: its region's field, the states that arm it, its deadline's field
+#: (named as the leg's slot, so a leg and its snapshot line up).
 _TIMER_CHECKS = tuple(
-    (region.value, state, _DEADLINE_FIELD[timer]) for (region, state), timer in STATE_TIMERS.items()
+    (TIMER_REGION[timer].value, armed_in(timer), DEADLINE_SLOT[timer]) for timer in Timer
 )
+_STATE_TYPES = {"call": CallState, "desk_a": DeskState, "desk_b": DeskState}
 
 
 def _consistent(snap: LegSnapshot, attribute: Any, value: Any) -> None:
-    for region, state, field in _TIMER_CHECKS:
-        pending = getattr(snap, region) is state
+    for field, enum in _STATE_TYPES.items():
+        if getattr(snap, field).__class__ is not enum:
+            raise SnapshotError(field, f"expected a {enum.__name__}, got {getattr(snap, field)!r}")
+    for region, armed, field in _TIMER_CHECKS:
+        pending = getattr(snap, region) in armed
         if (getattr(snap, field) is not None) != pending:
             raise SnapshotError(
                 field,
@@ -93,8 +95,7 @@ class LegSnapshot:
         try:
             config = _DEFAULT_CONFIG if windows == _DEFAULT_WINDOWS else LegConfig(*windows)
         except ConfigError as exc:
-            name = next(n for n in _CONFIG_FIELDS if str(exc).startswith(n))
-            raise SnapshotError(name, str(exc)) from None
+            raise SnapshotError(exc.field, exc.why) from None
         return cls(facts, *rest[: len(_STATE_FIELDS)], config)  # type: ignore[call-arg]
 
 

@@ -390,8 +390,10 @@ def check_table(table: Iterable[Row] = TABLE) -> list[str]:
     Checks that rows only name states and inputs of their region; that each
     state time-out belongs to its timer's region; that only applied rows
     change state or emit; that keys are unique; that terminal call states are
-    never left; and that a timer's expiry leaves the state that armed it.
+    never left; and (rule 5) that a timer's expiry is taken, applied, only by
+    rows that leave the state that arms it, and that such a state has one.
     """
+    table = tuple(table)
     problems: list[str] = []
     for (region, state), timer in STATE_TIMERS.items():
         if TIMER_REGION[timer] is not region or state not in REGION_STATES[region]:
@@ -405,11 +407,13 @@ def check_table(table: Iterable[Row] = TABLE) -> list[str]:
             problems.append(f"{row.key}: state outside region {row.region}")
         if INPUT_REGION[row.input] is not row.region:
             problems.append(f"{row.key}: input belongs to {INPUT_REGION[row.input]}")
-        fired = row.fires
-        if fired is not None and (
-            STATE_TIMERS.get((row.region, row.source)) is not fired or row.target == row.source
+        expired = TIMER_OF_INPUT.get(row.input)
+        if expired is not None and (
+            STATE_TIMERS.get((row.region, row.source)) is not expired
+            or row.disposition is not Disposition.APPLIED
+            or row.target == row.source
         ):
-            problems.append(f"{row.key}: {fired}'s expiry must leave the state that arms it")
+            problems.append(f"{row.key}: {expired}'s expiry must leave the state that arms it")
         if row.disposition is not Disposition.APPLIED and (row.emits or row.target != row.source):
             problems.append(f"{row.key}: a {row.disposition} row must change nothing")
         if row.source in TERMINAL_CALL_STATES and row.target != row.source:
@@ -417,4 +421,8 @@ def check_table(table: Iterable[Row] = TABLE) -> list[str]:
         if row.key in seen:
             problems.append(f"{row.key}: duplicate row key")
         seen.add(row.key)
+    for (region, state), timer in STATE_TIMERS.items():
+        expiry = TIMEOUT_INPUT[timer]
+        if not any(r.region is region and r.source is state and r.input is expiry for r in table):
+            problems.append(f"{region}:{state}: arms {timer} but no row takes its expiry")
     return problems

@@ -32,7 +32,7 @@ from consultfsm.core.guards import GUARDS
 from consultfsm.core.leg import Leg
 from consultfsm.core.states import INITIAL, REGION_STATES, InputKind, Region, Timer
 from consultfsm.core.step import Step
-from consultfsm.core.table import TABLE, Disposition, Row
+from consultfsm.core.table import Disposition, Row
 
 ROOT = "leg"
 
@@ -142,7 +142,8 @@ def _taken(row: Row) -> Any:
 
 
 def build_machine(model: LegModel) -> LegMachine:
-    """A ``transitions`` machine for ``model``, with one transition per applied row."""
+    """A ``transitions`` machine for ``model``, with one transition per applied
+    row of the table its leg runs (the real one, or a ``leg_class`` table)."""
     machine = LegMachine(
         model=model,
         states=_states_config(),
@@ -151,7 +152,7 @@ def build_machine(model: LegModel) -> LegMachine:
         send_event=True,
         queued=False,
     )
-    for row in TABLE:
+    for row in type(model.leg).program.table:
         if row.disposition is Disposition.APPLIED:
             machine.add_transition(
                 trigger=row.input.value,

@@ -42,6 +42,7 @@ import attrs
 
 from consultfsm.core import events as ev
 from consultfsm.core.errors import ConsultFsmError
+from consultfsm.core.events import label
 from consultfsm.core.executor import LegState
 from consultfsm.core.guards import GUARDS, Guard
 from consultfsm.core.states import (
@@ -57,7 +58,7 @@ from consultfsm.core.states import (
     Region,
 )
 from consultfsm.core.table import TABLE, Disposition, Emit, Row, rows_for
-from consultfsm.verify.scenarios import CASES, Case, CaseResult, label, run_case
+from consultfsm.verify.scenarios import CASES, Case, CaseResult, run_case
 
 #: The file stem of the main state diagram, and of the ``transitions`` variant.
 STATE_DIAGRAM = "leg"

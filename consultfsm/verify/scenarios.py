@@ -21,6 +21,7 @@ from typing import Any
 import attrs
 
 from consultfsm.core import events as ev
+from consultfsm.core.events import label
 from consultfsm.core.executor import LegState
 from consultfsm.core.facts import DEFAULT_CONFIG, LegConfig
 from consultfsm.core.leg import Leg
@@ -43,19 +44,6 @@ LEG_FACTS: dict[str, Any] = {
     "call_id": "D2",
     "service_identifier": "8001",
 }
-
-
-def label(event: ev.Event) -> str:
-    """The short, stable text of an event used in expectations and tables."""
-    if isinstance(event, ev.CimCallLegStarted | ev.CimCallLegEnded):
-        return f"CIM {event.intent.value}({event.reason.value})"
-    if isinstance(event, ev.CallLegStarted | ev.CallLegEnded):
-        by = " by CCM" if event.reported_by is ev.Reporter.CCM else ""
-        reason = "" if isinstance(event, ev.CallLegStarted) else f"({event.reason.value})"
-        return f"publish {event.kind.value}{reason}{by}"
-    if isinstance(event, ev.AlertRemoved | ev.ConsultEndedForA | ev.ConsultEndedForB):
-        return f"{event.kind.value}({event.reason.value})"
-    return event.kind.value
 
 
 #: Which expectation column each consumer's events belong to (timers: none).

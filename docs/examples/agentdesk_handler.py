@@ -14,7 +14,7 @@ import json
 
 from consultfsm import InputKind, Leg, LegSnapshot
 from consultfsm.core import events as ev
-from consultfsm.verify.scenarios import label
+from consultfsm.core.events import label
 
 STORAGE: dict[str, str] = {}  # stands in for the browser's localStorage
 KEY = "consult-leg:L1"

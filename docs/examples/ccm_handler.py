@@ -14,7 +14,7 @@ import heapq
 
 from consultfsm import InputKind, Leg, Step
 from consultfsm.core import events as ev
-from consultfsm.verify.scenarios import label
+from consultfsm.core.events import label
 
 
 class CcmHandler:
