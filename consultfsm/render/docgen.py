@@ -84,8 +84,11 @@ def transition_table_md() -> str:
         + ". The rules the rows obey are in the docstring of `consultfsm/core/table.py` and in "
         "[model.md](model.md). `#` is the row's position in `TABLE`. A guard written "
         "`«region» guard` reads another region than the row's own (see "
-        "[model.md](model.md#guards)). Timers: `cancel` disarms a deadline, `start` arms one "
-        "(the host is told through `timer_cancelled` / `timer_started`).",
+        "[model.md](model.md#guards)). Timers follow from the states a row leaves and "
+        "enters (`STATE_TIMERS`): `cancel` disarms a deadline, `start` arms one (the host is "
+        "told through `timer_cancelled` / `timer_started`), `fires` consumes the timer whose "
+        "expiry the row takes. An expiry of a timer that is not pending and due has no row: "
+        "it is absorbed (rule 5, [model.md](model.md#timers-are-deadlines-owned-by-states)).",
         "",
     ]
     index = {id(row): n for n, row in enumerate(TABLE, 1)}
@@ -102,7 +105,10 @@ def transition_table_md() -> str:
                     guard_text(r).strip("[]"),
                     r.target.value,
                     ", ".join(emit_text(e) for e in r.emits),
-                    ", ".join(t for t in effects(r) if t.startswith(("cancel ", "start "))),
+                    ", ".join(
+                        [t for t in effects(r) if t.startswith(("cancel ", "start "))]
+                        + ([f"fires {r.fires.value}"] if r.fires is not None else [])
+                    ),
                     r.disposition.value,
                 )
                 for r in rows
