@@ -358,6 +358,7 @@ class CallLegStarted(Event):
 
     kind = EventKind.CALL_LEG_STARTED
     to = Consumer.CONVERSATION
+    intent: ClassVar[CimIntent] = CimIntent.CALL_LEG_STARTED  # of the CIM message behind it
     channel_session_id: str = fact("channel_session_id")
     conversation_id: str = fact("conversation_id")
     agent: str = fact("agent_b")
@@ -373,6 +374,7 @@ class CallLegEnded(Event):
 
     kind = EventKind.CALL_LEG_ENDED
     to = Consumer.CONVERSATION
+    intent: ClassVar[CimIntent] = CimIntent.CALL_LEG_ENDED  # of the CIM message behind it
     channel_session_id: str = fact("channel_session_id")
     conversation_id: str = fact("conversation_id")
     agent: str = fact("agent_b")

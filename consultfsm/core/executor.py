@@ -29,7 +29,7 @@ from typing import NamedTuple, Protocol
 
 from . import _speed
 from .errors import IllegalInput
-from .events import TimerCancelled, TimerStarted, build_event
+from .events import Event, TimerCancelled, TimerStarted, build_event
 from .facts import WINDOW_FIELD, LegConfig, LegFacts
 from .guards import GUARDS
 from .states import (
@@ -150,7 +150,7 @@ def apply_plain(plan: Plan, leg: Steppable, at: int) -> Step:
     row = plan.row
     assert row is not None
     facts = leg.facts
-    events: list[object] = []
+    events: list[Event] = []
     if plan.cancel is not None:
         events.append(TimerCancelled(facts.leg_id, at, plan.cancel, getattr(leg, plan.cancel_slot)))
         setattr(leg, plan.cancel_slot, None)
@@ -165,7 +165,7 @@ def apply_plain(plan: Plan, leg: Steppable, at: int) -> Step:
         deadline = at + leg.config.window(plan.start)
         setattr(leg, plan.start_slot, deadline)
         events.append(TimerStarted(facts.leg_id, at, plan.start, deadline))
-    return Step(Disposition.APPLIED, row, tuple(events))  # type: ignore[arg-type]
+    return Step(Disposition.APPLIED, row, tuple(events))
 
 
 class _StaticView:
@@ -181,12 +181,6 @@ class Program:
     def __init__(self, table: tuple[Row, ...], dispatch: tuple[dict[InputKind, Plan], ...]):
         self.table = table
         self.dispatch = dispatch
-
-    def row_for(self, state: LegState, kind: InputKind) -> Row | None:
-        """The row that decides ``kind`` in ``state`` (for a timer input: when
-        its timer is due), or None (illegal, or rule 5 for a timer input)."""
-        plan = self.dispatch[ENCODE[state]].get(kind)
-        return None if plan is None else plan.row
 
 
 def compile_table(table: Iterable[Row] = TABLE, *, fast: bool = True) -> Program:

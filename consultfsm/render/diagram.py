@@ -174,8 +174,10 @@ def emit_text(e: Emit) -> str:
     """An emitted event as the diagrams print it, e.g. ``CIM CALL_LEG_STARTED→CCM``."""
     cls = e.event
     params = dict(e.params)
-    intent = getattr(cls, "intent", None)
-    name = f"CIM {intent.value}" if intent is not None else cls.kind.value
+    if issubclass(cls, ev.CimCallLegStarted | ev.CimCallLegEnded):  # named by its intent
+        name = f"CIM {cls.intent.value}"
+    else:
+        name = cls.kind.value
     if params.get("reported_by") is ev.Reporter.CCM:
         name += " by CCM"
     rest = {k: v for k, v in params.items() if k != "reported_by"}

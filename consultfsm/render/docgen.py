@@ -328,10 +328,9 @@ def events_section() -> str:
         return " ".join(first.replace("``", "`").split())  # RST literals -> Markdown
 
     def kind(cls: type[ev.Event]) -> str:
-        intent = getattr(cls, "intent", None)
-        return (
-            f"`{cls.kind.value}` ({intent.value})" if intent is not None else f"`{cls.kind.value}`"
-        )
+        if issubclass(cls, ev.CimCallLegStarted | ev.CimCallLegEnded):  # named by its intent
+            return f"`{cls.kind.value}` ({cls.intent.value})"
+        return f"`{cls.kind.value}`"
 
     return "\n".join(
         _table(

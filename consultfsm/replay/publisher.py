@@ -30,12 +30,6 @@ Publication = ev.CallLegStarted | ev.CallLegEnded
 CIM_EVENTS = (ev.CimCallLegStarted, ev.CimCallLegEnded)
 PUBLICATIONS = (ev.CallLegStarted, ev.CallLegEnded)
 
-#: The intent of the CIM message behind each publication.
-INTENT_OF: dict[type[Publication], ev.CimIntent] = {
-    ev.CallLegStarted: ev.CimIntent.CALL_LEG_STARTED,
-    ev.CallLegEnded: ev.CimIntent.CALL_LEG_ENDED,
-}
-
 
 class MissingDeskMessage(ConsultFsmError):
     """A step publishes a leg event as reported by B's desk, but sends no
@@ -44,7 +38,7 @@ class MissingDeskMessage(ConsultFsmError):
 
     def __init__(self, event: Publication) -> None:
         self.leg = event.leg
-        self.intent = INTENT_OF[type(event)]
+        self.intent = event.intent
         super().__init__(
             f"{event.kind.value} of leg {event.leg!r} is reported by B's desk, but the "
             f"step sends no {self.intent.value} CIM message from B's desk"
@@ -102,7 +96,7 @@ class Publisher:
         facts: LegFacts,
         sent: Mapping[str, CimMessage],
     ) -> Record:
-        intent = INTENT_OF[type(event)].value
+        intent = event.intent.value
         key = (event.leg, intent)
         if key in self._published:  # defence in depth: the table emits each once
             return records.duplicate_suppressed(event.at, event.leg, "leg", event.kind.value)

@@ -432,7 +432,7 @@ class Observer:
             Invariant.CUSTOMER_SESSION,
             lambda: f"{e.kind} on conversation {e.conversation_id!r}, not {rec.conversation!r}",
         )
-        intent = ev.CimIntent.CALL_LEG_STARTED if started else ev.CimIntent.CALL_LEG_ENDED
+        intent = e.intent
         by_desk = e.reported_by is ev.Reporter.AGENTDESK
         c(
             by_desk == (intent in cim),
