@@ -162,7 +162,7 @@ def _facts_test() -> str:
             bad.append(f"({f.name} is not None and {f.name}.__class__ is not str)")
         else:
             bad.append(f"{f.name}.__class__ is not str")
-            if kind is FactKind.ID:
+            if kind in (FactKind.ID, FactKind.AGENT):  # AGENT: None only via its own path
                 bad.append(f"not {f.name}")
         if DIFFERS_FROM in f.metadata:
             bad.append(f"{f.name} == {f.metadata[DIFFERS_FROM]}")
@@ -294,13 +294,17 @@ def compile_applies(plans: Sequence[CompiledRow], decode_call: Sequence[Any]) ->
             args = _event_args(emit.event, dict(emit.params), row, f"v_{n}_{i}", scope)
             lines.append(f"e_{i} = {maker(emit.event)}({', '.join(args)})")
             names.append(f"e_{i}")
-        if plan.start is not None:
-            scope[f"start_{n}"] = plan.start
-            lines += [f"d_ = at + leg.config.{plan.window_field}",
-                      f"leg.{plan.start_slot} = d_",
-                      f"e_s = {maker(TimerStarted)}(leg._leg_id, at, start_{n}, d_)"]  # fmt: skip
-            names.append("e_s")
         events = "(" + "".join(f"{x}, " for x in names) + ")"
+        if plan.start is not None:  # a window of None: the timer is not used
+            scope[f"start_{n}"] = plan.start
+            lines += [f"w_ = leg.config.{plan.window_field}",
+                      "if w_ is None:",
+                      f"    ev_ = {events}",
+                      "else:",
+                      "    d_ = at + w_",
+                      f"    leg.{plan.start_slot} = d_",
+                      f"    ev_ = {events[:-1]}{maker(TimerStarted)}(leg._leg_id, at, start_{n}, d_),)"]  # fmt: skip
+            events = "ev_"
         lines += _fills("o_", ("disposition", "row", "events"),
                         ("applied_", f"row_{n}", events), "step_twin_", "step_")  # fmt: skip
         lines.append("return o_")

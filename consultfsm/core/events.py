@@ -28,7 +28,7 @@ from typing import Any, ClassVar, NamedTuple
 import attrs
 
 from .facts import FACT_NAMES, LegFacts
-from .states import OUTCOMES, CallState, CimReason, EndReason, Timer
+from .states import GAVE_UP_REASON, OUTCOMES, CallState, CimReason, EndReason, TaskDirection, Timer
 
 
 class Consumer(StrEnum):
@@ -53,12 +53,17 @@ class EventKind(StrEnum):
     CONSULT_STILL_RINGING = "consult_still_ringing"
     REJOIN_CONVERSATION = "rejoin_conversation"
     CONSULT_ENDED = "consult_ended"
+    CONSULT_ANSWERED = "consult_answered"
+    CUSTOMER_LEFT = "customer_left"
     CIM_MESSAGE = "cim_message"
     CALL_LEG_STARTED = "CALL_LEG_STARTED"
     CALL_LEG_ENDED = "CALL_LEG_ENDED"
+    CALL_HOLD = "CALL_HOLD"
+    CALL_RESUME = "CALL_RESUME"
     TASK_CREATED = "task_created"
     TASK_ASSIGNED = "task_assigned"
     TASK_CLOSED = "task_closed"
+    TASK_CONVERTED = "task_converted"
     TIMER_STARTED = "timer_started"
     TIMER_CANCELLED = "timer_cancelled"
 
@@ -76,6 +81,13 @@ class CimIntent(StrEnum):
 
     CALL_LEG_STARTED = "CALL_LEG_STARTED"
     CALL_LEG_ENDED = "CALL_LEG_ENDED"
+    CALL_HOLD = "CALL_HOLD"
+    CALL_RESUME = "CALL_RESUME"
+
+
+#: Intents a leg may emit more than once (a consult can be held again): their
+#: messages are told apart by time, the others are once per leg.
+REPEATABLE_INTENTS: frozenset[CimIntent] = frozenset({CimIntent.CALL_HOLD, CimIntent.CALL_RESUME})
 
 
 def _wire(value: Any) -> Any:
@@ -104,7 +116,9 @@ class From(NamedTuple):
 
 def _end_reason(call: CallState) -> EndReason:
     outcome = OUTCOMES.get(call)
-    return EndReason.ACCEPTED if outcome is None else outcome.reason
+    if outcome is None:
+        return GAVE_UP_REASON.get(call, EndReason.ACCEPTED)
+    return outcome.reason
 
 
 def _cim_end_reason(call: CallState) -> CimReason:
@@ -113,10 +127,17 @@ def _cim_end_reason(call: CallState) -> CimReason:
     return reason
 
 
+def _task_becomes(call: CallState) -> TaskDirection:
+    direction = OUTCOMES[call].task_becomes
+    assert direction is not None, f"B's task is closed, not converted, in {call}"
+    return direction
+
+
 #: The derived values, by name: each a function of the call state after the step.
 DERIVED: dict[str, Callable[[CallState], Any]] = {
     "end_reason": _end_reason,  # why the leg ended, for desks and tasks (or "accepted")
     "cim_end_reason": _cim_end_reason,  # reasonCode of CALL_LEG_ENDED
+    "task_becomes": _task_becomes,  # B's task direction after a transfer or conference
 }
 
 _SOURCE = "consultfsm.from"
@@ -268,6 +289,27 @@ class ConsultEndedForB(Event):
     reason: EndReason = derived("end_reason")
 
 
+@attrs.frozen(repr=False, eq=False)
+class ConsultAnswered(Event):
+    """B answered after the leg's own ring window had withdrawn the alert (a
+    ring window shorter than the CTI's, a late report): show the consult call
+    again. The desk reports the answer (CALL_LEG_STARTED) as on any answer."""
+
+    kind = EventKind.CONSULT_ANSWERED
+    to = Consumer.AGENTDESK_B
+    caller_id: str = fact("agent_a")
+
+
+@attrs.frozen(repr=False, eq=False)
+class CustomerLeftConsult(Event):
+    """The customer hung up while B's desk shows the consult: the consult with
+    A goes on (the customer is no participant of it); say so on B's view."""
+
+    kind = EventKind.CUSTOMER_LEFT
+    to = Consumer.AGENTDESK_B
+    conversation_id: str = fact("conversation_id")
+
+
 # --- AgentDesk A -----------------------------------------------------------------
 
 
@@ -315,7 +357,7 @@ class _CimCallLeg(Event):
 
     to = Consumer.CCM
     intent: ClassVar[CimIntent]
-    agent: str = fact("agent_b")  # the sender: Agent B
+    agent: str = fact("agent_b")  # the sender: Agent B (set once B is known)
     customer_ani: str = fact("customer_ani")
     call_id: str | None = fact("call_id")
     service_identifier: str | None = fact("service_identifier")
@@ -346,6 +388,24 @@ class CimCallLegEnded(_CimCallLeg):
     kind = EventKind.CIM_MESSAGE
     intent = CimIntent.CALL_LEG_ENDED
     reason: CimReason = derived("cim_end_reason")
+
+
+@attrs.frozen(repr=False, eq=False)
+class CimCallHold(_CimCallLeg):
+    """``CALL_HOLD``: the consult went on hold (no ``reasonCode``)."""
+
+    kind = EventKind.CIM_MESSAGE
+    intent = CimIntent.CALL_HOLD
+    reason: CimReason | None = fixed(None)
+
+
+@attrs.frozen(repr=False, eq=False)
+class CimCallResume(_CimCallLeg):
+    """``CALL_RESUME``: the consult was taken off hold (no ``reasonCode``)."""
+
+    kind = EventKind.CIM_MESSAGE
+    intent = CimIntent.CALL_RESUME
+    reason: CimReason | None = fixed(None)
 
 
 # --- the conversation topic (the CCM publishes) ------------------------------------
@@ -379,6 +439,35 @@ class CallLegEnded(Event):
     conversation_id: str = fact("conversation_id")
     agent: str = fact("agent_b")
     reason: CimReason = derived("cim_end_reason")
+    reported_by: Reporter = param()
+
+
+@attrs.frozen(repr=False, eq=False)
+class CallHeld(Event):
+    """The CCM publishes ``CALL_HOLD`` on the conversation topic: the consult is
+    on hold; it has not ended."""
+
+    kind = EventKind.CALL_HOLD
+    to = Consumer.CONVERSATION
+    intent: ClassVar[CimIntent] = CimIntent.CALL_HOLD
+    channel_session_id: str = fact("channel_session_id")
+    conversation_id: str = fact("conversation_id")
+    agent: str = fact("agent_b")
+    reason: CimReason | None = fixed(None)
+    reported_by: Reporter = param()
+
+
+@attrs.frozen(repr=False, eq=False)
+class CallResumed(Event):
+    """The CCM publishes ``CALL_RESUME``: the consult is off hold again."""
+
+    kind = EventKind.CALL_RESUME
+    to = Consumer.CONVERSATION
+    intent: ClassVar[CimIntent] = CimIntent.CALL_RESUME
+    channel_session_id: str = fact("channel_session_id")
+    conversation_id: str = fact("conversation_id")
+    agent: str = fact("agent_b")
+    reason: CimReason | None = fixed(None)
     reported_by: Reporter = param()
 
 
@@ -416,6 +505,19 @@ class TaskClosed(Event):
     reason: EndReason = derived("end_reason")
 
 
+@attrs.frozen(repr=False, eq=False)
+class TaskConverted(Event):
+    """B's consult task is not closed: the consult became a transfer or a
+    conference, and B now serves the customer (``TaskTypeDirection``
+    ``CONSULT_TRANSFER`` / ``CONSULT_CONFERENCE``; B's role becomes primary)."""
+
+    kind = EventKind.TASK_CONVERTED
+    to = Consumer.ROUTING_ENGINE
+    agent: str = fact("agent_b")
+    conversation_id: str = fact("conversation_id")
+    direction: TaskDirection = derived("task_becomes")
+
+
 # --- timers, for the host -----------------------------------------------------------
 
 
@@ -443,9 +545,11 @@ class TimerCancelled(Event):
 #: Every concrete event class, for introspection (docs, diagrams, tests).
 EVENT_CLASSES: tuple[type[Event], ...] = (
     AlertShown, AlertRestored, AlertRemoved, ConsultRestored, ConsultEndedForB,
+    ConsultAnswered, CustomerLeftConsult,
     ConsultStillRinging, RejoinConversation, ConsultEndedForA,
-    CimCallLegStarted, CimCallLegEnded, CallLegStarted, CallLegEnded,
-    TaskCreated, TaskAssigned, TaskClosed, TimerStarted, TimerCancelled,
+    CimCallLegStarted, CimCallLegEnded, CimCallHold, CimCallResume,
+    CallLegStarted, CallLegEnded, CallHeld, CallResumed,
+    TaskCreated, TaskAssigned, TaskClosed, TaskConverted, TimerStarted, TimerCancelled,
 )  # fmt: skip
 
 
@@ -453,12 +557,16 @@ def label(event: Event) -> str:
     """A short, stable text of an event, for logs, expectations and tables:
     ``CIM CALL_LEG_STARTED(CONSULT)``, ``publish CALL_LEG_ENDED(CONSULT_ENDED) by
     CCM``, ``alert_removed(rona)``, else the event's wire name."""
-    if isinstance(event, CimCallLegStarted | CimCallLegEnded):
-        return f"CIM {event.intent.value}({event.reason.value})"
-    if isinstance(event, CallLegStarted | CallLegEnded):
+    if isinstance(event, _CimCallLeg):
+        reason = "" if event.reason is None else f"({event.reason.value})"  # type: ignore[attr-defined]
+        return f"CIM {event.intent.value}{reason}"
+    if isinstance(event, CallLegStarted | CallLegEnded | CallHeld | CallResumed):
         by = " by CCM" if event.reported_by is Reporter.CCM else ""
-        reason = "" if isinstance(event, CallLegStarted) else f"({event.reason.value})"
+        shown = isinstance(event, CallLegEnded)
+        reason = f"({event.reason.value})" if shown and event.reason is not None else ""
         return f"publish {event.kind.value}{reason}{by}"
     if isinstance(event, AlertRemoved | ConsultEndedForA | ConsultEndedForB):
         return f"{event.kind.value}({event.reason.value})"
+    if isinstance(event, TaskConverted):
+        return f"{event.kind.value}({event.direction.value})"
     return event.kind.value

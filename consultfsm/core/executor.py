@@ -5,8 +5,8 @@ or a modified copy a test builds). :class:`~consultfsm.core.leg.Leg` runs a
 :class:`Program`; the verification code and the ``transitions`` adapter run
 legs too, so no second interpreter of the rules exists.
 
-A leg's state is packed into one int: ``call * n_desk**2 + desk_a * n_desk +
-desk_b``. A row moves one region from its source to its target whatever the
+A leg's state is packed into one int, a mixed-radix number with one digit
+per region (``call``, ``desk_a``, ``desk_b``, ``customer``, most significant first). A row moves one region from its source to its target whatever the
 other regions are, so its effect on the packed state is one constant
 ``delta``, and a row compiles to one :class:`Plan`, shared by every packed
 state in which its guards hold. Guards read states only, so they are resolved
@@ -25,6 +25,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from enum import StrEnum
 from functools import partial
+from itertools import product
+from math import prod
 from typing import NamedTuple, Protocol
 
 from . import _speed
@@ -37,7 +39,9 @@ from .states import (
     REGION_STATES,
     TIMEOUT_INPUT,
     TIMER_OF_INPUT,
+    VALUE_OF_INPUT,
     CallState,
+    CustomerState,
     DeskState,
     InputKind,
     Region,
@@ -63,33 +67,29 @@ class Steppable(Protocol):
 
 
 class LegState(NamedTuple):
-    """The state of a leg: one state per region."""
+    """The state of a leg: one state per region, in :class:`Region` order."""
 
     call: CallState
     desk_a: DeskState
     desk_b: DeskState
+    customer: CustomerState = CustomerState.PRESENT
 
     def __str__(self) -> str:
-        return f"{self.call.value}/{self.desk_a.value}/{self.desk_b.value}"
+        return "/".join(s.value for s in self)
 
 
-_CALLS = REGION_STATES[Region.CALL]
-_DESKS = REGION_STATES[Region.DESK_A]
 _REGIONS = tuple(Region)
+assert LegState._fields == tuple(r.value for r in _REGIONS)
 
 #: packed state -> LegState, and back
 DECODE: tuple[LegState, ...] = tuple(
-    LegState(c, a, b)  # type: ignore[arg-type]
-    for c in _CALLS
-    for a in _DESKS
-    for b in _DESKS
+    LegState(*states) for states in product(*(REGION_STATES[r] for r in _REGIONS))
 )
 ENCODE: dict[LegState, int] = {s: i for i, s in enumerate(DECODE)}
 #: How much one step of each region's state index moves the packed state.
 _WEIGHT: dict[Region, int] = {
-    Region.CALL: len(_DESKS) ** 2,
-    Region.DESK_A: len(_DESKS),
-    Region.DESK_B: 1,
+    r: prod(len(REGION_STATES[later]) for later in _REGIONS[i + 1 :])
+    for i, r in enumerate(_REGIONS)
 }
 #: The leg's slot holding each timer's deadline.
 DEADLINE_SLOT: dict[Timer, str] = {t: f"{t.value}_deadline" for t in Timer}
@@ -101,7 +101,7 @@ class Plan:
 
     __slots__ = (
         "apply", "cancel", "cancel_slot", "delta", "due_slot", "fires_slot", "row", "start",
-        "start_slot", "step", "window_field",
+        "start_slot", "step", "valued", "valued_apply", "window_field",
     )  # fmt: skip
 
     def __init__(self, row: Row | None, due: Timer | None = None) -> None:
@@ -114,6 +114,10 @@ class Plan:
         self.delta = 0
         self.cancel = self.start = None
         self.cancel_slot = self.start_slot = self.fires_slot = self.window_field = ""
+        #: An input that carries a value (``VALUE_OF_INPUT``) only steps with
+        #: it (``Leg.handle(kind, at, value)``): without, ``apply`` refuses.
+        self.valued = row is not None and row.input in VALUE_OF_INPUT
+        self.valued_apply: Callable[[Steppable, int], Step] | None = None
         if row is None:
             if due is None:
                 self.step = EXPIRY_ABSORBED
@@ -135,6 +139,12 @@ class Plan:
 
 def _unreachable(leg: Steppable, at: int) -> Step:
     raise AssertionError("a plan with a fixed step is never applied")
+
+
+def missing_value(kind: InputKind, leg: Steppable, at: int) -> Step:
+    """The step of a value input given no value: refused, nothing changes."""
+    raise IllegalInput(leg.leg_id, str(leg.state), kind, at,
+                       f"{kind.value} carries {VALUE_OF_INPUT[kind]}, and none was given")  # fmt: skip
 
 
 def _no_row(kind: InputKind, leg: Steppable, at: int) -> Step:
@@ -161,8 +171,9 @@ def apply_plain(plan: Plan, leg: Steppable, at: int) -> Step:
     call = _CALL_OF[leg._state]
     for emit in row.emits:
         events.append(build_event(emit.event, facts, call, at, dict(emit.params)))
-    if plan.start is not None:
-        deadline = at + leg.config.window(plan.start)
+    window = None if plan.start is None else leg.config.window(plan.start)
+    if plan.start is not None and window is not None:  # a window of None: not used
+        deadline = at + window
         setattr(leg, plan.start_slot, deadline)
         events.append(TimerStarted(facts.leg_id, at, plan.start, deadline))
     return Step(Disposition.APPLIED, row, tuple(events))
@@ -172,7 +183,7 @@ class _StaticView:
     """A GuardView of one packed state (guards read states only)."""
 
     def __init__(self, state: LegState) -> None:
-        self.call, self.desk_a, self.desk_b = state
+        self.call, self.desk_a, self.desk_b, self.customer = state
 
 
 class Program:
@@ -222,4 +233,8 @@ def compile_table(table: Iterable[Row] = TABLE, *, fast: bool = True) -> Program
     if fast:
         applied = [p for p in plans.values() if p.step is None]
         _speed.compile_applies(applied, _CALL_OF)
+    for plan in plans.values():
+        if plan.valued:  # the real step is kept for Leg's value path
+            plan.valued_apply = plan.apply if plan.step is None else None
+            plan.apply, plan.step = partial(missing_value, plan.row.input), None  # type: ignore[union-attr]
     return Program(rows, tuple(dispatch))

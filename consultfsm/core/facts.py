@@ -26,6 +26,7 @@ class FactKind(StrEnum):
     ID = "id"  # a non-empty string
     TEXT = "text"  # a string, possibly empty (an unknown ANI is data: "")
     OPTIONAL = "optional"  # a string or None
+    AGENT = "agent"  # an id; None only while a queue consult waits for an agent
 
 
 #: Field metadata keys.
@@ -38,12 +39,12 @@ def _check(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     # attrs runs validators once every field is set, so another fact is readable.
     kind = attribute.metadata[KIND]
     name = attribute.name
-    if value is None and kind is FactKind.OPTIONAL:
+    if value is None and kind in (FactKind.OPTIONAL, FactKind.AGENT):
         return
     if value.__class__ is not str:
         expected = "a string or None" if kind is FactKind.OPTIONAL else "a string"
         raise InvalidLeg(name, f"{name} must be {expected}, got {type(value).__name__}")
-    if not value and kind is FactKind.ID:
+    if not value and kind in (FactKind.ID, FactKind.AGENT):
         raise InvalidLeg(name, f"{name} must not be empty")
     other = attribute.metadata.get(DIFFERS_FROM)
     if other is not None and getattr(inst, other) == value:
@@ -69,7 +70,12 @@ def _fact(
 
 @attrs.frozen(slots=True, weakref_slot=False)
 class LegFacts:
-    """Who and what a consult leg is about; never changes during the leg.
+    """Who and what a consult leg is about.
+
+    Two facts can change, each only through a table input that carries it
+    (``states.VALUE_OF_INPUT``): ``agent_b`` is None while a queue consult
+    waits in its queue and is set once, when an agent is offered the call;
+    ``call_id`` follows the consult dialog when it is re-keyed.
 
     ``channel_session_id`` and ``conversation_id`` are the customer's
     *existing* channel session and conversation (see
@@ -79,7 +85,7 @@ class LegFacts:
 
     leg_id: str = _fact(FactKind.ID, wire="leg")
     agent_a: str = _fact(FactKind.ID)  # the consulting agent
-    agent_b: str = _fact(FactKind.ID, differs_from="agent_a")  # the consulted agent
+    agent_b: str | None = _fact(FactKind.AGENT, differs_from="agent_a")  # the consulted agent
     customer_ani: str = _fact(FactKind.TEXT)  # the customer's number, "" when unknown
     conversation_id: str = _fact(FactKind.ID, positional=False)
     channel_session_id: str = _fact(FactKind.ID, positional=False)
@@ -101,31 +107,47 @@ def _positive_ms(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None
         raise ConfigError(attribute.name, why)
 
 
+def _optional_ms(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and (value.__class__ is not int or value <= 0):
+        why = f"{attribute.name} must be a positive integer of ms or None, got {value!r}"
+        raise ConfigError(attribute.name, why)
+
+
 @attrs.frozen(slots=True)
 class LegConfig:
     """Timer windows, in milliseconds. Shared by every leg that uses it.
 
-    ``ring_ms`` is the RONA window from the alert; set it to the CTI's own
-    ring-no-answer time, or the CTI and the leg race. ``grace_ms`` is how long
-    the leg waits for a disconnected desk (the note's "x seconds"); Finesse
-    force-logs-out a desk 60 s after it goes unavailable.
+    ``ring_ms`` is the RONA window from the alert of a *routed* consult (to a
+    skill group, CSQ or queue: the router's ring-no-answer); set it to the
+    CTI's own RONA time, or the CTI and the leg race. A *direct* consult,
+    dialled to B's extension, has no RONA: it rings until A cancels or the
+    phone forwards it, so its ``ring_ms`` is None (:data:`DIRECT_CONFIG`).
+    ``grace_ms`` is how long the leg waits for a disconnected desk (the note's
+    "x seconds"); Finesse force-logs-out a desk 60 s after it goes
+    unavailable. ``queue_ttl_ms`` is how long a queue consult may wait for an
+    agent before the leg gives up (None: only the queue's own
+    NO_AGENT_AVAILABLE ends it).
     """
 
-    ring_ms: int = attrs.field(default=15_000, validator=_positive_ms)
+    ring_ms: int | None = attrs.field(default=15_000, validator=_optional_ms)
     grace_ms: int = attrs.field(default=60_000, validator=_positive_ms)
+    queue_ttl_ms: int | None = attrs.field(default=None, validator=_optional_ms)
 
-    def window(self, timer: Timer) -> int:
-        """The length of a timer's window."""
-        window: int = getattr(self, WINDOW_FIELD[timer])
+    def window(self, timer: Timer) -> int | None:
+        """The length of a timer's window; None when the timer is not used."""
+        window: int | None = getattr(self, WINDOW_FIELD[timer])
         return window
 
 
 #: The LegConfig field holding each timer's window.
 WINDOW_FIELD: dict[Timer, str] = {
     Timer.RING: "ring_ms",
+    Timer.QUEUE: "queue_ttl_ms",
     Timer.GRACE_A: "grace_ms",
     Timer.GRACE_B: "grace_ms",
 }
 
 
 DEFAULT_CONFIG = LegConfig()
+#: A consult dialled straight to B's extension: no RONA window.
+DIRECT_CONFIG = LegConfig(ring_ms=None)

@@ -33,22 +33,28 @@ from .errors import (
 )
 from .executor import DEADLINE_SLOT, DECODE, ENCODE, LegState, Program, compile_table
 from .facts import DEFAULT_CONFIG, FACT_SLOTS, LegConfig, LegFacts
+from .table import Disposition
 from .snapshot import LegSnapshot
 from .states import (
     INITIAL,
+    INPUT_REGION,
     TERMINAL_CALL_STATES,
     TIMEOUT_INPUT,
+    VALUE_OF_INPUT,
     CallState,
+    CustomerState,
     DeskState,
     InputKind,
+    Region,
     Timer,
 )
-from .step import EXPIRY_ABSORBED, Step
+from .step import EXPIRY_ABSORBED, STALE, Step
 from .table import Row
 
 _read_facts = attrgetter(*FACT_SLOTS.values())
 _facts_of = _speed.trusted_constructor(LegFacts)  # the values were validated on the way in
 _INITIAL_PACKED = ENCODE[LegState(*INITIAL.values())]  # type: ignore[arg-type]
+_QUEUED_PACKED = ENCODE[LegState(CallState.QUEUED, *list(INITIAL.values())[1:])]  # type: ignore[arg-type]
 _TIMERS = tuple(Timer)  # ties between deadlines fire in this order
 _DEADLINE_SLOTS = tuple(DEADLINE_SLOT.values())
 
@@ -72,7 +78,10 @@ class Leg:
     its timer windows and the time it was created.
     """
 
-    __slots__ = ("_state", "config", "last_at", *DEADLINE_SLOT.values(), *FACT_SLOTS.values())
+    __slots__ = (
+        "_state", "config", "last_at", "cti_at", "former_call_ids",
+        *DEADLINE_SLOT.values(), *FACT_SLOTS.values(),
+    )  # fmt: skip
 
     #: The compiled table this class runs (the real one, compiled when a leg
     #: first steps, not at import); :func:`leg_class` makes others.
@@ -82,7 +91,13 @@ class Leg:
     _leg_id: str  # the first fact's slot (FACT_SLOTS), which every error names
     config: LegConfig
     last_at: int
+    #: The source time (Finesse ``stateChangeTime``) of the last CTI report
+    #: that moved the call region, when reports carry one (rule 8).
+    cti_at: int | None
+    #: The dialog ids the consult had before it was re-keyed, oldest first.
+    former_call_ids: tuple[str, ...]
     ring_deadline: int | None
+    queue_deadline: int | None
     grace_a_deadline: int | None
     grace_b_deadline: int | None
 
@@ -90,7 +105,7 @@ class Leg:
         self,
         leg_id: str,
         agent_a: str,
-        agent_b: str,
+        agent_b: str,  # None only through queue_consult
         customer_ani: str,
         *,
         conversation_id: str,
@@ -103,6 +118,9 @@ class Leg:
     ) -> None:
         # The plain path; _speed replaces it below with one built from the same
         # declarations that only falls back here when something is wrong.
+        if agent_b is None:
+            raise InvalidLeg("agent_b", "agent_b must be a string: a consult to a queue, "
+                             "whose agent is not chosen yet, is Leg.queue_consult(...)")  # fmt: skip
         self._take(LegFacts(
             leg_id, agent_a, agent_b, customer_ani, conversation_id=conversation_id,
             channel_session_id=channel_session_id, call_id=call_id,
@@ -117,9 +135,51 @@ class Leg:
         """A new leg (every region in its initial state) with these facts."""
         if not isinstance(facts, LegFacts):
             raise InvalidLeg("facts", f"facts must be LegFacts, got {type(facts).__name__}")
+        if facts.agent_b is None:
+            raise InvalidLeg("agent_b", "a leg without agent_b is a queue consult: "
+                             "Leg.queue_consult(...)")  # fmt: skip
         leg = cls.__new__(cls)
         leg._take(facts)
         leg._start(config, created_at)
+        return leg
+
+    @classmethod
+    def queue_consult(
+        cls,
+        leg_id: str,
+        agent_a: str,
+        customer_ani: str,
+        *,
+        conversation_id: str,
+        channel_session_id: str,
+        call_id: str | None = None,
+        service_identifier: str | None = None,
+        associated_dialog_uri: str | None = None,
+        config: LegConfig = DEFAULT_CONFIG,
+        created_at: int = 0,
+    ) -> Leg:
+        """A consult A placed to a queue: it waits there (``queued``) until the
+        queue offers it to an agent (input ``offered`` with the agent's id), and
+        its time to live (``config.queue_ttl_ms``) runs from ``created_at``.
+
+        >>> leg = Leg.queue_consult("Q1", "A", "+923001234567",
+        ...                         conversation_id="C1", channel_session_id="S1")
+        >>> str(leg.state), leg.facts.agent_b
+        ('queued/connected/connected/present', None)
+        >>> [e.kind.value for e in leg.handle(InputKind.OFFERED, 900, "B").events]
+        ['alert_shown', 'timer_started']
+        """
+        facts = LegFacts(
+            leg_id, agent_a, None, customer_ani, conversation_id=conversation_id,
+            channel_session_id=channel_session_id, call_id=call_id,
+            service_identifier=service_identifier, associated_dialog_uri=associated_dialog_uri,
+        )  # fmt: skip
+        leg = cls.__new__(cls)
+        leg._take(facts)
+        leg._start(config, created_at)
+        leg._state = _QUEUED_PACKED
+        ttl = config.queue_ttl_ms
+        leg.queue_deadline = None if ttl is None else created_at + ttl  # entering queued (rule 5)
         return leg
 
     def _take(self, facts: LegFacts) -> None:
@@ -135,6 +195,7 @@ class Leg:
                 "created_at", f"created_at must be an integer of ms, got {created_at!r}"
             )
         self.config, self._state, self.last_at = config, _INITIAL_PACKED, created_at
+        self.cti_at, self.former_call_ids = None, ()
         for slot in _DEADLINE_SLOTS:
             setattr(self, slot, None)
 
@@ -170,6 +231,18 @@ class Leg:
         """B's desk region state."""
         return DECODE[self._state].desk_b
 
+    @property
+    def customer(self) -> CustomerState:
+        """The customer region's state."""
+        return DECODE[self._state].customer
+
+    @property
+    def call_ids(self) -> tuple[str, ...]:
+        """Every dialog id the consult is known by, current last: a host
+        indexes them all so that a late update on an old id still finds it."""
+        current = self._call_id
+        return self.former_call_ids if current is None else (*self.former_call_ids, current)
+
     def deadline(self, timer: Timer) -> int | None:
         """The pending deadline of ``timer`` (absolute ms), or None."""
         value: int | None = getattr(self, DEADLINE_SLOT[timer])
@@ -204,16 +277,28 @@ class Leg:
 
     # -- the step ----------------------------------------------------------------
 
-    def handle(self, kind: InputKind, at: int) -> Step:
+    def handle(
+        self, kind: InputKind, at: int, value: str | None = None, *, source_at: int | None = None
+    ) -> Step:
         """Apply one input at time ``at`` (ms) and return what it did.
 
-        Raises :class:`InvalidTime` when ``at`` is not an ``int``,
-        :class:`IllegalInput` when no row accepts the input in this state and
+        ``value`` is what an input that carries one sets
+        (``states.VALUE_OF_INPUT``: the agent of ``offered``, the dialog id of
+        ``rekeyed``); ``source_at`` is the time the source itself gives the
+        report (Finesse ``stateChangeTime``), which rule 8 uses to absorb a
+        stale CTI report.
+
+        Raises :class:`InvalidTime` when ``at`` (or ``source_at``) is not an
+        ``int``, :class:`IllegalInput` when no row accepts the input in this
+        state (or it lacks, or should not have, a value) and
         :class:`TimeWentBackwards` when ``at`` precedes the last input, checked
-        in that order; in every case the leg is unchanged. A duplicate or a
-        late input returns a step with that disposition and no events; so does
-        the expiry of a timer that is not pending or not yet due (rule 5).
+        in that order; :class:`InvalidLeg` for a value the fact cannot take.
+        In every case the leg is unchanged. A duplicate or a late input
+        returns a step with that disposition and no events; so does the expiry
+        of a timer that is not pending or not yet due (rule 5).
         """
+        if value is not None or source_at is not None:
+            return self._handle_reported(kind, at, value, source_at)
         if at.__class__ is not int:  # not a float (NaN would never be due), not a bool
             raise InvalidTime(
                 self._leg_id, str(self.state), kind, at, f"time must be integer ms, got {at!r}"
@@ -234,6 +319,71 @@ class Leg:
         if step is not None:
             return step
         applied: Step = plan.apply(self, at)
+        return applied
+
+    def _handle_reported(
+        self, kind: InputKind, at: int, value: str | None, source_at: int | None
+    ) -> Step:
+        """``handle`` with a value or a source time: the same checks in the
+        same order, then rule 8 (stale) and the value's own rules."""
+        if at.__class__ is not int or (source_at is not None and source_at.__class__ is not int):
+            raise InvalidTime(self._leg_id, str(self.state), kind, at,
+                              f"times must be integer ms, got {at!r}, source_at={source_at!r}")  # fmt: skip
+        fact = VALUE_OF_INPUT.get(kind)
+        if (value is None) != (fact is None):
+            why = f"carries {fact}, and none was given" if fact else "carries no value"
+            raise IllegalInput(self._leg_id, str(self.state), kind, at, why)
+        if fact is not None:
+            self._check_value(fact, value)
+        # Rule 8 comes before the table: a report older than what the leg
+        # already knows from the CTI is old news, whatever it says.
+        from_cti = source_at is not None and INPUT_REGION[kind] is Region.CALL
+        if from_cti and self.cti_at is not None and source_at < self.cti_at:  # type: ignore[operator]
+            if at < self.last_at:
+                raise TimeWentBackwards(self._leg_id, str(self.state), kind, at,
+                                        f"the leg is already at {self.last_at} ms")  # fmt: skip
+            return STALE
+        plan = self._dispatch[self._state].get(kind)
+        if plan is None:
+            raise IllegalInput(self._leg_id, str(self.state), kind, at, "no transition for it")
+        if at < self.last_at:
+            raise TimeWentBackwards(self._leg_id, str(self.state), kind, at,
+                                    f"the leg is already at {self.last_at} ms")  # fmt: skip
+        if fact is None:
+            step = self.handle(kind, at)
+        else:
+            step = self._apply_value(plan, fact, value, at)  # type: ignore[arg-type]
+        if from_cti and step.applied:
+            self.cti_at = source_at
+        return step
+
+    def _check_value(self, fact: str, value: Any) -> None:
+        # The value is the fact it sets, so the fact's own validation applies.
+        if value.__class__ is not str or not value:
+            raise InvalidLeg(fact, f"{fact} must be a non-empty string, got {value!r}")
+        if fact == "agent_b" and value == self._agent_a:
+            raise InvalidLeg(fact, f"agent_a and agent_b are both {value!r}: a consult needs two")
+
+    def _apply_value(self, plan: Any, fact: str, value: str, at: int) -> Step:
+        row = plan.row
+        slot = FACT_SLOTS[fact]
+        current = getattr(self, slot)
+        if row is None or row.disposition is not Disposition.APPLIED:
+            # A repeated offer names the agent already offered, or it is a
+            # contradiction (another agent), not a duplicate.
+            if fact == "agent_b" and current is not None and value != current:
+                raise IllegalInput(self._leg_id, str(self.state), row.input if row else fact, at,
+                                   f"the leg is offered to {current!r}, not {value!r}")  # fmt: skip
+            return Step(row.disposition, row) if row is not None else EXPIRY_ABSORBED
+        if fact == "call_id":
+            if value == current:
+                return Step(Disposition.DUPLICATE, row)  # the same re-keying again
+            if value in self.former_call_ids:
+                return Step(Disposition.ABSORBED, row)  # a late update about an old id
+            if current is not None:
+                self.former_call_ids = (*self.former_call_ids, current)
+        setattr(self, slot, value)
+        applied: Step = plan.valued_apply(self, at)
         return applied
 
     def handle_timers(self, now: int) -> tuple[Step, ...]:
@@ -273,7 +423,7 @@ class Leg:
         if at.__class__ is not int or at < self.last_at:
             return False
         plan = self._dispatch[self._state].get(kind)
-        if plan is None:
+        if plan is None or plan.valued:  # a value input steps only with its value
             return False
         if plan.due_slot and plan.row is None and plan.step is None:
             deadline = getattr(self, plan.due_slot)
@@ -286,9 +436,9 @@ class Leg:
         """Everything needed to rebuild this leg, as plain values."""
         state = DECODE[self._state]
         return LegSnapshot(
-            self.facts, state.call, state.desk_a, state.desk_b,
-            self.ring_deadline, self.grace_a_deadline, self.grace_b_deadline,
-            self.last_at, self.config,
+            self.facts, state.call, state.desk_a, state.desk_b, state.customer,
+            self.ring_deadline, self.queue_deadline, self.grace_a_deadline, self.grace_b_deadline,
+            self.last_at, self.cti_at, self.former_call_ids, self.config,
         )  # fmt: skip
 
     @classmethod
@@ -298,8 +448,11 @@ class Leg:
         if not isinstance(snap, LegSnapshot):
             raise SnapshotError("<root>", f"expected a LegSnapshot, got {type(snap).__name__}")
         config = DEFAULT_CONFIG if snap.config == DEFAULT_CONFIG else snap.config
-        leg = cls.from_facts(snap.facts, config=config, created_at=snap.last_at)
-        leg._state = ENCODE[LegState(snap.call, snap.desk_a, snap.desk_b)]
+        leg = cls.__new__(cls)  # not from_facts: a queue consult may have no agent yet
+        leg._take(snap.facts)
+        leg._start(config, snap.last_at)
+        leg._state = ENCODE[LegState(snap.call, snap.desk_a, snap.desk_b, snap.customer)]
+        leg.cti_at, leg.former_call_ids = snap.cti_at, snap.former_call_ids
         for slot in _DEADLINE_SLOTS:  # the snapshot's fields have the slots' names
             setattr(leg, slot, getattr(snap, slot))
         return leg
@@ -315,7 +468,8 @@ class Leg:
 PLAIN_INIT = Leg.__init__
 Leg.__init__ = _speed.fast_leg_init(  # type: ignore[method-assign]
     PLAIN_INIT,
-    {"_state": _INITIAL_PACKED, **dict.fromkeys(_DEADLINE_SLOTS)},
+    {"_state": _INITIAL_PACKED, "cti_at": None, "former_call_ids": (),
+     **dict.fromkeys(_DEADLINE_SLOTS)},  # fmt: skip
     config=DEFAULT_CONFIG,
     created_at=0,
 )

@@ -25,7 +25,7 @@ from . import _speed
 from .errors import ConfigError, InvalidLeg, SnapshotError
 from .executor import DEADLINE_SLOT
 from .facts import WIRE, LegConfig, LegFacts
-from .states import TIMER_REGION, CallState, DeskState, Timer
+from .states import TIMER_REGION, CallState, CustomerState, DeskState, Timer
 from .table import armed_in
 
 _new_facts = _speed.fast_facts_constructor()
@@ -35,7 +35,10 @@ _new_facts = _speed.fast_facts_constructor()
 _TIMER_CHECKS = tuple(
     (TIMER_REGION[timer].value, armed_in(timer), DEADLINE_SLOT[timer]) for timer in Timer
 )
-_STATE_TYPES = {"call": CallState, "desk_a": DeskState, "desk_b": DeskState}
+_STATE_TYPES = {
+    "call": CallState, "desk_a": DeskState, "desk_b": DeskState, "customer": CustomerState,
+}  # fmt: skip
+_TIMER_OF_FIELD = {DEADLINE_SLOT[t]: t for t in Timer}
 
 
 def _consistent(snap: LegSnapshot, attribute: Any, value: Any) -> None:
@@ -43,29 +46,47 @@ def _consistent(snap: LegSnapshot, attribute: Any, value: Any) -> None:
         if getattr(snap, field).__class__ is not enum:
             raise SnapshotError(field, f"expected a {enum.__name__}, got {getattr(snap, field)!r}")
     for region, armed, field in _TIMER_CHECKS:
+        # Pending exactly in the state that arms it, unless its window is not used.
+        used = value.window(_TIMER_OF_FIELD[field]) is not None
         pending = getattr(snap, region) in armed
-        if (getattr(snap, field) is not None) != pending:
-            raise SnapshotError(
-                field,
-                f"must be {'set' if pending else 'null'} in state "
-                f"{snap.call}/{snap.desk_a}/{snap.desk_b}",
-            )
+        if getattr(snap, field) is not None and not (pending and used):
+            raise SnapshotError(field, f"must be null in state {_state(snap)}")
+        if getattr(snap, field) is None and pending and used:
+            raise SnapshotError(field, f"must be set in state {_state(snap)}")
+    if snap.facts.agent_b is None and snap.call not in _WITHOUT_AGENT:
+        raise SnapshotError("agent_b", f"must be set in state {_state(snap)}")
+    if snap.facts.call_id is None and snap.former_call_ids:
+        raise SnapshotError("call_id", "must be set when the leg was re-keyed")
+
+
+def _state(snap: LegSnapshot) -> str:
+    return "/".join(getattr(snap, f).value for f in _STATE_TYPES)
+
+
+#: The call states a queue consult can be in before any agent was offered it.
+_WITHOUT_AGENT = frozenset(
+    {CallState.QUEUED, CallState.NO_AGENT, CallState.CANCELLED_BY_A, CallState.FAILED}
+)
 
 
 @attrs.frozen(slots=True)
 class LegSnapshot:
     """Everything needed to rebuild a leg; JSON-ready through :meth:`to_dict`."""
 
-    VERSION: ClassVar[int] = 1
+    VERSION: ClassVar[int] = 2
 
     facts: LegFacts
     call: CallState
     desk_a: DeskState
     desk_b: DeskState
+    customer: CustomerState
     ring_deadline: int | None
+    queue_deadline: int | None
     grace_a_deadline: int | None
     grace_b_deadline: int | None
     last_at: int
+    cti_at: int | None
+    former_call_ids: tuple[str, ...]
     config: LegConfig = attrs.field(validator=_consistent)  # last: checks every field
 
     def to_dict(self) -> dict[str, Any]:
@@ -73,7 +94,7 @@ class LegSnapshot:
         out: dict[str, Any] = {"v": self.VERSION}
         for wire, get, enum in _FIELDS:
             value = get(self)
-            out[wire] = value.value if enum else value
+            out[wire] = value.value if enum else list(value) if value.__class__ is tuple else value
         return out
 
     @classmethod
@@ -82,8 +103,10 @@ class LegSnapshot:
         if not isinstance(data, Mapping):
             raise SnapshotError("<root>", f"expected an object, got {type(data).__name__}")
         version = data.get("v")
-        if version.__class__ is not int or version != cls.VERSION:
+        if version.__class__ is not int or version not in (1, cls.VERSION):
             raise SnapshotError("v", f"unsupported version {version!r}")
+        if version == 1:
+            data = _from_v1(data)
         try:
             facts = _new_facts(*[data[wire] for wire in _FACT_WIRES])
             rest = [read(wire, data[wire]) for wire, read in _READS]
@@ -112,6 +135,19 @@ _DEFAULT_CONFIG = LegConfig()
 _DEFAULT_WINDOWS = [getattr(_DEFAULT_CONFIG, name) for name in _CONFIG_FIELDS]
 
 
+def _from_v1(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A version 1 dict (three regions, no queue, no re-keying) as version 2."""
+    gone = {"customer_left", "ended_by_customer"}  # v1's "customer hung up" endings
+    if data.get("call") in gone:
+        raise SnapshotError("call", f"v1 state {data['call']!r} has no v2 equivalent: the "
+                            "customer hanging up no longer ends a consult")  # fmt: skip
+    return {
+        **data, "v": LegSnapshot.VERSION, "customer": CustomerState.PRESENT.value,
+        "queue_deadline": None, "cti_at": None, "former_call_ids": [],
+        "queue_ttl_ms": data.get("queue_ttl_ms"),
+    }  # fmt: skip
+
+
 def _wire_name(field: str) -> str:
     (wire,) = (f.metadata.get(WIRE, f.name) for f in attrs.fields(LegFacts) if f.name == field)
     return str(wire)
@@ -131,9 +167,12 @@ def _field_plan() -> tuple[tuple[str, Callable[[Any], Any], bool, str], ...]:
     ):
         for name in names:
             wire = _wire_name(name) if prefix == "facts." else name
-            enum = types[name] in ("CallState", "DeskState")
+            enum = types[name] in _ENUMS
             plan.append((wire, attrgetter(prefix + name), enum, types[name]))
     return tuple(plan)
+
+
+_ENUMS = ("CallState", "DeskState", "CustomerState")
 
 
 def _str(name: str, value: Any) -> str:
@@ -158,6 +197,12 @@ def _opt_int(name: str, value: Any) -> int | None:
     raise SnapshotError(name, f"expected an integer or null, got {type(value).__name__}")
 
 
+def _ids(name: str, value: Any) -> tuple[str, ...]:
+    if value.__class__ is not list or any(v.__class__ is not str or not v for v in value):
+        raise SnapshotError(name, "expected a list of non-empty strings")
+    return tuple(value)
+
+
 def _enum(enum: type[StrEnum]) -> Callable[[str, Any], Any]:
     by_value = {m.value: m for m in enum}
 
@@ -178,6 +223,8 @@ _READERS: dict[str, Callable[[str, Any], Any]] = {
     "int | None": _opt_int,
     "CallState": _enum(CallState),
     "DeskState": _enum(DeskState),
+    "CustomerState": _enum(CustomerState),
+    "tuple[str, ...]": _ids,
 }
 _PLAN = _field_plan()
 #: (wire name, getter, is an enum) per field, for to_dict.

@@ -12,8 +12,9 @@ from .table import Disposition, Row
 class Step:
     """What one input did: its disposition, the row that decided, the events.
 
-    ``row`` is None only for a timer expiry that table rule 5 absorbed: the
-    timer was not pending (cancelled, fired, never armed) or not yet due.
+    ``row`` is None only for an input the executor's own rules absorbed: a
+    timer expiry that was not pending or not yet due (rule 5), or a stale CTI
+    report (rule 8).
     """
 
     disposition: Disposition
@@ -28,3 +29,6 @@ class Step:
 
 #: The one answer to a stale or early timer expiry (rule 5): nothing happens.
 EXPIRY_ABSORBED = Step(Disposition.ABSORBED, None)
+#: The one answer to a CTI report older than the leg's last CTI transition
+#: (rule 8): stale, so nothing happens, whatever the table says of it.
+STALE = Step(Disposition.ABSORBED, None)

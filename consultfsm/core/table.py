@@ -73,6 +73,7 @@ from .states import (
     TIMER_OF_INPUT,
     TIMER_REGION,
     CallState,
+    CustomerState,
     DeskState,
     InputKind,
     Region,
@@ -83,6 +84,7 @@ from .states import (
 I = InputKind  # noqa: E741
 C = CallState
 D = DeskState
+Cu = CustomerState
 G = Guard
 
 
@@ -97,7 +99,8 @@ class Disposition(StrEnum):
 #: Rule 5: the timer each region state arms (a state time-out). Its window is
 #: ``LegConfig.window(timer)``, counted from entering the state.
 STATE_TIMERS: dict[tuple[Region, StrEnum], Timer] = {
-    (Region.CALL, CallState.RINGING): Timer.RING,  # the RONA window
+    (Region.CALL, CallState.RINGING): Timer.RING,  # the RONA window (routed consults)
+    (Region.CALL, CallState.QUEUED): Timer.QUEUE,  # a queue consult's time to live
     (Region.DESK_A, DeskState.DISCONNECTED): Timer.GRACE_A,  # waiting for A's desk
     (Region.DESK_B, DeskState.DISCONNECTED): Timer.GRACE_B,  # waiting for B's desk
 }
@@ -230,62 +233,138 @@ _ENDED_BY_DESK = (
     emit(ev.TaskClosed),
 )
 _ENDED_BY_CCM = (emit(ev.CallLegEnded, reported_by=ev.Reporter.CCM), emit(ev.TaskClosed))
+# A transfer or conference ends the consult leg, but B's task lives on: B now
+# serves the customer (TaskTypeDirection CONSULT_TRANSFER / CONSULT_CONFERENCE).
+_CONVERTED_BY_DESK = (
+    emit(ev.CimCallLegEnded),
+    emit(ev.CallLegEnded, reported_by=ev.Reporter.AGENTDESK),
+    emit(ev.TaskConverted),
+)
+_CONVERTED_BY_CCM = (
+    emit(ev.CallLegEnded, reported_by=ev.Reporter.CCM),
+    emit(ev.TaskConverted),
+)
+_HELD_BY_DESK = (emit(ev.CimCallHold), emit(ev.CallHeld, reported_by=ev.Reporter.AGENTDESK))
+_HELD_BY_CCM = (emit(ev.CallHeld, reported_by=ev.Reporter.CCM),)
+_RESUMED_BY_DESK = (
+    emit(ev.CimCallResume), emit(ev.CallResumed, reported_by=ev.Reporter.AGENTDESK),
+)
+_RESUMED_BY_CCM = (emit(ev.CallResumed, reported_by=ev.Reporter.CCM),)
 _ALERT_REMOVED = emit(ev.AlertRemoved)
 
 # How each CTI end maps to a terminal state, before and after B accepted.
 _ENDINGS: tuple[tuple[InputKind, CallState, CallState], ...] = (
     (I.DROPPED_BY_A, C.CANCELLED_BY_A, C.ENDED_BY_A),
     (I.DROPPED_BY_B, C.DECLINED_BY_B, C.ENDED_BY_B),
-    (I.DROPPED_BY_CUSTOMER, C.CUSTOMER_LEFT, C.ENDED_BY_CUSTOMER),
     (I.FAILED, C.FAILED, C.ENDED_FAILED),
 )
+_ON_CALL = (C.ACCEPTED, C.HELD)
+
+
+def _by_desk_or_ccm(
+    source: StrEnum, input: InputKind, target: StrEnum,
+    by_desk: tuple[Emit, ...], by_ccm: tuple[Emit, ...], *when: Guard,
+) -> Iterator[Row]:  # fmt: skip
+    """Rule 7: B's desk reports when it is up; the CCM does when it is down."""
+    yield _row(Region.CALL, source, input, target, *by_desk, when=(*when, G.B_ONLINE))
+    yield _row(Region.CALL, source, input, target, *by_ccm, when=(*when, G.B_OFFLINE))
 
 
 def _call_rows() -> Iterator[Row]:
     R = Region.CALL
-    # B's phone starts ringing: alert B (if the desk is up) and start the RONA window.
-    yield _row(R, C.INITIATED, I.ALERTING, C.RINGING, emit(ev.AlertShown), when=(G.B_ONLINE,))
-    yield _row(R, C.INITIATED, I.ALERTING, C.RINGING, when=(G.B_OFFLINE,))
+    # B's phone starts ringing: alert B (if the desk is up). A routed consult
+    # starts its RONA window (rule 5; a direct consult has none).
+    yield from _by_desk_or_ccm(C.INITIATED, I.ALERTING, C.RINGING, (emit(ev.AlertShown),), ())
     yield _dup(R, C.RINGING, I.ALERTING)
-    yield _late(R, C.ACCEPTED, I.ALERTING)  # CTI reordering: ALERTING after ESTABLISHED
+    for later in (C.UNANSWERED, *_ON_CALL):  # CTI reordering: ALERTING after the fact
+        yield _late(R, later, I.ALERTING)
+
+    # A queue consult: the queue offers the call to an agent it chose (the
+    # input carries the agent), gives up (NO_AGENT_AVAILABLE, or the leg's
+    # TTL), or A abandons it. Nothing rings before an agent is chosen.
+    yield from _by_desk_or_ccm(C.QUEUED, I.OFFERED, C.RINGING, (emit(ev.AlertShown),), ())
+    yield _dup(R, C.RINGING, I.OFFERED)  # the same offer again (a different agent is rejected)
+    for later in (C.UNANSWERED, *_ON_CALL):
+        yield _late(R, later, I.OFFERED)
+    yield _row(R, C.QUEUED, I.NO_AGENT, C.NO_AGENT)
+    yield _row(R, C.QUEUED, I.QUEUE_TIMEOUT, C.NO_AGENT)
+    yield _row(R, C.QUEUED, I.DROPPED_BY_A, C.CANCELLED_BY_A)  # the caller abandons
+    yield _row(R, C.QUEUED, I.FAILED, C.FAILED)
 
     # B answers. Rule 7: STARTED exactly here. The CTI may report the answer
-    # before the alert (no ordering guarantee), so INITIATED accepts it too.
-    for source in (C.INITIATED, C.RINGING):
-        removed = (_ALERT_REMOVED,) if source is C.RINGING else ()
-        yield _row(R, source, I.ACCEPTED, C.ACCEPTED, *removed, *_STARTED_BY_DESK,
-                   when=(G.B_ONLINE,))  # fmt: skip
-        yield _row(R, source, I.ACCEPTED, C.ACCEPTED, *_STARTED_BY_CCM, when=(G.B_OFFLINE,))
+    # before the alert (no ordering guarantee), so INITIATED accepts it too;
+    # and after the leg's own ring window gave up: the CTI's word is the truth.
+    yield from _by_desk_or_ccm(C.INITIATED, I.ACCEPTED, C.ACCEPTED, _STARTED_BY_DESK,
+                               _STARTED_BY_CCM)  # fmt: skip
+    yield from _by_desk_or_ccm(C.RINGING, I.ACCEPTED, C.ACCEPTED,
+                               (_ALERT_REMOVED, *_STARTED_BY_DESK), _STARTED_BY_CCM)  # fmt: skip
+    yield from _by_desk_or_ccm(C.UNANSWERED, I.ACCEPTED, C.ACCEPTED,
+                               (emit(ev.ConsultAnswered), *_STARTED_BY_DESK),
+                               _STARTED_BY_CCM)  # fmt: skip
     yield _dup(R, C.ACCEPTED, I.ACCEPTED)
+    yield _late(R, C.HELD, I.ACCEPTED)  # the answer reported again after a hold
 
-    # No answer: the CTI's RONA or our own ring deadline, whichever comes first.
+    # No answer. The CTI's RONA ends the leg. The leg's own ring deadline is
+    # only a fallback: it withdraws the alert and leaves the word to the CTI.
     yield _row(R, C.INITIATED, I.RONA, C.RONA)
-    yield _row(R, C.RINGING, I.RONA, C.RONA, _ALERT_REMOVED, when=(G.B_ONLINE,))
-    yield _row(R, C.RINGING, I.RONA, C.RONA, when=(G.B_OFFLINE,))
-    yield _row(R, C.RINGING, I.RING_TIMEOUT, C.RONA, _ALERT_REMOVED, when=(G.B_ONLINE,))
-    yield _row(R, C.RINGING, I.RING_TIMEOUT, C.RONA, when=(G.B_OFFLINE,))
+    yield from _by_desk_or_ccm(C.RINGING, I.RONA, C.RONA, (_ALERT_REMOVED,), ())
+    yield _row(R, C.UNANSWERED, I.RONA, C.RONA)
+    yield from _by_desk_or_ccm(C.RINGING, I.RING_TIMEOUT, C.UNANSWERED, (_ALERT_REMOVED,), ())
     # (accepted, rona) has no row on purpose: an answered leg cannot be RONA,
     # so the CTI contradicting itself is rejected, not silently swallowed.
+
+    # Hold and retrieve: the dialog stays ACTIVE, a participant is HELD. It is
+    # never an end: CALL_HOLD / CALL_RESUME, from B's desk or the CCM.
+    yield from _by_desk_or_ccm(C.ACCEPTED, I.HELD, C.HELD, _HELD_BY_DESK, _HELD_BY_CCM)
+    yield _dup(R, C.HELD, I.HELD)
+    yield from _by_desk_or_ccm(C.HELD, I.RETRIEVED, C.ACCEPTED, _RESUMED_BY_DESK,
+                               _RESUMED_BY_CCM)  # fmt: skip
+    yield _dup(R, C.ACCEPTED, I.RETRIEVED)
+
+    # A completes a transfer or a conference: the consult leg ends with that
+    # reason and B's task lives on. There must be a customer to hand over.
+    for input, target in ((I.TRANSFERRED, C.TRANSFERRED), (I.CONFERENCED, C.CONFERENCED)):
+        for source in _ON_CALL:
+            yield from _by_desk_or_ccm(source, input, target, _CONVERTED_BY_DESK,
+                                       _CONVERTED_BY_CCM, G.CUSTOMER_PRESENT)  # fmt: skip
 
     # Someone hangs up (or the dialog fails) before B answers: nothing was
     # published, so nothing is; B's alert goes away with the reason.
     for input, unaccepted, accepted in _ENDINGS:
         yield _row(R, C.INITIATED, input, unaccepted)
-        yield _row(R, C.RINGING, input, unaccepted, _ALERT_REMOVED, when=(G.B_ONLINE,))
-        yield _row(R, C.RINGING, input, unaccepted, when=(G.B_OFFLINE,))
+        yield from _by_desk_or_ccm(C.RINGING, input, unaccepted, (_ALERT_REMOVED,), ())
+        yield _row(R, C.UNANSWERED, input, unaccepted)  # the alert is already gone
         # ... or after: CALL_LEG_ENDED exactly once, from B's desk or the CCM.
-        yield _row(R, C.ACCEPTED, input, accepted, *_ENDED_BY_DESK, when=(G.B_ONLINE,))
-        yield _row(R, C.ACCEPTED, input, accepted, *_ENDED_BY_CCM, when=(G.B_OFFLINE,))
+        for source in _ON_CALL:
+            yield from _by_desk_or_ccm(source, input, accepted, _ENDED_BY_DESK, _ENDED_BY_CCM)
+
+    # The consult dialog gets a new id (a CVP temporary dialog, a transfer or
+    # conference): the leg goes on under it. Its state does not change.
+    for source in LIVE_CALL_STATES_IN_ORDER:
+        yield _row(R, source, I.REKEYED)
+
+
+#: The live call states, in declaration order.
+LIVE_CALL_STATES_IN_ORDER: tuple[CallState, ...] = tuple(
+    s for s in CallState if s not in TERMINAL_CALL_STATES
+)
 
 
 def _presence_rows(
-    region: Region, disconnected: InputKind, restored: InputKind, timeout: InputKind
-) -> Iterator[Row]:
-    """Rows every desk shares: going away, the grace window, duplicates."""
+    region: Region,
+    disconnected: InputKind, restored: InputKind, logged_out: InputKind, timeout: InputKind,
+) -> Iterator[Row]:  # fmt: skip
+    """Rows every desk shares: going away, logout, the grace window, duplicates."""
     for up in (D.CONNECTED, D.RESTORED):
         yield _row(region, up, disconnected, D.DISCONNECTED, when=(G.CALL_LIVE,))
         # After the end nothing waits for this desk any more (rule 6).
         yield _late(region, up, disconnected, G.CALL_ENDED)
+        # Logged out (by the agent, a supervisor, or Finesse after 60 s away):
+        # the phone call goes on, but this desk reports nothing any more.
+        yield _row(region, up, logged_out, D.LOST, when=(G.CALL_LIVE,))
+        yield _late(region, up, logged_out, G.CALL_ENDED)
+    yield _row(region, D.DISCONNECTED, logged_out, D.LOST)  # the grace window's end, early
+    yield _dup(region, D.LOST, logged_out)
     yield _dup(region, D.DISCONNECTED, disconnected)
     yield _dup(region, D.LOST, disconnected)
     yield _dup(region, D.RESTORED, restored)
@@ -301,30 +380,49 @@ def _presence_rows(
 
 def _desk_a_rows() -> Iterator[Row]:
     R = Region.DESK_A
-    yield from _presence_rows(R, I.BROWSER_DISCONNECTED_A, I.BROWSER_RESTORED_A, I.GRACE_TIMEOUT_A)
-    # A's desk comes back: tell it where the consult stands.
+    yield from _presence_rows(R, I.BROWSER_DISCONNECTED_A, I.BROWSER_RESTORED_A,
+                              I.LOGGED_OUT_A, I.GRACE_TIMEOUT_A)  # fmt: skip
+    # A's desk comes back: tell it where the consult stands. Until the CTI
+    # says otherwise, a leg whose ring window passed may still be answered.
     back = I.BROWSER_RESTORED_A
     for source in (D.DISCONNECTED, D.LOST):
-        yield _row(R, source, back, D.RESTORED, emit(ev.ConsultStillRinging),
-                   when=(G.CALL_PENDING,))  # fmt: skip
+        for waiting in (G.CALL_PENDING, G.CALL_UNANSWERED):
+            yield _row(R, source, back, D.RESTORED, emit(ev.ConsultStillRinging), when=(waiting,))
         yield _row(R, source, back, D.RESTORED, emit(ev.RejoinConversation),
-                   when=(G.CALL_ACCEPTED,))  # fmt: skip
+                   when=(G.CALL_ON_CALL,))  # fmt: skip
     yield _row(R, D.DISCONNECTED, back, D.RESTORED, emit(ev.ConsultEndedForA), when=(G.CALL_ENDED,))
 
 
 def _desk_b_rows() -> Iterator[Row]:
     R = Region.DESK_B
-    yield from _presence_rows(R, I.BROWSER_DISCONNECTED_B, I.BROWSER_RESTORED_B, I.GRACE_TIMEOUT_B)
+    yield from _presence_rows(R, I.BROWSER_DISCONNECTED_B, I.BROWSER_RESTORED_B,
+                              I.LOGGED_OUT_B, I.GRACE_TIMEOUT_B)  # fmt: skip
     # B's desk comes back: restore the alert, re-attach the call, or clear what
     # it still shows from before it went away.
     back = I.BROWSER_RESTORED_B
     for source in (D.DISCONNECTED, D.LOST):
-        yield _row(R, source, back, D.RESTORED, when=(G.CALL_INITIATED,))
+        yield _row(R, source, back, D.RESTORED, when=(G.CALL_UNSEEN, G.CALL_PENDING))
         yield _row(R, source, back, D.RESTORED, emit(ev.AlertRestored), when=(G.CALL_RINGING,))
-        yield _row(R, source, back, D.RESTORED, emit(ev.ConsultRestored), when=(G.CALL_ACCEPTED,))
-    yield _row(R, D.DISCONNECTED, back, D.RESTORED, _ALERT_REMOVED, when=(G.ENDED_UNACCEPTED,))
+        yield _row(R, source, back, D.RESTORED, _ALERT_REMOVED, when=(G.CALL_UNANSWERED,))
+        yield _row(R, source, back, D.RESTORED, emit(ev.ConsultRestored), when=(G.CALL_ON_CALL,))
+    yield _row(R, D.DISCONNECTED, back, D.RESTORED, _ALERT_REMOVED,
+               when=(G.CALL_ENDED, G.GAVE_UP))  # fmt: skip
     yield _row(R, D.DISCONNECTED, back, D.RESTORED, emit(ev.ConsultEndedForB),
                when=(G.ENDED_ACCEPTED,))  # fmt: skip
+
+
+def _customer_rows() -> Iterator[Row]:
+    """The customer hangs up: their own dialog ended, not the consult (the
+    customer is no participant of it), so the call region does not move. B's
+    desk is told if it shows the consult; a transfer or conference is no
+    longer possible (those rows need ``customer_present``)."""
+    R = Region.CUSTOMER
+    yield _row(R, Cu.PRESENT, I.CUSTOMER_LEFT, Cu.LEFT, emit(ev.CustomerLeftConsult),
+               when=(G.CALL_ENGAGED, G.B_ONLINE))  # fmt: skip
+    yield _row(R, Cu.PRESENT, I.CUSTOMER_LEFT, Cu.LEFT, when=(G.CALL_ENGAGED, G.B_OFFLINE))
+    yield _row(R, Cu.PRESENT, I.CUSTOMER_LEFT, Cu.LEFT, when=(G.CALL_UNSEEN,))
+    yield _late(R, Cu.PRESENT, I.CUSTOMER_LEFT, G.CALL_ENDED)
+    yield _dup(R, Cu.LEFT, I.CUSTOMER_LEFT)
 
 
 def _terminal_rows(written: Iterable[Row]) -> Iterator[Row]:
@@ -353,7 +451,7 @@ def _terminal_rows(written: Iterable[Row]) -> Iterator[Row]:
 
 
 def _build() -> tuple[Row, ...]:
-    written = [*_call_rows(), *_desk_a_rows(), *_desk_b_rows()]
+    written = [*_call_rows(), *_desk_a_rows(), *_desk_b_rows(), *_customer_rows()]
     return (*written, *_terminal_rows(written))
 
 

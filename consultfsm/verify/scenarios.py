@@ -9,8 +9,10 @@ decides behaviour.
 
 The sources are the design note's 14 "Cases" bullets (``case 1`` ..
 ``case 14``), its failover table (``failover 1`` .. ``failover 9``; rows 8 and
-9 are cut off in the note and completed as written in ``docs/cases.md``), and
-a few edge cases from the domain brief (``edge``).
+9 are cut off in the note and completed as written in ``docs/cases.md``), a
+few edge cases from the domain brief (``edge``), and the flows of the real
+platform the note leaves out (``real N``, numbered as the items of issue 11;
+``docs/cases.md`` cites the vendor documents behind each).
 """
 
 from __future__ import annotations
@@ -23,15 +25,19 @@ import attrs
 from consultfsm.core import events as ev
 from consultfsm.core.events import label
 from consultfsm.core.executor import LegState
-from consultfsm.core.facts import DEFAULT_CONFIG, LegConfig
+from consultfsm.core.facts import DEFAULT_CONFIG, DIRECT_CONFIG, LegConfig
 from consultfsm.core.leg import Leg
-from consultfsm.core.states import CallState, DeskState, InputKind
+from consultfsm.core.states import CallState, CustomerState, DeskState, InputKind
 from consultfsm.core.table import Disposition
 
 # Short names keep each case on a few readable lines.
 I = InputKind  # noqa: E741
 C = CallState
 D = DeskState
+Cu = CustomerState
+#: One input of a case: ``(at, kind)``, or ``(at, kind, value)`` for an input
+#: that carries one, or ``(at, kind, value, source_at)`` with the source's own time.
+CaseInput = tuple[Any, ...]
 
 #: The leg every case runs: A consults B about the customer on session S1.
 LEG_FACTS: dict[str, Any] = {
@@ -69,7 +75,7 @@ class Case:
     name: str  # slug used on the command line
     source: str  # where it comes from: "case N", "failover N" or "edge"
     title: str  # the note's wording (completed where the note is cut off)
-    steps: tuple[tuple[int, InputKind], ...]
+    steps: tuple[CaseInput, ...]
     final: LegState
     desk_a: tuple[str, ...] = ()
     desk_b: tuple[str, ...] = ()
@@ -77,6 +83,7 @@ class Case:
     routing: tuple[str, ...] = ()
     config: LegConfig = DEFAULT_CONFIG
     completed: bool = False  # the note's text is cut off; we completed it
+    queue: bool = False  # a consult to a queue: the leg starts queued, with no agent
 
     def expected(self) -> dict[str, tuple[str, ...]]:
         """The expected labels per column."""
@@ -95,6 +102,7 @@ class Moment:
     at: int
     input: InputKind
     disposition: Disposition | None  # None when the input was rejected
+    # (the value and source time, when the input carries them, are in the case's steps)
     state: LegState  # after the input
     events: tuple[ev.Event, ...]
     error: str | None = None
@@ -132,12 +140,14 @@ class CaseResult:
 
 def run_case(case: Case) -> CaseResult:
     """Feed a case's inputs to a fresh leg and collect what it emitted."""
-    leg = Leg(**LEG_FACTS, config=case.config)
+    leg = new_leg(case)
     timeline: list[Moment] = []
     actual: dict[str, list[str]] = {column: [] for column in case.expected()}
-    for at, kind in case.steps:
+    for at, kind, *extra in case.steps:
+        value = extra[0] if extra else None
+        source_at = extra[1] if len(extra) > 1 else None
         try:
-            step = leg.handle(kind, at)
+            step = leg.handle(kind, at, value, source_at=source_at)
         except Exception as exc:  # a case must never crash the report
             timeline.append(Moment(at, kind, None, leg.state, (), str(exc)))
             continue
@@ -149,18 +159,37 @@ def run_case(case: Case) -> CaseResult:
     return CaseResult(case, tuple(timeline), {k: tuple(v) for k, v in actual.items()}, leg.state)
 
 
-def _s(*pairs: tuple[int, InputKind]) -> tuple[tuple[int, InputKind], ...]:
+def new_leg(case: Case) -> Leg:
+    """The fresh leg a case starts from."""
+    if case.queue:
+        facts = {k: v for k, v in LEG_FACTS.items() if k != "agent_b"}
+        return Leg.queue_consult(**facts, config=case.config)
+    return Leg(**LEG_FACTS, config=case.config)
+
+
+def _s(*pairs: CaseInput) -> tuple[CaseInput, ...]:
     return pairs
 
 
 def _final(
-    call: CallState, desk_a: DeskState = D.CONNECTED, desk_b: DeskState = D.CONNECTED
-) -> LegState:
-    return LegState(call, desk_a, desk_b)
+    call: CallState, desk_a: DeskState = D.CONNECTED, desk_b: DeskState = D.CONNECTED,
+    customer: CustomerState = Cu.PRESENT,
+) -> LegState:  # fmt: skip
+    return LegState(call, desk_a, desk_b, customer)
 
 
 ALERT = (200, I.ALERTING)
+assert DEFAULT_CONFIG.ring_ms is not None
 RING_DEADLINE = 200 + DEFAULT_CONFIG.ring_ms
+#: The CTI's own RONA, a moment after the leg's ring deadline withdrew the alert.
+CTI_RONA = (RING_DEADLINE + 40, I.RONA)
+_QUEUE_CONFIG = LegConfig(queue_ttl_ms=120_000)
+_CONVERTED = {
+    "transfer": ("CIM CALL_LEG_ENDED(CONSULT_TRANSFER)",
+                 "publish CALL_LEG_ENDED(CONSULT_TRANSFER)"),
+    "conference": ("CIM CALL_LEG_ENDED(CONSULT_CONFERENCE)",
+                   "publish CALL_LEG_ENDED(CONSULT_CONFERENCE)"),
+}  # fmt: skip
 
 CASES: tuple[Case, ...] = (
     # --- the note's "Cases" -------------------------------------------------------
@@ -172,7 +201,7 @@ CASES: tuple[Case, ...] = (
          desk_b=("alert_shown", "alert_removed(accepted)"), ccm=(*_STARTED, *_ENDED),
          routing=_TASK_DONE),
     Case("b-never-accepted", "case 3", "B never accepted it (RONA)",
-         _s(ALERT, (RING_DEADLINE, I.RING_TIMEOUT)), _final(C.RONA),
+         _s(ALERT, (RING_DEADLINE, I.RING_TIMEOUT), CTI_RONA), _final(C.RONA),
          desk_b=("alert_shown", "alert_removed(rona)")),
     Case("b-dropped-after-accept", "case 4", "B dropped after accepting",
          _s(ALERT, (2_000, I.ACCEPTED), (40_000, I.DROPPED_BY_B)), _final(C.ENDED_BY_B),
@@ -188,7 +217,7 @@ CASES: tuple[Case, ...] = (
     Case("browser-a-restored-b-didnt-join", "case 6",
          "Browser-A was restored, but B didn't join the call (it went on ringing into RONA)",
          _s(ALERT, (1_000, I.BROWSER_DISCONNECTED_A), (5_000, I.BROWSER_RESTORED_A),
-            (RING_DEADLINE, I.RING_TIMEOUT)),
+            (RING_DEADLINE, I.RING_TIMEOUT), CTI_RONA),
          _final(C.RONA, D.RESTORED),
          desk_a=("consult_still_ringing",), desk_b=("alert_shown", "alert_removed(rona)")),
     Case("consult-still-ringing", "case 7",
@@ -199,7 +228,7 @@ CASES: tuple[Case, ...] = (
     Case("consult-ended-rona-b", "case 8",
          "Browser-A restored after the consult call has ended due to RONA-B",
          _s(ALERT, (1_000, I.BROWSER_DISCONNECTED_A), (RING_DEADLINE, I.RING_TIMEOUT),
-            (20_000, I.BROWSER_RESTORED_A)),
+            CTI_RONA, (20_000, I.BROWSER_RESTORED_A)),
          _final(C.RONA, D.RESTORED),
          desk_a=("consult_ended(rona)",), desk_b=("alert_shown", "alert_removed(rona)")),
     Case("a-restored-b-on-call", "case 9", "On Browser-A restored, B is already on the call",
@@ -231,7 +260,7 @@ CASES: tuple[Case, ...] = (
          "Browser-B didn't restore within x seconds (here x = 10 s < RONA 15 s): the leg stops "
          "waiting for B's desk, RONA ends it, and a late return finds nothing to restore",
          _s(ALERT, (1_000, I.BROWSER_DISCONNECTED_B), (11_000, I.GRACE_TIMEOUT_B),
-            (RING_DEADLINE, I.RING_TIMEOUT), (20_000, I.BROWSER_RESTORED_B)),
+            (RING_DEADLINE, I.RING_TIMEOUT), CTI_RONA, (20_000, I.BROWSER_RESTORED_B)),
          _final(C.RONA, D.CONNECTED, D.LOST), desk_b=("alert_shown",),
          config=LegConfig(ring_ms=15_000, grace_ms=10_000)),
     Case("browser-b-restored-after-drop", "case 14",
@@ -283,7 +312,7 @@ CASES: tuple[Case, ...] = (
     Case("b-disconnect-after-alert-rona", "failover 7",
          "Browser-B disconnected after receiving the alert, the call ended due to RONA B",
          _s(ALERT, (1_000, I.BROWSER_DISCONNECTED_B), (RING_DEADLINE, I.RING_TIMEOUT),
-            (20_000, I.BROWSER_RESTORED_B)),
+            CTI_RONA, (20_000, I.BROWSER_RESTORED_B)),
          _final(C.RONA, D.CONNECTED, D.RESTORED),
          desk_b=("alert_shown", "alert_removed(rona)")),
     Case("b-disconnect-after-alert-dropped-by-a", "failover 7",
@@ -325,12 +354,6 @@ CASES: tuple[Case, ...] = (
          _final(C.ENDED_BY_A, D.CONNECTED, D.RESTORED),
          desk_b=("alert_shown", "consult_restored"),
          ccm=("publish CALL_LEG_STARTED by CCM", *_ENDED), routing=_TASK_DONE),
-    Case("customer-left-during-consult", "edge",
-         "The customer hangs up while A and B talk: the consult leg ends with CONSULT_ENDED",
-         _s(ALERT, (2_000, I.ACCEPTED), (9_000, I.DROPPED_BY_CUSTOMER)),
-         _final(C.ENDED_BY_CUSTOMER),
-         desk_b=("alert_shown", "alert_removed(accepted)"), ccm=(*_STARTED, *_ENDED),
-         routing=_TASK_DONE),
     Case("cti-rona-races-ring-deadline", "edge",
          "The CTI reports RONA at the instant our ring deadline fires: the first wins, the "
          "other is absorbed",
@@ -346,6 +369,139 @@ CASES: tuple[Case, ...] = (
          "The consult fails (busy / bad destination) while alerting",
          _s(ALERT, (500, I.FAILED)), _final(C.FAILED),
          desk_b=("alert_shown", "alert_removed(failed)")),
+    Case("ring-deadline-then-cti-rona", "edge",
+         "Our ring deadline fires just before the CTI's RONA: the deadline withdraws the "
+         "alert, the CTI's RONA ends the leg",
+         _s(ALERT, (RING_DEADLINE, I.RING_TIMEOUT), CTI_RONA),
+         _final(C.RONA), desk_b=("alert_shown", "alert_removed(rona)")),
+    # --- the real platform's flows (issue 11; docs/cases.md gives the sources) ---------
+    Case("answer-after-ring-deadline", "real 1",
+         "B answers 150 ms after the leg's own ring deadline: the answer is the truth; "
+         "B's desk shows the call again and reports it, STARTED once",
+         _s(ALERT, (RING_DEADLINE, I.RING_TIMEOUT), (RING_DEADLINE + 150, I.ACCEPTED),
+            (RING_DEADLINE + 150, I.ACCEPTED), (60_000, I.DROPPED_BY_A)),
+         _final(C.ENDED_BY_A),
+         desk_b=("alert_shown", "alert_removed(rona)", "consult_answered"),
+         ccm=(*_STARTED, *_ENDED), routing=_TASK_DONE),
+    Case("direct-consult-rings-on", "real 2",
+         "A consult dialled to B's extension has no RONA: it rings 50 s until A cancels",
+         _s(ALERT, (50_000, I.DROPPED_BY_A)), _final(C.CANCELLED_BY_A),
+         desk_b=("alert_shown", "alert_removed(dropped_by_a)"), config=DIRECT_CONFIG),
+    Case("direct-consult-answered-late", "real 2",
+         "A direct consult answered after 40 s, long past any RONA window",
+         _s(ALERT, (40_000, I.ACCEPTED), (90_000, I.DROPPED_BY_B)), _final(C.ENDED_BY_B),
+         desk_b=("alert_shown", "alert_removed(accepted)"), ccm=(*_STARTED, *_ENDED),
+         routing=_TASK_DONE, config=DIRECT_CONFIG),
+    Case("customer-left-during-consult", "real 3",
+         "The customer hangs up while A and B talk: the consult goes on, B is told, and the "
+         "leg ends when A or B hangs up",
+         _s(ALERT, (2_000, I.ACCEPTED), (9_000, I.CUSTOMER_LEFT), (9_000, I.CUSTOMER_LEFT),
+            (30_000, I.DROPPED_BY_B)),
+         _final(C.ENDED_BY_B, customer=Cu.LEFT),
+         desk_b=("alert_shown", "alert_removed(accepted)", "customer_left"),
+         ccm=(*_STARTED, *_ENDED), routing=_TASK_DONE),
+    Case("customer-left-while-ringing", "real 3",
+         "The customer hangs up while B's phone rings: B's phone rings on and B may answer",
+         _s(ALERT, (3_000, I.CUSTOMER_LEFT), (6_000, I.ACCEPTED)),
+         _final(C.ACCEPTED, customer=Cu.LEFT),
+         desk_b=("alert_shown", "customer_left", "alert_removed(accepted)"),
+         ccm=_STARTED, routing=_TASK),
+    Case("consult-transfer", "real 4",
+         "A completes the transfer: the consult leg ends CONSULT_TRANSFER, B's task lives on "
+         "as the customer's",
+         _s(ALERT, (2_000, I.ACCEPTED), (20_000, I.TRANSFERRED), (20_001, I.DROPPED_BY_A)),
+         _final(C.TRANSFERRED),
+         desk_b=("alert_shown", "alert_removed(accepted)"),
+         ccm=(*_STARTED, *_CONVERTED["transfer"]),
+         routing=(*_TASK, "task_converted(CONSULT_TRANSFER)")),
+    Case("consult-transfer-desk-away", "real 4",
+         "A transfers while B's desk is refreshing: the CCM reports CONSULT_TRANSFER itself",
+         _s(ALERT, (2_000, I.ACCEPTED), (10_000, I.BROWSER_DISCONNECTED_B),
+            (12_000, I.TRANSFERRED), (15_000, I.BROWSER_RESTORED_B)),
+         _final(C.TRANSFERRED, D.CONNECTED, D.RESTORED),
+         desk_b=("alert_shown", "alert_removed(accepted)", "consult_ended(transferred)"),
+         ccm=(*_STARTED, "publish CALL_LEG_ENDED(CONSULT_TRANSFER) by CCM"),
+         routing=(*_TASK, "task_converted(CONSULT_TRANSFER)")),
+    Case("consult-conference", "real 5",
+         "A completes the conference: the leg ends CONSULT_CONFERENCE and B stays on the "
+         "conversation",
+         _s(ALERT, (2_000, I.ACCEPTED), (20_000, I.CONFERENCED), (20_000, I.CONFERENCED)),
+         _final(C.CONFERENCED),
+         desk_b=("alert_shown", "alert_removed(accepted)"),
+         ccm=(*_STARTED, *_CONVERTED["conference"]),
+         routing=(*_TASK, "task_converted(CONSULT_CONFERENCE)")),
+    Case("consult-hold-retrieve", "real 6",
+         "B holds the consult and takes it back twice: CALL_HOLD / CALL_RESUME each time, "
+         "never an end",
+         _s(ALERT, (2_000, I.ACCEPTED), (5_000, I.HELD), (5_100, I.HELD),
+            (8_000, I.RETRIEVED), (9_000, I.HELD), (9_500, I.RETRIEVED),
+            (30_000, I.DROPPED_BY_A)),
+         _final(C.ENDED_BY_A),
+         desk_b=("alert_shown", "alert_removed(accepted)"),
+         ccm=(*_STARTED, "CIM CALL_HOLD", "publish CALL_HOLD", "CIM CALL_RESUME",
+              "publish CALL_RESUME", "CIM CALL_HOLD", "publish CALL_HOLD", "CIM CALL_RESUME",
+              "publish CALL_RESUME", *_ENDED),
+         routing=_TASK_DONE),
+    Case("consult-ended-while-held", "real 6",
+         "A hangs up while the consult is held: the leg ends from held, CONSULT_ENDED once",
+         _s(ALERT, (2_000, I.ACCEPTED), (5_000, I.HELD), (9_000, I.DROPPED_BY_A)),
+         _final(C.ENDED_BY_A),
+         desk_b=("alert_shown", "alert_removed(accepted)"),
+         ccm=(*_STARTED, "CIM CALL_HOLD", "publish CALL_HOLD", *_ENDED), routing=_TASK_DONE),
+    Case("rekeyed-cvp-temporary-dialog", "real 7",
+         "B is alerted on a temporary CVP dialog and answers on the surviving one: the leg "
+         "goes on under the new id, and a late report of the old re-keying is absorbed",
+         _s(ALERT, (201, I.REKEYED, "D3"), (201, I.REKEYED, "D3"), (4_000, I.ACCEPTED),
+            (4_100, I.REKEYED, "D2"), (20_000, I.DROPPED_BY_B)),
+         _final(C.ENDED_BY_B),
+         desk_b=("alert_shown", "alert_removed(accepted)"), ccm=(*_STARTED, *_ENDED),
+         routing=_TASK_DONE),
+    Case("queue-consult-offered", "real 8",
+         "A consults a queue: it waits with no agent, the queue offers it to B, B answers",
+         _s((3_000, I.OFFERED, "B"), (3_000, I.OFFERED, "B"), (6_000, I.ACCEPTED),
+            (30_000, I.DROPPED_BY_A)),
+         _final(C.ENDED_BY_A),
+         desk_b=("alert_shown", "alert_removed(accepted)"), ccm=(*_STARTED, *_ENDED),
+         routing=_TASK_DONE, config=_QUEUE_CONFIG, queue=True),
+    Case("queue-consult-rona", "real 8",
+         "The queue's agent does not answer: this agent's leg ends RONA (the queue re-offers "
+         "the consult as a new leg, for the next agent)",
+         _s((3_000, I.OFFERED, "B"), (18_000, I.RONA)), _final(C.RONA),
+         desk_b=("alert_shown", "alert_removed(rona)"), config=_QUEUE_CONFIG, queue=True),
+    Case("queue-consult-no-agent", "real 8",
+         "The queue reports NO_AGENT_AVAILABLE: the consult ends, nothing was published",
+         _s((30_000, I.NO_AGENT),), _final(C.NO_AGENT), config=_QUEUE_CONFIG, queue=True),
+    Case("queue-consult-ttl", "real 8",
+         "No agent within the queue consult's time to live: the leg gives up",
+         _s((120_000, I.QUEUE_TIMEOUT),), _final(C.NO_AGENT), config=_QUEUE_CONFIG, queue=True),
+    Case("queue-consult-abandoned", "real 8",
+         "A abandons the queue consult (hangs up while queued)",
+         _s((9_000, I.DROPPED_BY_A),), _final(C.CANCELLED_BY_A), config=_QUEUE_CONFIG,
+         queue=True),
+    Case("b-logged-out-while-ringing", "real 9",
+         "B's desk stayed away and Finesse logged B out (reason 255) while a direct consult "
+         "rang; B answers on the phone: the CCM publishes, since no desk of B's can",
+         _s(ALERT, (1_000, I.BROWSER_DISCONNECTED_B), (50_000, I.LOGGED_OUT_B),
+            (55_000, I.ACCEPTED), (80_000, I.DROPPED_BY_A)),
+         _final(C.ENDED_BY_A, D.CONNECTED, D.LOST), desk_b=("alert_shown",),
+         ccm=("publish CALL_LEG_STARTED by CCM", "publish CALL_LEG_ENDED(CONSULT_ENDED) by CCM"),
+         routing=_TASK_DONE, config=DIRECT_CONFIG),
+    Case("b-logged-out-on-call", "real 9",
+         "B is logged out during the consult: the phone call goes on, and the CCM reports "
+         "its end",
+         _s(ALERT, (2_000, I.ACCEPTED), (9_000, I.LOGGED_OUT_B), (9_000, I.LOGGED_OUT_B),
+            (40_000, I.DROPPED_BY_B)),
+         _final(C.ENDED_BY_B, D.CONNECTED, D.LOST),
+         desk_b=("alert_shown", "alert_removed(accepted)"),
+         ccm=(*_STARTED, "publish CALL_LEG_ENDED(CONSULT_ENDED) by CCM"), routing=_TASK_DONE),
+    Case("stale-cti-report", "real 10",
+         "A RONA stamped before B's answer arrives after it: stale, absorbed, not a "
+         "contradiction",
+         _s((200, I.ALERTING, None, 200), (2_000, I.ACCEPTED, None, 1_990),
+            (2_050, I.RONA, None, 1_900), (9_000, I.DROPPED_BY_B, None, 9_000)),
+         _final(C.ENDED_BY_B),
+         desk_b=("alert_shown", "alert_removed(accepted)"), ccm=(*_STARTED, *_ENDED),
+         routing=_TASK_DONE),
 )  # fmt: skip
 
 
