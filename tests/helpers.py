@@ -60,11 +60,11 @@ def feed(leg: Leg, steps: Iterable[tuple[int, InputKind]]) -> list[ev.Event]:
 
 
 def attempt(
-    handle: Callable[[InputKind, int], Step], kind: InputKind, at: int
+    handle: Callable[..., Step], kind: InputKind, at: int, value: str | None = None
 ) -> Step | InputRejected:
-    """``handle(kind, at)``, returning a rejection instead of raising it."""
+    """``handle(kind, at, value)``, returning a rejection instead of raising it."""
     try:
-        return handle(kind, at)
+        return handle(kind, at, value)
     except InputRejected as exc:
         return exc
 

@@ -21,8 +21,8 @@ import attrs
 from hypothesis import strategies as st
 
 from consultfsm.core.facts import LegConfig
-from consultfsm.core.states import INPUT_REGION, TIMER_OF_INPUT, InputKind, Region
-from consultfsm.verify.explore import LegSpec, input_line
+from consultfsm.core.states import INPUT_REGION, TIMER_OF_INPUT, VALUE_OF_INPUT, InputKind, Region
+from consultfsm.verify.explore import LegSpec, consult_line, input_line
 from consultfsm.verify.scenarios import LEG_FACTS
 
 # The customer of the design note's leg (LEG_FACTS); runs draw agents among AGENTS.
@@ -34,11 +34,24 @@ AGENTS = ("A", "B", "C")
 PAIRS = [(a, b) for a in AGENTS for b in AGENTS if a != b]
 
 CALL_INPUTS = tuple(k for k in InputKind if INPUT_REGION[k] is Region.CALL)
-CTI_INPUTS = tuple(k for k in CALL_INPUTS if k not in TIMER_OF_INPUT)
+#: CTI reports about the consult dialog (value inputs excluded: see VALUES).
+CTI_INPUTS = tuple(k for k in CALL_INPUTS if k not in TIMER_OF_INPUT and k not in VALUE_OF_INPUT)
 TIMER_INPUTS = tuple(TIMER_OF_INPUT)
+#: What happens to agents' desks and to the customer (not the consult dialog).
 BROWSER_INPUTS = tuple(
     k for k in InputKind if INPUT_REGION[k] is not Region.CALL and k not in TIMER_OF_INPUT
 )
+#: The ways a CTI script ends a leg.
+ENDINGS = (
+    InputKind.RONA, InputKind.DROPPED_BY_A, InputKind.DROPPED_BY_B, InputKind.FAILED,
+    InputKind.TRANSFERRED, InputKind.CONFERENCED, InputKind.RING_TIMEOUT,
+)  # fmt: skip
+#: Values for the inputs that carry one: the leg's own agent B or another one
+#: (a contradiction), a dialog the leg has or has not had.
+VALUES: dict[InputKind, tuple[str, ...]] = {
+    InputKind.OFFERED: ("B", "C"),
+    InputKind.REKEYED: ("D2", "D3", "D9"),
+}
 
 
 @attrs.frozen
@@ -50,6 +63,7 @@ class Move:
     kind: InputKind
     dt: int | None = 0
     offset: int = 0
+    value: str | None = None  # for an input that carries one (VALUES)
 
     def at(self, now: int, deadlines: Sequence[int]) -> int:
         """The absolute time of this move, given the clock and pending deadlines."""
@@ -63,8 +77,12 @@ def configs() -> st.SearchStrategy[LegConfig]:
     """Timer windows: the usual ones, ties, and small random ones."""
     usual = st.sampled_from([
         LegConfig(15_000, 60_000), LegConfig(15_000, 10_000), LegConfig(10_000, 10_000),
+        LegConfig(None, 60_000), LegConfig(15_000, 60_000, 30_000),
     ])  # fmt: skip
-    small = st.builds(LegConfig, st.integers(1, 5_000), st.integers(1, 5_000))
+    small = st.builds(
+        LegConfig, st.none() | st.integers(1, 5_000), st.integers(1, 5_000),
+        st.none() | st.integers(1, 5_000),
+    )  # fmt: skip
     return st.one_of(usual, small)
 
 
@@ -88,12 +106,24 @@ def delays() -> st.SearchStrategy[int]:
     )
 
 
+def _valued(move: st.SearchStrategy[Move]) -> st.SearchStrategy[Move]:
+    # An input that carries a value gets one of VALUES (rarely none: refused).
+    def add(draw: st.DrawFn) -> Move:
+        m = draw(move)
+        choices = VALUES.get(m.kind)
+        if choices is None or not draw(st.integers(0, 9)):
+            return m
+        return attrs.evolve(m, value=draw(st.sampled_from(choices)))
+
+    return st.composite(add)()
+
+
 def move() -> st.SearchStrategy[Move]:
     """One move: after a delay, at a pending deadline (-1, 0, +1 ms), or 1 ms in the past."""
     timed = st.builds(Move, inputs(), delays())
     at_deadline = st.builds(Move, inputs(), st.none(), st.sampled_from([-1, 0, 0, 1]))
     in_the_past = st.builds(Move, inputs(), st.just(-1))  # refused: time went backwards
-    return st.one_of(timed, at_deadline, in_the_past)
+    return _valued(st.one_of(timed, at_deadline, in_the_past))
 
 
 @st.composite
@@ -104,7 +134,11 @@ def cti_script(draw: st.DrawFn) -> list[Move]:
         script.append(InputKind.ALERTING)
     if draw(st.booleans()):
         script.append(InputKind.ACCEPTED)
-    script.append(draw(st.sampled_from([*CTI_INPUTS[2:], InputKind.RING_TIMEOUT])))
+    if draw(st.booleans()):
+        script.append(InputKind.HELD)
+        if draw(st.booleans()):
+            script.append(InputKind.RETRIEVED)
+    script.append(draw(st.sampled_from(ENDINGS)))
     # Finesse repeats dialog updates to every participant ...
     for i in draw(st.lists(st.integers(0, len(script) - 1), max_size=3)):
         script.insert(i, script[i])
@@ -145,14 +179,12 @@ def replay_jsonl(
     """
     by_leg = {s.leg_id: s for s in specs}
     lines: list[dict[str, Any]] = [
-        {"at": 0, "input": "config", "ring_ms": config.ring_ms, "grace_ms": config.grace_ms},
+        {"at": 0, "input": "config", "ring_ms": config.ring_ms, "grace_ms": config.grace_ms,
+         "queue_ttl_ms": config.queue_ttl_ms},
         {"at": 0, "input": "customer_session_started", "session": SESSION,
          "conversation": CONVERSATION, "customer_ani": CUSTOMER_ANI, "dialog": "D1"},
     ]  # fmt: skip
-    for s in specs:
-        lines.append({"at": 0, "input": "consult_initiated", "leg": s.leg_id,
-                      "agent_a": s.agent_a, "agent_b": s.agent_b,
-                      "customer_ani": CUSTOMER_ANI, "associated_dialog_uri": None})  # fmt: skip
+    lines += [consult_line(s, config) for s in specs]
     last: dict[str, Any] | None = None
     for leg_id, kind, at in log:
         line = (

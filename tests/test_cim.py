@@ -197,6 +197,87 @@ def test_message_ids_are_stable_per_leg_and_intent() -> None:
     assert CODEC.message_for(started).id != CODEC.message_for(ended).id
 
 
+def _held_twice(*, b_online: bool = True) -> list[ev.Event]:
+    """An accepted leg held, resumed and held again (B's desk up or down)."""
+    leg = _leg()
+    steps = [(200, InputKind.ALERTING), (900, InputKind.ACCEPTED)]
+    if not b_online:
+        steps.append((950, InputKind.BROWSER_DISCONNECTED_B))
+    steps += [(1000, InputKind.HELD), (2000, InputKind.RETRIEVED), (3000, InputKind.HELD)]
+    return feed(leg, steps)
+
+
+def test_hold_and_resume_messages_have_no_reason_code_and_validate() -> None:
+    schemas = cim_schemas()
+    sent = [e for e in _held_twice() if isinstance(e, ev.CimCallHold | ev.CimCallResume)]
+    assert [e.intent.value for e in sent] == ["CALL_HOLD", "CALL_RESUME", "CALL_HOLD"]
+    for event in sent:
+        out = CODEC.encode(CODEC.message_for(event))
+        schemas.check_message(out)
+        assert out["header"]["intent"] == event.intent.value
+        assert "reasonCode" not in out["body"]  # absent, never null
+        assert "additionalAttributes" not in out["header"]["channelData"]
+        assert out["header"]["sender"] == {"id": "B", "type": "AGENT"}
+        assert parse_message(CODEC.dumps(CODEC.message_for(event))).body.reason_code is None
+
+
+def test_two_holds_of_one_leg_have_two_ids_and_a_resent_hold_keeps_its_id() -> None:
+    first, _, second = [
+        e for e in _held_twice() if isinstance(e, ev.CimCallHold | ev.CimCallResume)
+    ]
+    assert CODEC.message_for(first).id != CODEC.message_for(second).id
+    assert CODEC.message_for(first).id == CODEC.message_for(first).id
+    assert CODEC.message_for(first).id == message_id("L1", MessageIntent.CALL_HOLD, 1000)
+    # Another wire form of the same hold is the same message.
+    other = CimCodec("9001", TimestampForm.EPOCH_MS, epoch_ms=1739455031000)
+    assert other.message_for(first).id == CODEC.message_for(first).id
+
+
+def test_message_ids_know_which_intents_repeat() -> None:
+    assert message_id("L1", "CALL_HOLD", 1) != message_id("L1", "CALL_HOLD", 2)
+    assert message_id("L1", "CALL_HOLD", 1) != message_id("L2", "CALL_HOLD", 1)
+    assert message_id("L1", "event/CALL_RESUME", 1) != message_id("L1", "CALL_RESUME", 1)
+    # The once-per-leg ids are what they always were: no time in them.
+    assert (
+        message_id("L1", MessageIntent.CALL_LEG_STARTED) == "93a18808-4983-550e-975a-4407d044ce33"
+    )
+    with pytest.raises(ValueError, match="needs its time"):
+        message_id("L1", MessageIntent.CALL_HOLD)
+    with pytest.raises(ValueError, match="takes no time"):
+        message_id("L1", MessageIntent.CALL_LEG_ENDED, 900)
+
+
+@pytest.mark.parametrize("b_online", [True, False])
+def test_hold_and_resume_conversation_events_validate_and_parse_back(b_online: bool) -> None:
+    schemas = cim_schemas()
+    events = _held_twice(b_online=b_online)
+    desk = {
+        (e.intent.value, e.at): CODEC.message_for(e)
+        for e in events
+        if isinstance(e, ev.CimCallHold | ev.CimCallResume)
+    }
+    published = [e for e in events if isinstance(e, ev.CallHeld | ev.CallResumed)]
+    assert [e.kind.value for e in published] == ["CALL_HOLD", "CALL_RESUME", "CALL_HOLD"]
+    ids = set()
+    for event in published:
+        if b_online:
+            assert event.reported_by is ev.Reporter.AGENTDESK
+            message = desk[(event.intent.value, event.at)]
+        else:
+            assert event.reported_by is ev.Reporter.CCM and not desk
+            message = CODEC.system_message_for(event, SESSION, "D1")
+            assert message.header.sender == Sender("ccm", SenderType.SYSTEM.value)
+            assert message.body.reason_code is None
+        out = CODEC.conversation_event(event, SESSION, message)
+        schemas.check_conversation_event(out)
+        assert out["name"] == event.kind.value
+        assert "reasonCode" not in out["data"]["body"]
+        parsed = parse_conversation_event(json.dumps(out))
+        assert parsed == CODEC.make_conversation_event(event, SESSION, message)
+        ids.add(out["id"])
+    assert len(ids) == 3  # each hold and resume is its own event
+
+
 def test_timestamp_form_is_a_setting() -> None:
     started, _ = _desk_events()
     rfc = CimCodec("8001", epoch_ms=1739455031000).encode(CODEC.message_for(started))

@@ -140,10 +140,13 @@ def test_ccm_handler_example() -> None:
     assert out.count("publish CALL_LEG_ENDED") == 1
     assert "-> conversation: publish CALL_LEG_ENDED(CONSULT_ENDED) by CCM" in out
     assert "-> agentdesk_b: consult_ended(dropped_by_a)" in out
-    # The host's own ring deadline fires and ends the second leg as RONA.
+    # The host's own ring deadline withdraws the second leg's alert; the CTI's
+    # RONA ends it, with nothing published.
     assert "host: arm ring for t=15200" in out
-    assert "t=15200 ring_timeout: applied, now rona/connected/connected" in out
+    assert "t=15200 ring_timeout: applied, now unanswered/connected/connected/present" in out
     assert "-> agentdesk_b: alert_removed(rona)" in out
+    assert "t=20040 rona: applied, now rona/connected/connected/present" in out
+    assert out.count("publish CALL_LEG_STARTED") == 1  # L1's only
     assert out.rstrip().endswith("open legs: []")
 
 
@@ -151,7 +154,7 @@ def test_agentdesk_handler_example() -> None:
     out = _run("agentdesk_handler.py")
     assert "snapshot: call=accepted, B=disconnected" in out
     restored = out.split("snapshot:", 1)[1]
-    assert "t=7000 browser_restored_b: applied, now accepted/connected/restored" in restored
+    assert "t=7000 browser_restored_b: applied, now accepted/connected/restored/present" in restored
     assert "re-attach the consult view" in restored
     assert out.count("POST /message/receive CIM CALL_LEG_STARTED") == 1  # not again after refresh
     assert "POST /message/receive CIM CALL_LEG_ENDED(CONSULT_ENDED)" in restored

@@ -18,7 +18,7 @@ import pytest
 from consultfsm.core import _speed
 from consultfsm.core import events as ev
 from consultfsm.core.facts import LegFacts
-from consultfsm.core.states import CimReason, EndReason, Timer
+from consultfsm.core.states import CimReason, EndReason, TaskDirection, Timer
 from consultfsm.core.step import Step
 from consultfsm.core.table import TABLE, Disposition
 
@@ -27,7 +27,7 @@ VALUES: dict[str, Any] = {
     "conversation_id": "C1", "channel_session_id": "S1", "agent": "B",
     "customer_ani": "+923001234567", "call_id": "D2", "service_identifier": "8001",
     "associated_dialog_uri": None, "reported_by": ev.Reporter.CCM, "timer": Timer.RING,
-    "deadline": 15_200,
+    "deadline": 15_200, "direction": TaskDirection.CONSULT_TRANSFER,
 }  # fmt: skip
 
 
@@ -35,9 +35,7 @@ def _args(cls: type[ev.Event]) -> list[Any]:
     out = []
     for field in attrs.fields(cls):
         value = VALUES[field.name]
-        if field.name == "reason" and issubclass(
-            cls, ev._CimCallLeg | ev.CallLegStarted | ev.CallLegEnded
-        ):
+        if field.name == "reason" and issubclass(cls, (ev._CimCallLeg, *ev.PUBLICATION_CLASSES)):
             value = CimReason.CONSULT_ENDED
         out.append(value)
     return out

@@ -17,6 +17,7 @@ from enum import Enum
 from typing import Any
 
 from consultfsm.core import events as ev
+from consultfsm.core.errors import InputRejected
 from consultfsm.core.facts import LegConfig, LegFacts
 from consultfsm.core.leg import Leg
 from consultfsm.core.snapshot import LegSnapshot
@@ -25,7 +26,7 @@ from consultfsm.core.step import Step
 from consultfsm.core.table import Disposition
 
 PREFIX = "gc-test-"
-CONFIG = LegConfig(ring_ms=15_000, grace_ms=60_000)
+CONFIG = LegConfig(ring_ms=15_000, grace_ms=60_000, queue_ttl_ms=30_000)
 # Time steps: simultaneous, small, past the ring window, past the grace window.
 GAPS = (0, 1, 250, 16_000, 61_000)
 
@@ -44,19 +45,30 @@ def _walk(seed: int, cov: Coverage, keep: list[Any]) -> None:
     """One random lifecycle: random accepted inputs at random gaps, until the
     leg is finished (or 40 inputs), with a snapshot/restore now and then."""
     rng = random.Random(seed)
-    leg = Leg(
-        f"{PREFIX}{seed}", f"agent-a-{seed}", f"agent-b-{seed}", f"+9230012{seed:05d}",
-        conversation_id=f"conv-{seed}", channel_session_id=f"cs-{seed}", call_id=f"call-{seed}",
-        service_identifier="8001", associated_dialog_uri=f"/finesse/api/Dialog/{seed}",
-        config=CONFIG,
-    )  # fmt: skip
+    facts: dict[str, Any] = {
+        "conversation_id": f"conv-{seed}", "channel_session_id": f"cs-{seed}",
+        "call_id": f"call-{seed}", "service_identifier": "8001",
+        "associated_dialog_uri": f"/finesse/api/Dialog/{seed}", "config": CONFIG,
+    }  # fmt: skip
+    agent_b = f"agent-b-{seed}"
+    if seed % 4 == 0:  # a consult to a queue, offered to B later
+        leg = Leg.queue_consult(f"{PREFIX}{seed}", f"agent-a-{seed}", f"+9230012{seed:05d}",
+                                **facts)  # fmt: skip
+    else:
+        leg = Leg(f"{PREFIX}{seed}", f"agent-a-{seed}", agent_b, f"+9230012{seed:05d}",
+                  **facts)  # fmt: skip
+    values = {InputKind.OFFERED: agent_b}
     at = 0
-    for _ in range(40):
+    for n in range(40):
         at += rng.choice(GAPS)
-        options = [k for k in InputKind if leg.accepts(k, at)]
+        values[InputKind.REKEYED] = f"call-{seed}-{n}"
+        options = [
+            k for k in InputKind
+            if leg.accepts(k, at) or (k in values and _takes(leg, k, at, values[k]))
+        ]  # fmt: skip
         kind = rng.choice(options)
         before = leg.deadlines
-        step = leg.handle(kind, at)
+        step = leg.handle(kind, at, values.get(kind))
         keep.append(step)  # held until the leg is dropped, then dropped with it
         cov.dispositions.add(step.disposition)
         cov.events.update(type(e) for e in step.events)
@@ -73,9 +85,21 @@ def _walk(seed: int, cov: Coverage, keep: list[Any]) -> None:
     keep.append(leg)
 
 
+def _takes(leg: Leg, kind: InputKind, at: int, value: str) -> bool:
+    # accepts() cannot say for a value input: try it on a copy.
+    try:
+        Leg.restore(leg.snapshot()).handle(kind, at, value)
+    except InputRejected:
+        return False
+    return True
+
+
 def _plain(value: Any) -> bool:
     """A value an event may hold: strings, ints, None, enum members (and its
-    own class, which the collector lists among an instance's referents)."""
+    own class, which the collector lists among an instance's referents), or a
+    tuple of strings (a leg's former dialog ids)."""
+    if value.__class__ is tuple:
+        return all(v.__class__ is str for v in value)
     return value is None or isinstance(value, str | int | Enum | type)
 
 

@@ -21,6 +21,7 @@ from consultfsm.core.leg import Leg
 from consultfsm.core.states import CallState, InputKind, Timer
 from consultfsm.core.step import Step
 from consultfsm.core.table import Disposition, Row, emit
+from consultfsm.verify import scenarios
 from consultfsm.verify.invariants import Invariant, Observer
 from consultfsm.verify.scenarios import LEG_FACTS, Case
 
@@ -30,9 +31,10 @@ I = InputKind  # noqa: E741
 @each_case
 def test_the_notes_cases_keep_every_invariant(case: Case) -> None:
     observer = new_observer()
-    leg = new_leg(config=case.config)
-    for at, kind in case.steps:
-        observer.step(leg, kind, at)
+    leg = scenarios.new_leg(case)
+    observer.track(leg)
+    for step in scenarios.inputs_of(case):
+        observer.step(leg, step.kind, step.at, step.value, step.source_at)
     observer.drain({leg.leg_id: leg}, case.steps[-1][0])
     assert observer.ok, [str(v) for v in observer.violations]
     assert observer.checks > 0
@@ -110,9 +112,11 @@ class _SloppyLeg(Leg):
 
     __slots__ = ()
 
-    def handle(self, kind: InputKind, at: int) -> Step:
+    def handle(
+        self, kind: InputKind, at: int, value: str | None = None, *, source_at: int | None = None
+    ) -> Step:
         try:
-            return super().handle(kind, at)
+            return super().handle(kind, at, value, source_at=source_at)
         except IllegalInput:
             self.last_at = at
             raise
@@ -138,9 +142,11 @@ def test_a_timer_left_pending_is_caught_by_drain() -> None:
     observer = new_observer()
     leg = new_leg()
     observer.step(leg, I.ALERTING, 0)
-    # drain fires the ring timer at its deadline, like a host: RONA, finished
+    # drain fires the ring timer at its deadline, like a host: the alert is
+    # withdrawn, nothing is pending any more, and the CTI has the last word
     assert observer.drain({leg.leg_id: leg}, 0) == leg.config.ring_ms
-    assert observer.ok and leg.is_finished and leg.call is CallState.RONA
+    assert observer.ok, [str(v) for v in observer.violations]
+    assert leg.deadlines == {} and leg.call is CallState.UNANSWERED
 
 
 def test_a_timer_that_never_fires_is_caught_by_drain() -> None:

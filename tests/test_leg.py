@@ -64,11 +64,13 @@ def test_illegal_input_names_leg_state_and_input_and_changes_nothing() -> None:
     err = info.value
     assert (err.leg, err.state, err.input, err.at) == (
         "L1",
-        "accepted/connected/connected",
+        "accepted/connected/connected/present",
         "rona",
         1000,
     )
-    assert "leg 'L1' in state accepted/connected/connected rejected input 'rona'" in str(err)
+    assert "leg 'L1' in state accepted/connected/connected/present rejected input 'rona'" in str(
+        err
+    )
 
 
 def test_restore_without_disconnect_is_rejected() -> None:
@@ -94,15 +96,21 @@ def test_duplicates_are_no_ops_that_say_so() -> None:
     assert step.disposition is Disposition.DUPLICATE and step.events == ()
 
 
-def test_ring_deadline_first_then_the_ctis_rona_is_a_duplicate_report() -> None:
+def test_ring_deadline_first_withdraws_the_alert_and_the_ctis_rona_ends_the_leg() -> None:
     leg = new_leg(config=LegConfig(ring_ms=10_000))
     started = leg.handle(I.ALERTING, 200).events[-1]
     assert isinstance(started, ev.TimerStarted) and started.deadline == 10_200
     fired = leg.handle(I.RING_TIMEOUT, 10_200)
     assert kinds(fired.events) == ["alert_removed"]  # the timer fired: nothing to cancel
-    assert leg.call is CallState.RONA and leg.deadlines == {}
-    # The CTI reporting the RONA we already decided is the same fact again.
-    assert leg.handle(I.RONA, 10_201).disposition is Disposition.DUPLICATE
+    # Our own deadline is a fallback: the leg has given up on the alert, not ended.
+    assert str(leg.state) == "unanswered/connected/connected/present"
+    assert leg.deadlines == {} and not leg.is_finished
+    # The CTI's RONA is what ends it, silently (the alert is already gone) ...
+    rona = leg.handle(I.RONA, 10_201)
+    assert rona.disposition is Disposition.APPLIED and rona.events == ()
+    assert leg.call is CallState.RONA and leg.is_finished
+    # ... and the same report again is a duplicate; a late expiry is absorbed.
+    assert leg.handle(I.RONA, 10_250).disposition is Disposition.DUPLICATE
     assert leg.handle(I.RING_TIMEOUT, 10_300).disposition is Disposition.ABSORBED
 
 
@@ -185,7 +193,8 @@ def test_snapshot_json_restore_continues_exactly_like_the_original() -> None:
         ("ring_deadline", None, "must be set"),
         ("grace_b_deadline", 70_000, "must be null"),
         ("v", 99, "unsupported version"),
-        ("agent_b", None, "agent_b must be a string"),
+        ("agent_b", None, "must be set in state ringing"),  # only a queue consult has none
+        ("agent_b", 7, "agent_b must be a string"),
     ],
 )
 def test_bad_snapshots_name_the_field(field: str, value: object, message: str) -> None:
@@ -294,11 +303,10 @@ def test_an_impossible_snapshot_cannot_even_be_built() -> None:
     assert leg.snapshot() == before
 
 
-# --- the snapshot's dict form is version 1, byte for byte --------------------------------
+# --- the snapshot's dict form is version 2, byte for byte; version 1 still reads ----------
 
-#: A leg of the design note after the alert, as version 1 of the dict form spells it:
-#: facts first (the id as "leg"), then the region states, the deadlines, the time and
-#: the windows. Stored snapshots depend on every key and its order.
+#: A leg of the design note after the alert, as version 1 of the dict form spelt it
+#: (three regions, no queue, no re-keying). Stored snapshots depend on it.
 SNAPSHOT_V1 = {
     "v": 1, "leg": "L1", "agent_a": "A", "agent_b": "B", "customer_ani": "+923001234567",
     "conversation_id": "C1", "channel_session_id": "S1", "call_id": "D2",
@@ -307,13 +315,40 @@ SNAPSHOT_V1 = {
     "grace_a_deadline": None, "grace_b_deadline": None, "last_at": 200, "ring_ms": 15_000,
     "grace_ms": 60_000,
 }  # fmt: skip
+#: The same leg in version 2: facts first (the id as "leg"), then the region
+#: states (the customer's added), the deadlines (the queue's added), the time,
+#: the CTI's own time and the former dialog ids, then the windows.
+SNAPSHOT_V2 = {
+    "v": 2, "leg": "L1", "agent_a": "A", "agent_b": "B", "customer_ani": "+923001234567",
+    "conversation_id": "C1", "channel_session_id": "S1", "call_id": "D2",
+    "service_identifier": "8001", "associated_dialog_uri": None, "call": "ringing",
+    "desk_a": "connected", "desk_b": "connected", "customer": "present",
+    "ring_deadline": 15_200, "queue_deadline": None, "grace_a_deadline": None,
+    "grace_b_deadline": None, "last_at": 200, "cti_at": None, "former_call_ids": [],
+    "ring_ms": 15_000, "grace_ms": 60_000, "queue_ttl_ms": None,
+}  # fmt: skip
 
 
-def test_the_snapshot_dict_form_is_version_1() -> None:
+def test_the_snapshot_dict_form_is_version_2() -> None:
     leg = new_leg_after_alert()
     data = leg.snapshot().to_dict()
-    assert list(data.items()) == list(SNAPSHOT_V1.items())
+    assert list(data.items()) == list(SNAPSHOT_V2.items())
+    assert Leg.restore(LegSnapshot.from_dict(SNAPSHOT_V2)).snapshot() == leg.snapshot()
+
+
+def test_a_version_1_snapshot_still_reads() -> None:
+    leg = new_leg_after_alert()
     assert Leg.restore(LegSnapshot.from_dict(SNAPSHOT_V1)).snapshot() == leg.snapshot()
+
+
+@pytest.mark.parametrize("gone", ["customer_left", "ended_by_customer"])
+def test_a_version_1_customer_ending_is_refused_by_name(gone: str) -> None:
+    # v1 ended a consult when the customer hung up; v2 does not, so there is no
+    # faithful translation of those states, and guessing one could lose a call.
+    data = {**SNAPSHOT_V1, "call": gone, "ring_deadline": None}
+    with pytest.raises(SnapshotError, match="no v2 equivalent") as info:
+        LegSnapshot.from_dict(data)
+    assert info.value.field == "call"
 
 
 def test_a_snapshot_built_with_strings_for_states_is_refused() -> None:

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import pytest
-from helpers import each_case, new_leg
+from helpers import each_case
 
 from consultfsm import Disposition, IllegalInput, InputKind
 from consultfsm.core import TABLE
-from consultfsm.interop.transitions_machine import build_machine, new_leg_model
+from consultfsm.interop.transitions_machine import build_machine, model_of, new_leg_model
+from consultfsm.verify import scenarios
 from consultfsm.verify.scenarios import LEG_FACTS, Case
 
 
 @each_case
 def test_machine_and_runtime_agree_on_every_case(case: Case) -> None:
-    leg = new_leg(config=case.config)
-    model = new_leg_model(**LEG_FACTS, config=case.config)
-    for at, kind in case.steps:
-        assert model.feed(kind, at) == leg.handle(kind, at)
+    leg = scenarios.new_leg(case)
+    model = model_of(scenarios.new_leg(case))
+    for step in scenarios.inputs_of(case):
+        args = (step.kind, step.at, step.value)
+        assert model.feed(*args, source_at=step.source_at) == leg.handle(
+            *args, source_at=step.source_at
+        )
         assert model.leg_state == leg.state
     assert model.leg_state == case.final
 
@@ -34,4 +38,4 @@ def test_the_machine_rejects_what_the_runtime_rejects() -> None:
     model = new_leg_model(**LEG_FACTS)
     with pytest.raises(IllegalInput):
         model.feed(InputKind.BROWSER_RESTORED_A, 5)
-    assert str(model.leg_state) == "initiated/connected/connected"
+    assert str(model.leg_state) == "initiated/connected/connected/present"

@@ -7,7 +7,7 @@ import itertools
 
 import attrs
 import pytest
-from helpers import feed, new_leg, unchanged
+from helpers import unchanged
 
 from consultfsm.core.errors import IllegalInput
 from consultfsm.core.executor import LegState
@@ -19,12 +19,14 @@ from consultfsm.core.states import (
     INPUT_REGION,
     REGION_STATES,
     TIMER_OF_INPUT,
+    CallState,
     InputKind,
     Region,
     Timer,
 )
 from consultfsm.core.step import EXPIRY_ABSORBED
 from consultfsm.core.table import STATE_TIMERS, TABLE, Row, armed_in
+from consultfsm.verify.explore import LegSpec, runtime_leg
 from consultfsm.verify.paths import CONFIGS, expected_events, shortest_paths, target_of, unreachable
 from consultfsm.verify.scenarios import LEG_FACTS
 
@@ -41,15 +43,16 @@ def test_every_row_is_reachable() -> None:
 def test_shortest_path_reaches_row(row: Row) -> None:
     path = PATHS.get(row.key)
     assert path is not None, f"no input path reaches {row.key}"
-    leg = new_leg(config=path.config)
-    feed(leg, path.steps[:-1])
+    leg = path.new_leg()
+    for at, kind in path.steps[:-1]:
+        leg.handle(kind, at, path.value(kind))
     before = leg.state
     at, kind = path.steps[-1]
-    step = leg.handle(kind, at)
+    step = leg.handle(kind, at, path.value(kind))
     assert step.row is not None and step.row.key == row.key, str(path)
     assert step.disposition is row.disposition
     assert leg.state == target_of(row, before)
-    assert tuple(type(e) for e in step.events) == expected_events(row), str(path)
+    assert tuple(type(e) for e in step.events) == expected_events(row, path.config), str(path)
 
 
 def test_an_unreachable_row_is_reported() -> None:
@@ -59,22 +62,25 @@ def test_an_unreachable_row_is_reported() -> None:
 
     bogus_leg = leg_class(table)
 
-    def new_leg(config: LegConfig) -> Leg:
-        return bogus_leg(**LEG_FACTS, config=config)
+    def new_leg(config: LegConfig, spec: LegSpec) -> Leg:
+        return bogus_leg.restore(runtime_leg(spec, config).snapshot())
 
-    assert unreachable(table, new_leg=new_leg, configs=CONFIGS[:1]) == [bogus.key]
+    configs = (CONFIGS[0], CONFIGS[-1])  # a ring window; a queue time to live
+    assert unreachable(table, new_leg=new_leg, configs=configs) == [bogus.key]
 
 
 class _View:
     def __init__(self, state: LegState) -> None:
-        self.call, self.desk_a, self.desk_b = state
+        self.call, self.desk_a, self.desk_b, self.customer = state
 
 
 DEADLINE = 1_000
 ALL_STATES = [
-    LegState(c, a, b)  # type: ignore[arg-type]
-    for c, a, b in itertools.product(*(REGION_STATES[r] for r in Region))
+    LegState(*states)  # type: ignore[arg-type]
+    for states in itertools.product(*(REGION_STATES[r] for r in Region))
 ]
+#: A value for each input that carries one: the leg's own agent, a new dialog.
+VALUES = {InputKind.OFFERED: "B", InputKind.REKEYED: "D9"}
 
 
 def _leg_in(state: LegState) -> Leg:
@@ -84,15 +90,22 @@ def _leg_in(state: LegState) -> Leg:
 
     facts = LegFacts(**LEG_FACTS)
     snap = LegSnapshot(
-        facts, state.call, state.desk_a, state.desk_b,
-        pending(Timer.RING, state.call), pending(Timer.GRACE_A, state.desk_a),
-        pending(Timer.GRACE_B, state.desk_b), 0, LegConfig(),
+        facts, state.call, state.desk_a, state.desk_b, state.customer,
+        pending(Timer.RING, state.call), pending(Timer.QUEUE, state.call),
+        pending(Timer.GRACE_A, state.desk_a), pending(Timer.GRACE_B, state.desk_b),
+        0, None, (), LegConfig(queue_ttl_ms=DEADLINE),
     )  # fmt: skip
     return Leg.restore(snap)
 
 
-@pytest.mark.parametrize("state", ALL_STATES, ids=str)
-def test_every_state_input_pair_is_a_row_or_rejected(state: LegState) -> None:
+@pytest.mark.parametrize("call", REGION_STATES[Region.CALL], ids=str)
+def test_every_state_input_pair_is_a_row_or_rejected(call: CallState) -> None:
+    # One test per call state (each covers every desk and customer state).
+    for state in (s for s in ALL_STATES if s.call is call):
+        _check_every_input(state)
+
+
+def _check_every_input(state: LegState) -> None:
     for kind in InputKind:
         region = INPUT_REGION_INDEX[kind]
         timer = TIMER_OF_INPUT.get(kind)
@@ -109,12 +122,14 @@ def test_every_state_input_pair_is_a_row_or_rejected(state: LegState) -> None:
                 assert leg.accepts(kind, at), f"{state} {kind}@{at}"
                 assert leg.handle(kind, at) is EXPIRY_ABSORBED, f"{state} {kind}@{at}"
                 continue
-            assert leg.accepts(kind, at) == bool(rows), f"{state} {kind}@{at}"
+            value = VALUES.get(kind)
+            # A value input is refused without its value (accepts cannot give it one).
+            assert leg.accepts(kind, at) == (bool(rows) and value is None), f"{state} {kind}@{at}"
             if rows:
-                assert leg.handle(kind, at).row == rows[0]
+                assert leg.handle(kind, at, value).row == rows[0]
             else:
                 with unchanged(leg), pytest.raises(IllegalInput) as info:
-                    leg.handle(kind, at)
+                    leg.handle(kind, at, value)
                 assert info.value.state == str(state) and info.value.input == kind.value
 
 

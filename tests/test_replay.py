@@ -32,14 +32,105 @@ def _records(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines()]
 
 
+#: The platform's consult flows, and what the conversation topic and the
+#: Routing Engine must see of each, per leg, in order: (leg, event, reason,
+#: reported_by) and (leg, event, reason or direction). Written from the
+#: domain, not from the replay's output.
+FLOWS: dict[str, tuple[list[tuple[str, str, str | None, str]], list[tuple[str, str, str | None]]]]
+FLOWS = {
+    # B answers 150 ms after the leg's own ring deadline: the CTI's answer wins.
+    "answer-after-ring-deadline": (
+        [("L1", "CALL_LEG_STARTED", "CONSULT", "agentdesk"),
+         ("L1", "CALL_LEG_ENDED", "CONSULT_ENDED", "agentdesk")],
+        [("L1", "task_created", None), ("L1", "task_closed", "dropped_by_b")],
+    ),
+    # Dialled to B's extension: no RONA window, it rings 50 s and is answered.
+    "direct-consult": (
+        [("L1", "CALL_LEG_STARTED", "CONSULT", "agentdesk"),
+         ("L1", "CALL_LEG_ENDED", "CONSULT_ENDED", "agentdesk")],
+        [("L1", "task_created", None), ("L1", "task_closed", "dropped_by_a")],
+    ),
+    # The customer hangs up: the consult goes on until B hangs up.
+    "customer-left-consult-goes-on": (
+        [("L1", "CALL_LEG_STARTED", "CONSULT", "agentdesk"),
+         ("L1", "CALL_LEG_ENDED", "CONSULT_ENDED", "agentdesk")],
+        [("L1", "task_created", None), ("L1", "task_closed", "dropped_by_b")],
+    ),
+    # A transfers: the leg ends as a transfer, B's task carries on as one.
+    "consult-transfer": (
+        [("L1", "CALL_LEG_STARTED", "CONSULT", "agentdesk"),
+         ("L1", "CALL_LEG_ENDED", "CONSULT_TRANSFER", "agentdesk")],
+        [("L1", "task_created", None), ("L1", "task_converted", "CONSULT_TRANSFER")],
+    ),
+    # A conferences while B's browser is away: the CCM reports the end itself.
+    "consult-conference": (
+        [("L1", "CALL_LEG_STARTED", "CONSULT", "agentdesk"),
+         ("L1", "CALL_LEG_ENDED", "CONSULT_CONFERENCE", "ccm")],
+        [("L1", "task_created", None), ("L1", "task_converted", "CONSULT_CONFERENCE")],
+    ),
+    # Two holds, each published once; the duplicates and re-sends are not.
+    "consult-hold-retrieve": (
+        [("L1", "CALL_LEG_STARTED", "CONSULT", "agentdesk"),
+         ("L1", "CALL_HOLD", None, "agentdesk"), ("L1", "CALL_RESUME", None, "agentdesk"),
+         ("L1", "CALL_HOLD", None, "agentdesk"), ("L1", "CALL_RESUME", None, "agentdesk"),
+         ("L1", "CALL_LEG_ENDED", "CONSULT_ENDED", "agentdesk")],
+        [("L1", "task_created", None), ("L1", "task_closed", "dropped_by_a")],
+    ),
+    # A new dialog id changes nothing of the leg's life.
+    "rekeyed-dialog": (
+        [("L1", "CALL_LEG_STARTED", "CONSULT", "agentdesk"),
+         ("L1", "CALL_LEG_ENDED", "CONSULT_ENDED", "agentdesk")],
+        [("L1", "task_created", None), ("L1", "task_closed", "dropped_by_b")],
+    ),
+    # Offered to B, who lets it ring out; re-offered as a new leg to C, who answers.
+    "queue-consult-reoffered": (
+        [("Q2", "CALL_LEG_STARTED", "CONSULT", "agentdesk"),
+         ("Q2", "CALL_LEG_ENDED", "CONSULT_ENDED", "agentdesk")],
+        [("Q2", "task_created", None), ("Q2", "task_closed", "dropped_by_a")],
+    ),
+    # B is logged out mid-call (the CCM ends L1), then answers L2 while still
+    # logged out (the CCM starts it) and logs back in before hanging up.
+    "agent-logged-out": (
+        [("L1", "CALL_LEG_STARTED", "CONSULT", "agentdesk"),
+         ("L1", "CALL_LEG_ENDED", "CONSULT_ENDED", "ccm"),
+         ("L2", "CALL_LEG_STARTED", "CONSULT", "ccm"),
+         ("L2", "CALL_LEG_ENDED", "CONSULT_ENDED", "agentdesk")],
+        [("L1", "task_created", None), ("L1", "task_closed", "dropped_by_a"),
+         ("L2", "task_created", None), ("L2", "task_closed", "dropped_by_b")],
+    ),
+    # A hold re-delivered after the retrieve is old news: one hold.
+    "stale-cti-report": (
+        [("L1", "CALL_LEG_STARTED", "CONSULT", "agentdesk"),
+         ("L1", "CALL_HOLD", None, "agentdesk"), ("L1", "CALL_RESUME", None, "agentdesk"),
+         ("L1", "CALL_LEG_ENDED", "CONSULT_ENDED", "agentdesk")],
+        [("L1", "task_created", None), ("L1", "task_closed", "dropped_by_a")],
+    ),
+}  # fmt: skip
+
+
 def test_the_note_cases_are_all_shipped() -> None:
     expected = {
         "issue-sample", "rona", "a-dropped-before-accept", "b-refresh-call-dropped",
         "a-restored-b-on-call", "ccx-ani", "ucce-dialog-uri", "two-desks-duplicates",
     }  # fmt: skip
     assert expected <= set(NAMES)
+    assert set(FLOWS) <= set(NAMES)
     for name in NAMES:
         assert (TRACES / f"{name}.expected.jsonl").is_file(), name
+
+
+@pytest.mark.parametrize("name", sorted(FLOWS))
+def test_each_flow_publishes_what_the_domain_says(name: str) -> None:
+    records = _records((TRACES / f"{name}.expected.jsonl").read_text(encoding="utf-8"))
+    conversation, tasks = FLOWS[name]
+    assert [
+        (r["leg"], r["event"], r.get("reason"), r["reported_by"])
+        for r in records if r["to"] == "conversation"
+    ] == conversation  # fmt: skip
+    assert [
+        (r["leg"], r["event"], r.get("reason", r.get("direction")))
+        for r in records if r["to"] == "routing_engine"
+    ] == tasks  # fmt: skip
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -57,15 +148,23 @@ def test_exactly_once_on_the_conversation_per_accepted_leg(name: str) -> None:
     }
     accepted |= {r["leg"] for r in records if r["event"] == "task_created"}
     published = Counter((r["leg"], r["event"]) for r in records if r["to"] == "conversation")
+    tasks = Counter((r["leg"], r["event"]) for r in records if r["to"] == "routing_engine")
     legs = {r["leg"] for r in records if r["event"] == "session_resolved"}
     for leg in legs:
         if leg in accepted:
             assert published[(leg, "CALL_LEG_STARTED")] == 1, (name, leg)
             assert published[(leg, "CALL_LEG_ENDED")] == 1, (name, leg)
-            starts = [
-                i for i, r in enumerate(records) if r["leg"] == leg and r["to"] == "conversation"
+            # B's task: created once, then closed, or converted (transfer, conference).
+            assert tasks[(leg, "task_created")] == 1, (name, leg)
+            assert tasks[(leg, "task_closed")] + tasks[(leg, "task_converted")] == 1, (name, leg)
+            on_topic = [
+                r["event"] for r in records if r["leg"] == leg and r["to"] == "conversation"
             ]
-            assert records[starts[0]]["event"] == "CALL_LEG_STARTED"
+            assert on_topic[0] == "CALL_LEG_STARTED" and on_topic[-1] == "CALL_LEG_ENDED"
+            holds = on_topic[1:-1]  # CALL_HOLD, CALL_RESUME, ... in between, alternating
+            assert holds == ["CALL_HOLD", "CALL_RESUME"] * (len(holds) // 2) + (
+                ["CALL_HOLD"] if len(holds) % 2 else []
+            ), (name, leg)
         else:  # never accepted: nothing published, no task
             assert not any(r["leg"] == leg and r["to"] in ("conversation", "routing_engine")
                            for r in records), (name, leg)  # fmt: skip
@@ -93,6 +192,36 @@ def test_every_line_has_the_documented_keys(name: str) -> None:
             "agent_manager",
             "host",
         } or (record["to"].startswith("agentdesk:"))
+
+
+def test_the_timers_of_the_flows_are_what_the_domain_says() -> None:
+    def host(name: str) -> list[tuple[int, str, str | None]]:
+        text = (TRACES / f"{name}.expected.jsonl").read_text(encoding="utf-8")
+        return [(r["at"], r["event"], r.get("timer")) for r in _records(text) if r["to"] == "host"]
+
+    # A direct consult has no RONA window: nothing to arm, fire or cancel.
+    assert host("direct-consult") == []
+    # The ring window passes 150 ms before the answer: the alert goes, the
+    # answer brings the consult back on B's desk, STARTED as on any answer.
+    late = _records((TRACES / "answer-after-ring-deadline.expected.jsonl").read_text("utf-8"))
+    assert [(r["at"], r["event"], r.get("reason")) for r in late[3:7]] == [
+        (15200, "timer_fired", None), (15200, "alert_removed", "rona"),
+        (15350, "consult_answered", None), (15350, "cim_message", None),
+    ]  # fmt: skip
+    # A queue consult's time to live runs from its creation until it is offered.
+    assert host("queue-consult-reoffered")[:2] == [
+        (100, "timer_started", "queue"), (2000, "timer_cancelled", "queue")
+    ]  # fmt: skip
+
+
+def test_every_conversation_event_and_cim_message_has_its_own_id() -> None:
+    """Message ids are idempotency keys: never one id for two different
+    reports (two holds of one leg included) in any shipped trace."""
+    for name in NAMES:
+        records = replay((TRACES / f"{name}.jsonl").read_text(encoding="utf-8").split("\n")).records
+        sent = [r for r in records if r["event"] == "cim_message" or r["to"] == "conversation"]
+        ids = Counter(r["message"]["id"] for r in sent)
+        assert all(n == 1 for n in ids.values()), (name, ids)
 
 
 def test_the_issue_sample_publishes_started_then_ended_from_b(

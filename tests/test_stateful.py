@@ -35,7 +35,7 @@ from strategies import (
 from consultfsm.core.errors import InputRejected
 from consultfsm.core.facts import LegConfig
 from consultfsm.core.leg import Leg
-from consultfsm.core.states import TIMEOUT_INPUT
+from consultfsm.core.states import TIMEOUT_INPUT, InputKind
 from consultfsm.core.step import Step
 from consultfsm.verify.explore import Browser as BrowserEvent
 from consultfsm.verify.explore import LegSpec, browser_inputs
@@ -181,7 +181,7 @@ class ConsultLegs(RuleBasedStateMachine):
     def answer_before_alert(self, data: st.DataObject) -> None:
         """CTI reordering: ESTABLISHED before DELIVERED, at the same instant."""
         leg_id = data.draw(self.leg_ids())
-        for kind in (CTI_INPUTS[1], CTI_INPUTS[0]):  # accepted, alerting
+        for kind in (InputKind.ACCEPTED, InputKind.ALERTING):
             self.feed(leg_id, kind, self.now)
 
     @rule(data=st.data(), kind=inputs())

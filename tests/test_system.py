@@ -68,10 +68,35 @@ def test_ring_timer_fires_before_an_input_at_its_deadline() -> None:
     )
     fired = _events(system, event="timer_fired")
     assert [(r["at"], r["timer"]) for r in fired] == [(1200, "ring")]
-    assert system.leg("L1").call is CallState.RONA  # the timer won: A's drop came too late
-    assert [r["event"] for r in system.records[-3:]] == [
-        "timer_fired", "alert_removed", "input_ignored"
+    # The ring window only withdrew B's alert; A hanging up then ends the leg,
+    # and with the alert already gone there is nothing more to tell anyone.
+    assert system.leg("L1").call is CallState.CANCELLED_BY_A
+    assert [(r["event"], r.get("reason")) for r in system.records[-2:]] == [
+        ("timer_fired", None), ("alert_removed", "rona")
     ]  # fmt: skip
+    assert _on_conversation(system) == []
+
+
+def test_an_answer_just_after_the_ring_deadline_still_starts_the_leg() -> None:
+    """The leg's own ring window gives up on the alert, not on the call: the
+    CTI's answer is the truth, so B answering 1 ms later is a started leg."""
+    system = _run(
+        {"at": 0, "input": "config", "ring_ms": 1000},
+        SESSION,
+        CONSULT,
+        {"at": 200, "input": "alerting", "leg": "L1"},
+        {"at": 1201, "input": "accepted", "leg": "L1"},
+    )
+    assert system.rejected == 0
+    assert [(r["at"], r["to"], r["event"]) for r in system.records[3:]] == [
+        (1200, "host", "timer_fired"), (1200, "agentdesk:B", "alert_removed"),
+        (1201, "agentdesk:B", "consult_answered"), (1201, "ccm", "cim_message"),
+        (1201, "conversation", "CALL_LEG_STARTED"), (1201, "routing_engine", "task_created"),
+        (1201, "agent_manager", "task_assigned"),
+    ]  # fmt: skip
+    (started,) = _events(system, to="conversation")
+    assert (started["event"], started["reported_by"]) == ("CALL_LEG_STARTED", "agentdesk")
+    assert system.leg("L1").call is CallState.ACCEPTED
 
 
 def test_an_input_rejected_after_due_timers_undoes_them_too() -> None:
@@ -80,12 +105,12 @@ def test_an_input_rejected_after_due_timers_undoes_them_too() -> None:
         SESSION,
         CONSULT,
         {"at": 200, "input": "alerting", "leg": "L1"},
-        {"at": 1200, "input": "accepted", "leg": "L1"},  # the ring timer fires first: too late
+        {"at": 1200, "input": "held", "leg": "L1"},  # the ring timer fires first; no call to hold
     )
-    # B answering after the leg ended as RONA contradicts it: rejected, not
-    # swallowed, and the input is all or nothing: the timer it fired is undone.
-    (rejected,) = _events(system, event="input_rejected", input="accepted")
-    assert "IllegalInput" in rejected["reason"] and "rona/" in rejected["reason"]
+    # A hold of a consult nobody answered is illegal, and the input is all or
+    # nothing: the timer it fired is undone with it.
+    (rejected,) = _events(system, event="input_rejected", input="held")
+    assert "IllegalInput" in rejected["reason"] and "unanswered/" in rejected["reason"]
     assert "L1 ring" in rejected["reason"] and "undone" in rejected["reason"]
     assert not _events(system, event="timer_fired")
     assert system.leg("L1").call is CallState.RINGING
@@ -95,7 +120,12 @@ def test_an_input_rejected_after_due_timers_undoes_them_too() -> None:
     records = system.system.feed_line('{"at": 1300, "input": "tick"}')
     assert [(r["at"], r["event"]) for r in records][:2] == [(1200, "timer_fired"),
                                                             (1200, "alert_removed")]  # fmt: skip
+    assert system.leg("L1").call is CallState.UNANSWERED
+    # Only the CTI's RONA ends the leg; an answer after it is a contradiction.
+    system.system.feed_line('{"at": 1400, "input": "rona", "leg": "L1"}')
     assert system.leg("L1").call is CallState.RONA
+    (late,) = system.system.feed_line('{"at": 1500, "input": "accepted", "leg": "L1"}')
+    assert late["event"] == "input_rejected" and "rona/" in late["reason"]
 
 
 def test_a_timer_does_not_fire_before_its_deadline() -> None:
@@ -256,7 +286,7 @@ def test_an_illegal_input_is_rejected_and_the_replay_goes_on() -> None:
         CONSULT,
         {"at": 900, "input": "accepted", "leg": "L1"},
         {"at": 950, "input": "rona", "leg": "L1"},
-        {"at": 990, "input": "dropped", "leg": "L1", "by": "customer"},
+        {"at": 990, "input": "dropped", "leg": "L1", "by": "B"},
     )
     (rejected,) = _events(system, event="input_rejected")
     assert rejected["leg"] == "L1" and "IllegalInput" in rejected["reason"]
@@ -321,12 +351,23 @@ def test_config_input_changes_the_cim_output() -> None:
                 {"input": "dropped", "leg": "L1", "by": "A"},
                 {"input": "dropped", "leg": "L1", "by": "B"},
                 {"input": "dropped", "leg": "L1", "by": "customer"},
+                {"input": "held", "leg": "L1"},
+                {"input": "retrieved", "leg": "L1"},
+                {"input": "transferred", "leg": "L1"},
+                {"input": "conferenced", "leg": "L1"},
+                {"input": "rekeyed", "leg": "L1", "dialog": "D9"},
+                {"input": "accepted", "leg": "L1", "source_at": 5_000},
+                {"input": "held", "leg": "L1", "source_at": 10_000},
+                {"input": "retrieved", "leg": "L1", "source_at": 20_000},
+                {"input": "customer_session_ended", "session": "S1"},
                 {"input": "browser_disconnected", "agent": "A"},
                 {"input": "browser_disconnected", "agent": "B"},
                 {"input": "browser_restored", "agent": "A"},
                 {"input": "browser_restored", "agent": "B"},
+                {"input": "logged_out", "agent": "B"},
                 {"input": "cim_message", "from": "A", "message": _desk_copy("CALL_LEG_STARTED")},
                 {"input": "cim_message", "from": "B", "message": _desk_copy("CALL_LEG_ENDED", "B")},
+                {"input": "cim_message", "from": "A", "message": _desk_copy("CALL_HOLD")},
                 {"input": "tick"},
             ]
         ),
@@ -338,7 +379,9 @@ def test_any_trace_publishes_at_most_once_and_only_valid_cim(
     inputs: list[dict[str, Any]], gaps: list[int]
 ) -> None:
     """Exactly-once, whatever the order: STARTED iff accepted, ENDED at most once
-    and only after STARTED; every emitted CIM object validates; replay is deterministic."""
+    and only after STARTED, holds and resumes alternating in between; B's task
+    created with STARTED, closed or converted with ENDED; every emitted CIM
+    object validates; replay is deterministic."""
     schemas = cim_schemas()
     at, lines = 100, [json.dumps(SESSION), json.dumps(CONSULT)]
     for item, gap in zip(inputs, gaps, strict=False):
@@ -347,13 +390,25 @@ def test_any_trace_publishes_at_most_once_and_only_valid_cim(
     first, second = replay(lines), replay(lines)
     assert first.lines() == second.lines()
     published = [r["event"] for r in first.records if r["to"] == "conversation"]
-    assert published in ([], ["CALL_LEG_STARTED"], ["CALL_LEG_STARTED", "CALL_LEG_ENDED"])
-    assert sum(1 for r in first.records if r["event"] == "task_created") == published.count(
-        "CALL_LEG_STARTED"
-    )
+    legs = [e for e in published if e in ("CALL_LEG_STARTED", "CALL_LEG_ENDED")]
+    assert legs in ([], ["CALL_LEG_STARTED"], ["CALL_LEG_STARTED", "CALL_LEG_ENDED"])
+    assert _holds_alternate_inside_the_leg(published), published
+    tasks = [r["event"] for r in first.records if r["to"] == "routing_engine"]
+    assert tasks in ([], ["task_created"], ["task_created", "task_closed"],
+                     ["task_created", "task_converted"])  # fmt: skip
+    assert len(tasks) == len(legs)
     for record in first.records:
         check_record(schemas, record)
         dumps_record(record)
+
+
+def _holds_alternate_inside_the_leg(published: list[str]) -> bool:
+    """CALL_HOLD, CALL_RESUME, CALL_HOLD, ... and only between STARTED and ENDED."""
+    inside = published[1:-1] if published[-1:] == ["CALL_LEG_ENDED"] else published[1:]
+    holds = [e for e in published if e in ("CALL_HOLD", "CALL_RESUME")]
+    return holds == inside and all(
+        e == ("CALL_HOLD" if i % 2 == 0 else "CALL_RESUME") for i, e in enumerate(holds)
+    )
 
 
 # --- publication does not depend on the order of a row's events -------------------
@@ -572,3 +627,355 @@ def test_timer_windows_default_to_the_legs_own(monkeypatch: pytest.MonkeyPatch) 
     run = _run(SESSION, CONSULT, {"at": 200, "input": "alerting", "leg": "L1"})
     (started,) = _events(run, event="timer_started")
     assert started["deadline"] == 200 + 1234
+
+
+# --- the platform's consult flows ---------------------------------------------------
+
+ACCEPTED_AT_900 = (SESSION, CONSULT, {"at": 900, "input": "accepted", "leg": "L1"})
+
+
+def _reasons(run: Run, **match: Any) -> list[tuple[str, Any]]:
+    return [(r["event"], r.get("reason")) for r in _events(run, **match)]
+
+
+def test_the_customer_hanging_up_does_not_end_the_consult() -> None:
+    """The customer is no participant of the consult: A and B go on talking,
+    B's desk is told, and the consult ends when one of them hangs up."""
+    run = _run(
+        *ACCEPTED_AT_900,
+        {"at": 2000, "input": "dropped", "leg": "L1", "by": "customer"},
+        {"at": 2000, "input": "dropped", "leg": "L1", "by": "customer"},  # the other desk's copy
+    )
+    assert _events(run, to="agentdesk:B", event="customer_left") == [
+        {"at": 2000, "leg": "L1", "to": "agentdesk:B", "event": "customer_left",
+         "conversation_id": "C1"}
+    ]  # fmt: skip
+    assert [r["disposition"] for r in _events(run, event="input_ignored")] == ["duplicate"]
+    assert str(run.leg("L1").state) == "accepted/connected/connected/left"
+    assert _on_conversation(run) == ["CALL_LEG_STARTED"]
+    records = run.system.feed_line('{"at": 3000, "input": "dropped", "leg": "L1", "by": "A"}')
+    assert [(r["event"], r.get("reason")) for r in records if r["to"] != "ccm"] == [
+        ("CALL_LEG_ENDED", "CONSULT_ENDED"), ("task_closed", "dropped_by_a")
+    ]  # fmt: skip
+    assert run.leg("L1").call is CallState.ENDED_BY_A
+
+
+def test_the_end_of_the_customer_session_tells_every_unfinished_leg_first() -> None:
+    second = {"at": 0, "input": "customer_session_started", "session": "S2", "conversation": "C2",
+              "customer_ani": "+923337654321"}  # fmt: skip
+    run = _run(
+        SESSION,
+        second,
+        CONSULT,
+        dict(CONSULT, leg="L2", agent_b="C"),
+        dict(CONSULT, leg="L3", agent_a="D", agent_b="E", customer_ani="+923337654321"),
+        {"at": 200, "input": "alerting", "leg": "L2"},
+        {"at": 900, "input": "accepted", "leg": "L1"},
+        {"at": 1000, "input": "dropped", "leg": "L2", "by": "A"},
+        {"at": 2000, "input": "customer_session_ended", "session": "S1"},
+    )
+    # L1 (on the call) is told, L2 (ended, nothing pending) and L3 (another
+    # customer) are not; the session is no longer active afterwards.
+    assert [(r["leg"], r["to"]) for r in _events(run, event="customer_left")] == [
+        ("L1", "agentdesk:B")
+    ]
+    assert run.leg("L1").customer.value == "left" and run.leg("L3").customer.value == "present"
+    assert not run.system.sessions["S1"].active
+    # The consult goes on; its end goes out in the customer's (now ended) session.
+    run.system.feed_line('{"at": 3000, "input": "dropped", "leg": "L1", "by": "B"}')
+    assert run.leg("L1").call is CallState.ENDED_BY_B
+    ended = _run(*ACCEPTED_AT_900, {"at": 2000, "input": "customer_session_ended",
+                                    "session": "S1"},
+                 {"at": 3000, "input": "dropped", "leg": "L1", "by": "B"})  # fmt: skip
+    (published,) = _events(ended, to="conversation", event="CALL_LEG_ENDED")
+    assert published["reason"] == "CONSULT_ENDED"
+    assert published["channel_session"]["isActive"] is False
+    assert published["channel_session"]["state"] == {"name": "ENDED"}
+
+
+def test_the_end_of_a_session_is_all_or_nothing() -> None:
+    """A leg refusing ``customer_left`` (a broken table here) refuses the whole
+    input: no leg is told and the session stays active."""
+    rows = [r for r in TABLE if r.key != "customer:present--customer_left[call_unseen]"]
+    system = System(leg_class=leg_class(rows))
+    second = dict(CONSULT, at=900, leg="L2", agent_b="C")  # initiated: refuses customer_left
+    system.feed_lines(json.dumps(i) for i in (*ACCEPTED_AT_900, second))
+    end = {"at": 1000, "input": "customer_session_ended", "session": "S1"}
+    (rejected,) = system.feed_line(json.dumps(end))
+    assert rejected["event"] == "input_rejected" and rejected["leg"] == "L2"
+    assert "customer_left" in rejected["reason"] and "L2 (initiated/" in rejected["reason"]
+    assert system.sessions["S1"].active
+    assert system.leg("L1").customer.value == "present"
+
+
+@pytest.mark.parametrize(
+    ("input", "reason", "direction"),
+    [("transferred", "CONSULT_TRANSFER", "CONSULT_TRANSFER"),
+     ("conferenced", "CONSULT_CONFERENCE", "CONSULT_CONFERENCE")],
+)  # fmt: skip
+def test_a_transfer_or_conference_ends_the_leg_and_converts_bs_task(
+    input: str, reason: str, direction: str
+) -> None:
+    run = _run(*ACCEPTED_AT_900, {"at": 5000, "input": input, "leg": "L1"})
+    (cim,) = _events(run, event="cim_message", intent="CALL_LEG_ENDED")
+    assert cim["message"]["body"]["reasonCode"] == reason
+    assert _reasons(run, to="conversation") == [("CALL_LEG_STARTED", "CONSULT"),
+                                                ("CALL_LEG_ENDED", reason)]  # fmt: skip
+    # B now serves the customer: the task goes on, it is not closed.
+    assert [(r["event"], r.get("direction")) for r in _events(run, to="routing_engine")] == [
+        ("task_created", None), ("task_converted", direction)
+    ]  # fmt: skip
+
+
+def test_no_transfer_once_the_customer_left() -> None:
+    run = _run(
+        *ACCEPTED_AT_900,
+        {"at": 2000, "input": "dropped", "leg": "L1", "by": "customer"},
+        {"at": 3000, "input": "transferred", "leg": "L1"},
+    )
+    (rejected,) = _events(run, event="input_rejected")
+    assert rejected["input"] == "transferred"
+    assert "accepted/connected/connected/left" in rejected["reason"]
+    assert _on_conversation(run) == ["CALL_LEG_STARTED"]
+
+
+def test_each_hold_is_published_once_with_its_own_message_id() -> None:
+    run = _run(
+        *ACCEPTED_AT_900,
+        {"at": 2000, "input": "held", "leg": "L1"},
+        {"at": 2000, "input": "held", "leg": "L1"},  # Finesse tells both desks
+        {"at": 3000, "input": "retrieved", "leg": "L1"},
+        {"at": 4000, "input": "held", "leg": "L1"},
+        {"at": 5000, "input": "retrieved", "leg": "L1"},
+        {"at": 6000, "input": "dropped", "leg": "L1", "by": "A"},
+    )
+    assert _on_conversation(run) == [
+        "CALL_LEG_STARTED", "CALL_HOLD", "CALL_RESUME", "CALL_HOLD", "CALL_RESUME",
+        "CALL_LEG_ENDED",
+    ]  # fmt: skip
+    holds = _events(run, to="conversation", event="CALL_HOLD")
+    assert all("reason" not in r for r in holds)  # no reasonCode, no null either
+    assert all("reasonCode" not in r["message"]["data"]["body"] for r in holds)
+    assert len({r["message"]["id"] for r in holds}) == 2  # the events' ids differ ...
+    sent = _events(run, event="cim_message", intent="CALL_HOLD")
+    assert len({r["message"]["id"] for r in sent}) == 2  # ... and so do B's messages'
+    assert [r["disposition"] for r in _events(run, event="input_ignored")] == ["duplicate"]
+    # B's desk re-sends its second hold, A's desk copies the first (its own id,
+    # the hold's time): both suppressed. A hold at a time nobody held is refused.
+    copy = dict(_desk_copy("CALL_HOLD"), id="a-copy")
+    copy["header"] = dict(copy["header"], timestamp=2000)
+    stray = dict(copy, id="a-stray", header=dict(copy["header"], timestamp=2500))
+    records = run.system.feed_lines(
+        json.dumps(line) for line in (
+            {"at": 7000, "input": "cim_message", "from": "B", "message": sent[1]["message"]},
+            {"at": 7000, "input": "cim_message", "from": "A", "message": copy},
+            {"at": 7000, "input": "cim_message", "from": "A", "message": stray},
+        )
+    )  # fmt: skip
+    assert [r["event"] for r in records] == [
+        "duplicate_suppressed", "duplicate_suppressed", "input_rejected"
+    ]  # fmt: skip
+    assert "CALL_HOLD at 2500 ms" in records[2]["reason"]
+
+
+def test_a_hold_while_bs_desk_is_down_is_published_by_the_ccm() -> None:
+    run = _run(
+        *ACCEPTED_AT_900,
+        {"at": 1000, "input": "browser_disconnected", "agent": "B"},
+        {"at": 2000, "input": "held", "leg": "L1"},
+    )
+    (held,) = _events(run, to="conversation", event="CALL_HOLD")
+    assert held["reported_by"] == "ccm"
+    assert held["message"]["data"]["header"]["sender"] == {"id": "ccm", "type": "SYSTEM"}
+    assert held["message"]["data"]["header"]["intent"] == "CALL_HOLD"
+
+
+def test_a_queue_consult_waits_for_an_offer_and_its_time_to_live() -> None:
+    queue = {"at": 100, "input": "consult_initiated", "leg": "Q1", "agent_a": "A",
+             "queue": True, "customer_ani": "+923001234567"}  # fmt: skip
+    run = _run({"at": 0, "input": "config", "queue_ttl_ms": 5000}, SESSION, queue,
+               {"at": 10_000, "input": "tick"})  # fmt: skip
+    assert [(r["event"], r.get("timer"), r.get("deadline")) for r in run.records[1:]] == [
+        ("timer_started", "queue", 5100), ("timer_fired", "queue", None)
+    ]  # fmt: skip
+    assert run.leg("Q1").call is CallState.NO_AGENT
+    assert run.leg("Q1").facts.agent_b is None
+    # ... or the queue says there is nobody; nothing was ever published.
+    run = _run(SESSION, queue, {"at": 900, "input": "no_agent", "leg": "Q1"})
+    assert run.leg("Q1").call is CallState.NO_AGENT
+    assert run.records[1:] == []  # no TTL configured: no timer
+
+
+def test_a_queue_consult_offered_and_answered() -> None:
+    queue = {"at": 100, "input": "consult_initiated", "leg": "Q1", "agent_a": "A",
+             "queue": True, "customer_ani": "+923001234567"}  # fmt: skip
+    run = _run(
+        SESSION, queue,
+        {"at": 500, "input": "offered", "leg": "Q1", "agent": "B"},
+        {"at": 600, "input": "offered", "leg": "Q1", "agent": "B"},  # the same offer again
+        {"at": 900, "input": "accepted", "leg": "Q1"},
+    )  # fmt: skip
+    assert run.rejected == 0
+    assert [(r["to"], r["event"]) for r in run.records[1:3]] == [
+        ("agentdesk:B", "alert_shown"), ("host", "timer_started")
+    ]  # fmt: skip
+    (started,) = _events(run, to="conversation")
+    assert started["agent"] == "B"
+    assert started["message"]["data"]["header"]["sender"] == {"id": "B", "type": "AGENT"}
+
+
+@pytest.mark.parametrize(
+    ("agent", "why"),
+    [("A", "agent A of the leg"), ("customer", "reserved"), ("C", "offered to 'B', not 'C'")],
+)
+def test_an_impossible_offer_is_rejected(agent: str, why: str) -> None:
+    queue = {"at": 100, "input": "consult_initiated", "leg": "Q1", "agent_a": "A",
+             "queue": True, "customer_ani": "+923001234567"}  # fmt: skip
+    run = _run(SESSION, queue, {"at": 500, "input": "offered", "leg": "Q1", "agent": "B"},
+               {"at": 600, "input": "offered", "leg": "Q1", "agent": agent})  # fmt: skip
+    (rejected,) = _events(run, event="input_rejected")
+    assert why in rejected["reason"], rejected
+    assert run.leg("Q1").facts.agent_b == "B"
+
+
+def test_a_queue_consult_offered_to_an_agent_who_is_away_alerts_nobody() -> None:
+    queue = {"at": 100, "input": "consult_initiated", "leg": "Q1", "agent_a": "A",
+             "queue": True, "customer_ani": "+923001234567"}  # fmt: skip
+    run = _run(
+        SESSION, queue,
+        {"at": 200, "input": "browser_disconnected", "agent": "B"},
+        {"at": 500, "input": "offered", "leg": "Q1", "agent": "B"},
+        {"at": 900, "input": "accepted", "leg": "Q1"},
+    )  # fmt: skip
+    assert run.rejected == 0
+    assert not _events(run, event="alert_shown")
+    assert _events(run, event="timer_started", timer="grace_b")[0]["at"] == 500
+    (started,) = _events(run, to="conversation")
+    assert started["reported_by"] == "ccm"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [({"queue": True}, "agent_b"), ({"queue": True, "agent_b": None, "direct": True}, "direct"),
+     ({"queue": "yes"}, "queue"), ({"agent_b": None}, "agent_b")],
+)  # fmt: skip
+def test_a_malformed_queue_or_direct_consult_is_rejected(
+    changes: dict[str, Any], field: str
+) -> None:
+    run = _run(SESSION, dict(CONSULT, **changes))
+    (rejected,) = _events(run, event="input_rejected")
+    assert rejected["reason"].startswith(f"{field}: "), rejected
+    assert run.system.legs == ()
+
+
+def test_a_direct_consult_has_no_ring_window() -> None:
+    run = _run(
+        SESSION, dict(CONSULT, direct=True),
+        {"at": 200, "input": "alerting", "leg": "L1"},
+        {"at": 100_000, "input": "accepted", "leg": "L1"},
+    )  # fmt: skip
+    assert not _events(run, to="host")  # no timer started, fired or cancelled
+    assert _on_conversation(run) == ["CALL_LEG_STARTED"]
+    # The setting is the leg's: the next leg has the usual window.
+    run.system.feed_line(json.dumps(dict(CONSULT, at=100_000, leg="L2")))
+    (started,) = run.system.feed_line('{"at": 100001, "input": "alerting", "leg": "L2"}')[1:]
+    assert started["deadline"] == 100_001 + 15_000
+
+
+def test_logged_out_reaches_every_leg_of_the_agent_and_later_ones() -> None:
+    run = _run(
+        SESSION,
+        CONSULT,
+        dict(CONSULT, leg="L2", agent_a="B", agent_b="C"),
+        {"at": 200, "input": "alerting", "leg": "L1"},
+        {"at": 900, "input": "accepted", "leg": "L2"},
+        {"at": 1000, "input": "logged_out", "agent": "B"},
+        dict(CONSULT, at=2000, leg="L3", agent_a="C"),
+        {"at": 2100, "input": "accepted", "leg": "L3"},
+    )
+    assert run.leg("L1").desk_b is DeskState.LOST and run.leg("L2").desk_a is DeskState.LOST
+    assert run.leg("L3").desk_b is DeskState.LOST  # remembered for a leg created later
+    assert not _events(run, event="timer_started", timer="grace_b")  # nobody to wait for
+    (started,) = _events(run, to="conversation", leg="L3")
+    assert started["reported_by"] == "ccm"
+    (ignored,) = run.system.feed_line('{"at": 3000, "input": "logged_out", "agent": "Q"}')
+    assert (ignored["input"], ignored["disposition"]) == ("logged_out", "no_live_leg")
+    # The agent logs in again: the desks are back.
+    run.system.feed_line('{"at": 4000, "input": "browser_restored", "agent": "B"}')
+    assert run.leg("L3").desk_b is DeskState.RESTORED
+
+
+def test_a_stale_cti_report_changes_nothing() -> None:
+    run = _run(
+        SESSION,
+        CONSULT,
+        {"at": 900, "input": "accepted", "leg": "L1", "source_at": 10_900},
+        {"at": 2000, "input": "held", "leg": "L1", "source_at": 12_000},
+        {"at": 3000, "input": "retrieved", "leg": "L1", "source_at": 13_000},
+        {"at": 3100, "input": "held", "leg": "L1", "source_at": 12_000},  # re-delivered late
+    )
+    assert _on_conversation(run) == ["CALL_LEG_STARTED", "CALL_HOLD", "CALL_RESUME"]
+    (stale,) = _events(run, event="input_ignored")
+    assert (stale["at"], stale["input"], stale["disposition"]) == (3100, "held", "absorbed")
+    assert run.leg("L1").call is CallState.ACCEPTED
+
+
+@pytest.mark.parametrize("source_at", [-1, 1.5, "1000", True])
+def test_a_bad_source_time_is_rejected(source_at: Any) -> None:
+    run = _run(SESSION, CONSULT, {"at": 900, "input": "accepted", "leg": "L1",
+                                  "source_at": source_at})  # fmt: skip
+    (rejected,) = _events(run, event="input_rejected")
+    assert rejected["reason"].startswith("source_at: ")
+
+
+def test_a_rekeyed_leg_is_still_found_by_its_old_dialog() -> None:
+    run = _run(
+        SESSION,
+        dict(CONSULT, call_id="D100"),
+        {"at": 900, "input": "accepted", "leg": "L1"},
+        {"at": 1000, "input": "rekeyed", "leg": "L1", "dialog": "D200"},
+        {"at": 2000, "input": "dropped", "leg": "L1", "by": "B"},
+    )
+    assert run.leg("L1").call_ids == ("D100", "D200")
+    (ended,) = _events(run, event="cim_message", intent="CALL_LEG_ENDED")
+    assert ended["message"]["body"]["callId"] == "D200"
+    report = _desk_copy("CALL_LEG_STARTED", "B")
+    del report["body"]["leg"]
+    for dialog, event in (("D100", "duplicate_suppressed"), ("D200", "duplicate_suppressed"),
+                          ("D300", "input_rejected")):  # fmt: skip
+        line = {"at": 3000, "input": "cim_message", "from": "B",
+                "message": dict(report, body=dict(report["body"], callId=dialog))}  # fmt: skip
+        (record,) = run.system.feed_line(json.dumps(line))
+        assert record["event"] == event, record
+        assert record["leg"] == (None if event == "input_rejected" else "L1")
+
+
+def test_the_newest_leg_of_a_dialog_that_the_sender_is_in_is_the_one() -> None:
+    """A queue consult re-offered after RONA is a new leg on the same dialog."""
+    queue = {"at": 100, "input": "consult_initiated", "leg": "Q1", "agent_a": "A",
+             "queue": True, "customer_ani": "+923001234567", "call_id": "D7"}  # fmt: skip
+    run = _run(
+        SESSION, queue,
+        {"at": 200, "input": "offered", "leg": "Q1", "agent": "B"},
+        {"at": 300, "input": "rona", "leg": "Q1"},
+        dict(queue, at=400, leg="Q2"),
+        {"at": 500, "input": "offered", "leg": "Q2", "agent": "C"},
+        {"at": 900, "input": "accepted", "leg": "Q2"},
+    )  # fmt: skip
+    assert [r["leg"] for r in _events(run, to="conversation")] == ["Q2"]
+    report = _desk_copy("CALL_LEG_STARTED", "C")
+    report["body"] = {"type": "VOICE", "callId": "D7"}
+    line = {"at": 1000, "input": "cim_message", "from": "C", "message": report}
+    (record,) = run.system.feed_line(json.dumps(line))
+    assert (record["event"], record["leg"]) == ("duplicate_suppressed", "Q2")
+    # B was only ever in Q1, which published nothing: B's report is ahead of the CTI.
+    from_b = dict(report, header=dict(report["header"], sender={"id": "B", "type": "AGENT"}))
+    line = {"at": 1000, "input": "cim_message", "from": "B", "message": from_b}
+    (record,) = run.system.feed_line(json.dumps(line))
+    assert (record["event"], record["leg"]) == ("input_rejected", "Q1")
+
+
+def test_a_queue_ttl_must_be_positive() -> None:
+    run = _run({"at": 0, "input": "config", "queue_ttl_ms": 0})
+    (rejected,) = _events(run, event="input_rejected")
+    assert rejected["reason"] == "queue_ttl_ms: must be positive"

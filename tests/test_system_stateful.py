@@ -3,20 +3,27 @@
 A :class:`~hypothesis.stateful.RuleBasedStateMachine` feeds a
 :class:`~consultfsm.replay.system.System` trace lines, as ``consultfsm replay`` would:
 several legs on one customer session (agents drawn from A, B, C, so desks are
-shared), both desks, random interleavings of alerting, accepted, drops by A, B
-or the customer, RONA, failures, browser disconnects and restores of any agent
-(duplicates included), time jumps that fire timers, CTI scripts duplicated and
-reordered the way Finesse does, desks re-sending their CIM messages (both desks
-reporting the same leg), and illegal and malformed lines.
+shared; some legs direct, some to a queue, offered to an agent later), both
+desks, random interleavings of alerting, offers, accepted, holds and
+retrieves, transfers and conferences, re-keyed dialogs, drops by A or B, the
+customer hanging up (alone, or with the whole session), RONA, no agent,
+failures, browser disconnects, restores and logouts of any agent (duplicates
+included), reports with the source's own times (stale ones too), time jumps
+that fire timers, CTI scripts duplicated and reordered the way Finesse does,
+desks re-sending their CIM messages (both desks reporting the same leg), and
+illegal and malformed lines.
 
 After every line the records it produced are checked against what the issue
 promises: per leg, at most one ``CALL_LEG_STARTED`` then at most one
-``CALL_LEG_ENDED`` on ``conversation``, both in the customer's existing channel
-session, published exactly when the leg's state says it was accepted / ended
-after acceptance; tasks follow the publications; a rejected line changes no leg
-and does not move the clock; every CIM object validates against the upstream
-schemas (when they are present) and parses back with the library's own parsers.
-At teardown the clock jumps far ahead and the totals are checked once more.
+``CALL_LEG_ENDED`` on ``conversation``, with ``CALL_HOLD`` / ``CALL_RESUME``
+alternating in between, all in the customer's existing channel session,
+published exactly when the leg's state says it was accepted / ended after
+acceptance / is held; B's task is created with the start and closed (or
+converted, after a transfer or conference) with the end; a rejected line
+changes no leg and does not move the clock; every CIM object validates
+against the upstream schemas (when they are present) and parses back with
+the library's own parsers. At teardown the clock jumps far ahead and the
+totals are checked once more.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import json
 from collections import Counter
 from typing import Any
 
+import attrs
 from cim_schemas import CimSchemas, schema_dir
 from hypothesis import note
 from hypothesis import strategies as st
@@ -39,9 +47,17 @@ from strategies import (
     illegal_inputs,
 )
 
-from consultfsm.core.states import ACCEPTED_ENDINGS, TIMER_OF_INPUT, CallState, InputKind
+from consultfsm.core.states import (
+    ACCEPTED_ENDINGS,
+    INPUT_REGION,
+    ON_CALL_STATES,
+    OUTCOMES,
+    TIMER_OF_INPUT,
+    CallState,
+    InputKind,
+    Region,
+)
 from consultfsm.replay.system import Record, System
-from consultfsm.verify.explore import LegSpec, input_line
 from consultfsm.wire.cim import parse_conversation_event, parse_message
 
 SESSION, CONVERSATION = "S1", "C1"
@@ -49,15 +65,55 @@ SESSION, CONVERSATION = "S1", "C1"
 OTHER_SESSION, OTHER_ANI = "S2", "+923337654321"
 PAIRS = [(a, b) for a in AGENTS for b in AGENTS if a != b]
 #: The CTI inputs of a leg, by trace spelling (``dropped`` is ``by`` someone).
-CTI = ("alerting", "accepted", "rona", "failed", "dropped_a", "dropped_b", "dropped_customer")
-STARTED, ENDED = "CALL_LEG_STARTED", "CALL_LEG_ENDED"
+CTI = (
+    "alerting", "offered", "accepted", "rona", "no_agent", "held", "retrieved", "transferred",
+    "conferenced", "rekeyed", "failed", "dropped_a", "dropped_b", "dropped_customer",
+)  # fmt: skip
+STARTED, ENDED, HOLD, RESUME = "CALL_LEG_STARTED", "CALL_LEG_ENDED", "CALL_HOLD", "CALL_RESUME"
+DIALOGS = ("D1", "D2", "D3")
 
 _root = schema_dir()
 SCHEMAS = CimSchemas(_root) if (_root / "cim-message.json").is_file() else None
 
 
 def _was_accepted(call: CallState) -> bool:
-    return call is CallState.ACCEPTED or call in ACCEPTED_ENDINGS
+    return call in ON_CALL_STATES or call in ACCEPTED_ENDINGS
+
+
+def _converted(call: CallState) -> bool:
+    return call in ACCEPTED_ENDINGS and OUTCOMES[call].task_becomes is not None
+
+
+@attrs.frozen
+class Spec:
+    """A leg the machine created: A, and B (for a queue consult, the agent the
+    queue will offer it to; the leg knows B only once it is offered)."""
+
+    leg_id: str
+    agent_a: str
+    agent_b: str
+    queue: bool = False
+
+
+def leg_line(spec: Spec, kind: InputKind, at: int) -> dict[str, Any]:
+    """A leg input as a replay line (a timer expiry is a tick: the replay fires timers)."""
+    base: dict[str, Any] = {"at": at}
+    if kind in TIMER_OF_INPUT:
+        return {**base, "input": "tick"}
+    by = {InputKind.DROPPED_BY_A: spec.agent_a, InputKind.DROPPED_BY_B: spec.agent_b,
+          InputKind.CUSTOMER_LEFT: "customer"}.get(kind)  # fmt: skip
+    if by is not None:
+        return {**base, "input": "dropped", "leg": spec.leg_id, "by": by}
+    if kind is InputKind.OFFERED:
+        return {**base, "input": "offered", "leg": spec.leg_id, "agent": spec.agent_b}
+    if kind is InputKind.REKEYED:
+        return {**base, "input": "rekeyed", "leg": spec.leg_id, "dialog": DIALOGS[at % 3]}
+    if INPUT_REGION[kind] is Region.CALL:
+        return {**base, "input": kind.value, "leg": spec.leg_id}
+    agent = spec.agent_a if INPUT_REGION[kind] is Region.DESK_A else spec.agent_b
+    what = next(w for w in ("disconnected", "restored", "logged_out") if w in kind.value)
+    return {**base, "input": "logged_out" if what == "logged_out" else f"browser_{what}",
+            "agent": agent}  # fmt: skip
 
 
 class ReplaySystem(RuleBasedStateMachine):
@@ -66,11 +122,12 @@ class ReplaySystem(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.system = System()
-        self.specs: dict[str, LegSpec] = {}
+        self.specs: dict[str, Spec] = {}
         self.lines: list[str] = []  # the trace so far, printed on failure
         self.records: list[Record] = []
         # Per leg: the events on conversation / to the routing engine, in order.
         self.published: dict[str, list[str]] = {}
+        self.source_at = 0  # the CTI's own clock, for reports that carry it
         self.tasks: dict[str, list[str]] = {}
         self.sent: dict[tuple[str, str], Any] = {}  # (leg, intent) -> B's CIM message
 
@@ -119,12 +176,13 @@ class ReplaySystem(RuleBasedStateMachine):
             assert event.conversation_id == CONVERSATION
             assert event.data.header.channel_session_id == SESSION
             assert event.name.value == record["event"]
+            assert _alternates(events), (leg, events)
         elif record["to"] == "routing_engine":
             self.tasks.setdefault(leg, []).append(record["event"])
-            published = self.published.get(leg, [])
+            published = [e for e in self.published.get(leg, []) if e in (STARTED, ENDED)]
             if record["event"] == "task_created":
                 assert published == [STARTED], (leg, published)
-            else:  # task_closed: once, after ENDED
+            else:  # task_closed or task_converted: once, after ENDED
                 assert published == [STARTED, ENDED], (leg, published)
         elif record["event"] == "cim_message":
             message = parse_message(record["message"])
@@ -149,10 +207,18 @@ class ReplaySystem(RuleBasedStateMachine):
             published = self.published.get(leg.leg_id, [])
             accepted = _was_accepted(leg.call)
             expected = [STARTED, ENDED] if leg.call in ACCEPTED_ENDINGS else [STARTED]
-            assert published == (expected if accepted else []), (leg, published)
+            legs = [e for e in published if e in (STARTED, ENDED)]
+            assert legs == (expected if accepted else []), (leg, published)
+            holds = [e for e in published if e in (HOLD, RESUME)]
+            if leg.call in ON_CALL_STATES:  # held now exactly when one more hold went out
+                assert (holds[-1:] == [HOLD]) is (leg.call is CallState.HELD), (leg, holds)
             tasks = self.tasks.get(leg.leg_id, [])
             created = ["task_created"] if accepted else []
-            closed = ["task_closed"] if leg.call in ACCEPTED_ENDINGS else []
+            closed = (
+                ["task_converted" if _converted(leg.call) else "task_closed"]
+                if leg.call in ACCEPTED_ENDINGS
+                else []
+            )
             assert tasks == created + closed, (leg, tasks)
             assert leg.facts.channel_session_id == SESSION
 
@@ -175,57 +241,85 @@ class ReplaySystem(RuleBasedStateMachine):
         for a, b in pairs:
             self._consult(a, b)
 
-    def _consult(self, a: str, b: str) -> None:
+    def _consult(self, a: str, b: str, kind: str = "routed") -> None:
         leg_id = f"L{len(self.specs) + 1}"
-        self.specs[leg_id] = LegSpec(leg_id, a, b)
+        spec = Spec(leg_id, a, b, queue=kind == "queue")
         line = {"at": self.now, "input": "consult_initiated", "leg": leg_id, "agent_a": a,
-                "agent_b": b, "customer_ani": CUSTOMER_ANI}  # fmt: skip
-        if len(self.specs) % 2 == 0:  # UCCE: the dialog URI; else the ANI (CCX)
+                "agent_b": None if spec.queue else b, "customer_ani": CUSTOMER_ANI,
+                "call_id": DIALOGS[len(self.specs) % 3]}  # fmt: skip
+        if kind != "routed":
+            line[kind] = True
+        if len(self.specs) % 2 == 1:  # UCCE: the dialog URI; else the ANI (CCX)
             line["associated_dialog_uri"] = f"/finesse/api/Dialog/D-{SESSION}"
-        (resolved,) = self.feed(line)[:1]
+        records = self.feed(line)
+        if not self.system.sessions[SESSION].active:  # the customer is gone: no consult
+            assert [r["event"] for r in records] == ["input_rejected"], records
+            return
+        self.specs[leg_id] = spec
+        resolved = records[0]
         assert resolved["event"] == "session_resolved", resolved
         assert resolved["channel_session_id"] == SESSION
+
+    def _spec(self, data: st.DataObject) -> Spec:
+        return self.specs[data.draw(st.sampled_from(sorted(self.specs)))]
 
     # -- rules ----------------------------------------------------------------------
 
     @precondition(lambda self: len(self.specs) < 5)
-    @rule(pair=st.sampled_from(PAIRS))
-    def new_consult(self, pair: tuple[str, str]) -> None:
-        self._consult(*pair)
+    @rule(pair=st.sampled_from(PAIRS), kind=st.sampled_from(["routed", "direct", "queue"]))
+    def new_consult(self, pair: tuple[str, str], kind: str) -> None:
+        self._consult(*pair, kind=kind)
 
-    @rule(data=st.data(), kind=st.sampled_from(CTI), dt=delays())
-    def cti(self, data: st.DataObject, kind: str, dt: int) -> None:
-        spec = self.specs[data.draw(st.sampled_from(sorted(self.specs)))]
+    @precondition(lambda self: bool(self.specs))
+    @rule(data=st.data(), kind=st.sampled_from(CTI), dt=delays(), source=st.sampled_from(
+        [None, None, "now", "stale"]))  # fmt: skip
+    def cti(self, data: st.DataObject, kind: str, dt: int, source: str | None) -> None:
+        spec = self._spec(data)
         line: dict[str, Any] = {"at": self.now + dt, "leg": spec.leg_id}
         if kind.startswith("dropped"):
             by = {"dropped_a": spec.agent_a, "dropped_b": spec.agent_b}.get(kind, "customer")
             line.update(input="dropped", by=by)
+        elif kind == "offered":
+            line.update(input=kind, agent=data.draw(st.sampled_from([spec.agent_b, *AGENTS])))
+        elif kind == "rekeyed":
+            line.update(input=kind, dialog=data.draw(st.sampled_from(DIALOGS)))
         else:
             line["input"] = kind
+        if source == "now":  # the CTI's clock moves on with every report
+            self.source_at += 1 + dt
+            line["source_at"] = self.source_at
+        elif source == "stale":  # a report from before the last one
+            line["source_at"] = max(0, self.source_at - 1)
         self.feed(line)
 
+    @precondition(lambda self: self.system.sessions[SESSION].active)
+    @rule(dt=delays())
+    def customer_hangs_up(self, dt: int) -> None:
+        """The customer's call ends: every unfinished leg is told, the consults go on."""
+        live = [leg for leg in self.system.legs if not leg.is_finished]
+        records = self.feed({"at": self.now + dt, "input": "customer_session_ended",
+                             "session": SESSION})  # fmt: skip
+        if not any(r["event"] == "input_rejected" for r in records):
+            assert not self.system.sessions[SESSION].active
+            assert all(leg.customer.value == "left" for leg in live)
+
+    @precondition(lambda self: bool(self.specs))
     @rule(data=st.data(), script=cti_script())
     def cti_script_duplicated_and_reordered(self, data: st.DataObject, script: list[Any]) -> None:
-        spec = self.specs[data.draw(st.sampled_from(sorted(self.specs)))]
+        spec = self._spec(data)
         at = self.now
         for move in script:
             at += move.dt or 0
-            if move.kind in TIMER_OF_INPUT:
-                line: dict[str, Any] | None = {"at": at, "input": "tick"}
-            else:
-                line = input_line(spec, move.kind, at)
-            assert line is not None
-            self.feed(line)
+            self.feed(leg_line(spec, move.kind, at))
             at = max(at, self.now)
 
     @rule(
         agent=st.sampled_from([*AGENTS, "Q"]),  # Q has no leg: ignored, never rejected
-        going=st.booleans(),
+        kind=st.sampled_from(["browser_disconnected", "browser_restored", "logged_out"]),
         dt=delays(),
         repeat=st.booleans(),
     )
-    def browser(self, agent: str, going: bool, dt: int, repeat: bool) -> None:
-        kind = "browser_disconnected" if going else "browser_restored"
+    def browser(self, agent: str, kind: str, dt: int, repeat: bool) -> None:
         line = {"at": self.now + dt, "input": kind, "agent": agent}
         first = self.feed(line)
         if repeat and not any(r["event"] == "input_rejected" for r in first):
@@ -236,23 +330,25 @@ class ReplaySystem(RuleBasedStateMachine):
     def tick(self, dt: int) -> None:
         self.feed({"at": self.now + dt, "input": "tick"})
 
+    @precondition(lambda self: bool(self.specs))
     @rule(data=st.data(), offset=st.sampled_from([-1, 0, 1]))
     def at_a_deadline(self, data: st.DataObject, offset: int) -> None:
         deadlines = sorted(d for leg in self.system.legs for d in leg.deadlines.values())
         at = max(self.now, deadlines[0] + offset) if deadlines else self.now
-        spec = self.specs[data.draw(st.sampled_from(sorted(self.specs)))]
-        kind = data.draw(st.sampled_from([InputKind.ACCEPTED, InputKind.DROPPED_BY_A]))
-        line = input_line(spec, kind, at)
-        assert line is not None
-        self.feed(line)
+        spec = self._spec(data)
+        kind = data.draw(st.sampled_from([InputKind.ACCEPTED, InputKind.DROPPED_BY_A,
+                                          InputKind.OFFERED]))  # fmt: skip
+        self.feed(leg_line(spec, kind, at))
 
+    @precondition(lambda self: bool(self.specs))
     @rule(data=st.data(), sender_is_a=st.booleans(), dt=delays())
     def desk_resends(self, data: st.DataObject, sender_is_a: bool, dt: int) -> None:
         """A desk re-sends B's message, or reports what the CTI has not (yet) said."""
-        spec = self.specs[data.draw(st.sampled_from(sorted(self.specs)))]
-        intent = data.draw(st.sampled_from([STARTED, ENDED]))
+        spec = self._spec(data)
+        intent = data.draw(st.sampled_from([STARTED, ENDED, HOLD, RESUME]))
         sender = spec.agent_a if sender_is_a else spec.agent_b
-        message = self.sent.get((spec.leg_id, intent)) or {
+        resent = self.sent.get((spec.leg_id, intent))
+        message = resent or {
             "id": f"own-{spec.leg_id}-{intent}",
             "header": {"sender": {"id": sender, "type": "AGENT"},
                        "channelData": {"customerChannelIdentifier": CUSTOMER_ANI,
@@ -266,8 +362,12 @@ class ReplaySystem(RuleBasedStateMachine):
         records = self.feed(
             {"at": self.now + dt, "input": "cim_message", "from": sender, "message": message}
         )
-        if published:  # suppressed, never re-published
+        # B's own message (it went out with its publication), or a report of a
+        # once-per-leg intent already published: suppressed, never re-published.
+        # (A desk's own hold report names a time: it may name no hold at all.)
+        if resent is not None or (published and intent in (STARTED, ENDED)):
             assert [r["event"] for r in records][-1:] == ["duplicate_suppressed"], records
+        assert not any(r["to"] == "conversation" for r in records), records
 
     @rule(line=bad_lines())
     def malformed(self, line: str) -> None:
@@ -301,3 +401,13 @@ class ReplaySystem(RuleBasedStateMachine):
 
 
 TestReplaySystem = ReplaySystem.TestCase
+
+
+def _alternates(published: list[str]) -> bool:
+    """STARTED, then holds and resumes alternating, then at most ENDED, last."""
+    if not published:
+        return True
+    inside = published[1:-1] if published[-1] == ENDED and len(published) > 1 else published[1:]
+    return published[0] == STARTED and inside == [HOLD, RESUME] * (len(inside) // 2) + (
+        [HOLD] if len(inside) % 2 else []
+    )

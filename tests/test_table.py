@@ -79,15 +79,17 @@ def test_terminal_call_states_absorb_every_call_input_but_a_contradicting_answer
         assert all(r.disposition is not Disposition.APPLIED for r in rows), state
 
 
-def test_started_and_ended_are_emitted_exactly_on_entering_and_leaving_accepted() -> None:
+def test_started_and_ended_are_emitted_exactly_on_entering_and_leaving_the_call() -> None:
+    # "On the call" is answered, held or not: a hold is never an end.
     def kinds(row: Row) -> list[str]:
         return [e.event.kind.value for e in row.emits]
 
+    on_call = {CallState.ACCEPTED, CallState.HELD}
     for row in TABLE:
         started = kinds(row).count("CALL_LEG_STARTED")
         ended = kinds(row).count("CALL_LEG_ENDED")
-        entering = row.target is CallState.ACCEPTED and row.source is not CallState.ACCEPTED
-        leaving = row.source is CallState.ACCEPTED and row.target is not CallState.ACCEPTED
+        entering = row.target in on_call and row.source not in on_call
+        leaving = row.source in on_call and row.target not in on_call
         assert started == (1 if entering else 0), row.key
         assert ended == (1 if leaving else 0), row.key
 
@@ -132,6 +134,7 @@ def test_rows_never_name_timers_the_states_do() -> None:
     }  # fmt: skip
     assert STATE_TIMERS == {
         (Region.CALL, CallState.RINGING): Timer.RING,
+        (Region.CALL, CallState.QUEUED): Timer.QUEUE,
         (Region.DESK_A, DeskState.DISCONNECTED): Timer.GRACE_A,
         (Region.DESK_B, DeskState.DISCONNECTED): Timer.GRACE_B,
     }

@@ -50,7 +50,7 @@ def test_handle_timers_fires_what_is_due_earliest_first_each_at_its_deadline() -
     assert grace.row is not None and grace.row.input is I.GRACE_TIMEOUT_A and not grace.events
     assert ring.row is not None and ring.row.input is I.RING_TIMEOUT
     assert [(e.kind.value, e.at) for e in ring.events] == [("alert_removed", 15_000)]
-    assert str(leg.state) == "rona/lost/connected"
+    assert str(leg.state) == "unanswered/lost/connected/present"  # the CTI has the last word
     assert leg.next_deadline is None and leg.handle_timers(30_000) == ()
     assert leg.last_at == 15_000  # the clock is where the last timer fired
 
@@ -81,7 +81,7 @@ def test_a_stale_or_early_expiry_is_absorbed_with_no_row() -> None:
     leg.handle(I.ACCEPTED, 1_000)
     stale = leg.handle(I.RING_TIMEOUT, 15_000)  # cancelled when B answered
     assert stale.disposition is Disposition.ABSORBED and stale.row is None and not stale.events
-    assert str(leg.state) == "accepted/connected/connected"
+    assert str(leg.state) == "accepted/connected/connected/present"
 
 
 def _pull(leg: Leg, kind: InputKind, at: int) -> list[ev.Event]:

@@ -37,7 +37,7 @@ from typing import Any, Protocol, TypeVar
 import attrs
 
 from .events import DERIVED, Event, Origin, TimerCancelled, TimerStarted, sources
-from .facts import DIFFERS_FROM, FACT_SLOTS, KIND, FactKind, LegFacts
+from .facts import DIFFERS_FROM, FACT_SLOTS, KIND, OPTIONAL_TIMERS, FactKind, LegFacts
 from .states import Region, Timer
 from .step import Step
 from .table import Disposition, Row
@@ -281,11 +281,16 @@ def compile_applies(plans: Sequence[CompiledRow], decode_call: Sequence[Any]) ->
         scope[f"row_{n}"] = row
         lines = []
         names: list[str] = []
+        maybe_unarmed = False
         if plan.cancel is not None:
             scope[f"cancel_{n}"] = plan.cancel
-            lines += [f"e_c = {maker(TimerCancelled)}(leg._leg_id, at, cancel_{n}, "
-                      f"leg.{plan.cancel_slot})",
+            # A timer whose window can be None may never have been armed.
+            maybe_unarmed = plan.cancel in OPTIONAL_TIMERS
+            lines += [f"d_c = leg.{plan.cancel_slot}",
+                      f"e_c = {maker(TimerCancelled)}(leg._leg_id, at, cancel_{n}, d_c)",
                       f"leg.{plan.cancel_slot} = None"]  # fmt: skip
+            if maybe_unarmed:
+                lines[-2] = "e_c = None if d_c is None else " + lines[-2][len("e_c = ") :]
             names.append("e_c")
         if plan.fires_slot:
             lines.append(f"leg.{plan.fires_slot} = None")
@@ -295,15 +300,20 @@ def compile_applies(plans: Sequence[CompiledRow], decode_call: Sequence[Any]) ->
             lines.append(f"e_{i} = {maker(emit.event)}({', '.join(args)})")
             names.append(f"e_{i}")
         events = "(" + "".join(f"{x}, " for x in names) + ")"
+        if maybe_unarmed:  # drop the cancel that did not happen
+            rest = "(" + "".join(f"{x}, " for x in names[1:]) + ")"
+            lines.append(f"ev_ = {events} if e_c is not None else {rest}")
+            events = "ev_"
         if plan.start is not None:  # a window of None: the timer is not used
             scope[f"start_{n}"] = plan.start
+            started = f"{maker(TimerStarted)}(leg._leg_id, at, start_{n}, d_)"
             lines += [f"w_ = leg.config.{plan.window_field}",
                       "if w_ is None:",
                       f"    ev_ = {events}",
                       "else:",
                       "    d_ = at + w_",
                       f"    leg.{plan.start_slot} = d_",
-                      f"    ev_ = {events[:-1]}{maker(TimerStarted)}(leg._leg_id, at, start_{n}, d_),)"]  # fmt: skip
+                      f"    ev_ = {events} + ({started},)"]  # fmt: skip
             events = "ev_"
         lines += _fills("o_", ("disposition", "row", "events"),
                         ("applied_", f"row_{n}", events), "step_twin_", "step_")  # fmt: skip

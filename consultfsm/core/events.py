@@ -553,6 +553,14 @@ EVENT_CLASSES: tuple[type[Event], ...] = (
 )  # fmt: skip
 
 
+#: The CIM messages B's desk sends, and the CCM's publications on the
+#: conversation topic (each pairs with the message of the same intent).
+CIM_EVENT_CLASSES: tuple[type[Event], ...] = (
+    CimCallLegStarted, CimCallLegEnded, CimCallHold, CimCallResume,
+)  # fmt: skip
+PUBLICATION_CLASSES: tuple[type[Event], ...] = (CallLegStarted, CallLegEnded, CallHeld, CallResumed)
+
+
 def label(event: Event) -> str:
     """A short, stable text of an event, for logs, expectations and tables:
     ``CIM CALL_LEG_STARTED(CONSULT)``, ``publish CALL_LEG_ENDED(CONSULT_ENDED) by

@@ -6,7 +6,8 @@ or a modified copy a test builds). :class:`~consultfsm.core.leg.Leg` runs a
 legs too, so no second interpreter of the rules exists.
 
 A leg's state is packed into one int, a mixed-radix number with one digit
-per region (``call``, ``desk_a``, ``desk_b``, ``customer``, most significant first). A row moves one region from its source to its target whatever the
+per region (``call``, ``desk_a``, ``desk_b``, ``customer``, most significant
+first). A row moves one region from its source to its target whatever the
 other regions are, so its effect on the packed state is one constant
 ``delta``, and a row compiles to one :class:`Plan`, shared by every packed
 state in which its guards hold. Guards read states only, so they are resolved
@@ -83,7 +84,8 @@ assert LegState._fields == tuple(r.value for r in _REGIONS)
 
 #: packed state -> LegState, and back
 DECODE: tuple[LegState, ...] = tuple(
-    LegState(*states) for states in product(*(REGION_STATES[r] for r in _REGIONS))
+    LegState(*states)  # type: ignore[arg-type]
+    for states in product(*(REGION_STATES[r] for r in _REGIONS))
 )
 ENCODE: dict[LegState, int] = {s: i for i, s in enumerate(DECODE)}
 #: How much one step of each region's state index moves the packed state.
@@ -143,8 +145,8 @@ def _unreachable(leg: Steppable, at: int) -> Step:
 
 def missing_value(kind: InputKind, leg: Steppable, at: int) -> Step:
     """The step of a value input given no value: refused, nothing changes."""
-    raise IllegalInput(leg.leg_id, str(leg.state), kind, at,
-                       f"{kind.value} carries {VALUE_OF_INPUT[kind]}, and none was given")  # fmt: skip
+    why = f"{kind.value} carries {VALUE_OF_INPUT[kind]}, and none was given"
+    raise IllegalInput(leg.leg_id, str(leg.state), kind, at, why)
 
 
 def _no_row(kind: InputKind, leg: Steppable, at: int) -> Step:
@@ -161,8 +163,9 @@ def apply_plain(plan: Plan, leg: Steppable, at: int) -> Step:
     assert row is not None
     facts = leg.facts
     events: list[Event] = []
-    if plan.cancel is not None:
-        events.append(TimerCancelled(facts.leg_id, at, plan.cancel, getattr(leg, plan.cancel_slot)))
+    armed = None if plan.cancel is None else getattr(leg, plan.cancel_slot)
+    if armed is not None:  # (a window of None never armed it)
+        events.append(TimerCancelled(facts.leg_id, at, plan.cancel, armed))  # type: ignore[arg-type]
         setattr(leg, plan.cancel_slot, None)
     if plan.fires_slot:
         setattr(leg, plan.fires_slot, None)

@@ -148,6 +148,11 @@ WINDOW_FIELD: dict[Timer, str] = {
 }
 
 
+#: The timers whose window may be None (not used): they may never be armed.
+OPTIONAL_TIMERS: frozenset[Timer] = frozenset(
+    t for t, f in WINDOW_FIELD.items() if str(attrs.fields_dict(LegConfig)[f].type) != "int"
+)
+
 DEFAULT_CONFIG = LegConfig()
 #: A consult dialled straight to B's extension: no RONA window.
 DIRECT_CONFIG = LegConfig(ring_ms=None)

@@ -33,7 +33,6 @@ from .errors import (
 )
 from .executor import DEADLINE_SLOT, DECODE, ENCODE, LegState, Program, compile_table
 from .facts import DEFAULT_CONFIG, FACT_SLOTS, LegConfig, LegFacts
-from .table import Disposition
 from .snapshot import LegSnapshot
 from .states import (
     INITIAL,
@@ -49,7 +48,7 @@ from .states import (
     Timer,
 )
 from .step import EXPIRY_ABSORBED, STALE, Step
-from .table import Row
+from .table import Disposition, Row
 
 _read_facts = attrgetter(*FACT_SLOTS.values())
 _facts_of = _speed.trusted_constructor(LegFacts)  # the values were validated on the way in
@@ -71,7 +70,7 @@ class Leg:
     >>> [e.kind.value for e in leg.handle(InputKind.ALERTING, at=200).events]
     ['alert_shown', 'timer_started']
     >>> str(leg.state)
-    'ringing/connected/connected'
+    'ringing/connected/connected/present'
 
     The arguments are the leg's :class:`~consultfsm.core.facts.LegFacts`
     (validated there: facts that cannot be right raise :class:`InvalidLeg`),
@@ -89,6 +88,8 @@ class Leg:
     _dispatch: ClassVar[tuple[dict[InputKind, Any], ...]] = _speed.OnFirstUse(_compile_real)  # type: ignore[assignment]
 
     _leg_id: str  # the first fact's slot (FACT_SLOTS), which every error names
+    _agent_a: str  # the fact slots a value input checks or re-keys
+    _call_id: str | None
     config: LegConfig
     last_at: int
     #: The source time (Finesse ``stateChangeTime``) of the last CTI report
@@ -119,8 +120,8 @@ class Leg:
         # The plain path; _speed replaces it below with one built from the same
         # declarations that only falls back here when something is wrong.
         if agent_b is None:
-            raise InvalidLeg("agent_b", "agent_b must be a string: a consult to a queue, "
-                             "whose agent is not chosen yet, is Leg.queue_consult(...)")  # fmt: skip
+            why = "agent_b must be a string: a consult to a queue (no agent yet) is queue_consult"
+            raise InvalidLeg("agent_b", why)
         self._take(LegFacts(
             leg_id, agent_a, agent_b, customer_ani, conversation_id=conversation_id,
             channel_session_id=channel_session_id, call_id=call_id,
@@ -327,8 +328,8 @@ class Leg:
         """``handle`` with a value or a source time: the same checks in the
         same order, then rule 8 (stale) and the value's own rules."""
         if at.__class__ is not int or (source_at is not None and source_at.__class__ is not int):
-            raise InvalidTime(self._leg_id, str(self.state), kind, at,
-                              f"times must be integer ms, got {at!r}, source_at={source_at!r}")  # fmt: skip
+            why = f"times must be integer ms, got {at!r}, source_at={source_at!r}"
+            raise InvalidTime(self._leg_id, str(self.state), kind, at, why)
         fact = VALUE_OF_INPUT.get(kind)
         if (value is None) != (fact is None):
             why = f"carries {fact}, and none was given" if fact else "carries no value"
@@ -349,10 +350,9 @@ class Leg:
         if at < self.last_at:
             raise TimeWentBackwards(self._leg_id, str(self.state), kind, at,
                                     f"the leg is already at {self.last_at} ms")  # fmt: skip
-        if fact is None:
-            step = self.handle(kind, at)
-        else:
-            step = self._apply_value(plan, fact, value, at)  # type: ignore[arg-type]
+        step = (
+            self.handle(kind, at) if fact is None else self._apply_value(plan, fact, value, at)  # type: ignore[arg-type]
+        )
         if from_cti and step.applied:
             self.cti_at = source_at
         return step
@@ -468,8 +468,12 @@ class Leg:
 PLAIN_INIT = Leg.__init__
 Leg.__init__ = _speed.fast_leg_init(  # type: ignore[method-assign]
     PLAIN_INIT,
-    {"_state": _INITIAL_PACKED, "cti_at": None, "former_call_ids": (),
-     **dict.fromkeys(_DEADLINE_SLOTS)},  # fmt: skip
+    {
+        "_state": _INITIAL_PACKED,
+        "cti_at": None,
+        "former_call_ids": (),
+        **dict.fromkeys(_DEADLINE_SLOTS),
+    },
     config=DEFAULT_CONFIG,
     created_at=0,
 )

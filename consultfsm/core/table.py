@@ -7,9 +7,11 @@ the diagrams, the docs and the model-based tests all read :data:`TABLE` and
 
 The rules
 ---------
-1. A leg is three orthogonal regions: ``call``, ``desk_a`` and ``desk_b``.
-   Every input belongs to exactly one region (``states.INPUT_REGION``) and only
-   that region moves; so one input changes at most one region.
+1. A leg is four orthogonal regions: ``call`` (the consult dialog),
+   ``desk_a``, ``desk_b`` (the agents' AgentDesks) and ``customer`` (the
+   customer's own dialog, which the consult is about but which is not part of
+   it). Every input belongs to exactly one region (``states.INPUT_REGION``)
+   and only that region moves; so one input changes at most one region.
 2. A row is ``(region, source, input, guards) -> (target, emits,
    disposition)``. Guards are a conjunction of named predicates
    (:mod:`consultfsm.core.guards`) over the leg *before* the input. They may read
@@ -28,28 +30,37 @@ The rules
    says which region state arms which timer: entering the state starts it
    (``timer_started`` with the absolute deadline), leaving it cancels it
    (``timer_cancelled``), unless the input that leaves is the timer's own
-   expiry, which consumes it ("fires"). Rows never name timers. A timer input
-   is looked up in the rows only when its timer is pending and due; an expiry
-   of a timer that is not pending (cancelled, fired, never armed) or not yet
-   due is absorbed by this rule, with no row (``Step.row`` is None). A host
-   that asks the leg (``Leg.handle_timers(now)``) never sends either.
-6. A terminal call state never changes again: every call input there is
-   absorbed, or is a duplicate when it is a CTI report that leads into that
-   state (the same report again). No timer is pending there, so when the CTI's
-   RONA and the ring deadline race, whichever comes first wins and a late
-   expiry is absorbed by rule 5.
-   One exception: ``accepted`` after a leg ended unanswered (RONA, cancelled,
-   declined, failed, customer left) has no row. B really answering after we
-   gave up on the leg is a contradiction (a ring window shorter than the CTI's,
-   reordered events) that loses a real call if swallowed, so it is rejected
-   loudly, as ``rona`` after ``accepted`` is.
+   expiry, which consumes it ("fires"). A timer whose window is None in the
+   leg's ``LegConfig`` (a direct consult's ring window) is never armed. Rows
+   never name timers. A timer input is looked up in the rows only when its
+   timer is pending and due; an expiry of a timer that is not pending
+   (cancelled, fired, never armed) or not yet due is absorbed by this rule,
+   with no row (``Step.row`` is None). A host that asks the leg
+   (``Leg.handle_timers(now)``) never sends either.
+6. The CTI's word is the truth; the leg's own deadlines are fallbacks. The
+   ring deadline withdraws B's alert (``unanswered``) but ends nothing: B
+   answering after it still starts the leg, and the CTI's RONA (or a hang-up)
+   ends it. A terminal call state never changes again: every call input there
+   is absorbed, or is a duplicate when it is a CTI report that leads into that
+   state (the same report again).
+   One exception: ``accepted`` after the CTI ended a leg unanswered (RONA,
+   cancelled, declined, failed, no agent) has no row. B answering a call the
+   CTI said was gone is a contradiction that loses a real call if swallowed,
+   so it is rejected loudly, as ``rona`` after ``accepted`` is.
    Desk inputs after the end are absorbed too, except the return of a desk that
    was offline when the leg ended: it still gets told how the leg ended.
-7. ``CALL_LEG_STARTED`` is emitted exactly on entering ``accepted``;
-   ``CALL_LEG_ENDED`` exactly on leaving it. B's desk sends the CIM message when
-   it is up; when it is down the CCM publishes on its own (``reported_by=ccm``).
+7. ``CALL_LEG_STARTED`` is emitted exactly on entering the call (``accepted``
+   or ``held``, from any other state); ``CALL_LEG_ENDED``, with the reason of
+   the terminal state, exactly on leaving it. A hold is never an end:
+   ``CALL_HOLD`` / ``CALL_RESUME``. B's desk sends the CIM message when it is
+   up; when it is down the CCM publishes on its own (``reported_by=ccm``).
+8. (The executor's, like rule 5.) An input that carries a value
+   (``states.VALUE_OF_INPUT``) sets that fact when its row applies; a CTI
+   report that carries its source's time (``source_at``, Finesse
+   ``stateChangeTime``) older than the source time of the leg's last CTI
+   transition is stale and absorbed before any row is looked up.
 
-Rows 1-5 are written out below. Rule 6's absorbing rows are generated from the
+The rows are written out below. Rule 6's absorbing rows are generated from the
 written rows (:func:`_terminal_rows`), so that adding a way to end a leg needs
 no second edit.
 """
@@ -247,7 +258,8 @@ _CONVERTED_BY_CCM = (
 _HELD_BY_DESK = (emit(ev.CimCallHold), emit(ev.CallHeld, reported_by=ev.Reporter.AGENTDESK))
 _HELD_BY_CCM = (emit(ev.CallHeld, reported_by=ev.Reporter.CCM),)
 _RESUMED_BY_DESK = (
-    emit(ev.CimCallResume), emit(ev.CallResumed, reported_by=ev.Reporter.AGENTDESK),
+    emit(ev.CimCallResume),
+    emit(ev.CallResumed, reported_by=ev.Reporter.AGENTDESK),
 )
 _RESUMED_BY_CCM = (emit(ev.CallResumed, reported_by=ev.Reporter.CCM),)
 _ALERT_REMOVED = emit(ev.AlertRemoved)
@@ -421,7 +433,9 @@ def _customer_rows() -> Iterator[Row]:
                when=(G.CALL_ENGAGED, G.B_ONLINE))  # fmt: skip
     yield _row(R, Cu.PRESENT, I.CUSTOMER_LEFT, Cu.LEFT, when=(G.CALL_ENGAGED, G.B_OFFLINE))
     yield _row(R, Cu.PRESENT, I.CUSTOMER_LEFT, Cu.LEFT, when=(G.CALL_UNSEEN,))
-    yield _late(R, Cu.PRESENT, I.CUSTOMER_LEFT, G.CALL_ENDED)
+    # After the consult ended the customer still leaves (the region is the
+    # truth of the customer's call); nobody is told, nothing waits for it.
+    yield _row(R, Cu.PRESENT, I.CUSTOMER_LEFT, Cu.LEFT, when=(G.CALL_ENDED,))
     yield _dup(R, Cu.LEFT, I.CUSTOMER_LEFT)
 
 

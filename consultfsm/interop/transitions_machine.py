@@ -4,7 +4,7 @@ Use it when you want the ``transitions`` ecosystem (its callbacks, its
 diagrams, its introspection) around a leg. It is a view of the one executor,
 not a second one:
 
-* the three regions become the parallel children of one ``leg`` state of a
+* the regions become the parallel children of one ``leg`` state of a
   ``HierarchicalMachine`` (orthogonal regions, not a hand-written product);
 * each applied row becomes a transition whose trigger is the input's wire
   name and whose conditions are the row's guards (duplicates and absorbed
@@ -30,7 +30,7 @@ from transitions.extensions.nesting import NestedState
 from consultfsm.core.executor import LegState
 from consultfsm.core.guards import GUARDS
 from consultfsm.core.leg import Leg
-from consultfsm.core.states import INITIAL, REGION_STATES, InputKind, Region, Timer
+from consultfsm.core.states import REGION_STATES, InputKind, Region, Timer
 from consultfsm.core.step import Step
 from consultfsm.core.table import Disposition, Row
 
@@ -53,7 +53,7 @@ def state_name(region: Region, state: StrEnum) -> str:
     return f"{ROOT}.{region.value}.{state.value}"
 
 
-def _states_config() -> list[dict[str, Any]]:
+def _states_config(start: LegState) -> list[dict[str, Any]]:
     return [
         {
             "name": ROOT,
@@ -61,9 +61,9 @@ def _states_config() -> list[dict[str, Any]]:
                 {
                     "name": region.value,
                     "children": [s.value for s in REGION_STATES[region]],
-                    "initial": INITIAL[region].value,
+                    "initial": start[i].value,
                 }
-                for region in Region
+                for i, region in enumerate(Region)
             ],
         }
     ]
@@ -76,7 +76,8 @@ class LegModel:
     state: list[str]  # set by transitions: one "leg.<region>.<state>" per region
 
     def __init__(self, leg: Leg) -> None:
-        """Drive ``leg`` (a fresh one: the machine starts in the initial state)."""
+        """Drive ``leg`` (the machine starts in the leg's current state: a
+        fresh leg's, or a queue consult's ``queued``)."""
         self.leg = leg
         self._applied: Row | None = None
 
@@ -108,14 +109,21 @@ class LegModel:
         return self._region(Region.DESK_B)
 
     @property
+    def customer(self) -> Any:
+        """The customer region's state."""
+        return self._region(Region.CUSTOMER)
+
+    @property
     def deadlines(self) -> dict[Timer, int]:
         """The leg's pending deadlines."""
         return self.leg.deadlines
 
-    def feed(self, kind: InputKind, at: int) -> Step:
+    def feed(
+        self, kind: InputKind, at: int, value: str | None = None, *, source_at: int | None = None
+    ) -> Step:
         """Drive the leg and the machine with one input: the leg's contract
         (a :class:`Step`; typed errors that change nothing)."""
-        step = self.leg.handle(kind, at)
+        step = self.leg.handle(kind, at, value, source_at=source_at)
         if step.applied:
             self._applied = None
             getattr(self, kind.value)(row=step.row)
@@ -146,7 +154,7 @@ def build_machine(model: LegModel) -> LegMachine:
     row of the table its leg runs (the real one, or a ``leg_class`` table)."""
     machine = LegMachine(
         model=model,
-        states=_states_config(),
+        states=_states_config(model.leg.state),
         initial=ROOT,
         auto_transitions=False,
         send_event=True,
@@ -167,6 +175,11 @@ def build_machine(model: LegModel) -> LegMachine:
 def new_leg_model(*args: Any, **kwargs: Any) -> LegModel:
     """A :class:`LegModel` with its machine attached, ready for :meth:`LegModel.feed`.
     Takes :class:`Leg`'s arguments (and its validation)."""
-    model = LegModel(Leg(*args, **kwargs))
+    return model_of(Leg(*args, **kwargs))
+
+
+def model_of(leg: Leg) -> LegModel:
+    """A :class:`LegModel` driving ``leg`` (any leg, e.g. ``Leg.queue_consult``)."""
+    model = LegModel(leg)
     build_machine(model)
     return model

@@ -53,6 +53,7 @@ from consultfsm.core.states import (
     TERMINAL_CALL_STATES,
     UNACCEPTED_ENDINGS,
     CallState,
+    CustomerState,
     DeskState,
     InputKind,
     Region,
@@ -99,6 +100,7 @@ class _View:
         self.call = CallState(states[0])
         self.desk_a = DeskState(states[1])
         self.desk_b = DeskState(states[2])
+        self.customer = CustomerState(states[3])
 
 
 def _views() -> Iterable[tuple[StrEnum, ...]]:
@@ -271,13 +273,14 @@ _COLORS: dict[Region, tuple[str, str, str]] = {
     Region.CALL: ("#eef4fb", "#d6e6f7", "#1f5fa8"),
     Region.DESK_A: ("#eef8ee", "#d5efd5", "#2e7d32"),
     Region.DESK_B: ("#fdf3e7", "#fbe0c0", "#c05800"),
+    Region.CUSTOMER: ("#f4eefa", "#e4d6f2", "#6a3d9a"),
 }
 _CONSUMER_REGION: dict[ev.Consumer, Region] = {
     ev.Consumer.AGENTDESK_A: Region.DESK_A,
     ev.Consumer.AGENTDESK_B: Region.DESK_B,
 }
 _WRAP = 46  # characters per label line before an effect list wraps
-_TITLE = "consult leg: three orthogonal regions (generated from consultfsm.core.table.TABLE)"
+_TITLE = "consult leg: four orthogonal regions (generated from consultfsm.core.table.TABLE)"
 
 
 def _html(markup: str) -> str:
@@ -560,7 +563,7 @@ def transitions_dot() -> str:
 
     machine = _Machine(
         model=_Model(),
-        states=_states_config(),
+        states=_states_config(LegState(*(INITIAL[r] for r in Region))),  # type: ignore[arg-type]
         initial="leg",
         auto_transitions=False,
         show_conditions=True,
@@ -618,7 +621,10 @@ _LANE: dict[ev.Consumer, str] = {
     ev.Consumer.HOST: "Host",
 }
 #: Where each input comes from.
-_INPUT_LANE: dict[Region, str] = {Region.CALL: "CTI", Region.DESK_A: "A", Region.DESK_B: "B"}
+#: (The CTI reports the customer's own dialog too.)
+_INPUT_LANE: dict[Region, str] = {
+    Region.CALL: "CTI", Region.DESK_A: "A", Region.DESK_B: "B", Region.CUSTOMER: "CTI",
+}  # fmt: skip
 
 
 def _input_lane(kind: InputKind) -> str:
@@ -636,7 +642,10 @@ def _event_message(event: ev.Event) -> str:
 
 
 def _state_note(state: LegState) -> str:
-    return f"call {state.call.value} · A {state.desk_a.value} · B {state.desk_b.value}"
+    return (
+        f"call {state.call.value} · A {state.desk_a.value} · B {state.desk_b.value}"
+        f" · customer {state.customer.value}"
+    )
 
 
 def case_mermaid(case: Case, result: CaseResult | None = None) -> str:

@@ -127,6 +127,10 @@ _SECTIONS: tuple[tuple[str, str, str], ...] = (
     ("case", "The note's cases", "The {count} bullets of the note's *Cases* list."),
     ("edge", "Edge cases the note omits", "From the domain brief, section 5: reordering, "
      "duplicates, a desk away at the decisive moment."),
+    ("real", "The real platform's flows", "What a Cisco / Expertflow deployment really does "
+     "and the note leaves out (issue 11, items 1-10; `docs/cases.md` gives the sources): a "
+     "late answer, direct and queue consults, the customer hanging up, transfer, conference, "
+     "hold, re-keyed dialogs, logout and stale reports."),
 )  # fmt: skip
 
 

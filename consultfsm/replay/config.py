@@ -28,14 +28,18 @@ def _leg_default(name: str) -> Any:
 
 @attrs.frozen(slots=True)
 class SystemConfig:
-    """Settings of a replay. ``ring_ms`` and ``grace_ms`` default to the leg's
-    own defaults (:data:`consultfsm.core.facts.DEFAULT_CONFIG`); ``service_identifier``
+    """Settings of a replay. ``ring_ms``, ``grace_ms`` and ``queue_ttl_ms``
+    default to the leg's own defaults (:data:`consultfsm.core.facts.DEFAULT_CONFIG`;
+    a None ``queue_ttl_ms`` lets a queue consult wait for as long as the queue
+    keeps it); a ``direct`` consult has no ring window whatever ``ring_ms`` says
+    (:meth:`Components.leg_config_for`); ``service_identifier``
     is the fallback ``serviceIdentifier`` (see :class:`~consultfsm.wire.cim.CimCodec`);
     ``default_region`` drives ANI normalisation; ``epoch_ms`` is the wall time
     of the trace's ``at`` = 0."""
 
     ring_ms: int = _leg_default("ring_ms")
     grace_ms: int = _leg_default("grace_ms")
+    queue_ttl_ms: int | None = _leg_default("queue_ttl_ms")
     default_region: str | None = None
     service_identifier: str = DEFAULT_SERVICE_IDENTIFIER
     timestamp_form: TimestampForm = TimestampForm.RFC3339
@@ -49,12 +53,17 @@ class Components(NamedTuple):
     resolver: SessionResolver  # finds a consult's channel session
     codec: CimCodec  # every CIM message and conversation event
 
+    def leg_config_for(self, *, direct: bool) -> LegConfig:
+        """The timer windows of a new leg: a direct consult, dialled to B's
+        extension, has no RONA window (``ring_ms`` None)."""
+        return attrs.evolve(self.leg_config, ring_ms=None) if direct else self.leg_config
+
 
 def components(config: SystemConfig) -> Components:
     """What ``config`` builds; raises a :class:`~consultfsm.core.errors.ConsultFsmError`
     for a bad value."""
     return Components(
-        LegConfig(config.ring_ms, config.grace_ms),
+        LegConfig(config.ring_ms, config.grace_ms, config.queue_ttl_ms),
         SessionResolver(config.default_region),
         CimCodec(config.service_identifier, config.timestamp_form, config.epoch_ms),
     )

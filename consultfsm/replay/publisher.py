@@ -3,7 +3,9 @@
 What B's desk sends goes through a real CIM encode/parse round trip, so the
 CCM reads the same bytes a deployed CCM would. The CCM publishes on the
 conversation topic at most once per leg and intent; a report of something
-already published is suppressed, not re-published.
+already published is suppressed, not re-published. A repeatable intent
+(``CALL_HOLD``, ``CALL_RESUME``: a consult can be held again) is once per
+leg, intent and time instead: each hold is published once.
 
 A publication that B's desk reports goes out with B's own message, the one
 the same step sent with the same intent. The step's messages are all read
@@ -19,16 +21,33 @@ from consultfsm.ccm.correlation import ChannelSession
 from consultfsm.core import events as ev
 from consultfsm.core.errors import ConsultFsmError
 from consultfsm.core.facts import LegFacts
-from consultfsm.wire.cim import ChannelSessionRef, CimCodec, CimMessage, parse_message
+from consultfsm.wire.cim import (
+    REPEATABLE,
+    ChannelSessionRef,
+    CimCodec,
+    CimMessage,
+    DeskEvent,
+    MessageIntent,
+    Publication,
+    occurrence_of,
+    parse_message,
+)
 
 from . import records
 from .journal import Journal
 from .records import Record
 
-CimEvent = ev.CimCallLegStarted | ev.CimCallLegEnded
-Publication = ev.CallLegStarted | ev.CallLegEnded
-CIM_EVENTS = (ev.CimCallLegStarted, ev.CimCallLegEnded)
-PUBLICATIONS = (ev.CallLegStarted, ev.CallLegEnded)
+CIM_EVENTS = (ev.CimCallLegStarted, ev.CimCallLegEnded, ev.CimCallHold, ev.CimCallResume)
+PUBLICATIONS = (ev.CallLegStarted, ev.CallLegEnded, ev.CallHeld, ev.CallResumed)
+
+#: What the CCM publishes once: a leg, an intent, and for a repeatable intent
+#: the leg-clock time of that occurrence (None for the once-per-leg intents).
+Key = tuple[str, str, int | None]
+
+
+def key_of(leg: str, intent: MessageIntent, at: int) -> Key:
+    """The publication key of ``intent`` for ``leg`` happening at ``at``."""
+    return (leg, intent.value, occurrence_of(intent, at))
 
 
 class MissingDeskMessage(ConsultFsmError):
@@ -46,17 +65,37 @@ class MissingDeskMessage(ConsultFsmError):
 
 
 class Publisher:
-    """The CCM's memory of what it published, per leg and intent."""
+    """The CCM's memory of what it published: per leg and intent (and time,
+    for a repeatable intent), and the id of the CIM message behind each."""
 
-    __slots__ = ("_journal", "_published")
+    __slots__ = ("_ids", "_journal", "_published", "_stamped")
 
     def __init__(self, journal: Journal) -> None:
         self._journal = journal
-        self._published: set[tuple[str, str]] = set()  # (leg, intent)
+        self._published: set[Key] = set()
+        self._ids: dict[str, Key] = {}  # message id -> what it was published as
+        # (leg, intent, wall-clock ms) of each repeatable publication: a desk's
+        # own report of a hold says which hold by its header.timestamp.
+        self._stamped: set[Key] = set()
 
-    def has_published(self, leg: str, intent: str) -> bool:
-        """True once ``intent`` (``CALL_LEG_STARTED`` / ``CALL_LEG_ENDED``) went out for ``leg``."""
-        return (leg, intent) in self._published
+    def has_published(self, leg: str, intent: MessageIntent, at: int | None = None) -> bool:
+        """True once ``intent`` went out for ``leg`` (a repeatable one: at ``at``)."""
+        occurrence = None if at is None else occurrence_of(intent, at)
+        return (leg, intent.value, occurrence) in self._published
+
+    def reports_published(self, leg: str, message: CimMessage) -> bool:
+        """True when a desk's own ``message`` about ``leg`` reports something
+        already published: a message the CCM published (by its id); else, for a
+        once-per-leg intent, the leg's publication of that intent; for a
+        repeatable one, the publication of that intent at the message's
+        ``header.timestamp`` (wall time, as the message behind it said)."""
+        intent = message.header.intent
+        known = self._ids.get(message.id)
+        if known is not None and known[:2] == (leg, intent.value):
+            return True
+        if intent not in REPEATABLE:
+            return self.has_published(leg, intent)
+        return (leg, intent.value, message.header.timestamp_ms) in self._stamped
 
     def step_records(
         self,
@@ -77,7 +116,7 @@ class Publisher:
                 out[i] = self._publish(codec, event, session, facts, sent)
         return out
 
-    def _receive(self, codec: CimCodec, event: CimEvent) -> tuple[CimMessage, Record]:
+    def _receive(self, codec: CimCodec, event: DeskEvent) -> tuple[CimMessage, Record]:
         message = codec.message_for(event)
         received = parse_message(codec.dumps(message))
         if received != message:  # pragma: no cover - a codec bug, not an input problem
@@ -97,7 +136,7 @@ class Publisher:
         sent: Mapping[str, CimMessage],
     ) -> Record:
         intent = event.intent.value
-        key = (event.leg, intent)
+        key = key_of(event.leg, MessageIntent(intent), event.at)
         if key in self._published:  # defence in depth: the table emits each once
             return records.duplicate_suppressed(event.at, event.leg, "leg", event.kind.value)
         ref = ChannelSessionRef(
@@ -112,6 +151,12 @@ class Publisher:
             message = codec.system_message_for(event, ref, facts.call_id)
         self._journal.keep_member(self._published, key)
         self._published.add(key)
+        self._journal.keep_item(self._ids, message.id)
+        self._ids[message.id] = key
+        if key[2] is not None:
+            stamped = (event.leg, intent, message.header.timestamp_ms)
+            self._journal.keep_member(self._stamped, stamped)
+            self._stamped.add(stamped)
         return records.published(
             event, facts, codec.channel_session(ref), codec.conversation_event(event, ref, message)
         )

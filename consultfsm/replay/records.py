@@ -33,6 +33,8 @@ def address(to: ev.Consumer, facts: LegFacts) -> str:
     if to is ev.Consumer.AGENTDESK_A:
         return desk(facts.agent_a)
     if to is ev.Consumer.AGENTDESK_B:
+        # A queue consult has no B until it is offered, and nothing goes to B before.
+        assert facts.agent_b is not None, f"leg {facts.leg_id} has no agent B to address"
         return desk(facts.agent_b)
     return to.value
 
@@ -111,13 +113,17 @@ def duplicate_suppressed(
 
 
 def published(
-    event: ev.CallLegStarted | ev.CallLegEnded,
+    event: ev.CallLegStarted | ev.CallLegEnded | ev.CallHeld | ev.CallResumed,
     facts: LegFacts,
     channel_session: dict[str, Any],
     message: dict[str, Any],
 ) -> Record:
-    """A leg event on the conversation topic, with the session and CIM event it went out as."""
+    """A leg event on the conversation topic, with the session and CIM event it
+    went out as. ``CALL_HOLD`` / ``CALL_RESUME`` have no reason (as their CIM
+    message has no ``reasonCode``): the key is left out, not null."""
     record = event_record(event, facts)
+    if record["reason"] is None:
+        del record["reason"]
     record["channel_session"] = channel_session
     record["message"] = message
     return record

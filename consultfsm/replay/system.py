@@ -14,8 +14,10 @@ Who decides what:
   existing channel session when a consult starts; no session is ever created
   for a consult;
 * the CCM (:mod:`consultfsm.replay.publisher`) publishes on the conversation
-  topic exactly once per leg and intent, whatever desks re-send;
-* :mod:`consultfsm.replay.presence` knows whose desk is down across legs;
+  topic exactly once per leg and intent (a repeatable intent, such as a
+  hold: once per leg, intent and time), whatever desks re-send;
+* :mod:`consultfsm.replay.presence` knows whose desk is down across legs, and
+  how (a browser away, an agent logged out);
 * this module reads each input, checks it, routes it, and makes it all or
   nothing (:mod:`consultfsm.replay.journal`).
 """
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from functools import partial
+from typing import Any
 
 import attrs
 
@@ -34,11 +37,12 @@ from consultfsm.ccm.correlation import (
     normalise_ani,
 )
 from consultfsm.core.errors import ConsultFsmError, InputRejected
-from consultfsm.core.events import TimerStarted
+from consultfsm.core.events import Event, TimerCancelled, TimerStarted
 from consultfsm.core.leg import Leg
-from consultfsm.core.states import TIMEOUT_INPUT, InputKind
+from consultfsm.core.states import TIMEOUT_INPUT, CallState, InputKind
 from consultfsm.core.step import Step
 from consultfsm.wire.cim import (
+    REPEATABLE,
     CimEncodeError,
     CimMessage,
     CimParseError,
@@ -49,7 +53,7 @@ from consultfsm.wire.cim import (
 from . import records
 from .config import DEFAULT_SERVICE_IDENTIFIER, SystemConfig, components
 from .journal import Journal
-from .presence import Presence, browser_input
+from .presence import Away, Presence, agent_input, desk_input
 from .publisher import Publisher
 from .records import Record, dumps_record
 from .timers import TimerHeap
@@ -61,6 +65,9 @@ from .trace import (
     Config,
     ConsultInitiated,
     Dropped,
+    LegInput,
+    Offered,
+    Rekeyed,
     SessionEnded,
     SessionStarted,
     Tick,
@@ -71,11 +78,31 @@ from .trace import (
     parse_input,
 )
 
+#: The leg input of each trace input about one leg's dialog (``dropped`` is
+#: by whoever hung up, see :meth:`System._leg_input`).
 _CALL_INPUT: dict[TraceInputKind, InputKind] = {
     TraceInputKind.ALERTING: InputKind.ALERTING,
+    TraceInputKind.OFFERED: InputKind.OFFERED,
     TraceInputKind.ACCEPTED: InputKind.ACCEPTED,
     TraceInputKind.RONA: InputKind.RONA,
+    TraceInputKind.NO_AGENT: InputKind.NO_AGENT,
+    TraceInputKind.HELD: InputKind.HELD,
+    TraceInputKind.RETRIEVED: InputKind.RETRIEVED,
+    TraceInputKind.TRANSFERRED: InputKind.TRANSFERRED,
+    TraceInputKind.CONFERENCED: InputKind.CONFERENCED,
+    TraceInputKind.REKEYED: InputKind.REKEYED,
     TraceInputKind.FAILED: InputKind.FAILED,
+}
+#: The intents of a desk's own messages about a consult leg.
+_DESK_INTENTS = frozenset({
+    MessageIntent.CALL_LEG_STARTED, MessageIntent.CALL_LEG_ENDED,
+    MessageIntent.CALL_HOLD, MessageIntent.CALL_RESUME,
+})  # fmt: skip
+#: How an agent input leaves that agent's desk (None: it came back).
+_AWAY: dict[TraceInputKind, Away | None] = {
+    TraceInputKind.BROWSER_DISCONNECTED: Away.DISCONNECTED,
+    TraceInputKind.LOGGED_OUT: Away.LOGGED_OUT,
+    TraceInputKind.BROWSER_RESTORED: None,
 }
 
 
@@ -201,11 +228,19 @@ class System:
             codec.wall_time(item.at)  # every event of this input is at or before it
         except CimEncodeError as exc:
             raise _Rejected(f"at: {exc.why}") from None
-        if isinstance(item, CallInput | Dropped):
+        if isinstance(item, CallInput | Offered | Rekeyed | Dropped):
             leg = self._entry(item.leg).leg
             a, b = leg.facts.agent_a, leg.facts.agent_b
             if isinstance(item, Dropped) and item.by not in (a, b, CUSTOMER):
-                why = f"`by` {item.by!r} is neither {a!r}, {b!r} nor {CUSTOMER!r}"
+                people = f"{a!r}, {b!r}" if b is not None else f"{a!r} (no agent B yet)"
+                why = f"`by` {item.by!r} is neither {people} nor {CUSTOMER!r}"
+                raise _Rejected(why, item.leg)
+            if isinstance(item, Offered) and item.agent in (a, CUSTOMER):
+                why = (
+                    f"`agent` {item.agent!r} is agent A of the leg: A cannot consult A"
+                    if item.agent == a
+                    else f"{CUSTOMER!r} is reserved for `dropped` and is no agent id"
+                )
                 raise _Rejected(why, item.leg)
         elif isinstance(item, ConsultInitiated):
             if item.leg in self._legs:
@@ -235,10 +270,10 @@ class System:
             return list(self._end_session(item))
         if isinstance(item, ConsultInitiated):
             return list(self._start_leg(item))
-        if isinstance(item, CallInput | Dropped):
+        if isinstance(item, CallInput | Offered | Rekeyed | Dropped):
             return list(self._call_input(item))
         if isinstance(item, Browser):
-            return list(self._browser(item))
+            return list(self._agent_input(item))
         return list(self._desk_report(item))
 
     def _rejection(
@@ -251,7 +286,8 @@ class System:
 
     def _set_config(self, config: SystemConfig) -> None:
         self.config = config
-        self._leg_config, self._resolver, self._codec = components(config)
+        self._components = components(config)
+        _, self._resolver, self._codec = self._components
 
     def _configured(self, item: Config) -> SystemConfig:
         """The settings after ``item``, checked (a bad value rejects the input)."""
@@ -285,8 +321,18 @@ class System:
         return iter(())
 
     def _end_session(self, item: SessionEnded) -> Iterator[Record]:
+        """The customer's call ended: every unfinished leg of the session is
+        told (``customer_left``: the consults go on), all or nothing, and then
+        the session is no longer active."""
+        targets = [
+            (entry, InputKind.CUSTOMER_LEFT) for entry in self._legs.values()
+            if entry.session_id == item.session and not entry.leg.is_finished
+        ]  # fmt: skip
+        what = f"customer_left (session {item.session!r} ended)"
+        self._refuse_unless_all_accept(targets, item.at, what)
+        for entry, kind in targets:
+            yield from self._handle(entry, kind, item.at)
         self._set_session(attrs.evolve(self.sessions[item.session], active=False))
-        return iter(())
 
     # -- legs -----------------------------------------------------------------------
 
@@ -311,14 +357,18 @@ class System:
         customer = (
             item.customer_ani.strip() if usable and item.customer_ani else session.customer_ani
         )
-        leg = self._leg_class(
-            item.leg, item.agent_a, item.agent_b, customer,
-            conversation_id=session.conversation_id, channel_session_id=session.id,
-            call_id=item.call_id or item.leg,
-            service_identifier=item.service_identifier or session.service_identifier,
-            associated_dialog_uri=item.associated_dialog_uri, config=self._leg_config,
-            created_at=item.at,
-        )  # fmt: skip
+        facts: dict[str, Any] = {
+            "conversation_id": session.conversation_id, "channel_session_id": session.id,
+            "call_id": item.call_id or item.leg,
+            "service_identifier": item.service_identifier or session.service_identifier,
+            "associated_dialog_uri": item.associated_dialog_uri,
+            "config": self._components.leg_config_for(direct=item.direct),
+            "created_at": item.at,
+        }  # fmt: skip
+        if item.agent_b is None:  # a queue consult: no agent until the queue offers one
+            leg = self._leg_class.queue_consult(item.leg, item.agent_a, customer, **facts)
+        else:
+            leg = self._leg_class(item.leg, item.agent_a, item.agent_b, customer, **facts)
         entry = _Entry(leg, session.id, self._next_order())
         self._journal.keep_item(self._legs, item.leg)  # new: undone by forgetting it
         self._legs[item.leg] = entry
@@ -326,8 +376,12 @@ class System:
             item.at, item.leg, session=session.id, conversation=session.conversation_id,
             evidence=found.evidence.value, customer=customer,
         )  # fmt: skip
+        # A leg starts with no timer, except a queue consult's time to live,
+        # which no step announces: the host reads it off the new leg.
+        for timer, deadline in leg.deadlines.items():
+            yield from self._events(entry, (TimerStarted(leg.leg_id, item.at, timer, deadline),))
         # A leg always starts with both desks up (core limitation): replay the
-        # absence of a desk that is already offline, so the table knows.
+        # absence of a desk that is already down, so the table knows.
         for kind in self._presence.absences(leg.facts):
             yield from self._handle(entry, kind, item.at)
 
@@ -335,42 +389,51 @@ class System:
         last = next(reversed(self._legs.values()), None)
         return 0 if last is None else last.order + 1
 
-    def _call_input(self, item: CallInput | Dropped) -> Iterator[Record]:
+    def _leg_input(self, item: LegInput, leg: Leg) -> tuple[InputKind, str | None]:
+        """The leg input of a CTI trace input, and the value it carries."""
+        if isinstance(item, Dropped):  # `by` was checked before the clock moved
+            if item.by == CUSTOMER:  # the customer's own call: the consult goes on
+                return InputKind.CUSTOMER_LEFT, None
+            return (InputKind.DROPPED_BY_A if item.by == leg.facts.agent_a
+                    else InputKind.DROPPED_BY_B), None  # fmt: skip
+        if isinstance(item, Offered):
+            return InputKind.OFFERED, item.agent
+        if isinstance(item, Rekeyed):
+            return InputKind.REKEYED, item.dialog
+        return _CALL_INPUT[item.kind], None
+
+    def _call_input(self, item: LegInput) -> Iterator[Record]:
         entry = self._entry(item.leg)
         leg = entry.leg
-        if isinstance(item, Dropped):
-            kind = {
-                leg.facts.agent_a: InputKind.DROPPED_BY_A,
-                leg.facts.agent_b: InputKind.DROPPED_BY_B,
-                CUSTOMER: InputKind.DROPPED_BY_CUSTOMER,
-            }[item.by]  # `by` was checked before the clock moved
-        else:
-            kind = _CALL_INPUT[item.kind]
+        kind, value = self._leg_input(item, leg)
+        out: list[Record] = []
         try:
-            return self._handle(entry, kind, item.at)
+            if isinstance(item, Offered) and leg.facts.agent_b is None:
+                # The queue chose an agent whose desk is already down: the
+                # leg must know before the offer, or it alerts a dead desk.
+                away = self._presence.away(item.agent)
+                if away is not None and leg.call is CallState.QUEUED:
+                    out.extend(self._handle(entry, desk_input(away, side_a=False), item.at))
+            out.extend(self._handle(entry, kind, item.at, value, item.source_at))
         except InputRejected as exc:
             raise _Rejected(f"{type(exc).__name__}: {exc}", item.leg) from None
+        return iter(out)
 
-    def _browser(self, item: Browser) -> Iterator[Record]:
+    def _agent_input(self, item: Browser) -> Iterator[Record]:
         """Every unfinished leg of the agent gets the input, and decides: a
         repeat is a duplicate there, a return that no disconnect preceded is
         illegal. All or nothing: one leg refusing refuses the input."""
-        going = item.kind is TraceInputKind.BROWSER_DISCONNECTED
+        away = _AWAY[item.kind]
         targets: list[tuple[_Entry, InputKind]] = []
         for entry in self._legs.values():
             facts = entry.leg.facts
             if entry.leg.is_finished or item.agent not in (facts.agent_a, facts.agent_b):
                 continue
-            targets.append((entry, browser_input(facts, item.agent, going)))
-        refused = [e.leg for e, kind in targets if not e.leg.accepts(kind, item.at)]
-        if refused:
-            states = ", ".join(f"{leg.leg_id} ({leg.state})" for leg in refused)
-            raise _Rejected(
-                f"IllegalInput: {item.kind.value} of agent {item.agent!r} is illegal for leg(s) "
-                f"{states}" + ("" if going else ": that desk was not disconnected"),
-                refused[0].leg_id,
-            )
-        self._presence.set_offline(item.agent, going)
+            targets.append((entry, agent_input(facts, item.agent, away)))
+        why = "" if away is not None else ": that desk was not disconnected"
+        what = f"{item.kind.value} of agent {item.agent!r}"
+        self._refuse_unless_all_accept(targets, item.at, what, why)
+        self._presence.set_away(item.agent, away)
         if not targets:
             yield records.input_ignored(
                 item.at, None, item.kind.value, "no_live_leg", agent=item.agent
@@ -378,24 +441,47 @@ class System:
         for entry, kind in targets:
             yield from self._handle(entry, kind, item.at)
 
-    def _handle(self, entry: _Entry, kind: InputKind, at: int) -> Iterator[Record]:
+    def _refuse_unless_all_accept(
+        self, targets: list[tuple[_Entry, InputKind]], at: int, what: str, why: str = ""
+    ) -> None:
+        """All or nothing for an input told to several legs: refuse it whole,
+        naming the legs, when any of them would refuse its part."""
+        refused = [e.leg for e, kind in targets if not e.leg.accepts(kind, at)]
+        if refused:
+            states = ", ".join(f"{leg.leg_id} ({leg.state})" for leg in refused)
+            raise _Rejected(f"IllegalInput: {what} is illegal for leg(s) {states}{why}",
+                            refused[0].leg_id)  # fmt: skip
+
+    def _handle(
+        self, entry: _Entry, kind: InputKind, at: int, value: str | None = None,
+        source_at: int | None = None,
+    ) -> Iterator[Record]:  # fmt: skip
         """The one way a leg is moved: remember it first, so it can be undone."""
         leg = entry.leg
         if self._journal.first(("leg", leg.leg_id)):
             self._journal.on_undo(partial(leg.reset, leg.snapshot()))
-        return self._records(entry, leg.handle(kind, at), kind, at)
+        if value is None and source_at is None:
+            step = leg.handle(kind, at)
+        else:
+            step = leg.handle(kind, at, value, source_at=source_at)
+        return self._records(entry, step, kind, at)
 
     def _records(self, entry: _Entry, step: Step, kind: InputKind, at: int) -> Iterator[Record]:
         """What a step's events become: timers armed, the CCM's records, the rest as they are."""
-        leg = entry.leg
         if not step.applied:
-            yield records.input_ignored(at, leg.leg_id, kind.value, step.disposition.value)
+            yield records.input_ignored(at, entry.leg.leg_id, kind.value, step.disposition.value)
             return
+        yield from self._events(entry, step.events)
+
+    def _events(self, entry: _Entry, events: tuple[Event, ...]) -> Iterator[Record]:
+        leg = entry.leg
         session = self.sessions[entry.session_id]
-        for_ccm = self._ccm.step_records(self._codec, step.events, session, leg.facts)
-        for i, event in enumerate(step.events):
+        for_ccm = self._ccm.step_records(self._codec, events, session, leg.facts)
+        for i, event in enumerate(events):
             if isinstance(event, TimerStarted):
                 self._timers.arm(leg.leg_id, entry.order, event.timer, event.deadline)
+            elif isinstance(event, TimerCancelled) and event.deadline is None:
+                continue  # a timer the leg never armed (no window): nothing to cancel
             yield for_ccm[i] if i in for_ccm else records.event_record(event, leg.facts)
 
     def _fire_due(self, until: int) -> Iterator[Record]:
@@ -421,27 +507,44 @@ class System:
         except CimParseError as exc:
             raise _Rejected(f"CimParseError: {exc}") from None
         intent = message.header.intent
-        leg_id = message.body.leg
-        if intent not in (MessageIntent.CALL_LEG_STARTED, MessageIntent.CALL_LEG_ENDED):
+        if intent not in _DESK_INTENTS:
             raise _Rejected(f"header.intent: the CCM takes no {intent.value} for a consult leg")
-        if leg_id is None:
-            raise _Rejected("body.leg: missing")
-        entry = self._entry(leg_id)
+        entry = self._report_leg(item.sender, message)
         leg = entry.leg
         if item.sender not in (leg.facts.agent_a, leg.facts.agent_b):
-            raise _Rejected(f"from: {item.sender!r} is not an agent of leg {leg_id!r}", leg_id)
+            why = f"from: {item.sender!r} is not an agent of leg {leg.leg_id!r}"
+            raise _Rejected(why, leg.leg_id)
         return entry, message
+
+    def _report_leg(self, sender: str, message: CimMessage) -> _Entry:
+        """The leg a desk's message is about: the one ``body.leg`` names; else
+        the newest leg of the sender that ever had the dialog ``body.callId``
+        (a re-keyed leg keeps its old ids, :attr:`Leg.call_ids`)."""
+        leg_id, dialog = message.body.leg, message.body.call_id
+        if leg_id is not None or dialog is None:
+            if leg_id is None:
+                raise _Rejected("body.leg: missing, and no body.callId to find the leg by")
+            return self._entry(leg_id)
+        knowing = [e for e in self._legs.values() if dialog in e.leg.call_ids]
+        if not knowing:
+            raise _Rejected(f"body.callId: no leg has dialog {dialog!r} (and body.leg is missing)")
+        mine = [e for e in knowing if sender in (e.leg.facts.agent_a, e.leg.facts.agent_b)]
+        return (mine or knowing)[-1]  # a stranger is refused by the caller
 
     def _desk_report(self, item: CimReport) -> Iterator[Record]:
         """A desk's own CIM message: publish nothing twice."""
         entry, message = self._read_report(item)
         leg = entry.leg
         intent = message.header.intent
-        if not self._ccm.has_published(leg.leg_id, intent.value):
+        if not self._ccm.reports_published(leg.leg_id, message):
             # The leg, driven by the CTI, is the authority: a report ahead of
-            # it (B never accepted, the call still up) is refused.
+            # it (B never accepted, the call still up, no such hold) is refused.
+            when, stamp = "", message.header.timestamp_ms
+            if intent in REPEATABLE:  # which hold? the message's own time says
+                epoch = self._codec.epoch_ms
+                when = " with no time" if stamp is None else f" at {stamp - epoch} ms"
             raise _Rejected(
-                f"{intent.value} for leg {leg.leg_id!r} in state {leg.state}: "
+                f"{intent.value}{when} for leg {leg.leg_id!r} in state {leg.state}: "
                 "the CTI has not reported it; nothing to publish",
                 leg.leg_id,
             )

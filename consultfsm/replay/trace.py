@@ -28,13 +28,35 @@ class TraceInputKind(StrEnum):
     CUSTOMER_SESSION_ENDED = "customer_session_ended"
     CONSULT_INITIATED = "consult_initiated"
     ALERTING = "alerting"
+    OFFERED = "offered"
     ACCEPTED = "accepted"
     RONA = "rona"
+    NO_AGENT = "no_agent"
+    HELD = "held"
+    RETRIEVED = "retrieved"
+    TRANSFERRED = "transferred"
+    CONFERENCED = "conferenced"
+    REKEYED = "rekeyed"
     FAILED = "failed"
     DROPPED = "dropped"
     BROWSER_DISCONNECTED = "browser_disconnected"
     BROWSER_RESTORED = "browser_restored"
+    LOGGED_OUT = "logged_out"
     CIM_MESSAGE = "cim_message"
+
+
+#: The CTI inputs about one leg's consult dialog that carry nothing but the leg
+#: (and, optionally, the source's own time): each is the leg input of that name.
+PLAIN_CALL_INPUTS: frozenset[TraceInputKind] = frozenset({
+    TraceInputKind.ALERTING, TraceInputKind.ACCEPTED, TraceInputKind.RONA,
+    TraceInputKind.NO_AGENT, TraceInputKind.HELD, TraceInputKind.RETRIEVED,
+    TraceInputKind.TRANSFERRED, TraceInputKind.CONFERENCED, TraceInputKind.FAILED,
+})  # fmt: skip
+#: The inputs about one agent, fanned out to each of the agent's unfinished legs.
+AGENT_INPUTS: frozenset[TraceInputKind] = frozenset({
+    TraceInputKind.BROWSER_DISCONNECTED, TraceInputKind.BROWSER_RESTORED,
+    TraceInputKind.LOGGED_OUT,
+})  # fmt: skip
 
 
 #: ``by`` of a ``dropped`` input when the customer hung up.
@@ -60,6 +82,7 @@ class Config:
     at: int
     ring_ms: int | None = None
     grace_ms: int | None = None
+    queue_ttl_ms: int | None = None
     default_region: str | None = None
     service_identifier: str | None = None
     timestamp_form: TimestampForm | None = None
@@ -96,40 +119,70 @@ class SessionEnded:
 
 @attrs.frozen(slots=True)
 class ConsultInitiated:
-    """Agent A started a consult to Agent B: a new leg."""
+    """Agent A started a consult to Agent B: a new leg. A consult to a queue
+    (``queue``) has no agent yet: ``agent_b`` is None until ``offered``. A
+    ``direct`` consult, dialled to B's extension, has no RONA window."""
 
     at: int
     leg: str
     agent_a: str
-    agent_b: str
+    agent_b: str | None
     customer_ani: str | None = None
     associated_dialog_uri: str | None = None
     channel_session_id: str | None = None
     call_id: str | None = None
     service_identifier: str | None = None
+    queue: bool = False
+    direct: bool = False
 
 
 @attrs.frozen(slots=True)
 class CallInput:
-    """A CTI event about a leg's consult dialog (alerting, accepted, rona, failed)."""
+    """A CTI event about a leg's consult dialog that carries nothing else
+    (:data:`PLAIN_CALL_INPUTS`). ``source_at`` is the source's own time of the
+    report (Finesse ``stateChangeTime``), for the leg's stale-report rule."""
 
     at: int
     kind: TraceInputKind
     leg: str
+    source_at: int | None = None
+
+
+@attrs.frozen(slots=True)
+class Offered:
+    """The queue offers a queue consult to ``agent``."""
+
+    at: int
+    leg: str
+    agent: str
+    source_at: int | None = None
+
+
+@attrs.frozen(slots=True)
+class Rekeyed:
+    """The consult goes on under another dialog id, ``dialog``."""
+
+    at: int
+    leg: str
+    dialog: str
+    source_at: int | None = None
 
 
 @attrs.frozen(slots=True)
 class Dropped:
-    """Someone hung up the consult: ``by`` is A's id, B's id, or ``customer``."""
+    """Someone hung up: ``by`` is A's id or B's id (the consult ends), or
+    ``customer`` (the customer's own call ended; the consult goes on)."""
 
     at: int
     leg: str
     by: str
+    source_at: int | None = None
 
 
 @attrs.frozen(slots=True)
 class Browser:
-    """An agent's browser went away or came back (every live leg of that agent)."""
+    """An agent's browser went away or came back, or Finesse logged the agent
+    out (every unfinished leg of that agent)."""
 
     at: int
     kind: TraceInputKind
@@ -147,9 +200,11 @@ class CimReport:
 
 
 TraceInput = (
-    Config | Tick | SessionStarted | SessionEnded | ConsultInitiated | CallInput | Dropped
-    | Browser | CimReport
+    Config | Tick | SessionStarted | SessionEnded | ConsultInitiated | CallInput | Offered
+    | Rekeyed | Dropped | Browser | CimReport
 )  # fmt: skip
+#: The inputs about one leg's consult dialog, from the CTI.
+LegInput = CallInput | Offered | Rekeyed | Dropped
 
 
 # --- field readers --------------------------------------------------------------------
@@ -185,6 +240,22 @@ def _int(obj: Mapping[str, Any], key: str, *, positive: bool) -> int | None:
     return value
 
 
+def _bool(obj: Mapping[str, Any], key: str) -> bool:
+    value = obj.get(key)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise TraceError(key, f"expected true or false, got {type(value).__name__}")
+    return value
+
+
+def _source_at(obj: Mapping[str, Any]) -> int | None:
+    value = _int(obj, "source_at", positive=False)
+    if value is not None and value < 0:
+        raise TraceError("source_at", "must not be negative")
+    return value
+
+
 def _fields(cls: type) -> frozenset[str]:
     return frozenset(f.name for f in attrs.fields(cls)) - {"at", "kind"}
 
@@ -196,18 +267,11 @@ _FIELDS: dict[TraceInputKind, frozenset[str]] = {
     TraceInputKind.CUSTOMER_SESSION_STARTED: _fields(SessionStarted),
     TraceInputKind.CUSTOMER_SESSION_ENDED: _fields(SessionEnded),
     TraceInputKind.CONSULT_INITIATED: _fields(ConsultInitiated),
-    **dict.fromkeys(
-        (
-            TraceInputKind.ALERTING,
-            TraceInputKind.ACCEPTED,
-            TraceInputKind.RONA,
-            TraceInputKind.FAILED,
-        ),
-        _fields(CallInput),
-    ),
+    **dict.fromkeys(PLAIN_CALL_INPUTS, _fields(CallInput)),
+    TraceInputKind.OFFERED: _fields(Offered),
+    TraceInputKind.REKEYED: _fields(Rekeyed),
     TraceInputKind.DROPPED: _fields(Dropped),
-    TraceInputKind.BROWSER_DISCONNECTED: _fields(Browser),
-    TraceInputKind.BROWSER_RESTORED: _fields(Browser),
+    **dict.fromkeys(AGENT_INPUTS, _fields(Browser)),
     TraceInputKind.CIM_MESSAGE: frozenset({"from", "message"}),  # ``from`` is a keyword
 }
 
@@ -228,7 +292,7 @@ def _build(kind: TraceInputKind, at: int, obj: Mapping[str, Any]) -> TraceInput:
             raise TraceError("epoch_ms", _PAST_9999.format(epoch))
         return Config(
             at, _int(obj, "ring_ms", positive=True), _int(obj, "grace_ms", positive=True),
-            _str(obj, "default_region", required=False),
+            _int(obj, "queue_ttl_ms", positive=True), _str(obj, "default_region", required=False),
             _str(obj, "service_identifier", required=False), timestamp_form, epoch,
         )  # fmt: skip
     if kind is K.TICK:
@@ -245,18 +309,28 @@ def _build(kind: TraceInputKind, at: int, obj: Mapping[str, Any]) -> TraceInput:
     if kind is K.CUSTOMER_SESSION_ENDED:
         return SessionEnded(at, _req(obj, "session"))
     if kind is K.CONSULT_INITIATED:
+        queue, direct = _bool(obj, "queue"), _bool(obj, "direct")
+        if queue and obj.get("agent_b") is not None:
+            raise TraceError("agent_b", "a queue consult has no agent yet: it is `offered` one")
+        if queue and direct:
+            raise TraceError("direct", "a queue consult is routed, never direct")
         return ConsultInitiated(
-            at, _req(obj, "leg"), _req(obj, "agent_a"), _req(obj, "agent_b"),
+            at, _req(obj, "leg"), _req(obj, "agent_a"), None if queue else _req(obj, "agent_b"),
             _str(obj, "customer_ani", required=False),
             _str(obj, "associated_dialog_uri", required=False),
             _str(obj, "channel_session_id", required=False),
             _str(obj, "call_id", required=False), _str(obj, "service_identifier", required=False),
+            queue, direct,
         )  # fmt: skip
-    if kind in (K.ALERTING, K.ACCEPTED, K.RONA, K.FAILED):
-        return CallInput(at, kind, _req(obj, "leg"))
+    if kind in PLAIN_CALL_INPUTS:
+        return CallInput(at, kind, _req(obj, "leg"), _source_at(obj))
+    if kind is K.OFFERED:
+        return Offered(at, _req(obj, "leg"), _req(obj, "agent"), _source_at(obj))
+    if kind is K.REKEYED:
+        return Rekeyed(at, _req(obj, "leg"), _req(obj, "dialog"), _source_at(obj))
     if kind is K.DROPPED:
-        return Dropped(at, _req(obj, "leg"), _req(obj, "by"))
-    if kind in (K.BROWSER_DISCONNECTED, K.BROWSER_RESTORED):
+        return Dropped(at, _req(obj, "leg"), _req(obj, "by"), _source_at(obj))
+    if kind in AGENT_INPUTS:
         return Browser(at, kind, _req(obj, "agent"))
     if "message" not in obj:
         raise TraceError("message", "missing")
@@ -270,6 +344,8 @@ _KIND_OF: dict[type, TraceInputKind] = {
     SessionStarted: TraceInputKind.CUSTOMER_SESSION_STARTED,
     SessionEnded: TraceInputKind.CUSTOMER_SESSION_ENDED,
     ConsultInitiated: TraceInputKind.CONSULT_INITIATED,
+    Offered: TraceInputKind.OFFERED,
+    Rekeyed: TraceInputKind.REKEYED,
     Dropped: TraceInputKind.DROPPED,
     CimReport: TraceInputKind.CIM_MESSAGE,
 }
@@ -325,13 +401,18 @@ def parse_input(line: str) -> TraceInput:
 
 
 __all__ = [
+    "AGENT_INPUTS",
     "CUSTOMER",
+    "PLAIN_CALL_INPUTS",
     "Browser",
     "CallInput",
     "CimReport",
     "Config",
     "ConsultInitiated",
     "Dropped",
+    "LegInput",
+    "Offered",
+    "Rekeyed",
     "SessionEnded",
     "SessionStarted",
     "Tick",

@@ -51,11 +51,13 @@ from .invariants import ObservedLeg, Observer, Violation
 DEFAULT_DEPTHS: dict[int, int] = {1: 8, 2: 6}
 DEFAULT_DEPTH = DEFAULT_DEPTHS[1]
 
-#: Timer windows explored by default: ring < grace, grace < ring, ring == grace.
+#: Timer windows explored by default: ring < grace, grace < ring, ring == grace,
+#: and a direct consult (no ring window) to a queue with a time to live.
 DEFAULT_CONFIGS: tuple[LegConfig, ...] = (
     LegConfig(ring_ms=15_000, grace_ms=60_000),
     LegConfig(ring_ms=15_000, grace_ms=10_000),
     LegConfig(ring_ms=10_000, grace_ms=10_000),
+    LegConfig(ring_ms=None, grace_ms=10_000, queue_ttl_ms=10_000),
 )
 
 SESSION = "S1"
@@ -66,11 +68,13 @@ DIALOG = "D1"
 
 @attrs.frozen
 class LegSpec:
-    """The identity of one explored leg."""
+    """The identity of one explored leg. A queue consult starts with no agent
+    and is offered to ``agent_b``."""
 
     leg_id: str
     agent_a: str
     agent_b: str
+    queue: bool = False
 
 
 #: One leg, and two legs sharing the customer's session and agent A.
@@ -78,6 +82,13 @@ LEG_SETS: dict[int, tuple[LegSpec, ...]] = {
     1: (LegSpec("L1", "A", "B"),),
     2: (LegSpec("L1", "A", "B"), LegSpec("L2", "A", "C")),
 }
+#: The one-leg explorations: a consult to an agent, and one to a queue.
+ROOT_SETS: dict[int, tuple[tuple[LegSpec, ...], ...]] = {
+    1: (LEG_SETS[1], (LegSpec("Q1", "A", "B", queue=True),)),
+    2: (LEG_SETS[2],),
+}
+#: The dialog id a re-keying moves the explored leg to.
+REKEYED_DIALOG = "D1-surviving"
 
 
 #: Builds a leg: ``factory(spec, config)``.
@@ -86,6 +97,12 @@ LegFactory = Callable[[LegSpec, LegConfig], ObservedLeg]
 
 def runtime_leg(spec: LegSpec, config: LegConfig) -> Leg:
     """The compiled runtime leg (the default)."""
+    if spec.queue:
+        return Leg.queue_consult(
+            spec.leg_id, spec.agent_a, CUSTOMER_ANI, conversation_id=CONVERSATION,
+            channel_session_id=SESSION, call_id=DIALOG, service_identifier="8001",
+            config=config,
+        )  # fmt: skip
     return Leg(
         spec.leg_id,
         spec.agent_a,
@@ -105,7 +122,7 @@ def table_leg_factory(table: Sequence[Row]) -> LegFactory:
     cls = leg_class(tuple(table))
 
     def make(spec: LegSpec, config: LegConfig) -> ObservedLeg:
-        return cls.from_facts(runtime_leg(spec, config).facts, config=config)
+        return cls.restore(runtime_leg(spec, config).snapshot())
 
     return make
 
@@ -114,10 +131,12 @@ def table_leg_factory(table: Sequence[Row]) -> LegFactory:
 
 
 class Browser(StrEnum):
-    """What an agent's browser does (fanned out to the agent's legs)."""
+    """What an agent's browser does, or Finesse does to the agent (fanned out
+    to the agent's legs)."""
 
     DISCONNECTED = "browser_disconnected"
     RESTORED = "browser_restored"
+    LOGGED_OUT = "logged_out"
 
 
 @attrs.frozen
@@ -143,12 +162,46 @@ class Action:
 _BROWSER_INPUT: dict[tuple[Browser, bool], InputKind] = {
     (Browser.DISCONNECTED, True): InputKind.BROWSER_DISCONNECTED_A,
     (Browser.RESTORED, True): InputKind.BROWSER_RESTORED_A,
+    (Browser.LOGGED_OUT, True): InputKind.LOGGED_OUT_A,
     (Browser.DISCONNECTED, False): InputKind.BROWSER_DISCONNECTED_B,
     (Browser.RESTORED, False): InputKind.BROWSER_RESTORED_B,
+    (Browser.LOGGED_OUT, False): InputKind.LOGGED_OUT_B,
 }
-_CALL_AND_TIMER_INPUTS = tuple(
-    k for k in InputKind if INPUT_REGION[k] is Region.CALL or k in TIMER_OF_INPUT
-)
+#: Inputs told to one leg (the rest are per agent, fanned out).
+_LEG_INPUTS = tuple(
+    k for k in InputKind
+    if INPUT_REGION[k] in (Region.CALL, Region.CUSTOMER) or k in TIMER_OF_INPUT
+)  # fmt: skip
+
+
+#: The inputs told to each leg, by number of legs explored. Two legs interact
+#: only through the agents they share (A's desk fans out to both), so the two
+#: leg exploration keeps to the inputs that start and end a leg; one leg
+#: explores them all. (Every input at depth 6 with two legs is hours of work.)
+LEG_INPUTS: dict[int, tuple[InputKind, ...]] = {
+    1: _LEG_INPUTS,
+    2: (
+        InputKind.ALERTING, InputKind.ACCEPTED, InputKind.RONA, InputKind.DROPPED_BY_A,
+        InputKind.DROPPED_BY_B, InputKind.RING_TIMEOUT, InputKind.GRACE_TIMEOUT_A,
+        InputKind.GRACE_TIMEOUT_B,
+    ),
+}  # fmt: skip
+#: The agent-wide inputs, by number of legs explored (likewise).
+AGENT_INPUTS: dict[int, tuple[Browser, ...]] = {
+    1: tuple(Browser),
+    2: (Browser.DISCONNECTED, Browser.RESTORED),
+}
+#: The timer windows the two-leg exploration uses (no queue consult there).
+TWO_LEG_CONFIGS = 3
+
+
+def value_for(spec: LegSpec, kind: InputKind) -> str | None:
+    """The value an explored input carries (``VALUE_OF_INPUT``), else None."""
+    if kind is InputKind.OFFERED:
+        return spec.agent_b
+    if kind is InputKind.REKEYED:
+        return REKEYED_DIALOG
+    return None
 
 
 def browser_inputs(spec: LegSpec, agent: str, browser: Browser) -> InputKind | None:
@@ -237,10 +290,10 @@ def _key(node: _Node) -> tuple[Any, ...]:
 def _actions(node: _Node, specs: Sequence[LegSpec]) -> Iterable[Action]:
     now = node.now
     for spec in specs:
-        for kind in _CALL_AND_TIMER_INPUTS:
+        for kind in LEG_INPUTS[len(specs)]:
             yield Action(now, leg=spec.leg_id, kind=kind)
     for agent in dict.fromkeys(a for s in specs for a in (s.agent_a, s.agent_b)):
-        for browser in Browser:
+        for browser in AGENT_INPUTS[len(specs)]:
             yield Action(now, agent=agent, browser=browser)
     later = [d for leg in node.legs.values() for d in leg.deadlines.values() if d > now]
     if later:
@@ -250,6 +303,7 @@ def _actions(node: _Node, specs: Sequence[LegSpec]) -> Iterable[Action]:
 def _apply(node: _Node, action: Action, specs: Sequence[LegSpec], rows: set[str]) -> _Node:
     legs = {k: copy.copy(v) for k, v in node.legs.items()}
     observer = node.observer.copy()
+    by_leg = {s.leg_id: s for s in specs}
     fed: list[tuple[str, InputKind]] = []
     if action.kind is not None and action.leg is not None:
         fed.append((action.leg, action.kind))
@@ -265,7 +319,8 @@ def _apply(node: _Node, action: Action, specs: Sequence[LegSpec], rows: set[str]
         if refused:
             fed = refused[:1]  # the whole input is rejected: nothing else is fed
     for leg_id, kind in fed:
-        outcome = observer.step(legs[leg_id], kind, action.at)
+        value = value_for(by_leg[leg_id], kind)
+        outcome = observer.step(legs[leg_id], kind, action.at, value)
         if isinstance(outcome, Step) and outcome.row is not None:
             rows.add(outcome.row.key)
     return _Node(action.at, legs, observer, node, action, node.depth + 1)
@@ -291,11 +346,13 @@ def explore(
 ) -> Report:
     """Explore every interleaving up to ``depth`` actions; stop at the first
     violation (the shortest, since the search is breadth-first)."""
-    specs = LEG_SETS[legs]
     covered: set[str] = set()
     region_states: set[tuple[LegState, ...]] = set()
     states = steps = checks = 0
-    for config in configs:
+    if legs == 2:
+        configs = configs[:TWO_LEG_CONFIGS]
+    runs = [(specs, config) for specs in ROOT_SETS[legs] for config in configs]
+    for specs, config in runs:
         observer = Observer(session=SESSION, conversation=CONVERSATION)
         root_legs = {s.leg_id: factory(s, config) for s in specs}
         for leg in root_legs.values():
@@ -377,7 +434,8 @@ def trace_lines(
     always fires first); then the second value is False.
     """
     lines: list[dict[str, Any]] = [
-        {"at": 0, "input": "config", "ring_ms": config.ring_ms, "grace_ms": config.grace_ms},
+        {"at": 0, "input": "config", "ring_ms": config.ring_ms, "grace_ms": config.grace_ms,
+         "queue_ttl_ms": config.queue_ttl_ms},
         {
             "at": 0, "input": "customer_session_started", "session": SESSION,
             "conversation": CONVERSATION, "customer_ani": CUSTOMER_ANI, "dialog": DIALOG,
@@ -386,11 +444,7 @@ def trace_lines(
     legs = {s.leg_id: factory(s, config) for s in specs}
     by_leg = {s.leg_id: s for s in specs}
     for spec in specs:
-        lines.append({
-            "at": 0, "input": "consult_initiated", "leg": spec.leg_id,
-            "agent_a": spec.agent_a, "agent_b": spec.agent_b,
-            "customer_ani": CUSTOMER_ANI, "associated_dialog_uri": None,
-        })  # fmt: skip
+        lines.append(consult_line(spec, config))
     faithful = True
     for action in actions:
         if action.advance:
@@ -417,16 +471,43 @@ def _apply_quietly(legs: dict[str, ObservedLeg], action: Action, specs: Sequence
     legs.update(_apply(node, action, specs, set()).legs)
 
 
+def consult_line(spec: LegSpec, config: LegConfig) -> dict[str, Any]:
+    """The replay line that creates ``spec``'s leg at 0."""
+    line: dict[str, Any] = {
+        "at": 0, "input": "consult_initiated", "leg": spec.leg_id, "agent_a": spec.agent_a,
+        "agent_b": None if spec.queue else spec.agent_b, "customer_ani": CUSTOMER_ANI,
+        "associated_dialog_uri": None, "call_id": DIALOG,
+    }  # fmt: skip
+    if spec.queue:
+        line["queue"] = True
+    elif config.ring_ms is None:
+        line["direct"] = True
+    return line
+
+
+#: The replay's ``dropped`` names who hung up.
+_DROPPED = {InputKind.DROPPED_BY_A, InputKind.DROPPED_BY_B, InputKind.CUSTOMER_LEFT}
+#: Agent-wide replay inputs, by the desk input they fan out as.
+_AGENT_LINE = {
+    "disconnected": "browser_disconnected", "restored": "browser_restored",
+    "logged_out": "logged_out",
+}  # fmt: skip
+
+
 def input_line(spec: LegSpec, kind: InputKind, at: int) -> dict[str, Any] | None:
     """One leg input as a replay line; None for timer expiries (not trace inputs)."""
     base: dict[str, Any] = {"at": at}
     if kind in TIMER_OF_INPUT:
         return None
-    if kind in (InputKind.DROPPED_BY_A, InputKind.DROPPED_BY_B, InputKind.DROPPED_BY_CUSTOMER):
+    if kind in _DROPPED:
         by = {InputKind.DROPPED_BY_A: spec.agent_a, InputKind.DROPPED_BY_B: spec.agent_b}
         return {**base, "input": "dropped", "leg": spec.leg_id, "by": by.get(kind, "customer")}
+    if kind is InputKind.OFFERED:
+        return {**base, "input": "offered", "leg": spec.leg_id, "agent": value_for(spec, kind)}
+    if kind is InputKind.REKEYED:
+        return {**base, "input": "rekeyed", "leg": spec.leg_id, "dialog": value_for(spec, kind)}
     if INPUT_REGION[kind] is Region.CALL:
         return {**base, "input": kind.value, "leg": spec.leg_id}
     agent = spec.agent_a if INPUT_REGION[kind] is Region.DESK_A else spec.agent_b
-    browser = "browser_disconnected" if "disconnected" in kind.value else "browser_restored"
-    return {**base, "input": browser, "agent": agent}
+    what = next(line for key, line in _AGENT_LINE.items() if key in kind.value)
+    return {**base, "input": what, "agent": agent}

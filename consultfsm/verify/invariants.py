@@ -8,8 +8,11 @@ issue 4 promise:
 * per accepted leg exactly one ``CALL_LEG_STARTED`` and then exactly one
   ``CALL_LEG_ENDED``, on the conversation topic, in the customer's existing
   channel session; a never-accepted leg publishes neither and has no task;
-* B's task is created (and assigned) once after the start, closed once after
-  the end;
+* B's task is created (and assigned) once after the start, and once after
+  the end closed, or converted when the consult became a transfer or a
+  conference;
+* ``CALL_HOLD`` and ``CALL_RESUME`` alternate, only while B is on the call,
+  and the consult is held exactly when one more hold than resume went out;
 * B's alert is visible exactly when the call rings and B's desk is online. The
   desk's view is a fold of the desk's events; a browser disconnect clears what
   the page showed. After the end no online desk shows anything;
@@ -39,7 +42,9 @@ from consultfsm.core.executor import LegState
 from consultfsm.core.facts import LegFacts
 from consultfsm.core.states import (
     ACCEPTED_ENDINGS,
+    ON_CALL_STATES,
     ONLINE_DESK_STATES,
+    OUTCOMES,
     TERMINAL_CALL_STATES,
     TIMEOUT_INPUT,
     TIMER_OF_INPUT,
@@ -65,7 +70,9 @@ class ObservedLeg(Protocol):
     def is_finished(self) -> bool: ...
     @property
     def last_at(self) -> int: ...
-    def handle(self, kind: InputKind, at: int) -> Step: ...
+    def handle(
+        self, kind: InputKind, at: int, value: str | None = None, *, source_at: int | None = None
+    ) -> Step: ...
     def accepts(self, kind: InputKind, at: int) -> bool: ...
 
 
@@ -77,6 +84,7 @@ class Invariant(StrEnum):
     CUSTOMER_SESSION = "customer_session"  # on the conversation topic, customer's session
     REPORTER = "reporter"  # a desk-reported publication follows B's CIM message
     TASK_LIFECYCLE = "task_lifecycle"  # created+assigned once after start, closed after end
+    HOLD_BALANCED = "hold_balanced"  # CALL_HOLD / CALL_RESUME alternate while on the call
     ALERT_VISIBLE = "alert_visible"  # B's alert shown iff ringing and B's desk online
     NOTHING_SHOWN_AFTER_END = "nothing_shown_after_end"
     TERMINAL_STAYS = "terminal_stays"  # a terminal call state never changes
@@ -127,6 +135,9 @@ class LegRecord:
     tasks_created: int = 0
     tasks_assigned: int = 0
     tasks_closed: int = 0
+    tasks_converted: int = 0
+    holds: int = 0
+    resumes: int = 0
     alert_on_b: bool = False
     pending: dict[Timer, int] = attrs.field(factory=dict)
     terminal: CallState | None = None
@@ -140,6 +151,9 @@ class LegRecord:
             self.tasks_created,
             self.tasks_assigned,
             self.tasks_closed,
+            self.tasks_converted,
+            self.holds,
+            self.resumes,
             self.alert_on_b,
             self.terminal,
             self.finished,
@@ -181,13 +195,19 @@ class Observer:
         return other
 
     def track(self, leg: ObservedLeg) -> LegRecord:
-        """Start observing ``leg`` (idempotent)."""
+        """Start observing ``leg`` before it steps (idempotent)."""
+        return self._record(leg, pending=leg.deadlines)
+
+    def _record(self, leg: ObservedLeg, pending: Mapping[Timer, int] = {}) -> LegRecord:
         record = self.records.get(leg.leg_id)
         if record is None:
             record = LegRecord(
                 self.session if self.session is not None else leg.facts.channel_session_id,
                 self.conversation if self.conversation is not None else leg.facts.conversation_id,
                 leg.facts.customer_ani,
+                # A queue consult's time to live runs from its creation: the
+                # host reads it from the new leg (there is no step to tell it).
+                pending=dict(pending),
             )
             self.records[leg.leg_id] = record
         return record
@@ -197,11 +217,17 @@ class Observer:
         """True while no invariant has been broken."""
         return not self.violations
 
-    def step(self, leg: ObservedLeg, kind: InputKind, at: int) -> Step | InputRejected:
-        """Feed ``kind`` at ``at`` to ``leg``, check everything, return what happened."""
+    def step(
+        self, leg: ObservedLeg, kind: InputKind, at: int, value: str | None = None,
+        source_at: int | None = None,
+    ) -> Step | InputRejected:  # fmt: skip
+        """Feed ``kind`` at ``at`` (with ``value``, for an input that carries
+        one, and the source's own time) to ``leg``, check everything, return
+        what happened."""
+        self.track(leg)
         before = fingerprint(leg)
         try:
-            step = leg.handle(kind, at)
+            step = leg.handle(kind, at, value, source_at=source_at)
         except InputRejected as exc:
             self.rejected(leg, kind, at, before)
             return exc
@@ -210,7 +236,7 @@ class Observer:
 
     def rejected(self, leg: ObservedLeg, kind: InputKind, at: int, before: _Fingerprint) -> None:
         """Record that ``leg`` refused ``kind``; it must be exactly as before."""
-        rec = self.track(leg)
+        rec = self._record(leg)
         timer = TIMER_OF_INPUT.get(kind)
         # (an expiry stamped before the leg's clock may be refused: the host's mistake)
         if timer is not None and rec.pending.get(timer, at + 1) <= at and at >= leg.last_at:
@@ -228,7 +254,7 @@ class Observer:
         self, leg: ObservedLeg, kind: InputKind, at: int, step: Step, before: _Fingerprint
     ) -> None:
         """Fold one accepted step of ``leg`` (``before`` from :func:`fingerprint`)."""
-        rec = self.track(leg)
+        rec = self._record(leg)
         state_before = before[0]
         c = self._check_step_shape(rec, leg, kind, at, step=step, before=before)
         self._fold_events(rec, leg, kind, at, step.events)
@@ -256,8 +282,9 @@ class Observer:
                 Invariant.TIMERS_ONCE,
                 lambda: f"timer {timer} fired at {at} before its deadline {deadline}",
             )
-        # The page of a desk whose browser went away shows nothing any more.
-        if kind is InputKind.BROWSER_DISCONNECTED_B:
+        # The page of a desk whose browser went away, or whose agent was
+        # logged out, shows nothing any more.
+        if kind in (InputKind.BROWSER_DISCONNECTED_B, InputKind.LOGGED_OUT_B):
             rec.alert_on_b = False
         self._check_after(rec, leg, kind, at, state_before)
 
@@ -335,19 +362,32 @@ class Observer:
         c = self._checker(leg, kind, at)
         # B's messages of this step, wherever the row lists them: the events of
         # one step happen together, so a publication is checked against all.
-        cim = {e.intent for e in events if isinstance(e, ev.CimCallLegStarted | ev.CimCallLegEnded)}
+        cim = {e.intent for e in events if isinstance(e, ev.CIM_EVENT_CLASSES)}  # type: ignore[attr-defined]
         for e in events:
             self._fold_one(rec, c, at, e, cim)
 
     def _fold_one(
         self, rec: LegRecord, c: _Checker, at: int, e: ev.Event, cim: set[ev.CimIntent]
     ) -> None:
-        if isinstance(e, ev.CimCallLegStarted | ev.CimCallLegEnded):
+        if isinstance(e, ev.CIM_EVENT_CLASSES):
             c(
-                e.customer_ani == rec.ani,
+                e.customer_ani == rec.ani,  # type: ignore[attr-defined]
                 Invariant.CUSTOMER_SESSION,
-                lambda: f"CIM message identifies {e.customer_ani!r}, not the customer",
+                lambda: f"CIM message identifies {e.customer_ani!r}, not the customer",  # type: ignore[attr-defined]
             )
+        elif isinstance(e, ev.CallHeld | ev.CallResumed):
+            held = isinstance(e, ev.CallHeld)
+            rec.holds += held
+            rec.resumes += not held
+            c(
+                rec.started == 1 and rec.ended == 0 and rec.holds - rec.resumes in (0, 1),
+                Invariant.HOLD_BALANCED,
+                lambda: (
+                    f"{e.kind} #{rec.holds}/{rec.resumes} with {rec.started} starts, "
+                    f"{rec.ended} ends"
+                ),
+            )
+            self._publication(rec, c, e, cim)
         elif isinstance(e, ev.CallLegStarted | ev.CallLegEnded):
             self._publication(rec, c, e, cim)
         elif isinstance(e, ev.TaskCreated):
@@ -364,12 +404,18 @@ class Observer:
                 Invariant.TASK_LIFECYCLE,
                 lambda: f"task assigned #{rec.tasks_assigned}, created {rec.tasks_created}",
             )
-        elif isinstance(e, ev.TaskClosed):
-            rec.tasks_closed += 1
+        elif isinstance(e, ev.TaskClosed | ev.TaskConverted):
+            closed = isinstance(e, ev.TaskClosed)
+            rec.tasks_closed += closed
+            rec.tasks_converted += not closed
             c(
-                rec.ended == 1 and rec.tasks_created == 1 and rec.tasks_closed == 1,
+                rec.ended == 1
+                and rec.tasks_created == 1
+                and rec.tasks_closed + rec.tasks_converted == 1,
                 Invariant.TASK_LIFECYCLE,
-                lambda: f"task closed #{rec.tasks_closed} with {rec.ended} ends",
+                lambda: (
+                    f"task {e.kind} #{rec.tasks_closed + rec.tasks_converted} with {rec.ended} ends"
+                ),
             )
         elif isinstance(e, ev.AlertShown | ev.AlertRestored):
             rec.alert_on_b = True
@@ -399,11 +445,12 @@ class Observer:
         self,
         rec: LegRecord,
         c: _Checker,
-        e: ev.CallLegStarted | ev.CallLegEnded,
+        e: ev.CallLegStarted | ev.CallLegEnded | ev.CallHeld | ev.CallResumed,
         cim: set[ev.CimIntent],
     ) -> None:
-        started = isinstance(e, ev.CallLegStarted)
-        if started:
+        if isinstance(e, ev.CallHeld | ev.CallResumed):
+            pass  # counted by the caller
+        elif isinstance(e, ev.CallLegStarted):
             rec.started += 1
             c(
                 rec.started == 1,
@@ -448,7 +495,7 @@ class Observer:
     ) -> None:
         c = self._checker(leg, kind, at)
         state = leg.state
-        accepted = state.call is CallState.ACCEPTED or state.call in ACCEPTED_ENDINGS
+        accepted = state.call in ON_CALL_STATES or state.call in ACCEPTED_ENDINGS
         ended = state.call in ACCEPTED_ENDINGS
         c(
             rec.started == int(accepted),
@@ -460,14 +507,23 @@ class Observer:
             Invariant.ENDED_ONCE,
             lambda: f"{rec.ended} CALL_LEG_ENDED in call state {state.call}",
         )
+        terminal = state.call in TERMINAL_CALL_STATES
+        converted = OUTCOMES[state.call].task_becomes is not None if ended else False
         c(
-            (rec.tasks_created, rec.tasks_assigned, rec.tasks_closed)
-            == (rec.started, rec.started, rec.ended),
+            (rec.tasks_created, rec.tasks_assigned, rec.tasks_closed, rec.tasks_converted)
+            == (rec.started, rec.started, rec.ended - converted, int(converted)),
             Invariant.TASK_LIFECYCLE,
             lambda: (
-                f"tasks created/assigned/closed {rec.tasks_created}/{rec.tasks_assigned}/"
-                f"{rec.tasks_closed} for {rec.started} start(s) and {rec.ended} end(s)"
+                f"tasks created/assigned/closed/converted {rec.tasks_created}/"
+                f"{rec.tasks_assigned}/{rec.tasks_closed}/{rec.tasks_converted} for "
+                f"{rec.started} start(s) and {rec.ended} end(s) in {state.call}"
             ),
+        )
+        balance = rec.holds - rec.resumes  # an end while held leaves it at 1
+        c(
+            balance in (0, 1) if terminal else balance == int(state.call is CallState.HELD),
+            Invariant.HOLD_BALANCED,
+            lambda: f"{rec.holds} holds, {rec.resumes} resumes in call state {state.call}",
         )
         b_online = state.desk_b in ONLINE_DESK_STATES
         should_show = state.call is CallState.RINGING and b_online
@@ -478,7 +534,6 @@ class Observer:
                 f"B's desk {'shows' if rec.alert_on_b else 'does not show'} the alert in {state}"
             ),
         )
-        terminal = state.call in TERMINAL_CALL_STATES
         c(
             not (terminal and b_online and rec.alert_on_b),
             Invariant.NOTHING_SHOWN_AFTER_END,

@@ -28,7 +28,7 @@ from consultfsm.core.states import InputKind
 from consultfsm.core.step import Step
 from consultfsm.core.table import TABLE, Disposition, Row
 
-from .explore import DEFAULT_CONFIGS
+from .explore import DEFAULT_CONFIGS, ROOT_SETS, LegSpec, runtime_leg, value_for
 from .invariants import ObservedLeg
 
 #: The configurations searched: the explorer's (ring < grace, grace < ring, equal).
@@ -37,25 +37,39 @@ CONFIGS: tuple[LegConfig, ...] = DEFAULT_CONFIGS
 
 @attrs.frozen
 class Path:
-    """Timed inputs from a fresh leg; the last one is decided by ``row``."""
+    """Timed inputs from a fresh leg (``new_leg()``); the last one is decided
+    by ``row``. An input that carries a value carries ``value(kind)``."""
 
     row: Row
     config: LegConfig
     steps: tuple[tuple[int, InputKind], ...]
+    spec: LegSpec = ROOT_SETS[1][0][0]  # the leg it starts from (a queue consult or not)
 
     def __str__(self) -> str:
         inputs = ", ".join(f"{kind.value}@{at}" for at, kind in self.steps)
+        queue = ", queue consult" if self.spec.queue else ""
         return (
-            f"{self.row.key}: [{inputs}] (ring={self.config.ring_ms}, grace={self.config.grace_ms})"
+            f"{self.row.key}: [{inputs}] (ring={self.config.ring_ms}, "
+            f"grace={self.config.grace_ms}, ttl={self.config.queue_ttl_ms}{queue})"
         )
 
+    def new_leg(self) -> Leg:
+        """The fresh leg the path starts from."""
+        return runtime_leg(self.spec, self.config)
 
-def expected_events(row: Row) -> tuple[type[ev.Event], ...]:
-    """The event classes a row emits, in order, timer events included."""
+    def value(self, kind: InputKind) -> str | None:
+        """The value a step's input carries, if it carries one."""
+        return value_for(self.spec, kind)
+
+
+def expected_events(row: Row, config: LegConfig) -> tuple[type[ev.Event], ...]:
+    """The event classes a row emits under ``config``, in order, timer events
+    included (a timer whose window is None is never armed, so never cancelled)."""
     if row.disposition is not Disposition.APPLIED:
         return ()
-    cancel = (ev.TimerCancelled,) if row.cancel is not None else ()
-    start = (ev.TimerStarted,) if row.start is not None else ()
+    used = {t for t in (row.cancel, row.start) if t is not None and config.window(t) is not None}
+    cancel = (ev.TimerCancelled,) if row.cancel in used else ()
+    start = (ev.TimerStarted,) if row.start in used else ()
     return (*cancel, *(e.event for e in row.emits), *start)
 
 
@@ -64,17 +78,16 @@ def target_of(row: Row, before: LegState) -> LegState:
     return before._replace(**{row.region.value: row.target})  # type: ignore[arg-type]
 
 
-#: Builds a fresh leg for a configuration.
-LegFactory = Callable[[LegConfig], ObservedLeg]
+#: Builds a fresh leg for a configuration (and the leg it is, queue consult or not).
+LegFactory = Callable[[LegConfig, LegSpec], ObservedLeg]
 
 
 def _factory(table: Sequence[Row]) -> LegFactory:
     """Fresh legs that run ``table`` (the one executor, any table)."""
     cls = Leg if tuple(table) == TABLE else leg_class(tuple(table))
 
-    def new_leg(config: LegConfig) -> ObservedLeg:
-        return cls("L1", "A", "B", "+923001234567", conversation_id="C1",
-                   channel_session_id="S1", call_id="D1", config=config)  # fmt: skip
+    def new_leg(config: LegConfig, spec: LegSpec) -> ObservedLeg:
+        return cls.restore(runtime_leg(spec, config).snapshot())
 
     return new_leg
 
@@ -92,10 +105,13 @@ def shortest_paths(
     if new_leg is None:
         new_leg = _factory(table)
     best: dict[str, Path] = {}
+    roots = [spec for (spec,) in ROOT_SETS[1]]
     for config in configs:
-        for key, path in _search(config, new_leg, wanted, max_depth).items():
-            if key not in best or len(path.steps) < len(best[key].steps):
-                best[key] = path
+        for spec in roots:
+            found = _search(config, spec, new_leg, wanted, max_depth)
+            for key, path in found.items():
+                if key not in best or len(path.steps) < len(best[key].steps):
+                    best[key] = path
     return best
 
 
@@ -106,10 +122,10 @@ def unreachable(table: Sequence[Row] = TABLE, **kwargs: object) -> list[str]:
 
 
 def _search(
-    config: LegConfig, new_leg: LegFactory, wanted: set[str], max_depth: int
+    config: LegConfig, spec: LegSpec, new_leg: LegFactory, wanted: set[str], max_depth: int
 ) -> dict[str, Path]:
     found: dict[str, Path] = {}
-    root = new_leg(config)
+    root = new_leg(config, spec)
     # node: (leg, now, steps so far)
     frontier: deque[tuple[ObservedLeg, int, tuple[tuple[int, InputKind], ...]]] = deque(
         [(root, 0, ())]
@@ -122,14 +138,14 @@ def _search(
         for kind in InputKind:
             child = copy.copy(leg)
             try:
-                step: Step = child.handle(kind, now)
+                step: Step = child.handle(kind, now, value_for(spec, kind))
             except InputRejected:
                 continue
             path = (*steps, (now, kind))
             if step.row is None:
                 continue  # rule 5 absorbed a stray expiry: no row, nothing changed
             if step.row.key in wanted and step.row.key not in found:
-                found[step.row.key] = Path(step.row, config, path)
+                found[step.row.key] = Path(step.row, config, path, spec)
             k = _key(child, now)
             if k not in seen:
                 seen.add(k)

@@ -138,14 +138,27 @@ class CaseResult:
         return not self.mismatches
 
 
+@attrs.frozen
+class CaseStep:
+    """One input of a case, spelled out."""
+
+    at: int
+    kind: InputKind
+    value: str | None = None
+    source_at: int | None = None
+
+
+def inputs_of(case: Case) -> tuple[CaseStep, ...]:
+    """A case's inputs, each with its value and source time (None when absent)."""
+    return tuple(CaseStep(*step) for step in case.steps)
+
+
 def run_case(case: Case) -> CaseResult:
     """Feed a case's inputs to a fresh leg and collect what it emitted."""
     leg = new_leg(case)
     timeline: list[Moment] = []
     actual: dict[str, list[str]] = {column: [] for column in case.expected()}
-    for at, kind, *extra in case.steps:
-        value = extra[0] if extra else None
-        source_at = extra[1] if len(extra) > 1 else None
+    for at, kind, value, source_at in map(attrs.astuple, inputs_of(case)):
         try:
             step = leg.handle(kind, at, value, source_at=source_at)
         except Exception as exc:  # a case must never crash the report

@@ -1,9 +1,10 @@
 """The wire: what crosses a process boundary, parsed and encoded.
 
 ``cim`` is the CIM codec (the messages AgentDesks post to the CCM and the
-conversation events the CCM publishes, schema-valid). Parsers turn untrusted
-input into frozen values or a typed error naming the path; nothing here keeps
-state or decides behaviour. (The Finesse notification parser will live here
+conversation events the CCM publishes, schema-valid: a leg's start and end,
+and each of its holds and resumes). Parsers turn untrusted input into frozen
+values or a typed error naming the path; nothing here keeps state or decides
+behaviour. (The Finesse notification parser will live here
 too.) Depends on ``core`` only.
 """
 
@@ -14,8 +15,11 @@ from consultfsm.wire.cim import (
     CimMessage,
     CimParseError,
     ConversationEvent,
+    DeskEvent,
     MessageIntent,
+    Publication,
     TimestampForm,
+    message_id,
     parse_conversation_event,
     parse_message,
 )
@@ -27,8 +31,11 @@ __all__ = [
     "CimMessage",
     "CimParseError",
     "ConversationEvent",
+    "DeskEvent",
     "MessageIntent",
+    "Publication",
     "TimestampForm",
+    "message_id",
     "parse_conversation_event",
     "parse_message",
 ]

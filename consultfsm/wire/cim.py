@@ -17,6 +17,11 @@ What the schema demands and deployed desks often do not do:
 * ``serviceIdentifier`` must be a non-empty string; a leg may not know it, so
   :class:`CimCodec` requires a fallback and never emits an empty string.
 
+A leg's messages are ``CALL_LEG_STARTED`` and ``CALL_LEG_ENDED`` (once each, with a
+``reasonCode``) and ``CALL_HOLD`` / ``CALL_RESUME`` (as often as the consult is held,
+without one). A message's id is an idempotency key (:func:`message_id`): the leg and
+intent, and for a repeatable intent also its time.
+
 Parsing is total: :func:`parse_message` returns a :class:`CimMessage` or raises
 :class:`CimParseError` naming the field path; nothing else escapes it.
 Sans-I/O: nothing here reads a clock or a file.
@@ -37,6 +42,7 @@ import attrs
 
 from consultfsm.core import events as ev
 from consultfsm.core.errors import ConsultFsmError
+from consultfsm.core.states import CimReason
 
 
 class MessageIntent(StrEnum):
@@ -99,6 +105,7 @@ MAX_TIMESTAMP_MS = (datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC) - _EP
     milliseconds=1
 )
 _MIN_MS, _MAX_MS = MIN_TIMESTAMP_MS, MAX_TIMESTAMP_MS
+_REPEATABLE_NAMES = frozenset(i.value for i in ev.REPEATABLE_INTENTS)
 _RFC3339 = re.compile(
     r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})\Z", re.ASCII
 )
@@ -415,10 +422,53 @@ class ChannelSessionRef:
     active: bool = True
 
 
-def message_id(leg: str, intent: MessageIntent | str) -> str:
+#: Intents a leg may send more than once (``core.events.REPEATABLE_INTENTS``).
+REPEATABLE: frozenset[MessageIntent] = frozenset(
+    MessageIntent(i.value) for i in ev.REPEATABLE_INTENTS
+)
+
+
+def message_id(leg: str, intent: MessageIntent | str, occurrence: int | None = None) -> str:
     """The id of a leg's message for an intent: stable, so a re-sent or
-    duplicated report carries the same id and the CCM can drop it."""
-    return str(uuid.uuid5(ID_NAMESPACE, f"{leg}/{intent}"))
+    duplicated report carries the same id and the CCM can drop it.
+
+    A leg reports most intents once, so the leg and the intent name the
+    message. A repeatable intent (``CALL_HOLD``, ``CALL_RESUME``: a consult can
+    be held again) also needs ``occurrence``, the leg-clock ms it happened at:
+    two holds of one leg get different ids, a re-sent copy of one hold keeps
+    its id. ``intent`` may also be a derived name (``event/CALL_HOLD``, the
+    id of a conversation event), which follows the same rule.
+
+    >>> message_id("L1", MessageIntent.CALL_HOLD, 1000) != message_id("L1", "CALL_HOLD", 3000)
+    True
+    >>> message_id("L1", MessageIntent.CALL_LEG_STARTED) == message_id("L1", "CALL_LEG_STARTED")
+    True
+    """
+    name = str(intent)
+    repeatable = name.rpartition("/")[2] in _REPEATABLE_NAMES
+    if repeatable and occurrence is None:
+        raise ValueError(f"{name} can happen more than once per leg: its id needs its time")
+    if not repeatable and occurrence is not None:
+        raise ValueError(f"{name} happens once per leg: its id takes no time")
+    key = f"{leg}/{name}" if occurrence is None else f"{leg}/{name}@{occurrence}"
+    return str(uuid.uuid5(ID_NAMESPACE, key))
+
+
+def occurrence_of(intent: MessageIntent, at: int) -> int | None:
+    """What :func:`message_id` takes for ``intent`` happening at ``at``: the
+    time for a repeatable intent, None for the others."""
+    return at if intent in REPEATABLE else None
+
+
+#: The leg events B's desk sends as CIM messages.
+DeskEvent = ev.CimCallLegStarted | ev.CimCallLegEnded | ev.CimCallHold | ev.CimCallResume
+#: The leg events the CCM publishes on the conversation topic.
+Publication = ev.CallLegStarted | ev.CallLegEnded | ev.CallHeld | ev.CallResumed
+
+
+def _reason(reason: CimReason | None) -> str | None:
+    # CALL_HOLD / CALL_RESUME carry no reasonCode: absent from the body, never null.
+    return None if reason is None else reason.value
 
 
 def _non_empty(value: str | None) -> str | None:
@@ -464,8 +514,10 @@ class CimCodec:
 
     # -- desk messages ------------------------------------------------------------
 
-    def message_for(self, event: ev.CimCallLegStarted | ev.CimCallLegEnded) -> CimMessage:
-        """The CIM message B's desk sends for a leg event (sender ``AGENT``)."""
+    def message_for(self, event: DeskEvent) -> CimMessage:
+        """The CIM message B's desk sends for a leg event (sender ``AGENT``):
+        ``CALL_LEG_STARTED`` / ``CALL_LEG_ENDED`` with their ``reasonCode``,
+        ``CALL_HOLD`` / ``CALL_RESUME`` without one."""
         return self._message(
             leg=event.leg,
             at=event.at,
@@ -476,13 +528,12 @@ class CimCodec:
             channel_session_id=event.channel_session_id,
             conversation_id=event.conversation_id,
             call_id=event.call_id,
-            reason=event.reason.value,
+            reason=_reason(event.reason),
         )
 
     def system_message_for(
-        self, event: ev.CallLegStarted | ev.CallLegEnded, session: ChannelSessionRef,
-        call_id: str | None = None,
-    ) -> CimMessage:  # fmt: skip
+        self, event: Publication, session: ChannelSessionRef, call_id: str | None = None
+    ) -> CimMessage:
         """The CIM message the CCM stands in for when it reports a leg itself
         (``reported_by=ccm``): sender ``SYSTEM``."""
         return self._message(
@@ -495,13 +546,13 @@ class CimCodec:
             channel_session_id=session.id,
             conversation_id=session.conversation_id,
             call_id=call_id,
-            reason=event.reason.value,
+            reason=_reason(event.reason),
         )
 
     def _message(
         self, *, leg: str, at: int, intent: MessageIntent, sender: Sender, customer: str,
         service: str | None, channel_session_id: str | None, conversation_id: str | None,
-        call_id: str | None, reason: str,
+        call_id: str | None, reason: str | None,
     ) -> CimMessage:  # fmt: skip
         if not customer.strip():
             raise CimEncodeError(
@@ -513,7 +564,7 @@ class CimCodec:
         if intent is MessageIntent.CALL_LEG_ENDED and conversation_id is not None:
             attributes = (Attribute("conversationId", "String2000", conversation_id),)
         return CimMessage(
-            message_id(leg, intent),
+            message_id(leg, intent, occurrence_of(intent, at)),
             MessageHeader(
                 sender,
                 ChannelData(customer, self.service_for(service), attributes),
@@ -583,14 +634,14 @@ class CimCodec:
         }
 
     def make_conversation_event(
-        self, event: ev.CallLegStarted | ev.CallLegEnded, session: ChannelSessionRef,
-        message: CimMessage,
-    ) -> ConversationEvent:  # fmt: skip
+        self, event: Publication, session: ChannelSessionRef, message: CimMessage
+    ) -> ConversationEvent:
         """The typed ``CimEvent`` the CCM publishes for a leg event (see
         :meth:`conversation_event` for its JSON)."""
+        name = MessageIntent(event.kind.value)
         return ConversationEvent(
-            id=message_id(event.leg, f"event/{event.kind.value}"),
-            name=MessageIntent(event.kind.value),
+            id=message_id(event.leg, f"event/{name.value}", occurrence_of(name, event.at)),
+            name=name,
             type=ACTIVITY,
             timestamp_ms=self.wall_time(event.at),
             conversation_id=session.conversation_id,
@@ -622,9 +673,8 @@ class CimCodec:
         return _dumps(self.encode_event(event))
 
     def conversation_event(
-        self, event: ev.CallLegStarted | ev.CallLegEnded, session: ChannelSessionRef,
-        message: CimMessage,
-    ) -> dict[str, Any]:  # fmt: skip
+        self, event: Publication, session: ChannelSessionRef, message: CimMessage
+    ) -> dict[str, Any]:
         """The ``CimEvent`` the CCM publishes on the conversation topic:
         ``{id, name, type: ACTIVITY, timestamp, conversationId, eventEmitter,
         channelSession, data}``, where ``data`` is the CIM message behind it
@@ -741,6 +791,7 @@ __all__ = [
     "CISCO_CC",
     "MAX_TIMESTAMP_MS",
     "MIN_TIMESTAMP_MS",
+    "REPEATABLE",
     "Attribute",
     "ChannelData",
     "ChannelSessionRef",
@@ -750,8 +801,10 @@ __all__ = [
     "CimMessage",
     "CimParseError",
     "ConversationEvent",
+    "DeskEvent",
     "MessageHeader",
     "MessageIntent",
+    "Publication",
     "Sender",
     "SenderType",
     "TimestampForm",
@@ -759,6 +812,7 @@ __all__ = [
     "format_timestamp",
     "loads_json",
     "message_id",
+    "occurrence_of",
     "parse_conversation_event",
     "parse_message",
     "parse_timestamp",

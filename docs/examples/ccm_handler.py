@@ -76,8 +76,10 @@ if __name__ == "__main__":
     ccm.feed("L1", InputKind.BROWSER_DISCONNECTED_B, 5_000)
     ccm.feed("L1", InputKind.DROPPED_BY_A, 6_000)
     ccm.feed("L1", InputKind.BROWSER_RESTORED_B, 8_000)
-    # 2. Nobody answers: our own ring deadline fires (RONA) when the clock passes it.
+    # 2. Nobody answers: our own ring deadline withdraws the alert when the clock
+    #    passes it (a fallback: B may still answer), and the CTI's RONA ends the leg.
     ccm.start("L2", at=0)
     ccm.feed("L2", InputKind.ALERTING, 200)
     ccm.advance(20_000)
+    ccm.feed("L2", InputKind.RONA, 20_040)
     print(f"open legs: {sorted(ccm.legs)}")
