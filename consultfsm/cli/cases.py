@@ -74,6 +74,8 @@ def _timeline(result: CaseResult) -> dict[str, Any]:
         {
             "at": m.at,
             "input": m.input.value,
+            **({"value": m.value} if m.value is not None else {}),
+            **({"source_at": m.source_at} if m.source_at is not None else {}),
             "disposition": m.disposition.value if m.disposition else "rejected",
             "state": str(m.state),
             "error": m.error,
@@ -118,7 +120,7 @@ def _print_timeline(result: CaseResult, out: TextIO) -> None:
     out.write(f"  config: ring {case.config.ring_ms} ms, grace {case.config.grace_ms} ms\n\n")
     for m in result.timeline:
         outcome = m.disposition.value if m.disposition else f"REJECTED: {m.error}"
-        out.write(f"{m.at:>8} ms  {m.input.value:<24} {outcome:<10} -> {m.state}\n")
+        out.write(f"{m.at:>8} ms  {m.text:<24} {outcome:<10} -> {m.state}\n")
         for e in m.events:
             out.write(f"{'':>12}{e.to.value:<16} {label(e)}\n")
     out.write(f"\nfinal state: {result.final}\n")

@@ -17,7 +17,8 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TextIO
 
 from consultfsm.core.facts import LegConfig
-from consultfsm.verify.explore import DEFAULT_CONFIGS, DEFAULT_DEPTHS, Report, explore, trace_lines
+from consultfsm.core.table import TABLE
+from consultfsm.verify.explore import CONFIGS_FOR, DEFAULT_DEPTHS, Report, explore, trace_lines
 from consultfsm.verify.invariants import Invariant
 
 EPILOG = """\
@@ -79,7 +80,7 @@ def _progress(message: str) -> None:
 
 def check(depth: int | None, legs: Sequence[int], jobs: int) -> list[Report]:
     """Run the explorations (configurations in parallel); one report per leg count."""
-    work = [(depth or DEFAULT_DEPTHS[n], n, c) for n in legs for c in DEFAULT_CONFIGS]
+    work = [(depth or DEFAULT_DEPTHS[n], n, c) for n in legs for c in CONFIGS_FOR[n]]
     if jobs > 1:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             parts = list(pool.map(_one, work))
@@ -143,13 +144,19 @@ def _as_json(report: Report) -> dict[str, Any]:
 
 def _as_text(report: Report, out: TextIO) -> None:
     verdict = "OK" if report.ok else "VIOLATION"
+    total = len(report.rows_total)
+    scope = (
+        f" (the rows of the inputs it feeds; the table has {len(TABLE)})"
+        if total < len(TABLE)
+        else ""
+    )
     out.write(
         f"{verdict}: {report.legs} leg(s), depth {report.depth}, "
-        f"{len(DEFAULT_CONFIGS)} timer configurations\n"
+        f"{len(CONFIGS_FOR[report.legs])} timer configurations\n"
         f"  states reached:   {report.states} ({len(report.region_states)} region-state "
         f"combinations)\n"
         f"  inputs fed:       {report.steps}\n"
-        f"  rows covered:     {len(report.rows_covered)} of {len(report.rows_total)}\n"
+        f"  rows covered:     {len(report.rows_covered)} of {len(report.rows_total)}{scope}\n"
         f"  invariants:       {len(Invariant)} kinds, {report.checks} checks\n"
     )
     if report.ok and report.rows_missed:  # (a violation stops the search early)

@@ -666,7 +666,7 @@ def case_mermaid(case: Case, result: CaseResult | None = None) -> str:
     out.append(f"    Note over CTI,Host: {_mm(case.source)}: {_mm(case.title)}")
     for moment in result.timeline:
         src = _input_lane(moment.input)
-        text = f"t={moment.at} {moment.input.value}"
+        text = f"t={moment.at} {moment.text}"
         if moment.disposition is None:
             out.append(f"    {src}-xLeg: {_mm(text)} REJECTED")
             continue

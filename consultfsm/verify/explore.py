@@ -191,8 +191,8 @@ AGENT_INPUTS: dict[int, tuple[Browser, ...]] = {
     1: tuple(Browser),
     2: (Browser.DISCONNECTED, Browser.RESTORED),
 }
-#: The timer windows the two-leg exploration uses (no queue consult there).
-TWO_LEG_CONFIGS = 3
+#: The timer windows explored, by number of legs (two legs: no queue consult there).
+CONFIGS_FOR: dict[int, tuple[LegConfig, ...]] = {1: DEFAULT_CONFIGS, 2: DEFAULT_CONFIGS[:3]}
 
 
 def value_for(spec: LegSpec, kind: InputKind) -> str | None:
@@ -339,7 +339,7 @@ def explore(
     depth: int = DEFAULT_DEPTH,
     legs: int = 1,
     *,
-    configs: Sequence[LegConfig] = DEFAULT_CONFIGS,
+    configs: Sequence[LegConfig] | None = None,
     factory: LegFactory = runtime_leg,
     table: Sequence[Row] = TABLE,
     progress: Progress | None = None,
@@ -349,8 +349,8 @@ def explore(
     covered: set[str] = set()
     region_states: set[tuple[LegState, ...]] = set()
     states = steps = checks = 0
-    if legs == 2:
-        configs = configs[:TWO_LEG_CONFIGS]
+    if configs is None:
+        configs = CONFIGS_FOR[legs]
     runs = [(specs, config) for specs in ROOT_SETS[legs] for config in configs]
     for specs, config in runs:
         observer = Observer(session=SESSION, conversation=CONVERSATION)
@@ -388,7 +388,7 @@ def explore(
                         steps,
                         checks,
                         frozenset(covered),
-                        _keys(table),
+                        _keys(table, legs),
                         cex,
                     )
                 k = _key(child)
@@ -404,13 +404,21 @@ def explore(
         steps,
         checks,
         frozenset(covered),
-        _keys(table),
+        _keys(table, legs),
         None,
     )
 
 
-def _keys(table: Iterable[Row]) -> frozenset[str]:
-    return frozenset(r.key for r in table)
+def alphabet(legs: int) -> frozenset[InputKind]:
+    """Every input an exploration of ``legs`` legs feeds (timers included)."""
+    agent = {_BROWSER_INPUT[(b, side)] for b in AGENT_INPUTS[legs] for side in (True, False)}
+    return frozenset({*LEG_INPUTS[legs], *agent, *TIMER_OF_INPUT})
+
+
+def _keys(table: Iterable[Row], legs: int) -> frozenset[str]:
+    # The rows an exploration can cover: those of the inputs it feeds.
+    fed = alphabet(legs)
+    return frozenset(r.key for r in table if r.input in fed)
 
 
 # --- traces ---------------------------------------------------------------------------

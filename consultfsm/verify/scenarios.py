@@ -102,10 +102,18 @@ class Moment:
     at: int
     input: InputKind
     disposition: Disposition | None  # None when the input was rejected
-    # (the value and source time, when the input carries them, are in the case's steps)
     state: LegState  # after the input
     events: tuple[ev.Event, ...]
     error: str | None = None
+    value: str | None = None  # what the input carried, if anything
+    source_at: int | None = None  # the source's own time, if given
+
+    @property
+    def text(self) -> str:
+        """The input as one would say it: ``rekeyed D3``, ``rona (source 1900)``."""
+        value = "" if self.value is None else f" {self.value}"
+        source = "" if self.source_at is None else f" (source {self.source_at})"
+        return f"{self.input.value}{value}{source}"
 
 
 @attrs.frozen
@@ -162,9 +170,11 @@ def run_case(case: Case) -> CaseResult:
         try:
             step = leg.handle(kind, at, value, source_at=source_at)
         except Exception as exc:  # a case must never crash the report
-            timeline.append(Moment(at, kind, None, leg.state, (), str(exc)))
+            timeline.append(Moment(at, kind, None, leg.state, (), str(exc), value, source_at))
             continue
-        timeline.append(Moment(at, kind, step.disposition, leg.state, step.events))
+        timeline.append(
+            Moment(at, kind, step.disposition, leg.state, step.events, None, value, source_at)
+        )
         for event in step.events:
             column = COLUMNS.get(event.to)
             if column is not None:
