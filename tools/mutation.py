@@ -54,7 +54,8 @@ import mutation_plugin  # noqa: E402
 #: replay output, the snapshot's byte form, row labels), the benchmark, and
 #: tests of other layers' formats (CIM, correlation, architecture).
 TESTS = [
-    "tests/test_table.py", "tests/test_real_flows.py", "tests/test_scenarios.py",
+    "tests/test_domain_rules.py", "tests/test_table.py", "tests/test_real_flows.py",
+    "tests/test_scenarios.py",
     "tests/test_invariants.py", "tests/test_leg.py", "tests/test_timers.py", "tests/test_events.py",
     "tests/test_cli_cases.py", "tests/test_stateful.py", "tests/test_differential.py",
     "tests/test_machine.py", "tests/test_gc.py", "tests/test_check.py", "tests/test_system.py",

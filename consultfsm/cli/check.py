@@ -146,9 +146,7 @@ def _as_text(report: Report, out: TextIO) -> None:
     verdict = "OK" if report.ok else "VIOLATION"
     total = len(report.rows_total)
     scope = (
-        f" (the rows of the inputs it feeds; the table has {len(TABLE)})"
-        if total < len(TABLE)
-        else ""
+        f" (the rows its inputs reach; the table has {len(TABLE)})" if total < len(TABLE) else ""
     )
     out.write(
         f"{verdict}: {report.legs} leg(s), depth {report.depth}, "

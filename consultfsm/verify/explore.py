@@ -41,7 +41,7 @@ import attrs
 from consultfsm.core.executor import LegState
 from consultfsm.core.facts import DEFAULT_CONFIG, LegConfig
 from consultfsm.core.leg import Leg, leg_class
-from consultfsm.core.states import INPUT_REGION, TIMER_OF_INPUT, InputKind, Region
+from consultfsm.core.states import INPUT_REGION, TIMER_OF_INPUT, CallState, InputKind, Region
 from consultfsm.core.step import Step
 from consultfsm.core.table import TABLE, Row
 
@@ -388,7 +388,7 @@ def explore(
                         steps,
                         checks,
                         frozenset(covered),
-                        _keys(table, legs),
+                        coverable(table, legs),
                         cex,
                     )
                 k = _key(child)
@@ -404,7 +404,7 @@ def explore(
         steps,
         checks,
         frozenset(covered),
-        _keys(table, legs),
+        coverable(table, legs),
         None,
     )
 
@@ -415,10 +415,25 @@ def alphabet(legs: int) -> frozenset[InputKind]:
     return frozenset({*LEG_INPUTS[legs], *agent, *TIMER_OF_INPUT})
 
 
-def _keys(table: Iterable[Row], legs: int) -> frozenset[str]:
-    # The rows an exploration can cover: those of the inputs it feeds.
+def coverable(table: Iterable[Row], legs: int) -> frozenset[str]:
+    """The rows an exploration of ``legs`` legs can cover: those of the inputs
+    it feeds, from the call states those inputs reach (the closure over the
+    table's call rows, from where the explored legs start)."""
+    rows = tuple(table)
     fed = alphabet(legs)
-    return frozenset(r.key for r in table if r.input in fed)
+    reached = {CallState.INITIATED, *(CallState.QUEUED for s in ROOT_SETS[legs] if s[0].queue)}
+    grew = True
+    while grew:
+        grew = False
+        for r in rows:
+            if (r.region is Region.CALL and r.input in fed and r.source in reached
+                    and r.target not in reached):  # fmt: skip
+                reached.add(r.target)  # type: ignore[arg-type]
+                grew = True
+    return frozenset(
+        r.key for r in rows
+        if r.input in fed and (r.region is not Region.CALL or r.source in reached)
+    )  # fmt: skip
 
 
 # --- traces ---------------------------------------------------------------------------
