@@ -226,6 +226,12 @@ def test_a_desk_that_comes_back_is_told_where_the_consult_stands(call: CallState
         # after the end the leg has stopped waiting for it.
         assert step is not None
         assert step.disposition is (Disposition.APPLIED if live else Disposition.ABSORBED)
+        if live:  # and it is told the same as a desk back within the window
+            to = (
+                ev.Consumer.AGENTDESK_B if kind is I.BROWSER_RESTORED_B else ev.Consumer.AGENTDESK_A
+            )
+            told = B_TOLD if kind is I.BROWSER_RESTORED_B else A_TOLD
+            assert _told(step, to) == told[call], (call, kind)
 
 
 @pytest.mark.parametrize("call", [C.ACCEPTED, C.ENDED_BY_A, C.RONA], ids=str)

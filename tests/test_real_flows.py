@@ -204,9 +204,14 @@ def test_b_s_desk_away_or_not_yet_alerted_is_not_told_that_the_customer_left() -
     assert early.customer is CustomerState.LEFT and call(early) is C.INITIATED
 
 
+@pytest.mark.parametrize("desk_b_away", [False, True])
 @pytest.mark.parametrize("kind", [I.TRANSFERRED, I.CONFERENCED])
-def test_no_transfer_or_conference_of_a_customer_who_left(kind: InputKind) -> None:
+def test_no_transfer_or_conference_of_a_customer_who_left(
+    kind: InputKind, desk_b_away: bool
+) -> None:
     leg = answered()
+    if desk_b_away:
+        leg.handle(I.BROWSER_DISCONNECTED_B, 4_000)
     leg.handle(I.CUSTOMER_LEFT, 5_000)
     with unchanged(leg), pytest.raises(IllegalInput):
         leg.handle(kind, 6_000)
