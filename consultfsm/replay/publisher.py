@@ -137,7 +137,10 @@ class Publisher:
     ) -> Record:
         intent = event.intent.value
         key = key_of(event.leg, MessageIntent(intent), event.at)
-        if key in self._published:  # defence in depth: the table emits each once
+        # Defence in depth: the table emits a once-per-leg intent once. A
+        # repeatable one from the leg's own step is always a new occurrence,
+        # even a second hold within the same millisecond as the first.
+        if key in self._published and key[2] is None:
             return records.duplicate_suppressed(event.at, event.leg, "leg", event.kind.value)
         ref = ChannelSessionRef(
             session.id, session.conversation_id, session.customer_ani,
