@@ -3,6 +3,7 @@ test, and every (region state configuration, input) pair enumerated."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import attrs
@@ -27,21 +28,33 @@ from consultfsm.core.states import (
 from consultfsm.core.step import EXPIRY_ABSORBED
 from consultfsm.core.table import STATE_TIMERS, TABLE, Row, armed_in
 from consultfsm.verify.explore import LegSpec, runtime_leg
-from consultfsm.verify.paths import CONFIGS, expected_events, shortest_paths, target_of, unreachable
+from consultfsm.verify.paths import (
+    CONFIGS,
+    Path,
+    expected_events,
+    shortest_paths,
+    target_of,
+    unreachable,
+)
 from consultfsm.verify.scenarios import LEG_FACTS
 
-PATHS = shortest_paths()
+
+@functools.cache
+def paths() -> dict[str, Path]:
+    # Computed on first use, not at import: the search takes seconds, and
+    # collecting this module (as tools/mutation.py does per mutant) should not.
+    return shortest_paths()
 
 
 def test_every_row_is_reachable() -> None:
     # Adding a row no input sequence can reach makes this fail.
     assert unreachable() == []
-    assert set(PATHS) == {r.key for r in TABLE}
+    assert set(paths()) == {r.key for r in TABLE}
 
 
 @pytest.mark.parametrize("row", TABLE, ids=lambda r: r.key)
 def test_shortest_path_reaches_row(row: Row) -> None:
-    path = PATHS.get(row.key)
+    path = paths().get(row.key)
     assert path is not None, f"no input path reaches {row.key}"
     leg = path.new_leg()
     for at, kind in path.steps[:-1]:
