@@ -274,8 +274,27 @@ def test_an_answered_leg_reported_as_unanswered_is_a_contradiction() -> None:
             leg.handle(I.RONA, 500)
 
 
-def test_a_returning_desk_is_told_the_ending_s_own_reason() -> None:
-    # The reason a desk is told is one of the endings' reasons, for every ending.
-    for call in LEADS_INTO:
-        told = B_TOLD[call][0]
-        assert EndReason(told[told.index("(") + 1 : -1]), call
+def _reason(label: str) -> EndReason:
+    return EndReason(label[label.index("(") + 1 : -1])
+
+
+@pytest.mark.parametrize("call", list(LEADS_INTO), ids=str)
+def test_both_returning_desks_are_told_the_same_reason(call: CallState) -> None:
+    # Whichever desk was away when the consult ended learns the same why.
+    (b_told,) = _told(outcome(leg_in(call, desk_b=D.DISCONNECTED), I.BROWSER_RESTORED_B),
+                      ev.Consumer.AGENTDESK_B)  # fmt: skip
+    (a_told,) = _told(outcome(leg_in(call, desk_a=D.DISCONNECTED), I.BROWSER_RESTORED_A),
+                      ev.Consumer.AGENTDESK_A)  # fmt: skip
+    assert _reason(b_told) is _reason(a_told)
+
+
+@pytest.mark.parametrize("call", sorted(NEVER_ANSWERED - {C.NO_AGENT}), ids=str)
+def test_a_returning_desk_is_told_what_it_would_have_seen_live(call: CallState) -> None:
+    # B's desk, up when the ringing consult ended, has its alert removed with
+    # a reason; away then and back later, it is told the same thing.
+    there = leg_in(C.RINGING)
+    (report,) = LEADS_INTO[call]
+    live = _told(outcome(there, report), ev.Consumer.AGENTDESK_B)
+    assert there.state.call is call and len(live) == 1
+    away = leg_in(call, desk_b=D.DISCONNECTED)
+    assert _told(outcome(away, I.BROWSER_RESTORED_B), ev.Consumer.AGENTDESK_B) == live
