@@ -412,61 +412,56 @@ class CimCallResume(_CimCallLeg):
 
 
 @attrs.frozen(repr=False, eq=False)
-class CallLegStarted(Event):
-    """The CCM publishes ``CALL_LEG_STARTED`` (reason ``CONSULT``) on the
-    conversation topic, in the customer's *existing* channel session."""
+class _Publication(Event):
+    """What the CCM publishes on the conversation topic, in the customer's
+    *existing* channel session; ``reported_by`` says whether B's desk reported
+    it or the CCM published on its own (B's desk offline)."""
 
-    kind = EventKind.CALL_LEG_STARTED
     to = Consumer.CONVERSATION
-    intent: ClassVar[CimIntent] = CimIntent.CALL_LEG_STARTED  # of the CIM message behind it
+    intent: ClassVar[CimIntent]  # of the CIM message behind it
     channel_session_id: str = fact("channel_session_id")
     conversation_id: str = fact("conversation_id")
     agent: str = fact("agent_b")
+
+
+@attrs.frozen(repr=False, eq=False)
+class CallLegStarted(_Publication):
+    """``CALL_LEG_STARTED`` (reason ``CONSULT``): B answered the consult."""
+
+    kind = EventKind.CALL_LEG_STARTED
+    intent = CimIntent.CALL_LEG_STARTED
     reason: CimReason = fixed(CimReason.CONSULT)
     reported_by: Reporter = param()
 
 
 @attrs.frozen(repr=False, eq=False)
-class CallLegEnded(Event):
-    """The CCM publishes ``CALL_LEG_ENDED`` on the conversation topic. When B's
-    desk was offline at the end, the CCM publishes it on its own
-    (``reported_by`` = ``ccm``), as the design note's failover table asks."""
+class CallLegEnded(_Publication):
+    """``CALL_LEG_ENDED``. When B's desk was offline at the end, the CCM
+    publishes it on its own (``reported_by`` = ``ccm``), as the design note's
+    failover table asks."""
 
     kind = EventKind.CALL_LEG_ENDED
-    to = Consumer.CONVERSATION
-    intent: ClassVar[CimIntent] = CimIntent.CALL_LEG_ENDED  # of the CIM message behind it
-    channel_session_id: str = fact("channel_session_id")
-    conversation_id: str = fact("conversation_id")
-    agent: str = fact("agent_b")
+    intent = CimIntent.CALL_LEG_ENDED
     reason: CimReason = derived("cim_end_reason")
     reported_by: Reporter = param()
 
 
 @attrs.frozen(repr=False, eq=False)
-class CallHeld(Event):
-    """The CCM publishes ``CALL_HOLD`` on the conversation topic: the consult is
-    on hold; it has not ended."""
+class CallHeld(_Publication):
+    """``CALL_HOLD``: the consult is on hold; it has not ended."""
 
     kind = EventKind.CALL_HOLD
-    to = Consumer.CONVERSATION
-    intent: ClassVar[CimIntent] = CimIntent.CALL_HOLD
-    channel_session_id: str = fact("channel_session_id")
-    conversation_id: str = fact("conversation_id")
-    agent: str = fact("agent_b")
+    intent = CimIntent.CALL_HOLD
     reason: CimReason | None = fixed(None)
     reported_by: Reporter = param()
 
 
 @attrs.frozen(repr=False, eq=False)
-class CallResumed(Event):
-    """The CCM publishes ``CALL_RESUME``: the consult is off hold again."""
+class CallResumed(_Publication):
+    """``CALL_RESUME``: the consult is off hold again."""
 
     kind = EventKind.CALL_RESUME
-    to = Consumer.CONVERSATION
-    intent: ClassVar[CimIntent] = CimIntent.CALL_RESUME
-    channel_session_id: str = fact("channel_session_id")
-    conversation_id: str = fact("conversation_id")
-    agent: str = fact("agent_b")
+    intent = CimIntent.CALL_RESUME
     reason: CimReason | None = fixed(None)
     reported_by: Reporter = param()
 

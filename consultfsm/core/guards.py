@@ -51,7 +51,6 @@ class Guard(StrEnum):
     B_ONLINE = "b_online"  # B's desk is up: the desk reports (CIM) and sees alerts
     B_OFFLINE = "b_offline"  # B's desk is down: the CCM reports the leg itself
     CALL_PENDING = "call_pending"  # initiated, queued or ringing: still trying to reach B
-    CALL_INITIATED = "call_initiated"
     CALL_RINGING = "call_ringing"
     CALL_UNANSWERED = "call_unanswered"  # the leg's ring window withdrew the alert
     CALL_ON_CALL = "call_on_call"  # accepted or held: B is on the consult
@@ -74,7 +73,6 @@ GUARDS: dict[Guard, GuardFn] = {
     Guard.B_ONLINE: lambda v: v.desk_b in ONLINE_DESK_STATES,
     Guard.B_OFFLINE: lambda v: v.desk_b in OFFLINE_DESK_STATES,
     Guard.CALL_PENDING: lambda v: v.call in PENDING_CALL_STATES,
-    Guard.CALL_INITIATED: lambda v: v.call is CallState.INITIATED,
     Guard.CALL_RINGING: lambda v: v.call is CallState.RINGING,
     Guard.CALL_UNANSWERED: lambda v: v.call is CallState.UNANSWERED,
     Guard.CALL_ON_CALL: lambda v: v.call in ON_CALL_STATES,

@@ -139,10 +139,7 @@ class Leg:
         if facts.agent_b is None:
             raise InvalidLeg("agent_b", "a leg without agent_b is a queue consult: "
                              "Leg.queue_consult(...)")  # fmt: skip
-        leg = cls.__new__(cls)
-        leg._take(facts)
-        leg._start(config, created_at)
-        return leg
+        return cls._new(facts, config, created_at)
 
     @classmethod
     def queue_consult(
@@ -175,12 +172,17 @@ class Leg:
             channel_session_id=channel_session_id, call_id=call_id,
             service_identifier=service_identifier, associated_dialog_uri=associated_dialog_uri,
         )  # fmt: skip
-        leg = cls.__new__(cls)
-        leg._take(facts)
-        leg._start(config, created_at)
+        leg = cls._new(facts, config, created_at)
         leg._state = _QUEUED_PACKED
         ttl = config.queue_ttl_ms
         leg.queue_deadline = None if ttl is None else created_at + ttl  # entering queued (rule 5)
+        return leg
+
+    @classmethod
+    def _new(cls, facts: LegFacts, config: LegConfig, created_at: int) -> Leg:
+        leg = cls.__new__(cls)
+        leg._take(facts)
+        leg._start(config, created_at)
         return leg
 
     def _take(self, facts: LegFacts) -> None:

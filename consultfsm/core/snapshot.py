@@ -26,7 +26,7 @@ from .errors import ConfigError, InvalidLeg, SnapshotError
 from .executor import DEADLINE_SLOT
 from .facts import WIRE, LegConfig, LegFacts
 from .states import TIMER_REGION, CallState, CustomerState, DeskState, Timer
-from .table import armed_in
+from .table import agentless_states, armed_in
 
 _new_facts = _speed.fast_facts_constructor()
 
@@ -64,9 +64,7 @@ def _state(snap: LegSnapshot) -> str:
 
 
 #: The call states a queue consult can be in before any agent was offered it.
-_WITHOUT_AGENT = frozenset(
-    {CallState.QUEUED, CallState.NO_AGENT, CallState.CANCELLED_BY_A, CallState.FAILED}
-)
+_WITHOUT_AGENT = agentless_states()
 
 
 @attrs.frozen(slots=True)

@@ -496,6 +496,19 @@ def armed_in(timer: Timer) -> frozenset[StrEnum]:
     return frozenset(state for (_, state), t in STATE_TIMERS.items() if t is timer)
 
 
+def agentless_states(table: Iterable[Row] = TABLE) -> frozenset[CallState]:
+    """The call states a queue consult reaches before the queue offers it to an
+    agent (``offered``): the only ones in which a leg has no ``agent_b``."""
+    rows = [r for r in table if r.region is Region.CALL and r.input is not InputKind.OFFERED]
+    reached: set[StrEnum] = {CallState.QUEUED}
+    grown = True
+    while grown:
+        more = {r.target for r in rows if r.source in reached} - reached
+        reached |= more
+        grown = bool(more)
+    return frozenset(CallState(s) for s in reached)
+
+
 def check_table(table: Iterable[Row] = TABLE) -> list[str]:
     """Static sanity checks of a table; returns the problems found (none is good).
 
