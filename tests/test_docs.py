@@ -158,3 +158,11 @@ def test_agentdesk_handler_example() -> None:
     assert "re-attach the consult view" in restored
     assert out.count("POST /message/receive CIM CALL_LEG_STARTED") == 1  # not again after refresh
     assert "POST /message/receive CIM CALL_LEG_ENDED(CONSULT_ENDED)" in restored
+
+
+def test_finesse_reading_example() -> None:
+    out = _run("finesse_reading.py")
+    # Written from the page's own text: docs/finesse.md shows this output.
+    expected = (DOCS / "finesse.md").read_text(encoding="utf-8").rsplit("```text\n", 1)[1]
+    assert out == expected.split("```", 1)[0]
+    assert "consult on ucce" in out and "customer +923001234567" in out

@@ -8,9 +8,13 @@ import pytest
 
 import consultfsm
 import consultfsm.core.leg
+import consultfsm.desk.reading
+import consultfsm.wire.legref
+
+MODULES = [consultfsm, consultfsm.core.leg, consultfsm.desk.reading, consultfsm.wire.legref]
 
 
-@pytest.mark.parametrize("module", [consultfsm, consultfsm.core.leg], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
 def test_doctests(module: object) -> None:
     failures, tried = doctest.testmod(module, optionflags=doctest.ELLIPSIS)  # type: ignore[arg-type]
     assert tried > 0 and failures == 0

@@ -51,9 +51,11 @@ GENERATED_NOTE = (
     "change the source and regenerate."
 )
 #: Hand-written pages whose marked sections are generated.
-SECTION_PAGES = ("model.md", "embedding.md", "verification.md")
-#: Example scripts embedded in ``embedding.md`` (relative to ``docs/``).
-EXAMPLES = ("examples/ccm_handler.py", "examples/agentdesk_handler.py")
+SECTION_PAGES = ("model.md", "embedding.md", "verification.md", "finesse.md")
+#: Example scripts embedded in the pages above (relative to ``docs/``).
+EXAMPLES = (
+    "examples/ccm_handler.py", "examples/agentdesk_handler.py", "examples/finesse_reading.py",
+)  # fmt: skip
 
 
 def _cell(text: str) -> str:

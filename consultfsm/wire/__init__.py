@@ -4,8 +4,9 @@
 conversation events the CCM publishes, schema-valid: a leg's start and end,
 and each of its holds and resumes). Parsers turn untrusted input into frozen
 values or a typed error naming the path; nothing here keeps state or decides
-behaviour. (The Finesse notification parser will live here
-too.) Depends on ``core`` only.
+behaviour. ``finesse`` reads Finesse's dialog notifications and REST bodies;
+``legref`` is the ``<extension>:<agentId>:<dialogId>`` string desks put on
+their messages. Depends on ``core`` only.
 """
 
 from consultfsm.wire.cim import (
@@ -23,6 +24,18 @@ from consultfsm.wire.cim import (
     parse_conversation_event,
     parse_message,
 )
+from consultfsm.wire.finesse import (
+    Dialog,
+    FinesseError,
+    FinesseParseError,
+    Participant,
+    Update,
+    parse_dialog,
+    parse_dialogs,
+    parse_document,
+    parse_update,
+)
+from consultfsm.wire.legref import LegRef, LegRefError, parse_leg_ref
 
 __all__ = [
     "CimCodec",
@@ -32,10 +45,22 @@ __all__ = [
     "CimParseError",
     "ConversationEvent",
     "DeskEvent",
+    "Dialog",
+    "FinesseError",
+    "FinesseParseError",
+    "LegRef",
+    "LegRefError",
     "MessageIntent",
+    "Participant",
     "Publication",
     "TimestampForm",
+    "Update",
     "message_id",
     "parse_conversation_event",
+    "parse_dialog",
+    "parse_dialogs",
+    "parse_document",
+    "parse_leg_ref",
     "parse_message",
+    "parse_update",
 ]
