@@ -16,7 +16,7 @@ from consultfsm.core.events import label
 from consultfsm.core.guards import Guard
 from consultfsm.core.states import REGION_STATES, Region
 from consultfsm.core.table import TABLE, Disposition, inputs_of
-from consultfsm.render import diagram, docgen
+from consultfsm.render import desk_diagram, diagram, docgen
 from consultfsm.render import files as cli_render
 from consultfsm.render.diagram import (
     CASES_DIR,
@@ -70,19 +70,23 @@ def test_output_is_stable_and_has_no_local_paths() -> None:
         assert not re.search(r"\b20\d\d-\d\d-\d\d", text), f"a date in {artifact.path}"
 
 
-def test_render_jobs_plan_both_diagrams_in_format_order() -> None:
+def test_render_jobs_plan_every_diagram_in_format_order() -> None:
+    from consultfsm.render.desk_diagram import desk_dot
+
     jobs = diagram.render_jobs(("png", "dot", "svg"))
     assert [j.path for j in jobs] == [
-        "leg.svg", "leg.png", "leg-transitions.svg", "leg-transitions.png",
+        "leg.svg", "leg.png", "leg-transitions.svg", "leg-transitions.png", "desk.svg",
+        "desk.png",
     ]  # fmt: skip
     assert jobs[0] == RenderJob("leg.svg", diagram.state_dot(), "svg")
     assert jobs[2].source == diagram.transitions_dot()
+    assert jobs[4].source == desk_dot()
     assert diagram.render_jobs(("dot", "mmd")) == []
 
 
 def test_library_modules_do_no_io() -> None:
     """diagram and docgen are pure: the subprocess and the files are cli_render's."""
-    for module in (diagram, docgen):
+    for module in (diagram, docgen, desk_diagram):
         source = Path(module.__file__ or "").read_text(encoding="utf-8")
         for banned in (
             "import shutil",

@@ -166,3 +166,13 @@ def test_finesse_reading_example() -> None:
     expected = (DOCS / "finesse.md").read_text(encoding="utf-8").rsplit("```text\n", 1)[1]
     assert out == expected.split("```", 1)[0]
     assert "consult on ucce" in out and "customer +923001234567" in out
+
+
+def test_agentdesk_finesse_example() -> None:
+    out = _run("agentdesk_finesse.py")
+    expected = (DOCS / "desk.md").read_text(encoding="utf-8").split("```text\n", 1)[1]
+    assert out == expected.split("```", 1)[0]
+    # The note's promises, from the domain: one STARTED although the page
+    # reloaded mid-call, and the end only after the settle window.
+    assert out.count("POST /message/receive CALL_LEG_STARTED(CONSULT)") == 1
+    assert "t=11000 settle timer: send_ended(CONSULT_ENDED)" in out

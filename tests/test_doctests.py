@@ -8,10 +8,14 @@ import pytest
 
 import consultfsm
 import consultfsm.core.leg
+import consultfsm.desk.machine
 import consultfsm.desk.reading
 import consultfsm.wire.legref
 
-MODULES = [consultfsm, consultfsm.core.leg, consultfsm.desk.reading, consultfsm.wire.legref]
+MODULES = [
+    consultfsm, consultfsm.core.leg, consultfsm.desk.machine, consultfsm.desk.reading,
+    consultfsm.wire.legref,
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)

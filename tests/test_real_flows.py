@@ -204,12 +204,16 @@ def test_b_s_desk_away_or_not_yet_alerted_is_not_told_that_the_customer_left() -
     assert early.customer is CustomerState.LEFT and call(early) is C.INITIATED
 
 
+@pytest.mark.parametrize("held", [False, True], ids=["talking", "held"])
 @pytest.mark.parametrize("desk_b_away", [False, True])
 @pytest.mark.parametrize("kind", [I.TRANSFERRED, I.CONFERENCED])
 def test_no_transfer_or_conference_of_a_customer_who_left(
-    kind: InputKind, desk_b_away: bool
+    kind: InputKind, desk_b_away: bool, held: bool
 ) -> None:
+    # There is no customer's call left to hand to B or to join B into.
     leg = answered()
+    if held:
+        leg.handle(I.HELD, 3_000)
     if desk_b_away:
         leg.handle(I.BROWSER_DISCONNECTED_B, 4_000)
     leg.handle(I.CUSTOMER_LEFT, 5_000)

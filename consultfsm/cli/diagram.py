@@ -34,10 +34,12 @@ _EPILOG = """\
 writes, under --out (default diagrams/):
   leg.dot leg.svg leg.png leg.mmd       the leg's state diagram, from the table
   leg-transitions.{dot,svg,png}         the same, drawn by transitions' get_graph()
+  desk.{dot,svg,png}                    the AgentDesk's machine, from the desk table
   cases/<case>.mmd                      a sequence diagram per scenario
 with --docs, also the generated pages under --docs-dir (default docs/):
-  transition-table.md failover.md state-diagram.md, and the generated
-  sections of model.md, embedding.md and verification.md.
+  transition-table.md failover.md state-diagram.md desk-table.md, and the
+  generated sections of model.md, embedding.md, verification.md, finesse.md
+  and desk.md.
 
 Run it from the repository root; regenerate everything with:
   consultfsm diagram --docs
@@ -62,8 +64,8 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "diagram",
         help="write the state diagrams, case sequence diagrams and generated docs",
-        description="Write the leg's state diagram (DOT, SVG, PNG, Mermaid) and a Mermaid\n"
-        "sequence diagram per scenario, all generated from the transition table.",
+        description="Write the leg's and the desk's state diagrams (DOT, SVG, PNG, Mermaid)\n"
+        "and a Mermaid sequence diagram per scenario, all generated from the tables.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

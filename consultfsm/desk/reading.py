@@ -11,21 +11,41 @@ Rules, from the platforms' documented behaviour (``docs/finesse.md``):
 * **UCCX** has no associated dialog: a consult arrives with callType
   ``CONSULT``.
 * On both, the consult dialog's ``fromAddress`` is Agent A's extension, not the
-  customer. The customer's number reaches B only in call data copied from the
-  customer's call; where, and in what format, is a deployment's choice
+  customer; B is the other agent on it. The customer's number reaches B only
+  in call data copied from the customer's call; where, and in what format, is a deployment's choice
   (:class:`CustomerNumberSource`; Expertflow desks use ``callVariable1`` as
   ``<ANI>:<primaryDN>``).
+
+What a dialog shows of the consult (:func:`read_consult`) is read from its
+participants alone, so the same function reads a live update and a dialog in
+the list read on return:
+
+* the dialog ``FAILED`` (or A's participant failed): ``failed``;
+* someone dropped or went to wrap-up (or the dialog was deleted): whoever left first, by
+  ``stateChangeTime`` (Finesse's ``stateCause`` never says who hung up); a tie,
+  or a deletion in which nobody is shown dropped, is read as A's doing, which
+  the desk table treats as the safe reading (a cancelled alert, or a closing
+  consult that a transfer may still follow);
+* a participant ``HELD``: ``held``; B ``ACTIVE``: ``answered``; B
+  ``ALERTING``: ``alerting``; nothing else is news for the desk (A dialling).
+
+A transfer or conference shows on *another* dialog, the one that survives,
+which names the consult as its ``secondaryId`` (:func:`read_successor`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
 
 import attrs
 
 from consultfsm.core.errors import ConfigError
-from consultfsm.wire.finesse import Dialog
+from consultfsm.wire.finesse import Dialog, DialogState, Participant, UpdateEvent
+from consultfsm.wire.finesse import ParticipantState as P
+
+from .table import DeskInput
 
 
 class Platform(StrEnum):
@@ -85,3 +105,93 @@ class CustomerNumberSource:
         parts = [value] if self.separator is None else value.split(self.separator)
         number = parts[self.part].strip() if self.part < len(parts) else ""
         return number or None
+
+
+def consult_parties(
+    dialog: Dialog, a_extension: str
+) -> tuple[Participant | None, Participant | None]:
+    """A's and B's participants on a consult dialog: A is on ``a_extension``
+    (the consult's ``fromAddress``); B is the other agent's phone, or, when no
+    participant says its type, the other participant."""
+    a = dialog.participant(a_extension)
+    others = [p for p in dialog.participants if p.media_address != a_extension]
+    agents = [p for p in others if p.media_address_type == "AGENT_DEVICE"]
+    b = (agents or others)[0] if agents or others else None
+    return a, b
+
+
+#: A participant in wrap-up has left the call as surely as one dropped.
+_LEFT = frozenset({P.DROPPED, P.WRAP_UP})
+
+
+def _changed_at(p: Participant) -> int:
+    return p.state_change_time if p.state_change_time is not None else -1
+
+
+def read_consult(
+    dialog: Dialog, a_extension: str, event: UpdateEvent | None = None
+) -> DeskInput | None:
+    """What ``dialog`` (the consult) shows now, as a desk input; ``None`` when
+    it is no news for a desk. ``event`` is the update's (``DELETE``: the dialog
+    left the collection, whatever state it last had)."""
+    a, b = consult_parties(dialog, a_extension)
+    if dialog.state is DialogState.FAILED or (a is not None and a.state is P.FAILED):
+        return DeskInput.FAILED
+    a_gone = a is not None and a.state in _LEFT
+    b_gone = b is not None and b.state in _LEFT
+    if a_gone and b_gone:
+        assert a is not None and b is not None
+        return DeskInput.DROPPED_B if _changed_at(b) < _changed_at(a) else DeskInput.DROPPED_A
+    if b_gone:
+        return DeskInput.DROPPED_B
+    if a_gone or event is UpdateEvent.DELETE or dialog.state is DialogState.DROPPED:
+        return DeskInput.DROPPED_A
+    if any(p.state is P.HELD for p in (a, b) if p is not None):
+        return DeskInput.HELD
+    if b is not None and b.state is P.ACTIVE:
+        return DeskInput.ANSWERED
+    if b is not None and b.state is P.ALERTING:
+        return DeskInput.ALERTING
+    return None
+
+
+def read_successor(dialog: Dialog, consult_id: str) -> DeskInput | None:
+    """``transferred`` or ``conferenced`` when ``dialog`` is the call the
+    consult ``consult_id`` became (it names it as ``secondaryId``), else None."""
+    if dialog.secondary_id != consult_id or dialog.id == consult_id:
+        return None
+    if dialog.media_properties.call_type == "CONFERENCE":
+        return DeskInput.CONFERENCED
+    return DeskInput.TRANSFERRED
+
+
+_LISTED = {
+    DeskInput.ALERTING: DeskInput.LISTED_RINGING,
+    DeskInput.ANSWERED: DeskInput.LISTED_TALKING,
+    DeskInput.HELD: DeskInput.LISTED_HELD,
+    DeskInput.TRANSFERRED: DeskInput.LISTED_TRANSFERRED,
+    DeskInput.CONFERENCED: DeskInput.LISTED_CONFERENCED,
+}
+
+
+def read_list(dialogs: Iterable[Dialog], consult_id: str, a_extension: str) -> DeskInput:
+    """What the dialog list a returning page read shows of the consult: still
+    ringing, on, held, not yet offered or left by B (A's list), become another call, or gone
+    (ended, or dropped and about to leave the list: Finesse lists no history)."""
+    dialogs = tuple(dialogs)
+    for dialog in dialogs:
+        if dialog.id == consult_id:
+            seen = read_consult(dialog, a_extension)
+            if seen in _LISTED:
+                return _LISTED[seen]
+            # Only A's list can hold the consult without B on it: not yet
+            # offered to anyone, or B left it.
+            if consult_parties(dialog, a_extension)[1] is None:
+                return DeskInput.LISTED_DIALLING
+            if seen is DeskInput.DROPPED_B:
+                return DeskInput.LISTED_WITHOUT_B
+            return DeskInput.LISTED_ABSENT
+    for dialog in dialogs:
+        if (after := read_successor(dialog, consult_id)) is not None:
+            return _LISTED[after]
+    return DeskInput.LISTED_ABSENT

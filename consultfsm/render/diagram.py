@@ -59,6 +59,7 @@ from consultfsm.core.states import (
     Region,
 )
 from consultfsm.core.table import TABLE, Disposition, Emit, Row, rows_for
+from consultfsm.render.desk_diagram import DESK_DIAGRAM, desk_dot
 from consultfsm.verify.scenarios import CASES, Case, CaseResult, run_case
 
 #: The file stem of the main state diagram, and of the ``transitions`` variant.
@@ -728,6 +729,7 @@ def text_artifacts(formats: Iterable[str] = FORMATS) -> list[Artifact]:
     if "dot" in formats:
         out.append(_text(f"{STATE_DIAGRAM}.dot", state_dot()))
         out.append(_text(f"{TRANSITIONS_DIAGRAM}.dot", transitions_dot()))
+        out.append(_text(f"{DESK_DIAGRAM}.dot", desk_dot()))
     if "mmd" in formats:
         out.append(_text(f"{STATE_DIAGRAM}.mmd", state_mermaid()))
         out += [_text(f"{CASES_DIR}/{c.name}.mmd", case_mermaid(c)) for c in CASES]
@@ -735,11 +737,14 @@ def text_artifacts(formats: Iterable[str] = FORMATS) -> list[Artifact]:
 
 
 def render_jobs(formats: Iterable[str] = FORMATS) -> list[RenderJob]:
-    """The SVG and PNG renderings of both state diagrams that ``formats`` asks for,
-    in output order (no rendering here: see :func:`consultfsm.render.files.render`)."""
+    """The SVG and PNG renderings of the state diagrams (the leg's two, the
+    desk's) that ``formats`` asks for, in output order (no rendering here: see
+    :func:`consultfsm.render.files.render`)."""
     wanted = [f for f in FORMATS if f in set(formats) and f in RENDERED]
     out: list[RenderJob] = []
-    for stem, source in ((STATE_DIAGRAM, state_dot), (TRANSITIONS_DIAGRAM, transitions_dot)):
+    sources = ((STATE_DIAGRAM, state_dot), (TRANSITIONS_DIAGRAM, transitions_dot),
+               (DESK_DIAGRAM, desk_dot))  # fmt: skip
+    for stem, source in sources:
         text = source() if wanted else ""
         out += [RenderJob(f"{stem}.{fmt}", text, fmt) for fmt in wanted]
     return out

@@ -28,8 +28,10 @@ from consultfsm.core import events as ev
 from consultfsm.core.guards import Guard
 from consultfsm.core.states import REGION_STATES, TIMER_OF_INPUT, InputKind, Region
 from consultfsm.core.table import TABLE, Disposition, rows_for
+from consultfsm.desk.table import DESK_TABLE, PAGE_MOVES, SENDS, DeskRole
 from consultfsm.verify.scenarios import CASES, Case, CaseResult, run_case
 
+from .desk_diagram import DESK_DIAGRAM
 from .diagram import (
     CASES_DIR,
     STATE_DIAGRAM,
@@ -51,10 +53,11 @@ GENERATED_NOTE = (
     "change the source and regenerate."
 )
 #: Hand-written pages whose marked sections are generated.
-SECTION_PAGES = ("model.md", "embedding.md", "verification.md", "finesse.md")
+SECTION_PAGES = ("model.md", "embedding.md", "verification.md", "finesse.md", "desk.md")
 #: Example scripts embedded in the pages above (relative to ``docs/``).
 EXAMPLES = (
     "examples/ccm_handler.py", "examples/agentdesk_handler.py", "examples/finesse_reading.py",
+    "examples/agentdesk_finesse.py",
 )  # fmt: skip
 
 
@@ -308,6 +311,55 @@ def state_diagram_md() -> str:
     )
 
 
+# --- desk-table.md -----------------------------------------------------------------------
+
+
+def desk_table_md() -> str:
+    """``docs/desk-table.md``: the desk machine's picture and every row of
+    :data:`~consultfsm.desk.table.DESK_TABLE`, by role."""
+    d = DIAGRAMS_LINK
+    counts = {k: sum(r.disposition is k for r in DESK_TABLE) for k in Disposition}
+    out = [
+        "# The desk table",
+        "",
+        GENERATED_NOTE.format(source="`consultfsm.desk.table.DESK_TABLE`"),
+        "",
+        f"![AgentDesk consult machine]({d}/{DESK_DIAGRAM}.svg)",
+        "",
+        f"Files: [SVG]({d}/{DESK_DIAGRAM}.svg) · [PNG]({d}/{DESK_DIAGRAM}.png) · "
+        f"[DOT]({d}/{DESK_DIAGRAM}.dot). What the machine is for, its rules and what a desk "
+        "cannot know are in [desk.md](desk.md).",
+        "",
+        f"{len(DESK_TABLE)} rows: "
+        + ", ".join(f"{n} {k.value}" for k, n in counts.items())
+        + f". The page region moves on its own ({len(PAGE_MOVES)} moves, below); the call "
+        "region's rows are per role. Effects in **bold** are the CIM messages the desk sends "
+        "to the CCM.",
+        "",
+        "## Region `page`",
+        "",
+    ]
+    out += _table(
+        ("page", "input", "target", "disposition"),
+        ((p.value, k.value, t.value, disp.value) for (p, k), (t, disp) in PAGE_MOVES.items()),
+    )
+    out += ["", "A list input (`listed_*`) takes a `reading` page `up` (rule 1).", ""]
+    for role in DeskRole:
+        rows = [r for r in DESK_TABLE if r.role is role]
+        out += [f"## Region `call`, role `{role.value}` ({len(rows)} rows)", ""]
+        out += _table(
+            ("source", "input", "target", "emits", "disposition"),
+            (
+                (r.source.value, r.input.value, r.target.value,
+                 ", ".join(f"**{e}**" if e.effect in SENDS else str(e) for e in r.emits),
+                 r.disposition.value)
+                for r in rows
+            ),
+        )  # fmt: skip
+        out.append("")
+    return "\n".join(out)
+
+
 # --- generated sections of hand-written pages --------------------------------------------
 
 
@@ -453,6 +505,7 @@ PAGES: dict[str, Callable[[], str]] = {
     "transition-table.md": transition_table_md,
     "failover.md": failover_md,
     "state-diagram.md": state_diagram_md,
+    "desk-table.md": desk_table_md,
 }
 
 
@@ -476,6 +529,7 @@ __all__ = [
     "EXAMPLES",
     "PAGES",
     "SECTION_PAGES",
+    "desk_table_md",
     "doc_artifacts",
     "events_section",
     "failover_md",

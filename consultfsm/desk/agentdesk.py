@@ -1,0 +1,248 @@
+"""One agent's AgentDesk: feed it exactly what its page receives.
+
+:class:`AgentDesk` is what an AgentDesk backend embeds. It takes the Finesse
+notifications the page gets (XML, JSON, or parsed), the page's lifecycle (a
+fresh page, socket down, socket up) and the dialog list it reads on return,
+and runs one desk machine (:class:`~consultfsm.desk.machine.Desk`) per consult
+it learns of. It answers with the effects to carry out: what to show, and the
+CIM messages to POST to the CCM. It keeps nothing but its machines, and
+:meth:`AgentDesk.snapshot` is the whole of it, for ``localStorage``.
+
+Which dialogs are consults (:func:`~consultfsm.desk.reading.consult_platform`)
+and what each update means (:mod:`consultfsm.desk.reading`) is decided per
+dialog; which consult a transfer or conference ends is read from the new
+dialog's ``secondaryId``. Updates about other calls (the customer's own dialog,
+inbound calls) are no news here and produce nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from consultfsm.core.errors import ConfigError, InvalidTime, SnapshotError, TimeWentBackwards
+from consultfsm.wire.finesse import Dialog, Document, Update, UpdateEvent, parse_update
+from consultfsm.wire.legref import LegRef
+
+from .machine import Desk, DeskEffect, DeskFacts, DeskIllegalInput, DeskSnapshot, DeskStep
+from .reading import CustomerNumberSource, consult_platform, read_consult, read_list, read_successor
+from .table import DEFAULT_SETTLE_MS, PAGE_MOVES, DeskInput, DeskPage, DeskRole
+
+#: Expertflow's desks: ``callVariable1`` holds ``<ANI>:<primaryDN>``.
+EXPERTFLOW_CUSTOMER_NUMBER = CustomerNumberSource()
+
+
+class AgentDesk:
+    """The desk of agent ``agent_id`` on phone ``extension``."""
+
+    def __init__(
+        self,
+        agent_id: str,
+        extension: str,
+        *,
+        customer_number: CustomerNumberSource = EXPERTFLOW_CUSTOMER_NUMBER,
+        settle_ms: int = DEFAULT_SETTLE_MS,
+    ) -> None:
+        LegRef(extension, agent_id, "0")  # the same rules as the leg string's parts
+        if not isinstance(customer_number, CustomerNumberSource):
+            raise ConfigError("customer_number", "must be a CustomerNumberSource")
+        self.agent_id = agent_id
+        self.extension = extension
+        self.customer_number = customer_number
+        self.settle_ms = settle_ms
+        self.page = DeskPage.UP
+        self.now = 0
+        #: The desk machine of each consult, by its dialog id.
+        self.consults: dict[str, Desk] = {}
+
+    # --- what the page receives -------------------------------------------------------
+
+    def on_update(self, update: Update | Document, at: int) -> list[DeskEffect]:
+        """A Finesse notification (parsed, or as received)."""
+        if not isinstance(update, Update):
+            update = parse_update(update)
+        self._check(at, "finesse update")
+        if self.page is DeskPage.DOWN:
+            raise self._illegal("finesse update", at, "the page is down: Finesse cannot reach it")
+        return self._atomically(lambda: self._on_update(update, at))
+
+    def _on_update(self, update: Update, at: int) -> list[DeskEffect]:
+        self.now = at
+        out: list[DeskEffect] = []
+        for dialog in update.dialogs:
+            out += self._on_dialog(dialog, update.event, at)
+        return out
+
+    def on_page_loaded(self, at: int) -> list[DeskEffect]:
+        """A fresh page (restored from :meth:`snapshot`): it must read its dialogs."""
+        return self._all(DeskInput.PAGE_LOADED, at)
+
+    def on_socket_down(self, at: int) -> list[DeskEffect]:
+        return self._all(DeskInput.SOCKET_DOWN, at)
+
+    def on_socket_up(self, at: int) -> list[DeskEffect]:
+        """The socket is back: read ``GET /finesse/api/User/{id}/Dialogs`` next."""
+        return self._all(DeskInput.SOCKET_UP, at)
+
+    def on_dialogs(self, dialogs: Iterable[Dialog], at: int) -> list[DeskEffect]:
+        """The dialog list read after the page came back: every known consult is
+        reconciled with it, and a consult first seen here gets its machine."""
+        dialogs = tuple(dialogs)
+        self._check(at, "dialog list")
+        if self.page is not DeskPage.READING:
+            raise self._illegal(
+                "dialog list", at, "a dialog list is read only by a page coming back"
+            )
+        return self._atomically(lambda: self._on_dialogs(dialogs, at))
+
+    def _on_dialogs(self, dialogs: tuple[Dialog, ...], at: int) -> list[DeskEffect]:
+        self.now = at
+        out: list[DeskEffect] = []
+        for dialog_id, desk in self.consults.items():
+            if desk.page is DeskPage.READING:
+                a = desk.facts.a_extension or ""
+                out += self._feed(desk, read_list(dialogs, dialog_id, a), at)
+        for dialog in dialogs:
+            if dialog.id not in self.consults and consult_platform(dialog) is not None:
+                desk = self._new_desk(dialog, at)
+                desk.handle(DeskInput.PAGE_LOADED, at)
+                a = desk.facts.a_extension or ""
+                out += self._feed(desk, read_list(dialogs, dialog.id, a), at)
+        self.page = DeskPage.UP  # rule 1: a list input brings the page up
+        return out
+
+    # --- time -------------------------------------------------------------------------
+
+    def next_deadline(self) -> int | None:
+        """The earliest settle deadline of any consult, or None."""
+        deadlines = [d for desk in self.consults.values() if (d := desk.get_timer()) is not None]
+        return min(deadlines, default=None)
+
+    def handle_timers(self, now: int) -> list[DeskEffect]:
+        """Fire every deadline due at ``now``, each at its own time."""
+        self._check(now, "timers")
+        self.now = now
+        out: list[DeskEffect] = []
+        due = sorted(
+            (d, dialog_id) for dialog_id, desk in self.consults.items()
+            if (d := desk.get_timer()) is not None and d <= now
+        )  # fmt: skip
+        for deadline, dialog_id in due:
+            out += self._step(self.consults[dialog_id].handle_timer(deadline))
+        return out
+
+    def forget(self, dialog_id: str) -> None:
+        """Drop a finished consult's machine (late updates about it then do nothing)."""
+        desk = self.consults.get(dialog_id)
+        if desk is not None and desk.is_finished:
+            del self.consults[dialog_id]
+
+    # --- snapshots --------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole desk, JSON-ready (``localStorage``)."""
+        return {
+            "v": 1, "agent_id": self.agent_id, "extension": self.extension,
+            "page": self.page.value, "now": self.now, "settle_ms": self.settle_ms,
+            "customer_number": [self.customer_number.variable, self.customer_number.separator,
+                                self.customer_number.part],
+            "consults": {k: d.snapshot().to_dict() for k, d in self.consults.items()},
+        }  # fmt: skip
+
+    @classmethod
+    def restore(cls, data: Mapping[str, Any]) -> AgentDesk:
+        """The desk :meth:`snapshot` wrote; :class:`SnapshotError` names a bad field."""
+        try:
+            variable, separator, part = data["customer_number"]
+            desk = cls(
+                data["agent_id"], data["extension"], settle_ms=data["settle_ms"],
+                customer_number=CustomerNumberSource(variable, separator, part),
+            )  # fmt: skip
+            desk.page = DeskPage(data["page"])
+            consults = data["consults"]
+            if data["v"] != 1 or not isinstance(consults, Mapping):
+                raise SnapshotError("v", "not a version 1 AgentDesk snapshot")
+            now = data["now"]
+            if isinstance(now, bool) or not isinstance(now, int) or now < 0:
+                raise SnapshotError("now", "must be a non-negative integer")
+            desk.now = now
+        except (KeyError, TypeError, ValueError) as e:
+            raise SnapshotError("$", f"not an AgentDesk snapshot: {e}") from None
+        for dialog_id, snap in consults.items():
+            consult = Desk.restore(DeskSnapshot.from_dict(snap))
+            if consult.now > desk.now:
+                raise SnapshotError("now", f"is before consult {dialog_id}'s last input")
+            desk.consults[str(dialog_id)] = consult
+        return desk
+
+    # --- inside -----------------------------------------------------------------------
+
+    def _on_dialog(self, dialog: Dialog, event: UpdateEvent, at: int) -> list[DeskEffect]:
+        out: list[DeskEffect] = []
+        for consult_id, desk in self.consults.items():
+            if (after := read_successor(dialog, consult_id)) is not None:
+                out += self._feed(desk, after, at)
+        desk_or_none = self.consults.get(dialog.id)
+        if desk_or_none is None:
+            if consult_platform(dialog) is None or event is UpdateEvent.DELETE:
+                return out  # not a consult, or one this desk never knew
+            desk_or_none = self._new_desk(dialog, at)
+        a = desk_or_none.facts.a_extension or ""
+        seen = read_consult(dialog, a, event)
+        if seen is not None:
+            out += self._feed(desk_or_none, seen, at)
+        return out
+
+    def _new_desk(self, dialog: Dialog, at: int) -> Desk:
+        a_extension = dialog.from_address
+        role = DeskRole.A if a_extension == self.extension else DeskRole.B
+        leg = str(LegRef(self.extension, self.agent_id, dialog.id))
+        facts = DeskFacts(role, leg, self.customer_number.read(dialog), a_extension)
+        desk = Desk(facts, settle_ms=self.settle_ms, created_at=at)
+        if self.page is not DeskPage.UP:
+            desk.page = self.page
+        self.consults[dialog.id] = desk
+        return desk
+
+    def _atomically(self, work: Callable[[], list[DeskEffect]]) -> list[DeskEffect]:
+        # The table has a row for every Finesse and list input in every state
+        # and no desk's time is past the AgentDesk's, so feeding a machine
+        # cannot fail; but a new consult's facts can (a dialog id that cannot
+        # be part of a leg string), maybe after an earlier dialog of the same
+        # update was fed. All or nothing: put everything back.
+        before = self.snapshot()
+        try:
+            return work()
+        except BaseException:
+            restored = AgentDesk.restore(before)
+            self.page, self.now, self.consults = restored.page, restored.now, restored.consults
+            raise
+
+    def _feed(self, desk: Desk, kind: DeskInput, at: int) -> list[DeskEffect]:
+        return self._step(desk.handle(kind, at))
+
+    def _step(self, step: DeskStep) -> list[DeskEffect]:
+        return list(step.emits)
+
+    def _all(self, kind: DeskInput, at: int) -> list[DeskEffect]:
+        self._check(at, kind)
+        self.now = at
+        out: list[DeskEffect] = []
+        for desk in self.consults.values():
+            out += self._feed(desk, kind, at)
+        self.page = PAGE_MOVES[(self.page, kind)][0]
+        return out
+
+    def _check(self, at: int, what: str) -> None:
+        if isinstance(at, bool) or not isinstance(at, int):
+            raise InvalidTime(self._name, str(self.page), what, 0, f"time {at!r} is not an int")
+        if at < self.now:
+            raise TimeWentBackwards(self._name, str(self.page), what, at,
+                                    f"the desk's last input was at {self.now} ms")  # fmt: skip
+
+    def _illegal(self, what: str, at: int, why: str) -> DeskIllegalInput:
+        return DeskIllegalInput(self._name, str(self.page), what, at, why)
+
+    @property
+    def _name(self) -> str:
+        return f"{self.extension}:{self.agent_id}"

@@ -1,0 +1,391 @@
+"""The AgentDesk side: the desk table's rules, the design note's cases driven
+from Finesse XML on UCCE and UCCX, transfers, conferences, holds, re-keyed
+alerts, and a page reload at any moment."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from desk_world import PLATFORMS, SETTLE, Script, World, run, scripts, seen_on
+from finesse_builder import A_EXT, B_EXT, B_USER, CUSTOMER, Consult
+from hypothesis import given
+
+from consultfsm.core.errors import TimeWentBackwards
+from consultfsm.core.states import CimReason
+from consultfsm.core.table import Disposition
+from consultfsm.desk.agentdesk import AgentDesk
+from consultfsm.desk.machine import Desk, DeskFacts, DeskIllegalInput, DeskSnapshot
+from consultfsm.desk.table import (
+    DESK_TABLE,
+    FINESSE_INPUTS,
+    LIST_INPUTS,
+    DeskCall,
+    DeskInput,
+    DeskRole,
+    check_desk_table,
+    index,
+)
+
+# --- the table ----------------------------------------------------------------------------
+
+
+def test_the_desk_table_keeps_its_rules() -> None:
+    assert check_desk_table() == []
+
+
+def test_every_finesse_and_list_input_has_a_row_in_every_state() -> None:
+    # So an update can never be refused halfway through (rule 2 totality).
+    rows = index()
+    for role in DeskRole:
+        for call in DeskCall:
+            for kind in FINESSE_INPUTS | LIST_INPUTS:
+                assert (role, call, kind) in rows, (role, call, kind)
+
+
+def test_a_broken_table_is_caught() -> None:
+    import attrs
+
+    (row,) = [r for r in DESK_TABLE if r.key == "b:ringing--answered"]
+    no_start = attrs.evolve(row, emits=row.emits[:-1])
+    problems = check_desk_table(tuple(r if r is not row else no_start for r in DESK_TABLE))
+    assert problems == ["b:ringing--answered: STARTED must be sent exactly on entering the call"]
+    assert check_desk_table((*DESK_TABLE, row)) == ["two desk rows for b:ringing--answered"]
+
+
+def _ringing(world: World) -> None:
+    run(world, [(0, "dial", {}), (100, "ring", {})])
+
+
+# --- the design note's cases, on B's desk and A's, from Finesse XML -----------------------
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_a_dropped_before_b_accepted(platform: str) -> None:
+    w = World(platform)
+    _ringing(w)
+    run(w, [(3_000, "cancel", {})])
+    assert w.log["b"] == ["alert_shown", "alert_removed(dropped_by_a)"]
+    assert w.sends("b") == [] and w.sends("a") == []  # never STARTED: nothing to end
+    assert w.log["a"] == []  # live, A's desk is told nothing: A's phone shows it (rule 7)
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_a_dropped_after_b_accepted(platform: str) -> None:
+    w = World(platform)
+    _ringing(w)
+    run(w, [(2_000, "answer", {}), (9_000, "hang_up", {"by": A_EXT})])
+    # B waits the settle window for a transfer that does not come, then ends.
+    assert w.sends("b") == ["send_started"]
+    w.at(9_000 + SETTLE)
+    assert w.log["b"] == ["alert_shown", "alert_removed(accepted)", "send_started",
+                          "send_ended(CONSULT_ENDED)"]  # fmt: skip
+    assert w.sends("a") == ["send_started", "send_ended(CONSULT_ENDED)"]
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_b_never_accepted_rona(platform: str) -> None:
+    w = World(platform)
+    _ringing(w)
+    run(w, [(15_000, "rona", {})])
+    assert w.log["b"] == ["alert_shown", "alert_removed(rona)"]
+    assert w.log["a"] == []
+    assert w.sends("a") == w.sends("b") == []
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_b_dropped_after_accepting(platform: str) -> None:
+    w = World(platform)
+    _ringing(w)
+    run(w, [(2_000, "answer", {}), (9_000, "hang_up", {"by": B_EXT})])
+    assert w.sends("b") == ["send_started", "send_ended(CONSULT_ENDED)"]
+    assert len(w.log["b"]) == 4  # ended at once: no transfer can follow B's hang-up
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_b_refreshes_after_accepting_and_the_call_remains(platform: str) -> None:
+    w = World(platform)
+    _ringing(w)
+    run(w, [(2_000, "answer", {}), (4_000, "away", {"desk": "b"}), (5_000, "back", {"desk": "b"})])
+    assert w.log["b"][-1] == "consult_restored"
+    assert w.sends("b") == ["send_started"]  # not a second time
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_b_refreshes_after_accepting_and_the_call_is_dropped(platform: str) -> None:
+    w = World(platform)
+    _ringing(w)
+    run(w, [(2_000, "answer", {}), (4_000, "away", {"desk": "b"}),
+             (4_500, "hang_up", {"by": A_EXT}), (6_000, "back", {"desk": "b"})])  # fmt: skip
+    assert w.sends("b") == ["send_started", "send_ended(CONSULT_ENDED)"]
+    assert w.log["b"][-2] == "consult_ended(gone)"  # who hung up is not in the list
+    # A's desk saw it end while B's page was away, and told the CCM.
+    w.at(4_500 + SETTLE)
+    assert w.sends("a") == ["send_started", "send_ended(CONSULT_ENDED)"]
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_b_disconnected_after_the_alert_and_it_still_rings(platform: str) -> None:
+    w = World(platform)
+    _ringing(w)
+    run(w, [(1_000, "away", {"desk": "b"}), (3_000, "back", {"desk": "b"})])
+    assert w.log["b"] == ["alert_shown", "alert_restored"]
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+@pytest.mark.parametrize("ending", ["rona", "cancel"])
+def test_b_disconnected_after_the_alert_and_it_ended(platform: str, ending: str) -> None:
+    w = World(platform)
+    _ringing(w)
+    run(w, [(1_000, "away", {"desk": "b"}), (15_000, ending, {}), (20_000, "back", {"desk": "b"})])
+    # Removed in either case; the page cannot tell RONA from A's cancel.
+    assert w.log["b"] == ["alert_shown", "alert_removed(gone)"]
+    assert w.sends("b") == []
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_b_answered_on_the_phone_while_the_page_was_away(platform: str) -> None:
+    w = World(platform)
+    _ringing(w)
+    run(w, [(1_000, "away", {"desk": "b"}), (2_000, "answer", {}), (3_000, "back", {"desk": "b"})])
+    # As the leg model tells a returning B: the consult view is back.
+    assert w.log["b"] == ["alert_shown", "consult_restored", "send_started"]
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_a_restored_while_b_is_on_the_call(platform: str) -> None:
+    w = World(platform)
+    _ringing(w)
+    run(w, [(1_000, "away", {"desk": "a"}), (2_000, "answer", {}), (3_000, "back", {"desk": "a"})])
+    assert w.log["a"] == ["rejoin_conversation", "send_started"]
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_a_restored_while_the_consult_still_rings(platform: str) -> None:
+    w = World(platform)
+    _ringing(w)
+    run(w, [(1_000, "away", {"desk": "a"}), (3_000, "back", {"desk": "a"})])
+    assert w.log["a"] == ["consult_still_ringing"]
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_a_restored_after_rona(platform: str) -> None:
+    w = World(platform)
+    _ringing(w)
+    run(w, [(1_000, "away", {"desk": "a"}), (15_000, "rona", {}), (16_000, "back", {"desk": "a"})])
+    # A's dialog is still there (the routing may re-queue it) but B left it
+    # while it rang: RONA, as the leg model tells a returning A.
+    assert w.log["a"] == ["consult_ended(rona)"]
+    assert w.log["b"] == ["alert_shown", "alert_removed(rona)"]
+
+
+# --- transfer, conference, hold, failure --------------------------------------------------
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+@pytest.mark.parametrize("post_first", [True, False], ids=["post_first", "delete_first"])
+def test_a_transfer_ends_the_consult_as_a_transfer_in_either_order(
+    platform: str, post_first: bool
+) -> None:
+    w = World(platform)
+    _ringing(w)
+    run(w, [(2_000, "answer", {}), (9_000, "transfer", {"post_first": post_first})])
+    w.at(9_000 + 10 * SETTLE)
+    assert w.sends("b") == ["send_started", "send_ended(CONSULT_TRANSFER)"]
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_a_conference_ends_the_consult_as_a_conference(platform: str) -> None:
+    w = World(platform)
+    _ringing(w)
+    run(w, [(2_000, "answer", {}), (9_000, "conference", {"post_first": False})])
+    assert w.sends("b") == ["send_started", "send_ended(CONSULT_CONFERENCE)"]
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_a_transfer_while_b_s_page_was_away_is_read_from_the_list(platform: str) -> None:
+    w = World(platform)
+    _ringing(w)
+    script: Script = [
+        (2_000, "answer", {}),
+        (3_000, "away", {"desk": "b"}),
+        (9_000, "transfer", {"post_first": True}),
+        (10_000, "back", {"desk": "b"}),
+    ]
+    run(w, script)
+    assert w.sends("b") == ["send_started", "send_ended(CONSULT_TRANSFER)"]
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_hold_and_retrieve_are_sent_never_an_end(platform: str) -> None:
+    w = World(platform)
+    _ringing(w)
+    script: Script = [
+        (2_000, "answer", {}),
+        (3_000, "hold", {"by": B_EXT}),
+        (4_000, "retrieve", {"by": B_EXT}),
+        (5_000, "hold", {"by": A_EXT}),
+        (6_000, "retrieve", {"by": A_EXT}),
+    ]
+    run(w, script)
+    expected = ["send_started", "send_hold", "send_resume", "send_hold", "send_resume"]
+    assert w.sends("b") == w.sends("a") == expected
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_a_failed_consult_never_reaches_b(platform: str) -> None:
+    w = World(platform)
+    run(w, [(0, "dial", {}), (300, "fail", {})])
+    assert w.log["b"] == [] and w.desks["b"].consults == {}
+    assert w.log["a"] == []  # A's desk never saw B ring: nothing to show or end
+
+
+# --- re-keyed alerts (CVP) ------------------------------------------------------------------
+
+
+def test_a_captured_rekey_shape_reads_as_an_alert_then_its_withdrawal() -> None:
+    # NormalTransferCall: the temporary dialog alerts, the surviving one is
+    # posted, the temporary one is deleted with both parties dropped.
+    from finesse_captures import capture
+
+    from consultfsm.desk.reading import read_consult
+    from consultfsm.wire.finesse import parse_update
+
+    temp = parse_update(capture("scenario/NormalTransferCall/ALERTING.xml")).dialogs[0]
+    gone = parse_update(capture("scenario/NormalTransferCall/DROPPED1.xml"))
+    assert read_consult(temp, "01042600114") is DeskInput.ALERTING
+    # The customer side dropped first (…727 before …729): read as the caller's doing.
+    assert read_consult(gone.dialogs[0], "01042600114", gone.event) is DeskInput.DROPPED_A
+
+
+# --- the desk machine's own boundaries ----------------------------------------------------
+
+
+def _desk() -> Desk:
+    return Desk(DeskFacts(DeskRole.B, "7002:1002:16777301", CUSTOMER, A_EXT), settle_ms=SETTLE)
+
+
+def test_finesse_cannot_reach_a_page_that_is_down() -> None:
+    desk = _desk()
+    desk.handle(DeskInput.ALERTING, 100)
+    desk.handle(DeskInput.SOCKET_DOWN, 200)
+    before = desk.snapshot()
+    with pytest.raises(DeskIllegalInput) as caught:
+        desk.handle(DeskInput.ANSWERED, 300)
+    assert desk.snapshot() == before
+    assert caught.value.leg == "7002:1002:16777301" and caught.value.state == "ringing/down"
+    assert caught.value.input == "answered"
+
+
+def test_a_list_is_read_only_by_a_page_coming_back() -> None:
+    with pytest.raises(DeskIllegalInput):
+        _desk().handle(DeskInput.LISTED_TALKING, 100)
+
+
+def test_time_never_goes_backwards() -> None:
+    desk = _desk()
+    desk.handle(DeskInput.ALERTING, 100)
+    with pytest.raises(TimeWentBackwards):
+        desk.handle(DeskInput.ANSWERED, 50)
+
+
+def test_the_settle_timer_runs_only_while_closing_with_the_page_up() -> None:
+    desk = _desk()
+    for t, kind in (
+        (100, DeskInput.ALERTING),
+        (200, DeskInput.ANSWERED),
+        (300, DeskInput.DROPPED_A),
+    ):
+        desk.handle(kind, t)
+    assert desk.get_timer() == 300 + SETTLE
+    assert desk.handle_timer(300 + SETTLE - 1).disposition is Disposition.ABSORBED  # not yet due
+    desk.handle(DeskInput.SOCKET_DOWN, 400)
+    assert desk.get_timer() is None  # the list read on return decides (rule 5)
+    desk.handle(DeskInput.SOCKET_UP, 500)
+    step = desk.handle(DeskInput.LISTED_ABSENT, 600)
+    assert [str(e) for e in step.sends] == [f"send_ended({CimReason.CONSULT_ENDED})"]
+
+
+def test_a_snapshot_round_trips_and_refuses_what_it_cannot_be() -> None:
+    from consultfsm.core.errors import SnapshotError
+
+    desk = _desk()
+    desk.handle(DeskInput.ALERTING, 100)
+    data = desk.snapshot().to_dict()
+    assert DeskSnapshot.from_dict(json.loads(json.dumps(data))) == desk.snapshot()
+    for bad in ({**data, "call": "bogus"}, {**data, "settle_deadine": 5},
+                {**data, "call": "closing"}, {**data, "now": -1}, {**data, "v": 2}):  # fmt: skip
+        with pytest.raises(SnapshotError):
+            DeskSnapshot.from_dict(bad)
+
+
+def test_an_update_that_cannot_be_taken_whole_changes_nothing() -> None:
+    import attrs
+
+    from consultfsm.wire.finesse import parse_update
+    from consultfsm.wire.legref import LegRefError
+
+    good, bad = Consult(), Consult(dialog_id="1:2")  # a colon cannot be in a leg string
+    for c in (good, bad):
+        c.dial(0)
+    first = parse_update(good.ring(100)["b"][0])
+    second = parse_update(bad.ring(100)["b"][0])
+    both = attrs.evolve(first, dialogs=first.dialogs + second.dialogs)
+    desk = AgentDesk(B_USER, B_EXT)
+    before = desk.snapshot()
+    with pytest.raises(LegRefError):
+        desk.on_update(both, 100)
+    assert desk.snapshot() == before and desk.consults == {}
+    assert [str(e) for e in desk.on_update(first, 100)] == ["alert_shown"]  # the good one alone
+
+
+def test_an_agentdesk_snapshot_refuses_what_it_cannot_be() -> None:
+    from consultfsm.core.errors import SnapshotError
+
+    desk = AgentDesk(B_USER, B_EXT)
+    w = Consult()
+    w.dial(0)
+    desk.on_update(w.ring(100)["b"][0], 100)
+    data = json.loads(json.dumps(desk.snapshot()))
+    assert AgentDesk.restore(data).snapshot() == desk.snapshot()
+    no_now = {k: v for k, v in data.items() if k != "now"}
+    for bad in ({**data, "v": 2}, {**data, "now": -5}, {**data, "now": 50},
+                {**data, "page": "sideways"}, no_now):  # fmt: skip
+        with pytest.raises(SnapshotError):
+            AgentDesk.restore(bad)
+
+
+# --- a page reload at any moment ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+@given(case=scripts())
+def test_a_reload_at_any_moment_never_sends_a_second_start_nor_loses_the_end(
+    platform: str, case: tuple[str, Script]
+) -> None:
+    ending, script = case
+    w = run(World(platform), script)
+    w.at(w.now + 10 * SETTLE)  # every settle window has run out
+    expected_end = {
+        "hang_up_a": "CONSULT_ENDED", "hang_up_b": "CONSULT_ENDED",
+        "transfer": "CONSULT_TRANSFER", "conference": "CONSULT_CONFERENCE",
+    }.get(ending)  # fmt: skip
+    for desk in ("a", "b"):
+        sent = w.sends(desk)
+        # A desk whose page was away for all of B's time on the call cannot
+        # know of it and sends nothing; the other desk (or the CCM) must.
+        assert sent.count("send_started") == (1 if seen_on(script, desk) else 0), (desk, script)
+        ends = [s for s in sent if s.startswith("send_ended")]
+        if "send_started" not in sent or expected_end is None:
+            assert ends == [], (desk, script)
+            continue
+        # Exactly one end, after the start. B's reason is always right: a
+        # transfer done while B's page was away reads from the list (the
+        # customer's dialog names the consult). A's desk is not on a
+        # transfer's surviving dialog, so it cannot tell one from A hanging
+        # up (docs/desk.md) and reports CONSULT_ENDED.
+        assert len(ends) == 1 and sent.index("send_started") < sent.index(ends[0]), script
+        allowed = {expected_end} | ({"CONSULT_ENDED"} if desk == "a" else set())
+        assert ends[0].removeprefix("send_ended(").rstrip(")") in allowed, (desk, script)
+        assert sent == [s for s in sent if s in ("send_started", "send_hold", "send_resume")
+                        or s in ends]  # fmt: skip
