@@ -20,7 +20,8 @@ from consultfsm.verify.explore import DEFAULT_DEPTHS, coverable
 def test_check_passes_at_the_default_depth(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check"]) == 0
     out = capsys.readouterr().out
-    assert out.count("OK:") == 2
+    assert out.count("OK:") == 3  # one leg, two legs, the desk machine
+    assert "OK: desk machine" in out
     assert f"1 leg(s), depth {DEFAULT_DEPTHS[1]}" in out
     assert f"2 leg(s), depth {DEFAULT_DEPTHS[2]}" in out
     # One leg covers every row of the table; two legs every row of the inputs
@@ -33,7 +34,8 @@ def test_check_passes_at_the_default_depth(capsys: pytest.CaptureFixture[str]) -
 
 
 def test_check_json(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["check", "--legs", "1", "--depth", "3", "--jobs", "1", "--format", "json"]) == 0
+    assert main(["check", "--machine", "leg", "--legs", "1", "--depth", "3", "--jobs", "1",
+                 "--format", "json"]) == 0  # fmt: skip
     out, err = capsys.readouterr()
     (report,) = json.loads(out)
     assert "check: config" in err  # progress goes to stderr
@@ -76,7 +78,8 @@ def test_check_json_counterexample(
 ) -> None:
     monkeypatch.setattr(cli_check, "explore", explorer(_broken_table()))
     assert main(["check", "--legs", "1", "--jobs", "1", "--format", "json"]) == 1
-    (report,) = json.loads(capsys.readouterr().out)
+    report, desk = json.loads(capsys.readouterr().out)
+    assert desk["machine"] == "desk" and desk["ok"]  # the desk's own table is sound
     cex = report["counterexample"]
     assert not report["ok"]
     assert cex["violations"][0]["invariant"] == "alert_visible"
@@ -94,3 +97,23 @@ def test_a_bad_depth_is_a_usage_error(
         main(["check", "--depth", depth])
     assert info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_check_explores_the_desk_machine_and_catches_a_broken_desk_row(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import attrs
+
+    from consultfsm.desk.table import DESK_TABLE
+    from consultfsm.verify.desk import explore_desk
+
+    assert main(["check", "--machine", "desk", "--format", "json"]) == 0
+    (desk,) = json.loads(capsys.readouterr().out)
+    assert desk["ok"] and desk["rows_covered"] == desk["rows_total"] == len(DESK_TABLE)
+    # B hangs up after answering and the desk never sends CALL_LEG_ENDED.
+    broken = tuple(attrs.evolve(r, emits=()) if r.key == "b:talking--dropped_b" else r
+                   for r in DESK_TABLE)  # fmt: skip
+    monkeypatch.setattr(cli_check, "explore_desk", lambda: explore_desk(broken))
+    assert main(["check", "--machine", "desk"]) == 1
+    out = capsys.readouterr().out
+    assert "VIOLATION: desk machine" in out and "without sending it" in out

@@ -1,9 +1,11 @@
-"""``consultfsm check``: exhaustive bounded exploration with every invariant checked.
+"""``consultfsm check``: exhaustive exploration with every invariant checked.
 
 Explores one leg and two legs sharing the customer's session (or one of them
-with ``--legs``), prints what was reached and covered, and on a violation the
-shortest counterexample as a trace ``consultfsm replay`` accepts. Progress goes
-to stderr; configurations are explored in parallel processes.
+with ``--legs``), bounded by depth, and the desk machine, every reachable state
+of both roles (:mod:`consultfsm.verify.desk`); prints what was reached and
+covered, and on a violation the shortest counterexample (for a leg, as a trace
+``consultfsm replay`` accepts). Progress goes to stderr; leg configurations are
+explored in parallel processes.
 """
 
 from __future__ import annotations
@@ -18,13 +20,15 @@ from typing import Any, TextIO
 
 from consultfsm.core.facts import LegConfig
 from consultfsm.core.table import TABLE
+from consultfsm.desk.table import DESK_TABLE
+from consultfsm.verify.desk import DeskReport, explore_desk
 from consultfsm.verify.explore import CONFIGS_FOR, DEFAULT_DEPTHS, Report, explore, trace_lines
 from consultfsm.verify.invariants import Invariant
 
 EPILOG = """\
 default depth: 8 actions for one leg, 6 for two legs (every case of the design
 note needs at most 7). An action is an input or a jump of the clock to the next
-pending deadline.
+pending deadline. The desk machine is small enough to explore whole: no depth.
 
 exit status:
   0  no invariant broke
@@ -48,6 +52,10 @@ def register(sub: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument(
+        "--machine", choices=("all", "leg", "desk"), default="all",
+        help="which machine to explore (default: all)",
+    )  # fmt: skip
     parser.add_argument("--depth", type=_positive, help="actions per path (default: 8 / 6)")
     parser.add_argument(
         "--legs", type=int, choices=(1, 2), help="explore only 1 or 2 legs (default: both)"
@@ -99,15 +107,51 @@ def check(depth: int | None, legs: Sequence[int], jobs: int) -> list[Report]:
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``consultfsm check``."""
     legs = (args.legs,) if args.legs else (1, 2)
-    reports = check(args.depth, legs, args.jobs)
+    reports = check(args.depth, legs, args.jobs) if args.machine in ("all", "leg") else []
+    desk = None
+    if args.machine in ("all", "desk"):
+        _progress("desk machine: every reachable state of both roles")
+        desk = explore_desk()
     out: TextIO = sys.stdout
     if args.format == "json":
-        json.dump([_as_json(r) for r in reports], out, indent=2)
+        docs = [_as_json(r) for r in reports] + ([_desk_json(desk)] if desk else [])
+        json.dump(docs, out, indent=2)
         out.write("\n")
     else:
         for report in reports:
             _as_text(report, out)
-    return 0 if all(r.ok for r in reports) else 1
+        if desk is not None:
+            _desk_text(desk, out)
+    return 0 if all(r.ok for r in reports) and (desk is None or desk.ok) else 1
+
+
+def _desk_json(report: DeskReport) -> dict[str, Any]:
+    return {
+        "machine": "desk",
+        "states": report.states,
+        "steps": report.steps,
+        "rows_covered": len(report.rows_covered),
+        "rows_total": len(report.rows_total),
+        "rows_missed": report.rows_missed,
+        "ok": report.ok,
+        "violations": [
+            {"rule": v.rule, "detail": v.detail, "path": list(v.path)} for v in report.violations
+        ],
+    }
+
+
+def _desk_text(report: DeskReport, out: TextIO) -> None:
+    verdict = "OK" if report.ok else "VIOLATION"
+    out.write(
+        f"{verdict}: desk machine, both roles, every reachable state\n"
+        f"  states reached:   {report.states}\n"
+        f"  inputs fed:       {report.steps}\n"
+        f"  rows covered:     {len(report.rows_covered)} of {len(DESK_TABLE)}\n"
+    )
+    if report.rows_missed:
+        out.write("  rows not covered: " + ", ".join(report.rows_missed) + "\n")
+    for v in report.violations[:20]:
+        out.write(f"  {v}\n")
 
 
 def _trace(report: Report) -> tuple[list[dict[str, Any]], bool]:
@@ -118,6 +162,7 @@ def _trace(report: Report) -> tuple[list[dict[str, Any]], bool]:
 
 def _as_json(report: Report) -> dict[str, Any]:
     out: dict[str, Any] = {
+        "machine": "leg",
         "legs": report.legs,
         "depth": report.depth,
         "states": report.states,

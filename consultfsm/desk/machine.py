@@ -121,7 +121,6 @@ class DeskStep:
 
 
 _NOT_DUE = DeskStep(Disposition.ABSORBED, None)
-_ROWS = index(DESK_TABLE)
 
 
 @attrs.frozen(slots=True)
@@ -209,6 +208,9 @@ class Desk:
     """One agent's desk, for one consult."""
 
     __slots__ = ("call", "facts", "now", "page", "settle_deadline", "settle_ms")
+    #: The table this class runs, by (role, state, input); :func:`desk_class`
+    #: makes a class that runs another (how the checks run a broken copy).
+    ROWS: ClassVar[dict[tuple[DeskRole, DeskCall, DeskInput], DeskRow]] = index(DESK_TABLE)
 
     def __init__(self, facts: DeskFacts, *, settle_ms: int = DEFAULT_SETTLE_MS,
                  created_at: int = 0) -> None:  # fmt: skip
@@ -249,7 +251,7 @@ class Desk:
             raise self._illegal(kind, at, "the page is down: Finesse cannot reach it (rule 3)")
         if kind in LIST_INPUTS and self.page is not DeskPage.READING:
             raise self._illegal(kind, at, "a dialog list is read only by a page coming back")
-        row = _ROWS.get((self.facts.role, self.call, kind))
+        row = self.ROWS.get((self.facts.role, self.call, kind))
         if row is None:
             raise self._illegal(kind, at, "no row of the desk table takes it")
         page = DeskPage.UP if kind in LIST_INPUTS else self.page
@@ -310,3 +312,9 @@ class Desk:
         desk = cls(snap.facts, settle_ms=snap.settle_ms, created_at=snap.now)
         desk.call, desk.page, desk.settle_deadline = snap.call, snap.page, snap.settle_deadline
         return desk
+
+
+def desk_class(rows: tuple[DeskRow, ...]) -> type[Desk]:
+    """A :class:`Desk` subclass that runs ``rows`` instead of the desk table,
+    with the same checks; ValueError when two rows share a key."""
+    return type("CustomDesk", (Desk,), {"__slots__": (), "ROWS": index(rows)})
