@@ -15,7 +15,7 @@ from consultfsm.core.errors import TimeWentBackwards
 from consultfsm.core.states import CimReason
 from consultfsm.core.table import Disposition
 from consultfsm.desk.agentdesk import AgentDesk
-from consultfsm.desk.machine import Desk, DeskFacts, DeskIllegalInput, DeskSnapshot
+from consultfsm.desk.machine import Desk, DeskEffect, DeskFacts, DeskIllegalInput, DeskSnapshot
 from consultfsm.desk.table import (
     DESK_TABLE,
     FINESSE_INPUTS,
@@ -389,3 +389,63 @@ def test_a_reload_at_any_moment_never_sends_a_second_start_nor_loses_the_end(
         assert ends[0].removeprefix("send_ended(").rstrip(")") in allowed, (desk, script)
         assert sent == [s for s in sent if s in ("send_started", "send_hold", "send_resume")
                         or s in ends]  # fmt: skip
+
+
+# --- the CIM messages a desk sends ---------------------------------------------------------
+
+
+def _answered_desk(
+    platform: str, customer_number: bool = True
+) -> tuple[AgentDesk, list[DeskEffect]]:
+    from consultfsm.desk.reading import CustomerNumberSource
+
+    source = CustomerNumberSource() if customer_number else CustomerNumberSource("callVariable9")
+    desk = AgentDesk(B_USER, B_EXT, customer_number=source)
+    c = Consult(platform)
+    c.dial(0)
+    effects = desk.on_update(c.ring(100)["b"][0], 100)
+    effects += desk.on_update(c.answer(2_000)["b"][0], 2_000)
+    return desk, [e for e in effects if e.is_send]
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_a_desk_s_start_is_a_schema_valid_cim_message_with_the_customer_s_number(
+    platform: str,
+) -> None:
+    from cim_schemas import cim_schemas
+
+    from consultfsm.wire.cim import CimCodec
+
+    codec = CimCodec("3000")
+    desk, (start,) = _answered_desk(platform)
+    message = desk.cim_message(start, codec)
+    wire = codec.encode(message)
+    cim_schemas().check_message(wire)
+    header, body = wire["header"], wire["body"]
+    assert header["intent"] == "CALL_LEG_STARTED" and body["reasonCode"] == "CONSULT"
+    assert header["sender"] == {"id": B_USER, "type": "AGENT"}
+    # The design note's solution: the customer's ANI, not A's extension.
+    assert header["channelData"]["channelCustomerIdentifier"] == CUSTOMER
+    assert body["callId"] == "16777301" and body["leg"] == f"{B_EXT}:{B_USER}:16777301"
+    attributes = {
+        a["key"]: a["value"] for a in header["channelData"].get("additionalAttributes", [])
+    }
+    if platform == "ucce":  # the CCM's other way to the session
+        assert attributes["associatedDialogUri"] == "/finesse/api/Dialog/16777300"
+    else:
+        assert "associatedDialogUri" not in attributes
+
+
+def test_without_the_customer_s_number_ucce_falls_back_and_uccx_refuses() -> None:
+    from consultfsm.wire.cim import CimCodec, CimEncodeError
+
+    codec = CimCodec("3000")
+    desk, (start,) = _answered_desk("ucce", customer_number=False)
+    wire = codec.encode(desk.cim_message(start, codec))
+    # What deployed desks send; the associatedDialogUri still finds the session.
+    assert wire["header"]["channelData"]["channelCustomerIdentifier"] == A_EXT
+    desk, (start,) = _answered_desk("uccx", customer_number=False)
+    with pytest.raises(CimEncodeError) as caught:
+        desk.cim_message(start, codec)
+    assert caught.value.path == "header.channelData.channelCustomerIdentifier"
+    assert "callVariable9" in caught.value.why

@@ -21,8 +21,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from consultfsm.core.errors import ConfigError, InvalidTime, SnapshotError, TimeWentBackwards
+from consultfsm.wire.cim import CimCodec, CimEncodeError, CimMessage, MessageIntent
 from consultfsm.wire.finesse import Dialog, Document, Update, UpdateEvent, parse_update
-from consultfsm.wire.legref import LegRef
+from consultfsm.wire.legref import LegRef, parse_leg_ref
 
 from .machine import Desk, DeskEffect, DeskFacts, DeskIllegalInput, DeskSnapshot, DeskStep
 from .reading import CustomerNumberSource, consult_platform, read_consult, read_list, read_successor
@@ -137,6 +138,46 @@ class AgentDesk:
         if desk is not None and desk.is_finished:
             del self.consults[dialog_id]
 
+    # --- the CIM messages ------------------------------------------------------------
+
+    def cim_message(self, effect: DeskEffect, codec: CimCodec) -> CimMessage:
+        """The CIM message to POST to the CCM for a send effect
+        (:attr:`DeskEffect.is_send`), sender this agent.
+
+        ``channelCustomerIdentifier`` is the customer's number from the call
+        data (the design note's solution: the CCM finds the session by it when
+        there is no ``associatedDialogUri``). Without one, the consult's UCCE
+        ``associatedDialogUri`` still finds the session, and the number falls
+        back to A's extension, what deployed desks send today; with neither
+        (UCCX, the call variable missing) :class:`CimEncodeError` names the
+        field, as the CCM could not place the consult. ``body.callId`` is the
+        consult's dialog id, ``body.leg`` this desk's leg string."""
+        intent = effect.cim_intent
+        if intent is None:
+            raise ValueError(f"{effect} is not a CIM message")
+        desk = self._desk_of(effect.leg)
+        facts = desk.facts
+        customer = facts.customer_number
+        if customer is None and facts.associated_dialog_uri is not None:
+            customer = facts.a_extension
+        if customer is None:
+            raise CimEncodeError(
+                "header.channelData.channelCustomerIdentifier",
+                f"no customer number in the call data ({self.customer_number.variable}) and no "
+                "associatedDialogUri: the CCM could not find the customer's session",
+            )
+        return codec.agent_message(
+            leg=facts.leg, at=effect.at, intent=MessageIntent(intent.value), agent=self.agent_id,
+            customer=customer, call_id=parse_leg_ref(facts.leg).dialog_id,
+            reason=effect.cim_reason, associated_dialog_uri=facts.associated_dialog_uri,
+        )  # fmt: skip
+
+    def _desk_of(self, leg: str) -> Desk:
+        for desk in self.consults.values():
+            if desk.facts.leg == leg:
+                return desk
+        raise KeyError(f"no consult of this desk has the leg {leg!r}")
+
     # --- snapshots --------------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
@@ -197,7 +238,8 @@ class AgentDesk:
         a_extension = dialog.from_address
         role = DeskRole.A if a_extension == self.extension else DeskRole.B
         leg = str(LegRef(self.extension, self.agent_id, dialog.id))
-        facts = DeskFacts(role, leg, self.customer_number.read(dialog), a_extension)
+        facts = DeskFacts(role, leg, self.customer_number.read(dialog), a_extension,
+                          dialog.associated_dialog_uri)  # fmt: skip
         desk = Desk(facts, settle_ms=self.settle_ms, created_at=at)
         if self.page is not DeskPage.UP:
             desk.page = self.page

@@ -73,6 +73,7 @@ class DeskFacts:
     leg: str  # the wire leg string, <extension>:<agentId>:<dialogId>
     customer_number: str | None = None  # from call data (CustomerNumberSource)
     a_extension: str | None = None  # A's phone: who is who on the consult dialog
+    associated_dialog_uri: str | None = None  # UCCE: the customer's dialog
 
 
 @attrs.frozen(slots=True)
@@ -140,7 +141,7 @@ class DeskSnapshot:
         return {
             "v": self.VERSION, "role": self.facts.role.value, "leg": self.facts.leg,
             "customer_number": self.facts.customer_number, "a_extension": self.facts.a_extension,
-            "call": self.call.value,
+            "associated_dialog_uri": self.facts.associated_dialog_uri, "call": self.call.value,
             "page": self.page.value, "settle_deadline": self.settle_deadline, "now": self.now,
             "settle_ms": self.settle_ms,
         }  # fmt: skip
@@ -150,8 +151,8 @@ class DeskSnapshot:
         """Read :meth:`to_dict`'s form; :class:`SnapshotError` names a bad field."""
         if not isinstance(data, Mapping):
             raise SnapshotError("$", "must be an object")
-        expected = {"v", "role", "leg", "customer_number", "a_extension", "call", "page",
-                    "settle_deadline", "now", "settle_ms"}  # fmt: skip
+        expected = {"v", "role", "leg", "customer_number", "a_extension", "associated_dialog_uri",
+                    "call", "page", "settle_deadline", "now", "settle_ms"}  # fmt: skip
         if set(data) != expected:
             wrong = sorted(set(data) ^ expected)
             raise SnapshotError(wrong[0], "unknown or missing field")
@@ -180,7 +181,7 @@ class DeskSnapshot:
 
         snap = cls(
             DeskFacts(enum("role", DeskRole), text("leg"), text("customer_number", True),
-                      text("a_extension", True)),
+                      text("a_extension", True), text("associated_dialog_uri", True)),
             enum("call", DeskCall), enum("page", DeskPage), number("settle_deadline", True),
             number("now"), number("settle_ms"),
         )  # fmt: skip

@@ -531,6 +531,28 @@ class CimCodec:
             reason=_reason(event.reason),
         )
 
+    def agent_message(
+        self, *, leg: str, at: int, intent: MessageIntent, agent: str, customer: str,
+        call_id: str | None, reason: CimReason | None, service: str | None = None,
+        channel_session_id: str | None = None, conversation_id: str | None = None,
+        associated_dialog_uri: str | None = None,
+    ) -> CimMessage:  # fmt: skip
+        """A CIM message an agent's desk sends (sender ``AGENT``), from plain
+        values: what an AgentDesk that reads Finesse itself knows
+        (:meth:`consultfsm.desk.AgentDesk.cim_message`). ``customer`` is the
+        ``channelCustomerIdentifier``: the customer's number, which lets the
+        CCM find the session without an ``associatedDialogUri`` (UCCX, queue
+        consults); where the consult has one (UCCE), it travels as the
+        ``associatedDialogUri`` additional attribute."""
+        extra = () if associated_dialog_uri is None else (
+            Attribute("associatedDialogUri", "String2000", associated_dialog_uri),)  # fmt: skip
+        return self._message(
+            leg=leg, at=at, intent=intent, sender=Sender(agent, SenderType.AGENT.value),
+            customer=customer, service=service, channel_session_id=channel_session_id,
+            conversation_id=conversation_id, call_id=call_id, reason=_reason(reason),
+            attributes=extra,
+        )  # fmt: skip
+
     def system_message_for(
         self, event: Publication, session: ChannelSessionRef, call_id: str | None = None
     ) -> CimMessage:
@@ -552,17 +574,16 @@ class CimCodec:
     def _message(
         self, *, leg: str, at: int, intent: MessageIntent, sender: Sender, customer: str,
         service: str | None, channel_session_id: str | None, conversation_id: str | None,
-        call_id: str | None, reason: str | None,
+        call_id: str | None, reason: str | None, attributes: tuple[Attribute, ...] = (),
     ) -> CimMessage:  # fmt: skip
         if not customer.strip():
             raise CimEncodeError(
                 "header.channelData.channelCustomerIdentifier", "the leg has no customer identifier"
             )
-        attributes: tuple[Attribute, ...] = ()
         # Deployed desks mirror conversationId into additionalAttributes on
         # CALL_LEG_ENDED; the CCM reads it from there after a desk refresh.
         if intent is MessageIntent.CALL_LEG_ENDED and conversation_id is not None:
-            attributes = (Attribute("conversationId", "String2000", conversation_id),)
+            attributes = (Attribute("conversationId", "String2000", conversation_id), *attributes)
         return CimMessage(
             message_id(leg, intent, occurrence_of(intent, at)),
             MessageHeader(
