@@ -449,3 +449,36 @@ def test_without_the_customer_s_number_ucce_falls_back_and_uccx_refuses() -> Non
         desk.cim_message(start, codec)
     assert caught.value.path == "header.channelData.channelCustomerIdentifier"
     assert "callVariable9" in caught.value.why
+
+
+# --- the real captures through the AgentDesk -----------------------------------------------
+
+
+def test_every_captured_scenario_runs_through_an_agentdesk_and_concludes_nothing() -> None:
+    """None of the captures is a consult (their SOURCE.md): fed in order to
+    the desk of the agent they were captured for, each scenario must go
+    through whole (re-keyed transfers, wrap-up, a withdrawn alert, an error
+    update) and the desk must conclude there is no consult to show or report."""
+    from finesse_captures import captures_dir, read_capture
+
+    from consultfsm.wire.finesse import Update, parse_document
+
+    scenarios = sorted(p for p in (captures_dir() / "scenario").iterdir() if p.is_dir())
+    assert len(scenarios) == 7
+    fed = 0
+    for folder in scenarios:
+        updates = [
+            doc for f in sorted(folder.iterdir())
+            if isinstance(doc := parse_document(read_capture(f)), Update)
+        ]  # fmt: skip
+        agent = next(
+            p.media_address for u in updates for d in u.dialogs for p in d.participants
+            if p.media_address_type == "AGENT_DEVICE"
+        )  # fmt: skip
+        user = next((u.user_id for u in updates if u.user_id), None) or "unknown"
+        desk = AgentDesk(user, agent)
+        for t, update in enumerate(updates):
+            assert desk.on_update(update, t * 100) == [], (folder.name, update)
+            fed += 1
+        assert desk.consults == {}, folder.name
+    assert fed >= 25

@@ -50,6 +50,15 @@ def event_record(event: ev.Event, facts: LegFacts) -> Record:
     return record
 
 
+def desk_effect(at: int, leg: str, agent: str, effect: str, reason: str | None) -> Record:
+    """What an AgentDesk fed Finesse shows (``alert_shown``, ``consult_restored``,
+    ...), addressed to that desk; ``reason`` only where the effect has one."""
+    record: Record = {"at": at, "leg": leg, "to": desk(agent), "event": effect}
+    if reason is not None:
+        record["reason"] = str(reason)
+    return record
+
+
 # -- the host ---------------------------------------------------------------------
 
 

@@ -52,6 +52,7 @@ from consultfsm.wire.cim import (
 
 from . import records
 from .config import DEFAULT_SERVICE_IDENTIFIER, SystemConfig, components
+from .desks import Desks
 from .journal import Journal
 from .presence import Away, Presence, agent_input, desk_input
 from .publisher import Publisher
@@ -59,12 +60,15 @@ from .records import Record, dumps_record
 from .timers import TimerHeap
 from .trace import (
     CUSTOMER,
+    AgentDeskOpened,
     Browser,
     CallInput,
     CimReport,
     Config,
     ConsultInitiated,
+    DialogList,
     Dropped,
+    FinesseUpdate,
     LegInput,
     Offered,
     Rekeyed,
@@ -151,6 +155,7 @@ class System:
         self._journal = Journal()  # what the current input changed
         self._presence = Presence(self._journal)
         self._ccm = Publisher(self._journal)
+        self._desks = Desks(self._journal)  # agents whose desk is fed Finesse
         self._timers = TimerHeap()
         self._fired: list[str] = []  # "leg timer" of each timer the current input fired
         self._set_config(self.config)
@@ -258,6 +263,10 @@ class System:
                 raise _Rejected(f"no active channel session {item.session!r}")
         elif isinstance(item, CimReport):
             self._read_report(item)
+        elif isinstance(item, AgentDeskOpened) and item.agent in self._desks:
+            raise _Rejected(f"agent {item.agent!r} already has an agent_desk")
+        elif isinstance(item, FinesseUpdate | DialogList) and item.agent not in self._desks:
+            raise _Rejected(f"agent {item.agent!r} has no agent_desk to receive it")
 
     def _dispatch(self, item: TraceInput) -> list[Record]:
         if isinstance(item, Config):
@@ -274,6 +283,11 @@ class System:
             return list(self._call_input(item))
         if isinstance(item, Browser):
             return list(self._agent_input(item))
+        if isinstance(item, AgentDeskOpened):
+            self._desks.open(item)
+            return []
+        if isinstance(item, FinesseUpdate | DialogList):
+            return list(self._desks.feed(item, self._codec))
         return list(self._desk_report(item))
 
     def _rejection(
@@ -434,7 +448,9 @@ class System:
         what = f"{item.kind.value} of agent {item.agent!r}"
         self._refuse_unless_all_accept(targets, item.at, what, why)
         self._presence.set_away(item.agent, away)
-        if not targets:
+        if item.agent in self._desks:  # the page itself: its socket, or a reload
+            yield from self._desks.page(item.agent, item.kind, item.at, self._codec)
+        elif not targets:
             yield records.input_ignored(
                 item.at, None, item.kind.value, "no_live_leg", agent=item.agent
             )
@@ -485,7 +501,17 @@ class System:
             yield for_ccm[i] if i in for_ccm else records.event_record(event, leg.facts)
 
     def _fire_due(self, until: int) -> Iterator[Record]:
-        """Fire every timer due at or before ``until``, earliest first."""
+        """Fire every timer due at or before ``until``, earliest first: the
+        legs' and the AgentDesks' (a desk's first, at the same ms)."""
+        while (desk := self._desks.next_deadline()) is not None and desk[0] <= until:
+            yield from self._fire_legs(desk[0] - 1)
+            deadline, agent = desk
+            self.now = max(self.now, deadline)
+            self._fired.append(f"{agent}'s desk settle")
+            yield from self._desks.fire(agent, deadline, self._codec)
+        yield from self._fire_legs(until)
+
+    def _fire_legs(self, until: int) -> Iterator[Record]:
         while (armed := self._timers.pop_due(until)) is not None:
             self._journal.on_undo(partial(self._timers.push, armed))
             entry = self._legs.get(armed.leg)

@@ -17,6 +17,14 @@ import attrs
 
 from consultfsm.core.errors import ConsultFsmError
 from consultfsm.wire.cim import MAX_TIMESTAMP_MS, TimestampForm
+from consultfsm.wire.finesse import (
+    Dialog,
+    Document,
+    FinesseParseError,
+    Update,
+    parse_dialogs,
+    parse_update,
+)
 
 
 class TraceInputKind(StrEnum):
@@ -43,6 +51,9 @@ class TraceInputKind(StrEnum):
     BROWSER_RESTORED = "browser_restored"
     LOGGED_OUT = "logged_out"
     CIM_MESSAGE = "cim_message"
+    AGENT_DESK = "agent_desk"
+    FINESSE = "finesse"
+    DIALOGS = "dialogs"
 
 
 #: The CTI inputs about one leg's consult dialog that carry nothing but the leg
@@ -199,10 +210,45 @@ class CimReport:
     message: Any = attrs.field(eq=False)
 
 
+@attrs.frozen(slots=True)
+class AgentDeskOpened:
+    """From now on ``agent``'s desk is an :class:`~consultfsm.desk.AgentDesk`
+    fed Finesse (``finesse``, ``dialogs``): the agent's Finesse user id and
+    phone extension, and the call variable that holds the customer's number."""
+
+    at: int
+    agent: str
+    extension: str
+    agent_id: str
+    customer_variable: str | None = None
+
+
+@attrs.frozen(slots=True)
+class FinesseUpdate:
+    """An XMPP notification reaching ``agent``'s page (XML text, or the JSON
+    object a gadget gets), read when the line is."""
+
+    at: int
+    agent: str
+    update: Update = attrs.field(eq=False)
+
+
+@attrs.frozen(slots=True)
+class DialogList:
+    """The dialog list ``agent``'s page read on return
+    (``GET /finesse/api/User/{id}/Dialogs``)."""
+
+    at: int
+    agent: str
+    dialogs: tuple[Dialog, ...] = attrs.field(eq=False)
+
+
 TraceInput = (
     Config | Tick | SessionStarted | SessionEnded | ConsultInitiated | CallInput | Offered
-    | Rekeyed | Dropped | Browser | CimReport
+    | Rekeyed | Dropped | Browser | CimReport | AgentDeskOpened | FinesseUpdate | DialogList
 )  # fmt: skip
+#: The inputs that drive an agent's AgentDesk from what its page receives.
+DeskFeed = FinesseUpdate | DialogList
 #: The inputs about one leg's consult dialog, from the CTI.
 LegInput = CallInput | Offered | Rekeyed | Dropped
 
@@ -273,7 +319,34 @@ _FIELDS: dict[TraceInputKind, frozenset[str]] = {
     TraceInputKind.DROPPED: _fields(Dropped),
     **dict.fromkeys(AGENT_INPUTS, _fields(Browser)),
     TraceInputKind.CIM_MESSAGE: frozenset({"from", "message"}),  # ``from`` is a keyword
+    TraceInputKind.AGENT_DESK: _fields(AgentDeskOpened),
+    TraceInputKind.FINESSE: frozenset({"agent", "xml", "json"}),
+    TraceInputKind.DIALOGS: frozenset({"agent", "xml", "json"}),
 }
+
+
+def _document(obj: Mapping[str, Any]) -> Document:
+    """The ``xml`` text or ``json`` object of a Finesse input (exactly one)."""
+    given = [k for k in ("xml", "json") if obj.get(k) is not None]
+    if len(given) != 1:
+        raise TraceError("xml", "give the document as `xml` (text) or `json` (object), once")
+    value = obj[given[0]]
+    if given[0] == "xml" and not isinstance(value, str):
+        raise TraceError("xml", f"expected XML text, got {type(value).__name__}")
+    if given[0] == "json" and not isinstance(value, dict):
+        raise TraceError("json", f"expected an object, got {type(value).__name__}")
+    return value  # type: ignore[no-any-return]
+
+
+def _finesse(kind: TraceInputKind, at: int, obj: Mapping[str, Any]) -> TraceInput:
+    agent, document = _req(obj, "agent"), _document(obj)
+    field = "xml" if "xml" in obj else "json"
+    try:
+        if kind is TraceInputKind.FINESSE:
+            return FinesseUpdate(at, agent, parse_update(document))
+        return DialogList(at, agent, parse_dialogs(document))
+    except FinesseParseError as exc:
+        raise TraceError(field, str(exc)) from None
 
 
 def _build(kind: TraceInputKind, at: int, obj: Mapping[str, Any]) -> TraceInput:
@@ -332,6 +405,14 @@ def _build(kind: TraceInputKind, at: int, obj: Mapping[str, Any]) -> TraceInput:
         return Dropped(at, _req(obj, "leg"), _req(obj, "by"), _source_at(obj))
     if kind in AGENT_INPUTS:
         return Browser(at, kind, _req(obj, "agent"))
+    if kind is K.AGENT_DESK:
+        agent = _req(obj, "agent")
+        return AgentDeskOpened(
+            at, agent, _req(obj, "extension"), _str(obj, "agent_id", required=False) or agent,
+            _str(obj, "customer_variable", required=False),
+        )  # fmt: skip
+    if kind in (K.FINESSE, K.DIALOGS):
+        return _finesse(kind, at, obj)
     if "message" not in obj:
         raise TraceError("message", "missing")
     return CimReport(at, _req(obj, "from"), obj["message"])
@@ -348,6 +429,9 @@ _KIND_OF: dict[type, TraceInputKind] = {
     Rekeyed: TraceInputKind.REKEYED,
     Dropped: TraceInputKind.DROPPED,
     CimReport: TraceInputKind.CIM_MESSAGE,
+    AgentDeskOpened: TraceInputKind.AGENT_DESK,
+    FinesseUpdate: TraceInputKind.FINESSE,
+    DialogList: TraceInputKind.DIALOGS,
 }
 
 
@@ -404,12 +488,16 @@ __all__ = [
     "AGENT_INPUTS",
     "CUSTOMER",
     "PLAIN_CALL_INPUTS",
+    "AgentDeskOpened",
     "Browser",
     "CallInput",
     "CimReport",
     "Config",
     "ConsultInitiated",
+    "DeskFeed",
+    "DialogList",
     "Dropped",
+    "FinesseUpdate",
     "LegInput",
     "Offered",
     "Rekeyed",
