@@ -23,11 +23,14 @@ from typing import Any
 from consultfsm.core.errors import ConfigError, InvalidTime, SnapshotError, TimeWentBackwards
 from consultfsm.wire.cim import CimCodec, CimEncodeError, CimMessage, MessageIntent
 from consultfsm.wire.finesse import Dialog, Document, Update, UpdateEvent, parse_update
-from consultfsm.wire.legref import LegRef, parse_leg_ref
+from consultfsm.wire.legref import LegRef
 
 from .machine import Desk, DeskEffect, DeskFacts, DeskIllegalInput, DeskSnapshot, DeskStep
 from .reading import CustomerNumberSource, consult_platform, read_consult, read_list, read_successor
-from .table import DEFAULT_SETTLE_MS, PAGE_MOVES, DeskInput, DeskPage, DeskRole
+from .table import DEFAULT_SETTLE_MS, PAGE_MOVES, DeskCall, DeskInput, DeskPage, DeskRole
+
+#: The states in which a consult may still be re-posted under another id.
+_NOT_YET_ANSWERED = frozenset({DeskCall.NONE, DeskCall.RINGING})
 
 #: Expertflow's desks: ``callVariable1`` holds ``<ANI>:<primaryDN>``.
 EXPERTFLOW_CUSTOMER_NUMBER = CustomerNumberSource()
@@ -53,8 +56,10 @@ class AgentDesk:
         self.settle_ms = settle_ms
         self.page = DeskPage.UP
         self.now = 0
-        #: The desk machine of each consult, by its dialog id.
+        #: The desk machine of each consult, by its (current) dialog id.
         self.consults: dict[str, Desk] = {}
+        #: Dialog ids a consult had before it was re-keyed -> the id it moved to.
+        self.rekeyed: dict[str, str] = {}
 
     # --- what the page receives -------------------------------------------------------
 
@@ -99,12 +104,15 @@ class AgentDesk:
     def _on_dialogs(self, dialogs: tuple[Dialog, ...], at: int) -> list[DeskEffect]:
         self.now = at
         out: list[DeskEffect] = []
+        for dialog in dialogs:  # a consult re-posted under a new id while the page was away
+            if self._unknown_consult(dialog):
+                self._rekeyed(dialog)
         for dialog_id, desk in self.consults.items():
             if desk.page is DeskPage.READING:
                 a = desk.facts.a_extension or ""
                 out += self._feed(desk, read_list(dialogs, dialog_id, a), at)
         for dialog in dialogs:
-            if dialog.id not in self.consults and consult_platform(dialog) is not None:
+            if self._unknown_consult(dialog):
                 desk = self._new_desk(dialog, at)
                 desk.handle(DeskInput.PAGE_LOADED, at)
                 a = desk.facts.a_extension or ""
@@ -137,6 +145,7 @@ class AgentDesk:
         desk = self.consults.get(dialog_id)
         if desk is not None and desk.is_finished:
             del self.consults[dialog_id]
+            self.rekeyed = {old: new for old, new in self.rekeyed.items() if new != dialog_id}
 
     # --- the CIM messages ------------------------------------------------------------
 
@@ -155,7 +164,7 @@ class AgentDesk:
         intent = effect.cim_intent
         if intent is None:
             raise ValueError(f"{effect} is not a CIM message")
-        desk = self._desk_of(effect.leg)
+        dialog_id, desk = self._desk_of(effect.leg)
         facts = desk.facts
         customer = facts.customer_number
         if customer is None and facts.associated_dialog_uri is not None:
@@ -168,14 +177,14 @@ class AgentDesk:
             )
         return codec.agent_message(
             leg=facts.leg, at=effect.at, intent=MessageIntent(intent.value), agent=self.agent_id,
-            customer=customer, call_id=parse_leg_ref(facts.leg).dialog_id,
+            customer=customer, call_id=dialog_id,
             reason=effect.cim_reason, associated_dialog_uri=facts.associated_dialog_uri,
         )  # fmt: skip
 
-    def _desk_of(self, leg: str) -> Desk:
-        for desk in self.consults.values():
+    def _desk_of(self, leg: str) -> tuple[str, Desk]:
+        for dialog_id, desk in self.consults.items():
             if desk.facts.leg == leg:
-                return desk
+                return dialog_id, desk
         raise KeyError(f"no consult of this desk has the leg {leg!r}")
 
     # --- snapshots --------------------------------------------------------------------
@@ -188,6 +197,7 @@ class AgentDesk:
             "customer_number": [self.customer_number.variable, self.customer_number.separator,
                                 self.customer_number.part],
             "consults": {k: d.snapshot().to_dict() for k, d in self.consults.items()},
+            "rekeyed": dict(self.rekeyed),
         }  # fmt: skip
 
     @classmethod
@@ -203,6 +213,12 @@ class AgentDesk:
             consults = data["consults"]
             if data["v"] != 1 or not isinstance(consults, Mapping):
                 raise SnapshotError("v", "not a version 1 AgentDesk snapshot")
+            rekeyed = data["rekeyed"]
+            if not isinstance(rekeyed, Mapping) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in rekeyed.items()
+            ):
+                raise SnapshotError("rekeyed", "must map dialog ids to dialog ids")
+            desk.rekeyed = dict(rekeyed)
             now = data["now"]
             if isinstance(now, bool) or not isinstance(now, int) or now < 0:
                 raise SnapshotError("now", "must be a non-negative integer")
@@ -223,16 +239,44 @@ class AgentDesk:
         for consult_id, desk in self.consults.items():
             if (after := read_successor(dialog, consult_id)) is not None:
                 out += self._feed(desk, after, at)
+        if dialog.id in self.rekeyed:
+            return out  # an id the consult had before: late news (rule of the leg model)
         desk_or_none = self.consults.get(dialog.id)
         if desk_or_none is None:
             if consult_platform(dialog) is None or event is UpdateEvent.DELETE:
                 return out  # not a consult, or one this desk never knew
-            desk_or_none = self._new_desk(dialog, at)
+            desk_or_none = self._rekeyed(dialog) or self._new_desk(dialog, at)
         a = desk_or_none.facts.a_extension or ""
         seen = read_consult(dialog, a, event)
         if seen is not None:
             out += self._feed(desk_or_none, seen, at)
         return out
+
+    def _unknown_consult(self, dialog: Dialog) -> bool:
+        return (dialog.id not in self.consults and dialog.id not in self.rekeyed
+                and consult_platform(dialog) is not None)  # fmt: skip
+
+    def _rekeyed(self, dialog: Dialog) -> Desk | None:
+        """The consult ``dialog`` continues, if it is one this desk already
+        knows under another id (a CVP temporary dialog replaced by the real
+        one): the same A, customer call and number, not yet answered. A has
+        one consult at a time, so a second consult dialog while the first
+        still rings can only be the same consult re-posted. Its machine moves
+        to the new id; the old id is kept, and what still comes about it is
+        absorbed."""
+        for old_id, desk in self.consults.items():
+            facts = desk.facts
+            if (
+                desk.call in _NOT_YET_ANSWERED
+                and facts.a_extension == dialog.from_address
+                and facts.associated_dialog_uri == dialog.associated_dialog_uri
+                and facts.customer_number == self.customer_number.read(dialog)
+            ):
+                del self.consults[old_id]
+                self.consults[dialog.id] = desk
+                self.rekeyed[old_id] = dialog.id
+                return desk
+        return None
 
     def _new_desk(self, dialog: Dialog, at: int) -> Desk:
         a_extension = dialog.from_address
@@ -258,6 +302,7 @@ class AgentDesk:
         except BaseException:
             restored = AgentDesk.restore(before)
             self.page, self.now, self.consults = restored.page, restored.now, restored.consults
+            self.rekeyed = restored.rekeyed
             raise
 
     def _feed(self, desk: Desk, kind: DeskInput, at: int) -> list[DeskEffect]:
