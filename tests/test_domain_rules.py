@@ -153,6 +153,20 @@ PUBLICATIONS = (ev.CallLegStarted, ev.CallLegEnded, ev.CallHeld, ev.CallResumed)
 
 
 @pytest.mark.parametrize("call", list(MOVES), ids=str)
+def test_a_live_consult_goes_on_under_a_new_dialog_id_in_every_state(call: CallState) -> None:
+    # CVP replaces a temporary dialog at any stage, and a transfer or
+    # conference keeps the consult's id for good: nothing else changes.
+    leg = leg_in(call)
+    old = leg.facts.call_id
+    step = outcome(leg, I.REKEYED)
+    assert step is not None and step.applied and step.events == (), call
+    assert leg.call is call and leg.facts.call_id == VALUES[I.REKEYED], call
+    assert leg.call_ids == (old, VALUES[I.REKEYED]), call
+    late = outcome(leg, I.REKEYED, 600)
+    assert late is not None and late.disposition is Disposition.DUPLICATE
+
+
+@pytest.mark.parametrize("call", list(MOVES), ids=str)
 @pytest.mark.parametrize("desk_b", [D.CONNECTED, D.RESTORED, D.DISCONNECTED, D.LOST], ids=str)
 def test_b_s_desk_decides_who_reports_and_nothing_else(call: CallState, desk_b: DeskState) -> None:
     online = desk_b in (D.CONNECTED, D.RESTORED)
@@ -242,13 +256,27 @@ def test_presence_after_the_end_is_late_and_before_it_moves_the_desk(
     live = call is C.ACCEPTED
     gone = {"a": (I.BROWSER_DISCONNECTED_A, I.LOGGED_OUT_A),
             "b": (I.BROWSER_DISCONNECTED_B, I.LOGGED_OUT_B)}[side]  # fmt: skip
+    grace = Timer.GRACE_A if side == "a" else Timer.GRACE_B
+    # A browser that goes away is waited for (its grace window); one that
+    # Finesse logged out is not: it is lost, whichever way it was up before.
+    after = dict(zip(gone, (D.DISCONNECTED, D.LOST), strict=True))
     for up in (D.CONNECTED, D.RESTORED):
         for kind in gone:
             leg = leg_in(call, **{f"desk_{side}": up})  # type: ignore[arg-type]
             step = outcome(leg, kind)
             assert step is not None, (call, up, kind)
-            assert live or not step.events, (call, up, kind)
             assert step.disposition is (Disposition.APPLIED if live else Disposition.ABSORBED)
+            desk = getattr(leg, f"desk_{side}")
+            assert desk is (after[kind] if live else up), (call, up, kind)
+            waits = live and after[kind] is D.DISCONNECTED
+            assert (leg.deadline(grace) is not None) == waits, (call, up, kind)
+            assert [type(e) for e in step.events] == ([ev.TimerStarted] if waits else [])
+    if live:  # away, then logged out: no longer waited for
+        leg = leg_in(call, **{f"desk_{side}": D.DISCONNECTED})  # type: ignore[arg-type]
+        step = outcome(leg, gone[1])
+        assert step is not None and getattr(leg, f"desk_{side}") is D.LOST
+        assert leg.deadline(grace) is None
+        assert [type(e) for e in step.events] == [ev.TimerCancelled]
     for kind in gone:  # a desk already lost: the same news again
         step = outcome(leg_in(call, **{f"desk_{side}": D.LOST}), kind)  # type: ignore[arg-type]
         assert step is not None and step.disposition is Disposition.DUPLICATE

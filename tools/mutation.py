@@ -4,6 +4,7 @@
     python tools/mutation.py --jobs 1 --only guards
     python tools/mutation.py --sample 5      # every 5th mutant, for a quick look
     python tools/mutation.py --json out.json # the full result, for docs/verification.md
+    python tools/mutation.py --match "held--transferred"   # re-run some mutants by name
 
 Run on demand, like the benchmark; not part of CI. Three families of mutants:
 
@@ -290,12 +291,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, default=1, help="run every Nth mutant")
     parser.add_argument("--timeout", type=int, default=600, help="seconds per mutant")
     parser.add_argument("--json", type=Path, help="write every result here")
+    parser.add_argument(
+        "--match", action="append", metavar="TEXT",
+        help="only the mutants whose description contains TEXT (repeatable): to re-run "
+        "the survivors of a full run after a new test",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     from consultfsm.core.executor import compile_table
 
     families = {"rows": row_mutants, "guards": guard_mutants, "runtime": runtime_mutants}
     chosen = args.only or list(families)
     specs = [s for name in chosen for s in families[name]()][:: args.sample]
+    if args.match:
+        specs = [s for s in specs if any(text in describe(s) for text in args.match)]
     reference = _signature(compile_table(fast=False))
     results: list[dict[str, Any]] = []
     to_run = []
