@@ -115,19 +115,29 @@ def scripts(draw: st.DrawFn) -> tuple[str, Script]:
     return ending if answered or ending in ("rona", "cancel") else "none", script
 
 
-def seen_on(script: Script, desk: str) -> bool:
-    """Could ``desk`` know B answered: its page was up when B answered, or
-    came back (and read its list) before the consult ended?"""
+def saw(script: Script, desk: str, start: str, ends: frozenset[str]) -> bool:
+    """Did ``desk``'s page see the consult between ``start`` and the first of
+    ``ends``: up at ``start``, or back (reading its list) before an end?"""
     up, on = True, False
     for _, what, kw in script:
         if what in ("away", "back") and kw["desk"] == desk:
             up = what == "back"
             if up and on:
                 return True
-        elif what == "answer":
+        elif what == start:
             on = True
             if up:
                 return True
-        elif what in ("hang_up", "transfer", "conference"):
+        elif what in ends:
             on = False
     return False
+
+
+#: B is on the call from its answer until one of these.
+CALL_ENDS = frozenset({"hang_up", "transfer", "conference"})
+
+
+def seen_on(script: Script, desk: str) -> bool:
+    """Could ``desk`` know B answered: its page was up when B answered, or
+    came back (and read its list) before the consult ended?"""
+    return saw(script, desk, "answer", CALL_ENDS)

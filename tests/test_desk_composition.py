@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from desk_world import PLATFORMS, SETTLE, Script, World, run, scripts, seen_on
+from desk_world import PLATFORMS, SETTLE, Script, World, run, saw, scripts, seen_on
 from finesse_builder import A_EXT
 from hypothesis import given
 
@@ -90,24 +90,6 @@ def _same_view(seen: str, truth: str) -> bool:
     return seen in (truth, f"{kind}(gone)")
 
 
-def _saw(script: Script, desk: str, start: str, ends: frozenset[str]) -> bool:
-    """Did ``desk``'s page see the consult between ``start`` and the first of
-    ``ends``: up at ``start``, or back (reading its list) before an end?"""
-    up, on = True, False
-    for _, what, kw in script:
-        if what in ("away", "back") and kw["desk"] == desk:
-            up = what == "back"
-            if up and on:
-                return True
-        elif what == start:
-            on = True
-            if up:
-                return True
-        elif what in ends:
-            on = False
-    return False
-
-
 #: B's list holds the consult from its ring until one of these.
 _LEAVES_B = frozenset({"rona", "cancel", "hang_up", "transfer", "conference"})
 #: The ring, as A's list shows it, ends with one of these.
@@ -133,7 +115,7 @@ def test_the_desks_keep_the_leg_model_s_promises(platform: str, case: tuple[str,
     # how a consult that page never showed ended.
     for desk in ("a", "b"):
         seen, told = _views(world, desk), truth.views[desk]
-        if desk == "b" and not _saw(script, "b", "ring", _LEAVES_B):
+        if desk == "b" and not saw(script, "b", "ring", _LEAVES_B):
             ending = ("alert_removed", "consult_ended")
             assert seen == [] and all(t.startswith(ending) for t in told), (seen, told)
             continue
@@ -142,7 +124,7 @@ def test_the_desks_keep_the_leg_model_s_promises(platform: str, case: tuple[str,
         # tell that from a consult not yet offered, and is told nothing.
         if (
             desk == "a"
-            and not _saw(script, "a", "ring", _RING_ENDS)
+            and not saw(script, "a", "ring", _RING_ENDS)
             and told[-1:] == ["consult_ended(rona)"]
         ):
             told = told[:-1]
