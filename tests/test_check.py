@@ -110,8 +110,8 @@ def test_check_explores_the_desk_machine_and_catches_a_broken_desk_row(
     assert main(["check", "--machine", "desk", "--format", "json"]) == 0
     (desk,) = json.loads(capsys.readouterr().out)
     assert desk["ok"] and desk["rows_covered"] == desk["rows_total"] == len(DESK_TABLE)
-    # B hangs up after answering and the desk never sends CALL_LEG_ENDED.
-    broken = tuple(attrs.evolve(r, emits=()) if r.key == "b:talking--dropped_b" else r
+    # The answered consult's end is never sent after the settle window.
+    broken = tuple(attrs.evolve(r, emits=()) if r.key == "b:closing--settle_timeout" else r
                    for r in DESK_TABLE)  # fmt: skip
     monkeypatch.setattr(cli_check, "explore_desk", lambda: explore_desk(broken))
     assert main(["check", "--machine", "desk"]) == 1

@@ -26,8 +26,8 @@ def _broken(key: str, **change: object) -> tuple[DeskRow, ...]:
 @pytest.mark.parametrize(
     ("key", "change", "rule"),
     [
-        # B hangs up and the end is never sent.
-        ("b:talking--dropped_b", {"emits": ()}, "reached the end without sending it"),
+        # The consult ended and the settle window passed: the end is never sent.
+        ("b:closing--settle_timeout", {"emits": ()}, "reached the end without sending it"),
         # A second start for the same consult.
         ("b:held--answered", {"emits": (Emit(Effect.SEND_STARTED), Emit(Effect.SEND_RESUME))},
          "CALL_LEG_STARTED sent twice"),

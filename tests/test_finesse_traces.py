@@ -179,3 +179,33 @@ def test_a_rejected_input_undoes_a_desk_timer_that_fired_before_it() -> None:
     out = system.feed_line(json.dumps({"at": 12_000, "input": "tick"}))
     assert [(r["at"], r["event"]) for r in out] == [(11_000, "timer_fired"),
                                                     (11_000, "cim_message")]  # fmt: skip
+
+
+def test_an_agent_desk_reads_the_customer_s_number_where_the_deployment_puts_it() -> None:
+    import re
+
+    from finesse_builder import Consult
+
+    from consultfsm.replay.system import replay
+
+    consult = Consult("uccx")
+    consult.dial(0)
+    ring = consult.ring(100)["b"][0]
+    answer = consult.answer(2_000)["b"][0]
+
+    # The captured deployment's format: callVariable4 as <ANI>_<something>.
+    def moved(xml: str) -> str:
+        return re.sub(r"<name>callVariable1</name><value>[^<]*</value>",
+                      "<name>callVariable4</name><value>01042600114_1</value>", xml)  # fmt: skip
+
+    desk = {**DESK_B, "customer_variable": "callVariable4", "customer_separator": "_"}
+    lines = _lines(
+        desk,
+        {"at": 100, "input": "finesse", "agent": "B", "xml": moved(ring)},
+        {"at": 2_000, "input": "finesse", "agent": "B", "xml": moved(answer)},
+    )
+    result = replay(lines)
+    (sent,) = [r for r in result.records if r["event"] == "cim_message"]
+    assert sent["message"]["header"]["channelData"]["channelCustomerIdentifier"] == "01042600114"
+    bad = replay(_lines({**DESK_B, "customer_part": -1}))
+    assert bad.rejected == 1

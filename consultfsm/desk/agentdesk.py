@@ -5,7 +5,8 @@ notifications the page gets (XML, JSON, or parsed), the page's lifecycle (a
 fresh page, socket down, socket up) and the dialog list it reads on return,
 and runs one desk machine (:class:`~consultfsm.desk.machine.Desk`) per consult
 it learns of. It answers with the effects to carry out: what to show, and the
-CIM messages to POST to the CCM. It keeps nothing but its machines, and
+CIM messages to POST to the CCM. It keeps its machines, the ids re-keyed
+consults had before and those of consults it was told to :meth:`forget`;
 :meth:`AgentDesk.snapshot` is the whole of it, for ``localStorage``.
 
 Which dialogs are consults (:func:`~consultfsm.desk.reading.consult_platform`)
@@ -20,14 +21,46 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from consultfsm.core.errors import ConfigError, InvalidTime, SnapshotError, TimeWentBackwards
+import attrs
+
+from consultfsm.core.errors import (
+    ConfigError,
+    ConsultFsmError,
+    InvalidTime,
+    SnapshotError,
+    TimeWentBackwards,
+)
 from consultfsm.wire.cim import CimCodec, CimEncodeError, CimMessage, MessageIntent
-from consultfsm.wire.finesse import Dialog, Document, Update, UpdateEvent, parse_update
+from consultfsm.wire.finesse import (
+    Dialog,
+    Document,
+    Update,
+    UpdateEvent,
+    parse_dialogs,
+    parse_update,
+)
 from consultfsm.wire.legref import LegRef
 
 from .machine import Desk, DeskEffect, DeskFacts, DeskIllegalInput, DeskSnapshot, DeskStep
 from .reading import CustomerNumberSource, consult_platform, read_consult, read_list, read_successor
 from .table import DEFAULT_SETTLE_MS, PAGE_MOVES, DeskCall, DeskInput, DeskPage, DeskRole
+
+#: How long a forgotten consult's dialog id is remembered (ms).
+FORGET_MS = 3_600_000
+#: What a dialog shows when B is offered it, or on it.
+_OFFERED = frozenset({DeskInput.ALERTING, DeskInput.ANSWERED, DeskInput.HELD})
+
+
+class UnknownConsult(ConsultFsmError, KeyError):
+    """A send effect of a consult this desk no longer has (it was forgotten)."""
+
+    def __init__(self, leg: str) -> None:
+        self.leg = leg
+        super().__init__(f"no consult of this desk has the leg {leg!r} (forgotten?)")
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return str(self.args[0])
+
 
 #: The states in which a consult may still be re-posted under another id.
 _NOT_YET_ANSWERED = frozenset({DeskCall.NONE, DeskCall.RINGING})
@@ -53,6 +86,8 @@ class AgentDesk:
         self.agent_id = agent_id
         self.extension = extension
         self.customer_number = customer_number
+        if isinstance(settle_ms, bool) or not isinstance(settle_ms, int) or settle_ms <= 0:
+            raise ConfigError("settle_ms", "the settle window must be a positive number of ms")
         self.settle_ms = settle_ms
         self.page = DeskPage.UP
         self.now = 0
@@ -60,6 +95,8 @@ class AgentDesk:
         self.consults: dict[str, Desk] = {}
         #: Dialog ids a consult had before it was re-keyed -> the id it moved to.
         self.rekeyed: dict[str, str] = {}
+        #: Finished consults whose machine was dropped (:meth:`forget`) -> when.
+        self.forgotten: dict[str, int] = {}
 
     # --- what the page receives -------------------------------------------------------
 
@@ -90,9 +127,12 @@ class AgentDesk:
         """The socket is back: read ``GET /finesse/api/User/{id}/Dialogs`` next."""
         return self._all(DeskInput.SOCKET_UP, at)
 
-    def on_dialogs(self, dialogs: Iterable[Dialog], at: int) -> list[DeskEffect]:
-        """The dialog list read after the page came back: every known consult is
-        reconciled with it, and a consult first seen here gets its machine."""
+    def on_dialogs(self, dialogs: Iterable[Dialog] | Document, at: int) -> list[DeskEffect]:
+        """The dialog list read after the page came back (parsed, or the
+        ``<Dialogs>`` body as received): every known consult is reconciled with
+        it, and a consult first seen here gets its machine."""
+        if isinstance(dialogs, str | bytes | Mapping):
+            dialogs = parse_dialogs(dialogs)
         dialogs = tuple(dialogs)
         self._check(at, "dialog list")
         if self.page is not DeskPage.READING:
@@ -141,11 +181,19 @@ class AgentDesk:
         return out
 
     def forget(self, dialog_id: str) -> None:
-        """Drop a finished consult's machine (late updates about it then do nothing)."""
+        """Drop a finished consult's machine, to keep the snapshot small. Its
+        dialog id is kept for :data:`FORGET_MS` (an id, not a machine), so a
+        late update about it still does nothing; after that window Finesse has
+        long stopped talking about it. A consult still going is kept."""
         desk = self.consults.get(dialog_id)
         if desk is not None and desk.is_finished:
             del self.consults[dialog_id]
-            self.rekeyed = {old: new for old, new in self.rekeyed.items() if new != dialog_id}
+            old_ids = [old for old, new in self.rekeyed.items() if new == dialog_id]
+            for old in old_ids:
+                del self.rekeyed[old]
+            for gone in (dialog_id, *old_ids):
+                self.forgotten[gone] = self.now
+        self.forgotten = {k: t for k, t in self.forgotten.items() if self.now - t <= FORGET_MS}
 
     # --- the CIM messages ------------------------------------------------------------
 
@@ -164,7 +212,7 @@ class AgentDesk:
         intent = effect.cim_intent
         if intent is None:
             raise ValueError(f"{effect} is not a CIM message")
-        dialog_id, desk = self._desk_of(effect.leg)
+        dialog_id, desk = self._desk_of(effect)
         facts = desk.facts
         customer = facts.customer_number
         if customer is None and facts.associated_dialog_uri is not None:
@@ -181,11 +229,11 @@ class AgentDesk:
             reason=effect.cim_reason, associated_dialog_uri=facts.associated_dialog_uri,
         )  # fmt: skip
 
-    def _desk_of(self, leg: str) -> tuple[str, Desk]:
+    def _desk_of(self, effect: DeskEffect) -> tuple[str, Desk]:
         for dialog_id, desk in self.consults.items():
-            if desk.facts.leg == leg:
+            if desk.facts.leg == effect.leg:
                 return dialog_id, desk
-        raise KeyError(f"no consult of this desk has the leg {leg!r}")
+        raise UnknownConsult(effect.leg)
 
     # --- snapshots --------------------------------------------------------------------
 
@@ -197,7 +245,7 @@ class AgentDesk:
             "customer_number": [self.customer_number.variable, self.customer_number.separator,
                                 self.customer_number.part],
             "consults": {k: d.snapshot().to_dict() for k, d in self.consults.items()},
-            "rekeyed": dict(self.rekeyed),
+            "rekeyed": dict(self.rekeyed), "forgotten": dict(self.forgotten),
         }  # fmt: skip
 
     @classmethod
@@ -219,6 +267,13 @@ class AgentDesk:
             ):
                 raise SnapshotError("rekeyed", "must map dialog ids to dialog ids")
             desk.rekeyed = dict(rekeyed)
+            forgotten = data["forgotten"]
+            if not isinstance(forgotten, Mapping) or not all(
+                isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
+                for k, v in forgotten.items()
+            ):
+                raise SnapshotError("forgotten", "must map dialog ids to times")
+            desk.forgotten = dict(forgotten)
             now = data["now"]
             if isinstance(now, bool) or not isinstance(now, int) or now < 0:
                 raise SnapshotError("now", "must be a non-negative integer")
@@ -239,8 +294,8 @@ class AgentDesk:
         for consult_id, desk in self.consults.items():
             if (after := read_successor(dialog, consult_id)) is not None:
                 out += self._feed(desk, after, at)
-        if dialog.id in self.rekeyed:
-            return out  # an id the consult had before: late news (rule of the leg model)
+        if dialog.id in self.rekeyed or dialog.id in self.forgotten:
+            return out  # an id the consult had before, or one forgotten: late news
         desk_or_none = self.consults.get(dialog.id)
         if desk_or_none is None:
             if consult_platform(dialog) is None or event is UpdateEvent.DELETE:
@@ -248,6 +303,19 @@ class AgentDesk:
             desk_or_none = self._rekeyed(dialog) or self._new_desk(dialog, at)
         a = desk_or_none.facts.a_extension or ""
         seen = read_consult(dialog, a, event)
+        if (
+            seen in _OFFERED
+            and desk_or_none.call is DeskCall.MISSED
+            and event is not (UpdateEvent.DELETE)
+        ):
+            # Offered again on the same dialog (a queue re-offers it after a
+            # RONA): a new offer, with a machine of its own. Never after an
+            # answer: an answered consult's dialog is not offered again.
+            desk_or_none = self._new_desk(dialog, at)
+        if desk_or_none.facts.customer_number is None:  # call data may come later
+            number = self.customer_number.read(dialog)
+            if number is not None:
+                desk_or_none.facts = attrs.evolve(desk_or_none.facts, customer_number=number)
         if seen is not None:
             out += self._feed(desk_or_none, seen, at)
         return out
@@ -302,7 +370,7 @@ class AgentDesk:
         except BaseException:
             restored = AgentDesk.restore(before)
             self.page, self.now, self.consults = restored.page, restored.now, restored.consults
-            self.rekeyed = restored.rekeyed
+            self.rekeyed, self.forgotten = restored.rekeyed, restored.forgotten
             raise
 
     def _feed(self, desk: Desk, kind: DeskInput, at: int) -> list[DeskEffect]:

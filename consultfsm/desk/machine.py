@@ -255,7 +255,11 @@ class Desk:
         row = self.ROWS.get((self.facts.role, self.call, kind))
         if row is None:
             raise self._illegal(kind, at, "no row of the desk table takes it")
-        page = DeskPage.UP if kind in LIST_INPUTS else self.page
+        # Rule 1: a list brings the page up, and so does live news reaching a
+        # page still reading (the list it reads is older for this consult).
+        reading = self.page is DeskPage.READING
+        page = DeskPage.UP if kind in LIST_INPUTS or (reading and kind in FINESSE_INPUTS) else (
+            self.page)  # fmt: skip
         self._move(row.target, page, at)
         emits = tuple(DeskEffect(self.facts.leg, at, e.effect, e.reason) for e in row.emits)
         return DeskStep(row.disposition, row, emits)

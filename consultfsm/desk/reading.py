@@ -111,13 +111,17 @@ def consult_parties(
     dialog: Dialog, a_extension: str
 ) -> tuple[Participant | None, Participant | None]:
     """A's and B's participants on a consult dialog: A is on ``a_extension``
-    (the consult's ``fromAddress``); B is the other agent's phone, or, when no
-    participant says its type, the other participant."""
+    (the consult's ``fromAddress``); B is the other agent's phone
+    (``AGENT_DEVICE``; a queue's port is not B), or, when no participant says
+    its type, the other participant."""
     a = dialog.participant(a_extension)
     others = [p for p in dialog.participants if p.media_address != a_extension]
     agents = [p for p in others if p.media_address_type == "AGENT_DEVICE"]
-    b = (agents or others)[0] if agents or others else None
-    return a, b
+    if agents or any(p.media_address_type for p in dialog.participants):
+        # Types are given: only an agent's phone is B. A queue's port or a
+        # CTI route point (UCCX, a queue consult) connected first is not.
+        return a, agents[0] if agents else None
+    return a, others[0] if others else None
 
 
 #: A participant in wrap-up has left the call as surely as one dropped.

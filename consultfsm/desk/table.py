@@ -13,7 +13,9 @@ The rules
    (``up``; ``down``: the socket closed; ``reading``: a new page, or a page
    whose socket came back, that has not yet read its dialog list). Lifecycle
    inputs move only the page; every other input moves only the call, and a
-   list input (``listed_*``) also brings the page ``up``.
+   list input (``listed_*``) also brings the page ``up``, and so does a
+   Finesse input reaching a ``reading`` page: it is newer than any list that
+   page is still reading, which then no longer concerns this consult.
 2. A row is ``(role, call state, input) -> (target, emits, disposition)``;
    ``role`` is ``a`` (the consulting agent's desk) or ``b`` (the consulted
    agent's). At most one row per (role, state, input): no row means the input
@@ -29,12 +31,14 @@ The rules
    change of hold. Both desks send them: B's is the note's; A's lets the CCM
    learn the consult's fate while B's page is away. The CCM keeps one of each
    (issue 13).
-5. Finesse never says a transfer will follow a hang-up: when A leaves an
-   answered consult, the desk waits in ``closing`` for a dialog that names the
-   consult as its ``secondaryId`` (a transfer or conference). The ``settle``
-   timer bounds the wait: it runs while the call is ``closing`` and the page is
-   ``up`` (a page that goes away stops it; the list read on return decides),
-   and its expiry ends the consult as A's hang-up.
+5. Finesse never says a transfer will follow a hang-up, and in a transfer
+   both parties leave the consult dialog milliseconds apart, in either order:
+   so when an answered consult's dialog ends, whoever it shows leaving first,
+   the desk waits in ``closing`` for a dialog that names the consult as its
+   ``secondaryId`` (a transfer or conference). The ``settle`` timer bounds the
+   wait: it runs while the call is ``closing`` and the page is ``up`` (a page
+   that goes away stops it; the list read on return decides), and its expiry
+   ends the consult (``CONSULT_ENDED``).
 6. Without a decline in Finesse (an alerting participant's only action is
    ANSWER), B's participant dropping while it rings is the routing's RONA, or
    the phone forwarding the call: both are ``rona``.
@@ -75,7 +79,7 @@ class DeskCall(StrEnum):
     RINGING = "ringing"  # B's phone rings (B: the alert is shown)
     TALKING = "talking"  # B answered: the consult is on
     HELD = "held"  # on the consult, held by A or B
-    CLOSING = "closing"  # A left an answered consult; a transfer may follow (rule 5)
+    CLOSING = "closing"  # an answered consult's dialog ended; a transfer may follow (rule 5)
     MISSED = "missed"  # ended before B answered (terminal)
     ENDED = "ended"  # ended after B answered (terminal)
     TRANSFERRED = "transferred"  # became the customer's call with B (terminal)
@@ -318,7 +322,7 @@ def _rows_for(role: DeskRole) -> list[DeskRow]:
             row(on, shows_same, on, disposition=DUP),
             row(on, shows_other, other, change),
             row(on, I.DROPPED_A, C.CLOSING),  # rule 5: a transfer may follow
-            row(on, I.DROPPED_B, C.ENDED, *_end(C.ENDED, R.DROPPED_BY_B)),
+            row(on, I.DROPPED_B, C.CLOSING),  # ... whoever shows leaving first
             row(on, I.FAILED, C.ENDED, *_end(C.ENDED, R.FAILED)),
             row(on, I.TRANSFERRED, C.TRANSFERRED, *_end(C.TRANSFERRED, R.TRANSFERRED)),
             row(on, I.CONFERENCED, C.CONFERENCED, *_end(C.CONFERENCED, R.CONFERENCED)),
@@ -344,17 +348,15 @@ def _rows_for(role: DeskRole) -> list[DeskRow]:
         # --- closing: A left; a dialog naming the consult may still come (rule 5)
         row(C.CLOSING, I.TRANSFERRED, C.TRANSFERRED, *_end(C.TRANSFERRED, R.TRANSFERRED)),
         row(C.CLOSING, I.CONFERENCED, C.CONFERENCED, *_end(C.CONFERENCED, R.CONFERENCED)),
-        row(C.CLOSING, I.SETTLE_TIMEOUT, C.ENDED, *_end(C.ENDED, R.DROPPED_BY_A)),
-        row(C.CLOSING, I.DROPPED_A, C.CLOSING, disposition=DUP),
+        row(C.CLOSING, I.SETTLE_TIMEOUT, C.ENDED, *_end(C.ENDED, R.GONE)),
+        *(row(C.CLOSING, k, C.CLOSING, disposition=DUP) for k in (I.DROPPED_A, I.DROPPED_B)),
         *(
             row(C.CLOSING, k, C.CLOSING, disposition=ABS)
-            for k in (I.ALERTING, I.ANSWERED, I.HELD, I.DROPPED_B, I.FAILED)
+            for k in (I.ALERTING, I.ANSWERED, I.HELD, I.FAILED)
         ),
-        row(C.CLOSING, I.LISTED_ABSENT, C.ENDED, *_end(C.ENDED, R.DROPPED_BY_A, found=True)),
-        *(
-            row(C.CLOSING, k, C.ENDED, *_end(C.ENDED, R.DROPPED_BY_A, found=True))
-            for k in WITHOUT_B
-        ),
+        # Who left is in no list, and a transfer would show as a listed dialog.
+        row(C.CLOSING, I.LISTED_ABSENT, C.ENDED, *_end(C.ENDED, R.GONE, found=True)),
+        *(row(C.CLOSING, k, C.ENDED, *_end(C.ENDED, R.GONE, found=True)) for k in WITHOUT_B),
         row(
             C.CLOSING,
             I.LISTED_TRANSFERRED,

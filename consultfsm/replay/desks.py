@@ -42,8 +42,13 @@ class Desks:
 
     def open(self, item: AgentDeskOpened) -> None:
         """A new AgentDesk for ``item.agent``."""
-        source = CustomerNumberSource() if item.customer_variable is None else (
-            CustomerNumberSource(item.customer_variable))  # fmt: skip
+        default = CustomerNumberSource()
+        separator = default.separator if item.customer_separator is None else (
+            item.customer_separator or None)  # fmt: skip
+        source = CustomerNumberSource(
+            item.customer_variable or default.variable, separator,
+            default.part if item.customer_part is None else item.customer_part,
+        )  # fmt: skip
         self._journal.keep_item(self._desks, item.agent)
         self._desks[item.agent] = AgentDesk(item.agent_id, item.extension, customer_number=source)
 

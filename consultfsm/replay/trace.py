@@ -214,13 +214,17 @@ class CimReport:
 class AgentDeskOpened:
     """From now on ``agent``'s desk is an :class:`~consultfsm.desk.AgentDesk`
     fed Finesse (``finesse``, ``dialogs``): the agent's Finesse user id and
-    phone extension, and the call variable that holds the customer's number."""
+    phone extension, and where the call data holds the customer's number
+    (:class:`~consultfsm.desk.CustomerNumberSource`; unset: Expertflow's
+    ``callVariable1`` as ``<ANI>:<primaryDN>``)."""
 
     at: int
     agent: str
     extension: str
     agent_id: str
     customer_variable: str | None = None
+    customer_separator: str | None = None  # "" : the whole value
+    customer_part: int | None = None
 
 
 @attrs.frozen(slots=True)
@@ -407,9 +411,13 @@ def _build(kind: TraceInputKind, at: int, obj: Mapping[str, Any]) -> TraceInput:
         return Browser(at, kind, _req(obj, "agent"))
     if kind is K.AGENT_DESK:
         agent = _req(obj, "agent")
+        part = _int(obj, "customer_part", positive=False)
+        if part is not None and part < 0:
+            raise TraceError("customer_part", "must not be negative")
         return AgentDeskOpened(
             at, agent, _req(obj, "extension"), _str(obj, "agent_id", required=False) or agent,
             _str(obj, "customer_variable", required=False),
+            _str(obj, "customer_separator", required=False), part,
         )  # fmt: skip
     if kind in (K.FINESSE, K.DIALOGS):
         return _finesse(kind, at, obj)

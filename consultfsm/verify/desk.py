@@ -8,7 +8,8 @@ real :class:`~consultfsm.desk.machine.Desk` (or a class running another table,
 
 * **all or nothing**: a refused input leaves the desk exactly as it was;
 * **the page rules**: a Finesse input reaches no page that is ``down``, a
-  list only a page that is ``reading``; a list brings the page ``up``;
+  list only a page that is ``reading``; a list, or live news reaching a
+  ``reading`` page, brings the page ``up``;
 * **the messages**: ``CALL_LEG_STARTED`` at most once, ``CALL_LEG_ENDED`` at
   most once and only after it, hold and resume alternating and only in
   between, nothing sent after the end; and a desk that sent the start never
@@ -138,6 +139,8 @@ def _check_state(desk: Desk, node: Node, kind: DeskInput | None) -> list[str]:
         problems.append(f"left the terminal state {node.call}")
     if kind in LIST_INPUTS and desk.page is not DeskPage.UP:
         problems.append("a list read did not bring the page up")
+    if kind in FINESSE_INPUTS and node.page is DeskPage.READING and desk.page is not DeskPage.UP:
+        problems.append("live news did not bring a reading page up")
     snap = desk.snapshot()
     if DeskSnapshot.from_dict(snap.to_dict()) != snap:
         problems.append("the snapshot does not round-trip")
