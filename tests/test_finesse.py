@@ -412,3 +412,29 @@ def test_captures_are_beside_the_repository_in_ci() -> None:
     # CI runs with ../shared beside the clone; this fails there if it went missing.
     assert (captures_dir() / "SOURCE.md").read_text(encoding="utf-8").startswith("# Real")
     assert json.loads((captures_dir() / "finesse/api/Dialog/156494657").read_text())["Dialog"]
+
+
+@pytest.mark.parametrize(
+    ("inner", "path"),
+    [
+        ("<dialogs><Dialog><id>1</id><state>ACTIVE</state></Dialog></dialogs><dialog/>",
+         "Update/data"),  # two kinds of content at once: which one is meant?
+        ("<dialog><id>1</id><state>ACTIVE</state><participants><Participant><mediaAddress>1"
+         "</mediaAddress><state>ACTIVE</state><actions><action><x/>HOLD</action></actions>"
+         "</Participant></participants></dialog>",
+         "Update/data/dialog/participants/Participant/actions/action"),
+    ],
+)  # fmt: skip
+def test_ambiguous_or_nested_content_is_refused_by_name(inner: str, path: str) -> None:
+    with pytest.raises(FinesseParseError) as caught:
+        parse_update(f"<Update><data>{inner}</data><event>PUT</event><source>/x</source></Update>")
+    assert caught.value.element == path
+
+
+def test_a_structured_media_property_is_kept_as_unknown_not_dropped() -> None:
+    update = parse_update(
+        "<Update><data><dialog><id>1</id><state>ACTIVE</state><mediaProperties>"
+        "<wrapUpReason><a>1</a></wrapUpReason></mediaProperties></dialog></data>"
+        "<event>PUT</event><source>/x</source></Update>"
+    )
+    assert update.dialogs[0].unknown == ("Update/data/dialog/mediaProperties/wrapUpReason",)

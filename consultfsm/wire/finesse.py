@@ -387,8 +387,16 @@ def _participant(node: _Node) -> Participant:
         state_cause=node.text_of("stateCause"),
         start_time=_time(node, "startTime"),
         state_change_time=_time(node, "stateChangeTime"),
-        actions=() if actions is None else tuple(a.text for a in actions.all("action") if a.text),
+        actions=()
+        if actions is None
+        else tuple(_action(a) for a in actions.all("action") if a.text or a.children),
     )
+
+
+def _action(node: _Node) -> str:
+    if node.children:
+        raise FinesseParseError(node.path, "<action> must be text, not elements")
+    return node.text
 
 
 def _variables(node: _Node | None) -> Iterator[tuple[str, str]]:
@@ -429,6 +437,11 @@ def _dialog(node: _Node) -> Dialog:
     unknown += [
         c.path for g in node.all("participants") for c in g.children if c.name != "Participant"
     ]
+    # Media properties Finesse may add as structures: kept by name, not read.
+    unknown += [
+        c.path for m in node.all("mediaProperties") for c in m.children
+        if c.name not in _MEDIA_FIELDS and c.children
+    ]  # fmt: skip
     return Dialog(
         id=dialog_id,
         state=_enum(node, "state", DialogState),
@@ -456,6 +469,9 @@ def _update(root: _Node) -> Update:
     data = root.need("data")
     dialogs: tuple[Dialog, ...] = ()
     errors: tuple[ApiError, ...] = ()
+    held = [name for name in ("dialogs", "dialog", "apiErrors") if data.one(name) is not None]
+    if len(held) > 1:
+        raise FinesseParseError(data.path, f"<data> must hold one of {', '.join(held)}, not all")
     if (collection := data.one("dialogs")) is not None:
         dialogs = tuple(_dialog(d) for d in collection.all("Dialog"))
     elif (one := data.one("dialog")) is not None:
