@@ -30,6 +30,8 @@ class World:
         self.up = {"a": True, "b": True}
         self.log: dict[str, list[str]] = {"a": [], "b": []}
         self.now = 0
+        #: A dialog list in flight: read when the page came back, delivered later.
+        self.in_flight: dict[str, Any] = {}
 
     def at(self, t: int) -> None:
         for name, desk in self.desks.items():
@@ -47,16 +49,30 @@ class World:
         self.log[name] += [str(e) for e in self.desks[name].on_socket_down(self.now)]
         self.up[name] = False
 
-    def come_back(self, name: str) -> None:
-        """A page reload: a new page restored from localStorage (JSON), which
-        reads its dialogs."""
-        stored = json.dumps(self.desks[name].snapshot())
-        desk = AgentDesk.restore(json.loads(stored))
-        self.desks[name] = desk
-        self.log[name] += [str(e) for e in desk.on_page_loaded(self.now)]
+    def come_back(self, name: str, reload: bool = True, late: bool = False) -> None:
+        """The page is back: a reload (a new page restored from localStorage,
+        through JSON) or the same page's socket reconnecting; either reads its
+        dialogs. With ``late``, the list (as Finesse answered it now) arrives
+        only after the next notifications, which the socket already gets."""
+        if reload:
+            stored = json.dumps(self.desks[name].snapshot())
+            desk = AgentDesk.restore(json.loads(stored))
+            self.desks[name] = desk
+            self.log[name] += [str(e) for e in desk.on_page_loaded(self.now)]
+        else:
+            self.log[name] += [str(e) for e in self.desks[name].on_socket_up(self.now)]
         listing = parse_dialogs(self.consult.listing(name))
-        self.log[name] += [str(e) for e in desk.on_dialogs(listing, self.now)]
         self.up[name] = True
+        if late:
+            self.in_flight[name] = listing
+        else:
+            self.log[name] += [str(e) for e in self.desks[name].on_dialogs(listing, self.now)]
+
+    def land(self) -> None:
+        """The dialog lists in flight arrive."""
+        for name, listing in self.in_flight.items():
+            self.log[name] += [str(e) for e in self.desks[name].on_dialogs(listing, self.now)]
+        self.in_flight = {}
 
     def sends(self, name: str) -> list[str]:
         return [e for e in self.log[name] if e.startswith("send_")]
@@ -65,10 +81,15 @@ class World:
 def run(world: World, script: Script) -> World:
     for t, what, kw in script:
         world.at(t)
-        if what in ("away", "back"):
-            (world.go_away if what == "away" else world.come_back)(kw["desk"])
+        if what == "away":
+            world.land()  # (a list in flight lands before the page goes again)
+            world.go_away(kw["desk"])
+        elif what == "back":
+            world.come_back(kw["desk"], kw.get("reload", True), kw.get("late", False))
         else:
             world.deliver(getattr(world.consult, what)(t, **kw))
+            world.land()
+    world.land()
     return world
 
 
@@ -76,7 +97,10 @@ ENDINGS = ["hang_up_a", "hang_up_b", "rona", "cancel", "transfer", "conference",
 
 
 @st.composite
-def scripts(draw: st.DrawFn) -> tuple[str, Script]:
+def scripts(draw: st.DrawFn, reconnects: bool = False) -> tuple[str, Script]:
+    """A consult and pages going away and back around its events. With
+    ``reconnects``, a page may also come back as the same page (its socket
+    reconnecting) and read a list that lands after the next notifications."""
     answered = draw(st.booleans())
     # RONA and a cancel end a consult still ringing; the rest an answered one.
     unanswered = ("rona", "cancel", "none")
@@ -104,7 +128,10 @@ def scripts(draw: st.DrawFn) -> tuple[str, Script]:
         for desk in ("a", "b"):
             if draw(st.booleans()) and draw(st.booleans()):
                 t += draw(st.integers(1, 3_000))
-                script.append((t, "back" if away[desk] else "away", {"desk": desk}))
+                how: dict[str, Any] = {"desk": desk}
+                if away[desk] and reconnects:
+                    how |= {"reload": draw(st.booleans()), "late": draw(st.booleans())}
+                script.append((t, "back" if away[desk] else "away", how))
                 away[desk] = not away[desk]
         t += draw(st.integers(1, 5_000))
         script.append((t, what, kw))

@@ -5,6 +5,7 @@ alerts, and a page reload at any moment."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from desk_world import PLATFORMS, SETTLE, Script, World, run, scripts, seen_on
@@ -398,7 +399,7 @@ def test_an_agentdesk_snapshot_refuses_what_it_cannot_be() -> None:
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
-@given(case=scripts())
+@given(case=scripts(reconnects=True))
 def test_a_reload_at_any_moment_never_sends_a_second_start_nor_loses_the_end(
     platform: str, case: tuple[str, Script]
 ) -> None:
@@ -716,3 +717,28 @@ def test_real_captured_shapes_read_as_the_participants_say(path: str) -> None:
     others = [p.media_address for p in dialog.participants if p is not b]
     a = others[0] if others else "nobody"
     assert read_consult(dialog, a, update.event) is CAPTURED_READINGS[path]
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+@pytest.mark.parametrize("ending", ["hang_up", "transfer"])
+@pytest.mark.parametrize("saw_ring", [True, False], ids=["saw_the_ring", "away_from_the_start"])
+def test_an_end_that_comes_live_before_the_list_in_flight_waits_for_it(
+    platform: str, ending: str, saw_ring: bool
+) -> None:
+    # B answered on the phone while the page was away; the socket is back and
+    # its dialog list (showing B on the call) is in flight when the end comes
+    # live. The end must not be read as a withdrawn alert: the list shows the
+    # answer, then the end applies.
+    script: Script = [(0, "dial", {}), (100, "ring", {}), (150, "away", {"desk": "b"})]
+    if not saw_ring:
+        script = [(0, "dial", {}), (50, "away", {"desk": "b"}), (100, "ring", {})]
+    end: tuple[int, str, dict[str, Any]] = (
+        (3_000, "hang_up", {"by": A_EXT}) if ending == "hang_up"
+        else (3_000, "transfer", {"post_first": False})
+    )  # fmt: skip
+    script += [(1_000, "answer", {}),
+               (2_000, "back", {"desk": "b", "reload": False, "late": True}), end]  # fmt: skip
+    w = run(World(platform), script)
+    w.at(3_000 + SETTLE)
+    reason = "CONSULT_ENDED" if ending == "hang_up" else "CONSULT_TRANSFER"
+    assert w.sends("b") == ["send_started", f"send_ended({reason})"]

@@ -47,6 +47,12 @@ from .table import DEFAULT_SETTLE_MS, PAGE_MOVES, DeskCall, DeskInput, DeskPage,
 
 #: How long a forgotten consult's dialog id is remembered (ms).
 FORGET_MS = 3_600_000
+#: What a dialog shows when it ends.
+_ENDS = frozenset({
+    DeskInput.DROPPED_A, DeskInput.DROPPED_B, DeskInput.FAILED, DeskInput.TRANSFERRED,
+    DeskInput.CONFERENCED,
+})  # fmt: skip
+_SUCCESSORS = frozenset({DeskInput.TRANSFERRED, DeskInput.CONFERENCED})
 #: What a dialog shows when B is offered it, or on it.
 _OFFERED = frozenset({DeskInput.ALERTING, DeskInput.ANSWERED, DeskInput.HELD})
 
@@ -97,6 +103,10 @@ class AgentDesk:
         self.rekeyed: dict[str, str] = {}
         #: Finished consults whose machine was dropped (:meth:`forget`) -> when.
         self.forgotten: dict[str, int] = {}
+        #: The end of a consult this desk last knew ringing, seen live while its
+        #: dialog list was in flight: held back until the list lands, which
+        #: may show B answered meanwhile (an answer is never lost to an order).
+        self.deferred: dict[str, DeskInput] = {}
 
     # --- what the page receives -------------------------------------------------------
 
@@ -158,6 +168,10 @@ class AgentDesk:
                 a = desk.facts.a_extension or ""
                 out += self._feed(desk, read_list(dialogs, dialog.id, a), at)
         self.page = DeskPage.UP  # rule 1: a list input brings the page up
+        for dialog_id, kind in self.deferred.items():  # what came live after the list
+            if dialog_id in self.consults:
+                out += self._feed(self.consults[dialog_id], kind, at)
+        self.deferred = {}
         return out
 
     # --- time -------------------------------------------------------------------------
@@ -246,6 +260,7 @@ class AgentDesk:
                                 self.customer_number.part],
             "consults": {k: d.snapshot().to_dict() for k, d in self.consults.items()},
             "rekeyed": dict(self.rekeyed), "forgotten": dict(self.forgotten),
+            "deferred": {k: v.value for k, v in self.deferred.items()},
         }  # fmt: skip
 
     @classmethod
@@ -274,6 +289,12 @@ class AgentDesk:
             ):
                 raise SnapshotError("forgotten", "must map dialog ids to times")
             desk.forgotten = dict(forgotten)
+            deferred = data["deferred"]
+            if not isinstance(deferred, Mapping):
+                raise SnapshotError("deferred", "must map dialog ids to desk inputs")
+            desk.deferred = {str(k): DeskInput(v) for k, v in deferred.items()}
+            if not set(desk.deferred.values()) <= _ENDS:
+                raise SnapshotError("deferred", "only a consult's end is ever held back")
             now = data["now"]
             if isinstance(now, bool) or not isinstance(now, int) or now < 0:
                 raise SnapshotError("now", "must be a non-negative integer")
@@ -292,14 +313,29 @@ class AgentDesk:
     def _on_dialog(self, dialog: Dialog, event: UpdateEvent, at: int) -> list[DeskEffect]:
         out: list[DeskEffect] = []
         for consult_id, desk in self.consults.items():
-            if (after := read_successor(dialog, consult_id)) is not None:
+            if (after := read_successor(dialog, consult_id)) is None:
+                continue
+            if self._defers(desk, after):
+                self._defer(consult_id, after)
+            else:
                 out += self._feed(desk, after, at)
+        # The call a consult this desk has not met yet became (the list in
+        # flight may still show that consult): how it ended, once the list lands.
+        named = dialog.secondary_id
+        pending = self.page is DeskPage.READING and named not in self.consults
+        if named is not None and pending and (after := read_successor(dialog, named)):
+            self._defer(named, after)
         if dialog.id in self.rekeyed or dialog.id in self.forgotten:
             return out  # an id the consult had before, or one forgotten: late news
         desk_or_none = self.consults.get(dialog.id)
         if desk_or_none is None:
-            if consult_platform(dialog) is None or event is UpdateEvent.DELETE:
-                return out  # not a consult, or one this desk never knew
+            if consult_platform(dialog) is None:
+                return out  # not a consult
+            if event is UpdateEvent.DELETE:
+                if self.page is DeskPage.READING:  # the list in flight may still show it
+                    a = dialog.from_address or ""
+                    self._defer(dialog.id, read_consult(dialog, a, event) or DeskInput.DROPPED_A)
+                return out  # one this desk never knew
             desk_or_none = self._rekeyed(dialog) or self._new_desk(dialog, at)
         a = desk_or_none.facts.a_extension or ""
         seen = read_consult(dialog, a, event)
@@ -316,9 +352,23 @@ class AgentDesk:
             number = self.customer_number.read(dialog)
             if number is not None:
                 desk_or_none.facts = attrs.evolve(desk_or_none.facts, customer_number=number)
-        if seen is not None:
+        if seen is not None and self._defers(desk_or_none, seen):
+            self._defer(dialog.id, seen)
+        elif seen is not None:
             out += self._feed(desk_or_none, seen, at)
         return out
+
+    def _defer(self, dialog_id: str, kind: DeskInput) -> None:
+        # A transfer or conference says more than the drops that go with it,
+        # in whichever order the two updates come.
+        if self.deferred.get(dialog_id) not in _SUCCESSORS:
+            self.deferred[dialog_id] = kind
+
+    def _defers(self, desk: Desk, seen: DeskInput) -> bool:
+        # A ringing consult's end, while a dialog list is in flight: that list
+        # may still show B on the call (answered while the page was away).
+        return (desk.page is DeskPage.READING and desk.call in _NOT_YET_ANSWERED
+                and seen in _ENDS)  # fmt: skip
 
     def _unknown_consult(self, dialog: Dialog) -> bool:
         return (dialog.id not in self.consults and dialog.id not in self.rekeyed
@@ -371,6 +421,7 @@ class AgentDesk:
             restored = AgentDesk.restore(before)
             self.page, self.now, self.consults = restored.page, restored.now, restored.consults
             self.rekeyed, self.forgotten = restored.rekeyed, restored.forgotten
+            self.deferred = restored.deferred
             raise
 
     def _feed(self, desk: Desk, kind: DeskInput, at: int) -> list[DeskEffect]:
