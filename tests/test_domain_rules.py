@@ -282,6 +282,61 @@ def test_presence_after_the_end_is_late_and_before_it_moves_the_desk(
         assert step is not None and step.disposition is Disposition.DUPLICATE
 
 
+#: A desk's presence during a live consult, per (desk state, what happened):
+#: where the desk goes and how the news counts. From the platform: a browser
+#: that goes away is waited for; Finesse logging the agent out ends the wait;
+#: a page that comes back is back, from either; the same news again is a
+#: duplicate; a return that nothing preceded is a contradiction (None).
+PRESENCE: dict[tuple[DeskState, str], tuple[DeskState, Disposition] | None] = {
+    (D.CONNECTED, "away"): (D.DISCONNECTED, Disposition.APPLIED),
+    (D.CONNECTED, "logout"): (D.LOST, Disposition.APPLIED),
+    (D.CONNECTED, "back"): None,
+    (D.RESTORED, "away"): (D.DISCONNECTED, Disposition.APPLIED),
+    (D.RESTORED, "logout"): (D.LOST, Disposition.APPLIED),
+    (D.RESTORED, "back"): (D.RESTORED, Disposition.DUPLICATE),
+    (D.DISCONNECTED, "away"): (D.DISCONNECTED, Disposition.DUPLICATE),
+    (D.DISCONNECTED, "logout"): (D.LOST, Disposition.APPLIED),
+    (D.DISCONNECTED, "back"): (D.RESTORED, Disposition.APPLIED),
+    (D.LOST, "away"): (D.LOST, Disposition.DUPLICATE),
+    (D.LOST, "logout"): (D.LOST, Disposition.DUPLICATE),
+    (D.LOST, "back"): (D.RESTORED, Disposition.APPLIED),
+}  # fmt: skip
+_PRESENCE_INPUT = {
+    "a": {"away": I.BROWSER_DISCONNECTED_A, "logout": I.LOGGED_OUT_A, "back": I.BROWSER_RESTORED_A},
+    "b": {"away": I.BROWSER_DISCONNECTED_B, "logout": I.LOGGED_OUT_B, "back": I.BROWSER_RESTORED_B},
+}
+
+
+@pytest.mark.parametrize("call", list(MOVES), ids=str)
+@pytest.mark.parametrize("side", ["a", "b"])
+def test_a_desk_s_presence_moves_it_where_the_platform_says(call: CallState, side: str) -> None:
+    grace = Timer.GRACE_A if side == "a" else Timer.GRACE_B
+    for (desk, news), expected in PRESENCE.items():
+        leg = leg_in(call, **{f"desk_{side}": desk})  # type: ignore[arg-type]
+        step = outcome(leg, _PRESENCE_INPUT[side][news])
+        if expected is None:
+            assert step is None, (call, desk, news)
+            continue
+        target, disposition = expected
+        assert step is not None and step.disposition is disposition, (call, desk, news)
+        assert getattr(leg, f"desk_{side}") is target, (call, desk, news)
+        # Only a desk that is away (not lost) is waited for.
+        assert (leg.deadline(grace) is not None) == (target is D.DISCONNECTED), (call, desk, news)
+
+
+@pytest.mark.parametrize("call", list(LEADS_INTO), ids=str)
+@pytest.mark.parametrize("side", ["a", "b"])
+def test_a_desk_that_never_left_coming_back_after_the_end_is_late_news(
+    call: CallState, side: str
+) -> None:
+    # After the end, a "back" from a desk that was never away (a re-delivered
+    # event) is no contradiction worth refusing: nothing is left to decide.
+    leg = leg_in(call)
+    step = outcome(leg, _PRESENCE_INPUT[side]["back"])
+    assert step is not None and step.disposition is Disposition.ABSORBED, call
+    assert getattr(leg, f"desk_{side}") is D.CONNECTED and step.events == ()
+
+
 @pytest.mark.parametrize("call", [*MOVES, *LEADS_INTO], ids=str)
 def test_the_customer_leaves_in_every_call_state_and_the_call_stays(call: CallState) -> None:
     leg = leg_in(call)
