@@ -40,6 +40,11 @@ EXPECTED: dict[str, tuple[list[str], list[str], list[str], list[str]]] = {
     # "Agent A will rejoin the same conversation."
     "a-restored-b-on-call": (["alert_shown", "alert_removed(accepted)"],
                              ["rejoin_conversation"], [STARTED], [STARTED]),
+    # "Browser-A disconnects and after restoration, [the consult ended]": A is
+    # told it ended (who hung up is not in A's list: "gone"); both desks
+    # report the end, B's live, A's on return (the CCM keeps one).
+    "a-restored-after-end": (["alert_shown", "alert_removed(accepted)"], ["consult_ended(gone)"],
+                             [STARTED, ENDED], [STARTED, ENDED]),
     # "The alerting will be restored on the agent B interface."
     "b-disconnected-still-ringing": (["alert_shown", "alert_restored"], [], [], []),
     # "The alerting will be removed ... in case of either RONA or the call is

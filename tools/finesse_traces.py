@@ -49,6 +49,8 @@ CASES: dict[str, Script] = {
                               (16_000, "back", {"desk": "a"})],
     "a-restored-b-on-call": [*RING, (1_000, "away", {"desk": "a"}), (2_000, "answer", {}),
                              (3_000, "back", {"desk": "a"})],
+    "a-restored-after-end": [*ANSWERED, (4_000, "away", {"desk": "a"}),
+                             (5_000, "hang_up", {"by": B_EXT}), (6_000, "back", {"desk": "a"})],
     "b-disconnected-still-ringing": [*RING, (1_000, "away", {"desk": "b"}),
                                      (3_000, "back", {"desk": "b"})],
     "b-disconnected-rona": [*RING, (1_000, "away", {"desk": "b"}), (15_000, "rona", {}),
