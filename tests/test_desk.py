@@ -11,6 +11,7 @@ import pytest
 from desk_world import PLATFORMS, SETTLE, Script, World, run, scripts, seen_on
 from finesse_builder import A_EXT, A_USER, B_EXT, B_USER, CUSTOMER, Consult
 from hypothesis import given
+from hypothesis import strategies as st
 
 from consultfsm.core.errors import TimeWentBackwards
 from consultfsm.core.states import CimReason
@@ -742,3 +743,51 @@ def test_an_end_that_comes_live_before_the_list_in_flight_waits_for_it(
     w.at(3_000 + SETTLE)
     reason = "CONSULT_ENDED" if ending == "hang_up" else "CONSULT_TRANSFER"
     assert w.sends("b") == ["send_started", f"send_ended({reason})"]
+
+
+# --- the AgentDesk's boundary: anything, in any order, at any time ------------------------
+
+
+def _poke(desk: AgentDesk, kind: str, arg: Any, at: Any) -> None:
+    if kind == "update":
+        desk.on_update(arg, at)
+    elif kind == "list":
+        desk.on_dialogs(arg, at)
+    elif kind == "timers":
+        desk.handle_timers(at)
+    else:
+        {"down": desk.on_socket_down, "up": desk.on_socket_up,
+         "loaded": desk.on_page_loaded}[kind](at)  # fmt: skip
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+@given(data=st.data())
+def test_any_sequence_of_page_events_is_taken_or_refused_whole_with_a_typed_error(
+    platform: str, data: st.DataObject
+) -> None:
+    from consultfsm.core.errors import ConsultFsmError
+
+    c = Consult(platform)
+    notes: list[str] = []
+    for t, what in enumerate(["dial", "ring", "answer", "hold", "retrieve", "hang_up"]):
+        kw = {"by": data.draw(st.sampled_from([A_EXT, B_EXT]))} if what in (
+            "hold", "retrieve", "hang_up") else {}  # fmt: skip
+        notes += getattr(c, what)(t * 100, **kw)["b"]
+    listing = c.listing("b")
+    desk = AgentDesk(B_USER, B_EXT, settle_ms=SETTLE)
+    actions = st.one_of(
+        st.tuples(st.just("update"), st.sampled_from(notes or ["<Update/>"])),
+        st.tuples(st.just("update"), st.sampled_from(["<Update>", "<x/>", "", "<Dialogs/>"])),
+        st.tuples(st.sampled_from(["down", "up", "loaded", "timers", "reload"]), st.none()),
+        st.tuples(st.just("list"), st.sampled_from([listing, "<Dialogs/>", "<Dialogs>"])),
+    )
+    for kind, arg in data.draw(st.lists(actions, max_size=25)):
+        at = data.draw(st.one_of(st.integers(-5, 20_000), st.sampled_from([1.5, True, None])))
+        if kind == "reload":
+            desk = AgentDesk.restore(json.loads(json.dumps(desk.snapshot())))
+            continue
+        before = desk.snapshot()
+        try:
+            _poke(desk, kind, arg, at)
+        except ConsultFsmError:
+            assert desk.snapshot() == before, (kind, arg, at)
