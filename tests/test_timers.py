@@ -8,6 +8,7 @@ nothing.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 
 import pytest
@@ -174,3 +175,53 @@ def test_a_table_that_leaves_a_due_timer_pending_is_refused_whole() -> None:
     with pytest.raises(IllegalInput, match="did not consume"):  # ...and the leg, at run time
         leg.handle_timers(100_000)  # the ring (15 s) fires first, then grace_a (61 s) sticks
     assert leg.snapshot() == before  # the ring's firing is undone with it: all or nothing
+
+
+def test_deadlines_due_at_the_same_ms_come_in_timer_order() -> None:
+    # The ring window and B's grace window end at the same ms: the host is
+    # told the RONA window first (Timer order), as the docstring promises.
+    leg = _leg(LegConfig(ring_ms=15_000, grace_ms=10_000))
+    leg.handle(I.ALERTING, 200)  # ring due at 15,200
+    leg.handle(I.BROWSER_DISCONNECTED_B, 5_200)  # grace_b due at 15,200
+    assert leg.deadlines == {Timer.RING: 15_200, Timer.GRACE_B: 15_200}
+    assert leg.next_deadline == (Timer.RING, 15_200)
+    fired = [s.row.input for s in leg.handle_timers(15_200) if s.row is not None]
+    assert fired == [I.RING_TIMEOUT, I.GRACE_TIMEOUT_B]
+
+
+def test_a_stale_cti_report_in_the_same_ms_as_the_last_input_is_stale_not_an_error() -> None:
+    leg = _leg()
+    leg.handle(I.ALERTING, 200, source_at=1_000)
+    leg.handle(I.ACCEPTED, 300, source_at=2_000)
+    # A re-delivered alert (older source time), in the same ms: old news.
+    step = leg.handle(I.ALERTING, 300, source_at=1_000)
+    assert step.disposition is Disposition.ABSORBED and step.events == ()
+    with pytest.raises(TimeWentBackwards):
+        leg.handle(I.ALERTING, 299, source_at=1_000)
+
+
+@given(run=moves(max_size=12), config=configs())
+def test_accepts_says_exactly_whether_handle_would_take_the_input(
+    run: list[Move], config: LegConfig
+) -> None:
+    # Leg.accepts is what a host asks before telling several legs at once (all
+    # or nothing); it must agree with handle for every input, timers included,
+    # before, at and after each pending deadline.
+    leg = _leg(config)
+    now = 0
+    for move in run:
+        now = move.at(now, list(leg.deadlines.values()))
+        with contextlib.suppress(InputRejected):
+            leg.handle(move.kind, now, move.value)
+        now = max(now, leg.last_at)
+        times = {leg.last_at - 1, leg.last_at, leg.last_at + 1}
+        times |= {d + k for d in leg.deadlines.values() for k in (-1, 0, 1)}
+        for kind in InputKind:
+            for at in sorted(t for t in times if t >= 0):
+                probe = Leg.restore(leg.snapshot())
+                try:
+                    probe.handle(kind, at)
+                    took = True
+                except InputRejected:
+                    took = False
+                assert leg.accepts(kind, at) == took, (kind, at, leg.state, leg.deadlines)
