@@ -301,7 +301,11 @@ class ReplaySystem(RuleBasedStateMachine):
                              "session": SESSION})  # fmt: skip
         if not any(r["event"] == "input_rejected" for r in records):
             assert not self.system.sessions[SESSION].active
-            assert all(leg.customer.value == "left" for leg in live)
+            # Every leg still live when the news reached it was told; one that
+            # a timer due by then ended first (it fires before the input) was not.
+            assert all(leg.customer.value == "left" or leg.is_finished for leg in live)
+            assert any(leg.customer.value == "left" for leg in live) or all(
+                leg.is_finished for leg in live)  # fmt: skip
 
     @precondition(lambda self: bool(self.specs))
     @rule(data=st.data(), script=cti_script())
