@@ -26,9 +26,7 @@ import attrs
 from consultfsm.core.errors import (
     ConfigError,
     ConsultFsmError,
-    InvalidTime,
     SnapshotError,
-    TimeWentBackwards,
 )
 from consultfsm.wire.cim import CimCodec, CimEncodeError, CimMessage, MessageIntent
 from consultfsm.wire.finesse import (
@@ -41,7 +39,16 @@ from consultfsm.wire.finesse import (
 )
 from consultfsm.wire.legref import LegRef
 
-from .machine import Desk, DeskEffect, DeskFacts, DeskIllegalInput, DeskSnapshot, DeskStep
+from .machine import (
+    Desk,
+    DeskEffect,
+    DeskFacts,
+    DeskIllegalInput,
+    DeskSnapshot,
+    DeskStep,
+    check_settle_ms,
+    check_time,
+)
 from .reading import CustomerNumberSource, consult_platform, read_consult, read_list, read_successor
 from .table import DEFAULT_SETTLE_MS, PAGE_MOVES, DeskCall, DeskInput, DeskPage, DeskRole
 
@@ -92,8 +99,7 @@ class AgentDesk:
         self.agent_id = agent_id
         self.extension = extension
         self.customer_number = customer_number
-        if isinstance(settle_ms, bool) or not isinstance(settle_ms, int) or settle_ms <= 0:
-            raise ConfigError("settle_ms", "the settle window must be a positive number of ms")
+        check_settle_ms(settle_ms)  # now, not at the first consult
         self.settle_ms = settle_ms
         self.page = DeskPage.UP
         self.now = 0
@@ -440,11 +446,7 @@ class AgentDesk:
         return out
 
     def _check(self, at: int, what: str) -> None:
-        if isinstance(at, bool) or not isinstance(at, int):
-            raise InvalidTime(self._name, str(self.page), what, 0, f"time {at!r} is not an int")
-        if at < self.now:
-            raise TimeWentBackwards(self._name, str(self.page), what, at,
-                                    f"the desk's last input was at {self.now} ms")  # fmt: skip
+        check_time(self._name, str(self.page), what, at, self.now)
 
     def _illegal(self, what: str, at: int, why: str) -> DeskIllegalInput:
         return DeskIllegalInput(self._name, str(self.page), what, at, why)

@@ -189,6 +189,20 @@ class DeskSnapshot:
         return snap
 
 
+def check_time(name: str, state: str, what: str, at: object, now: int) -> None:
+    """The time checks of every desk entry point: an int, not before ``now``."""
+    if isinstance(at, bool) or not isinstance(at, int):
+        raise InvalidTime(name, state, what, 0, f"time {at!r} is not an int")
+    if at < now:
+        raise TimeWentBackwards(name, state, what, at, f"the desk's last input was at {now} ms")
+
+
+def check_settle_ms(settle_ms: object) -> None:
+    """The settle window (rule 5) must be a positive number of ms."""
+    if isinstance(settle_ms, bool) or not isinstance(settle_ms, int) or settle_ms <= 0:
+        raise ConfigError("settle_ms", "the settle window must be a positive number of ms")
+
+
 def _settles(call: DeskCall, page: DeskPage) -> bool:
     # Rule 5: the settle timer runs exactly while closing with the page up.
     return call is DeskCall.CLOSING and page is DeskPage.UP
@@ -217,8 +231,7 @@ class Desk:
                  created_at: int = 0) -> None:  # fmt: skip
         if not isinstance(facts, DeskFacts):
             raise ConfigError("facts", f"facts must be DeskFacts, got {type(facts).__name__}")
-        if isinstance(settle_ms, bool) or not isinstance(settle_ms, int) or settle_ms <= 0:
-            raise ConfigError("settle_ms", "the settle window must be a positive number of ms")
+        check_settle_ms(settle_ms)
         self.facts = facts
         self.call = DeskCall.NONE
         self.page = DeskPage.UP
@@ -284,11 +297,7 @@ class Desk:
         except ValueError:
             raise DeskIllegalInput(self.facts.leg, self.state, str(kind), at if isinstance(
                 at, int) else 0, "not a desk input") from None  # fmt: skip
-        if isinstance(at, bool) or not isinstance(at, int):
-            raise InvalidTime(self.facts.leg, self.state, kind, 0, f"time {at!r} is not an int")
-        if at < self.now:
-            raise TimeWentBackwards(self.facts.leg, self.state, kind, at,
-                                    f"the desk's last input was at {self.now} ms")  # fmt: skip
+        check_time(self.facts.leg, self.state, kind, at, self.now)
         return kind
 
     def _move(self, call: DeskCall, page: DeskPage, at: int) -> None:
