@@ -19,6 +19,7 @@ conversation Agent A is part of; ambiguity never falls through.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from enum import StrEnum
 
@@ -141,6 +142,7 @@ def is_placeholder(value: str | None) -> bool:
     return value is None or value.strip().casefold() in PLACEHOLDER_ANIS
 
 
+@functools.lru_cache(maxsize=65_536)
 def normalise_ani(value: str | None, default_region: str | None = None) -> str | None:
     """The ANI as an E.164 string, or None when it cannot identify a customer
     (placeholder, anonymous, not a possible phone number).
@@ -148,6 +150,7 @@ def normalise_ani(value: str | None, default_region: str | None = None) -> str |
     National forms (``0300 1234567``) and ``00`` prefixes need
     ``default_region`` (an ISO 3166 code such as ``"PK"``); without one only
     ``+``-prefixed numbers normalise. Short internal extensions never do.
+    Pure, so its answers are cached: a number seen again costs a lookup.
     """
     if value is None or is_placeholder(value):
         return None

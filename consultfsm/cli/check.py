@@ -21,6 +21,8 @@ from typing import Any, TextIO
 from consultfsm.core.facts import LegConfig
 from consultfsm.core.table import TABLE
 from consultfsm.desk.table import DESK_TABLE
+from consultfsm.verify.ccm import DEFAULT_DEPTH as CCM_DEPTH
+from consultfsm.verify.ccm import CcmReport, action_lines, explore_ccm, replay_actions
 from consultfsm.verify.desk import DeskReport, explore_desk
 from consultfsm.verify.explore import CONFIGS_FOR, DEFAULT_DEPTHS, Report, explore, trace_lines
 from consultfsm.verify.invariants import Invariant
@@ -29,6 +31,7 @@ EPILOG = """\
 default depth: 8 actions for one leg, 6 for two legs (every case of the design
 note needs at most 7). An action is an input or a jump of the clock to the next
 pending deadline. The desk machine is small enough to explore whole: no depth.
+The composition (the world, both desks, the network, the CCM) goes to depth 6.
 
 exit status:
   0  no invariant broke
@@ -53,7 +56,7 @@ def register(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--machine", choices=("all", "leg", "desk"), default="all",
+        "--machine", choices=("all", "leg", "desk", "ccm"), default="all",
         help="which machine to explore (default: all)",
     )  # fmt: skip
     parser.add_argument("--depth", type=_positive, help="actions per path (default: 8 / 6)")
@@ -61,6 +64,11 @@ def register(sub: Any) -> None:
         "--legs", type=int, choices=(1, 2), help="explore only 1 or 2 legs (default: both)"
     )
     parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--replay", metavar="PATH",
+        help="run a composition counterexample (the JSON Lines `--machine ccm` prints) again "
+             "and print what the CCM published",
+    )  # fmt: skip
     parser.add_argument(
         "--jobs", type=_positive, default=os.cpu_count() or 1, help="processes (default: cores)"
     )
@@ -106,15 +114,23 @@ def check(depth: int | None, legs: Sequence[int], jobs: int) -> list[Report]:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``consultfsm check``."""
+    if args.replay is not None:
+        return _replay_ccm(args.replay, sys.stdout)
     legs = (args.legs,) if args.legs else (1, 2)
     reports = check(args.depth, legs, args.jobs) if args.machine in ("all", "leg") else []
     desk = None
     if args.machine in ("all", "desk"):
         _progress("desk machine: every reachable state of both roles")
         desk = explore_desk()
+    ccm = None
+    if args.machine in ("all", "ccm"):
+        depth = args.depth or CCM_DEPTH
+        _progress(f"composition: the world, both desks, the network and the CCM, depth {depth}")
+        ccm = explore_ccm(depth)
     out: TextIO = sys.stdout
     if args.format == "json":
         docs = [_as_json(r) for r in reports] + ([_desk_json(desk)] if desk else [])
+        docs += [_ccm_json(ccm)] if ccm else []
         json.dump(docs, out, indent=2)
         out.write("\n")
     else:
@@ -122,7 +138,60 @@ def run(args: argparse.Namespace) -> int:
             _as_text(report, out)
         if desk is not None:
             _desk_text(desk, out)
-    return 0 if all(r.ok for r in reports) and (desk is None or desk.ok) else 1
+        if ccm is not None:
+            _ccm_text(ccm, out)
+    ok = all(r.ok for r in reports) and (desk is None or desk.ok) and (ccm is None or ccm.ok)
+    return 0 if ok else 1
+
+
+def _ccm_json(report: CcmReport) -> dict[str, Any]:
+    return {
+        "machine": "ccm",
+        "depth": report.depth,
+        "states": report.states,
+        "steps": report.steps,
+        "rows_covered": len(report.rows_covered),
+        "rows_total": len(report.rows_total),
+        "rows_missed": report.rows_missed,
+        "ok": report.ok,
+        "violations": [
+            {"rule": v.rule, "detail": v.detail, "path": action_lines(v.path)}
+            for v in report.violations
+        ],
+    }
+
+
+def _ccm_text(report: CcmReport, out: TextIO) -> None:
+    verdict = "OK" if report.ok else "VIOLATION"
+    out.write(
+        f"{verdict}: composition (world, desk A, desk B, network, CCM), depth {report.depth}\n"
+        f"  states reached:   {report.states}\n"
+        f"  actions tried:    {report.steps}\n"
+        f"  CCM rows covered: {len(report.rows_covered)} of {len(report.rows_total)}\n"
+    )
+    if report.ok and report.rows_missed:
+        out.write("  rows not covered: " + ", ".join(report.rows_missed) + "\n")
+    if report.violations:
+        first = report.violations[0]
+        out.write(f"counterexample (shortest):\n  {first.rule}: {first.detail}\n")
+        out.write("actions (save as .jsonl, run `consultfsm check --replay FILE`):\n")
+        for line in action_lines(first.path):
+            out.write(line + "\n")
+
+
+def _replay_ccm(path: str, out: TextIO) -> int:
+    try:
+        with open(path, encoding="utf-8") as f:
+            world = replay_actions(f)
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        print(f"consultfsm check: cannot replay {path}: {exc}", file=sys.stderr)
+        return 2
+    for p in world.published:
+        out.write(p.json + "\n")
+    problems = world.problems() + world.eventual_problems()
+    for problem in problems:
+        out.write(f"VIOLATION: {problem}\n")
+    return 1 if problems else 0
 
 
 def _desk_json(report: DeskReport) -> dict[str, Any]:

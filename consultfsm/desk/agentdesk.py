@@ -52,6 +52,8 @@ from .machine import (
 from .reading import CustomerNumberSource, consult_platform, read_consult, read_list, read_successor
 from .table import DEFAULT_SETTLE_MS, PAGE_MOVES, DeskCall, DeskInput, DeskPage, DeskRole
 
+#: The ``consultRole`` each desk writes (:data:`consultfsm.wire.cim.CONSULT_ROLE_KEY`).
+CONSULT_ROLE: dict[DeskRole, str] = {DeskRole.A: "CONSULTING", DeskRole.B: "CONSULTED"}
 #: How long a forgotten consult's dialog id is remembered (ms).
 FORGET_MS = 3_600_000
 #: What a dialog shows when it ends.
@@ -228,7 +230,9 @@ class AgentDesk:
         back to A's extension, what deployed desks send today; with neither
         (UCCX, the call variable missing) :class:`CimEncodeError` names the
         field, as the CCM could not place the consult. ``body.callId`` is the
-        consult's dialog id, ``body.leg`` this desk's leg string."""
+        consult's dialog id, ``body.leg`` this desk's leg string, and the
+        ``consultRole`` attribute says which agent of the consult this desk is
+        (the CCM keeps one report of the two)."""
         intent = effect.cim_intent
         if intent is None:
             raise ValueError(f"{effect} is not a CIM message")
@@ -247,6 +251,7 @@ class AgentDesk:
             leg=facts.leg, at=effect.at, intent=MessageIntent(intent.value), agent=self.agent_id,
             customer=customer, call_id=dialog_id,
             reason=effect.cim_reason, associated_dialog_uri=facts.associated_dialog_uri,
+            consult_role=CONSULT_ROLE[facts.role],
         )  # fmt: skip
 
     def _desk_of(self, effect: DeskEffect) -> tuple[str, Desk]:

@@ -89,6 +89,10 @@ class TimestampForm(StrEnum):
 
 #: ``sender.id`` of messages the CCM synthesises itself.
 CCM_SENDER_ID = "ccm"
+#: The ``additionalAttributes`` key by which a desk says which agent of the
+#: consult it is: ``CONSULTING`` (A) or ``CONSULTED`` (B, the default: the
+#: design note's reporter, and what desks that do not send it are).
+CONSULT_ROLE_KEY = "consultRole"
 #: The channel type a Cisco voice session belongs to.
 CISCO_CC = "CISCO_CC"
 #: Where a CIM message id comes from: uuid5 over this namespace and the leg, so
@@ -535,7 +539,7 @@ class CimCodec:
         self, *, leg: str, at: int, intent: MessageIntent, agent: str, customer: str,
         call_id: str | None, reason: CimReason | None, service: str | None = None,
         channel_session_id: str | None = None, conversation_id: str | None = None,
-        associated_dialog_uri: str | None = None,
+        associated_dialog_uri: str | None = None, consult_role: str | None = None,
     ) -> CimMessage:  # fmt: skip
         """A CIM message an agent's desk sends (sender ``AGENT``), from plain
         values: what an AgentDesk that reads Finesse itself knows
@@ -546,6 +550,8 @@ class CimCodec:
         ``associatedDialogUri`` additional attribute."""
         extra = () if associated_dialog_uri is None else (
             Attribute("associatedDialogUri", "String2000", associated_dialog_uri),)  # fmt: skip
+        if consult_role is not None:  # which desk: the CCM keeps one report of the two
+            extra = (*extra, Attribute(CONSULT_ROLE_KEY, "String2000", consult_role))
         return self._message(
             leg=leg, at=at, intent=intent, sender=Sender(agent, SenderType.AGENT.value),
             customer=customer, service=service, channel_session_id=channel_session_id,
@@ -558,17 +564,27 @@ class CimCodec:
     ) -> CimMessage:
         """The CIM message the CCM stands in for when it reports a leg itself
         (``reported_by=ccm``): sender ``SYSTEM``."""
+        return self.system_message(
+            leg=event.leg, at=event.at, intent=MessageIntent(event.kind.value), session=session,
+            call_id=call_id, reason=_reason(event.reason),
+        )  # fmt: skip
+
+    def system_message(
+        self, *, leg: str, at: int, intent: MessageIntent, session: ChannelSessionRef,
+        call_id: str | None, reason: str | None,
+    ) -> CimMessage:  # fmt: skip
+        """:meth:`system_message_for` from plain values (the CCM engine's form)."""
         return self._message(
-            leg=event.leg,
-            at=event.at,
-            intent=MessageIntent(event.kind.value),
+            leg=leg,
+            at=at,
+            intent=intent,
             sender=Sender(CCM_SENDER_ID, SenderType.SYSTEM.value),
             customer=session.customer_identifier,
             service=session.service_identifier,
             channel_session_id=session.id,
             conversation_id=session.conversation_id,
             call_id=call_id,
-            reason=_reason(event.reason),
+            reason=reason,
         )
 
     def _message(
@@ -659,12 +675,21 @@ class CimCodec:
     ) -> ConversationEvent:
         """The typed ``CimEvent`` the CCM publishes for a leg event (see
         :meth:`conversation_event` for its JSON)."""
-        name = MessageIntent(event.kind.value)
+        return self.leg_event(
+            leg=event.leg, at=event.at, intent=MessageIntent(event.kind.value), session=session,
+            message=message,
+        )  # fmt: skip
+
+    def leg_event(
+        self, *, leg: str, at: int, intent: MessageIntent, session: ChannelSessionRef,
+        message: CimMessage,
+    ) -> ConversationEvent:  # fmt: skip
+        """:meth:`make_conversation_event` from plain values (the CCM engine's form)."""
         return ConversationEvent(
-            id=message_id(event.leg, f"event/{name.value}", occurrence_of(name, event.at)),
-            name=name,
+            id=message_id(leg, f"event/{intent.value}", occurrence_of(intent, at)),
+            name=intent,
             type=ACTIVITY,
-            timestamp_ms=self.wall_time(event.at),
+            timestamp_ms=self.wall_time(at),
             conversation_id=session.conversation_id,
             event_emitter=message.header.sender,
             # as written: the codec's fallback stands in for a missing service

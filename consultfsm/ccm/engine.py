@@ -1,0 +1,524 @@
+"""The CCM engine: every consult leg of a CCM, driven only by what desks send.
+
+:class:`CcmEngine` is what a CCM service embeds. It takes the CIM messages
+desks post (``POST /message/receive``), its socket layer's news of desks
+connecting and disconnecting, the customer sessions the CCM starts and ends,
+and the time; it answers with what to publish on the conversation topic, each
+event built and serialised once. Sans-I/O: nothing here reads a clock, a
+socket or a file; deadlines are read with :meth:`CcmEngine.next_deadline` and
+handed back with :meth:`CcmEngine.handle_timers`.
+
+How a message finds its leg, in O(1) whatever has been seen before:
+
+* both desks of a consult name the same Finesse dialog: ``body.callId``, and
+  the last part of their ``leg`` strings (``<extension>:<agentId>:<dialogId>``).
+  Every dialog id a leg was reported under (old and re-keyed) points at it;
+* a consult's first message finds the customer's session through
+  :class:`~consultfsm.ccm.sessions.SessionIndex` (dialog URI, session id,
+  normalised ANI); no session is ever created for a consult;
+* a finished leg is evicted at once and its dialog ids kept as a tombstone for
+  ``tombstone_ms``, so a late or repeated report is recognised and never
+  published again (nor re-creates the leg);
+* desks by agent, so presence news reaches that agent's live legs only;
+* deadlines in one heap, stale entries skipped when popped.
+
+Every input is all or nothing: it is checked (parsed, its leg and session
+found, its time) before anything moves, and a refused one raises a typed
+error (:class:`~consultfsm.core.errors.ConsultFsmError`) and changes nothing.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from consultfsm.core.errors import ConfigError, ConsultFsmError, SnapshotError, TimeWentBackwards
+from consultfsm.core.table import Disposition
+from consultfsm.wire.cim import (
+    CONSULT_ROLE_KEY,
+    ChannelSessionRef,
+    CimCodec,
+    CimMessage,
+    ConversationEvent,
+    MessageIntent,
+    message_id,
+    parse_message,
+)
+from consultfsm.wire.legref import LegRefError, parse_leg_ref
+
+from .correlation import ChannelSession, ConsultEvidence, SessionResolver
+from .machine import CcmConfig, CcmLeg, CcmSnapshot, CcmStep, Publish
+from .sessions import SessionIndex
+from .table import (
+    PRESENCE_INPUT,
+    REPORT_INPUT,
+    UNOBSERVED,
+    CcmInput,
+    Intent,
+    Party,
+    Presence,
+    Source,
+)
+
+#: How long a finished leg's dialog ids are remembered, by default (ms).
+DEFAULT_TOMBSTONE_MS = 86_400_000
+#: Tombstones are kept in this many generations; a whole generation expires at once.
+_GENERATIONS = 8
+#: The ``consultRole`` values (:data:`~consultfsm.wire.cim.CONSULT_ROLE_KEY`).
+ROLES: dict[str, Party] = {"CONSULTING": Party.A, "CONSULTED": Party.B}
+_INTENTS: dict[MessageIntent, Intent] = {MessageIntent(i.value): i for i in Intent}
+_REASON: dict[Intent, str | None] = {
+    Intent.STARTED: "CONSULT", Intent.ENDED: UNOBSERVED, Intent.HOLD: None, Intent.RESUME: None,
+}  # fmt: skip
+
+
+class CcmRefused(ConsultFsmError):
+    """A desk message the engine cannot take (``field`` says which part); nothing changed."""
+
+    def __init__(self, field: str, why: str) -> None:
+        self.field = field
+        self.why = why
+        super().__init__(f"{field}: {why}")
+
+
+@attrs.frozen(slots=True)
+class Published:
+    """One event for the conversation topic: built once, serialised once (``json``)."""
+
+    leg: str
+    at: int
+    intent: Intent
+    source: Source
+    event: ConversationEvent
+    json: str
+
+    @property
+    def reason(self) -> str | None:
+        return self.event.data.body.reason_code
+
+
+@attrs.frozen(slots=True)
+class Outcome:
+    """What one input did: the disposition of the report (None for an input that
+    is not a report), the leg it concerned, and everything published, the
+    publications of deadlines that fell due before it included."""
+
+    leg: str | None
+    disposition: Disposition | None
+    published: tuple[Published, ...] = ()
+    late: bool = False  # the leg had finished: the report matched a tombstone
+
+
+@attrs.define(slots=True)
+class _Live:
+    """A live leg and what the engine knows of it beside its machine."""
+
+    machine: CcmLeg
+    session: ChannelSessionRef
+    dialogs: list[str]
+    agents: dict[Party, str]
+    a_end: CimMessage | None = None  # A's CALL_LEG_ENDED, published if B's never comes
+    armed: int | None = None  # the deadline last put on the heap
+
+
+class CcmEngine:
+    """Every consult leg of one CCM.
+
+    >>> from consultfsm.ccm import ChannelSession
+    >>> from consultfsm.wire.cim import CimCodec, MessageIntent
+    >>> codec = CimCodec("8000")
+    >>> ccm = CcmEngine(codec)
+    >>> ccm.start_session(ChannelSession("S1", "C1", "+923001234567"), at=0)
+    ()
+    >>> started = codec.agent_message(
+    ...     leg="7002:1002:16777301", at=2_000, intent=MessageIntent.CALL_LEG_STARTED,
+    ...     agent="1002", customer="+923001234567", call_id="16777301", reason=None)
+    >>> [(p.intent.value, p.source.value) for p in ccm.receive(started, at=2_005).published]
+    [('CALL_LEG_STARTED', 'b')]
+    >>> ccm.receive(started, at=2_010).disposition.value    # re-sent: published once
+    'duplicate'
+    """
+
+    def __init__(
+        self, codec: CimCodec, *, resolver: SessionResolver | None = None,
+        config: CcmConfig | None = None, tombstone_ms: int = DEFAULT_TOMBSTONE_MS,
+        leg_class: type[CcmLeg] = CcmLeg,
+    ) -> None:  # fmt: skip
+        if not isinstance(codec, CimCodec):
+            raise ConfigError("codec", f"must be a CimCodec, got {type(codec).__name__}")
+        if isinstance(tombstone_ms, bool) or not isinstance(tombstone_ms, int) or tombstone_ms <= 0:
+            raise ConfigError("tombstone_ms", "must be a positive number of ms")
+        self.codec = codec
+        self._leg_class = leg_class  # another table's machine: how the checks run a broken copy
+        self.config = CcmConfig() if config is None else config
+        self.tombstone_ms = tombstone_ms
+        self.sessions = SessionIndex(resolver)
+        self.now = 0
+        self.published = 0  # events published, ever
+        self._legs: dict[str, _Live] = {}  # by the leg's id (its first dialog id)
+        self._by_dialog: dict[str, str] = {}  # every dialog id of a live leg -> its id
+        self._by_agent: dict[str, dict[str, Party]] = {}  # agent -> live legs, and as whom
+        self._by_session: dict[str, set[str]] = {}  # session id -> live legs
+        self._presence: dict[str, bool] = {}  # agent -> desk up (the socket layer)
+        self._timers: list[tuple[int, str]] = []  # (deadline, leg id); stale ones skipped
+        # Tombstones: generations of dialog ids, oldest first, each (its start ms, ids).
+        self._tombs: deque[tuple[int, set[str]]] = deque()
+        #: Called with every step a leg machine takes (which row, what it did):
+        #: for coverage, tracing and the review page; None to skip.
+        self.on_step: Callable[[CcmStep], None] | None = None
+
+    # --- public ------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        """The number of live legs."""
+        return len(self._legs)
+
+    @property
+    def tombstones(self) -> int:
+        return sum(len(ids) for _, ids in self._tombs)
+
+    def leg(self, dialog_id: str) -> CcmLeg | None:
+        """The live leg with this dialog id (any of its ids), or None."""
+        key = self._by_dialog.get(dialog_id)
+        return None if key is None else self._legs[key].machine
+
+    def is_finished(self, dialog_id: str) -> bool:
+        """True when a leg with this dialog id finished within the tombstone horizon."""
+        return any(dialog_id in ids for _, ids in self._tombs)
+
+    def start_session(self, session: ChannelSession, at: int) -> tuple[Published, ...]:
+        """The customer's call is on: consults can now find its session."""
+        self._check_time(at)
+        self.sessions.check_new(session)
+        out = self._advance(at)
+        self.sessions.add(session)
+        return out
+
+    def end_session(self, session_id: str, at: int) -> tuple[Published, ...]:
+        """The customer's call ended. Its consults go on (and still publish in
+        it, now ``isActive: false``); no new consult can find it."""
+        self._check_time(at)
+        if self.sessions.get(session_id) is None:
+            raise CcmRefused("session", f"no active channel session {session_id!r}")
+        out = self._advance(at)
+        self.sessions.end(session_id)
+        for key in self._by_session.get(session_id, ()):
+            live = self._legs[key]
+            live.session = attrs.evolve(live.session, active=False)
+        return out
+
+    def receive(self, message: CimMessage | str | bytes | Mapping[str, Any], at: int) -> Outcome:
+        """A desk's CIM message, received at ``at``. Raises
+        :class:`~consultfsm.wire.cim.CimParseError`, :class:`CcmRefused` or a
+        :class:`~consultfsm.ccm.correlation.CorrelationError` for one it cannot
+        take, changing nothing."""
+        self._check_time(at)
+        if not isinstance(message, CimMessage):
+            message = parse_message(message)
+        party, intent, dialogs = self._read(message)
+        key = self._find(dialogs)
+        if key is None and any(self.is_finished(d) for d in dialogs):
+            return Outcome(dialogs[0], Disposition.ABSORBED, self._advance(at), late=True)
+        session = None
+        if key is None:
+            session = self._resolve(message, party)
+        out = list(self._advance(at))
+        key = self._find(dialogs)  # timers that fell due may have finished it: look again
+        if key is None:
+            if any(self.is_finished(d) for d in dialogs):
+                return Outcome(dialogs[0], Disposition.ABSORBED, tuple(out), late=True)
+            assert session is not None
+            key = self._create(dialogs[0], session, at)
+        live = self._legs[key]
+        for dialog in dialogs:  # a re-keyed consult: its new id points here too
+            if dialog not in self._by_dialog:
+                self._by_dialog[dialog] = key
+                live.dialogs.append(dialog)
+        out += self._learn(live, party, message.header.sender.id, at)
+        kind = REPORT_INPUT[(party, intent)]
+        occurred = message.header.timestamp_ms
+        if occurred is not None:
+            occurred -= self.codec.epoch_ms
+        step = live.machine.handle(kind, at, occurred)
+        if kind is CcmInput.A_ENDED and step.applied:
+            live.a_end = message
+        out += self._publish(live, step, message)
+        self._after(key, live, at)
+        return Outcome(key, step.disposition, tuple(out))
+
+    def desk_up(self, agent: str, at: int) -> tuple[Published, ...]:
+        """The socket layer: ``agent``'s desk connected (a first connect, a
+        return, or a CCM restart meeting a desk already up: all the same)."""
+        return self._presence_news(agent, True, at)
+
+    def desk_down(self, agent: str, at: int) -> tuple[Published, ...]:
+        """The socket layer: ``agent``'s desk disconnected."""
+        return self._presence_news(agent, False, at)
+
+    def next_deadline(self) -> int | None:
+        """The earliest armed deadline of any leg (ms), or None."""
+        while self._timers:
+            deadline, key = self._timers[0]
+            live = self._legs.get(key)
+            if live is not None and live.machine.deadline == deadline:
+                return deadline
+            heapq.heappop(self._timers)
+        return None
+
+    def handle_timers(self, now: int) -> tuple[Published, ...]:
+        """Fire every deadline due at ``now``, earliest first, each at its own time."""
+        self._check_time(now)
+        return self._advance(now)
+
+    # --- reading a message -----------------------------------------------------------------
+
+    def _check_time(self, at: int) -> None:
+        if isinstance(at, bool) or not isinstance(at, int):
+            raise CcmRefused("at", f"time {at!r} is not an int")
+        if at < self.now:
+            why = f"the CCM is already at {self.now} ms"
+            raise TimeWentBackwards("ccm", "-", "input", at, why)
+        self.codec.wall_time(at)  # publishable: CimEncodeError before anything moves
+
+    def _read(self, message: CimMessage) -> tuple[Party, Intent, list[str]]:
+        intent = _INTENTS.get(message.header.intent)
+        if intent is None:
+            why = f"the CCM takes no {message.header.intent.value} for a consult leg"
+            raise CcmRefused("header.intent", why)
+        role = next((a.value for a in message.header.channel_data.additional_attributes
+                     if a.key == CONSULT_ROLE_KEY), "CONSULTED")  # fmt: skip
+        party = ROLES.get(str(role))
+        if party is None:
+            raise CcmRefused(f"header.channelData.additionalAttributes[{CONSULT_ROLE_KEY}]",
+                             f"{role!r} is neither CONSULTING nor CONSULTED")  # fmt: skip
+        dialogs: list[str] = []
+        if message.body.leg is not None:
+            try:
+                dialogs.append(parse_leg_ref(message.body.leg).dialog_id)
+            except LegRefError as exc:
+                raise CcmRefused("body.leg", exc.why) from None
+        call_id = message.body.call_id
+        if call_id is not None and call_id.strip() and call_id not in dialogs:
+            dialogs.append(call_id)
+        if not dialogs:
+            raise CcmRefused("body", "neither body.leg nor body.callId names the consult dialog")
+        return party, intent, dialogs
+
+    def _find(self, dialogs: list[str]) -> str | None:
+        keys = {k for d in dialogs if (k := self._by_dialog.get(d)) is not None}
+        if len(keys) > 1:
+            raise CcmRefused("body", f"its dialog ids {dialogs} name two live legs {sorted(keys)}")
+        return next(iter(keys), None)
+
+    def _resolve(self, message: CimMessage, party: Party) -> ChannelSessionRef:
+        header = message.header
+        uri = next((a.value for a in header.channel_data.additional_attributes
+                    if a.key == "associatedDialogUri"), None)  # fmt: skip
+        evidence = ConsultEvidence(
+            associated_dialog_uri=None if uri is None else str(uri),
+            channel_session_id=header.channel_session_id,
+            customer_ani=header.channel_data.channel_customer_identifier,
+            agent_a=header.sender.id if party is Party.A else None,
+        )
+        session = self.sessions.resolve(evidence).session
+        return ChannelSessionRef(session.id, session.conversation_id, session.customer_ani,
+                                 session.service_identifier, session.active)  # fmt: skip
+
+    # --- moving legs -------------------------------------------------------------------------
+
+    def _create(self, key: str, session: ChannelSessionRef, at: int) -> str:
+        machine = self._leg_class(key, config=self.config, created_at=at)
+        self._legs[key] = _Live(machine, session, [], {})
+        self._by_session.setdefault(session.id, set()).add(key)
+        return key
+
+    def _learn(self, live: _Live, party: Party, agent: str, at: int) -> list[Published]:
+        """The first message of a party names its agent: from then on that
+        agent's presence reaches this leg, starting with what is known now."""
+        if party in live.agents:
+            return []
+        live.agents[party] = agent
+        self._by_agent.setdefault(agent, {})[live.machine.leg] = party
+        up = self._presence.get(agent)
+        if up is None:
+            return []
+        return self._publish(live, live.machine.handle(PRESENCE_INPUT[(party, up)], at), None)
+
+    def _presence_news(self, agent: str, up: bool, at: int) -> tuple[Published, ...]:
+        if not isinstance(agent, str) or not agent:
+            raise CcmRefused("agent", "must be a non-empty string")
+        self._check_time(at)
+        out = list(self._advance(at))
+        self._presence[agent] = up
+        for key, party in list(self._by_agent.get(agent, {}).items()):
+            live = self._legs[key]
+            out += self._publish(live, live.machine.handle(PRESENCE_INPUT[(party, up)], at), None)
+            self._after(key, live, at)
+        return tuple(out)
+
+    def _advance(self, until: int) -> tuple[Published, ...]:
+        """Fire every deadline due by ``until``, each at its own time, then move the clock."""
+        out: list[Published] = []
+        while (deadline := self.next_deadline()) is not None and deadline <= until:
+            _, key = heapq.heappop(self._timers)
+            live = self._legs[key]
+            self.now = max(self.now, deadline)
+            out += self._publish(live, live.machine.handle_timer(deadline), None)
+            self._after(key, live, deadline)
+        self.now = until
+        self._expire(until)
+        return tuple(out)
+
+    def _after(self, key: str, live: _Live, at: int) -> None:
+        """Arm the leg's deadline, or evict it when it is finished."""
+        machine = live.machine
+        if machine.is_finished:
+            self._evict(key, live, at)
+        elif machine.deadline is not None and machine.deadline != live.armed:
+            heapq.heappush(self._timers, (machine.deadline, key))
+        live.armed = machine.deadline
+
+    def _evict(self, key: str, live: _Live, at: int) -> None:
+        del self._legs[key]
+        for dialog in live.dialogs:
+            del self._by_dialog[dialog]
+        for agent in live.agents.values():
+            legs = self._by_agent[agent]
+            del legs[key]
+            if not legs:
+                del self._by_agent[agent]
+        legs_of = self._by_session[live.session.id]
+        legs_of.discard(key)
+        if not legs_of:
+            del self._by_session[live.session.id]
+        self._bury(live.dialogs, at)
+
+    def _bury(self, dialogs: Iterable[str], at: int) -> None:
+        span = max(1, self.tombstone_ms // _GENERATIONS)
+        if not self._tombs or at - self._tombs[-1][0] >= span:
+            self._tombs.append((at - at % span, set()))
+        self._tombs[-1][1].update(dialogs)
+
+    def _expire(self, now: int) -> None:
+        # A generation goes when its newest possible member is past the horizon.
+        span = max(1, self.tombstone_ms // _GENERATIONS)
+        while self._tombs and self._tombs[0][0] + span + self.tombstone_ms <= now:
+            self._tombs.popleft()
+
+    # --- publishing ----------------------------------------------------------------------------
+
+    def _publish(self, live: _Live, step: CcmStep, message: CimMessage | None) -> list[Published]:
+        if self.on_step is not None:
+            self.on_step(step)
+        return [self._event(live, p, message) for p in step.emits]
+
+    def _event(self, live: _Live, pub: Publish, message: CimMessage | None) -> Published:
+        intent, source = pub.emit.intent, pub.emit.source
+        wire = MessageIntent(intent.value)
+        if source is Source.CCM:
+            data = self.codec.system_message(
+                leg=live.machine.leg, at=pub.at, intent=wire, session=live.session,
+                call_id=live.dialogs[-1] if live.dialogs else live.machine.leg,
+                reason=_REASON[intent],
+            )  # fmt: skip
+        else:
+            own = live.a_end if source is Source.A and intent is Intent.ENDED else message
+            if own is None:  # pragma: no cover - the table never asks for a message it lacks
+                raise CcmRefused("table", f"{pub} needs a message of {source.value}'s desk")
+            # rule 4: a start implied by a later report
+            data = own if own.header.intent is wire else _implied(own, wire)
+        event = self.codec.leg_event(leg=live.machine.leg, at=pub.at, intent=wire,
+                                     session=live.session, message=data)  # fmt: skip
+        self.published += 1
+        return Published(live.machine.leg, pub.at, intent, source, event,
+                         self.codec.dumps_event(event))  # fmt: skip
+
+    # --- snapshots -------------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole engine, JSON-ready: legs, sessions, presence, tombstones, the clock."""
+        return {
+            "v": 1, "now": self.now, "published": self.published,
+            "config": attrs.asdict(self.config), "tombstone_ms": self.tombstone_ms,
+            "sessions": [attrs.asdict(s, value_serializer=_plain) for s in self.sessions],
+            "presence": dict(self._presence),
+            "legs": [
+                {"machine": live.machine.snapshot().to_dict(),
+                 "session": attrs.asdict(live.session), "dialogs": list(live.dialogs),
+                 "agents": {p.value: a for p, a in live.agents.items()},
+                 "a_end": None if live.a_end is None else self.codec.encode(live.a_end)}
+                for live in self._legs.values()
+            ],
+            "tombstones": [[start, sorted(ids)] for start, ids in self._tombs],
+        }  # fmt: skip
+
+    @classmethod
+    def restore(cls, data: Mapping[str, Any], codec: CimCodec, *,
+                resolver: SessionResolver | None = None,
+                leg_class: type[CcmLeg] = CcmLeg) -> CcmEngine:  # fmt: skip
+        """The engine :meth:`snapshot` wrote, continuing exactly where it was."""
+        try:
+            if data["v"] != 1:
+                raise SnapshotError("v", "not a version 1 CCM engine snapshot")
+            engine = cls(codec, resolver=resolver, config=CcmConfig(**data["config"]),
+                         tombstone_ms=data["tombstone_ms"], leg_class=leg_class)  # fmt: skip
+            engine.now, engine.published = int(data["now"]), int(data["published"])
+            for raw in data["sessions"]:
+                engine.sessions.add(ChannelSession(**{**raw, "agents": frozenset(raw["agents"])}))
+            engine._presence = {str(a): bool(up) for a, up in data["presence"].items()}
+            for raw in data["legs"]:
+                snap = CcmSnapshot.from_dict(raw["machine"])
+                machine = leg_class.restore(snap, engine.config)
+                a_end = None if raw["a_end"] is None else parse_message(raw["a_end"])
+                agents = {Party(p): str(a) for p, a in raw["agents"].items()}
+                session = ChannelSessionRef(**raw["session"])
+                live = _Live(machine, session, list(raw["dialogs"]), agents, a_end)
+                key = machine.leg
+                engine._legs[key] = live
+                for dialog in live.dialogs:
+                    engine._by_dialog[dialog] = key
+                for party, agent in live.agents.items():
+                    engine._by_agent.setdefault(agent, {})[key] = party
+                engine._by_session.setdefault(live.session.id, set()).add(key)
+                if machine.deadline is not None:
+                    heapq.heappush(engine._timers, (machine.deadline, key))
+                live.armed = machine.deadline
+            engine._tombs = deque((int(t), set(ids)) for t, ids in data["tombstones"])
+        except SnapshotError:
+            raise
+        except (KeyError, TypeError, ValueError, ConsultFsmError) as exc:
+            raise SnapshotError("$", f"not a CCM engine snapshot: {exc}") from None
+        return engine
+
+
+def _plain(_: Any, __: Any, value: Any) -> Any:
+    return sorted(value) if isinstance(value, frozenset) else value
+
+
+def _implied(message: CimMessage, intent: MessageIntent) -> CimMessage:
+    """The desk's message for ``intent`` that ``message`` implies (rule 4: an
+    end or a hold that overtook the start): the same sender and channel data,
+    and the id the desk's own message of that intent has."""
+    leg = message.body.leg or message.body.call_id or message.id
+    reason = "CONSULT" if intent is MessageIntent.CALL_LEG_STARTED else None
+    return attrs.evolve(
+        message,
+        id=message_id(leg, intent),
+        header=attrs.evolve(message.header, intent=intent),
+        body=attrs.evolve(message.body, reason_code=reason),
+    )
+
+
+__all__ = [
+    "DEFAULT_TOMBSTONE_MS",
+    "ROLES",
+    "CcmEngine",
+    "CcmRefused",
+    "Outcome",
+    "Presence",
+    "Published",
+]

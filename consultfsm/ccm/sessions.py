@@ -1,0 +1,118 @@
+"""The CCM's active channel sessions, indexed so a consult finds its own in O(1).
+
+:class:`SessionIndex` applies exactly the policy of
+:meth:`~consultfsm.ccm.correlation.SessionResolver.resolve` (dialog URI, then
+session id, then the customer's ANI; ambiguity never falls through), but looks
+each kind of evidence up in a dictionary instead of scanning every session,
+and normalises a session's ANI once, when it starts. The resolver stays the
+plain reference path: ``tests/test_ccm_engine.py`` requires the two to agree
+on generated sessions and evidence, candidates and their order included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from consultfsm.core.errors import ConfigError
+
+from .correlation import (
+    ChannelSession,
+    ConsultEvidence,
+    Evidence,
+    NoUsableEvidence,
+    Resolution,
+    SessionNotFound,
+    SessionResolver,
+    _one,
+    dialog_id_of,
+    is_placeholder,
+    normalise_ani,
+)
+
+
+class SessionIndex:
+    """Active sessions by id, by customer dialog id and by normalised ANI."""
+
+    __slots__ = ("_by_ani", "_by_dialog", "_sessions", "resolver")
+
+    def __init__(self, resolver: SessionResolver | None = None) -> None:
+        self.resolver = SessionResolver() if resolver is None else resolver
+        self._sessions: dict[str, tuple[ChannelSession, str | None]] = {}  # with its E.164 ANI
+        self._by_dialog: dict[str, dict[str, None]] = {}  # ordered sets: creation order
+        self._by_ani: dict[str, dict[str, None]] = {}
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def __iter__(self) -> Iterator[ChannelSession]:
+        return (s for s, _ in self._sessions.values())
+
+    def get(self, session_id: str) -> ChannelSession | None:
+        entry = self._sessions.get(session_id)
+        return None if entry is None else entry[0]
+
+    def check_new(self, session: ChannelSession) -> None:
+        """:class:`ConfigError` unless :meth:`add` would take ``session``."""
+        if not isinstance(session, ChannelSession):
+            raise ConfigError("session", f"must be a ChannelSession, got {type(session).__name__}")
+        if session.id in self._sessions:
+            raise ConfigError("session", f"channel session {session.id!r} already exists")
+        if not session.active:
+            raise ConfigError("session", f"channel session {session.id!r} is not active")
+
+    def add(self, session: ChannelSession) -> None:
+        """Index an active session; :class:`ConfigError` if its id is taken or it is not active."""
+        self.check_new(session)
+        ani = None
+        if session.channel_type == self.resolver.channel_type:
+            ani = normalise_ani(session.customer_ani, self.resolver.default_region)
+        self._sessions[session.id] = (session, ani)
+        if session.dialog_id is not None:
+            self._by_dialog.setdefault(session.dialog_id, {})[session.id] = None
+        if ani is not None:
+            self._by_ani.setdefault(ani, {})[session.id] = None
+
+    def end(self, session_id: str) -> ChannelSession:
+        """Drop an ended session from every index; KeyError if it is not active."""
+        session, ani = self._sessions.pop(session_id)
+        for index, key in ((self._by_dialog, session.dialog_id), (self._by_ani, ani)):
+            if key is not None:
+                bucket = index[key]
+                del bucket[session_id]
+                if not bucket:
+                    del index[key]
+        return session
+
+    def resolve(self, evidence: ConsultEvidence) -> Resolution:
+        """The consult's session, or the :class:`CorrelationError` the resolver would raise."""
+        tried: list[str] = []
+        dialog = dialog_id_of(evidence.associated_dialog_uri)
+        if dialog is not None:
+            hits = self._hits(self._by_dialog.get(dialog))
+            if hits:
+                return _one(hits, evidence, dialog, Evidence.ASSOCIATED_DIALOG_URI)
+            tried.append(f"associatedDialogUri dialog {dialog!r}")
+        session_id = evidence.channel_session_id
+        if session_id is not None and not is_placeholder(session_id):
+            entry = self._sessions.get(session_id)
+            if entry is not None:
+                return _one([entry[0]], evidence, session_id, Evidence.CHANNEL_SESSION_ID)
+            tried.append(f"channel session {session_id!r}")
+        ani = normalise_ani(evidence.customer_ani, self.resolver.default_region)
+        if ani is not None:
+            hits = self._hits(self._by_ani.get(ani))
+            if hits:
+                return _one(hits, evidence, ani, Evidence.CUSTOMER_ANI)
+            tried.append(f"customer ANI {ani}")
+        if not tried:
+            raise NoUsableEvidence(
+                "no associatedDialogUri, no channel session id, and the customer ANI "
+                f"{evidence.customer_ani!r} is missing, a placeholder, anonymous or not a number"
+            )
+        raise SessionNotFound(tuple(tried))
+
+    def _hits(self, ids: dict[str, None] | None) -> list[ChannelSession]:
+        return [] if ids is None else [self._sessions[i][0] for i in ids]
+
+
+__all__ = ["SessionIndex"]

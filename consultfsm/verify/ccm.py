@@ -1,0 +1,617 @@
+"""The whole consult, explored: the world (the leg model), A's and B's desks,
+the network between them and the CCM, and the CCM engine.
+
+Nobody sees everything. The world is a :class:`~consultfsm.core.leg.Leg` on
+the real table, moved by the CTI; what Finesse then shows goes to each desk
+machine (:class:`~consultfsm.desk.machine.Desk`) whose page is up, a page that
+is down receives nothing and reads its dialog list when it comes back; what
+the desks send travels to the CCM (:class:`~consultfsm.ccm.engine.CcmEngine`,
+fed real CIM messages) in any order, and any message may arrive twice. The
+CCM also hears of each desk's socket going down and coming back.
+
+Breadth first to a bounded depth, every action is tried in every reachable
+state: a CTI input the leg model accepts, a page going away or coming back, a
+desk's settle deadline, a message delivered (any of those in flight, once or
+as a duplicate), the CCM's deadline. One assumption about time: the CCM's
+last resort (``away``) outlasts any delivery delay, so it fires only when
+nothing is in flight; the CCM's other windows and the desks' may pass at any
+moment. After every step:
+
+* **exactly once**: at most one ``CALL_LEG_STARTED`` and one
+  ``CALL_LEG_ENDED``, the start first, hold and resume only in between;
+* **the right session**: every event is in the customer's own channel session
+  and conversation (another customer's session is live beside it);
+* **the right start**: nothing is published for a consult the world never
+  answered;
+* **the right reason**: an end carries the leg model's reason, except what a
+  desk cannot tell apart (a desk that was away at the end reads only that the
+  consult is gone: ``CONSULT_ENDED``) and the CCM's last resort
+  (:data:`~consultfsm.ccm.table.UNOBSERVED`), the only end while the world's
+  consult is still on.
+
+And from every state, **eventually**: deliver everything in flight, bring
+both pages back, fire every deadline; then the CCM has published the start
+exactly when some desk saw B on the call, and the end exactly when, besides,
+the world's consult has ended (or the last resort ended it).
+
+A counterexample is the list of actions that led to it, as JSON Lines
+(:func:`action_lines`); :func:`replay_actions` runs such a list again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+
+import attrs
+
+from consultfsm.ccm.correlation import ChannelSession
+from consultfsm.ccm.engine import CcmEngine, Published
+from consultfsm.ccm.machine import CcmConfig, CcmLeg, ccm_class
+from consultfsm.ccm.table import CCM_TABLE, UNOBSERVED, CcmRow, CcmTimer, Intent, Source
+from consultfsm.core.errors import InputRejected
+from consultfsm.core.facts import DIRECT_CONFIG
+from consultfsm.core.leg import Leg
+from consultfsm.core.states import OUTCOMES, CallState, CimReason, InputKind
+from consultfsm.desk.agentdesk import CONSULT_ROLE
+from consultfsm.desk.machine import Desk, DeskEffect, DeskFacts
+from consultfsm.desk.table import DEFAULT_SETTLE_MS, DeskInput, DeskRole, Effect
+from consultfsm.verify.scenarios import Case, inputs_of, new_leg
+from consultfsm.wire.cim import CimCodec, CimMessage, MessageIntent
+
+#: Actions per path by default: enough for a consult answered, reported by
+#: both desks and ended, with a page going away and coming back around it.
+DEFAULT_DEPTH = 6
+WINDOW = 1_000  # the desks' settle window and the CCM's waits
+#: The CCM's last resort outlasts any delivery delay and any of the other
+#: windows: the search fires it only when nothing is in flight.
+AWAY_WINDOW = 1_000_000
+CUSTOMER_ANI = "+923001234567"
+SESSION = ChannelSession("S1", "C1", CUSTOMER_ANI, "D0", agents=frozenset({"1001"}))
+OTHER = ChannelSession("S2", "C2", "+923009999999", "D9", agents=frozenset({"1003"}))
+AGENT = {DeskRole.A: "1001", DeskRole.B: "1002"}
+LEG_STRING = {DeskRole.A: "7001:1001:D1", DeskRole.B: "7002:1002:D1"}
+DIALOG = "D1"
+
+#: What Finesse shows every desk on the consult dialog after each CTI input.
+SHOWN: dict[InputKind, tuple[DeskInput, ...]] = {
+    InputKind.ALERTING: (DeskInput.ALERTING,),
+    InputKind.ACCEPTED: (DeskInput.ANSWERED,),
+    InputKind.HELD: (DeskInput.HELD,),
+    InputKind.RETRIEVED: (DeskInput.ANSWERED,),
+    InputKind.DROPPED_BY_A: (DeskInput.DROPPED_A,),
+    InputKind.DROPPED_BY_B: (DeskInput.DROPPED_B,),
+    InputKind.FAILED: (DeskInput.FAILED,),
+    InputKind.RONA: (DeskInput.DROPPED_B,),
+    # both leave the consult dialog; the customer's call names it as secondaryId
+    InputKind.TRANSFERRED: (DeskInput.DROPPED_A, DeskInput.TRANSFERRED),
+    InputKind.CONFERENCED: (DeskInput.DROPPED_A, DeskInput.CONFERENCED),
+}
+_ANSWERED = frozenset({CallState.ACCEPTED, CallState.HELD}) | {
+    s for s, o in OUTCOMES.items() if o.accepted
+}
+_CTI_ACTIONS: dict[object, tuple[Action, ...]] = {}
+_SEND_INTENT = {
+    Effect.SEND_STARTED: MessageIntent.CALL_LEG_STARTED,
+    Effect.SEND_ENDED: MessageIntent.CALL_LEG_ENDED,
+    Effect.SEND_HOLD: MessageIntent.CALL_HOLD,
+    Effect.SEND_RESUME: MessageIntent.CALL_RESUME,
+}
+
+
+def listed(call: CallState, role: DeskRole) -> DeskInput | None:
+    """What a returning page's dialog list shows of the consult (None: nothing
+    of it, for a desk that never saw it: the list shows no dialog to follow)."""
+    if call is CallState.INITIATED:
+        return DeskInput.LISTED_DIALLING if role is DeskRole.A else None
+    if call in (CallState.RINGING, CallState.UNANSWERED):
+        return DeskInput.LISTED_RINGING
+    if call is CallState.ACCEPTED:
+        return DeskInput.LISTED_TALKING
+    if call is CallState.HELD:
+        return DeskInput.LISTED_HELD
+    if call is CallState.TRANSFERRED:  # B holds the customer's call now; A left it
+        return DeskInput.LISTED_TRANSFERRED if role is DeskRole.B else DeskInput.LISTED_ABSENT
+    if call is CallState.CONFERENCED:
+        return DeskInput.LISTED_CONFERENCED
+    return DeskInput.LISTED_ABSENT
+
+
+@attrs.frozen(slots=True)
+class Message:
+    """A desk's CIM message on its way to the CCM."""
+
+    role: DeskRole
+    intent: MessageIntent
+    reason: CimReason | None
+    at: int
+    copies: int = 1  # a duplicate still to come counts as a second copy
+
+    @property
+    def label(self) -> str:
+        why = "" if self.reason is None else f"({self.reason.value})"
+        return f"{self.role.value}:{self.intent.value}{why}@{self.at}"
+
+
+@attrs.frozen(slots=True)
+class Action:
+    """One step of the world, a page, the network or a deadline."""
+
+    kind: str  # cti, away, back, settle, deliver, duplicate, ccm_timer
+    arg: str | int | None = None
+
+    def to_dict(self) -> dict[str, str | int | None]:
+        return {"action": self.kind, "arg": self.arg}
+
+    def __str__(self) -> str:
+        return self.kind if self.arg is None else f"{self.kind}:{self.arg}"
+
+
+@attrs.frozen(slots=True)
+class CcmViolation:
+    rule: str
+    detail: str
+    path: tuple[Action, ...]
+
+    def __str__(self) -> str:
+        steps = " -> ".join(str(a) for a in self.path) or "nothing"
+        return f"{self.rule}: {self.detail} (after {steps})"
+
+
+@attrs.frozen(slots=True)
+class CcmReport:
+    depth: int
+    states: int
+    steps: int
+    rows_covered: frozenset[str]
+    rows_total: frozenset[str]
+    violations: tuple[CcmViolation, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    @property
+    def rows_missed(self) -> list[str]:
+        return sorted(self.rows_total - self.rows_covered)
+
+
+class World:
+    """One composed state: the world, two desks, the network, the CCM."""
+
+    codec = CimCodec("8000")
+
+    def __init__(
+        self, leg_class: type[CcmLeg] = CcmLeg, leg: Leg | None = None,
+        config: CcmConfig | None = None, settle_ms: int = WINDOW,
+    ) -> None:  # fmt: skip
+        self.leg_class = leg_class
+        self.settle_ms = settle_ms
+        self.now = 0 if leg is None else leg.snapshot().last_at
+        self.leg = leg or Leg("L1", AGENT[DeskRole.A], AGENT[DeskRole.B], CUSTOMER_ANI,
+                              conversation_id="C1", channel_session_id="S1", call_id=DIALOG,
+                              config=DIRECT_CONFIG)  # fmt: skip
+        self.desks: dict[DeskRole, Desk | None] = dict.fromkeys(DeskRole)
+        self.up = dict.fromkeys(DeskRole, True)
+        self.in_flight: list[Message] = []
+        config = config or CcmConfig(WINDOW, WINDOW, AWAY_WINDOW)
+        self.ccm = CcmEngine(self.codec, config=config, leg_class=leg_class)
+        self.ccm.start_session(OTHER, 0)
+        self.ccm.start_session(SESSION, 0)
+        for role in DeskRole:
+            self.ccm.desk_up(AGENT[role], 0)
+        self.published: list[Published] = []
+        self.wrong: list[str] = []  # what a step did wrong that the state cannot show
+        self.sent_start = dict.fromkeys(DeskRole, False)  # the desk sent CALL_LEG_STARTED
+        self.away_at_end = dict.fromkeys(DeskRole, False)  # the page was down when it ended
+
+    # --- cloning -----------------------------------------------------------------------
+
+    def clone(self) -> World:
+        other = World.__new__(World)
+        other.now = self.now
+        other.leg_class = self.leg_class
+        other.settle_ms = self.settle_ms
+        other.leg = Leg.restore(self.leg.snapshot())
+        other.desks = {r: None if d is None else Desk.restore(d.snapshot())
+                       for r, d in self.desks.items()}  # fmt: skip
+        other.up = dict(self.up)
+        other.in_flight = list(self.in_flight)
+        other.ccm = CcmEngine.restore(self.ccm.snapshot(), self.codec, leg_class=self.leg_class)
+        other.published = list(self.published)
+        other.wrong = list(self.wrong)
+        other.sent_start = dict(self.sent_start)
+        other.away_at_end = dict(self.away_at_end)
+        return other
+
+    def key(self) -> tuple[object, ...]:
+        """What the future depends on (times only as the order of what is in flight)."""
+        desks = tuple(
+            None if d is None else (d.call, d.page, d.settle_deadline is not None)
+            for d in self.desks.values()
+        )
+        ccm = self.ccm.leg(DIALOG)
+        hold_at = None if ccm is None else ccm.hold_at
+        flight = tuple(sorted(
+            (m.at, m.role, m.intent, m.reason, m.copies, hold_at is not None and m.at < hold_at)
+            for m in self.in_flight
+        ))  # fmt: skip
+        order = {at: i for i, at in enumerate(sorted({f[0] for f in flight}))}
+        flight = tuple((order[f[0]], *f[1:]) for f in flight)
+        summary = tuple((p.intent, p.source, p.reason) for p in self.published), len(self.wrong)
+        return (
+            self.leg.call, desks, tuple(self.up.values()), flight,
+            None if ccm is None else (ccm.call, ccm.desk_a, ccm.desk_b, ccm.timer),
+            self.ccm.is_finished(DIALOG), summary, tuple(self.sent_start.values()),
+            tuple(self.away_at_end.values()),
+        )  # fmt: skip
+
+    # --- actions --------------------------------------------------------------------------
+
+    def actions(self) -> Iterator[Action]:
+        yield from self._cti_actions()
+        for role in DeskRole:
+            yield Action("away" if self.up[role] else "back", role.value)
+            desk = self.desks[role]
+            if desk is not None and desk.settle_deadline is not None:
+                yield Action("settle", role.value)
+        seen: set[tuple[object, ...]] = set()
+        for i, m in enumerate(self.in_flight):
+            what = (m.role, m.intent, m.reason, m.at)
+            if what in seen:
+                continue
+            seen.add(what)
+            yield Action("deliver", i)
+            if m.copies == 1:
+                yield Action("duplicate", i)
+        if self._ccm_timer_may_fire():
+            yield Action("ccm_timer")
+
+    def _ccm_timer_may_fire(self) -> bool:
+        deadline = self.ccm.next_deadline()
+        if deadline is None:
+            return False
+        leg = self.ccm.leg(DIALOG)
+        away = leg is not None and leg.timer is CcmTimer.AWAY
+        return not (away and self.in_flight)  # the timing assumption (module docstring)
+
+    def _cti_actions(self) -> tuple[Action, ...]:
+        # Only what moves the consult: Finesse shows no news for the rest.
+        # The answer depends on the leg's state alone (no timers run).
+        state = self.leg.state
+        acts = _CTI_ACTIONS.get(state)
+        if acts is None:
+            snap = self.leg.snapshot()
+            acts = tuple(
+                Action("cti", kind.value) for kind in SHOWN
+                if self.leg.accepts(kind, self.now + 1)
+                and Leg.restore(snap).handle(kind, self.now + 1).applied
+            )  # fmt: skip
+            _CTI_ACTIONS[state] = acts
+        return acts
+
+    def pending(self) -> Iterator[Action]:
+        """What the network and the deadlines still have to do."""
+        if self.in_flight:
+            yield Action("deliver", 0)
+        for role in DeskRole:
+            desk = self.desks[role]
+            if desk is not None and desk.settle_deadline is not None:
+                yield Action("settle", role.value)
+        if self._ccm_timer_may_fire():
+            yield Action("ccm_timer")
+
+    def apply(self, action: Action) -> None:
+        self.now += 1
+        arg = action.arg
+        if action.kind == "cti":
+            self._cti(InputKind(str(arg)))
+        elif action.kind in ("away", "back"):
+            self._page(DeskRole(str(arg)), action.kind == "back")
+        elif action.kind == "settle":
+            desk = self.desks[DeskRole(str(arg))]
+            assert desk is not None and desk.settle_deadline is not None
+            self.now = max(self.now, desk.settle_deadline)
+            self._sent(DeskRole(str(arg)), desk.handle_timer(self.now).emits)
+        elif action.kind in ("deliver", "duplicate"):
+            i = int(arg)  # type: ignore[arg-type]
+            m = self.in_flight[i]
+            if action.kind == "duplicate":
+                self.in_flight[i] = attrs.evolve(m, copies=2)
+            elif m.copies == 2:
+                self.in_flight[i] = attrs.evolve(m, copies=1)
+            else:
+                del self.in_flight[i]
+            self._deliver(m)
+        elif action.kind == "ccm_timer":
+            deadline = self.ccm.next_deadline()
+            assert deadline is not None
+            self.now = max(self.now, deadline)
+            self._publish(self.ccm.handle_timers(self.now))
+        else:  # pragma: no cover - a path written by hand
+            raise ValueError(f"no action {action.kind!r}")
+
+    def time_passes(self, until: int) -> None:
+        """Every deadline due by ``until`` fires, in order; the clock moves there."""
+        while True:
+            due: list[tuple[int, DeskRole | None]] = [
+                (d.settle_deadline, r) for r, d in self.desks.items()
+                if d is not None and d.settle_deadline is not None
+            ]  # fmt: skip
+            ccm = self.ccm.next_deadline()
+            if ccm is not None:
+                due.append((ccm, None))
+            due = [d for d in due if d[0] <= until]
+            if not due:
+                break
+            deadline, role = min(due, key=lambda d: (d[0], d[1] is not None))
+            self.now = max(self.now, deadline - 1)
+            self.apply(Action("ccm_timer") if role is None else Action("settle", role.value))
+            while self.in_flight:
+                self.apply(Action("deliver", 0))
+        self.now = max(self.now, until)
+
+    def _cti(self, kind: InputKind, value: str | None = None) -> None:
+        if not self.leg.handle(kind, self.now, value).applied:
+            return
+        if self.leg.is_finished:
+            for role in DeskRole:
+                self.away_at_end[role] = not self.up[role]
+        for role in DeskRole:
+            if self.up[role]:
+                for shown in SHOWN.get(kind, ()):
+                    self._desk_input(role, shown)
+
+    def _page(self, role: DeskRole, back: bool) -> None:
+        desk = self.desks[role]
+        agent = AGENT[role]
+        if not back:
+            if desk is not None:
+                desk.handle(DeskInput.SOCKET_DOWN, self.now)
+            self.up[role] = False
+            self._publish(self.ccm.desk_down(agent, self.now))
+            return
+        self.up[role] = True
+        self._publish(self.ccm.desk_up(agent, self.now))
+        if desk is not None:
+            desk.handle(DeskInput.SOCKET_UP, self.now)
+        shown = listed(self.leg.call, role)
+        if shown is not None and (desk is not None or shown is not DeskInput.LISTED_ABSENT):
+            if desk is None:  # a page that first learns of the consult from the list
+                desk = self._new_desk(role)
+                desk.handle(DeskInput.SOCKET_DOWN, self.now)
+                desk.handle(DeskInput.SOCKET_UP, self.now)
+            self._desk_input(role, shown)
+
+    def _new_desk(self, role: DeskRole) -> Desk:
+        facts = DeskFacts(role, LEG_STRING[role], CUSTOMER_ANI, "7001")
+        desk = Desk(facts, settle_ms=self.settle_ms, created_at=self.now)
+        self.desks[role] = desk
+        return desk
+
+    def _desk_input(self, role: DeskRole, kind: DeskInput) -> None:
+        desk = self.desks[role]
+        if desk is None:
+            if kind not in (DeskInput.ALERTING, DeskInput.ANSWERED, DeskInput.HELD):
+                return  # a desk that never saw the consult has no dialog to follow
+            desk = self._new_desk(role)
+        step = desk.handle(kind, self.now)
+        self._sent(role, step.emits)
+
+    def _sent(self, role: DeskRole, emits: Iterable[DeskEffect]) -> None:
+        for e in emits:
+            intent = _SEND_INTENT.get(e.effect)
+            if intent is None:
+                continue
+            if intent is MessageIntent.CALL_LEG_STARTED:
+                self.sent_start[role] = True
+            self.in_flight.append(Message(role, intent, e.cim_reason, self.now))
+
+    def message(self, m: Message) -> CimMessage:
+        return self.codec.agent_message(
+            leg=LEG_STRING[m.role], at=m.at, intent=m.intent, agent=AGENT[m.role],
+            customer=CUSTOMER_ANI, call_id=DIALOG, reason=m.reason,
+            consult_role=CONSULT_ROLE[m.role],
+        )  # fmt: skip
+
+    def _deliver(self, m: Message) -> None:
+        outcome = self.ccm.receive(self.message(m), self.now)
+        self._publish(outcome.published)
+
+    def _publish(self, published: Iterable[Published]) -> None:
+        for p in published:
+            if p.intent is Intent.ENDED and p.source is Source.CCM and any(self.up.values()):
+                # The last resort is for a consult nobody connected can see.
+                self.wrong.append(f"the CCM ended it on its own while {self._up_names()} was up")
+            self.published.append(p)
+
+    def _up_names(self) -> str:
+        return " and ".join(f"{r.value}'s desk" for r, up in self.up.items() if up)
+
+    # --- checks -----------------------------------------------------------------------------
+
+    def problems(self) -> list[str]:
+        out: list[str] = list(self.wrong)
+        intents = [p.intent for p in self.published]
+        starts, ends = intents.count(Intent.STARTED), intents.count(Intent.ENDED)
+        if starts > 1 or ends > 1:
+            out.append(f"published {starts} starts and {ends} ends")
+        if intents and intents[0] is not Intent.STARTED:
+            out.append(f"published {intents[0].value} before the start")
+        if Intent.ENDED in intents and intents[-1] is not Intent.ENDED:
+            out.append("published after the end")
+        for p in self.published:
+            session = p.event.channel_session
+            if (session.id, p.event.conversation_id) != (SESSION.id, SESSION.conversation_id):
+                out.append(f"{p.intent.value} went to session {session.id}")
+        if starts and not self._answered():
+            out.append("published a start for a consult the world never answered")
+        for p in self.published:
+            if p.intent is Intent.ENDED:
+                out += self._reason_problems(p)
+        return out
+
+    def _answered(self) -> bool:
+        return self.leg.call in _ANSWERED
+
+    def _reason_problems(self, p: Published) -> list[str]:
+        outcome = OUTCOMES.get(self.leg.call)
+        if p.source is Source.CCM:
+            return [] if p.reason == UNOBSERVED else [f"the CCM's own end says {p.reason}"]
+        if outcome is None:
+            return [f"an end from {p.source.value}'s desk while the world's consult is on"]
+        truth = None if outcome.cim_reason is None else outcome.cim_reason.value
+        role = DeskRole(p.source.value)
+        allowed = {truth}
+        if self.away_at_end[role]:  # read from a list: gone, nothing more
+            allowed.add(CimReason.CONSULT_ENDED.value)
+        if p.reason not in allowed:
+            return [f"the end says {p.reason}, the world {truth}"]
+        return []
+
+    def settle(self) -> World:
+        """A copy after the network and the deadlines have done all they will,
+        with both pages back."""
+        done = self.clone()
+        for role in DeskRole:
+            if not done.up[role]:
+                done.apply(Action("back", role.value))
+        for _ in range(64):
+            act = next(done.pending(), None)
+            if act is None:
+                break
+            done.apply(act)
+        return done
+
+    def eventual_problems(self) -> list[str]:
+        done = self.settle()
+        intents = [p.intent for p in done.published]
+        out = done.problems()
+        saw = any(done.sent_start.values())
+        if saw != (Intent.STARTED in intents):
+            out.append(f"a desk {'saw' if saw else 'never saw'} B on the call, "
+                       f"and the start was {'not ' if saw else ''}published")  # fmt: skip
+        by_ccm = any(p.intent is Intent.ENDED and p.source is Source.CCM for p in done.published)
+        should_end = saw and (done.leg.is_finished or by_ccm)
+        if should_end != (Intent.ENDED in intents):
+            out.append(f"the end was {'not ' if should_end else ''}published "
+                       f"(the world is {done.leg.call})")  # fmt: skip
+        return out
+
+
+#: What a case's leg input is to the composition: a CTI input, or a page.
+_PAGE_OF_CASE: dict[InputKind, tuple[str, DeskRole]] = {
+    InputKind.BROWSER_DISCONNECTED_A: ("away", DeskRole.A),
+    InputKind.LOGGED_OUT_A: ("away", DeskRole.A),
+    InputKind.BROWSER_RESTORED_A: ("back", DeskRole.A),
+    InputKind.BROWSER_DISCONNECTED_B: ("away", DeskRole.B),
+    InputKind.LOGGED_OUT_B: ("away", DeskRole.B),
+    InputKind.BROWSER_RESTORED_B: ("back", DeskRole.B),
+}
+#: Inputs the world's leg decides alone (its own deadlines): no desk hears of them.
+_LEG_OWN = frozenset({
+    InputKind.GRACE_TIMEOUT_A, InputKind.GRACE_TIMEOUT_B,
+})  # fmt: skip
+
+
+def run_case_through_ccm(case: Case) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A case of ``consultfsm cases`` with the CCM learning only what the desks
+    send: every message delivered at once, then every page back. Returns what
+    the CCM published and what the case's CCM column says it publishes, both
+    as ``publish INTENT(reason)`` labels (who reported left out: the leg model
+    knows from the CTI the moment a call drops while B's desk is away; the CCM
+    learns it from A's desk after its settle window, or from B's on return,
+    whichever is first)."""
+    world = World(leg=new_leg(case), config=CcmConfig(), settle_ms=DEFAULT_SETTLE_MS)
+    for step in inputs_of(case):
+        world.time_passes(step.at - 1)
+        page = _PAGE_OF_CASE.get(step.kind)
+        if page is not None:
+            if world.up[page[1]] is (page[0] == "back"):
+                continue  # the page is already where the case says (a logout after a close)
+            world.apply(Action(*page))
+        else:
+            world.now += 1
+            try:
+                world._cti(step.kind, step.value)
+            except InputRejected:
+                continue  # the case expects the leg model to refuse it
+        while world.in_flight:  # the network is quick here
+            world.apply(Action("deliver", 0))
+    done = world.settle()
+    got = tuple(_label(p) for p in done.published)
+    # Who reported is the leg model's own refinement (it has the CTI): the CCM
+    # column is what is published, and why.
+    want = tuple(x.removesuffix(" by CCM") for x in case.ccm if x.startswith("publish "))
+    return got, want
+
+
+def _label(p: Published) -> str:
+    reason = p.reason if p.intent is Intent.ENDED else None
+    return f"publish {p.intent.value}" + ("" if reason is None else f"({reason})")
+
+
+def explore_ccm(depth: int = DEFAULT_DEPTH, rows: tuple[CcmRow, ...] = CCM_TABLE) -> CcmReport:
+    """Every interleaving to ``depth`` actions, with the checks above, the CCM
+    running ``rows`` (a broken copy of the table, for the checks' own tests)."""
+    root = World(CcmLeg if rows is CCM_TABLE else ccm_class(rows))
+    seen: dict[tuple[object, ...], int] = {root.key(): 0}
+    queue: deque[tuple[World, tuple[Action, ...]]] = deque([(root, ())])
+    violations: list[CcmViolation] = []
+    covered: set[str] = set()
+    steps = 0
+    checked_eventually: set[tuple[object, ...]] = set()
+    while queue:
+        world, path = queue.popleft()
+        key = world.key()
+        if key not in checked_eventually:
+            checked_eventually.add(key)
+            for p in world.eventual_problems():
+                violations.append(CcmViolation("eventually", p, path))
+        if len(path) >= depth or violations:
+            continue
+        for action in world.actions():
+            nxt = world.clone()
+            nxt.ccm.on_step = lambda step: covered.add(step.row.key) if step.row else None
+            steps += 1
+            nxt.apply(action)
+            new_path = (*path, action)
+            problems = nxt.problems()
+            if problems:
+                violations += [CcmViolation("always", p, new_path) for p in problems]
+                break
+            k = nxt.key()
+            if k not in seen:
+                seen[k] = len(new_path)
+                queue.append((nxt, new_path))
+    return CcmReport(depth, len(seen), steps, frozenset(covered),
+                     frozenset(r.key for r in CCM_TABLE), tuple(violations))  # fmt: skip
+
+
+def action_lines(path: Sequence[Action]) -> list[str]:
+    """A path as JSON Lines, one action per line."""
+    return [json.dumps(a.to_dict(), separators=(",", ":")) for a in path]
+
+
+def replay_actions(lines: Iterable[str], rows: tuple[CcmRow, ...] = CCM_TABLE) -> World:
+    """Run a path written by :func:`action_lines` from the start again."""
+    world = World(CcmLeg if rows is CCM_TABLE else ccm_class(rows))
+    for line in lines:
+        if line.strip():
+            raw = json.loads(line)
+            world.apply(Action(raw["action"], raw["arg"]))
+    return world
+
+
+__all__ = [
+    "DEFAULT_DEPTH",
+    "CcmReport",
+    "CcmViolation",
+    "World",
+    "action_lines",
+    "explore_ccm",
+    "listed",
+    "replay_actions",
+    "run_case_through_ccm",
+]
