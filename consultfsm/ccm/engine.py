@@ -202,7 +202,7 @@ class CcmEngine:
         """The customer's call ended. Its consults go on (and still publish in
         it, now ``isActive: false``); no new consult can find it."""
         self._check_time(at)
-        if self.sessions.get(session_id) is None:
+        if not isinstance(session_id, str) or self.sessions.get(session_id) is None:
             raise CcmRefused("session", f"no active channel session {session_id!r}")
         out = self._advance(at)
         self.sessions.end(session_id)
@@ -221,6 +221,8 @@ class CcmEngine:
             message = parse_message(message)
         party, intent, dialogs = self._read(message)
         key = self._find(dialogs)
+        if key is not None:
+            self._check_party(self._legs[key], party, message.header.sender.id)
         if key is None and any(self.is_finished(d) for d in dialogs):
             return Outcome(dialogs[0], Disposition.ABSORBED, self._advance(at), late=True)
         session = None
@@ -306,7 +308,25 @@ class CcmEngine:
             dialogs.append(call_id)
         if not dialogs:
             raise CcmRefused("body", "neither body.leg nor body.callId names the consult dialog")
+        attributes = message.header.channel_data.additional_attributes
+        if (
+            message.header.extra
+            or message.body.extra
+            or any(not isinstance(a.value, str) for a in attributes)
+        ):
+            # What the parser passes through unread is written back into the
+            # event: refuse now what could not be written then.
+            try:
+                self.codec.dumps(message)
+            except (ValueError, TypeError, RecursionError) as exc:
+                raise CcmRefused("$", f"holds a value that cannot be written back: {exc}") from None
         return party, intent, dialogs
+
+    def _check_party(self, live: _Live, party: Party, agent: str) -> None:
+        other = Party.B if party is Party.A else Party.A
+        if live.agents.get(other) == agent:
+            why = f"agent {agent!r} is already the {other.value.upper()} agent of this consult"
+            raise CcmRefused("header.sender.id", why)
 
     def _find(self, dialogs: list[str]) -> str | None:
         keys = {k for d in dialogs if (k := self._by_dialog.get(d)) is not None}
@@ -354,7 +374,8 @@ class CcmEngine:
         self._check_time(at)
         out = list(self._advance(at))
         self._presence[agent] = up
-        for key, party in list(self._by_agent.get(agent, {}).items()):
+        # In leg id order, so a restored engine publishes in the same order.
+        for key, party in sorted(self._by_agent.get(agent, {}).items()):
             live = self._legs[key]
             out += self._publish(live, live.machine.handle(PRESENCE_INPUT[(party, up)], at), None)
             self._after(key, live, at)

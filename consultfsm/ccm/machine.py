@@ -179,10 +179,12 @@ class CcmSnapshot:
         leg = data["leg"]
         if not isinstance(leg, str) or not leg:
             raise SnapshotError("leg", "must be a non-empty string")
+        hold_at = data["hold_at"]  # a desk's own clock: may be before the CCM's epoch
+        if hold_at is not None and (isinstance(hold_at, bool) or not isinstance(hold_at, int)):
+            raise SnapshotError("hold_at", "must be an integer or null")
         snap = cls(
             leg, enum("call", CcmCall), enum("desk_a", Presence), enum("desk_b", Presence),
-            enum("timer", CcmTimer, True), number("deadline", True), number("hold_at", True),
-            number("now"),
+            enum("timer", CcmTimer, True), number("deadline", True), hold_at, number("now"),
         )  # fmt: skip
         _consistent(snap)
         return snap

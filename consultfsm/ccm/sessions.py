@@ -55,6 +55,18 @@ class SessionIndex:
         """:class:`ConfigError` unless :meth:`add` would take ``session``."""
         if not isinstance(session, ChannelSession):
             raise ConfigError("session", f"must be a ChannelSession, got {type(session).__name__}")
+        for name in ("id", "conversation_id", "customer_ani"):
+            value = getattr(session, name)
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"session.{name}", "must be a non-empty string")
+        for name in ("dialog_id", "service_identifier"):
+            value = getattr(session, name)
+            if value is not None and not isinstance(value, str):
+                raise ConfigError(f"session.{name}", "must be a string or None")
+        if not isinstance(session.agents, frozenset) or not all(
+            isinstance(a, str) for a in session.agents
+        ):
+            raise ConfigError("session.agents", "must be a frozenset of agent ids")
         if session.id in self._sessions:
             raise ConfigError("session", f"channel session {session.id!r} already exists")
         if not session.active:

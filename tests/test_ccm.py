@@ -1,0 +1,486 @@
+"""The CCM side: its table's rules, its machine, the engine's indexes,
+tombstones, presence and snapshots, and the composition with the world and
+both desks checked against the leg model."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import pytest
+from cim_schemas import cim_schemas
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from consultfsm.ccm import ChannelSession, ConsultEvidence, CorrelationError, SessionResolver
+from consultfsm.ccm.engine import CcmEngine, CcmRefused, Published
+from consultfsm.ccm.machine import CcmConfig, CcmIllegalInput, CcmLeg, CcmSnapshot
+from consultfsm.ccm.sessions import SessionIndex
+from consultfsm.ccm.table import (
+    CCM_TABLE,
+    REPORTS,
+    UNOBSERVED,
+    CcmCall,
+    CcmInput,
+    Emit,
+    Intent,
+    Source,
+    check_ccm_table,
+)
+from consultfsm.core.errors import ConsultFsmError, SnapshotError, TimeWentBackwards
+from consultfsm.core.states import CimReason
+from consultfsm.core.table import Disposition
+from consultfsm.verify.ccm import (
+    CcmReport,
+    action_lines,
+    explore_ccm,
+    replay_actions,
+    run_case_through_ccm,
+)
+from consultfsm.verify.scenarios import CASES
+from consultfsm.wire.cim import CimCodec, CimParseError, MessageIntent, parse_conversation_event
+
+I, C = CcmInput, CcmCall  # noqa: E741
+CODEC = CimCodec("8000")
+ANI = "+923001234567"
+SESSION = ChannelSession("S1", "C1", ANI, "D0", "8000", agents=frozenset({"1001"}))
+A, B = ("1001", "7001"), ("1002", "7002")  # (agent, extension)
+
+
+def send(who: tuple[str, str], intent: MessageIntent, at: int, *, dialog: str = "D1",
+         reason: CimReason | None = None, call_id: str | None = None,
+         customer: str = ANI, uri: str | None = None) -> Any:  # fmt: skip
+    """A desk's message as the JSON text it POSTs."""
+    role = "CONSULTING" if who == A else "CONSULTED"
+    message = CODEC.agent_message(
+        leg=f"{who[1]}:{who[0]}:{dialog}", at=at, intent=intent, agent=who[0],
+        customer=customer, call_id=call_id or dialog, reason=reason, consult_role=role,
+        associated_dialog_uri=uri,
+    )  # fmt: skip
+    return CODEC.dumps(message)
+
+
+STARTED, ENDED = MessageIntent.CALL_LEG_STARTED, MessageIntent.CALL_LEG_ENDED
+HOLD, RESUME = MessageIntent.CALL_HOLD, MessageIntent.CALL_RESUME
+
+
+def engine(**kw: Any) -> CcmEngine:
+    ccm = CcmEngine(CODEC, **kw)
+    ccm.start_session(ChannelSession("S2", "C2", "+923009999999", "D9"), 0)
+    ccm.start_session(SESSION, 0)
+    return ccm
+
+
+def said(published: tuple[Published, ...] | list[Published]) -> list[str]:
+    def one(p: Published) -> str:
+        why = f",{p.reason}" if p.intent is Intent.ENDED and p.reason else ""
+        return f"{p.intent.value}({p.source.value}{why})"
+
+    return [one(p) for p in published]
+
+
+# --- the table --------------------------------------------------------------------------
+
+
+def test_the_ccm_table_keeps_its_rules() -> None:
+    assert check_ccm_table() == []
+
+
+def test_every_report_has_a_row_in_every_state() -> None:
+    # Rule 2: a desk message is never refused for arriving late, twice or early.
+    keys = {(r.source, r.input) for r in CCM_TABLE}
+    assert {(s, k) for s in CcmCall for k in REPORTS} <= keys
+
+
+def test_a_broken_ccm_table_is_caught() -> None:
+    (row,) = [r for r in CCM_TABLE if r.key == "talking--b_started"]
+    twice = attrs.evolve(row, emits=(Emit(Intent.STARTED, Source.B),),
+                         disposition=Disposition.APPLIED)  # fmt: skip
+    problems = check_ccm_table(tuple(twice if r is row else r for r in CCM_TABLE))
+    assert problems == ["talking--b_started: the start is published once, first (rule 4)"]
+    assert any("rows overlap" in p for p in check_ccm_table((*CCM_TABLE, row)))
+    gone = tuple(r for r in CCM_TABLE if r.key != "ending--b_ended")
+    assert "ending--b_ended: a report has no row (rule 2)" in check_ccm_table(gone)
+
+
+# --- the machine --------------------------------------------------------------------------
+
+
+def test_a_s_start_waits_for_b_s_and_the_ccm_stands_in_when_it_never_comes() -> None:
+    leg = CcmLeg("D1", config=CcmConfig(start_wait_ms=2_000))
+    assert leg.handle(I.A_STARTED, 100).emits == ()
+    assert leg.get_timer() is not None and leg.get_timer()[1] == 2_100  # type: ignore[index]
+    assert leg.handle_timer(2_099).disposition is Disposition.ABSORBED  # not yet due
+    assert [str(p) for p in leg.handle_timer(5_000).emits] == ["CALL_LEG_STARTED(ccm)"]
+    assert leg.now == 2_100  # fired at its own deadline
+    assert leg.handle(I.B_STARTED, 5_001).disposition is Disposition.DUPLICATE
+
+
+def test_b_s_end_reason_is_preferred_to_a_s() -> None:
+    leg = CcmLeg("D1")
+    leg.handle(I.B_STARTED, 100)
+    assert leg.handle(I.A_ENDED, 200).emits == ()  # B's desk is up: its own end is coming
+    assert leg.call is C.ENDING
+    assert [str(p) for p in leg.handle(I.B_ENDED, 210).emits] == ["CALL_LEG_ENDED(b)"]
+
+
+def test_a_s_end_is_published_at_once_when_b_s_desk_is_down() -> None:
+    leg = CcmLeg("D1")
+    leg.handle(I.B_STARTED, 100)
+    leg.handle(I.B_DOWN, 150)
+    assert [str(p) for p in leg.handle(I.A_ENDED, 200).emits] == ["CALL_LEG_ENDED(a)"]
+
+
+def test_b_s_desk_going_down_while_a_s_end_waits_publishes_a_s() -> None:
+    leg = CcmLeg("D1")
+    leg.handle(I.B_STARTED, 100)
+    leg.handle(I.A_ENDED, 200)
+    assert [str(p) for p in leg.handle(I.B_DOWN, 300).emits] == ["CALL_LEG_ENDED(a)"]
+
+
+def test_an_end_that_overtook_the_start_publishes_both_in_order() -> None:
+    leg = CcmLeg("D1")
+    assert [str(p) for p in leg.handle(I.B_ENDED, 100).emits] == [
+        "CALL_LEG_STARTED(b)", "CALL_LEG_ENDED(b)"]  # fmt: skip
+    assert leg.handle(I.B_STARTED, 101).disposition is Disposition.ABSORBED
+
+
+def test_the_away_deadline_runs_only_while_no_desk_is_up() -> None:
+    leg = CcmLeg("D1", config=CcmConfig(away_ms=60_000))
+    leg.handle(I.B_STARTED, 100)
+    leg.handle(I.A_UP, 100)
+    leg.handle(I.B_DOWN, 200)
+    assert leg.get_timer() is None  # A's desk is up: it will see the end
+    leg.handle(I.A_DOWN, 300)
+    assert leg.get_timer() is not None and leg.get_timer()[1] == 60_300  # type: ignore[index]
+    leg.handle(I.B_UP, 400)  # B is back: its list tells
+    assert leg.get_timer() is None
+    leg.handle(I.B_DOWN, 500)
+    step = leg.handle_timer(60_500)
+    assert [str(p) for p in step.emits] == ["CALL_LEG_ENDED(ccm)"]
+
+
+def test_a_stale_hold_never_flips_the_state_back() -> None:
+    leg = CcmLeg("D1")
+    leg.handle(I.B_STARTED, 100)
+    assert [str(p) for p in leg.handle(I.B_HELD, 200, occurred=190).emits] == ["CALL_HOLD(b)"]
+    assert [str(p) for p in leg.handle(I.B_RESUMED, 300, occurred=290).emits] == [
+        "CALL_RESUME(b)"]  # fmt: skip
+    late = leg.handle(I.B_HELD, 310, occurred=195)  # a re-send of the first hold, overtaken
+    assert late.disposition is Disposition.ABSORBED and leg.call is C.TALKING
+
+
+def test_a_s_hold_counts_only_while_b_s_desk_is_down() -> None:
+    leg = CcmLeg("D1")
+    leg.handle(I.B_STARTED, 100)
+    assert leg.handle(I.A_HELD, 200).disposition is Disposition.ABSORBED  # B sends its own
+    leg.handle(I.B_DOWN, 250)
+    assert [str(p) for p in leg.handle(I.A_HELD, 300).emits] == ["CALL_HOLD(a)"]
+
+
+def test_a_refused_input_names_the_leg_state_and_input_and_changes_nothing() -> None:
+    leg = CcmLeg("D1")
+    leg.handle(I.B_STARTED, 100)
+    before = leg.snapshot()
+    with pytest.raises(TimeWentBackwards):
+        leg.handle(I.B_ENDED, 99)
+    with pytest.raises(CcmIllegalInput) as info:
+        leg.handle("b_exploded", 200)  # type: ignore[arg-type]
+    assert info.value.leg == "D1" and info.value.state == "talking/unknown/unknown"
+    assert info.value.input == "b_exploded"
+    assert leg.snapshot() == before
+    assert leg.handle(I.END_WAIT_TIMEOUT, 300).disposition is Disposition.ABSORBED  # not armed
+    assert leg.snapshot() == before
+
+
+def test_ccm_snapshots_round_trip_and_refuse_what_cannot_be() -> None:
+    leg = CcmLeg("D1")
+    leg.handle(I.A_STARTED, 100)
+    data = leg.snapshot().to_dict()
+    assert CcmLeg.restore(CcmSnapshot.from_dict(json.loads(json.dumps(data)))).snapshot() == (
+        leg.snapshot())  # fmt: skip
+    for bad in ({**data, "timer": None, "deadline": None}, {**data, "call": "bogus"},
+                {**data, "deadlne": 5}, {**data, "deadline": 50}):  # fmt: skip
+        with pytest.raises(SnapshotError):
+            CcmSnapshot.from_dict(bad)
+
+
+@given(st.lists(st.sampled_from(sorted(CcmInput)), max_size=30))
+def test_any_sequence_publishes_the_start_first_and_each_once(kinds: list[CcmInput]) -> None:
+    leg = CcmLeg("D1")
+    out: list[Intent] = []
+    for t, kind in enumerate(kinds, 1):
+        at = max(t * 10, (leg.deadline or 0)) if kind.endswith("_timeout") else t * 10
+        at = max(at, leg.now)
+        out += [p.emit.intent for p in leg.handle(kind, at).emits]
+    assert out.count(Intent.STARTED) <= 1 and out.count(Intent.ENDED) <= 1
+    if out:
+        assert out[0] is Intent.STARTED
+    if Intent.ENDED in out:
+        assert out[-1] is Intent.ENDED
+
+
+# --- the engine -----------------------------------------------------------------------------
+
+
+def test_both_desks_report_and_the_topic_hears_once_in_b_s_name() -> None:
+    schemas = cim_schemas()
+    ccm = engine()
+    out = [*ccm.receive(send(A, STARTED, 2_000), 2_001).published]
+    out += ccm.receive(send(B, STARTED, 2_000), 2_002).published
+    out += ccm.receive(send(B, STARTED, 2_000), 2_003).published  # a re-send
+    out += ccm.receive(send(A, ENDED, 9_000, reason=CimReason.CONSULT_ENDED), 9_001).published
+    out += ccm.receive(send(B, ENDED, 9_000, reason=CimReason.CONSULT_ENDED), 9_002).published
+    assert said(out) == ["CALL_LEG_STARTED(b)", "CALL_LEG_ENDED(b,CONSULT_ENDED)"]
+    for p in out:
+        event = json.loads(p.json)
+        schemas.check_conversation_event(event)
+        assert event["channelSession"]["id"] == "S1" and event["conversationId"] == "C1"
+        assert event["eventEmitter"]["id"] == "1002"  # B's own message
+        assert parse_conversation_event(p.json) == p.event
+    assert len(ccm) == 0 and ccm.tombstones == 1  # evicted, remembered
+
+
+def test_a_late_report_after_eviction_is_recognised_and_never_republished() -> None:
+    ccm = engine()
+    ccm.receive(send(B, STARTED, 100), 100)
+    ccm.receive(send(B, ENDED, 200, reason=CimReason.CONSULT_ENDED), 200)
+    late = ccm.receive(send(A, ENDED, 300, reason=CimReason.CONSULT_ENDED), 300)
+    assert late.late and late.published == () and len(ccm) == 0
+    again = ccm.receive(send(B, STARTED, 100), 400)  # a desk's retry of its first message
+    assert again.late and again.published == () and len(ccm) == 0
+
+
+def test_tombstones_expire_after_their_horizon() -> None:
+    ccm = engine(tombstone_ms=80_000)
+    ccm.receive(send(B, ENDED, 100, reason=CimReason.CONSULT_ENDED), 100)
+    assert ccm.is_finished("D1")
+    ccm.handle_timers(100 + 80_000 + 10_000)
+    assert not ccm.is_finished("D1") and ccm.tombstones == 0
+
+
+def test_a_rekeyed_consult_stays_one_leg() -> None:
+    # A's desk saw the consult under D1 and now reports it as D5; B's page
+    # came back after the re-key and only knows D5.
+    ccm = engine()
+    out = [*ccm.receive(send(A, STARTED, 100), 100).published]
+    out += ccm.receive(send(A, HOLD, 200, call_id="D5"), 200).published
+    out += ccm.receive(send(B, STARTED, 250, dialog="D5"), 250).published
+    assert len(ccm) == 1 and ccm.leg("D5") is ccm.leg("D1")
+    out += ccm.receive(send(B, ENDED, 300, dialog="D5", reason=CimReason.CONSULT_ENDED),
+                       300).published  # fmt: skip
+    assert said(out) == ["CALL_LEG_STARTED(b)", "CALL_LEG_ENDED(b,CONSULT_ENDED)"]
+    assert ccm.is_finished("D1") and ccm.is_finished("D5")
+
+
+def test_the_session_is_found_by_dialog_uri_first_then_by_the_customer_s_ani() -> None:
+    ccm = engine()
+    other = ChannelSession("S3", "C3", "+923005555555", "D7")
+    ccm.start_session(other, 0)
+    # UCCE: the associatedDialogUri names S3's dialog, whatever number is sent.
+    found = ccm.receive(send(B, STARTED, 100, uri="/finesse/api/Dialog/D7"), 100)
+    assert found.published[0].event.channel_session.id == "S3"
+    # UCCX: no URI; the customer's number, written nationally, finds S1.
+    uccx = ccm.receive(send(B, STARTED, 100, dialog="D2", customer="+92 300 1234567"), 110)
+    assert uccx.published[0].event.channel_session.id == "S1"
+
+
+def test_a_consult_no_session_matches_is_refused_and_nothing_changes() -> None:
+    ccm = engine()
+    before = ccm.snapshot()
+    with pytest.raises(CorrelationError):
+        ccm.receive(send(B, STARTED, 100, customer="+923001111111"), 100)
+    assert ccm.snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("mutate", "error"),
+    [
+        (lambda m: "{", CimParseError),
+        (lambda m: {**m, "header": {**m["header"], "intent": "START_CHAT"}}, CcmRefused),
+        (lambda m: {**m, "body": {"type": "VOICE"}}, CcmRefused),
+        (lambda m: {**m, "body": {**m["body"], "leg": "x:y"}}, CcmRefused),
+        (lambda m: {**m, "header": {**m["header"], "channelData": {
+            **m["header"]["channelData"], "additionalAttributes": [
+                {"key": "consultRole", "type": "String2000", "value": "BOSS"}]}}}, CcmRefused),
+    ],
+)  # fmt: skip
+def test_a_message_the_ccm_cannot_take_is_a_typed_error_and_changes_nothing(
+    mutate: Any, error: type[Exception]
+) -> None:
+    ccm = engine()
+    ccm.receive(send(A, STARTED, 100), 100)
+    before = ccm.snapshot()
+    bad = mutate(json.loads(send(B, STARTED, 100)))
+    with pytest.raises(error):
+        ccm.receive(bad if isinstance(bad, str) else json.dumps(bad), 200)
+    assert ccm.snapshot() == before
+    with pytest.raises(TimeWentBackwards):
+        ccm.receive(send(B, STARTED, 100), 50)
+    assert ccm.snapshot() == before
+
+
+def test_presence_first_connect_restart_and_repeats_are_normal() -> None:
+    ccm = engine()
+    assert ccm.desk_up("1002", 10) == () and ccm.desk_up("1002", 20) == ()  # no prior down
+    ccm.receive(send(B, STARTED, 100), 100)
+    ccm.desk_down("1002", 200)
+    ccm.desk_down("1002", 210)  # a repeat
+    out = ccm.receive(send(A, ENDED, 300, reason=CimReason.CONSULT_TRANSFER), 300).published
+    assert said(out) == ["CALL_LEG_ENDED(a,CONSULT_TRANSFER)"]  # B is down: A's, at once
+
+
+def test_the_last_resort_ends_a_consult_nobody_can_see() -> None:
+    ccm = engine(config=CcmConfig(away_ms=60_000))
+    ccm.desk_up("1001", 0)
+    ccm.receive(send(A, STARTED, 100), 100)
+    ccm.receive(send(B, STARTED, 100), 101)
+    ccm.desk_down("1002", 200)
+    assert ccm.next_deadline() is None  # A's desk is up
+    ccm.desk_down("1001", 300)
+    assert ccm.next_deadline() == 60_300
+    assert ccm.handle_timers(60_299) == ()
+    (end,) = ccm.handle_timers(70_000)
+    assert (end.intent, end.source, end.reason, end.at) == (
+        Intent.ENDED, Source.CCM, UNOBSERVED, 60_300)  # fmt: skip
+    assert json.loads(end.json)["eventEmitter"]["type"] == "SYSTEM"
+
+
+def test_a_consult_goes_on_after_the_customer_left_and_publishes_in_the_ended_session() -> None:
+    ccm = engine()
+    ccm.receive(send(B, STARTED, 100), 100)
+    ccm.end_session("S1", 200)
+    (end,) = ccm.receive(send(B, ENDED, 300, reason=CimReason.CONSULT_ENDED), 300).published
+    assert json.loads(end.json)["channelSession"]["isActive"] is False
+    with pytest.raises(CorrelationError):  # no new consult can find it
+        ccm.receive(send(B, STARTED, 400, dialog="D3"), 400)
+
+
+def _script(ccm: CcmEngine, part: int) -> list[str]:
+    steps: list[list[Callable[[], tuple[Published, ...]]]] = [
+        [lambda: ccm.receive(send(A, STARTED, 100), 100).published,
+         lambda: ccm.desk_down("1002", 150),
+         lambda: ccm.receive(send(A, HOLD, 200), 200).published],
+        [lambda: ccm.receive(send(B, STARTED, 100, dialog="D2"), 300).published,
+         lambda: ccm.handle_timers(5_000),
+         lambda: ccm.receive(send(A, ENDED, 6_000, reason=CimReason.CONSULT_ENDED), 6_000)
+         .published,
+         lambda: ccm.receive(send(B, ENDED, 7_000, dialog="D2",
+                                  reason=CimReason.CONSULT_CONFERENCE), 7_000).published],
+    ]  # fmt: skip
+    return [p.json for step in steps[part] for p in step()]
+
+
+def test_a_whole_engine_snapshot_continues_byte_for_byte() -> None:
+    ccm = engine()
+    _script(ccm, 0)
+    data = json.loads(json.dumps(ccm.snapshot()))
+    again = CcmEngine.restore(data, CODEC)
+    assert again.snapshot() == ccm.snapshot()
+    assert _script(again, 1) == _script(ccm, 1) != []
+    with pytest.raises(SnapshotError):
+        CcmEngine.restore({**data, "v": 2}, CODEC)
+    with pytest.raises(SnapshotError):
+        CcmEngine.restore({**data, "legs": [{"machine": {}}]}, CODEC)
+
+
+# --- the session index against the resolver, its plain reference path ------------------------
+
+_NUMBERS = ["+923001234567", "0300 1234567", "+923001234568", "anonymous", "7001", "null"]
+_sessions = st.lists(
+    st.builds(
+        ChannelSession, id=st.sampled_from(["S1", "S2", "S3", "S4", "S5"]),
+        conversation_id=st.sampled_from(["C1", "C2"]), customer_ani=st.sampled_from(_NUMBERS),
+        dialog_id=st.sampled_from([None, "D0", "D1"]),
+        channel_type=st.sampled_from(["CISCO_CC", "WEB"]),
+        agents=st.frozensets(st.sampled_from(["A", "B"])),
+    ),
+    max_size=6, unique_by=lambda s: s.id,
+)  # fmt: skip
+_evidence = st.builds(
+    ConsultEvidence, associated_dialog_uri=st.sampled_from([None, "", "/api/Dialog/D0", "D1",
+                                                            "D9"]),
+    channel_session_id=st.sampled_from([None, "S1", "S9", "null"]),
+    customer_ani=st.sampled_from([None, *_NUMBERS]), agent_a=st.sampled_from([None, "A", "B"]),
+)  # fmt: skip
+
+
+@settings(max_examples=300)
+@given(_sessions, _evidence, st.sampled_from([None, "PK"]))
+def test_the_session_index_decides_exactly_as_the_resolver(
+    sessions: list[ChannelSession], evidence: ConsultEvidence, region: str | None
+) -> None:
+    resolver = SessionResolver(default_region=region)
+    index = SessionIndex(resolver)
+    for s in sessions:
+        index.add(s)
+
+    def outcome(resolve: Any) -> Any:
+        try:
+            return resolve()
+        except ConsultFsmError as exc:
+            return type(exc), str(exc)
+
+    assert outcome(lambda: index.resolve(evidence)) == outcome(
+        lambda: resolver.resolve(evidence, sessions))  # fmt: skip
+    for s in sessions[::2]:  # and after some sessions ended
+        index.end(s.id)
+    left = [s for s in sessions if s not in sessions[::2]]
+    assert outcome(lambda: index.resolve(evidence)) == outcome(
+        lambda: resolver.resolve(evidence, left))  # fmt: skip
+
+
+# --- the composition, against the leg model ---------------------------------------------------
+
+
+def test_the_composition_holds_every_promise_to_depth_5() -> None:
+    report = explore_ccm(5)
+    assert report.ok, report.violations[:3]
+    assert report.states > 2_000
+    # Every way into and out of the answering and ending waits is reached.
+    assert {r for r in report.rows_covered if r.startswith(("answering--", "ending"))} >= {
+        "answering--b_started", "answering--b_down", "answering--start_wait_timeout",
+        "ending--b_ended", "ending--end_wait_timeout", "ending_unstarted--b_ended",
+    }  # fmt: skip
+
+
+@pytest.mark.slow
+def test_the_composition_holds_at_the_default_depth() -> None:
+    report: CcmReport = explore_ccm()
+    assert report.ok, report.violations[:3]
+
+
+def _broken(key: str, **changes: Any) -> tuple[Any, ...]:
+    rows = tuple(attrs.evolve(r, **changes) if r.key == key else r for r in CCM_TABLE)
+    assert rows != CCM_TABLE
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("rows", "finds"),
+    [
+        (_broken("talking--b_started", emits=(Emit(Intent.STARTED, Source.B),),
+                 disposition=Disposition.APPLIED), "starts"),
+        (_broken("ending--end_wait_timeout", emits=()), "end was not published"),
+        (_broken("talking--b_ended", emits=(Emit(Intent.ENDED, Source.CCM),)), "on its own"),
+        (_broken("answering--b_down", emits=()), "before the start"),
+    ],
+)  # fmt: skip
+def test_a_broken_ccm_table_is_caught_with_a_replayable_counterexample(
+    rows: tuple[Any, ...], finds: str
+) -> None:
+    report = explore_ccm(5, rows)
+    assert not report.ok
+    first = report.violations[0]
+    assert finds in first.detail
+    world = replay_actions(action_lines(first.path), rows)
+    assert world.problems() or world.eventual_problems()
+    assert not (replay_actions(action_lines(first.path)).problems())  # the real table is fine
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_every_case_publishes_what_its_ccm_column_says(case: Any) -> None:
+    got, want = run_case_through_ccm(case)
+    assert got == want
