@@ -219,3 +219,18 @@ def test_the_environment_is_recorded(report: str) -> None:
     for what in ("Machine:", "Python:", "Packages:", "transitions", "python-statemachine",
                  "attrs", "Date:", "--quick"):  # fmt: skip
         assert what in report, what
+
+
+@pytest.mark.slow  # about 20 s
+def test_the_ccm_benchmark_runs_and_reports_every_row(tmp_path: Path) -> None:
+    out = tmp_path / "CCM_RESULTS.md"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "ccm.py"), "--quick", "--out", str(out)],
+        capture_output=True, text=True, check=False, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    text = out.read_text(encoding="utf-8")
+    for row in ("engine / plain JSON", "flat: cost at", "bytes per live leg",
+                "bytes per tombstone", "found by ANI among"):  # fmt: skip
+        line = next(ln for ln in text.splitlines() if row in ln)
+        assert any(ch.isdigit() for ch in line.split("|")[2]), line

@@ -484,3 +484,12 @@ def test_a_broken_ccm_table_is_caught_with_a_replayable_counterexample(
 def test_every_case_publishes_what_its_ccm_column_says(case: Any) -> None:
     got, want = run_case_through_ccm(case)
     assert got == want
+
+
+def test_the_ccm_page_s_example_runs() -> None:
+    import doctest
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parent.parent / "docs" / "ccm.md"
+    failures, tried = doctest.testfile(str(page), module_relative=False)
+    assert tried > 10 and failures == 0

@@ -7,6 +7,8 @@ import doctest
 import pytest
 
 import consultfsm
+import consultfsm.ccm.engine
+import consultfsm.ccm.machine
 import consultfsm.core.leg
 import consultfsm.desk.machine
 import consultfsm.desk.reading
@@ -14,7 +16,7 @@ import consultfsm.wire.legref
 
 MODULES = [
     consultfsm, consultfsm.core.leg, consultfsm.desk.machine, consultfsm.desk.reading,
-    consultfsm.wire.legref,
+    consultfsm.wire.legref, consultfsm.ccm.machine, consultfsm.ccm.engine,
 ]  # fmt: skip
 
 

@@ -1,9 +1,11 @@
-"""The CCM's side (Customer Channel Manager): policy that only the CCM can apply.
+"""The CCM's side (Customer Channel Manager), driven only by what desks send.
 
-``correlation`` finds the customer's *existing* channel session for a consult
-(dialog URI, then channel session id, then the customer's ANI), never creating
-one. The CCM's engine, driven only by what desks send, will live here.
-Depends on ``core``.
+``table`` is the CCM's own table, ``machine`` runs it for one consult leg,
+``engine`` (:class:`~consultfsm.ccm.engine.CcmEngine`) runs every leg of a CCM,
+indexed; ``sessions`` finds the customer's *existing* channel session in O(1)
+and ``correlation`` is the same policy as a plain scan (dialog URI, then
+channel session id, then the customer's ANI), never creating one.
+Depends on ``core`` and ``wire``.
 """
 
 from consultfsm.ccm.correlation import (

@@ -37,7 +37,8 @@ writes, under --out (default diagrams/):
   desk.{dot,svg,png}                    the AgentDesk's machine, from the desk table
   cases/<case>.mmd                      a sequence diagram per scenario
 with --docs, also the generated pages under --docs-dir (default docs/):
-  transition-table.md failover.md state-diagram.md desk-table.md, and the
+  transition-table.md failover.md state-diagram.md desk-table.md
+  ccm-table.md, and the
   generated sections of model.md, embedding.md, verification.md, finesse.md
   and desk.md.
 

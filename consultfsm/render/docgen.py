@@ -24,6 +24,11 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import PurePosixPath
 
+from consultfsm.ccm.table import AWAY_STATES as CCM_AWAY_STATES
+from consultfsm.ccm.table import CCM_TABLE, CcmTimer
+from consultfsm.ccm.table import PRESENCE_MOVES as CCM_PRESENCE_MOVES
+from consultfsm.ccm.table import STATE_TIMERS as CCM_STATE_TIMERS
+from consultfsm.ccm.table import TIMEOUT_INPUT as CCM_TIMEOUT_INPUT
 from consultfsm.core import events as ev
 from consultfsm.core.guards import Guard
 from consultfsm.core.states import REGION_STATES, TIMER_OF_INPUT, InputKind, Region
@@ -360,6 +365,58 @@ def desk_table_md() -> str:
     return "\n".join(out)
 
 
+# --- ccm-table.md ------------------------------------------------------------------------
+
+
+def ccm_table_md() -> str:
+    """``docs/ccm-table.md``: every row of :data:`~consultfsm.ccm.table.CCM_TABLE`,
+    the presence moves and the timers."""
+    counts = {k: sum(r.disposition is k for r in CCM_TABLE) for k in Disposition}
+    out = [
+        "# The CCM table",
+        "",
+        GENERATED_NOTE.format(source="`consultfsm.ccm.table.CCM_TABLE`"),
+        "",
+        "What the machine is for, its rules and what the composition checks are in "
+        "[ccm.md](ccm.md).",
+        "",
+        f"{len(CCM_TABLE)} rows: " + ", ".join(f"{n} {k.value}" for k, n in counts.items())
+        + ". A publication is written `INTENT(source)`: whose message it carries (`b`, `a`, "
+        "or `ccm`: the CCM's own, sender `SYSTEM`).",
+        "",
+        "## Regions `desk_a`, `desk_b`",
+        "",
+        "Each presence input moves its desk region (rule 1); a row below keyed on it may "
+        "also move the call.",
+        "",
+    ]  # fmt: skip
+    out += _table(
+        ("input", "desk", "to"),
+        ((k.value, party.value, to.value) for k, (party, to) in CCM_PRESENCE_MOVES.items()),
+    )
+    out += ["", "## Timers", ""]
+    out += _table(
+        ("timer", "runs while", "expiry"),
+        [
+            *((CCM_STATE_TIMERS[c].value, f"call `{c.value}`",
+               CCM_TIMEOUT_INPUT[CCM_STATE_TIMERS[c]].value) for c in CCM_STATE_TIMERS),
+            *(("away", f"call `{c.value}` and neither desk `up`",
+               CCM_TIMEOUT_INPUT[CcmTimer.AWAY].value) for c in sorted(CCM_AWAY_STATES)),
+        ],
+    )  # fmt: skip
+    out += ["", "## Region `call`", ""]
+    out += _table(
+        ("source", "input", "guard", "target", "publishes", "disposition"),
+        (
+            (r.source.value, r.input.value, "" if r.guard is None else r.guard.value,
+             r.target.value, ", ".join(str(e) for e in r.emits), r.disposition.value)
+            for r in CCM_TABLE
+        ),
+    )  # fmt: skip
+    out.append("")
+    return "\n".join(out)
+
+
 # --- generated sections of hand-written pages --------------------------------------------
 
 
@@ -506,6 +563,7 @@ PAGES: dict[str, Callable[[], str]] = {
     "failover.md": failover_md,
     "state-diagram.md": state_diagram_md,
     "desk-table.md": desk_table_md,
+    "ccm-table.md": ccm_table_md,
 }
 
 
@@ -529,6 +587,7 @@ __all__ = [
     "EXAMPLES",
     "PAGES",
     "SECTION_PAGES",
+    "ccm_table_md",
     "desk_table_md",
     "doc_artifacts",
     "events_section",
