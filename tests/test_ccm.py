@@ -493,3 +493,23 @@ def test_the_ccm_page_s_example_runs() -> None:
     page = Path(__file__).resolve().parent.parent / "docs" / "ccm.md"
     failures, tried = doctest.testfile(str(page), module_relative=False)
     assert tried > 10 and failures == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_long_random_walks_of_the_composition_keep_every_promise(data: st.DataObject) -> None:
+    # Deeper than the exhaustive search, on the wire: every message goes to
+    # the CCM as the JSON text a desk posts.
+    from consultfsm.verify.ccm import World
+
+    class OnTheWire(World):
+        def _deliver(self, m: Any) -> None:
+            self._publish(self.ccm.receive(self.codec.dumps(self.message(m)), self.now).published)
+
+    world = OnTheWire()
+    for _ in range(data.draw(st.integers(5, 40), label="steps")):
+        actions = list(world.actions())
+        action = data.draw(st.sampled_from(actions))
+        world.apply(action)
+        assert world.problems() == [], action
+    assert world.eventual_problems() == []

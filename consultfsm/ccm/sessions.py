@@ -33,13 +33,16 @@ from .correlation import (
 class SessionIndex:
     """Active sessions by id, by customer dialog id and by normalised ANI."""
 
-    __slots__ = ("_by_ani", "_by_dialog", "_sessions", "resolver")
+    __slots__ = ("_by_ani", "_by_dialog", "_known", "_sessions", "resolver")
 
     def __init__(self, resolver: SessionResolver | None = None) -> None:
         self.resolver = SessionResolver() if resolver is None else resolver
         self._sessions: dict[str, tuple[ChannelSession, str | None]] = {}  # with its E.164 ANI
         self._by_dialog: dict[str, dict[str, None]] = {}  # ordered sets: creation order
         self._by_ani: dict[str, dict[str, None]] = {}
+        # The E.164 form of each ANI exactly as an active session spells it:
+        # a consult that sends the same text needs no phonenumbers parse.
+        self._known: dict[str, tuple[str | None, int]] = {}  # text -> (E.164, sessions)
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -79,6 +82,9 @@ class SessionIndex:
         if session.channel_type == self.resolver.channel_type:
             ani = normalise_ani(session.customer_ani, self.resolver.default_region)
         self._sessions[session.id] = (session, ani)
+        if session.channel_type == self.resolver.channel_type:
+            _, count = self._known.get(session.customer_ani, (ani, 0))
+            self._known[session.customer_ani] = (ani, count + 1)
         if session.dialog_id is not None:
             self._by_dialog.setdefault(session.dialog_id, {})[session.id] = None
         if ani is not None:
@@ -87,6 +93,12 @@ class SessionIndex:
     def end(self, session_id: str) -> ChannelSession:
         """Drop an ended session from every index; KeyError if it is not active."""
         session, ani = self._sessions.pop(session_id)
+        known = self._known.get(session.customer_ani)
+        if known is not None and session.channel_type == self.resolver.channel_type:
+            if known[1] == 1:
+                del self._known[session.customer_ani]
+            else:
+                self._known[session.customer_ani] = (known[0], known[1] - 1)
         for index, key in ((self._by_dialog, session.dialog_id), (self._by_ani, ani)):
             if key is not None:
                 bucket = index[key]
@@ -110,7 +122,7 @@ class SessionIndex:
             if entry is not None:
                 return _one([entry[0]], evidence, session_id, Evidence.CHANNEL_SESSION_ID)
             tried.append(f"channel session {session_id!r}")
-        ani = normalise_ani(evidence.customer_ani, self.resolver.default_region)
+        ani = self._normalised(evidence.customer_ani)
         if ani is not None:
             hits = self._hits(self._by_ani.get(ani))
             if hits:
@@ -122,6 +134,13 @@ class SessionIndex:
                 f"{evidence.customer_ani!r} is missing, a placeholder, anonymous or not a number"
             )
         raise SessionNotFound(tuple(tried))
+
+    def _normalised(self, value: str | None) -> str | None:
+        # The same function of the same text: a session's own answer stands in.
+        known = None if value is None else self._known.get(value)
+        if known is not None:
+            return known[0]
+        return normalise_ani(value, self.resolver.default_region)
 
     def _hits(self, ids: dict[str, None] | None) -> list[ChannelSession]:
         return [] if ids is None else [self._sessions[i][0] for i in ids]
