@@ -4,6 +4,7 @@ trace on a broken copy."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from helpers import edit_table, explorer, row_is, without_event
@@ -120,3 +121,22 @@ def test_check_explores_the_desk_machine_and_catches_a_broken_desk_row(
     assert main(["check", "--machine", "desk"]) == 1
     out = capsys.readouterr().out
     assert "VIOLATION: desk machine" in out and "without sending it" in out
+
+
+def test_check_explores_the_composition_and_replays_its_paths(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", "--machine", "ccm", "--depth", "3", "--format", "json"]) == 0
+    (ccm,) = json.loads(capsys.readouterr().out)
+    assert ccm["machine"] == "ccm" and ccm["ok"] and ccm["depth"] == 3 and ccm["states"] > 10
+    # A path as `check` prints it: B answers, both desks' starts reach the CCM.
+    path = tmp_path / "path.jsonl"
+    path.write_text('{"action":"cti","arg":"accepted"}\n{"action":"deliver","arg":1}\n'
+                    '{"action":"deliver","arg":0}\n', encoding="utf-8")  # fmt: skip
+    assert main(["check", "--replay", str(path)]) == 0
+    published = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(e["name"], e["eventEmitter"]["id"]) for e in published] == [
+        ("CALL_LEG_STARTED", "1002")]  # fmt: skip
+    path.write_text('{"action":"teleport","arg":null}\n', encoding="utf-8")
+    assert main(["check", "--replay", str(path)]) == 2
+    assert "cannot replay" in capsys.readouterr().err
