@@ -483,6 +483,28 @@ def test_deep_nesting_is_a_typed_error() -> None:
         parse_message("[" * 100_000 + "]" * 100_000)
 
 
+@pytest.mark.parametrize("where", ["body", "header"])
+def test_a_passed_through_value_nested_too_deep_is_refused_so_writing_cannot_fail(
+    where: str,
+) -> None:
+    # Issue 15, defect 4: a decoded message with a 5,000-deep list under an
+    # unknown key was accepted, and writing it back raised RecursionError.
+    codec = CimCodec("8000")
+    message = codec.encode(codec.agent_message(
+        leg="7002:1002:D1", at=1, intent=MessageIntent.CALL_LEG_STARTED, agent="1002",
+        customer="+923001234567", call_id="D1", reason=None,
+    ))  # fmt: skip
+    deep: list[object] = []
+    for _ in range(5_000):
+        deep = [deep]
+    message[where]["deep"] = deep
+    with pytest.raises(CimParseError) as info:
+        parse_message(message)
+    assert info.value.path == where
+    message[where]["deep"] = [[[["fine"]]]]
+    assert codec.dumps(parse_message(message))  # a few levels are fine, and write back
+
+
 # --- fuzzing: parsing never raises anything but CimParseError -------------------------
 
 _scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=8)

@@ -406,9 +406,34 @@ def parse_message(data: str | bytes | Mapping[str, Any]) -> CimMessage:
         header = _parse_header(obj["header"])
         if "body" not in obj:
             raise CimParseError("body", "missing")
-        return CimMessage(msg_id, header, _parse_body(obj["body"]))
+        message = CimMessage(msg_id, header, _parse_body(obj["body"]))
     except RecursionError:  # a pathologically deep decoded object
         raise CimParseError("$", "nested too deeply") from None
+    # What is passed through unread is written back into events, inside more
+    # levels: bound it here, so writing can never run out of stack.
+    attributes = [a.value for a in header.channel_data.additional_attributes]
+    passed = (("header", header.extra), ("body", message.body.extra),
+              ("header.channelData.additionalAttributes", attributes))  # fmt: skip
+    for where, value in passed:
+        if value:
+            _check_depth(value, where)
+    return message
+
+
+#: How deep a passed-through value may nest (CIM's own objects nest a few levels).
+MAX_PASS_THROUGH_DEPTH = 64
+
+
+def _check_depth(value: Any, path: str) -> None:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_PASS_THROUGH_DEPTH:
+            raise CimParseError(path, f"nested deeper than {MAX_PASS_THROUGH_DEPTH} levels")
+        if isinstance(item, Mapping):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend((v, depth + 1) for v in item)
 
 
 # --- writing --------------------------------------------------------------------------
