@@ -221,7 +221,7 @@ class CcmLeg:
         self.desk_b = Presence.UNKNOWN
         self.timer: CcmTimer | None = None
         self.deadline: int | None = None
-        self.hold_at: int | None = None  # the time of the last hold change taken (rule 5)
+        self.hold_at: int | None = None  # the time of the newest hold report taken (rule 5)
         self.now = created_at
 
     @property
@@ -259,8 +259,10 @@ class CcmLeg:
             same = (desk_a, desk_b) == (self.desk_a, self.desk_b)
             self._move(self.call, desk_a, desk_b, at)
             return CcmStep(Disposition.DUPLICATE if same else Disposition.APPLIED, None)
-        if row.disposition is Disposition.APPLIED and kind in HOLD_REPORTS:
-            self.hold_at = at if occurred is None else occurred
+        if kind in HOLD_REPORTS and row.disposition is not Disposition.ABSORBED:
+            # Taken, or a repeat of the state it says: either way the newest word on it.
+            when = at if occurred is None else occurred
+            self.hold_at = when if self.hold_at is None else max(self.hold_at, when)
         self._move(row.target, desk_a, desk_b, at)
         return CcmStep(row.disposition, row, tuple(Publish(self.leg, at, e) for e in row.emits))
 
@@ -299,12 +301,7 @@ class CcmLeg:
             return desk_b is not Presence.DOWN
         when = at if occurred is None else occurred
         newer = self.hold_at is None or when >= self.hold_at
-        if guard is Guard.NEWER:
-            return newer
-        if guard is Guard.STALE:
-            return not newer
-        down = desk_b is Presence.DOWN
-        return down and (newer if guard is Guard.B_DOWN_NEWER else not newer)
+        return newer if guard is Guard.NEWER else not newer
 
     def _checked(self, kind: CcmInput, at: int) -> CcmInput:
         if isinstance(at, bool) or not isinstance(at, int):

@@ -33,12 +33,12 @@ The rules
 4. A report that implies an earlier one (an end, a hold before any start
    arrived: messages overtake each other) publishes the start first, so the
    topic always reads ``CALL_LEG_STARTED`` before anything else of the leg.
-5. Hold and resume are published on each change of the hold state, from B's
-   report, or from A's while B's desk is down (B's desk sees the same dialog
-   and sends its own; a B page that missed a change reports it from its list
-   on return). A report older than the last change taken (``stale``, by the
-   message's own time) is absorbed: a report overtaken by a newer one never
-   flips the state back.
+5. Hold and resume are published on each change of the hold state, from
+   whichever desk's report says so first (a page that was away may have
+   missed a change the other desk saw; the copy that follows is a repeat).
+   A report older than the newest hold report taken (``stale``,
+   by the message's own time; a repeat of the current state counts as taken)
+   is absorbed: a report overtaken by a newer one never flips the state back.
 6. The ``away`` deadline is the last resort: it runs while the start is
    published and neither desk is ``up`` (nobody who could see the end is
    connected). Its expiry publishes the end on the CCM's own, with reason
@@ -135,8 +135,6 @@ class Guard(StrEnum):
     B_NOT_DOWN = "b_not_down"  # up, or not heard of yet: B's report may still come
     NEWER = "newer"  # a hold report newer than the last hold change taken
     STALE = "stale"  # ... older than it (rule 5)
-    B_DOWN_NEWER = "b_down_newer"  # A's hold report, B's desk down, newer (rule 5)
-    B_DOWN_STALE = "b_down_stale"  # ... older
 
 
 #: The reasonCode of an end the CCM publishes on its own (rule 6).
@@ -261,9 +259,18 @@ def _unseen(rows: _Rows) -> None:
 def _answering(rows: _Rows) -> None:
     # A's start waits for B's (rule 3).
     for waiting, held in ((C.ANSWERING, False), (C.ANSWERING_HELD, True)):
-        _row(rows, waiting, I.B_STARTED, C.TALKING, _BY_B)  # B's desk sends its own hold next
-        _row(rows, waiting, I.B_HELD, C.HELD, _BY_B, _HOLD_B)
-        _row(rows, waiting, I.B_RESUMED, C.TALKING, _BY_B)
+        # B's start: A's word on the hold stands until B's own reports say
+        # more; B's hold report against A's, the newest wins (rule 5).
+        if held:
+            _row(rows, waiting, I.B_STARTED, C.HELD, _BY_B, _HOLD_CCM)
+            _row(rows, waiting, I.B_HELD, C.HELD, _BY_B, _HOLD_B)
+            _row(rows, waiting, I.B_RESUMED, C.TALKING, _BY_B, guard=Guard.NEWER)
+            _row(rows, waiting, I.B_RESUMED, C.HELD, _BY_B, _HOLD_CCM, guard=Guard.STALE)
+        else:
+            _row(rows, waiting, I.B_STARTED, C.TALKING, _BY_B)
+            _row(rows, waiting, I.B_HELD, C.HELD, _BY_B, _HOLD_B, guard=Guard.NEWER)
+            _row(rows, waiting, I.B_HELD, C.TALKING, _BY_B, guard=Guard.STALE)
+            _row(rows, waiting, I.B_RESUMED, C.TALKING, _BY_B)
         _row(rows, waiting, I.B_ENDED, C.ENDED, _BY_B, _END_B)
         _row(rows, waiting, I.A_STARTED, waiting, disposition=DUP)
         _row(rows, waiting, I.A_ENDED, C.ENDING_UNSTARTED)
@@ -286,13 +293,11 @@ def _on_the_call(rows: _Rows) -> None:
         change = Intent.HOLD if on is C.TALKING else Intent.RESUME
         to_other = (I.A_HELD, I.B_HELD) if on is C.TALKING else (I.A_RESUMED, I.B_RESUMED)
         same = (I.A_RESUMED, I.B_RESUMED) if on is C.TALKING else (I.A_HELD, I.B_HELD)
-        a_kind, b_kind = to_other
-        _row(rows, on, b_kind, other, _pub(change, Source.B), guard=Guard.NEWER)
-        _row(rows, on, b_kind, on, guard=Guard.STALE, disposition=ABS)
-        # A's copy counts only while B's desk, which sends its own, is down.
-        _row(rows, on, a_kind, other, _pub(change, Source.A), guard=Guard.B_DOWN_NEWER)
-        _row(rows, on, a_kind, on, guard=Guard.B_DOWN_STALE, disposition=ABS)
-        _row(rows, on, a_kind, on, guard=Guard.B_NOT_DOWN, disposition=ABS)
+        # Either desk's word counts, the newest first: a page that was away
+        # may have missed a change that the other desk saw (rule 5).
+        for party, kind in zip((Source.A, Source.B), to_other, strict=True):
+            _row(rows, on, kind, other, _pub(change, party), guard=Guard.NEWER)
+            _row(rows, on, kind, on, guard=Guard.STALE, disposition=ABS)
         for kind in (*same, I.A_STARTED, I.B_STARTED):
             _row(rows, on, kind, on, disposition=DUP)
         _row(rows, on, I.B_ENDED, C.ENDED, _END_B)
@@ -360,7 +365,6 @@ def index(
 _PAIRS = (
     {Guard.B_DOWN, Guard.B_NOT_DOWN},
     {Guard.NEWER, Guard.STALE},
-    {Guard.B_DOWN_NEWER, Guard.B_DOWN_STALE, Guard.B_NOT_DOWN},
 )
 
 

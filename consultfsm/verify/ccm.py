@@ -18,7 +18,8 @@ nothing is in flight; the CCM's other windows and the desks' may pass at any
 moment. After every step:
 
 * **exactly once**: at most one ``CALL_LEG_STARTED`` and one
-  ``CALL_LEG_ENDED``, the start first, hold and resume only in between;
+  ``CALL_LEG_ENDED``, the start first, hold and resume in turn and only in
+  between, and no leg finished without its end published;
 * **the right session**: every event is in the customer's own channel session
   and conversation (another customer's session is live beside it);
 * **the right start**: nothing is published for a consult the world never
@@ -27,12 +28,15 @@ moment. After every step:
   desk cannot tell apart (a desk that was away at the end reads only that the
   consult is gone: ``CONSULT_ENDED``) and the CCM's last resort
   (:data:`~consultfsm.ccm.table.UNOBSERVED`), the only end while the world's
-  consult is still on.
+  consult is still on;
+* **the last resort** only while no desk that still follows the consult is up
+  (a desk that never saw it, or has said all it will, cannot report more).
 
 And from every state, **eventually**: deliver everything in flight, bring
 both pages back, fire every deadline; then the CCM has published the start
 exactly when some desk saw B on the call, and the end exactly when, besides,
-the world's consult has ended (or the last resort ended it).
+the world's consult has ended (or the last resort ended it); while it goes on,
+the topic's last hold or resume says what the world's call is.
 
 A counterexample is the list of actions that led to it, as JSON Lines
 (:func:`action_lines`); :func:`replay_actions` runs such a list again.
@@ -40,6 +44,7 @@ A counterexample is the list of actions that led to it, as JSON Lines
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -421,13 +426,19 @@ class World:
 
     def _publish(self, published: Iterable[Published]) -> None:
         for p in published:
-            if p.intent is Intent.ENDED and p.source is Source.CCM and any(self.up.values()):
+            seeing = self._seeing()
+            if p.intent is Intent.ENDED and p.source is Source.CCM and seeing:
                 # The last resort is for a consult nobody connected can see.
-                self.wrong.append(f"the CCM ended it on its own while {self._up_names()} was up")
+                self.wrong.append(f"the CCM ended it on its own while {seeing} was up")
             self.published.append(p)
 
-    def _up_names(self) -> str:
-        return " and ".join(f"{r.value}'s desk" for r, up in self.up.items() if up)
+    def _seeing(self) -> str:
+        """The desks that are up and still follow the consult (a desk that never
+        saw it, or has said all it will, can report nothing more)."""
+        return " and ".join(
+            f"{r.value}'s desk" for r, up in self.up.items()
+            if up and (d := self.desks[r]) is not None and not d.is_finished
+        )  # fmt: skip
 
     # --- checks -----------------------------------------------------------------------------
 
@@ -447,6 +458,11 @@ class World:
                 out.append(f"{p.intent.value} went to session {session.id}")
         if starts and not self._answered():
             out.append("published a start for a consult the world never answered")
+        holds = [i for i in intents if i in (Intent.HOLD, Intent.RESUME)]
+        if any(a is b for a, b in itertools.pairwise(holds)) or holds[:1] == [Intent.RESUME]:
+            out.append(f"hold and resume out of turn: {[h.value for h in holds]}")
+        if self.ccm.is_finished(DIALOG) and starts and not ends:
+            out.append("the CCM finished the leg without publishing its end")
         for p in self.published:
             if p.intent is Intent.ENDED:
                 out += self._reason_problems(p)
@@ -477,7 +493,7 @@ class World:
         for role in DeskRole:
             if not done.up[role]:
                 done.apply(Action("back", role.value))
-        for _ in range(64):
+        for _ in range(100_000):  # bounded: every action here removes work
             act = next(done.pending(), None)
             if act is None:
                 break
@@ -492,6 +508,13 @@ class World:
         if saw != (Intent.STARTED in intents):
             out.append(f"a desk {'saw' if saw else 'never saw'} B on the call, "
                        f"and the start was {'not ' if saw else ''}published")  # fmt: skip
+        live = Intent.STARTED in intents and Intent.ENDED not in intents
+        if live and done.leg.call in (CallState.ACCEPTED, CallState.HELD):
+            holds = [i for i in intents if i in (Intent.HOLD, Intent.RESUME)]
+            held = bool(holds) and holds[-1] is Intent.HOLD
+            if held != (done.leg.call is CallState.HELD):
+                out.append(f"the topic says the consult is {'held' if held else 'not held'}, "
+                           f"the world that it is {done.leg.call}")  # fmt: skip
         by_ccm = any(p.intent is Intent.ENDED and p.source is Source.CCM for p in done.published)
         should_end = saw and (done.leg.is_finished or by_ccm)
         if should_end != (Intent.ENDED in intents):
