@@ -23,8 +23,8 @@ The rules
    (:class:`CcmIllegalInput` names the leg, the state and the input; nothing
    changes). Every report has a row in every call state, so no desk message is
    ever refused for arriving late, twice, or out of order.
-3. B's desk is the note's reporter: a publication carries B's own message
-   whenever B has sent it. A's desk reports so the CCM learns the consult's
+3. B's desk is the note's reporter: a start or an end carries B's own
+   message whenever B has sent it. A's desk reports so the CCM learns the consult's
    fate while B's page is away. A's start waits ``answering`` for B's, and
    A's end waits ``ending`` for B's reason, each for a bounded window; when
    B's desk is ``down``, or the window passes, the CCM publishes without B's
