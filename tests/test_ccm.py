@@ -355,13 +355,29 @@ def test_the_last_resort_ends_a_consult_nobody_can_see() -> None:
 
 
 def test_a_consult_goes_on_after_the_customer_left_and_publishes_in_the_ended_session() -> None:
-    ccm = engine()
+    ccm = engine(ended_session_ms=0)  # no grace for consults heard of late
     ccm.receive(send(B, STARTED, 100), 100)
     ccm.end_session("S1", 200)
     (end,) = ccm.receive(send(B, ENDED, 300, reason=CimReason.CONSULT_ENDED), 300).published
     assert json.loads(end.json)["channelSession"]["isActive"] is False
     with pytest.raises(CorrelationError):  # no new consult can find it
         ccm.receive(send(B, STARTED, 400, dialog="D3"), 400)
+
+
+def test_a_consult_on_when_the_customer_left_is_still_published_in_their_session() -> None:
+    # B answered as the customer hung up; B's message reached the CCM just
+    # after the CCM ended the customer's session. The consult goes on there.
+    ccm = engine(ended_session_ms=60_000)
+    ccm.end_session("S1", 2_000)
+    (start,) = ccm.receive(send(B, STARTED, 1_990), 2_010).published
+    assert json.loads(start.json)["channelSession"] == {
+        **json.loads(start.json)["channelSession"], "id": "S1", "isActive": False}  # fmt: skip
+    snap = json.loads(json.dumps(ccm.snapshot()))
+    assert CcmEngine.restore(snap, CODEC).snapshot() == ccm.snapshot()
+    # Past the horizon the ended session takes no consult any more.
+    ccm.handle_timers(2_000 + 60_001)
+    with pytest.raises(CorrelationError):
+        ccm.receive(send(B, STARTED, 70_000, dialog="D4"), 70_000)
 
 
 def _script(ccm: CcmEngine, part: int) -> list[str]:

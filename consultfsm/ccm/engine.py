@@ -50,7 +50,7 @@ from consultfsm.wire.cim import (
 )
 from consultfsm.wire.legref import LegRefError, parse_leg_ref
 
-from .correlation import ChannelSession, ConsultEvidence, SessionResolver
+from .correlation import ChannelSession, ConsultEvidence, SessionNotFound, SessionResolver
 from .machine import CcmConfig, CcmLeg, CcmSnapshot, CcmStep, Publish
 from .sessions import SessionIndex
 from .table import (
@@ -66,6 +66,8 @@ from .table import (
 
 #: How long a finished leg's dialog ids are remembered, by default (ms).
 DEFAULT_TOMBSTONE_MS = 86_400_000
+#: How long a session whose customer left still takes a consult heard of late (ms).
+DEFAULT_ENDED_SESSION_MS = 600_000
 #: Tombstones are kept in this many generations; a whole generation expires at once.
 _GENERATIONS = 8
 #: The ``consultRole`` values (:data:`~consultfsm.wire.cim.CONSULT_ROLE_KEY`).
@@ -146,7 +148,7 @@ class CcmEngine:
     def __init__(
         self, codec: CimCodec, *, resolver: SessionResolver | None = None,
         config: CcmConfig | None = None, tombstone_ms: int = DEFAULT_TOMBSTONE_MS,
-        leg_class: type[CcmLeg] = CcmLeg,
+        leg_class: type[CcmLeg] = CcmLeg, ended_session_ms: int = DEFAULT_ENDED_SESSION_MS,
     ) -> None:  # fmt: skip
         if not isinstance(codec, CimCodec):
             raise ConfigError("codec", f"must be a CimCodec, got {type(codec).__name__}")
@@ -155,8 +157,16 @@ class CcmEngine:
         self.codec = codec
         self._leg_class = leg_class  # another table's machine: how the checks run a broken copy
         self.config = CcmConfig() if config is None else config
+        if (isinstance(ended_session_ms, bool) or not isinstance(ended_session_ms, int)
+                or ended_session_ms < 0):  # fmt: skip
+            raise ConfigError("ended_session_ms", "must be a non-negative number of ms")
         self.tombstone_ms = tombstone_ms
+        self.ended_session_ms = ended_session_ms
         self.sessions = SessionIndex(resolver)
+        # Sessions whose customer left lately, with the time: a consult already
+        # on when the customer hung up may be heard of only afterwards.
+        self._ended = SessionIndex(self.sessions.resolver)
+        self._ended_at: deque[tuple[int, str]] = deque()
         self.now = 0
         self.published = 0  # events published, ever
         self._legs: dict[str, _Live] = {}  # by the leg's id (its first dialog id)
@@ -205,7 +215,10 @@ class CcmEngine:
         if not isinstance(session_id, str) or self.sessions.get(session_id) is None:
             raise CcmRefused("session", f"no active channel session {session_id!r}")
         out = self._advance(at)
-        self.sessions.end(session_id)
+        ended = self.sessions.end(session_id)
+        if self.ended_session_ms and self._ended.get(session_id) is None:
+            self._ended.add(ended)
+            self._ended_at.append((at, session_id))
         for key in self._by_session.get(session_id, ()):
             live = self._legs[key]
             live.session = attrs.evolve(live.session, active=False)
@@ -344,9 +357,20 @@ class CcmEngine:
             customer_ani=header.channel_data.channel_customer_identifier,
             agent_a=header.sender.id if party is Party.A else None,
         )
-        session = self.sessions.resolve(evidence).session
+        active = True
+        try:
+            session = self.sessions.resolve(evidence).session
+        except SessionNotFound as exc:
+            # No live session: one that ended lately still takes a consult that
+            # was on when the customer left (the customer's leaving does not
+            # end it), published there as ``isActive: false``.
+            try:
+                session = self._ended.resolve(evidence).session
+            except SessionNotFound:
+                raise exc from None
+            active = False
         return ChannelSessionRef(session.id, session.conversation_id, session.customer_ani,
-                                 session.service_identifier, session.active)  # fmt: skip
+                                 session.service_identifier, active)  # fmt: skip
 
     # --- moving legs -------------------------------------------------------------------------
 
@@ -392,6 +416,10 @@ class CcmEngine:
             self._after(key, live, deadline)
         self.now = until
         self._expire(until)
+        while self._ended_at and self._ended_at[0][0] + self.ended_session_ms < until:
+            _, gone = self._ended_at.popleft()
+            if self._ended.get(gone) is not None:
+                self._ended.end(gone)
         return tuple(out)
 
     def _after(self, key: str, live: _Live, at: int) -> None:
@@ -466,6 +494,11 @@ class CcmEngine:
             "v": 1, "now": self.now, "published": self.published,
             "config": attrs.asdict(self.config), "tombstone_ms": self.tombstone_ms,
             "sessions": [attrs.asdict(s, value_serializer=_plain) for s in self.sessions],
+            "ended_sessions": [
+                [t, attrs.asdict(self._ended.get(sid), value_serializer=_plain)]  # type: ignore[arg-type]
+                for t, sid in self._ended_at if self._ended.get(sid) is not None
+            ],
+            "ended_session_ms": self.ended_session_ms,
             "presence": dict(self._presence),
             "legs": [
                 {"machine": live.machine.snapshot().to_dict(),
@@ -486,10 +519,14 @@ class CcmEngine:
             if data["v"] != 1:
                 raise SnapshotError("v", "not a version 1 CCM engine snapshot")
             engine = cls(codec, resolver=resolver, config=CcmConfig(**data["config"]),
-                         tombstone_ms=data["tombstone_ms"], leg_class=leg_class)  # fmt: skip
+                         tombstone_ms=data["tombstone_ms"], leg_class=leg_class,
+                         ended_session_ms=data["ended_session_ms"])  # fmt: skip
             engine.now, engine.published = int(data["now"]), int(data["published"])
             for raw in data["sessions"]:
                 engine.sessions.add(ChannelSession(**{**raw, "agents": frozenset(raw["agents"])}))
+            for t, raw in data["ended_sessions"]:
+                engine._ended.add(ChannelSession(**{**raw, "agents": frozenset(raw["agents"])}))
+                engine._ended_at.append((int(t), raw["id"]))
             engine._presence = {str(a): bool(up) for a, up in data["presence"].items()}
             for raw in data["legs"]:
                 snap = CcmSnapshot.from_dict(raw["machine"])

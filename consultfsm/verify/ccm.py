@@ -246,7 +246,7 @@ class World:
         flight = tuple((order[f[0]], *f[1:]) for f in flight)
         summary = tuple((p.intent, p.source, p.reason) for p in self.published), len(self.wrong)
         return (
-            self.leg.call, desks, tuple(self.up.values()), flight,
+            self.leg.call, self.leg.customer, desks, tuple(self.up.values()), flight,
             None if ccm is None else (ccm.call, ccm.desk_a, ccm.desk_b, ccm.timer),
             self.ccm.is_finished(DIALOG), summary, tuple(self.sent_start.values()),
             tuple(self.away_at_end.values()),
@@ -256,6 +256,8 @@ class World:
 
     def actions(self) -> Iterator[Action]:
         yield from self._cti_actions()
+        if self.ccm.sessions.get(SESSION.id) is not None:
+            yield Action("cti", InputKind.CUSTOMER_LEFT.value)
         for role in DeskRole:
             yield Action("away" if self.up[role] else "back", role.value)
             desk = self.desks[role]
@@ -358,6 +360,10 @@ class World:
         self.now = max(self.now, until)
 
     def _cti(self, kind: InputKind, value: str | None = None) -> None:
+        if kind is InputKind.CUSTOMER_LEFT:  # the customer's own call: the CCM ends its session
+            if self.leg.handle(kind, self.now).applied:
+                self._publish(self.ccm.end_session(SESSION.id, self.now))
+            return
         if not self.leg.handle(kind, self.now, value).applied:
             return
         if self.leg.is_finished:
