@@ -329,3 +329,16 @@ def test_no_input_gives_a_traceback_only_a_rejection(
     assert rejected["line"] == 3 and "9999" in rejected["reason"]
     # ... and the replay went on, from where it was: the leg is accepted at 900.
     assert [r["event"] for r in records if r["to"] == "conversation"] == ["CALL_LEG_STARTED"]
+
+
+def test_the_replay_streams_each_line_s_records_as_it_goes(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Line 1's record is written before line 2 is read: a trace that stops
+    # being UTF-8 on line 2 still shows what line 1 did, then exit status 2.
+    trace = tmp_path / "half.jsonl"
+    trace.write_bytes(b'{"at": 0, "input": "alerting", "leg": "L1"}\n\xff\xfe\n')
+    status, out, err = _run_cli(capsys, str(trace))
+    assert status == 2 and "cannot read" in err
+    (rejected,) = _records(out)
+    assert rejected["event"] == "input_rejected" and rejected["line"] == 1

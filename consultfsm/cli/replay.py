@@ -1,18 +1,27 @@
 """``consultfsm replay TRACE.jsonl``: run a trace through the whole system.
 
 The only module of the replay that does I/O: it reads the trace (a file or
-stdin), hands the lines to :func:`consultfsm.replay.system.replay`, and prints the
-records as JSON Lines. Diagnostics go to stderr.
+stdin) line by line, feeds each line to one :class:`consultfsm.replay.system.System`,
+and prints each line's records as JSON Lines at once, so nothing of the trace
+or the output is held. Diagnostics go to stderr; a trace that turns out not to
+be UTF-8 part way stops there, with exit status 2, after the records of the
+lines before it.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from consultfsm.core.errors import ConsultFsmError
-from consultfsm.replay.system import DEFAULT_SERVICE_IDENTIFIER, System, SystemConfig, replay
+from consultfsm.replay.system import (
+    DEFAULT_SERVICE_IDENTIFIER,
+    System,
+    SystemConfig,
+    dumps_record,
+)
 from consultfsm.wire.cim import TimestampForm
 
 EPILOG = f"""\
@@ -65,11 +74,21 @@ def register(sub: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def _read(path: str) -> str:
+def _lines(path: str) -> Iterator[str]:
+    # Bytes split on newlines only (JSON strings may hold U+2028, which
+    # splitlines() breaks on), each decoded on its own: a bad byte stops the
+    # replay at its own line, after everything before it was written.
     if path == "-":
-        return sys.stdin.read()
-    with open(path, encoding="utf-8") as handle:
-        return handle.read()
+        binary = getattr(sys.stdin, "buffer", None)
+        if binary is None:  # a text stream given as stdin (tests, embedding)
+            yield from sys.stdin
+            return
+        for raw in binary:
+            yield raw.decode("utf-8")
+        return
+    with open(path, "rb") as handle:
+        for raw in handle:
+            yield raw.decode("utf-8")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,22 +99,22 @@ def run(args: argparse.Namespace) -> int:
             service_identifier=args.service_identifier,
             timestamp_form=TimestampForm(args.timestamps),
         )
-        System(config)  # checks the settings before reading anything
+        system = System(config)  # checks the settings before reading anything
     except ConsultFsmError as exc:
         print(f"consultfsm replay: {exc}", file=sys.stderr)
         return 2
+    out = sys.stdout
     try:
-        text = _read(args.trace)
+        for lineno, line in enumerate(_lines(args.trace), 1):
+            if line.strip():
+                for record in system.feed_line(line, lineno):
+                    out.write(dumps_record(record) + "\n")
     except (OSError, UnicodeDecodeError) as exc:
+        out.flush()
         print(f"consultfsm replay: cannot read {args.trace}: {exc}", file=sys.stderr)
         return 2
-    # Split on newlines only: JSON strings may hold U+2028, which splitlines() breaks on.
-    result = replay(text.split("\n"), config)
-    out = sys.stdout
-    for line in result.lines():
-        out.write(line + "\n")
     out.flush()
-    if result.rejected:
-        print(f"consultfsm replay: {result.rejected} input(s) rejected", file=sys.stderr)
+    if system.rejected:
+        print(f"consultfsm replay: {system.rejected} input(s) rejected", file=sys.stderr)
         return 1
     return 0
