@@ -20,7 +20,7 @@ conversation Agent A is part of; ambiguity never falls through.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from enum import StrEnum
 
 import attrs
@@ -195,39 +195,59 @@ class SessionResolver:
         """Find the customer's active channel session, or raise a
         :class:`CorrelationError` subclass saying why not."""
         active = [s for s in sessions if s.active]
-        tried: list[str] = []
-
-        dialog = dialog_id_of(evidence.associated_dialog_uri)
-        if dialog is not None:
-            hits = [s for s in active if s.dialog_id == dialog]
-            if hits:
-                return _one(hits, evidence, dialog, Evidence.ASSOCIATED_DIALOG_URI)
-            tried.append(f"associatedDialogUri dialog {dialog!r}")
-
-        session_id = evidence.channel_session_id
-        if session_id is not None and not is_placeholder(session_id):
-            hits = [s for s in active if s.id == session_id]
-            if hits:
-                return _one(hits, evidence, session_id, Evidence.CHANNEL_SESSION_ID)
-            tried.append(f"channel session {session_id!r}")
-
-        ani = normalise_ani(evidence.customer_ani, self.default_region)
-        if ani is not None:
-            hits = [
+        return resolve_with(
+            evidence,
+            by_dialog=lambda dialog: [s for s in active if s.dialog_id == dialog],
+            by_id=lambda session_id: [s for s in active if s.id == session_id],
+            ani_of=lambda: normalise_ani(evidence.customer_ani, self.default_region),
+            by_ani=lambda ani: [
                 s for s in active
                 if s.channel_type == self.channel_type
                 and normalise_ani(s.customer_ani, self.default_region) == ani
-            ]  # fmt: skip
-            if hits:
-                return _one(hits, evidence, ani, Evidence.CUSTOMER_ANI)
-            tried.append(f"customer ANI {ani}")
+            ],
+        )  # fmt: skip
 
-        if not tried:
-            raise NoUsableEvidence(
-                "no associatedDialogUri, no channel session id, and the customer ANI "
-                f"{evidence.customer_ani!r} is missing, a placeholder, anonymous or not a number"
-            )
-        raise SessionNotFound(tuple(tried))
+
+def resolve_with(
+    evidence: ConsultEvidence,
+    *,
+    by_dialog: Callable[[str], list[ChannelSession]],
+    by_id: Callable[[str], list[ChannelSession]],
+    ani_of: Callable[[], str | None],
+    by_ani: Callable[[str], list[ChannelSession]],
+) -> Resolution:
+    """The policy, over any way of looking active sessions up: the plain scan
+    of :meth:`SessionResolver.resolve`, or the dictionaries of
+    :class:`~consultfsm.ccm.sessions.SessionIndex`. ``ani_of`` gives the
+    evidence's ANI in E.164 (None when unusable), asked only when needed."""
+    tried: list[str] = []
+    dialog = dialog_id_of(evidence.associated_dialog_uri)
+    if dialog is not None:
+        hits = by_dialog(dialog)
+        if hits:
+            return _one(hits, evidence, dialog, Evidence.ASSOCIATED_DIALOG_URI)
+        tried.append(f"associatedDialogUri dialog {dialog!r}")
+
+    session_id = evidence.channel_session_id
+    if session_id is not None and not is_placeholder(session_id):
+        hits = by_id(session_id)
+        if hits:
+            return _one(hits, evidence, session_id, Evidence.CHANNEL_SESSION_ID)
+        tried.append(f"channel session {session_id!r}")
+
+    ani = ani_of()
+    if ani is not None:
+        hits = by_ani(ani)
+        if hits:
+            return _one(hits, evidence, ani, Evidence.CUSTOMER_ANI)
+        tried.append(f"customer ANI {ani}")
+
+    if not tried:
+        raise NoUsableEvidence(
+            "no associatedDialogUri, no channel session id, and the customer ANI "
+            f"{evidence.customer_ani!r} is missing, a placeholder, anonymous or not a number"
+        )
+    raise SessionNotFound(tuple(tried))
 
 
 def _one(
@@ -257,4 +277,5 @@ __all__ = [
     "SessionResolver",
     "dialog_id_of",
     "normalise_ani",
+    "resolve_with",
 ]

@@ -60,7 +60,6 @@ from .table import (
     CcmInput,
     Intent,
     Party,
-    Presence,
     Source,
 )
 
@@ -577,6 +576,5 @@ __all__ = [
     "CcmEngine",
     "CcmRefused",
     "Outcome",
-    "Presence",
     "Published",
 ]

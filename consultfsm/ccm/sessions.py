@@ -4,9 +4,11 @@
 :meth:`~consultfsm.ccm.correlation.SessionResolver.resolve` (dialog URI, then
 session id, then the customer's ANI; ambiguity never falls through), but looks
 each kind of evidence up in a dictionary instead of scanning every session,
-and normalises a session's ANI once, when it starts. The resolver stays the
-plain reference path: ``tests/test_ccm_engine.py`` requires the two to agree
-on generated sessions and evidence, candidates and their order included.
+and normalises a session's ANI once, when it starts. The policy itself is
+written once, in :func:`~consultfsm.ccm.correlation.resolve_with`; the
+resolver's scan stays the plain reference path, and ``tests/test_ccm.py``
+requires the two to agree on generated sessions and evidence, candidates and
+their order included.
 """
 
 from __future__ import annotations
@@ -18,15 +20,10 @@ from consultfsm.core.errors import ConfigError
 from .correlation import (
     ChannelSession,
     ConsultEvidence,
-    Evidence,
-    NoUsableEvidence,
     Resolution,
-    SessionNotFound,
     SessionResolver,
-    _one,
-    dialog_id_of,
-    is_placeholder,
     normalise_ani,
+    resolve_with,
 )
 
 
@@ -109,31 +106,13 @@ class SessionIndex:
 
     def resolve(self, evidence: ConsultEvidence) -> Resolution:
         """The consult's session, or the :class:`CorrelationError` the resolver would raise."""
-        tried: list[str] = []
-        dialog = dialog_id_of(evidence.associated_dialog_uri)
-        if dialog is not None:
-            hits = self._hits(self._by_dialog.get(dialog))
-            if hits:
-                return _one(hits, evidence, dialog, Evidence.ASSOCIATED_DIALOG_URI)
-            tried.append(f"associatedDialogUri dialog {dialog!r}")
-        session_id = evidence.channel_session_id
-        if session_id is not None and not is_placeholder(session_id):
-            entry = self._sessions.get(session_id)
-            if entry is not None:
-                return _one([entry[0]], evidence, session_id, Evidence.CHANNEL_SESSION_ID)
-            tried.append(f"channel session {session_id!r}")
-        ani = self._normalised(evidence.customer_ani)
-        if ani is not None:
-            hits = self._hits(self._by_ani.get(ani))
-            if hits:
-                return _one(hits, evidence, ani, Evidence.CUSTOMER_ANI)
-            tried.append(f"customer ANI {ani}")
-        if not tried:
-            raise NoUsableEvidence(
-                "no associatedDialogUri, no channel session id, and the customer ANI "
-                f"{evidence.customer_ani!r} is missing, a placeholder, anonymous or not a number"
-            )
-        raise SessionNotFound(tuple(tried))
+        return resolve_with(
+            evidence,
+            by_dialog=lambda dialog: self._hits(self._by_dialog.get(dialog)),
+            by_id=self._with_id,
+            ani_of=lambda: self._normalised(evidence.customer_ani),
+            by_ani=lambda ani: self._hits(self._by_ani.get(ani)),
+        )  # fmt: skip
 
     def _normalised(self, value: str | None) -> str | None:
         # The same function of the same text: a session's own answer stands in.
@@ -141,6 +120,10 @@ class SessionIndex:
         if known is not None:
             return known[0]
         return normalise_ani(value, self.resolver.default_region)
+
+    def _with_id(self, session_id: str) -> list[ChannelSession]:
+        entry = self._sessions.get(session_id)
+        return [] if entry is None else [entry[0]]
 
     def _hits(self, ids: dict[str, None] | None) -> list[ChannelSession]:
         return [] if ids is None else [self._sessions[i][0] for i in ids]
