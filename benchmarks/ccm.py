@@ -84,18 +84,17 @@ class Steady:
         self.now = 0
         self.ends: dict[int, list[str]] = {}
         for _ in range(live):
-            self._start()
+            for text in self._open():
+                self.now += 1
+                self.engine.receive(text, self.now)
 
-    def _start(self) -> list[str]:
+    def _open(self) -> list[str]:
+        """Start the next consult's session (unmeasured); its desks' start messages."""
         i = self.next
         self.next += 1
         self.now += 1
         self.engine.start_session(ChannelSession(f"S{i}", f"C{i}", ani(i)), self.now)
-        start, end = messages(i, self.now)
-        self.ends[i] = end
-        for text in start:
-            self.now += 1
-            self.engine.receive(text, self.now)
+        start, self.ends[i] = messages(i, self.now)
         return start
 
     def churn(self, n: int, keep: bool = True) -> tuple[float, int, list[str], list[str]]:
@@ -106,13 +105,8 @@ class Steady:
         texts: list[str] = []
         published: list[str] = []
         for _ in range(n):
-            i = self.next
-            self.next += 1
-            self.now += 1
-            self.engine.start_session(ChannelSession(f"S{i}", f"C{i}", ani(i)), self.now)
-            start, end = messages(i, self.now)
-            self.ends[i] = end
-            oldest = i - self.live
+            start = self._open()
+            oldest = self.next - 1 - self.live
             batch = [*start, *self.ends.pop(oldest)]
             for text in batch:
                 self.now += 1
