@@ -187,8 +187,8 @@ def memory(live: int, ended: int) -> tuple[float, float]:
     per_leg = (legs - before) / live
     # A tombstone is a dialog id kept in a generation's set: count the sets
     # and the id strings they keep alive (exact, no subtraction of estimates).
-    tombs = engine._tombs
-    held = sum(sys.getsizeof(ids) + sum(sys.getsizeof(d) for d in ids) for _, ids in tombs)
+    sets = [ids for _, ids in engine._tombs._generations]
+    held = sum(sys.getsizeof(ids) + sum(sys.getsizeof(d) for d in ids) for ids in sets)
     return per_leg, held / ended
 
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -62,13 +62,12 @@ from .table import (
     Party,
     Source,
 )
+from .tombstones import Tombstones
 
 #: How long a finished leg's dialog ids are remembered, by default (ms).
 DEFAULT_TOMBSTONE_MS = 86_400_000
 #: How long a session whose customer left still takes a consult heard of late (ms).
 DEFAULT_ENDED_SESSION_MS = 600_000
-#: Tombstones are kept in this many generations; a whole generation expires at once.
-_GENERATIONS = 8
 #: The ``consultRole`` values (:data:`~consultfsm.wire.cim.CONSULT_ROLE_KEY`).
 ROLES: dict[str, Party] = {"CONSULTING": Party.A, "CONSULTED": Party.B}
 _INTENTS: dict[MessageIntent, Intent] = {MessageIntent(i.value): i for i in Intent}
@@ -174,8 +173,7 @@ class CcmEngine:
         self._by_session: dict[str, set[str]] = {}  # session id -> live legs
         self._presence: dict[str, bool] = {}  # agent -> desk up (the socket layer)
         self._timers: list[tuple[int, str]] = []  # (deadline, leg id); stale ones skipped
-        # Tombstones: generations of dialog ids, oldest first, each (its start ms, ids).
-        self._tombs: deque[tuple[int, set[str]]] = deque()
+        self._tombs = Tombstones(tombstone_ms)  # dialog ids of finished legs
         #: Called with every step a leg machine takes (which row, what it did):
         #: for coverage, tracing and the review page; None to skip.
         self.on_step: Callable[[CcmStep], None] | None = None
@@ -188,7 +186,7 @@ class CcmEngine:
 
     @property
     def tombstones(self) -> int:
-        return sum(len(ids) for _, ids in self._tombs)
+        return len(self._tombs)
 
     def leg(self, dialog_id: str) -> CcmLeg | None:
         """The live leg with this dialog id (any of its ids), or None."""
@@ -197,7 +195,7 @@ class CcmEngine:
 
     def is_finished(self, dialog_id: str) -> bool:
         """True when a leg with this dialog id finished within the tombstone horizon."""
-        return any(dialog_id in ids for _, ids in self._tombs)
+        return dialog_id in self._tombs
 
     def start_session(self, session: ChannelSession, at: int) -> tuple[Published, ...]:
         """The customer's call is on: consults can now find its session."""
@@ -414,7 +412,7 @@ class CcmEngine:
             out += self._publish(live, live.machine.handle_timer(deadline), None)
             self._after(key, live, deadline)
         self.now = until
-        self._expire(until)
+        self._tombs.expire(until)
         while self._ended_at and self._ended_at[0][0] + self.ended_session_ms < until:
             _, gone = self._ended_at.popleft()
             if self._ended.get(gone) is not None:
@@ -443,19 +441,7 @@ class CcmEngine:
         legs_of.discard(key)
         if not legs_of:
             del self._by_session[live.session.id]
-        self._bury(live.dialogs, at)
-
-    def _bury(self, dialogs: Iterable[str], at: int) -> None:
-        span = max(1, self.tombstone_ms // _GENERATIONS)
-        if not self._tombs or at - self._tombs[-1][0] >= span:
-            self._tombs.append((at - at % span, set()))
-        self._tombs[-1][1].update(dialogs)
-
-    def _expire(self, now: int) -> None:
-        # A generation goes when its newest possible member is past the horizon.
-        span = max(1, self.tombstone_ms // _GENERATIONS)
-        while self._tombs and self._tombs[0][0] + span + self.tombstone_ms <= now:
-            self._tombs.popleft()
+        self._tombs.bury(live.dialogs, at)
 
     # --- publishing ----------------------------------------------------------------------------
 
@@ -506,7 +492,7 @@ class CcmEngine:
                  "a_end": None if live.a_end is None else self.codec.encode(live.a_end)}
                 for live in self._legs.values()
             ],
-            "tombstones": [[start, sorted(ids)] for start, ids in self._tombs],
+            "tombstones": self._tombs.to_list(),
         }  # fmt: skip
 
     @classmethod
@@ -544,7 +530,7 @@ class CcmEngine:
                 if machine.deadline is not None:
                     heapq.heappush(engine._timers, (machine.deadline, key))
                 live.armed = machine.deadline
-            engine._tombs = deque((int(t), set(ids)) for t, ids in data["tombstones"])
+            engine._tombs = Tombstones.from_list(engine.tombstone_ms, data["tombstones"])
         except SnapshotError:
             raise
         except (KeyError, TypeError, ValueError, ConsultFsmError) as exc:
