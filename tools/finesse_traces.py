@@ -23,7 +23,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from finesse_builder import A_EXT, A_USER, B_EXT, B_USER, Consult  # noqa: E402
+from finesse_builder import (  # noqa: E402
+    A_EXT, A_USER, B_EXT, B_USER, CUSTOMER, CUSTOMER_DIALOG, Consult,
+)  # fmt: skip
 
 from consultfsm.replay.system import replay  # noqa: E402
 
@@ -74,7 +76,10 @@ AGENTS = {"a": ("A", A_EXT, A_USER), "b": ("B", B_EXT, B_USER)}
 def trace(platform: str, script: Script) -> list[dict[str, Any]]:
     """The trace lines of one case on one platform."""
     consult = Consult(platform)
-    lines: list[dict[str, Any]] = [
+    # The customer's call reached A: the CCM has the session the consult joins.
+    session = {"at": 0, "input": "customer_session_started", "session": "S1",
+               "conversation": "C1", "customer_ani": CUSTOMER, "dialog": CUSTOMER_DIALOG}  # fmt: skip
+    lines: list[dict[str, Any]] = [session] + [
         {"at": 0, "input": "agent_desk", "agent": agent, "extension": ext, "agent_id": user}
         for agent, ext, user in AGENTS.values()
     ]

@@ -221,6 +221,15 @@ class CcmEngine:
             live.session = attrs.evolve(live.session, active=False)
         return out
 
+    def reconfigure(self, codec: CimCodec, resolver: SessionResolver) -> None:
+        """Write and read another wire form from now on (``codec``); normalise
+        the numbers of sessions started from now on in another region
+        (``resolver``): those already indexed keep theirs."""
+        if not isinstance(codec, CimCodec):
+            raise ConfigError("codec", f"must be a CimCodec, got {type(codec).__name__}")
+        self.codec = codec
+        self.sessions.resolver = self._ended.resolver = resolver
+
     def receive(self, message: CimMessage | str | bytes | Mapping[str, Any], at: int) -> Outcome:
         """A desk's CIM message, received at ``at``. Raises
         :class:`~consultfsm.wire.cim.CimParseError`, :class:`CcmRefused` or a

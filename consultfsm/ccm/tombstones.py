@@ -12,7 +12,8 @@ possible member is past the horizon. So an id is remembered for at least
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 #: Ids are kept in this many generations; a whole generation expires at once.
 GENERATIONS = 8
@@ -67,9 +68,9 @@ class Tombstones:
         return [[start, sorted(ids)] for start, ids in self._generations]
 
     @classmethod
-    def from_list(cls, horizon_ms: int, data: Iterable[Iterable[object]]) -> Tombstones:
+    def from_list(cls, horizon_ms: int, data: Iterable[Sequence[Any]]) -> Tombstones:
         """The tombstones :meth:`to_list` wrote."""
         tombs = cls(horizon_ms)
-        for start, ids in data:  # type: ignore[misc]
-            tombs._generations.append((int(start), {str(i) for i in ids}))  # type: ignore[call-overload]
+        for start, ids in data:
+            tombs._generations.append((int(start), {str(i) for i in ids}))
         return tombs

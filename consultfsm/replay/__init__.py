@@ -5,9 +5,9 @@
 module per responsibility: ``config`` (the settings and what they build),
 ``journal`` (the undo log that makes every input all or nothing), ``timers``
 (the heap of armed deadlines), ``presence`` (whose desk is down, across
-legs), ``publisher`` (the CCM: B's messages over the wire, exactly-once
-publication) and ``records`` (the output format). Depends on ``core``,
-``wire`` and ``ccm``.
+legs), ``desks`` (the AgentDesks fed Finesse) and ``records`` (the output
+format). The CCM is the real :class:`~consultfsm.ccm.engine.CcmEngine`,
+fed what the desks post. Depends on ``core``, ``wire``, ``desk`` and ``ccm``.
 """
 
 from consultfsm.replay.system import (

@@ -14,11 +14,17 @@ import attrs
 
 from consultfsm.ccm.correlation import SessionResolver
 from consultfsm.core import facts as _facts
+from consultfsm.core.errors import ConfigError
 from consultfsm.core.facts import LegConfig
 from consultfsm.wire.cim import CimCodec, TimestampForm
 
 #: ``serviceIdentifier`` used when neither the consult nor its session names one.
 DEFAULT_SERVICE_IDENTIFIER = "consultfsm-replay"
+
+
+#: How long a finished leg is kept whole, by default (ms): longer than the
+#: CCM's ``away`` wait, so a page that comes back within it still reports.
+DEFAULT_FORGET_MS = 900_000
 
 
 def _leg_default(name: str) -> Any:
@@ -35,7 +41,9 @@ class SystemConfig:
     (:meth:`Components.leg_config_for`); ``service_identifier``
     is the fallback ``serviceIdentifier`` (see :class:`~consultfsm.wire.cim.CimCodec`);
     ``default_region`` drives ANI normalisation; ``epoch_ms`` is the wall time
-    of the trace's ``at`` = 0."""
+    of the trace's ``at`` = 0; a finished leg is kept whole for ``forget_ms``
+    (later CTI reports of it are still judged by the leg), then forgotten, so
+    a replay's memory follows what is live, not what it has seen."""
 
     ring_ms: int = _leg_default("ring_ms")
     grace_ms: int = _leg_default("grace_ms")
@@ -44,6 +52,7 @@ class SystemConfig:
     service_identifier: str = DEFAULT_SERVICE_IDENTIFIER
     timestamp_form: TimestampForm = TimestampForm.RFC3339
     epoch_ms: int = 0
+    forget_ms: int = DEFAULT_FORGET_MS
 
 
 class Components(NamedTuple):
@@ -62,6 +71,9 @@ class Components(NamedTuple):
 def components(config: SystemConfig) -> Components:
     """What ``config`` builds; raises a :class:`~consultfsm.core.errors.ConsultFsmError`
     for a bad value."""
+    forget = config.forget_ms
+    if isinstance(forget, bool) or not isinstance(forget, int) or forget <= 0:
+        raise ConfigError("forget_ms", f"must be a positive number of ms, got {forget!r}")
     return Components(
         LegConfig(config.ring_ms, config.grace_ms, config.queue_ttl_ms),
         SessionResolver(config.default_region),

@@ -7,8 +7,7 @@ inputs ``browser_disconnected`` / ``logged_out``: the socket closed;
 JSON, as ``localStorage`` would) and the dialog list a returning page reads
 (``dialogs``). Each desk is a real :class:`~consultfsm.desk.AgentDesk`; its
 effects become records: what the desk shows, addressed to the desk, and each
-CIM message it sends, as the CCM reads it off the wire (issue 13 gives the
-CCM its own machine for them; here they are reported, not acted on).
+CIM message it posts, handed to the system, which delivers it to the CCM.
 """
 
 from __future__ import annotations
@@ -19,12 +18,16 @@ from functools import partial
 
 from consultfsm.desk import AgentDesk, CustomerNumberSource, DeskEffect
 from consultfsm.desk.table import DeskTimer
-from consultfsm.wire.cim import CimCodec, parse_message
+from consultfsm.wire.cim import CimCodec, CimMessage
 
 from . import records
 from .journal import Journal
 from .records import Record
 from .trace import AgentDeskOpened, DeskFeed, FinesseUpdate, TraceInputKind
+
+#: What a desk does: a record of what it shows, or a CIM message it posts
+#: (at, leg, agent, message).
+Sent = Record | tuple[int, str, str, CimMessage]
 
 
 class Desks:
@@ -40,6 +43,12 @@ class Desks:
     def __contains__(self, agent: object) -> bool:
         return agent in self._desks
 
+    def sender_id(self, agent: str) -> str:
+        """Who ``agent``'s posts come from: its desk's Finesse user id, or the
+        trace's agent id for an agent with no ``agent_desk``."""
+        desk = self._desks.get(agent)
+        return agent if desk is None else desk.agent_id
+
     def open(self, item: AgentDeskOpened) -> None:
         """A new AgentDesk for ``item.agent``."""
         default = CustomerNumberSource()
@@ -52,7 +61,7 @@ class Desks:
         self._journal.keep_item(self._desks, item.agent)
         self._desks[item.agent] = AgentDesk(item.agent_id, item.extension, customer_number=source)
 
-    def feed(self, item: DeskFeed, codec: CimCodec) -> Iterator[Record]:
+    def feed(self, item: DeskFeed, codec: CimCodec) -> Iterator[Sent]:
         """A notification or a dialog list reaching the agent's page."""
         desk = self._kept(item.agent)
         if isinstance(item, FinesseUpdate):
@@ -61,7 +70,7 @@ class Desks:
             effects = desk.on_dialogs(item.dialogs, item.at)
         return self._records(item.agent, desk, effects, codec)
 
-    def page(self, agent: str, kind: TraceInputKind, at: int, codec: CimCodec) -> Iterator[Record]:
+    def page(self, agent: str, kind: TraceInputKind, at: int, codec: CimCodec) -> Iterator[Sent]:
         """The agent's page went away (socket closed) or a new page came up."""
         desk = self._kept(agent)
         if kind is not TraceInputKind.BROWSER_RESTORED:
@@ -77,7 +86,7 @@ class Desks:
                if (d := desk.next_deadline()) is not None]  # fmt: skip
         return min(due, default=None)
 
-    def fire(self, agent: str, deadline: int, codec: CimCodec) -> Iterator[Record]:
+    def fire(self, agent: str, deadline: int, codec: CimCodec) -> Iterator[Sent]:
         """Fire the agent's deadlines due at ``deadline``."""
         desk = self._kept(agent)
         effects = desk.handle_timers(deadline)
@@ -96,18 +105,14 @@ class Desks:
 
     def _records(
         self, agent: str, desk: AgentDesk, effects: list[DeskEffect], codec: CimCodec
-    ) -> Iterator[Record]:
-        out: list[Record] = []
+    ) -> Iterator[Sent]:
+        out: list[Sent] = []
         for effect in effects:
             if not effect.is_send:
                 out.append(records.desk_effect(effect.at, effect.leg, agent, effect.effect.value,
                                                effect.reason))  # fmt: skip
-                continue
-            message = desk.cim_message(effect, codec)
-            received = parse_message(codec.dumps(message))  # as the CCM reads it
-            intent = str(effect.cim_intent)
-            out.append(records.cim_received(effect.at, effect.leg, records.desk(agent), intent,
-                                            codec.encode(received)))  # fmt: skip
+            else:
+                out.append((effect.at, effect.leg, agent, desk.cim_message(effect, codec)))
         return iter(out)
 
 

@@ -9,10 +9,13 @@ in exactly one place, here. See ``docs/trace-format.md``.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from consultfsm.core import events as ev
 from consultfsm.core.facts import LegFacts
+
+if TYPE_CHECKING:
+    from consultfsm.ccm.engine import Published
 
 Record = dict[str, Any]
 
@@ -111,28 +114,41 @@ def cim_received(at: int, leg: str, sender: str, intent: str, message: dict[str,
 
 
 def duplicate_suppressed(
-    at: int, leg: str, sender: str, intent: str, message_id: str | None = None
+    at: int, leg: str, sender: str, intent: str, message_id: str, *, disposition: str
 ) -> Record:
-    """A report of something already published: not published again."""
-    record: Record = {"at": at, "leg": leg, "to": "ccm", "event": "duplicate_suppressed",
-                      "from": sender, "intent": intent}  # fmt: skip
-    if message_id is not None:
-        record["message_id"] = message_id
-    return record
+    """A desk's message the CCM took but published nothing for: a repeat of
+    what it already published (``duplicate``), an older report (``stale``),
+    one it absorbed (``absorbed``), or one of a leg it has finished (``late``)."""
+    return {
+        "at": at, "leg": leg, "to": "ccm", "event": "duplicate_suppressed",
+        "from": sender, "intent": intent, "message_id": message_id, "disposition": disposition,
+    }  # fmt: skip
 
 
-def published(
-    event: ev.CallLegStarted | ev.CallLegEnded | ev.CallHeld | ev.CallResumed,
-    facts: LegFacts,
-    channel_session: dict[str, Any],
-    message: dict[str, Any],
-) -> Record:
-    """A leg event on the conversation topic, with the session and CIM event it
-    went out as. ``CALL_HOLD`` / ``CALL_RESUME`` have no reason (as their CIM
-    message has no ``reasonCode``): the key is left out, not null."""
-    record = event_record(event, facts)
-    if record["reason"] is None:
-        del record["reason"]
-    record["channel_session"] = channel_session
+def ccm_refused(at: int, leg: str, sender: str, intent: str, reason: str) -> Record:
+    """A desk's message the CCM refused (it names no leg it can place, no
+    session, ...): the CCM changed nothing."""
+    return {
+        "at": at, "leg": leg, "to": "ccm", "event": "ccm_refused",
+        "from": sender, "intent": intent, "reason": reason,
+    }  # fmt: skip
+
+
+def published(p: Published, agent: str | None, reported_by: str, message: dict[str, Any]) -> Record:
+    """What the CCM published on the conversation topic: the leg, the
+    consulted agent (None when the replay no longer holds the leg), the
+    reason (left out for ``CALL_HOLD`` / ``CALL_RESUME``, whose CIM message
+    has none), who reported it (``agentdesk:<agent>``, or ``ccm`` on its
+    own), the session and the CIM event it went out as."""
+    event = p.event
+    record: Record = {
+        "at": p.at, "leg": p.leg, "to": ev.Consumer.CONVERSATION.value, "event": event.name.value,
+        "channel_session_id": event.channel_session.id,
+        "conversation_id": event.conversation_id, "agent": agent,
+    }  # fmt: skip
+    if p.reason is not None:
+        record["reason"] = p.reason
+    record["reported_by"] = reported_by
+    record["channel_session"] = message["channelSession"]
     record["message"] = message
     return record

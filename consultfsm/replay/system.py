@@ -1,5 +1,4 @@
-"""The whole consult system for replay: legs, customer sessions, the desks,
-the CCM, and the Routing Engine / Agent Manager as recipients.
+"""The whole consult system for replay: the world, the desks and the real CCM.
 
 :class:`System` is sans-I/O. It takes trace inputs (:mod:`consultfsm.replay.trace`)
 and returns output records (:mod:`consultfsm.replay.records`) in the order
@@ -8,23 +7,37 @@ fires, at its own deadline, before the first input whose ``at`` is at or past it
 
 Who decides what:
 
-* each :class:`~consultfsm.core.leg.Leg` decides its transitions and who reports
-  (the transition table);
-* :class:`~consultfsm.ccm.correlation.SessionResolver` finds the customer's
-  existing channel session when a consult starts; no session is ever created
-  for a consult;
-* the CCM (:mod:`consultfsm.replay.publisher`) publishes on the conversation
-  topic exactly once per leg and intent (a repeatable intent, such as a
-  hold: once per leg, intent and time), whatever desks re-send;
-* :mod:`consultfsm.replay.presence` knows whose desk is down across legs, and
-  how (a browser away, an agent logged out);
-* this module reads each input, checks it, routes it, and makes it all or
-  nothing (:mod:`consultfsm.replay.journal`).
+* the **world** is the leg model: each :class:`~consultfsm.core.leg.Leg`, moved
+  by the trace's CTI inputs, decides what happens to the call and what B's
+  desk sends (the transition table);
+* the **desks** send the CCM what they see. B's messages are the ones the leg
+  model emits; A's desk, which sees the consult dialog too, reports what the
+  leg model says the CCM must learn while B's desk is away; a page that was
+  away reports what it missed when it comes back. An ``agent_desk`` is a real
+  :class:`~consultfsm.desk.AgentDesk` fed Finesse, and ``cim_message`` lines
+  are a desk's own posts;
+* the **CCM** is a real :class:`~consultfsm.ccm.engine.CcmEngine`: it hears
+  only those messages and whose socket is up, and it alone decides what is
+  published on the conversation topic (exactly once per leg, whatever
+  arrives twice, late or out of order). There is no second CCM here;
+* :mod:`consultfsm.replay.presence` knows whose desk is down across legs;
+* this module reads each input, checks it, routes it, and makes the world's
+  part all or nothing (:mod:`consultfsm.replay.journal`).
+
+What reaches the CCM is handed over only once the world has taken the input:
+a rejected input never reaches it. The CCM's own answer to a message (a
+publication, a repeat absorbed, a refusal) is an output record, not a
+rejection of the trace line: the desk did post it.
+
+Memory is bounded by what is live: a finished leg is kept whole for
+``forget_ms`` (late CTI reports are still judged by the leg itself), then
+forgotten, its id kept as a tombstone; the CCM evicts its own legs the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
@@ -36,26 +49,32 @@ from consultfsm.ccm.correlation import (
     CorrelationError,
     normalise_ani,
 )
+from consultfsm.ccm.engine import CcmEngine, Published
+from consultfsm.ccm.machine import CcmConfig
+from consultfsm.ccm.tombstones import Tombstones
+from consultfsm.core import events as ev
 from consultfsm.core.errors import ConsultFsmError, InputRejected
 from consultfsm.core.events import Event, TimerCancelled, TimerStarted
+from consultfsm.core.facts import LegFacts
 from consultfsm.core.leg import Leg
-from consultfsm.core.states import TIMEOUT_INPUT, CallState, InputKind
+from consultfsm.core.states import TIMEOUT_INPUT, CallState, CimReason, InputKind
 from consultfsm.core.step import Step
+from consultfsm.core.table import Disposition
 from consultfsm.wire.cim import (
-    REPEATABLE,
     CimEncodeError,
     CimMessage,
     CimParseError,
     MessageIntent,
+    Publication,
     parse_message,
 )
+from consultfsm.wire.legref import LegRef, LegRefError
 
 from . import records
 from .config import DEFAULT_SERVICE_IDENTIFIER, SystemConfig, components
 from .desks import Desks
 from .journal import Journal
 from .presence import Away, Presence, agent_input, desk_input
-from .publisher import Publisher
 from .records import Record, dumps_record
 from .timers import TimerHeap
 from .trace import (
@@ -97,17 +116,27 @@ _CALL_INPUT: dict[TraceInputKind, InputKind] = {
     TraceInputKind.REKEYED: InputKind.REKEYED,
     TraceInputKind.FAILED: InputKind.FAILED,
 }
-#: The intents of a desk's own messages about a consult leg.
-_DESK_INTENTS = frozenset({
-    MessageIntent.CALL_LEG_STARTED, MessageIntent.CALL_LEG_ENDED,
-    MessageIntent.CALL_HOLD, MessageIntent.CALL_RESUME,
-})  # fmt: skip
 #: How an agent input leaves that agent's desk (None: it came back).
 _AWAY: dict[TraceInputKind, Away | None] = {
     TraceInputKind.BROWSER_DISCONNECTED: Away.DISCONNECTED,
     TraceInputKind.LOGGED_OUT: Away.LOGGED_OUT,
     TraceInputKind.BROWSER_RESTORED: None,
 }
+#: The leg events that are B's desk posting a CIM message.
+_B_SENDS = (ev.CimCallLegStarted, ev.CimCallLegEnded, ev.CimCallHold, ev.CimCallResume)
+#: The leg model's publications: what the CCM must come to publish. Reported
+#: by B's desk, the message above stands for it; reported by the CCM (B's desk
+#: is away), A's desk reports it, or the first desk to come back.
+_PUBLICATIONS = (ev.CallLegStarted, ev.CallLegEnded, ev.CallHeld, ev.CallResumed)
+#: The ``extension`` part of the leg strings of the replay's CTI-driven desks
+#: (a trace names no phones): ``-:<agent>:<leg>``.
+NO_EXTENSION = "-"
+#: ``consultRole`` of each side's desk.
+_ROLE = {True: "CONSULTING", False: "CONSULTED"}
+
+#: What an input produced, in order: records, and calls to the CCM that are
+#: made (and turned into records) once the world has taken the input.
+_Out = list[Record | Callable[[], list[Record]]]
 
 
 class _Rejected(Exception):
@@ -121,11 +150,20 @@ class _Rejected(Exception):
 
 @attrs.define
 class _Entry:
-    """A leg and the channel session it is attached to."""
+    """A leg of the world and the channel session it is attached to."""
 
     leg: Leg
     session_id: str
     order: int  # creation order: breaks ties between timers due at the same ms
+
+
+@attrs.frozen(slots=True)
+class _Owed:
+    """A publication the CCM has not heard of from any desk: both were away."""
+
+    at: int
+    intent: MessageIntent
+    reason: CimReason | None
 
 
 class System:
@@ -134,10 +172,12 @@ class System:
     Every input is all or nothing: it is checked (time, references, message)
     before anything moves, and if it is rejected anyway, whatever it had
     changed, the timers that fell due before it included, is undone, so a
-    rejected input leaves the legs, the CCM's memory and the clock as they were.
+    rejected input leaves the legs, the desks and the clock as they were,
+    and the CCM never hears of it.
 
     ``leg_class`` runs the legs on another table
-    (:func:`consultfsm.core.leg.leg_class`), for tests of the system itself.
+    (:func:`consultfsm.core.leg.leg_class`), for tests of the system itself;
+    ``ccm_config`` sets the CCM's waits.
 
     >>> system = System()
     >>> records = system.feed_lines(['{"at": 0, "input": "tick"}'])
@@ -145,32 +185,46 @@ class System:
     ([], 0)
     """
 
-    def __init__(self, config: SystemConfig | None = None, *, leg_class: type[Leg] = Leg) -> None:
+    def __init__(
+        self, config: SystemConfig | None = None, *, leg_class: type[Leg] = Leg,
+        ccm_config: CcmConfig | None = None,
+    ) -> None:  # fmt: skip
         self.config = config or SystemConfig()
         self.now = 0
         self.rejected = 0
-        self.sessions: dict[str, ChannelSession] = {}
         self._leg_class = leg_class
-        self._legs: dict[str, _Entry] = {}
+        self._legs: dict[str, _Entry] = {}  # live legs, and finished ones not yet forgotten
+        self._order = 0
+        self._by_agent: dict[str, dict[str, None]] = {}  # agent -> its unfinished legs
+        self._by_session: dict[str, dict[str, None]] = {}  # session -> its unfinished legs
+        self._finished: deque[tuple[int, str]] = deque()  # (finished at, leg), oldest first
+        self._owed: dict[str, tuple[LegFacts, tuple[_Owed, ...]]] = {}
         self._journal = Journal()  # what the current input changed
         self._presence = Presence(self._journal)
-        self._ccm = Publisher(self._journal)
         self._desks = Desks(self._journal)  # agents whose desk is fed Finesse
         self._timers = TimerHeap()
+        self._touched: dict[str, None] = {}  # legs the current input moved
         self._fired: list[str] = []  # "leg timer" of each timer the current input fired
         self._set_config(self.config)
+        self.ccm = CcmEngine(self._codec, resolver=self._resolver, config=ccm_config)
+        self._forgotten = Tombstones(self.config.forget_ms)
 
     # -- public ---------------------------------------------------------------------
 
     def leg(self, leg_id: str) -> Leg:
-        """The leg with this id (KeyError if none). Undoing a rejected input
-        resets legs in place, so a kept object stays current."""
+        """The leg with this id (KeyError if none, or forgotten). Undoing a
+        rejected input resets legs in place, so a kept object stays current."""
         return self._legs[leg_id].leg
 
     @property
     def legs(self) -> tuple[Leg, ...]:
-        """Every leg, in creation order."""
+        """Every leg not yet forgotten, in creation order."""
         return tuple(e.leg for e in self._legs.values())
+
+    @property
+    def sessions(self) -> dict[str, ChannelSession]:
+        """The CCM's active customer sessions, by id."""
+        return {s.id: s for s in self.ccm.sessions}
 
     def feed_lines(self, lines: Iterable[str]) -> list[Record]:
         """Feed trace lines (blank lines are skipped); returns all records."""
@@ -197,10 +251,12 @@ class System:
         now = self.now
         self._journal.commit()  # a fresh log: nothing of an earlier input is undone
         self._fired = []
+        self._touched = {}
         try:
             self._check(item)  # references and time: before any timer fires
-            out = list(self._fire_due(item.at))
+            out = self._fire_due(item.at)
             self.now = item.at
+            out.append(partial(self._ccm_advance, item.at))
             out.extend(self._dispatch(item))
         except _Rejected as exc:
             why, leg = exc.reason, exc.leg or leg
@@ -208,7 +264,11 @@ class System:
             why = f"{type(exc).__name__}: {exc}"
         else:
             self._journal.commit()
-            return out
+            self._settle()
+            done: list[Record] = []
+            for x in out:  # the CCM hears of it now, in order
+                done.extend(x() if callable(x) else (x,))
+            return done
         if self._fired:
             # The reason may name a state those timers led to: say so.
             why += (
@@ -240,27 +300,30 @@ class System:
                 people = f"{a!r}, {b!r}" if b is not None else f"{a!r} (no agent B yet)"
                 why = f"`by` {item.by!r} is neither {people} nor {CUSTOMER!r}"
                 raise _Rejected(why, item.leg)
-            if isinstance(item, Offered) and item.agent in (a, CUSTOMER):
-                why = (
-                    f"`agent` {item.agent!r} is agent A of the leg: A cannot consult A"
-                    if item.agent == a
-                    else f"{CUSTOMER!r} is reserved for `dropped` and is no agent id"
-                )
-                raise _Rejected(why, item.leg)
+            if isinstance(item, Offered):
+                if item.agent in (a, CUSTOMER):
+                    why = (
+                        f"`agent` {item.agent!r} is agent A of the leg: A cannot consult A"
+                        if item.agent == a
+                        else f"{CUSTOMER!r} is reserved for `dropped` and is no agent id"
+                    )
+                    raise _Rejected(why, item.leg)
+                self._check_leg_string(item.agent, item.leg)
         elif isinstance(item, ConsultInitiated):
-            if item.leg in self._legs:
+            if item.leg in self._legs or item.leg in self._forgotten:
                 raise _Rejected(f"leg {item.leg!r} already exists", item.leg)
             if item.agent_a == item.agent_b:
                 raise _Rejected("agent_a and agent_b must differ", item.leg)
             if CUSTOMER in (item.agent_a, item.agent_b):
                 why = f"{CUSTOMER!r} is reserved for `dropped` and is no agent id"
                 raise _Rejected(why, item.leg)
-        elif isinstance(item, SessionStarted) and item.session in self.sessions:
+            for agent in (item.agent_a, item.agent_b):
+                if agent is not None:
+                    self._check_leg_string(agent, item.leg)
+        elif isinstance(item, SessionStarted) and self.ccm.sessions.get(item.session) is not None:
             raise _Rejected(f"channel session {item.session!r} already exists")
-        elif isinstance(item, SessionEnded):
-            session = self.sessions.get(item.session)
-            if session is None or not session.active:
-                raise _Rejected(f"no active channel session {item.session!r}")
+        elif isinstance(item, SessionEnded) and self.ccm.sessions.get(item.session) is None:
+            raise _Rejected(f"no active channel session {item.session!r}")
         elif isinstance(item, CimReport):
             self._read_report(item)
         elif isinstance(item, AgentDeskOpened) and item.agent in self._desks:
@@ -268,27 +331,35 @@ class System:
         elif isinstance(item, FinesseUpdate | DialogList) and item.agent not in self._desks:
             raise _Rejected(f"agent {item.agent!r} has no agent_desk to receive it")
 
-    def _dispatch(self, item: TraceInput) -> list[Record]:
+    @staticmethod
+    def _check_leg_string(agent: str, leg: str) -> None:
+        """The desks name a leg ``-:<agent>:<leg>``: both must fit in one."""
+        try:
+            LegRef(NO_EXTENSION, agent, leg)
+        except LegRefError as exc:
+            raise _Rejected(f"{exc} (the desks' leg string is -:<agent>:<leg>)", leg) from None
+
+    def _dispatch(self, item: TraceInput) -> _Out:
         if isinstance(item, Config):
-            return list(self._configure(item))
+            return self._configure(item)
         if isinstance(item, Tick):
             return []
         if isinstance(item, SessionStarted):
-            return list(self._start_session(item))
+            return self._start_session(item)
         if isinstance(item, SessionEnded):
-            return list(self._end_session(item))
+            return self._end_session(item)
         if isinstance(item, ConsultInitiated):
-            return list(self._start_leg(item))
+            return self._start_leg(item)
         if isinstance(item, CallInput | Offered | Rekeyed | Dropped):
-            return list(self._call_input(item))
+            return self._call_input(item)
         if isinstance(item, Browser):
-            return list(self._agent_input(item))
+            return self._agent_input(item)
         if isinstance(item, AgentDeskOpened):
             self._desks.open(item)
             return []
         if isinstance(item, FinesseUpdate | DialogList):
-            return list(self._desks.feed(item, self._codec))
-        return list(self._desk_report(item))
+            return self._desk_sends(self._desks.feed(item, self._codec))
+        return self._desk_report(item)
 
     def _rejection(
         self, at: int | None, leg: str | None, lineno: int | None, kind: str | None, why: str
@@ -316,52 +387,59 @@ class System:
             raise _Rejected(str(exc)) from None
         return config
 
-    def _configure(self, item: Config) -> Iterator[Record]:
+    def _configure(self, item: Config) -> _Out:
         self._journal.on_undo(partial(self._set_config, self.config))
         self._set_config(self._configured(item))
-        return iter(())
+        codec, resolver = self._codec, self._resolver
 
-    def _set_session(self, session: ChannelSession) -> None:
-        self._journal.keep_item(self.sessions, session.id)
-        self.sessions[session.id] = session
+        def tell_ccm() -> list[Record]:
+            self.ccm.reconfigure(codec, resolver)
+            return []
 
-    def _start_session(self, item: SessionStarted) -> Iterator[Record]:
-        self._set_session(
-            ChannelSession(
-                item.session, item.conversation, item.customer_ani, item.dialog,
-                item.service_identifier, agents=frozenset(item.agents),
-            )
+        return [tell_ccm]
+
+    def _start_session(self, item: SessionStarted) -> _Out:
+        session = ChannelSession(
+            item.session, item.conversation, item.customer_ani, item.dialog,
+            item.service_identifier, agents=frozenset(item.agents),
         )  # fmt: skip
-        return iter(())
+        try:
+            self.ccm.sessions.check_new(session)
+        except ConsultFsmError as exc:
+            raise _Rejected(f"{type(exc).__name__}: {exc}") from None
+        return [partial(self._ccm_call, self.ccm.start_session, session, item.at)]
 
-    def _end_session(self, item: SessionEnded) -> Iterator[Record]:
+    def _end_session(self, item: SessionEnded) -> _Out:
         """The customer's call ended: every unfinished leg of the session is
         told (``customer_left``: the consults go on), all or nothing, and then
-        the session is no longer active."""
-        targets = [
-            (entry, InputKind.CUSTOMER_LEFT) for entry in self._legs.values()
-            if entry.session_id == item.session and not entry.leg.is_finished
-        ]  # fmt: skip
+        the CCM ends the session."""
+        targets = [(self._legs[k], InputKind.CUSTOMER_LEFT)
+                   for k in self._by_session.get(item.session, ())]  # fmt: skip
         what = f"customer_left (session {item.session!r} ended)"
         self._refuse_unless_all_accept(targets, item.at, what)
+        out: _Out = []
         for entry, kind in targets:
-            yield from self._handle(entry, kind, item.at)
-        self._set_session(attrs.evolve(self.sessions[item.session], active=False))
+            out += self._handle(entry, kind, item.at)
+        out.append(partial(self._ccm_call, self.ccm.end_session, item.session, item.at))
+        return out
 
     # -- legs -----------------------------------------------------------------------
 
     def _entry(self, leg_id: str) -> _Entry:
         entry = self._legs.get(leg_id)
         if entry is None:
+            if leg_id in self._forgotten:
+                why = f"leg {leg_id!r} finished and was forgotten (forget_ms)"
+                raise _Rejected(why, leg_id)
             raise _Rejected(f"unknown leg {leg_id!r}", leg_id)
         return entry
 
-    def _start_leg(self, item: ConsultInitiated) -> Iterator[Record]:
+    def _start_leg(self, item: ConsultInitiated) -> _Out:
         evidence = ConsultEvidence(
             item.associated_dialog_uri, item.channel_session_id, item.customer_ani, item.agent_a
         )
         try:
-            found = self._resolver.resolve(evidence, self.sessions.values())
+            found = self.ccm.sessions.resolve(evidence)
         except CorrelationError as exc:
             raise _Rejected(f"{type(exc).__name__}: {exc}", item.leg) from None
         session = found.session
@@ -383,25 +461,72 @@ class System:
             leg = self._leg_class.queue_consult(item.leg, item.agent_a, customer, **facts)
         else:
             leg = self._leg_class(item.leg, item.agent_a, item.agent_b, customer, **facts)
-        entry = _Entry(leg, session.id, self._next_order())
+        entry = _Entry(leg, session.id, self._order)
+        self._journal.on_undo(partial(setattr, self, "_order", self._order))
+        self._order += 1
         self._journal.keep_item(self._legs, item.leg)  # new: undone by forgetting it
         self._legs[item.leg] = entry
-        yield records.session_resolved(
-            item.at, item.leg, session=session.id, conversation=session.conversation_id,
-            evidence=found.evidence.value, customer=customer,
-        )  # fmt: skip
+        self._index(self._by_session, session.id, item.leg)
+        for agent in (item.agent_a, item.agent_b):
+            if agent is not None:
+                self._index(self._by_agent, agent, item.leg)
+        out: _Out = [
+            records.session_resolved(
+                item.at, item.leg, session=session.id, conversation=session.conversation_id,
+                evidence=found.evidence.value, customer=customer,
+            )
+        ]  # fmt: skip
         # A leg starts with no timer, except a queue consult's time to live,
         # which no step announces: the host reads it off the new leg.
         for timer, deadline in leg.deadlines.items():
-            yield from self._events(entry, (TimerStarted(leg.leg_id, item.at, timer, deadline),))
+            out += self._events(entry, (TimerStarted(leg.leg_id, item.at, timer, deadline),))
         # A leg always starts with both desks up (core limitation): replay the
         # absence of a desk that is already down, so the table knows.
         for kind in self._presence.absences(leg.facts):
-            yield from self._handle(entry, kind, item.at)
+            out += self._handle(entry, kind, item.at)
+        return out
 
-    def _next_order(self) -> int:
-        last = next(reversed(self._legs.values()), None)
-        return 0 if last is None else last.order + 1
+    def _index(self, index: dict[str, dict[str, None]], key: str, leg: str) -> None:
+        """Add ``leg`` under ``key`` (undone with a rejected input)."""
+        legs = index.setdefault(key, {})
+        if leg in legs:
+            return
+        legs[leg] = None
+
+        def forget() -> None:
+            legs.pop(leg, None)
+            if not legs:
+                index.pop(key, None)
+
+        self._journal.on_undo(forget)
+
+    def _settle(self) -> None:
+        """After an input is taken: unindex the legs it finished, and forget
+        those finished longer than ``forget_ms`` ago (tombstones remain)."""
+        for key in self._touched:
+            entry = self._legs.get(key)
+            if entry is None or not entry.leg.is_finished:
+                continue
+            facts = entry.leg.facts
+            for agent in (facts.agent_a, facts.agent_b):
+                self._unindex(self._by_agent, agent, key)
+            self._unindex(self._by_session, entry.session_id, key)
+            self._finished.append((self.now, key))
+        horizon = self.now - self.config.forget_ms
+        while self._finished and self._finished[0][0] <= horizon:
+            at, key = self._finished.popleft()
+            if self._legs.pop(key, None) is not None:
+                self._forgotten.bury((key,), at)
+                self._owed.pop(key, None)  # the CCM's `away` deadline has spoken by now
+        self._forgotten.expire(self.now)
+
+    @staticmethod
+    def _unindex(index: dict[str, dict[str, None]], key: str | None, leg: str) -> None:
+        legs = index.get(key) if key is not None else None
+        if legs is not None:
+            legs.pop(leg, None)
+            if not legs:
+                del index[key]  # type: ignore[arg-type]
 
     def _leg_input(self, item: LegInput, leg: Leg) -> tuple[InputKind, str | None]:
         """The leg input of a CTI trace input, and the value it carries."""
@@ -416,46 +541,56 @@ class System:
             return InputKind.REKEYED, item.dialog
         return _CALL_INPUT[item.kind], None
 
-    def _call_input(self, item: LegInput) -> Iterator[Record]:
+    def _call_input(self, item: LegInput) -> _Out:
         entry = self._entry(item.leg)
         leg = entry.leg
         kind, value = self._leg_input(item, leg)
-        out: list[Record] = []
+        out: _Out = []
         try:
             if isinstance(item, Offered) and leg.facts.agent_b is None:
                 # The queue chose an agent whose desk is already down: the
                 # leg must know before the offer, or it alerts a dead desk.
                 away = self._presence.away(item.agent)
                 if away is not None and leg.call is CallState.QUEUED:
-                    out.extend(self._handle(entry, desk_input(away, side_a=False), item.at))
-            out.extend(self._handle(entry, kind, item.at, value, item.source_at))
+                    out += self._handle(entry, desk_input(away, side_a=False), item.at)
+            out += self._handle(entry, kind, item.at, value, item.source_at)
         except InputRejected as exc:
             raise _Rejected(f"{type(exc).__name__}: {exc}", item.leg) from None
-        return iter(out)
+        if isinstance(item, Offered) and not leg.is_finished and leg.facts.agent_b == item.agent:
+            self._index(self._by_agent, item.agent, item.leg)
+        return out
 
-    def _agent_input(self, item: Browser) -> Iterator[Record]:
+    def _agent_input(self, item: Browser) -> _Out:
         """Every unfinished leg of the agent gets the input, and decides: a
         repeat is a duplicate there, a return that no disconnect preceded is
-        illegal. All or nothing: one leg refusing refuses the input."""
+        illegal. All or nothing: one leg refusing refuses the input. The CCM
+        hears of the socket, and a page coming back reports what it missed."""
         away = _AWAY[item.kind]
         targets: list[tuple[_Entry, InputKind]] = []
-        for entry in self._legs.values():
+        for key in sorted(self._by_agent.get(item.agent, ()), key=lambda k: self._legs[k].order):
+            entry = self._legs[key]
             facts = entry.leg.facts
-            if entry.leg.is_finished or item.agent not in (facts.agent_a, facts.agent_b):
-                continue
-            targets.append((entry, agent_input(facts, item.agent, away)))
+            if item.agent in (facts.agent_a, facts.agent_b):  # a re-offered queue consult moved on
+                targets.append((entry, agent_input(facts, item.agent, away)))
         why = "" if away is not None else ": that desk was not disconnected"
         what = f"{item.kind.value} of agent {item.agent!r}"
         self._refuse_unless_all_accept(targets, item.at, what, why)
         self._presence.set_away(item.agent, away)
+        out: _Out = []
         if item.agent in self._desks:  # the page itself: its socket, or a reload
-            yield from self._desks.page(item.agent, item.kind, item.at, self._codec)
+            out += self._desk_sends(self._desks.page(item.agent, item.kind, item.at, self._codec))
         elif not targets:
-            yield records.input_ignored(
+            out.append(records.input_ignored(
                 item.at, None, item.kind.value, "no_live_leg", agent=item.agent
-            )
+            ))  # fmt: skip
+        presence = self.ccm.desk_down if away is not None else self.ccm.desk_up
+        sender = self._desks.sender_id(item.agent)  # the CCM knows a desk by whom it posts as
+        out.append(partial(self._ccm_call, presence, sender, item.at))
         for entry, kind in targets:
-            yield from self._handle(entry, kind, item.at)
+            out += self._handle(entry, kind, item.at)
+        if away is None:
+            out += self._pay_owed(item.agent, item.at)
+        return out
 
     def _refuse_unless_all_accept(
         self, targets: list[tuple[_Entry, InputKind]], at: int, what: str, why: str = ""
@@ -471,112 +606,195 @@ class System:
     def _handle(
         self, entry: _Entry, kind: InputKind, at: int, value: str | None = None,
         source_at: int | None = None,
-    ) -> Iterator[Record]:  # fmt: skip
+    ) -> _Out:  # fmt: skip
         """The one way a leg is moved: remember it first, so it can be undone."""
         leg = entry.leg
         if self._journal.first(("leg", leg.leg_id)):
             self._journal.on_undo(partial(leg.reset, leg.snapshot()))
+        self._touched[leg.leg_id] = None
         if value is None and source_at is None:
             step = leg.handle(kind, at)
         else:
             step = leg.handle(kind, at, value, source_at=source_at)
         return self._records(entry, step, kind, at)
 
-    def _records(self, entry: _Entry, step: Step, kind: InputKind, at: int) -> Iterator[Record]:
-        """What a step's events become: timers armed, the CCM's records, the rest as they are."""
+    def _records(self, entry: _Entry, step: Step, kind: InputKind, at: int) -> _Out:
+        """What a step's events become: timers armed, desk messages, the rest as they are."""
         if not step.applied:
-            yield records.input_ignored(at, entry.leg.leg_id, kind.value, step.disposition.value)
-            return
-        yield from self._events(entry, step.events)
+            return [records.input_ignored(at, entry.leg.leg_id, kind.value,
+                                          step.disposition.value)]  # fmt: skip
+        return self._events(entry, step.events)
 
-    def _events(self, entry: _Entry, events: tuple[Event, ...]) -> Iterator[Record]:
+    def _events(self, entry: _Entry, events: tuple[Event, ...]) -> _Out:
         leg = entry.leg
-        session = self.sessions[entry.session_id]
-        for_ccm = self._ccm.step_records(self._codec, events, session, leg.facts)
-        for i, event in enumerate(events):
+        facts = leg.facts
+        out: _Out = []
+        for event in events:
             if isinstance(event, TimerStarted):
                 self._timers.arm(leg.leg_id, entry.order, event.timer, event.deadline)
             elif isinstance(event, TimerCancelled) and event.deadline is None:
                 continue  # a timer the leg never armed (no window): nothing to cancel
-            yield for_ccm[i] if i in for_ccm else records.event_record(event, leg.facts)
+            if isinstance(event, _B_SENDS):
+                out += self._send(facts, event.agent, event.intent, event.reason, event.at)
+            elif isinstance(event, _PUBLICATIONS):
+                if event.reported_by is ev.Reporter.CCM:  # B's desk is away
+                    out += self._tell_ccm(facts, event)
+            else:
+                out.append(records.event_record(event, facts))
+        return out
 
-    def _fire_due(self, until: int) -> Iterator[Record]:
+    def _fire_due(self, until: int) -> _Out:
         """Fire every timer due at or before ``until``, earliest first: the
-        legs' and the AgentDesks' (a desk's first, at the same ms)."""
+        legs' and the AgentDesks' (a desk's first, at the same ms); the CCM
+        fires its own deadlines up to each of them before hearing more."""
+        out: _Out = []
         while (desk := self._desks.next_deadline()) is not None and desk[0] <= until:
-            yield from self._fire_legs(desk[0] - 1)
+            out += self._fire_legs(desk[0] - 1)
             deadline, agent = desk
             self.now = max(self.now, deadline)
             self._fired.append(f"{agent}'s desk settle")
-            yield from self._desks.fire(agent, deadline, self._codec)
-        yield from self._fire_legs(until)
+            out.append(partial(self._ccm_advance, deadline))
+            out += self._desk_sends(self._desks.fire(agent, deadline, self._codec))
+        out += self._fire_legs(until)
+        return out
 
-    def _fire_legs(self, until: int) -> Iterator[Record]:
+    def _fire_legs(self, until: int) -> _Out:
+        out: _Out = []
         while (armed := self._timers.pop_due(until)) is not None:
             self._journal.on_undo(partial(self._timers.push, armed))
             entry = self._legs.get(armed.leg)
             if entry is None or not armed.is_live(entry.leg):
                 continue
-            yield records.timer_fired(armed.deadline, armed.leg, armed.timer.value)
+            out.append(partial(self._ccm_advance, armed.deadline))
+            out.append(records.timer_fired(armed.deadline, armed.leg, armed.timer.value))
             self.now = max(self.now, armed.deadline)
             self._fired.append(f"{armed.leg} {armed.timer.value}")
-            yield from self._handle(entry, TIMEOUT_INPUT[armed.timer], armed.deadline)
+            out += self._handle(entry, TIMEOUT_INPUT[armed.timer], armed.deadline)
+        return out
 
-    # -- desks reporting on their own ------------------------------------------------
+    # -- the desks telling the CCM -----------------------------------------------------
 
-    def _read_report(self, item: CimReport) -> tuple[_Entry, CimMessage]:
-        """A desk's own CIM message, parsed and checked against the leg it names."""
+    def _message(
+        self, facts: LegFacts, agent: str, intent: MessageIntent | ev.CimIntent,
+        reason: CimReason | None, at: int,
+    ) -> CimMessage:  # fmt: skip
+        """The CIM message a CTI-driven desk of the leg posts: sender ``agent``,
+        the consult dialog as ``callId``, the leg string ``-:<agent>:<leg>``."""
+        return self._codec.agent_message(
+            leg=f"{NO_EXTENSION}:{agent}:{facts.leg_id}", at=at, intent=MessageIntent(intent),
+            agent=agent, customer=facts.customer_ani, call_id=facts.call_id or facts.leg_id,
+            reason=reason, service=facts.service_identifier,
+            channel_session_id=facts.channel_session_id, conversation_id=facts.conversation_id,
+            associated_dialog_uri=facts.associated_dialog_uri,
+            consult_role=_ROLE[agent == facts.agent_a],
+        )  # fmt: skip
+
+    def _send(
+        self, facts: LegFacts, agent: str, intent: MessageIntent | ev.CimIntent,
+        reason: CimReason | None, at: int,
+    ) -> _Out:  # fmt: skip
+        message = self._message(facts, agent, intent, reason, at)
+        return self._post(at, facts.leg_id, agent, message)
+
+    def _post(self, at: int, leg: str, agent: str, message: CimMessage) -> _Out:
+        """A desk posts ``message``: a record of it, then the CCM's answer."""
+        received = parse_message(self._codec.dumps(message))  # as the CCM reads it
+        record = records.cim_received(at, leg, records.desk(agent), received.header.intent.value,
+                                      self._codec.encode(received))  # fmt: skip
+        return [record, partial(self._ccm_receive, leg, agent, received, at)]
+
+    def _tell_ccm(self, facts: LegFacts, event: Publication) -> _Out:
+        """The leg model says the CCM must learn of ``event`` while B's desk
+        is away: A's desk, which sees the consult dialog too, reports it;
+        when A's is away as well, the first desk back will."""
+        if self._presence.away(facts.agent_a) is None:
+            return self._send(facts, facts.agent_a, event.intent, event.reason, event.at)
+        owed = _Owed(event.at, MessageIntent(event.intent), event.reason)
+        self._journal.keep_item(self._owed, facts.leg_id)
+        before = self._owed.get(facts.leg_id, (facts, ()))[1]
+        self._owed[facts.leg_id] = (facts, (*before, owed))
+        return []
+
+    def _pay_owed(self, agent: str, at: int) -> _Out:
+        """``agent``'s page is back and reads its dialogs: it reports, for each
+        of its consults, what changed while no desk was there to say so."""
+        out: _Out = []
+        for key in [k for k, (f, _) in self._owed.items() if agent in (f.agent_a, f.agent_b)]:
+            facts, owed = self._owed[key]
+            self._journal.keep_item(self._owed, key)
+            del self._owed[key]
+            for o in owed:
+                out += self._send(facts, agent, o.intent, o.reason, at)
+        return out
+
+    def _desk_sends(self, sends: Iterable[Record | tuple[int, str, str, CimMessage]]) -> _Out:
+        """An AgentDesk's effects: what it shows as records, what it posts to the CCM."""
+        out: _Out = []
+        for x in sends:
+            if isinstance(x, dict):
+                out.append(x)
+            else:
+                at, leg, agent, message = x
+                out += self._post(at, leg, agent, message)
+        return out
+
+    def _read_report(self, item: CimReport) -> CimMessage:
+        """A desk's own CIM message, parsed (a malformed one is a bad trace line)."""
         if not isinstance(item.message, str | dict):
             raise _Rejected("message: expected a CIM object or JSON text")
         try:
-            message = parse_message(item.message)
+            return parse_message(item.message)
         except CimParseError as exc:
             raise _Rejected(f"CimParseError: {exc}") from None
-        intent = message.header.intent
-        if intent not in _DESK_INTENTS:
-            raise _Rejected(f"header.intent: the CCM takes no {intent.value} for a consult leg")
-        entry = self._report_leg(item.sender, message)
-        leg = entry.leg
-        if item.sender not in (leg.facts.agent_a, leg.facts.agent_b):
-            why = f"from: {item.sender!r} is not an agent of leg {leg.leg_id!r}"
-            raise _Rejected(why, leg.leg_id)
-        return entry, message
 
-    def _report_leg(self, sender: str, message: CimMessage) -> _Entry:
-        """The leg a desk's message is about: the one ``body.leg`` names; else
-        the newest leg of the sender that ever had the dialog ``body.callId``
-        (a re-keyed leg keeps its old ids, :attr:`Leg.call_ids`)."""
-        leg_id, dialog = message.body.leg, message.body.call_id
-        if leg_id is not None or dialog is None:
-            if leg_id is None:
-                raise _Rejected("body.leg: missing, and no body.callId to find the leg by")
-            return self._entry(leg_id)
-        knowing = [e for e in self._legs.values() if dialog in e.leg.call_ids]
-        if not knowing:
-            raise _Rejected(f"body.callId: no leg has dialog {dialog!r} (and body.leg is missing)")
-        mine = [e for e in knowing if sender in (e.leg.facts.agent_a, e.leg.facts.agent_b)]
-        return (mine or knowing)[-1]  # a stranger is refused by the caller
-
-    def _desk_report(self, item: CimReport) -> Iterator[Record]:
-        """A desk's own CIM message: publish nothing twice."""
-        entry, message = self._read_report(item)
-        leg = entry.leg
-        intent = message.header.intent
-        if not self._ccm.reports_published(leg.leg_id, message):
-            # The leg, driven by the CTI, is the authority: a report ahead of
-            # it (B never accepted, the call still up, no such hold) is refused.
-            when, stamp = "", message.header.timestamp_ms
-            if intent in REPEATABLE:  # which hold? the message's own time says
-                epoch = self._codec.epoch_ms
-                when = " with no time" if stamp is None else f" at {stamp - epoch} ms"
-            raise _Rejected(
-                f"{intent.value}{when} for leg {leg.leg_id!r} in state {leg.state}: "
-                "the CTI has not reported it; nothing to publish",
-                leg.leg_id,
-            )
-        yield records.duplicate_suppressed(
-            item.at, leg.leg_id, records.desk(item.sender), intent.value, message.id
+    def _desk_report(self, item: CimReport) -> _Out:
+        """A desk's own CIM message: the CCM decides."""
+        message = self._read_report(item)
+        leg = message.body.leg or message.body.call_id or "-"
+        record = records.cim_received(
+            item.at,
+            leg,
+            records.desk(item.sender),
+            message.header.intent.value,
+            self._codec.encode(message),
         )
+        return [record, partial(self._ccm_receive, leg, item.sender, message, item.at)]
+
+    # -- the CCM's answers -----------------------------------------------------------------
+
+    def _ccm_advance(self, at: int) -> list[Record]:
+        return self._published(self.ccm.handle_timers(at))
+
+    def _ccm_call(self, call: Callable[[Any, int], tuple[Published, ...]], what: Any,
+                  at: int) -> list[Record]:  # fmt: skip
+        return self._published(call(what, at))
+
+    def _ccm_receive(self, leg: str, agent: str, message: CimMessage, at: int) -> list[Record]:
+        sender = records.desk(agent)
+        intent = message.header.intent.value
+        try:
+            outcome = self.ccm.receive(message, at)
+        except ConsultFsmError as exc:
+            return [records.ccm_refused(at, leg, sender, intent, f"{type(exc).__name__}: {exc}")]
+        out = self._published(outcome.published)
+        if not any(p.leg == outcome.leg and p.at == at for p in outcome.published) and (
+            outcome.late or outcome.disposition not in (Disposition.APPLIED, None)
+        ):
+            disposition = "late" if outcome.late else outcome.disposition.value  # type: ignore[union-attr]
+            out.append(records.duplicate_suppressed(
+                at, outcome.leg or leg, sender, intent, message.id, disposition=disposition
+            ))  # fmt: skip
+        return out
+
+    def _published(self, published: Iterable[Published]) -> list[Record]:
+        out: list[Record] = []
+        for p in published:
+            entry = self._legs.get(p.leg)
+            agent = None if entry is None else entry.leg.facts.agent_b
+            emitter = p.event.event_emitter
+            by = "ccm" if emitter.type == "SYSTEM" else records.desk(emitter.id)
+            out.append(records.published(p, agent, by, self.ccm.codec.encode_event(p.event)))
+        return out
 
 
 @attrs.frozen(slots=True)
@@ -599,6 +817,7 @@ def replay(lines: Iterable[str], config: SystemConfig | None = None) -> ReplayRe
 
 __all__ = [
     "DEFAULT_SERVICE_IDENTIFIER",
+    "NO_EXTENSION",
     "Record",
     "ReplayResult",
     "System",
