@@ -40,69 +40,72 @@ FLOWS: dict[str, tuple[list[tuple[str, str, str | None, str]], list[tuple[str, s
 FLOWS = {
     # B answers 150 ms after the leg's own ring deadline: the CTI's answer wins.
     "answer-after-ring-deadline": (
-        [("L1", "CALL_LEG_STARTED", "CONSULT", "agentdesk"),
-         ("L1", "CALL_LEG_ENDED", "CONSULT_ENDED", "agentdesk")],
+        [("L1", "CALL_LEG_STARTED", "CONSULT", "agentdesk:B"),
+         ("L1", "CALL_LEG_ENDED", "CONSULT_ENDED", "agentdesk:B")],
         [("L1", "task_created", None), ("L1", "task_closed", "dropped_by_b")],
     ),
     # Dialled to B's extension: no RONA window, it rings 50 s and is answered.
     "direct-consult": (
-        [("L1", "CALL_LEG_STARTED", "CONSULT", "agentdesk"),
-         ("L1", "CALL_LEG_ENDED", "CONSULT_ENDED", "agentdesk")],
+        [("L1", "CALL_LEG_STARTED", "CONSULT", "agentdesk:B"),
+         ("L1", "CALL_LEG_ENDED", "CONSULT_ENDED", "agentdesk:B")],
         [("L1", "task_created", None), ("L1", "task_closed", "dropped_by_a")],
     ),
     # The customer hangs up: the consult goes on until B hangs up.
     "customer-left-consult-goes-on": (
-        [("L1", "CALL_LEG_STARTED", "CONSULT", "agentdesk"),
-         ("L1", "CALL_LEG_ENDED", "CONSULT_ENDED", "agentdesk")],
+        [("L1", "CALL_LEG_STARTED", "CONSULT", "agentdesk:B"),
+         ("L1", "CALL_LEG_ENDED", "CONSULT_ENDED", "agentdesk:B")],
         [("L1", "task_created", None), ("L1", "task_closed", "dropped_by_b")],
     ),
     # A transfers: the leg ends as a transfer, B's task carries on as one.
     "consult-transfer": (
-        [("L1", "CALL_LEG_STARTED", "CONSULT", "agentdesk"),
-         ("L1", "CALL_LEG_ENDED", "CONSULT_TRANSFER", "agentdesk")],
+        [("L1", "CALL_LEG_STARTED", "CONSULT", "agentdesk:B"),
+         ("L1", "CALL_LEG_ENDED", "CONSULT_TRANSFER", "agentdesk:B")],
         [("L1", "task_created", None), ("L1", "task_converted", "CONSULT_TRANSFER")],
     ),
-    # A conferences while B's browser is away: the CCM reports the end itself.
+    # A conferences while B's browser is away: A's desk, which sees the
+    # consult dialog too, tells the CCM.
     "consult-conference": (
-        [("L1", "CALL_LEG_STARTED", "CONSULT", "agentdesk"),
-         ("L1", "CALL_LEG_ENDED", "CONSULT_CONFERENCE", "ccm")],
+        [("L1", "CALL_LEG_STARTED", "CONSULT", "agentdesk:B"),
+         ("L1", "CALL_LEG_ENDED", "CONSULT_CONFERENCE", "agentdesk:A")],
         [("L1", "task_created", None), ("L1", "task_converted", "CONSULT_CONFERENCE")],
     ),
     # Two holds, each published once; the duplicates and re-sends are not.
     "consult-hold-retrieve": (
-        [("L1", "CALL_LEG_STARTED", "CONSULT", "agentdesk"),
-         ("L1", "CALL_HOLD", None, "agentdesk"), ("L1", "CALL_RESUME", None, "agentdesk"),
-         ("L1", "CALL_HOLD", None, "agentdesk"), ("L1", "CALL_RESUME", None, "agentdesk"),
-         ("L1", "CALL_LEG_ENDED", "CONSULT_ENDED", "agentdesk")],
+        [("L1", "CALL_LEG_STARTED", "CONSULT", "agentdesk:B"),
+         ("L1", "CALL_HOLD", None, "agentdesk:B"), ("L1", "CALL_RESUME", None, "agentdesk:B"),
+         ("L1", "CALL_HOLD", None, "agentdesk:B"), ("L1", "CALL_RESUME", None, "agentdesk:B"),
+         ("L1", "CALL_LEG_ENDED", "CONSULT_ENDED", "agentdesk:B")],
         [("L1", "task_created", None), ("L1", "task_closed", "dropped_by_a")],
     ),
     # A new dialog id changes nothing of the leg's life.
     "rekeyed-dialog": (
-        [("L1", "CALL_LEG_STARTED", "CONSULT", "agentdesk"),
-         ("L1", "CALL_LEG_ENDED", "CONSULT_ENDED", "agentdesk")],
+        [("L1", "CALL_LEG_STARTED", "CONSULT", "agentdesk:B"),
+         ("L1", "CALL_LEG_ENDED", "CONSULT_ENDED", "agentdesk:B")],
         [("L1", "task_created", None), ("L1", "task_closed", "dropped_by_b")],
     ),
     # Offered to B, who lets it ring out; re-offered as a new leg to C, who answers.
     "queue-consult-reoffered": (
-        [("Q2", "CALL_LEG_STARTED", "CONSULT", "agentdesk"),
-         ("Q2", "CALL_LEG_ENDED", "CONSULT_ENDED", "agentdesk")],
+        [("Q2", "CALL_LEG_STARTED", "CONSULT", "agentdesk:C"),
+         ("Q2", "CALL_LEG_ENDED", "CONSULT_ENDED", "agentdesk:C")],
         [("Q2", "task_created", None), ("Q2", "task_closed", "dropped_by_a")],
     ),
-    # B is logged out mid-call (the CCM ends L1), then answers L2 while still
-    # logged out (the CCM starts it) and logs back in before hanging up.
+    # B is logged out mid-call (A's desk reports L1's end), then answers L2
+    # while still logged out: A's desk reports it, and the CCM, which has
+    # never heard from B's desk on L2, waits for B's report before it
+    # publishes the start itself; B logs back in before hanging up.
     "agent-logged-out": (
-        [("L1", "CALL_LEG_STARTED", "CONSULT", "agentdesk"),
-         ("L1", "CALL_LEG_ENDED", "CONSULT_ENDED", "ccm"),
+        [("L1", "CALL_LEG_STARTED", "CONSULT", "agentdesk:B"),
+         ("L1", "CALL_LEG_ENDED", "CONSULT_ENDED", "agentdesk:A"),
          ("L2", "CALL_LEG_STARTED", "CONSULT", "ccm"),
-         ("L2", "CALL_LEG_ENDED", "CONSULT_ENDED", "agentdesk")],
+         ("L2", "CALL_LEG_ENDED", "CONSULT_ENDED", "agentdesk:B")],
         [("L1", "task_created", None), ("L1", "task_closed", "dropped_by_a"),
          ("L2", "task_created", None), ("L2", "task_closed", "dropped_by_b")],
     ),
     # A hold re-delivered after the retrieve is old news: one hold.
     "stale-cti-report": (
-        [("L1", "CALL_LEG_STARTED", "CONSULT", "agentdesk"),
-         ("L1", "CALL_HOLD", None, "agentdesk"), ("L1", "CALL_RESUME", None, "agentdesk"),
-         ("L1", "CALL_LEG_ENDED", "CONSULT_ENDED", "agentdesk")],
+        [("L1", "CALL_LEG_STARTED", "CONSULT", "agentdesk:B"),
+         ("L1", "CALL_HOLD", None, "agentdesk:B"), ("L1", "CALL_RESUME", None, "agentdesk:B"),
+         ("L1", "CALL_LEG_ENDED", "CONSULT_ENDED", "agentdesk:B")],
         [("L1", "task_created", None), ("L1", "task_closed", "dropped_by_a")],
     ),
 }  # fmt: skip
@@ -230,8 +233,8 @@ def test_the_issue_sample_publishes_started_then_ended_from_b(
     _, out, _ = _run_cli(capsys, str(TRACES / "issue-sample.jsonl"))
     conversation = [r for r in _records(out) if r["to"] == "conversation"]
     assert [(r["at"], r["event"], r["reported_by"]) for r in conversation] == [
-        (900, "CALL_LEG_STARTED", "agentdesk"),
-        (5000, "CALL_LEG_ENDED", "agentdesk"),
+        (900, "CALL_LEG_STARTED", "agentdesk:B"),
+        (5000, "CALL_LEG_ENDED", "agentdesk:B"),
     ]
     assert conversation[0]["channel_session"]["id"] == "S1"
 
