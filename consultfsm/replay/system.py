@@ -197,12 +197,14 @@ class System:
         self._order = 0
         self._by_agent: dict[str, dict[str, None]] = {}  # agent -> its unfinished legs
         self._by_session: dict[str, dict[str, None]] = {}  # session -> its unfinished legs
+        self._by_dialog: dict[str, str] = {}  # consult dialog id -> the unfinished leg on it
         self._finished: deque[tuple[int, str]] = deque()  # (finished at, leg), oldest first
         self._owed: dict[str, tuple[LegFacts, tuple[_Owed, ...]]] = {}
         self._journal = Journal()  # what the current input changed
         self._presence = Presence(self._journal)
         self._desks = Desks(self._journal)  # agents whose desk is fed Finesse
         self._timers = TimerHeap()
+        self._connected: set[str] = set()  # agents whose socket the CCM has heard of
         self._touched: dict[str, None] = {}  # legs the current input moved
         self._fired: list[str] = []  # "leg timer" of each timer the current input fired
         self._set_config(self.config)
@@ -225,6 +227,10 @@ class System:
     def sessions(self) -> dict[str, ChannelSession]:
         """The CCM's active customer sessions, by id."""
         return {s.id: s for s in self.ccm.sessions}
+
+    def desk_is_up(self, agent: str) -> bool:
+        """False while ``agent``'s desk is away (its browser gone, or logged out)."""
+        return self._presence.away(agent) is None
 
     def feed_lines(self, lines: Iterable[str]) -> list[Record]:
         """Feed trace lines (blank lines are skipped); returns all records."""
@@ -309,6 +315,8 @@ class System:
                     )
                     raise _Rejected(why, item.leg)
                 self._check_leg_string(item.agent, item.leg)
+            if isinstance(item, Rekeyed):
+                self._check_dialog_free(item.dialog, item.leg)
         elif isinstance(item, ConsultInitiated):
             if item.leg in self._legs or item.leg in self._forgotten:
                 raise _Rejected(f"leg {item.leg!r} already exists", item.leg)
@@ -320,6 +328,7 @@ class System:
             for agent in (item.agent_a, item.agent_b):
                 if agent is not None:
                     self._check_leg_string(agent, item.leg)
+            self._check_dialog_free(item.call_id or item.leg, item.leg)
         elif isinstance(item, SessionStarted) and self.ccm.sessions.get(item.session) is not None:
             raise _Rejected(f"channel session {item.session!r} already exists")
         elif isinstance(item, SessionEnded) and self.ccm.sessions.get(item.session) is None:
@@ -338,6 +347,13 @@ class System:
             LegRef(NO_EXTENSION, agent, leg)
         except LegRefError as exc:
             raise _Rejected(f"{exc} (the desks' leg string is -:<agent>:<leg>)", leg) from None
+
+    def _check_dialog_free(self, dialog: str, leg: str) -> None:
+        """Finesse never has two live consults on one dialog (the CCM tells
+        consults apart by it); a finished one's may come back (a re-offer)."""
+        owner = self._by_dialog.get(dialog)
+        if owner is not None and owner != leg:
+            raise _Rejected(f"dialog {dialog!r} is already live leg {owner!r}'s", leg)
 
     def _dispatch(self, item: TraceInput) -> _Out:
         if isinstance(item, Config):
@@ -467,10 +483,13 @@ class System:
         self._journal.keep_item(self._legs, item.leg)  # new: undone by forgetting it
         self._legs[item.leg] = entry
         self._index(self._by_session, session.id, item.leg)
+        self._own_dialog(leg.call_ids[-1], item.leg)
+        out: _Out = []
         for agent in (item.agent_a, item.agent_b):
             if agent is not None:
                 self._index(self._by_agent, agent, item.leg)
-        out: _Out = [
+                out += self._first_connect(agent, item.at)
+        out += [
             records.session_resolved(
                 item.at, item.leg, session=session.id, conversation=session.conversation_id,
                 evidence=found.evidence.value, customer=customer,
@@ -485,6 +504,10 @@ class System:
         for kind in self._presence.absences(leg.facts):
             out += self._handle(entry, kind, item.at)
         return out
+
+    def _own_dialog(self, dialog: str, leg: str) -> None:
+        self._journal.keep_item(self._by_dialog, dialog)
+        self._by_dialog[dialog] = leg
 
     def _index(self, index: dict[str, dict[str, None]], key: str, leg: str) -> None:
         """Add ``leg`` under ``key`` (undone with a rejected input)."""
@@ -511,6 +534,9 @@ class System:
             for agent in (facts.agent_a, facts.agent_b):
                 self._unindex(self._by_agent, agent, key)
             self._unindex(self._by_session, entry.session_id, key)
+            for dialog in entry.leg.call_ids:
+                if self._by_dialog.get(dialog) == key:
+                    del self._by_dialog[dialog]
             self._finished.append((self.now, key))
         horizon = self.now - self.config.forget_ms
         while self._finished and self._finished[0][0] <= horizon:
@@ -556,9 +582,23 @@ class System:
             out += self._handle(entry, kind, item.at, value, item.source_at)
         except InputRejected as exc:
             raise _Rejected(f"{type(exc).__name__}: {exc}", item.leg) from None
+        if isinstance(item, Rekeyed) and leg.call_ids[-1] == item.dialog:
+            self._own_dialog(item.dialog, item.leg)
         if isinstance(item, Offered) and not leg.is_finished and leg.facts.agent_b == item.agent:
             self._index(self._by_agent, item.agent, item.leg)
+            out += self._first_connect(item.agent, item.at)
         return out
+
+    def _first_connect(self, agent: str, at: int) -> _Out:
+        """A trace starts with every desk up: the CCM's socket layer sees an
+        agent's desk connect the first time the agent takes part (later
+        comings and goings are the agent inputs)."""
+        if agent in self._connected:
+            return []
+        self._journal.keep_member(self._connected, agent)
+        self._connected.add(agent)
+        sender = self._desks.sender_id(agent)
+        return [partial(self._ccm_call, self.ccm.desk_up, sender, at)]
 
     def _agent_input(self, item: Browser) -> _Out:
         """Every unfinished leg of the agent gets the input, and decides: a
@@ -584,6 +624,8 @@ class System:
                 item.at, None, item.kind.value, "no_live_leg", agent=item.agent
             ))  # fmt: skip
         presence = self.ccm.desk_down if away is not None else self.ccm.desk_up
+        self._journal.keep_member(self._connected, item.agent)
+        self._connected.add(item.agent)
         sender = self._desks.sender_id(item.agent)  # the CCM knows a desk by whom it posts as
         out.append(partial(self._ccm_call, presence, sender, item.at))
         for entry, kind in targets:
