@@ -72,10 +72,13 @@ CTI = (
     "conferenced", "rekeyed", "failed", "dropped_a", "dropped_b", "dropped_customer",
 )  # fmt: skip
 STARTED, ENDED, HOLD, RESUME = "CALL_LEG_STARTED", "CALL_LEG_ENDED", "CALL_HOLD", "CALL_RESUME"
+
+
 #: Each leg's consult dialog is its own (Finesse never has two live consults
 #: on one dialog); a re-key moves it to another of the leg's own.
 def _dialog(leg_id: str, n: int = 0) -> str:
     return f"D-{leg_id}-{n % 3}"
+
 
 _root = schema_dir()
 SCHEMAS = CimSchemas(_root) if (_root / "cim-message.json").is_file() else None

@@ -24,8 +24,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from finesse_builder import (  # noqa: E402
-    A_EXT, A_USER, B_EXT, B_USER, CUSTOMER, CUSTOMER_DIALOG, Consult,
-)  # fmt: skip
+    A_EXT,
+    A_USER,
+    B_EXT,
+    B_USER,
+    CUSTOMER,
+    CUSTOMER_DIALOG,
+    Consult,
+)
 
 from consultfsm.replay.system import replay  # noqa: E402
 
@@ -78,7 +84,8 @@ def trace(platform: str, script: Script) -> list[dict[str, Any]]:
     consult = Consult(platform)
     # The customer's call reached A: the CCM has the session the consult joins.
     session = {"at": 0, "input": "customer_session_started", "session": "S1",
-               "conversation": "C1", "customer_ani": CUSTOMER, "dialog": CUSTOMER_DIALOG}  # fmt: skip
+               "conversation": "C1", "customer_ani": CUSTOMER,
+               "dialog": CUSTOMER_DIALOG}  # fmt: skip
     lines: list[dict[str, Any]] = [session] + [
         {"at": 0, "input": "agent_desk", "agent": agent, "extension": ext, "agent_id": user}
         for agent, ext, user in AGENTS.values()
