@@ -23,6 +23,12 @@ round starts one and ends the oldest.
 * **memory**: bytes per live leg (tracemalloc, the growth while the consults
   start), bytes per tombstone (the generation sets and the dialog id strings
   they keep alive, by ``sys.getsizeof``). Targets: 2 KB, 200 bytes.
+* **replay**: ``consultfsm replay`` of a trace from ``benchmarks/traces.py``
+  (1,000,000 lines in the full run; about 1,000 consults going at once, the
+  outcome and evidence mix of that module), in a child process, output to
+  ``/dev/null``: its peak RSS (``wait4``'s ``ru_maxrss``; target 200 MB), its
+  CPU time per line, and that cost against a trace a tenth as long (flat: the
+  replay's memory and cost follow what is live, not what it has seen).
 
 Timings are noise on shared machines: every figure is a ratio of two
 measurements taken here, and nothing is rounded in anyone's favour.
@@ -33,8 +39,12 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import platform
+import re
+import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -192,6 +202,36 @@ def memory(live: int, ended: int) -> tuple[float, float]:
     return per_leg, held / ended
 
 
+def replay_run(lines: int, live: int = 1_000) -> tuple[float, float, int]:
+    """(peak RSS in MB, CPU µs per line, rejected lines) of ``consultfsm replay``
+    on a generated trace of ``lines`` lines, run in a child process."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from benchmarks.traces import generate
+
+    with tempfile.TemporaryDirectory() as tmp:
+        trace = Path(tmp) / "trace.jsonl"
+        with trace.open("w", encoding="utf-8") as f:
+            for line in generate(lines, live=live):
+                f.write(line + "\n")
+        with open(os.devnull, "wb") as sink:
+            child = subprocess.Popen(
+                [sys.executable, "-m", "consultfsm", "replay", str(trace)],
+                stdout=sink, stderr=subprocess.PIPE,
+            )  # fmt: skip
+            assert child.stderr is not None
+            err = child.stderr.read().decode("utf-8", "replace")
+            _, status, usage = os.wait4(child.pid, 0)
+            child.returncode = os.waitstatus_to_exitcode(status)
+    rejected = 0
+    if child.returncode not in (0, 1):  # 1: some lines were rejected (counted on stderr)
+        raise RuntimeError(f"consultfsm replay failed ({child.returncode}): {err}")
+    if child.returncode == 1:  # "consultfsm replay: N input(s) rejected"
+        found = re.search(r"(\d+) input\(s\) rejected", err)
+        rejected = int(found.group(1)) if found else -1
+    cpu = usage.ru_utime + usage.ru_stime
+    return usage.ru_maxrss / 1024, cpu / lines * 1e6, rejected
+
+
 class Row(NamedTuple):
     name: str
     value: str
@@ -218,6 +258,11 @@ def main(argv: list[str] | None = None) -> int:
     ani_big = min(ani_lookup(big, 500) for _ in range(repeats))
     log(f"memory at {big:,} live legs")
     per_leg, per_tomb = memory(big, big // 2)
+    long_trace = 100_000 if args.quick else 1_000_000
+    log(f"replay of a {long_trace // 10:,}-line trace")
+    _, short_us, short_rejected = replay_run(long_trace // 10)
+    log(f"replay of a {long_trace:,}-line trace (minutes)")
+    rss_mb, long_us, long_rejected = replay_run(long_trace)
 
     ratio = small_us / json_us
     flat = big_us / small_us
@@ -256,6 +301,23 @@ def main(argv: list[str] | None = None) -> int:
             f"{per_tomb:.0f}",
             "≤ 200",
             per_tomb <= 200,
+        ),
+        Row(
+            f"replay of a {long_trace:,}-line trace: peak RSS, MB",
+            f"{rss_mb:.1f}",
+            "< 200",
+            rss_mb < 200,
+        ),
+        Row(f"replay: CPU µs per line, {long_trace:,} lines", f"{long_us:.1f}", "", None),
+        Row(f"replay: CPU µs per line, {long_trace // 10:,} lines", f"{short_us:.1f}", "", None),
+        Row(
+            "replay flat: per line, long / short trace", f"{long_us / short_us:.2f}x", "≈ 1x", None
+        ),
+        Row(
+            "replay: rejected lines (the generator writes valid traces)",
+            f"{short_rejected + long_rejected}",
+            "0",
+            short_rejected + long_rejected == 0,
         ),
     ]
     quick = " --quick" if args.quick else ""
