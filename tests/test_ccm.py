@@ -33,6 +33,7 @@ from consultfsm.core.errors import ConsultFsmError, SnapshotError, TimeWentBackw
 from consultfsm.core.states import CimReason
 from consultfsm.core.table import Disposition
 from consultfsm.verify.ccm import (
+    Action,
     CcmReport,
     action_lines,
     explore_ccm,
@@ -466,6 +467,43 @@ def test_the_composition_holds_every_promise_to_depth_5() -> None:
         "answering--b_started", "answering--b_down", "answering--start_wait_timeout",
         "ending--b_ended", "ending--end_wait_timeout", "ending_unstarted--b_ended",
     }  # fmt: skip
+
+
+def _walk(*actions: tuple[str, str | int | None], flow: str = "routed") -> Any:
+    lines = [json.dumps({"action": "flow", "arg": flow})] if flow != "routed" else []
+    lines += [json.dumps({"action": k, "arg": a}) for k, a in actions]
+    return replay_actions(lines)
+
+
+def test_the_composition_follows_a_consult_re_keyed_while_it_rings() -> None:
+    """CVP re-keys B's alert: B's page, away while it rang on the temporary
+    dialog, comes back to the surviving one; A's desk still names the first.
+    Both desks' starts are one leg to the CCM: one start, then one end."""
+    world = _walk(("away", "b"), ("cti", "alerting"), ("cti", "rekeyed"), ("back", "b"),
+                  ("cti", "accepted"))  # fmt: skip
+    legs = {m.leg for m in world.in_flight}
+    assert legs == {"7001:1001:D1", "7002:1002:D2"}  # each desk's own leg string
+    assert {m.call_id for m in world.in_flight} == {"D2"}
+    done = world.settle()
+    assert not done.problems() and not done.eventual_problems()
+    assert [p.intent.value for p in done.published] == ["CALL_LEG_STARTED"]
+    for kind, arg in (("cti", "dropped_by_b"),):
+        done.apply(Action(kind, arg))
+    done = done.settle()
+    assert [p.intent.value for p in done.published] == ["CALL_LEG_STARTED", "CALL_LEG_ENDED"]
+    assert not done.problems()
+
+
+def test_the_composition_follows_a_queue_consult_offered_to_b() -> None:
+    world = _walk(("cti", "offered"), ("cti", "accepted"), flow="queue")
+    assert world.leg.facts.agent_b == "1002"
+    done = world.settle()
+    assert [(p.intent.value, p.source.value) for p in done.published] == [
+        ("CALL_LEG_STARTED", "b")]  # fmt: skip
+    assert not done.problems() and not done.eventual_problems()
+    # The queue gives up before anyone answers: nothing is ever published.
+    gave_up = _walk(("cti", "no_agent"), flow="queue").settle()
+    assert gave_up.published == [] and not gave_up.eventual_problems()
 
 
 @pytest.mark.slow

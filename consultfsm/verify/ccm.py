@@ -48,6 +48,7 @@ import itertools
 import json
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 import attrs
 
@@ -76,12 +77,20 @@ CUSTOMER_ANI = "+923001234567"
 SESSION = ChannelSession("S1", "C1", CUSTOMER_ANI, "D0", agents=frozenset({"1001"}))
 OTHER = ChannelSession("S2", "C2", "+923009999999", "D9", agents=frozenset({"1003"}))
 AGENT = {DeskRole.A: "1001", DeskRole.B: "1002"}
-LEG_STRING = {DeskRole.A: "7001:1001:D1", DeskRole.B: "7002:1002:D1"}
+EXTENSION = {DeskRole.A: "7001", DeskRole.B: "7002"}
 DIALOG = "D1"
+#: The surviving dialog of a re-key: in CVP-routed flows B is alerted on a
+#: temporary dialog and answers on another, posted a millisecond later.
+REKEYED_DIALOG = "D2"
+#: The flows the search starts from: a consult routed to B, and one to a
+#: queue (no B until the queue offers it).
+FLOWS = ("routed", "queue")
 
 #: What Finesse shows every desk on the consult dialog after each CTI input.
 SHOWN: dict[InputKind, tuple[DeskInput, ...]] = {
     InputKind.ALERTING: (DeskInput.ALERTING,),
+    InputKind.OFFERED: (DeskInput.ALERTING,),  # the queue chose B: B rings
+    InputKind.NO_AGENT: (DeskInput.FAILED,),  # the queue gave up: A's consult fails
     InputKind.ACCEPTED: (DeskInput.ANSWERED,),
     InputKind.HELD: (DeskInput.HELD,),
     InputKind.RETRIEVED: (DeskInput.ANSWERED,),
@@ -97,6 +106,12 @@ _ANSWERED = frozenset({CallState.ACCEPTED, CallState.HELD}) | {
     s for s, o in OUTCOMES.items() if o.accepted
 }
 _CTI_ACTIONS: dict[object, tuple[Action, ...]] = {}
+#: The value a CTI input carries in the search: the queue offers the consult
+#: to B; a re-key moves it to the surviving dialog.
+_VALUE: dict[InputKind, str] = {
+    InputKind.OFFERED: AGENT[DeskRole.B],
+    InputKind.REKEYED: REKEYED_DIALOG,
+}
 _SEND_INTENT = {
     Effect.SEND_STARTED: MessageIntent.CALL_LEG_STARTED,
     Effect.SEND_ENDED: MessageIntent.CALL_LEG_ENDED,
@@ -132,6 +147,8 @@ class Message:
     reason: CimReason | None
     at: int
     copies: int = 1  # a duplicate still to come counts as a second copy
+    leg: str = f"{EXTENSION[DeskRole.B]}:1002:{DIALOG}"  # the desk's leg string
+    call_id: str = DIALOG  # the consult's dialog id when it was sent
 
     @property
     def label(self) -> str:
@@ -143,7 +160,7 @@ class Message:
 class Action:
     """One step of the world, a page, the network or a deadline."""
 
-    kind: str  # cti, away, back, settle, deliver, duplicate, ccm_timer
+    kind: str  # flow, cti, away, back, settle, deliver, duplicate, ccm_timer
     arg: str | int | None = None
 
     def to_dict(self) -> dict[str, str | int | None]:
@@ -189,14 +206,17 @@ class World:
 
     def __init__(
         self, leg_class: type[CcmLeg] = CcmLeg, leg: Leg | None = None,
-        config: CcmConfig | None = None, settle_ms: int = WINDOW,
+        config: CcmConfig | None = None, settle_ms: int = WINDOW, flow: str = "routed",
     ) -> None:  # fmt: skip
         self.leg_class = leg_class
         self.settle_ms = settle_ms
         self.now = 0 if leg is None else leg.snapshot().last_at
-        self.leg = leg or Leg("L1", AGENT[DeskRole.A], AGENT[DeskRole.B], CUSTOMER_ANI,
-                              conversation_id="C1", channel_session_id="S1", call_id=DIALOG,
-                              config=DIRECT_CONFIG)  # fmt: skip
+        facts: dict[str, Any] = {"conversation_id": "C1", "channel_session_id": "S1",
+                                 "call_id": DIALOG, "config": DIRECT_CONFIG}  # fmt: skip
+        if leg is None and flow == "queue":
+            leg = Leg.queue_consult("L1", AGENT[DeskRole.A], CUSTOMER_ANI, **facts)
+        self.leg = leg or Leg("L1", AGENT[DeskRole.A], AGENT[DeskRole.B], CUSTOMER_ANI, **facts)
+        self.dialog = self.leg.call_ids[-1]  # what Finesse calls the consult now
         self.desks: dict[DeskRole, Desk | None] = dict.fromkeys(DeskRole)
         self.up = dict.fromkeys(DeskRole, True)
         self.in_flight: list[Message] = []
@@ -219,6 +239,7 @@ class World:
         other.leg_class = self.leg_class
         other.settle_ms = self.settle_ms
         other.leg = Leg.restore(self.leg.snapshot())
+        other.dialog = self.dialog
         other.desks = {r: None if d is None else Desk.restore(d.snapshot())
                        for r, d in self.desks.items()}  # fmt: skip
         other.up = dict(self.up)
@@ -236,21 +257,29 @@ class World:
             None if d is None else (d.call, d.page, d.settle_deadline is not None)
             for d in self.desks.values()
         )
-        ccm = self.ccm.leg(DIALOG)
+        ccm = self.ccm_leg()
         hold_at = None if ccm is None else ccm.hold_at
         flight = tuple(sorted(
-            (m.at, m.role, m.intent, m.reason, m.copies, hold_at is not None and m.at < hold_at)
+            (m.at, m.role, m.intent, m.reason, m.copies, hold_at is not None and m.at < hold_at,
+             m.leg, m.call_id)
             for m in self.in_flight
         ))  # fmt: skip
         order = {at: i for i, at in enumerate(sorted({f[0] for f in flight}))}
         flight = tuple((order[f[0]], *f[1:]) for f in flight)
         summary = tuple((p.intent, p.source, p.reason) for p in self.published), len(self.wrong)
         return (
-            self.leg.call, self.leg.customer, desks, tuple(self.up.values()), flight,
+            self.leg.call, self.leg.customer, self.dialog, desks, tuple(self.up.values()), flight,
             None if ccm is None else (ccm.call, ccm.desk_a, ccm.desk_b, ccm.timer),
-            self.ccm.is_finished(DIALOG), summary, tuple(self.sent_start.values()),
+            self.ccm_finished(), summary, tuple(self.sent_start.values()),
             tuple(self.away_at_end.values()),
         )  # fmt: skip
+
+    def ccm_leg(self) -> CcmLeg | None:
+        """The CCM's machine of the consult, by whichever dialog id it knows."""
+        return self.ccm.leg(DIALOG) or self.ccm.leg(REKEYED_DIALOG)
+
+    def ccm_finished(self) -> bool:
+        return self.ccm.is_finished(DIALOG) or self.ccm.is_finished(REKEYED_DIALOG)
 
     # --- actions --------------------------------------------------------------------------
 
@@ -279,7 +308,7 @@ class World:
         deadline = self.ccm.next_deadline()
         if deadline is None:
             return False
-        leg = self.ccm.leg(DIALOG)
+        leg = self.ccm_leg()
         away = leg is not None and leg.timer is CcmTimer.AWAY
         return not (away and self.in_flight)  # the timing assumption (module docstring)
 
@@ -293,9 +322,12 @@ class World:
             acts = tuple(
                 Action("cti", kind.value) for kind in SHOWN
                 if self.leg.accepts(kind, self.now + 1)
-                and Leg.restore(snap).handle(kind, self.now + 1).applied
+                and Leg.restore(snap).handle(kind, self.now + 1, _VALUE.get(kind)).applied
             )  # fmt: skip
             _CTI_ACTIONS[state] = acts
+        if self.leg.call is CallState.RINGING and self.dialog == DIALOG:
+            # CVP: B rings on a temporary dialog, then on the surviving one (once).
+            acts = (*acts, Action("cti", InputKind.REKEYED.value))
         return acts
 
     def pending(self) -> Iterator[Action]:
@@ -312,8 +344,11 @@ class World:
     def apply(self, action: Action) -> None:
         self.now += 1
         arg = action.arg
+        if action.kind == "flow":
+            return  # which flow the path starts from (replay_actions reads it)
         if action.kind == "cti":
-            self._cti(InputKind(str(arg)))
+            kind = InputKind(str(arg))
+            self._cti(kind, _VALUE.get(kind))
         elif action.kind in ("away", "back"):
             self._page(DeskRole(str(arg)), action.kind == "back")
         elif action.kind == "settle":
@@ -366,6 +401,8 @@ class World:
             return
         if not self.leg.handle(kind, self.now, value).applied:
             return
+        if kind is InputKind.REKEYED:  # the desks follow the consult to its new dialog
+            self.dialog = self.leg.call_ids[-1]
         if self.leg.is_finished:
             for role in DeskRole:
                 self.away_at_end[role] = not self.up[role]
@@ -396,7 +433,9 @@ class World:
             self._desk_input(role, shown)
 
     def _new_desk(self, role: DeskRole) -> Desk:
-        facts = DeskFacts(role, LEG_STRING[role], CUSTOMER_ANI, "7001")
+        # A desk names the consult by the dialog it first saw it on.
+        leg = f"{EXTENSION[role]}:{AGENT[role]}:{self.dialog}"
+        facts = DeskFacts(role, leg, CUSTOMER_ANI, EXTENSION[DeskRole.A])
         desk = Desk(facts, settle_ms=self.settle_ms, created_at=self.now)
         self.desks[role] = desk
         return desk
@@ -417,12 +456,15 @@ class World:
                 continue
             if intent is MessageIntent.CALL_LEG_STARTED:
                 self.sent_start[role] = True
-            self.in_flight.append(Message(role, intent, e.cim_reason, self.now))
+            desk = self.desks[role]
+            assert desk is not None
+            self.in_flight.append(Message(role, intent, e.cim_reason, self.now,
+                                          leg=desk.facts.leg, call_id=self.dialog))  # fmt: skip
 
     def message(self, m: Message) -> CimMessage:
         return self.codec.agent_message(
-            leg=LEG_STRING[m.role], at=m.at, intent=m.intent, agent=AGENT[m.role],
-            customer=CUSTOMER_ANI, call_id=DIALOG, reason=m.reason,
+            leg=m.leg, at=m.at, intent=m.intent, agent=AGENT[m.role],
+            customer=CUSTOMER_ANI, call_id=m.call_id, reason=m.reason,
             consult_role=CONSULT_ROLE[m.role],
         )  # fmt: skip
 
@@ -467,7 +509,7 @@ class World:
         holds = [i for i in intents if i in (Intent.HOLD, Intent.RESUME)]
         if any(a is b for a, b in itertools.pairwise(holds)) or holds[:1] == [Intent.RESUME]:
             out.append(f"hold and resume out of turn: {[h.value for h in holds]}")
-        if self.ccm.is_finished(DIALOG) and starts and not ends:
+        if self.ccm_finished() and starts and not ends:
             out.append("the CCM finished the leg without publishing its end")
         for p in self.published:
             if p.intent is Intent.ENDED:
@@ -584,9 +626,17 @@ def _label(p: Published) -> str:
 def explore_ccm(depth: int = DEFAULT_DEPTH, rows: tuple[CcmRow, ...] = CCM_TABLE) -> CcmReport:
     """Every interleaving to ``depth`` actions, with the checks above, the CCM
     running ``rows`` (a broken copy of the table, for the checks' own tests)."""
-    root = World(CcmLeg if rows is CCM_TABLE else ccm_class(rows))
-    seen: dict[tuple[object, ...], int] = {root.key(): 0}
-    queue: deque[tuple[World, tuple[Action, ...]]] = deque([(root, ())])
+    leg_class = CcmLeg if rows is CCM_TABLE else ccm_class(rows)
+    queue: deque[tuple[World, tuple[Action, ...]]] = deque()
+    seen: dict[tuple[object, ...], int] = {}
+    for flow in FLOWS:
+        root = World(leg_class, flow=flow)
+        path: tuple[Action, ...] = ()
+        if flow != "routed":  # the path says which flow it starts from
+            path = (Action("flow", flow),)
+            root.apply(path[0])
+        seen[root.key()] = 0
+        queue.append((root, path))
     violations: list[CcmViolation] = []
     covered: set[str] = set()
     steps = 0
@@ -625,11 +675,12 @@ def action_lines(path: Sequence[Action]) -> list[str]:
 
 def replay_actions(lines: Iterable[str], rows: tuple[CcmRow, ...] = CCM_TABLE) -> World:
     """Run a path written by :func:`action_lines` from the start again."""
-    world = World(CcmLeg if rows is CCM_TABLE else ccm_class(rows))
-    for line in lines:
-        if line.strip():
-            raw = json.loads(line)
-            world.apply(Action(raw["action"], raw["arg"]))
+    actions = [Action(raw["action"], raw["arg"])
+               for line in lines if line.strip() for raw in (json.loads(line),)]  # fmt: skip
+    flow = str(actions[0].arg) if actions and actions[0].kind == "flow" else "routed"
+    world = World(CcmLeg if rows is CCM_TABLE else ccm_class(rows), flow=flow)
+    for action in actions:
+        world.apply(action)
     return world
 
 
