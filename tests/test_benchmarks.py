@@ -243,7 +243,6 @@ def test_a_generated_trace_replays_cleanly_and_the_ccm_keeps_the_leg_model_s_pro
     desks, publishes a start for every task the world created and an end for
     every task it closed or converted, with the reasons of the world's ends."""
     from benchmarks.traces import OUTCOMES, generate
-
     from consultfsm.replay.system import System
 
     system = System()

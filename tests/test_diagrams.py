@@ -16,7 +16,7 @@ from consultfsm.core.events import label
 from consultfsm.core.guards import Guard
 from consultfsm.core.states import REGION_STATES, Region
 from consultfsm.core.table import TABLE, Disposition, inputs_of
-from consultfsm.render import desk_diagram, diagram, docgen
+from consultfsm.render import ccm_diagram, desk_diagram, diagram, docgen
 from consultfsm.render import files as cli_render
 from consultfsm.render.diagram import (
     CASES_DIR,
@@ -71,22 +71,24 @@ def test_output_is_stable_and_has_no_local_paths() -> None:
 
 
 def test_render_jobs_plan_every_diagram_in_format_order() -> None:
+    from consultfsm.render.ccm_diagram import ccm_dot
     from consultfsm.render.desk_diagram import desk_dot
 
     jobs = diagram.render_jobs(("png", "dot", "svg"))
     assert [j.path for j in jobs] == [
         "leg.svg", "leg.png", "leg-transitions.svg", "leg-transitions.png", "desk.svg",
-        "desk.png",
+        "desk.png", "ccm.svg", "ccm.png",
     ]  # fmt: skip
     assert jobs[0] == RenderJob("leg.svg", diagram.state_dot(), "svg")
     assert jobs[2].source == diagram.transitions_dot()
     assert jobs[4].source == desk_dot()
+    assert jobs[6].source == ccm_dot()
     assert diagram.render_jobs(("dot", "mmd")) == []
 
 
 def test_library_modules_do_no_io() -> None:
     """diagram and docgen are pure: the subprocess and the files are cli_render's."""
-    for module in (diagram, docgen, desk_diagram):
+    for module in (diagram, docgen, desk_diagram, ccm_diagram):
         source = Path(module.__file__ or "").read_text(encoding="utf-8")
         for banned in (
             "import shutil",

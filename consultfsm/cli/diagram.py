@@ -35,6 +35,7 @@ writes, under --out (default diagrams/):
   leg.dot leg.svg leg.png leg.mmd       the leg's state diagram, from the table
   leg-transitions.{dot,svg,png}         the same, drawn by transitions' get_graph()
   desk.{dot,svg,png}                    the AgentDesk's machine, from the desk table
+  ccm.{dot,svg,png}                     the CCM's machine, from the CCM table
   cases/<case>.mmd                      a sequence diagram per scenario
 with --docs, also the generated pages under --docs-dir (default docs/):
   transition-table.md failover.md state-diagram.md desk-table.md
@@ -65,8 +66,8 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "diagram",
         help="write the state diagrams, case sequence diagrams and generated docs",
-        description="Write the leg's and the desk's state diagrams (DOT, SVG, PNG, Mermaid)\n"
-        "and a Mermaid sequence diagram per scenario, all generated from the tables.",
+        description="Write the leg's, the desk's and the CCM's state diagrams (DOT, SVG, PNG,\n"
+        "Mermaid) and a Mermaid sequence diagram per scenario, all generated from the tables.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -43,7 +43,8 @@ _PAGE_COLORS = ("#f3f3f3", "#e2e2e2", "#444444")
 _SEND_INK = "#1f5fa8"
 
 
-def _html(markup: str) -> str:
+def html_label(markup: str) -> str:
+    """Graphviz HTML-like label markup, with the brackets DOT would misread escaped."""
     return "<" + markup.replace("[", "&#91;").replace("]", "&#93;") + ">"
 
 
@@ -69,7 +70,7 @@ def _edge_label(rows: list[DeskRow]) -> str:
     for r in rows:
         emits = _emits(r)
         lines.append(f"<b>{escape(r.input.value)}</b>" + (f" / {emits}" if emits else ""))
-    return _html("<br/>".join(lines))
+    return html_label("<br/>".join(lines))
 
 
 def _node_label(role: DeskRole, state: DeskCall) -> str:
@@ -84,7 +85,9 @@ def _node_label(role: DeskRole, state: DeskCall) -> str:
                 cells.append(
                     f'<tr><td><font point-size="9" color="#555555">{body}</font></td></tr>'
                 )
-    return _html('<table border="0" cellborder="0" cellspacing="1">' + "".join(cells) + "</table>")
+    return html_label(
+        '<table border="0" cellborder="0" cellspacing="1">' + "".join(cells) + "</table>"
+    )
 
 
 def _legend() -> str:
@@ -100,7 +103,7 @@ def _legend() -> str:
         " up; its expiry (settle_timeout) ends the consult as A's hang-up.",
     ]
     rows = "".join(f'<tr><td align="left">{line}</td></tr>' for line in lines)
-    return _html(f'<table border="0" cellborder="0" cellspacing="2">{rows}</table>')
+    return html_label(f'<table border="0" cellborder="0" cellspacing="2">{rows}</table>')
 
 
 def desk_dot() -> str:
@@ -138,7 +141,7 @@ def desk_dot() -> str:
             moves[(was, now)].append(kind.value)
     moves[(DeskPage.READING, DeskPage.UP)].append("listed_* (the list read)")
     for (was, now), kinds in moves.items():
-        label = _html("<br/>".join(f"<b>{escape(k)}</b>" for k in kinds))
+        label = html_label("<br/>".join(f"<b>{escape(k)}</b>" for k in kinds))
         out.append(f'    page__{was.value} -> page__{now.value} [label={label},'
                    f' color="{ink}"];')  # fmt: skip
     out.append("  }")
@@ -168,4 +171,4 @@ def desk_dot() -> str:
     return "\n".join(out)
 
 
-__all__ = ["DESK_DIAGRAM", "desk_dot"]
+__all__ = ["DESK_DIAGRAM", "desk_dot", "html_label"]

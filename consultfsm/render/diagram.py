@@ -59,6 +59,7 @@ from consultfsm.core.states import (
     Region,
 )
 from consultfsm.core.table import TABLE, Disposition, Emit, Row, rows_for
+from consultfsm.render.ccm_diagram import CCM_DIAGRAM, ccm_dot
 from consultfsm.render.desk_diagram import DESK_DIAGRAM, desk_dot
 from consultfsm.verify.scenarios import CASES, Case, CaseResult, run_case
 
@@ -730,6 +731,7 @@ def text_artifacts(formats: Iterable[str] = FORMATS) -> list[Artifact]:
         out.append(_text(f"{STATE_DIAGRAM}.dot", state_dot()))
         out.append(_text(f"{TRANSITIONS_DIAGRAM}.dot", transitions_dot()))
         out.append(_text(f"{DESK_DIAGRAM}.dot", desk_dot()))
+        out.append(_text(f"{CCM_DIAGRAM}.dot", ccm_dot()))
     if "mmd" in formats:
         out.append(_text(f"{STATE_DIAGRAM}.mmd", state_mermaid()))
         out += [_text(f"{CASES_DIR}/{c.name}.mmd", case_mermaid(c)) for c in CASES]
@@ -738,12 +740,12 @@ def text_artifacts(formats: Iterable[str] = FORMATS) -> list[Artifact]:
 
 def render_jobs(formats: Iterable[str] = FORMATS) -> list[RenderJob]:
     """The SVG and PNG renderings of the state diagrams (the leg's two, the
-    desk's) that ``formats`` asks for, in output order (no rendering here: see
+    desk's, the CCM's) that ``formats`` asks for, in output order (no rendering here: see
     :func:`consultfsm.render.files.render`)."""
     wanted = [f for f in FORMATS if f in set(formats) and f in RENDERED]
     out: list[RenderJob] = []
     sources = ((STATE_DIAGRAM, state_dot), (TRANSITIONS_DIAGRAM, transitions_dot),
-               (DESK_DIAGRAM, desk_dot))  # fmt: skip
+               (DESK_DIAGRAM, desk_dot), (CCM_DIAGRAM, ccm_dot))  # fmt: skip
     for stem, source in sources:
         text = source() if wanted else ""
         out += [RenderJob(f"{stem}.{fmt}", text, fmt) for fmt in wanted]

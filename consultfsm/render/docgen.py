@@ -36,6 +36,7 @@ from consultfsm.core.table import TABLE, Disposition, rows_for
 from consultfsm.desk.table import DESK_TABLE, PAGE_MOVES, SENDS, DeskRole
 from consultfsm.verify.scenarios import CASES, Case, CaseResult, run_case
 
+from .ccm_diagram import CCM_DIAGRAM
 from .desk_diagram import DESK_DIAGRAM
 from .diagram import (
     CASES_DIR,
@@ -377,6 +378,10 @@ def ccm_table_md() -> str:
         "",
         GENERATED_NOTE.format(source="`consultfsm.ccm.table.CCM_TABLE`"),
         "",
+        f"![CCM consult machine]({DIAGRAMS_LINK}/{CCM_DIAGRAM}.svg)",
+        "",
+        f"Files: [SVG]({DIAGRAMS_LINK}/{CCM_DIAGRAM}.svg) · "
+        f"[PNG]({DIAGRAMS_LINK}/{CCM_DIAGRAM}.png) · [DOT]({DIAGRAMS_LINK}/{CCM_DIAGRAM}.dot). "
         "What the machine is for, its rules and what the composition checks are in "
         "[ccm.md](ccm.md).",
         "",
