@@ -93,6 +93,7 @@ def consult(i: int, start: int, rng: random.Random, agents: int) -> list[dict[st
     out.append({"at": at(rng.randint(50, 300)), "input": "alerting", "leg": leg})
     if outcome == "rona":
         out.append({"at": at(16_000), "input": "tick"})  # the ring window (15 s) runs out
+        out.append({"at": at(500), "input": "rona", "leg": leg})  # and the router gives up
     elif outcome == "a_gave_up":
         out.append({"at": at(rng.randint(1_000, 10_000)), "input": "dropped", "leg": leg,
                     "by": a})  # fmt: skip

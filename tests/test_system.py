@@ -1045,3 +1045,43 @@ def test_a_queue_ttl_must_be_positive() -> None:
     run = _run({"at": 0, "input": "config", "queue_ttl_ms": 0})
     (rejected,) = _events(run, event="input_rejected")
     assert rejected["reason"] == "queue_ttl_ms: must be positive"
+
+
+def test_a_finished_leg_is_forgotten_after_forget_ms_and_its_id_stays_taken() -> None:
+    """Memory follows what is live: a leg finished ``forget_ms`` ago is
+    dropped (a tombstone keeps its id), and a late CTI report of it is
+    refused by name rather than taken for a new leg."""
+    run = _run(*ACCEPTED_AT_900, {"at": 2000, "input": "dropped", "leg": "L1", "by": "B"},
+               {"at": 2500, "input": "dropped", "leg": "L1", "by": "B"},
+               config=SystemConfig(forget_ms=10_000))  # fmt: skip
+    assert [r["disposition"] for r in _events(run, event="input_ignored")] == ["duplicate"]
+    assert [leg.leg_id for leg in run.system.legs] == ["L1"]  # kept whole for now
+    run.system.feed_line('{"at": 12000, "input": "tick"}')
+    assert run.system.legs == ()
+    (late,) = run.system.feed_line('{"at": 13000, "input": "dropped", "leg": "L1", "by": "B"}')
+    assert late["event"] == "input_rejected" and "forgotten" in late["reason"]
+    (again,) = run.system.feed_line(json.dumps(dict(CONSULT, at=14_000)))
+    assert again["event"] == "input_rejected" and "already exists" in again["reason"]
+
+
+def test_replay_memory_follows_what_is_live_not_what_it_has_seen() -> None:
+    """Thousands of consults, about 100 at once: the replay's legs and the
+    CCM's stay near what is live (plus those finished within forget_ms)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from benchmarks.traces import CONSULT_MS, generate
+
+    forget = 30_000
+    system = System(SystemConfig(forget_ms=forget))
+    most_legs = most_ccm = 0
+    for lineno, line in enumerate(generate(30_000, live=100, seed=3), 1):
+        system.feed_line(line, lineno)
+        most_legs = max(most_legs, len(system.legs))
+        most_ccm = max(most_ccm, len(system.ccm))
+    assert system.rejected == 0
+    consults = 30_000 // 8  # about 8 lines each
+    finished_within_forget = forget // (CONSULT_MS // 100)
+    assert most_ccm <= 3 * 100 < consults  # live legs only: about 100, up to ~150 s long
+    assert most_legs <= 3 * 100 + finished_within_forget < consults

@@ -68,7 +68,7 @@ from consultfsm.wire.cim import (
     Publication,
     parse_message,
 )
-from consultfsm.wire.legref import LegRef, LegRefError
+from consultfsm.wire.legref import LegRef, LegRefError, parse_leg_ref
 
 from . import records
 from .config import DEFAULT_SERVICE_IDENTIFIER, SystemConfig, components
@@ -792,7 +792,12 @@ class System:
     def _desk_report(self, item: CimReport) -> _Out:
         """A desk's own CIM message: the CCM decides."""
         message = self._read_report(item)
-        leg = message.body.leg or message.body.call_id or "-"
+        leg = message.body.call_id or "-"
+        if message.body.leg is not None:  # the CCM's name for the leg: its dialog part
+            try:
+                leg = parse_leg_ref(message.body.leg).dialog_id
+            except LegRefError:
+                leg = message.body.leg  # the CCM will say what is wrong with it
         record = records.cim_received(
             item.at,
             leg,
