@@ -478,6 +478,50 @@ def test_non_json_and_non_objects_are_typed_errors(text: str | bytes) -> None:
     assert isinstance(info.value, ConsultFsmError)
 
 
+@pytest.mark.parametrize(
+    ("path", "where"),
+    [(("header", "sender", "id"), "header.sender.id"), (("body", "callId"), "body.callId"),
+     (("body", "dialog", "id"), "body.dialog.id"), (("id",), "id"),
+     (("header", "channelData", "additionalAttributes", 0, "value"),
+      "header.channelData.additionalAttributes[0].value")],
+)  # fmt: skip
+@pytest.mark.parametrize("form", ["escaped", "raw str", "bytes", "object"])
+def test_a_lone_surrogate_is_refused_wherever_it_is(
+    path: tuple[str | int, ...], where: str, form: str
+) -> None:
+    """JSON may spell a lone surrogate (``\\ud800``); no topic, file or
+    database can carry it as UTF-8. It is refused at the parser, by path
+    (issue 15, defect 1), however the message arrives."""
+    raw: Any = _valid_raw()
+    node = raw
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = f"{node[path[-1]]}\ud800"
+    data: Any = {
+        "escaped": json.dumps(raw),  # ASCII: the escape spelled out
+        "raw str": json.dumps(raw, ensure_ascii=False),
+        "bytes": json.dumps(raw, ensure_ascii=False).encode("utf-8", "surrogatepass"),
+        "object": raw,
+    }[form]
+    with pytest.raises(CimParseError, match="not valid Unicode") as caught:
+        parse_message(data)
+    assert caught.value.path == where
+
+
+def test_a_lone_surrogate_in_a_key_is_refused() -> None:
+    raw = _valid_raw()
+    raw["body"]["\udfff"] = 1
+    with pytest.raises(CimParseError, match="not valid Unicode"):
+        parse_message(json.dumps(raw))
+
+
+def test_non_ascii_text_is_still_read() -> None:
+    raw = _valid_raw()
+    raw["header"]["sender"]["id"] = "Zoë 中"
+    assert parse_message(json.dumps(raw)).header.sender.id == "Zoë 中"
+    assert parse_message(json.dumps(raw, ensure_ascii=False).encode()).header.sender.id == "Zoë 中"
+
+
 def test_deep_nesting_is_a_typed_error() -> None:
     with pytest.raises(CimParseError):
         parse_message("[" * 100_000 + "]" * 100_000)

@@ -398,6 +398,14 @@ def parse_message(data: str | bytes | Mapping[str, Any]) -> CimMessage:
     and nothing else.
     """
     raw = loads_json(data) if isinstance(data, str | bytes) else data
+    if isinstance(data, str):
+        suspect = not data.isascii() or "\\u" in data
+    elif isinstance(data, bytes):  # json decodes bytes with surrogatepass
+        suspect = not data.isascii() or b"\\u" in data
+    else:
+        suspect = True
+    if suspect:  # only an escape or non-ASCII text can carry a lone surrogate
+        _check_text(raw, "$")
     try:
         obj = _object(raw, "$")
         msg_id = _req_str(obj, "id", "")
@@ -418,6 +426,28 @@ def parse_message(data: str | bytes | Mapping[str, Any]) -> CimMessage:
         if value:
             _check_depth(value, where)
     return message
+
+
+def _check_text(value: Any, path: str) -> None:
+    """Refuse a string (key or value) that cannot be written as UTF-8: JSON's
+    ``\\ud800`` escapes decode to lone surrogates, which no topic can carry."""
+    stack: list[tuple[Any, str]] = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    why = "holds text that is not valid Unicode (a lone surrogate)"
+                    raise CimParseError(where.removeprefix("$."), why) from None
+        elif isinstance(item, Mapping):
+            for k, v in item.items():
+                key = f"{where}.{k}" if isinstance(k, str) and k.isascii() else where
+                stack.append((k, where))
+                stack.append((v, key))
+        elif isinstance(item, list | tuple):
+            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(item))
 
 
 #: How deep a passed-through value may nest (CIM's own objects nest a few levels).
@@ -824,6 +854,14 @@ def parse_conversation_event(data: str | bytes | Mapping[str, Any]) -> Conversat
     object. Raises :class:`CimParseError` naming the field path (the message
     under ``data`` as ``data.header.intent``, ...), and nothing else."""
     raw = loads_json(data) if isinstance(data, str | bytes) else data
+    if isinstance(data, str):
+        suspect = not data.isascii() or "\\u" in data
+    elif isinstance(data, bytes):  # json decodes bytes with surrogatepass
+        suspect = not data.isascii() or b"\\u" in data
+    else:
+        suspect = True
+    if suspect:  # only an escape or non-ASCII text can carry a lone surrogate
+        _check_text(raw, "$")
     try:
         obj = _object(raw, "$")
         event_id = _req_str(obj, "id", "")
