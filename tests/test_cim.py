@@ -522,6 +522,19 @@ def test_non_ascii_text_is_still_read() -> None:
     assert parse_message(json.dumps(raw, ensure_ascii=False).encode()).header.sender.id == "Zoë 中"
 
 
+@pytest.mark.parametrize("offset", ["+00:99", "-00:60", "+24:00", "+99:00", "-23:60"])
+def test_an_rfc3339_offset_out_of_range_is_refused_not_reinterpreted(offset: str) -> None:
+    """Was a defect (issue 15, 7): ``+00:99`` was read as 99 minutes."""
+    with pytest.raises(CimParseError, match="offset"):
+        parse_timestamp(f"2025-02-13T13:57:11{offset}", "header.timestamp")
+
+
+def test_the_widest_rfc3339_offsets_are_read() -> None:
+    base = parse_timestamp("2025-02-13T13:57:11Z", "t")
+    assert parse_timestamp("2025-02-13T13:57:11+23:59", "t") == base - (23 * 60 + 59) * 60_000
+    assert parse_timestamp("2025-02-13T13:57:11-23:59", "t") == base + (23 * 60 + 59) * 60_000
+
+
 def test_deep_nesting_is_a_typed_error() -> None:
     with pytest.raises(CimParseError):
         parse_message("[" * 100_000 + "]" * 100_000)

@@ -250,6 +250,10 @@ def _parse_rfc3339(text: str, path: str) -> int:
     date, time, fraction, offset = match.groups()
     micros = (fraction or "0")[:6].ljust(6, "0")
     offset = "+00:00" if offset in ("Z", "z") else offset
+    if int(offset[1:3]) > 23 or int(offset[4:6]) > 59:  # RFC 3339: time-hour, time-minute
+        raise CimParseError(
+            path, f"not a valid UTC offset: {offset!r} (hours 00-23, minutes 00-59)"
+        )
     try:
         moment = datetime.fromisoformat(f"{date}T{time}.{micros}{offset}")
         return (moment - _EPOCH) // timedelta(milliseconds=1)
