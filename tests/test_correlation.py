@@ -117,6 +117,20 @@ def test_placeholders_anonymous_and_extensions_never_match(ani: str | None) -> N
     assert normalise_ani(ani, "PK") is None
 
 
+@pytest.mark.parametrize("ani", ["00000000000", "+920000000000", "0000 0000000", "+1 000 000 0000"])
+def test_an_all_zero_number_is_a_placeholder_and_matches_nothing(ani: str) -> None:
+    """Was a defect (issue 15, 9): ``00000000000`` normalised to
+    ``+920000000000``, and every all-zero number matched every other."""
+    assert normalise_ani(ani, "PK") is None
+    zeros = ChannelSession("SZ", "CZ", "00000000000", dialog_id="DZ")
+    with pytest.raises(NoUsableEvidence):
+        PK.resolve(ConsultEvidence(customer_ani=ani), [S1, zeros])
+
+
+def test_a_number_with_zeros_in_it_is_still_a_number() -> None:
+    assert normalise_ani("03000000001", "PK") == "+923000000001"
+
+
 @given(st.sampled_from(sorted(PLACEHOLDER_ANIS)), st.sampled_from(["", " ", "  "]))
 def test_every_placeholder_never_normalises(word: str, pad: str) -> None:
     assert normalise_ani(pad + word.upper() + pad, "PK") is None

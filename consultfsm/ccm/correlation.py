@@ -145,7 +145,7 @@ def is_placeholder(value: str | None) -> bool:
 @functools.lru_cache(maxsize=65_536)
 def normalise_ani(value: str | None, default_region: str | None = None) -> str | None:
     """The ANI as an E.164 string, or None when it cannot identify a customer
-    (placeholder, anonymous, not a possible phone number).
+    (placeholder, anonymous, all zeros, not a possible phone number).
 
     National forms (``0300 1234567``) and ``00`` prefixes need
     ``default_region`` (an ISO 3166 code such as ``"PK"``); without one only
@@ -160,6 +160,8 @@ def normalise_ani(value: str | None, default_region: str | None = None) -> str |
         return None
     if not phonenumbers.is_possible_number(number):
         return None
+    if not phonenumbers.national_significant_number(number).strip("0"):
+        return None  # all zeros: a switch's placeholder, not a customer (they would all match)
     e164: str = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return e164
 
