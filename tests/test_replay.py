@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -12,7 +15,7 @@ import pytest
 from cim_schemas import check_record, cim_schemas
 
 from consultfsm.cli import main
-from consultfsm.replay.system import replay
+from consultfsm.replay.system import System, replay
 
 TRACES = Path(__file__).resolve().parent.parent / "examples" / "traces"
 NAMES = sorted(
@@ -345,3 +348,79 @@ def test_the_replay_streams_each_line_s_records_as_it_goes(
     assert status == 2 and "cannot read" in err
     (rejected,) = _records(out)
     assert rejected["event"] == "input_rejected" and rejected["line"] == 1
+
+
+# --- the CLI's own faults (issue 15, defect 8) ------------------------------------------
+
+
+def _cli(*args: str, **kw: Any) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "consultfsm", "replay", *args],
+                          capture_output="stdout" not in kw, timeout=120, check=False,
+                          **kw)  # fmt: skip
+
+
+def test_a_trace_saved_with_a_utf8_bom_is_read_from_its_first_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    text = (TRACES / "issue-sample.jsonl").read_text(encoding="utf-8")
+    with_bom = tmp_path / "bom.jsonl"
+    with_bom.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    status, out, _ = _run_cli(capsys, str(with_bom))
+    assert status == 0
+    assert out == (TRACES / "issue-sample.expected.jsonl").read_text(encoding="utf-8")
+
+
+def test_the_same_bad_bytes_are_exit_2_from_stdin_as_from_a_file(tmp_path: Path) -> None:
+    data = b'{"at": 0, "input": "tick"}\n\xff\n'
+    trace = tmp_path / "bad.jsonl"
+    trace.write_bytes(data)
+    from_file = _cli(str(trace))
+    from_stdin = _cli("-", input=data)
+    assert from_file.returncode == from_stdin.returncode == 2
+    assert b"line 2 is not UTF-8" in from_file.stderr and b"line 2" in from_stdin.stderr
+    assert b"Traceback" not in from_file.stderr + from_stdin.stderr
+
+
+def test_a_closed_stdin_is_exit_2_not_a_traceback() -> None:
+    done = _cli("-", preexec_fn=lambda: os.close(0))
+    assert done.returncode == 2, done.stderr
+    assert b"stdin is closed" in done.stderr and b"Traceback" not in done.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_a_full_disk_is_exit_2_not_a_traceback() -> None:
+    with open("/dev/full", "wb") as full:
+        done = _cli(str(TRACES / "issue-sample.jsonl"), stdout=full, stderr=subprocess.PIPE)
+    assert done.returncode == 2
+    assert b"cannot write the output" in done.stderr and b"Traceback" not in done.stderr
+
+
+def test_a_reader_that_goes_away_is_no_traceback(tmp_path: Path) -> None:
+    trace = tmp_path / "long.jsonl"
+    lines = [(TRACES / "issue-sample.jsonl").read_text(encoding="utf-8")]
+    trace.write_text(
+        "".join(lines) + "".join(f'{{"at": {10_000 + i}, "input": "tick"}}\n' for i in range(10)),
+        encoding="utf-8",
+    )
+    proc = subprocess.Popen([sys.executable, "-m", "consultfsm", "replay", str(trace)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.read(10)
+    proc.stdout.close()  # like `| head -c 10`
+    err = proc.stderr.read()
+    proc.wait(timeout=120)
+    assert b"Traceback" not in err
+
+
+def test_a_repeated_key_is_a_rejected_line_in_a_trace_and_in_a_cim_message() -> None:
+    """Was a defect (issue 15, 8): the last of two equal keys won silently."""
+    system = System()
+    (rejected,) = system.feed_line('{"at": 0, "at": 5, "input": "tick"}')
+    assert rejected["event"] == "input_rejected" and "duplicate key 'at'" in rejected["reason"]
+    message = ('{"id": "m", "header": {"sender": {"id": "B", "type": "AGENT"}, "intent": '
+               '"CALL_LEG_STARTED", "intent": "CALL_LEG_ENDED", "channelData": '
+               '{"channelCustomerIdentifier": "+923001234567", "serviceIdentifier": "1"}}, '
+               '"body": {"type": "VOICE", "callId": "D1"}}')  # fmt: skip
+    line = json.dumps({"at": 1, "input": "cim_message", "from": "B", "message": message})
+    (rejected,) = system.feed_line(line)
+    assert rejected["event"] == "input_rejected" and "duplicate key 'intent'" in rejected["reason"]

@@ -11,6 +11,7 @@ lines before it.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -31,7 +32,8 @@ The format of traces and of the output is described in docs/trace-format.md.
 exit status:
   0  every input was accepted
   1  at least one input was rejected (see its `input_rejected` line)
-  2  usage error, or the trace could not be read
+  2  usage error, the trace could not be read (or is not UTF-8), or the
+     output could not be written
 
 serviceIdentifier: taken from the consult, else its customer session, else
 --service-identifier (default {DEFAULT_SERVICE_IDENTIFIER!r}).
@@ -74,21 +76,48 @@ def register(sub: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def _lines(path: str) -> Iterator[str]:
-    # Bytes split on newlines only (JSON strings may hold U+2028, which
-    # splitlines() breaks on), each decoded on its own: a bad byte stops the
-    # replay at its own line, after everything before it was written.
+class _Unreadable(Exception):
+    """The trace could not be read (any further); ``why`` says how."""
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+        super().__init__(why)
+
+
+def _raw_lines(path: str) -> Iterator[bytes | str]:
     if path == "-":
+        if sys.stdin is None:  # started with stdin closed (``<&-``)
+            raise OSError("stdin is closed")
         binary = getattr(sys.stdin, "buffer", None)
         if binary is None:  # a text stream given as stdin (tests, embedding)
             yield from sys.stdin
             return
-        for raw in binary:
-            yield raw.decode("utf-8")
+        yield from binary
         return
     with open(path, "rb") as handle:
-        for raw in handle:
-            yield raw.decode("utf-8")
+        yield from handle
+
+
+def _lines(path: str) -> Iterator[str]:
+    """The trace's lines, decoded one by one. Bytes split on newlines only
+    (JSON strings may hold U+2028, which splitlines() breaks on), so a bad
+    byte stops the replay at its own line, after everything before it was
+    written; a UTF-8 byte order mark before the first line is skipped. Every
+    failure to read, from a file or stdin alike, is :class:`_Unreadable`."""
+    lineno = 0
+    try:
+        for raw in _raw_lines(path):
+            lineno += 1
+            if isinstance(raw, str):
+                yield raw.removeprefix("\ufeff") if lineno == 1 else raw
+                continue
+            yield raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+    except UnicodeDecodeError as exc:
+        raise _Unreadable(
+            f"line {lineno} is not UTF-8 ({exc.reason} at byte {exc.start})"
+        ) from None
+    except (OSError, ValueError) as exc:  # ValueError: a stream closed under us
+        raise _Unreadable(str(exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -105,16 +134,34 @@ def run(args: argparse.Namespace) -> int:
         return 2
     out = sys.stdout
     try:
-        for lineno, line in enumerate(_lines(args.trace), 1):
-            if line.strip():
-                for record in system.feed_line(line, lineno):
-                    out.write(dumps_record(record) + "\n")
-    except (OSError, UnicodeDecodeError) as exc:
-        out.flush()
-        print(f"consultfsm replay: cannot read {args.trace}: {exc}", file=sys.stderr)
+        try:
+            for lineno, line in enumerate(_lines(args.trace), 1):
+                if line.strip():
+                    for record in system.feed_line(line, lineno):
+                        out.write(dumps_record(record) + "\n")
+        finally:
+            out.flush()  # what was written before a failure still goes out
+    except _Unreadable as exc:
+        print(f"consultfsm replay: cannot read {args.trace}: {exc.why}", file=sys.stderr)
         return 2
-    out.flush()
+    except BrokenPipeError:  # the reader went away (``| head``): stop quietly
+        _quiet_stdout()
+        return 2
+    except OSError as exc:  # the output cannot be written (a full disk, a closed file)
+        _quiet_stdout()
+        print(f"consultfsm replay: cannot write the output: {exc}", file=sys.stderr)
+        return 2
     if system.rejected:
         print(f"consultfsm replay: {system.rejected} input(s) rejected", file=sys.stderr)
         return 1
     return 0
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's own flush at exit does
+    not fail on the same broken output and print a traceback."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real file (tests, embedding): nothing will flush it at exit

@@ -8,7 +8,6 @@ Unknown keys are errors, so a typo in a trace cannot pass silently.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
@@ -25,6 +24,7 @@ from consultfsm.wire.finesse import (
     parse_dialogs,
     parse_update,
 )
+from consultfsm.wire.strict_json import loads_strict
 
 
 class TraceInputKind(StrEnum):
@@ -455,14 +455,10 @@ def kind_of(item: TraceInput) -> TraceInputKind:
 _PAST_9999 = "{} ms is after year 9999, the last time a CIM timestamp can carry"
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def parse_input(line: str) -> TraceInput:
     """Read one trace line; raises :class:`TraceError` naming the bad field."""
     try:
-        obj = json.loads(line, parse_constant=_reject_constant)
+        obj = loads_strict(line)
     except (ValueError, RecursionError) as exc:
         raise TraceError("$", f"not JSON: {exc}") from None
     if not isinstance(obj, dict):

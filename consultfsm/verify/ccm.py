@@ -65,6 +65,7 @@ from consultfsm.desk.machine import Desk, DeskEffect, DeskFacts
 from consultfsm.desk.table import DEFAULT_SETTLE_MS, DeskInput, DeskRole, Effect
 from consultfsm.verify.scenarios import Case, inputs_of, new_leg
 from consultfsm.wire.cim import CimCodec, CimMessage, MessageIntent
+from consultfsm.wire.strict_json import loads_strict
 
 #: Actions per path by default: enough for a consult answered, reported by
 #: both desks and ended, with a page going away and coming back around it.
@@ -676,7 +677,7 @@ def action_lines(path: Sequence[Action]) -> list[str]:
 def replay_actions(lines: Iterable[str], rows: tuple[CcmRow, ...] = CCM_TABLE) -> World:
     """Run a path written by :func:`action_lines` from the start again."""
     actions = [Action(raw["action"], raw["arg"])
-               for line in lines if line.strip() for raw in (json.loads(line),)]  # fmt: skip
+               for line in lines if line.strip() for raw in (loads_strict(line),)]  # fmt: skip
     flow = str(actions[0].arg) if actions and actions[0].kind == "flow" else "routed"
     world = World(CcmLeg if rows is CCM_TABLE else ccm_class(rows), flow=flow)
     for action in actions:

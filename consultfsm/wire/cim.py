@@ -43,6 +43,7 @@ import attrs
 from consultfsm.core import events as ev
 from consultfsm.core.errors import ConsultFsmError
 from consultfsm.core.states import CimReason
+from consultfsm.wire.strict_json import loads_strict
 
 
 class MessageIntent(StrEnum):
@@ -272,10 +273,6 @@ def _kind(value: Any) -> str:
     return "number" if isinstance(value, int | float) else type(value).__name__
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def _object(value: Any, path: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise CimParseError(path, f"expected an object, got {_kind(value)}")
@@ -388,9 +385,10 @@ def _parse_body(raw: Any) -> VoiceBody:
 
 
 def loads_json(text: str | bytes) -> Any:
-    """Decode JSON strictly (no NaN/Infinity); any failure is a :class:`CimParseError`."""
+    """Decode JSON strictly (no NaN/Infinity, no repeated key); any failure is
+    a :class:`CimParseError`."""
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return loads_strict(text)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError
         raise CimParseError("$", f"not JSON: {exc}") from None
 
