@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 import pytest
 from helpers import feed, json_round_trip, new_leg, unchanged
@@ -394,3 +396,28 @@ def test_from_facts_takes_only_facts() -> None:
     with pytest.raises(InvalidLeg) as info:
         Leg.from_facts(LEG_FACTS)  # type: ignore[arg-type]
     assert info.value.field == "facts"
+
+
+@pytest.mark.parametrize("fact", ["leg_id", "agent_a", "agent_b", "customer_ani", "call_id"])
+def test_a_lone_surrogate_in_a_fact_is_an_invalid_leg(fact: str) -> None:
+    """Issue 15, defect 1: no id, CIM message or snapshot can carry it."""
+    facts: dict[str, Any] = {"leg_id": "L1", "agent_a": "A", "agent_b": "B",
+                             "customer_ani": "+923001234567", "call_id": "D1"}  # fmt: skip
+    facts[fact] += "\udfff"
+    with pytest.raises(InvalidLeg, match="not valid Unicode"):
+        Leg(facts.pop("leg_id"), facts.pop("agent_a"), facts.pop("agent_b"),
+            facts.pop("customer_ani"), conversation_id="C1", channel_session_id="S1",
+            **facts)  # fmt: skip
+
+
+def test_a_lone_surrogate_as_an_input_s_value_changes_nothing() -> None:
+    leg = Leg("L1", "A", "B", "+923001234567", conversation_id="C1", channel_session_id="S1")
+    before = leg.snapshot()
+    with pytest.raises(InvalidLeg, match="not valid Unicode"):
+        leg.handle(InputKind.REKEYED, 5, "D\ud800")
+    assert leg.snapshot() == before
+
+
+def test_non_ascii_facts_are_still_facts() -> None:
+    leg = Leg("Lé", "Zoë", "B", "+923001234567", conversation_id="C1", channel_session_id="S1")
+    assert Leg.restore(leg.snapshot()).facts.agent_a == "Zoë"

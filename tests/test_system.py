@@ -1085,3 +1085,23 @@ def test_replay_memory_follows_what_is_live_not_what_it_has_seen() -> None:
     finished_within_forget = forget // (CONSULT_MS // 100)
     assert most_ccm <= 3 * 100 < consults  # live legs only: about 100, up to ~150 s long
     assert most_legs <= 3 * 100 + finished_within_forget < consults
+
+
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [(dict(CONSULT, leg="L\udfff"), "leg"), (dict(CONSULT, agent_b="B\ud800"), "agent_b"),
+     ({"at": 900, "input": "rekeyed", "leg": "L1", "dialog": "D\udfff"}, "dialog"),
+     ({"at": 900, "input": "tick", "\udfff": 1}, "$")],
+)  # fmt: skip
+def test_a_lone_surrogate_in_a_trace_line_is_refused_and_changes_nothing(
+    line: dict[str, Any], field: str
+) -> None:
+    """Was a defect (issue 15, 1): a leg id ``"\\udfff"`` made a leg whose
+    message ids could not be computed, mid-step, and no start was ever
+    published. Now the line is refused by name, before anything moves."""
+    run = _run(SESSION, CONSULT)
+    before = _snapshots(run.system)
+    (rejected,) = run.system.feed_line(json.dumps(line))  # the escape, as JSON spells it
+    assert rejected["event"] == "input_rejected"
+    assert rejected["reason"].startswith(f"{field}: ") and "not valid Unicode" in rejected["reason"]
+    assert _snapshots(run.system) == before and run.system.now == 100

@@ -18,6 +18,7 @@ import attrs
 
 from .errors import ConfigError, InvalidLeg
 from .states import Timer
+from .text import is_writable
 
 
 class FactKind(StrEnum):
@@ -46,6 +47,8 @@ def _check(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         raise InvalidLeg(name, f"{name} must be {expected}, got {type(value).__name__}")
     if not value and kind in (FactKind.ID, FactKind.AGENT):
         raise InvalidLeg(name, f"{name} must not be empty")
+    if not is_writable(value):  # a lone surrogate: no id, message or file can carry it
+        raise InvalidLeg(name, f"{name} holds text that is not valid Unicode")
     other = attribute.metadata.get(DIFFERS_FROM)
     if other is not None and getattr(inst, other) == value:
         raise InvalidLeg(name, f"{other} and {name} are both {value!r}: a consult needs two")

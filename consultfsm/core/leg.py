@@ -49,6 +49,7 @@ from .states import (
 )
 from .step import EXPIRY_ABSORBED, STALE, Step
 from .table import Disposition, Row
+from .text import is_writable
 
 _read_facts = attrgetter(*FACT_SLOTS.values())
 _facts_of = _speed.trusted_constructor(LegFacts)  # the values were validated on the way in
@@ -363,6 +364,8 @@ class Leg:
         # The value is the fact it sets, so the fact's own validation applies.
         if value.__class__ is not str or not value:
             raise InvalidLeg(fact, f"{fact} must be a non-empty string, got {value!r}")
+        if not is_writable(value):
+            raise InvalidLeg(fact, f"{fact} holds text that is not valid Unicode")
         if fact == "agent_b" and value == self._agent_a:
             raise InvalidLeg(fact, f"agent_a and agent_b are both {value!r}: a consult needs two")
 

@@ -24,7 +24,7 @@ from consultfsm.wire.finesse import (
     parse_dialogs,
     parse_update,
 )
-from consultfsm.wire.strict_json import loads_strict
+from consultfsm.wire.strict_json import NotUnicode, loads_strict
 
 
 class TraceInputKind(StrEnum):
@@ -459,6 +459,8 @@ def parse_input(line: str) -> TraceInput:
     """Read one trace line; raises :class:`TraceError` naming the bad field."""
     try:
         obj = loads_strict(line)
+    except NotUnicode as exc:
+        raise TraceError(exc.path, exc.why) from None
     except (ValueError, RecursionError) as exc:
         raise TraceError("$", f"not JSON: {exc}") from None
     if not isinstance(obj, dict):

@@ -43,7 +43,7 @@ import attrs
 from consultfsm.core import events as ev
 from consultfsm.core.errors import ConsultFsmError
 from consultfsm.core.states import CimReason
-from consultfsm.wire.strict_json import loads_strict
+from consultfsm.wire.strict_json import NotUnicode, check_text, loads_strict
 
 
 class MessageIntent(StrEnum):
@@ -389,6 +389,8 @@ def loads_json(text: str | bytes) -> Any:
     a :class:`CimParseError`."""
     try:
         return loads_strict(text)
+    except NotUnicode as exc:
+        raise CimParseError(exc.path, exc.why) from None
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError
         raise CimParseError("$", f"not JSON: {exc}") from None
 
@@ -399,15 +401,14 @@ def parse_message(data: str | bytes | Mapping[str, Any]) -> CimMessage:
     Raises :class:`CimParseError` (naming the field path) on anything malformed,
     and nothing else.
     """
-    raw = loads_json(data) if isinstance(data, str | bytes) else data
-    if isinstance(data, str):
-        suspect = not data.isascii() or "\\u" in data
-    elif isinstance(data, bytes):  # json decodes bytes with surrogatepass
-        suspect = not data.isascii() or b"\\u" in data
-    else:
-        suspect = True
-    if suspect:  # only an escape or non-ASCII text can carry a lone surrogate
-        _check_text(raw, "$")
+    if isinstance(data, str | bytes):
+        raw = loads_json(data)
+    else:  # an object decoded elsewhere: its text was not checked
+        raw = data
+        try:
+            check_text(raw)
+        except NotUnicode as exc:
+            raise CimParseError(exc.path, exc.why) from None
     try:
         obj = _object(raw, "$")
         msg_id = _req_str(obj, "id", "")
@@ -428,28 +429,6 @@ def parse_message(data: str | bytes | Mapping[str, Any]) -> CimMessage:
         if value:
             _check_depth(value, where)
     return message
-
-
-def _check_text(value: Any, path: str) -> None:
-    """Refuse a string (key or value) that cannot be written as UTF-8: JSON's
-    ``\\ud800`` escapes decode to lone surrogates, which no topic can carry."""
-    stack: list[tuple[Any, str]] = [(value, path)]
-    while stack:
-        item, where = stack.pop()
-        if isinstance(item, str):
-            if not item.isascii():
-                try:
-                    item.encode("utf-8")
-                except UnicodeEncodeError:
-                    why = "holds text that is not valid Unicode (a lone surrogate)"
-                    raise CimParseError(where.removeprefix("$."), why) from None
-        elif isinstance(item, Mapping):
-            for k, v in item.items():
-                key = f"{where}.{k}" if isinstance(k, str) and k.isascii() else where
-                stack.append((k, where))
-                stack.append((v, key))
-        elif isinstance(item, list | tuple):
-            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(item))
 
 
 #: How deep a passed-through value may nest (CIM's own objects nest a few levels).
@@ -855,15 +834,14 @@ def parse_conversation_event(data: str | bytes | Mapping[str, Any]) -> Conversat
     :meth:`CimCodec.conversation_event` writes it) from JSON text or a decoded
     object. Raises :class:`CimParseError` naming the field path (the message
     under ``data`` as ``data.header.intent``, ...), and nothing else."""
-    raw = loads_json(data) if isinstance(data, str | bytes) else data
-    if isinstance(data, str):
-        suspect = not data.isascii() or "\\u" in data
-    elif isinstance(data, bytes):  # json decodes bytes with surrogatepass
-        suspect = not data.isascii() or b"\\u" in data
-    else:
-        suspect = True
-    if suspect:  # only an escape or non-ASCII text can carry a lone surrogate
-        _check_text(raw, "$")
+    if isinstance(data, str | bytes):
+        raw = loads_json(data)
+    else:  # an object decoded elsewhere: its text was not checked
+        raw = data
+        try:
+            check_text(raw)
+        except NotUnicode as exc:
+            raise CimParseError(exc.path, exc.why) from None
     try:
         obj = _object(raw, "$")
         event_id = _req_str(obj, "id", "")

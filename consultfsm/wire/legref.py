@@ -19,6 +19,7 @@ from __future__ import annotations
 import attrs
 
 from consultfsm.core.errors import ConsultFsmError
+from consultfsm.core.text import is_writable
 
 
 class LegRefError(ConsultFsmError, ValueError):
@@ -39,10 +40,8 @@ def _valid(instance: LegRef, attribute: attrs.Attribute[str], value: str) -> Non
         raise LegRefError(name, f"{value!r} must be non-empty, without surrounding spaces")
     if ":" in value:
         raise LegRefError(name, f"{value!r} must not contain ':' (the separator)")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise LegRefError(name, "holds text that is not valid Unicode") from None
+    if not is_writable(value):
+        raise LegRefError(name, "holds text that is not valid Unicode")
 
 
 @attrs.frozen(slots=True)
