@@ -421,3 +421,53 @@ def test_a_lone_surrogate_as_an_input_s_value_changes_nothing() -> None:
 def test_non_ascii_facts_are_still_facts() -> None:
     leg = Leg("Lé", "Zoë", "B", "+923001234567", conversation_id="C1", channel_session_id="S1")
     assert Leg.restore(leg.snapshot()).facts.agent_a == "Zoë"
+
+
+@pytest.mark.parametrize("kind", [[], {}, "bogus", None, 5])
+@pytest.mark.parametrize("value", [None, "D9"])
+def test_anything_that_is_no_input_is_an_illegal_input_not_a_type_error(
+    kind: Any, value: str | None
+) -> None:
+    """Was a defect (issue 15, 6): ``handle([], at=1)`` was a raw TypeError."""
+    leg = Leg("L1", "A", "B", "+923001234567", conversation_id="C1", channel_session_id="S1")
+    before = leg.snapshot()
+    with pytest.raises(IllegalInput):
+        leg.handle(kind, 1, value)
+    assert not leg.accepts(kind, 1) and leg.snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("ring_deadline", 1.5), ("ring_deadline", True), ("ring_deadline", "15100"),
+     ("last_at", None), ("cti_at", "x"), ("former_call_ids", ["D0"]),
+     ("former_call_ids", ("",)), ("former_call_ids", ("D\udfff",))],
+)  # fmt: skip
+def test_a_snapshot_built_in_code_is_held_to_the_same_types(field: str, value: Any) -> None:
+    """Was a defect (issue 15, 5): only from_dict checked types, so a snapshot
+    built in code restored a leg that could not be snapshotted again."""
+    leg = Leg("L1", "A", "B", "+923001234567", conversation_id="C1", channel_session_id="S1",
+              call_id="D1")  # fmt: skip
+    leg.handle(InputKind.ALERTING, 100)
+    with pytest.raises(SnapshotError) as caught:
+        attrs.evolve(leg.snapshot(), **{field: value})
+    assert caught.value.field == field
+
+
+@pytest.mark.parametrize("key", ["ring_deadine", "Call", "extra"])
+def test_a_misspelt_or_unknown_snapshot_key_is_refused(key: str) -> None:
+    leg = Leg("L1", "A", "B", "+923001234567", conversation_id="C1", channel_session_id="S1")
+    data = leg.snapshot().to_dict()
+    data[key] = 1
+    with pytest.raises(SnapshotError, match="unknown field") as caught:
+        LegSnapshot.from_dict(data)
+    assert caught.value.field == key
+
+
+def test_an_overdue_deadline_in_a_snapshot_is_kept_and_still_fires() -> None:
+    """A leg may be snapshotted past a deadline its host has not fired yet
+    (inputs carry their time; timers fire when the host asks): not an error."""
+    leg = Leg("L1", "A", "B", "+923001234567", conversation_id="C1", channel_session_id="S1")
+    leg.handle(InputKind.ALERTING, 100)
+    leg.handle(InputKind.BROWSER_DISCONNECTED_A, 20_000)  # past the ring deadline, 15100
+    again = Leg.restore(LegSnapshot.from_dict(leg.snapshot().to_dict()))
+    assert [s.row.input for s in again.handle_timers(20_000) if s.row] == [InputKind.RING_TIMEOUT]

@@ -307,7 +307,10 @@ class Leg:
             raise InvalidTime(
                 self._leg_id, str(self.state), kind, at, f"time must be integer ms, got {at!r}"
             )
-        plan = self._dispatch[self._state].get(kind)
+        try:
+            plan = self._dispatch[self._state].get(kind)
+        except TypeError:  # an unhashable kind (a list, a dict) is no input either
+            plan = None
         if plan is None:
             raise IllegalInput(self._leg_id, str(self.state), kind, at, "no transition for it")
         if at < self.last_at:
@@ -333,6 +336,12 @@ class Leg:
         if at.__class__ is not int or (source_at is not None and source_at.__class__ is not int):
             why = f"times must be integer ms, got {at!r}, source_at={source_at!r}"
             raise InvalidTime(self._leg_id, str(self.state), kind, at, why)
+        try:
+            known = kind in INPUT_REGION
+        except TypeError:  # an unhashable kind (a list, a dict)
+            known = False
+        if not known:
+            raise IllegalInput(self._leg_id, str(self.state), kind, at, "no such input")
         fact = VALUE_OF_INPUT.get(kind)
         if (value is None) != (fact is None):
             why = f"carries {fact}, and none was given" if fact else "carries no value"
@@ -347,7 +356,10 @@ class Leg:
                 raise TimeWentBackwards(self._leg_id, str(self.state), kind, at,
                                         f"the leg is already at {self.last_at} ms")  # fmt: skip
             return STALE
-        plan = self._dispatch[self._state].get(kind)
+        try:
+            plan = self._dispatch[self._state].get(kind)
+        except TypeError:  # an unhashable kind (a list, a dict) is no input either
+            plan = None
         if plan is None:
             raise IllegalInput(self._leg_id, str(self.state), kind, at, "no transition for it")
         if at < self.last_at:
@@ -427,7 +439,10 @@ class Leg:
         """True when :meth:`handle` would not raise for this input."""
         if at.__class__ is not int or at < self.last_at:
             return False
-        plan = self._dispatch[self._state].get(kind)
+        try:
+            plan = self._dispatch[self._state].get(kind)
+        except TypeError:  # an unhashable kind (a list, a dict) is no input either
+            plan = None
         if plan is None or plan.valued:  # a value input steps only with its value
             return False
         if plan.due_slot and plan.row is None and plan.step is None:

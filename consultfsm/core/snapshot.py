@@ -27,6 +27,7 @@ from .executor import DEADLINE_SLOT
 from .facts import WIRE, LegConfig, LegFacts
 from .states import TIMER_REGION, CallState, CustomerState, DeskState, Timer
 from .table import agentless_states, armed_in
+from .text import is_writable
 
 _new_facts = _speed.fast_facts_constructor()
 
@@ -42,6 +43,16 @@ _TIMER_OF_FIELD = {DEADLINE_SLOT[t]: t for t in Timer}
 
 
 def _consistent(snap: LegSnapshot, attribute: Any, value: Any) -> None:
+    # A snapshot built in code (not read by from_dict) is held to the same types.
+    if snap.facts.__class__ is not LegFacts:
+        raise SnapshotError("facts", f"expected LegFacts, got {type(snap.facts).__name__}")
+    for wire, get, read in _STATE_CHECKS:
+        got = get(snap)
+        if read is _ids:
+            if got.__class__ is not tuple:
+                raise SnapshotError(wire, f"expected a tuple, got {type(got).__name__}")
+            got = list(got)
+        read(wire, got)
     for field, enum in _STATE_TYPES.items():
         if getattr(snap, field).__class__ is not enum:
             raise SnapshotError(field, f"expected a {enum.__name__}, got {getattr(snap, field)!r}")
@@ -105,6 +116,11 @@ class LegSnapshot:
             raise SnapshotError("v", f"unsupported version {version!r}")
         if version == 1:
             data = _from_v1(data)
+        unknown = sorted(str(k) for k in data if k not in _KNOWN_KEYS)
+        if unknown:  # a misspelt key must not restore silently with a default
+            raise SnapshotError(
+                unknown[0], f"unknown field (the known ones: {sorted(_KNOWN_KEYS)})"
+            )
         try:
             facts = _new_facts(*[data[wire] for wire in _FACT_WIRES])
             rest = [read(wire, data[wire]) for wire, read in _READS]
@@ -196,8 +212,10 @@ def _opt_int(name: str, value: Any) -> int | None:
 
 
 def _ids(name: str, value: Any) -> tuple[str, ...]:
-    if value.__class__ is not list or any(v.__class__ is not str or not v for v in value):
-        raise SnapshotError(name, "expected a list of non-empty strings")
+    if value.__class__ is not list or any(
+        v.__class__ is not str or not v or not is_writable(v) for v in value
+    ):
+        raise SnapshotError(name, "expected a list of non-empty strings (valid Unicode)")
     return tuple(value)
 
 
@@ -225,6 +243,12 @@ _READERS: dict[str, Callable[[str, Any], Any]] = {
     "tuple[str, ...]": _ids,
 }
 _PLAN = _field_plan()
+#: (wire name, getter, reader) of the snapshot's own non-enum fields: what a
+#: snapshot built in code is checked against (the enums are checked apart).
+_STATE_CHECKS = tuple((wire, get, _READERS[type_]) for wire, get, is_enum, type_ in _PLAN
+                      if not is_enum and wire in _STATE_FIELDS)  # fmt: skip
+#: Every key a snapshot dict may have.
+_KNOWN_KEYS = frozenset({"v", *(wire for wire, *_ in _PLAN)})
 #: (wire name, getter, is an enum) per field, for to_dict.
 _FIELDS = tuple((wire, get, enum) for wire, get, enum, _ in _PLAN)
 #: The facts' wire names; LegFacts validates their values itself.
