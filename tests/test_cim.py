@@ -19,6 +19,7 @@ from consultfsm.core.leg import Leg
 from consultfsm.core.states import InputKind
 from consultfsm.wire.cim import (
     MAX_TIMESTAMP_MS,
+    VALUE_TYPES,
     Attribute,
     ChannelData,
     ChannelSessionRef,
@@ -631,34 +632,50 @@ _extra_body = st.dictionaries(
     _json,
     max_size=3,
 )
-_extra_header = st.dictionaries(
-    _word.filter(
-        lambda k: (
-            k
-            not in {
-                "sender",
-                "channelData",
-                "intent",
-                "timestamp",
-                "channelSessionId",
-                "conversationId",
-            }
-        )
-    ),
-    _json,
-    max_size=3,
-)
+_HEADER_MODELLED = {"sender", "channelData", "intent", "timestamp", "channelSessionId",
+                    "conversationId"}  # fmt: skip
+_SCHEMA_NAMED = {"language", "securityInfo", "stamps", "entities", "customer",
+                 "originalMessageId", "providerMessageId", "schedulingMetaData", "roomId",
+                 "additionalData", "senderName", "additionalDetail", "requestPriority",
+                 "customerFirstName", "customerLastName"}  # fmt: skip
+#: Keys the schema does not name: any JSON passes through.
+_unnamed = _word.filter(lambda k: k not in _HEADER_MODELLED | _SCHEMA_NAMED)
+_object_value = st.dictionaries(_word, _json, max_size=2)
+
+
+def _with_unnamed(named: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.tuples(named, st.dictionaries(_unnamed, _json, max_size=2)).map(
+        lambda pair: {**pair[1], **pair[0]}
+    )
+
+
+# The keys the schema names, each of its own type (what is written back must validate).
+_extra_header = _with_unnamed(st.fixed_dictionaries({}, optional={
+    "language": _object_value, "securityInfo": _object_value, "stamps": st.lists(_word, max_size=2),
+    "entities": _object_value, "customer": _object_value, "originalMessageId": _word,
+    "providerMessageId": _word, "schedulingMetaData": _object_value, "roomId": _word,
+    "additionalData": _object_value,
+}))  # fmt: skip
+_extra_sender = _with_unnamed(st.fixed_dictionaries({}, optional={
+    "senderName": _word, "additionalDetail": _object_value,
+}))  # fmt: skip
+_extra_channel_data = _with_unnamed(st.fixed_dictionaries({}, optional={
+    "requestPriority": st.integers(-5, 5), "customerFirstName": _word, "customerLastName": _word,
+}))  # fmt: skip
 _messages = st.builds(
     CimMessage,
     _nonblank,
     st.builds(
         MessageHeader,
-        st.builds(Sender, _nonblank, _word),
+        st.builds(Sender, _nonblank, _word, _extra_sender),
         st.builds(
             ChannelData,
             _nonblank,
             _nonblank,
-            st.lists(st.builds(Attribute, _word, _word, _json), max_size=2).map(tuple),
+            st.lists(
+                st.builds(Attribute, _word, st.sampled_from(sorted(VALUE_TYPES)), _json), max_size=2
+            ).map(tuple),
+            _extra_channel_data,
         ),
         st.sampled_from(MessageIntent),
         st.none() | st.integers(min_value=0, max_value=253402300799999),
@@ -689,6 +706,61 @@ def test_values_json_cannot_carry_are_refused() -> None:
 def test_typed_messages_round_trip(message: CimMessage, form: TimestampForm) -> None:
     codec = CimCodec("8001", form)
     assert parse_message(codec.dumps(message)) == message
+
+
+@settings(max_examples=100)
+@given(_messages)
+def test_every_typed_message_writes_schema_valid_cim(message: CimMessage) -> None:
+    """What the parser takes, the codec writes back valid (RFC 3339 timestamps)."""
+    schemas = cim_schemas()
+    schemas.check_message(CODEC.encode(message))
+
+
+def test_a_message_keeps_every_field_the_schema_names_through_parse_and_encode() -> None:
+    """Was a defect (issue 15, 3): senderName, additionalDetail, requestPriority
+    and the customer's names were dropped on the way through."""
+    raw = _valid_raw()
+    raw["header"]["sender"].update(senderName="Bea", additionalDetail={"team": "sales"})
+    raw["header"]["channelData"].update(
+        requestPriority=3, customerFirstName="Ali", customerLastName="Khan"
+    )
+    raw["header"].update(stamps=["s1"], roomId="R1")
+    out = CODEC.encode(parse_message(json.dumps(raw)))
+    assert out["header"]["sender"]["senderName"] == "Bea"
+    assert out["header"]["sender"]["additionalDetail"] == {"team": "sales"}
+    cd = out["header"]["channelData"]
+    assert (cd["requestPriority"], cd["customerFirstName"], cd["customerLastName"]) == (
+        3, "Ali", "Khan")  # fmt: skip
+    assert (out["header"]["stamps"], out["header"]["roomId"]) == (["s1"], "R1")
+    cim_schemas().check_message(out)
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [("header.stamps", 5), ("header.language", 7), ("header.stamps", ["ok", 1]),
+     ("header.roomId", {}), ("header.sender.senderName", 1),
+     ("header.sender.additionalDetail", "x"), ("header.channelData.requestPriority", "1"),
+     ("header.channelData.requestPriority", True), ("header.channelData.customerFirstName", 2)],
+)  # fmt: skip
+def test_a_field_the_schema_names_must_have_its_type(path: str, value: Any) -> None:
+    """Was a defect (issue 15, 3): ``stamps: 5`` came back out, invalid."""
+    raw: Any = _valid_raw()
+    *parents, key = path.split(".")
+    node = raw
+    for part in parents:
+        node = node[part]
+    node[key] = value
+    with pytest.raises(CimParseError) as caught:
+        parse_message(json.dumps(raw))
+    assert caught.value.path == path
+
+
+def test_an_additional_attribute_type_must_be_a_value_type() -> None:
+    raw = _valid_raw()
+    raw["header"]["channelData"]["additionalAttributes"][0]["type"] = "Bogus"
+    with pytest.raises(CimParseError, match="value-type") as caught:
+        parse_message(json.dumps(raw))
+    assert caught.value.path == "header.channelData.additionalAttributes[0].type"
 
 
 # --- encoding errors are named once -----------------------------------------------------

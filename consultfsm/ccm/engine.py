@@ -331,6 +331,8 @@ class CcmEngine:
         if (
             message.header.extra
             or message.body.extra
+            or message.header.sender.extra
+            or message.header.channel_data.extra
             or any(not isinstance(a.value, str) for a in attributes)
         ):
             # What the parser passes through unread is written back into the

@@ -143,10 +143,12 @@ class CimEncodeError(CimError):
 
 @attrs.frozen(slots=True)
 class Sender:
-    """``header.sender``: who sent the message."""
+    """``header.sender``: who sent the message; the schema's other keys
+    (``senderName``, ``additionalDetail``) and any unknown ones in ``extra``."""
 
     id: str
     type: str  # open string upstream; SenderType for what we emit
+    extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
 @attrs.frozen(slots=True)
@@ -160,11 +162,14 @@ class Attribute:
 
 @attrs.frozen(slots=True)
 class ChannelData:
-    """``header.channelData``: the customer's address on the channel, and the service."""
+    """``header.channelData``: the customer's address on the channel, and the
+    service; the schema's other keys (``requestPriority``, the customer's
+    names) and any unknown ones in ``extra``."""
 
     channel_customer_identifier: str
     service_identifier: str
     additional_attributes: tuple[Attribute, ...] = ()
+    extra: Mapping[str, Any] = attrs.field(factory=dict)
 
 
 @attrs.frozen(slots=True)
@@ -305,6 +310,55 @@ def _opt_str(obj: Mapping[str, Any], key: str, path: str) -> str | None:
 _HEADER_KEYS = frozenset(
     {"sender", "channelData", "intent", "timestamp", "channelSessionId", "conversationId"}
 )
+_SENDER_KEYS = frozenset({"id", "type"})
+_CHANNEL_DATA_KEYS = frozenset({
+    "channelCustomerIdentifier", "customerChannelIdentifier", "serviceIdentifier",
+    "additionalAttributes",
+})  # fmt: skip
+#: The JSON type the schema (v1) gives each key we pass through unread
+#: (``message-header.json``, ``sender.json``, ``channel-data.json``): what is
+#: written back must still validate. Keys the schema does not name pass as they are.
+_PASSED_TYPES: dict[str, dict[str, str]] = {
+    "header": {
+        "language": "object", "securityInfo": "object", "stamps": "array of strings",
+        "entities": "object", "customer": "object", "originalMessageId": "string",
+        "providerMessageId": "string", "schedulingMetaData": "object", "roomId": "string",
+        "additionalData": "object",
+    },
+    "sender": {"senderName": "string", "additionalDetail": "object"},
+    "channelData": {
+        "requestPriority": "integer", "customerFirstName": "string",
+        "customerLastName": "string",
+    },
+}  # fmt: skip
+#: ``attribute.json``'s ``type`` (``enums/value-type.json``).
+VALUE_TYPES = frozenset({
+    "Alphanum100", "AlphanumSpecial200", "String2000", "String50", "String100",
+    "PositiveNumber", "IP", "Number", "PhoneNumber", "URL", "Boolean", "Email", "Password",
+    "StringList", "WebChannelData",
+})  # fmt: skip
+_IS_TYPE: dict[str, Any] = {
+    "object": lambda v: isinstance(v, dict),
+    "string": lambda v: isinstance(v, str),
+    "integer": lambda v: v.__class__ is int,
+    "array of strings": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+}
+
+
+def _passed(
+    obj: Mapping[str, Any], known: frozenset[str], path: str, schema: str
+) -> dict[str, Any]:
+    """The keys of ``obj`` we do not model, each of the type the schema
+    (``schema``: which object it is) gives it."""
+    out = {k: v for k, v in obj.items() if k not in known}
+    types = _PASSED_TYPES[schema]
+    for key, value in out.items():
+        want = types.get(key)
+        if want is not None and not _IS_TYPE[want](value):
+            raise CimParseError(f"{path}.{key}", f"expected {want}, got {_kind(value)}")
+    return out
+
+
 _BODY_KEYS = frozenset({"type", "callId", "leg", "reasonCode", "markdownText"})
 
 
@@ -330,14 +384,15 @@ def _parse_channel_data(raw: Any, path: str = "header.channelData") -> ChannelDa
         for i, item in enumerate(raw_attrs):
             ipath = f"{path}.additionalAttributes[{i}]"
             entry = _object(item, ipath)
+            kind = _req_str(entry, "type", ipath, non_empty=False)
+            if kind not in VALUE_TYPES:
+                raise CimParseError(f"{ipath}.type", f"{kind[:40]!r} is not one of "
+                                    f"{sorted(VALUE_TYPES)} (value-type.json)")  # fmt: skip
             attributes.append(
-                Attribute(
-                    _req_str(entry, "key", ipath, non_empty=False),
-                    _req_str(entry, "type", ipath, non_empty=False),
-                    entry.get("value"),
-                )
+                Attribute(_req_str(entry, "key", ipath, non_empty=False), kind, entry.get("value"))
             )
-    return ChannelData(customer, service, tuple(attributes))
+    extra = _passed(obj, _CHANNEL_DATA_KEYS, path, "channelData")
+    return ChannelData(customer, service, tuple(attributes), extra)
 
 
 def _parse_header(raw: Any) -> MessageHeader:
@@ -348,6 +403,7 @@ def _parse_header(raw: Any) -> MessageHeader:
     sender = Sender(
         _req_str(sender_obj, "id", "header.sender"),
         _req_str(sender_obj, "type", "header.sender", non_empty=False),
+        _passed(sender_obj, _SENDER_KEYS, "header.sender", "sender"),
     )
     if "channelData" not in obj:
         raise CimParseError("header.channelData", "missing")
@@ -366,7 +422,7 @@ def _parse_header(raw: Any) -> MessageHeader:
         timestamp,
         _opt_str(obj, "channelSessionId", "header"),
         _opt_str(obj, "conversationId", "header"),
-        {k: v for k, v in obj.items() if k not in _HEADER_KEYS},
+        _passed(obj, _HEADER_KEYS, "header", "header"),
     )
 
 
@@ -424,6 +480,8 @@ def parse_message(data: str | bytes | Mapping[str, Any]) -> CimMessage:
     # levels: bound it here, so writing can never run out of stack.
     attributes = [a.value for a in header.channel_data.additional_attributes]
     passed = (("header", header.extra), ("body", message.body.extra),
+              ("header.sender", header.sender.extra),
+              ("header.channelData", header.channel_data.extra),
               ("header.channelData.additionalAttributes", attributes))  # fmt: skip
     for where, value in passed:
         if value:
@@ -661,8 +719,11 @@ class CimCodec:
             channel_data["additionalAttributes"] = [
                 {"key": a.key, "type": a.type, "value": a.value} for a in cd.additional_attributes
             ]
+        channel_data.update(cd.extra)
+        sender: dict[str, Any] = {"id": header.sender.id, "type": header.sender.type}
+        sender.update(header.sender.extra)
         out_header: dict[str, Any] = {
-            "sender": {"id": header.sender.id, "type": header.sender.type},
+            "sender": sender,
             "channelData": channel_data,
             "intent": header.intent.value,
         }
