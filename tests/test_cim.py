@@ -193,7 +193,9 @@ def test_conversation_events_carry_the_channel_session_and_validate() -> None:
 
 def test_message_ids_are_stable_per_leg_and_intent() -> None:
     started, ended = _desk_events()
-    assert CODEC.message_for(started).id == message_id("L1", MessageIntent.CALL_LEG_STARTED)
+    assert CODEC.message_for(started).id == message_id(
+        "L1", MessageIntent.CALL_LEG_STARTED, scope=started.conversation_id
+    )
     assert CODEC.message_for(started).id == CODEC.message_for(started).id
     assert CODEC.message_for(started).id != CODEC.message_for(ended).id
 
@@ -228,20 +230,42 @@ def test_two_holds_of_one_leg_have_two_ids_and_a_resent_hold_keeps_its_id() -> N
     ]
     assert CODEC.message_for(first).id != CODEC.message_for(second).id
     assert CODEC.message_for(first).id == CODEC.message_for(first).id
-    assert CODEC.message_for(first).id == message_id("L1", MessageIntent.CALL_HOLD, 1000)
+    assert CODEC.message_for(first).id == message_id(
+        "L1", MessageIntent.CALL_HOLD, 1000, scope=first.conversation_id
+    )
     # Another wire form of the same hold is the same message.
     other = CimCodec("9001", TimestampForm.EPOCH_MS, epoch_ms=1739455031000)
     assert other.message_for(first).id == CODEC.message_for(first).id
+
+
+def test_ids_are_unique_across_conversations_and_collision_free() -> None:
+    """Was a defect (issue 15, 2): ids depended on the leg alone, so two
+    conversations (or tenants) with a leg L1 published the same ids, and a
+    consumer dropping repeated ids would drop the second call; and the
+    separator was not escaped (``x`` + ``/event`` was ``x/event``)."""
+    one = message_id("L1", "CALL_LEG_STARTED", scope="C1")
+    assert one != message_id("L1", "CALL_LEG_STARTED", scope="C2")
+    assert one == message_id("L1", "CALL_LEG_STARTED", scope="C1")
+    assert message_id("x", "event/CALL_LEG_STARTED") != message_id("x/event", "CALL_LEG_STARTED")
+    assert message_id("a", "b", scope="c") != message_id("c", "b", scope="a")
+    # What the codec writes: the same leg in two conversations, two ids.
+    ref = {c: ChannelSessionRef(f"S{c}", c, "+923001234567") for c in ("C1", "C2")}
+    msgs = {c: CODEC.agent_message(leg="7002:1002:D1", at=5, intent=MessageIntent.CALL_LEG_STARTED,
+                                   agent="1002", customer="+923001234567", call_id="D1",
+                                   reason=None, conversation_id=c) for c in ref}  # fmt: skip
+    assert msgs["C1"].id != msgs["C2"].id
+    events = {c: CODEC.leg_event(leg="D1", at=5, intent=MessageIntent.CALL_LEG_STARTED,
+                                 session=ref[c], message=msgs[c]) for c in ref}  # fmt: skip
+    assert events["C1"].id != events["C2"].id
 
 
 def test_message_ids_know_which_intents_repeat() -> None:
     assert message_id("L1", "CALL_HOLD", 1) != message_id("L1", "CALL_HOLD", 2)
     assert message_id("L1", "CALL_HOLD", 1) != message_id("L2", "CALL_HOLD", 1)
     assert message_id("L1", "event/CALL_RESUME", 1) != message_id("L1", "CALL_RESUME", 1)
-    # The once-per-leg ids are what they always were: no time in them.
-    assert (
-        message_id("L1", MessageIntent.CALL_LEG_STARTED) == "93a18808-4983-550e-975a-4407d044ce33"
-    )
+    # A once-per-leg id has no time in it: the same for every copy.
+    assert message_id("L1", MessageIntent.CALL_LEG_STARTED) == message_id(
+        "L1", "CALL_LEG_STARTED")  # fmt: skip
     with pytest.raises(ValueError, match="needs its time"):
         message_id("L1", MessageIntent.CALL_HOLD)
     with pytest.raises(ValueError, match="takes no time"):

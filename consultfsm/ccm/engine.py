@@ -558,10 +558,11 @@ def _implied(message: CimMessage, intent: MessageIntent) -> CimMessage:
     end or a hold that overtook the start): the same sender and channel data,
     and the id the desk's own message of that intent has."""
     leg = message.body.leg or message.body.call_id or message.id
+    scope = message.header.conversation_id or message.header.channel_session_id
     reason = "CONSULT" if intent is MessageIntent.CALL_LEG_STARTED else None
     return attrs.evolve(
         message,
-        id=message_id(leg, intent),
+        id=message_id(leg, intent, scope=scope),
         header=attrs.evolve(message.header, intent=intent),
         body=attrs.evolve(message.body, reason_code=reason),
     )

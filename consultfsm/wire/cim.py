@@ -526,7 +526,10 @@ REPEATABLE: frozenset[MessageIntent] = frozenset(
 )
 
 
-def message_id(leg: str, intent: MessageIntent | str, occurrence: int | None = None) -> str:
+def message_id(
+    leg: str, intent: MessageIntent | str, occurrence: int | None = None, *,
+    scope: str | None = None,
+) -> str:  # fmt: skip
     """The id of a leg's message for an intent: stable, so a re-sent or
     duplicated report carries the same id and the CCM can drop it.
 
@@ -535,11 +538,18 @@ def message_id(leg: str, intent: MessageIntent | str, occurrence: int | None = N
     be held again) also needs ``occurrence``, the leg-clock ms it happened at:
     two holds of one leg get different ids, a re-sent copy of one hold keeps
     its id. ``intent`` may also be a derived name (``event/CALL_HOLD``, the
-    id of a conversation event), which follows the same rule.
+    id of a conversation event), which follows the same rule. ``scope`` is
+    what makes the leg unique beyond itself (the conversation): two
+    conversations, or tenants, with a leg ``L1`` get different ids. The parts
+    are written as a JSON array, so no two sets of parts share a name
+    (``"x"`` + ``"/event"`` is not ``"x/event"``).
 
     >>> message_id("L1", MessageIntent.CALL_HOLD, 1000) != message_id("L1", "CALL_HOLD", 3000)
     True
     >>> message_id("L1", MessageIntent.CALL_LEG_STARTED) == message_id("L1", "CALL_LEG_STARTED")
+    True
+    >>> message_id("L1", "CALL_LEG_STARTED", scope="C1") != message_id("L1", "CALL_LEG_STARTED",
+    ...                                                                scope="C2")
     True
     """
     name = str(intent)
@@ -548,7 +558,7 @@ def message_id(leg: str, intent: MessageIntent | str, occurrence: int | None = N
         raise ValueError(f"{name} can happen more than once per leg: its id needs its time")
     if not repeatable and occurrence is not None:
         raise ValueError(f"{name} happens once per leg: its id takes no time")
-    key = f"{leg}/{name}" if occurrence is None else f"{leg}/{name}@{occurrence}"
+    key = json.dumps([scope, leg, name, occurrence], ensure_ascii=False, separators=(",", ":"))
     return str(uuid.uuid5(ID_NAMESPACE, key))
 
 
@@ -694,8 +704,9 @@ class CimCodec:
         # CALL_LEG_ENDED; the CCM reads it from there after a desk refresh.
         if intent is MessageIntent.CALL_LEG_ENDED and conversation_id is not None:
             attributes = (Attribute("conversationId", "String2000", conversation_id), *attributes)
+        scope = conversation_id or channel_session_id  # what makes the leg unique beyond itself
         return CimMessage(
-            message_id(leg, intent, occurrence_of(intent, at)),
+            message_id(leg, intent, occurrence_of(intent, at), scope=scope),
             MessageHeader(
                 sender,
                 ChannelData(customer, self.service_for(service), attributes),
@@ -783,7 +794,12 @@ class CimCodec:
     ) -> ConversationEvent:  # fmt: skip
         """:meth:`make_conversation_event` from plain values (the CCM engine's form)."""
         return ConversationEvent(
-            id=message_id(leg, f"event/{intent.value}", occurrence_of(intent, at)),
+            id=message_id(
+                leg,
+                f"event/{intent.value}",
+                occurrence_of(intent, at),
+                scope=session.conversation_id,
+            ),
             name=intent,
             type=ACTIVITY,
             timestamp_ms=self.wall_time(at),
