@@ -764,7 +764,9 @@ def test_a_message_keeps_every_field_the_schema_names_through_parse_and_encode()
     [("header.stamps", 5), ("header.language", 7), ("header.stamps", ["ok", 1]),
      ("header.roomId", {}), ("header.sender.senderName", 1),
      ("header.sender.additionalDetail", "x"), ("header.channelData.requestPriority", "1"),
-     ("header.channelData.requestPriority", True), ("header.channelData.customerFirstName", 2)],
+     ("header.channelData.requestPriority", True), ("header.channelData.customerFirstName", 2),
+     ("header.customer", []), ("header.customer.__v", "1"), ("header.customer.isAnonymous", 0),
+     ("header.customer.phoneNumber", ["+92", 3])],
 )  # fmt: skip
 def test_a_field_the_schema_names_must_have_its_type(path: str, value: Any) -> None:
     """Was a defect (issue 15, 3): ``stamps: 5`` came back out, invalid."""
@@ -772,7 +774,7 @@ def test_a_field_the_schema_names_must_have_its_type(path: str, value: Any) -> N
     *parents, key = path.split(".")
     node = raw
     for part in parents:
-        node = node[part]
+        node = node.setdefault(part, {})
     node[key] = value
     with pytest.raises(CimParseError) as caught:
         parse_message(json.dumps(raw))

@@ -49,6 +49,7 @@ from consultfsm.wire.cim import (
     parse_message,
 )
 from consultfsm.wire.legref import LegRefError, parse_leg_ref
+from consultfsm.wire.strict_json import NotUnicode, check_text
 
 from .correlation import ChannelSession, ConsultEvidence, SessionNotFound, SessionResolver
 from .machine import CcmConfig, CcmLeg, CcmSnapshot, CcmStep, Publish
@@ -512,6 +513,10 @@ class CcmEngine:
                 leg_class: type[CcmLeg] = CcmLeg) -> CcmEngine:  # fmt: skip
         """The engine :meth:`snapshot` wrote, continuing exactly where it was."""
         try:
+            check_text(data)  # every id in it goes back out: it must be writable
+        except NotUnicode as exc:
+            raise SnapshotError(exc.path, exc.why) from None
+        try:
             if data["v"] != 1:
                 raise SnapshotError("v", "not a version 1 CCM engine snapshot")
             engine = cls(codec, resolver=resolver, config=CcmConfig(**data["config"]),
@@ -544,7 +549,8 @@ class CcmEngine:
             engine._tombs = Tombstones.from_list(engine.tombstone_ms, data["tombstones"])
         except SnapshotError:
             raise
-        except (KeyError, TypeError, ValueError, ConsultFsmError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, ConsultFsmError) as exc:
+            # (AttributeError: a part of the wrong kind, a string where an object belongs)
             raise SnapshotError("$", f"not a CCM engine snapshot: {exc}") from None
         return engine
 

@@ -321,7 +321,7 @@ _CHANNEL_DATA_KEYS = frozenset({
 _PASSED_TYPES: dict[str, dict[str, str]] = {
     "header": {
         "language": "object", "securityInfo": "object", "stamps": "array of strings",
-        "entities": "object", "customer": "object", "originalMessageId": "string",
+        "entities": "object", "customer": "customer", "originalMessageId": "string",
         "providerMessageId": "string", "schedulingMetaData": "object", "roomId": "string",
         "additionalData": "object",
     },
@@ -329,6 +329,10 @@ _PASSED_TYPES: dict[str, dict[str, str]] = {
     "channelData": {
         "requestPriority": "integer", "customerFirstName": "string",
         "customerLastName": "string",
+    },
+    "customer": {  # customer.json, the one nested object whose keys the schema types
+        "_id": "string", "firstName": "string", "phoneNumber": "array of strings",
+        "isAnonymous": "boolean", "__v": "integer",
     },
 }  # fmt: skip
 #: ``attribute.json``'s ``type`` (``enums/value-type.json``).
@@ -341,6 +345,8 @@ _IS_TYPE: dict[str, Any] = {
     "object": lambda v: isinstance(v, dict),
     "string": lambda v: isinstance(v, str),
     "integer": lambda v: v.__class__ is int,
+    "boolean": lambda v: v.__class__ is bool,
+    "customer": lambda v: isinstance(v, dict),
     "array of strings": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
 }
 
@@ -355,7 +361,10 @@ def _passed(
     for key, value in out.items():
         want = types.get(key)
         if want is not None and not _IS_TYPE[want](value):
-            raise CimParseError(f"{path}.{key}", f"expected {want}, got {_kind(value)}")
+            kind = "an object" if want in _PASSED_TYPES else want
+            raise CimParseError(f"{path}.{key}", f"expected {kind}, got {_kind(value)}")
+        if want in _PASSED_TYPES:  # a nested object the schema types: its keys too
+            _passed(value, frozenset(), f"{path}.{key}", want)
     return out
 
 
