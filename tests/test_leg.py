@@ -471,3 +471,14 @@ def test_an_overdue_deadline_in_a_snapshot_is_kept_and_still_fires() -> None:
     leg.handle(InputKind.BROWSER_DISCONNECTED_A, 20_000)  # past the ring deadline, 15100
     again = Leg.restore(LegSnapshot.from_dict(leg.snapshot().to_dict()))
     assert [s.row.input for s in again.handle_timers(20_000) if s.row] == [InputKind.RING_TIMEOUT]
+
+
+def test_a_missing_config_or_a_fact_of_the_wrong_type_is_refused_at_once() -> None:
+    """Was a defect (issue 15, 6): ``config=None`` failed later with an
+    AttributeError; ``call_id=5`` made a leg whose snapshot could not be restored."""
+    with pytest.raises(ConfigError, match="LegConfig"):
+        Leg("L1", "A", "B", "+92", conversation_id="C1", channel_session_id="S1",
+            config=None)  # type: ignore[arg-type]  # fmt: skip
+    with pytest.raises(InvalidLeg, match="call_id"):
+        Leg("L1", "A", "B", "+92", conversation_id="C1", channel_session_id="S1",
+            call_id=5)  # type: ignore[arg-type]  # fmt: skip

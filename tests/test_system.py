@@ -1105,3 +1105,22 @@ def test_a_lone_surrogate_in_a_trace_line_is_refused_and_changes_nothing(
     assert rejected["event"] == "input_rejected"
     assert rejected["reason"].startswith(f"{field}: ") and "not valid Unicode" in rejected["reason"]
     assert _snapshots(run.system) == before and run.system.now == 100
+
+
+def test_all_or_nothing_holds_whatever_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15, defect 1's second half: even an error that is no library
+    error (a bug) half way through a step undoes the whole input."""
+    run = _run(SESSION, CONSULT, {"at": 200, "input": "alerting", "leg": "L1"})
+    before = _snapshots(run.system)
+
+    def broken(self: CimCodec, **_: Any) -> Any:
+        raise RuntimeError("boom")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(CimCodec, "agent_message", broken)
+        (rejected,) = run.system.feed_line('{"at": 900, "input": "accepted", "leg": "L1"}')
+    assert rejected["event"] == "input_rejected" and "internal error, RuntimeError" in (
+        rejected["reason"])  # fmt: skip
+    assert _snapshots(run.system) == before and run.system.now == 200
+    records = run.system.feed_line('{"at": 900, "input": "accepted", "leg": "L1"}')
+    assert [r["event"] for r in records if r["to"] == "conversation"] == ["CALL_LEG_STARTED"]

@@ -268,6 +268,8 @@ class System:
             why, leg = exc.reason, exc.leg or leg
         except ConsultFsmError as exc:  # the last line of defence: still all or nothing
             why = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:
+            why = f"internal error, {type(exc).__name__}: {exc} (the input was undone)"
         else:
             self._journal.commit()
             self._settle()
