@@ -5,9 +5,11 @@
 module per responsibility: ``config`` (the settings and what they build),
 ``journal`` (the undo log that makes every input all or nothing), ``timers``
 (the heap of armed deadlines), ``presence`` (whose desk is down, across
-legs), ``desks`` (the AgentDesks fed Finesse) and ``records`` (the output
-format). The CCM is the real :class:`~consultfsm.ccm.engine.CcmEngine`,
-fed what the desks post. Depends on ``core``, ``wire``, ``desk`` and ``ccm``.
+legs), ``desks`` (the AgentDesks fed Finesse), ``cti_desks`` (what the
+desks of CTI-driven legs post), ``ccm_answers`` (the real
+:class:`~consultfsm.ccm.engine.CcmEngine`'s answers, as records) and
+``records`` (the output format). Depends on ``core``, ``wire``, ``desk`` and
+``ccm``.
 """
 
 from consultfsm.replay.system import (

@@ -37,7 +37,7 @@ forgotten, its id kept as a tombstone; the CCM evicts its own legs the same way.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
@@ -49,29 +49,27 @@ from consultfsm.ccm.correlation import (
     CorrelationError,
     normalise_ani,
 )
-from consultfsm.ccm.engine import CcmEngine, Published
+from consultfsm.ccm.engine import CcmEngine
 from consultfsm.ccm.machine import CcmConfig
 from consultfsm.ccm.tombstones import Tombstones
 from consultfsm.core import events as ev
 from consultfsm.core.errors import ConsultFsmError, InputRejected
 from consultfsm.core.events import Event, TimerCancelled, TimerStarted
-from consultfsm.core.facts import LegFacts
 from consultfsm.core.leg import Leg
-from consultfsm.core.states import TIMEOUT_INPUT, CallState, CimReason, InputKind
+from consultfsm.core.states import TIMEOUT_INPUT, CallState, InputKind
 from consultfsm.core.step import Step
-from consultfsm.core.table import Disposition
 from consultfsm.wire.cim import (
     CimEncodeError,
     CimMessage,
     CimParseError,
-    MessageIntent,
-    Publication,
     parse_message,
 )
 from consultfsm.wire.legref import LegRef, LegRefError, parse_leg_ref
 
 from . import records
+from .ccm_answers import CcmAnswers, Out
 from .config import DEFAULT_SERVICE_IDENTIFIER, SystemConfig, components
+from .cti_desks import NO_EXTENSION, CtiDesks
 from .desks import Desks
 from .journal import Journal
 from .presence import Away, Presence, agent_input, desk_input
@@ -128,15 +126,6 @@ _B_SENDS = (ev.CimCallLegStarted, ev.CimCallLegEnded, ev.CimCallHold, ev.CimCall
 #: by B's desk, the message above stands for it; reported by the CCM (B's desk
 #: is away), A's desk reports it, or the first desk to come back.
 _PUBLICATIONS = (ev.CallLegStarted, ev.CallLegEnded, ev.CallHeld, ev.CallResumed)
-#: The ``extension`` part of the leg strings of the replay's CTI-driven desks
-#: (a trace names no phones): ``-:<agent>:<leg>``.
-NO_EXTENSION = "-"
-#: ``consultRole`` of each side's desk.
-_ROLE = {True: "CONSULTING", False: "CONSULTED"}
-
-#: What an input produced, in order: records, and calls to the CCM that are
-#: made (and turned into records) once the world has taken the input.
-_Out = list[Record | Callable[[], list[Record]]]
 
 
 class _Rejected(Exception):
@@ -155,15 +144,6 @@ class _Entry:
     leg: Leg
     session_id: str
     order: int  # creation order: breaks ties between timers due at the same ms
-
-
-@attrs.frozen(slots=True)
-class _Owed:
-    """A publication the CCM has not heard of from any desk: both were away."""
-
-    at: int
-    intent: MessageIntent
-    reason: CimReason | None
 
 
 class System:
@@ -199,7 +179,6 @@ class System:
         self._by_session: dict[str, dict[str, None]] = {}  # session -> its unfinished legs
         self._by_dialog: dict[str, str] = {}  # consult dialog id -> the unfinished leg on it
         self._finished: deque[tuple[int, str]] = deque()  # (finished at, leg), oldest first
-        self._owed: dict[str, tuple[LegFacts, tuple[_Owed, ...]]] = {}
         self._journal = Journal()  # what the current input changed
         self._presence = Presence(self._journal)
         self._desks = Desks(self._journal)  # agents whose desk is fed Finesse
@@ -209,6 +188,9 @@ class System:
         self._fired: list[str] = []  # "leg timer" of each timer the current input fired
         self._set_config(self.config)
         self.ccm = CcmEngine(self._codec, resolver=self._resolver, config=ccm_config)
+        self._answers = CcmAnswers(self.ccm, self._agent_b_of)
+        self._cti_desks = CtiDesks(self._journal, self._presence, self._answers,
+                                   lambda: self._codec)  # fmt: skip
         self._forgotten = Tombstones(self.config.forget_ms)
 
     # -- public ---------------------------------------------------------------------
@@ -227,6 +209,10 @@ class System:
     def sessions(self) -> dict[str, ChannelSession]:
         """The CCM's active customer sessions, by id."""
         return {s.id: s for s in self.ccm.sessions}
+
+    def _agent_b_of(self, leg_id: str) -> str | None:
+        entry = self._legs.get(leg_id)
+        return None if entry is None else entry.leg.facts.agent_b
 
     def desk_is_up(self, agent: str) -> bool:
         """False while ``agent``'s desk is away (its browser gone, or logged out)."""
@@ -262,7 +248,7 @@ class System:
             self._check(item)  # references and time: before any timer fires
             out = self._fire_due(item.at)
             self.now = item.at
-            out.append(partial(self._ccm_advance, item.at))
+            out.append(partial(self._answers.advance, item.at))
             out.extend(self._dispatch(item))
         except _Rejected as exc:
             why, leg = exc.reason, exc.leg or leg
@@ -357,7 +343,7 @@ class System:
         if owner is not None and owner != leg:
             raise _Rejected(f"dialog {dialog!r} is already live leg {owner!r}'s", leg)
 
-    def _dispatch(self, item: TraceInput) -> _Out:
+    def _dispatch(self, item: TraceInput) -> Out:
         if isinstance(item, Config):
             return self._configure(item)
         if isinstance(item, Tick):
@@ -405,7 +391,7 @@ class System:
             raise _Rejected(str(exc)) from None
         return config
 
-    def _configure(self, item: Config) -> _Out:
+    def _configure(self, item: Config) -> Out:
         self._journal.on_undo(partial(self._set_config, self.config))
         self._set_config(self._configured(item))
         codec, resolver = self._codec, self._resolver
@@ -416,7 +402,7 @@ class System:
 
         return [tell_ccm]
 
-    def _start_session(self, item: SessionStarted) -> _Out:
+    def _start_session(self, item: SessionStarted) -> Out:
         session = ChannelSession(
             item.session, item.conversation, item.customer_ani, item.dialog,
             item.service_identifier, agents=frozenset(item.agents),
@@ -425,9 +411,9 @@ class System:
             self.ccm.sessions.check_new(session)
         except ConsultFsmError as exc:
             raise _Rejected(f"{type(exc).__name__}: {exc}") from None
-        return [partial(self._ccm_call, self.ccm.start_session, session, item.at)]
+        return [partial(self._answers.call, self.ccm.start_session, session, item.at)]
 
-    def _end_session(self, item: SessionEnded) -> _Out:
+    def _end_session(self, item: SessionEnded) -> Out:
         """The customer's call ended: every unfinished leg of the session is
         told (``customer_left``: the consults go on), all or nothing, and then
         the CCM ends the session."""
@@ -435,10 +421,10 @@ class System:
                    for k in self._by_session.get(item.session, ())]  # fmt: skip
         what = f"customer_left (session {item.session!r} ended)"
         self._refuse_unless_all_accept(targets, item.at, what)
-        out: _Out = []
+        out: Out = []
         for entry, kind in targets:
             out += self._handle(entry, kind, item.at)
-        out.append(partial(self._ccm_call, self.ccm.end_session, item.session, item.at))
+        out.append(partial(self._answers.call, self.ccm.end_session, item.session, item.at))
         return out
 
     # -- legs -----------------------------------------------------------------------
@@ -452,7 +438,7 @@ class System:
             raise _Rejected(f"unknown leg {leg_id!r}", leg_id)
         return entry
 
-    def _start_leg(self, item: ConsultInitiated) -> _Out:
+    def _start_leg(self, item: ConsultInitiated) -> Out:
         evidence = ConsultEvidence(
             item.associated_dialog_uri, item.channel_session_id, item.customer_ani, item.agent_a
         )
@@ -486,7 +472,7 @@ class System:
         self._legs[item.leg] = entry
         self._index(self._by_session, session.id, item.leg)
         self._own_dialog(leg.call_ids[-1], item.leg)
-        out: _Out = []
+        out: Out = []
         for agent in (item.agent_a, item.agent_b):
             if agent is not None:
                 self._index(self._by_agent, agent, item.leg)
@@ -545,7 +531,7 @@ class System:
             at, key = self._finished.popleft()
             if self._legs.pop(key, None) is not None:
                 self._forgotten.bury((key,), at)
-                self._owed.pop(key, None)  # the CCM's `away` deadline has spoken by now
+                self._cti_desks.forget(key)  # the CCM's `away` deadline has spoken by now
         self._forgotten.expire(self.now)
 
     @staticmethod
@@ -569,11 +555,11 @@ class System:
             return InputKind.REKEYED, item.dialog
         return _CALL_INPUT[item.kind], None
 
-    def _call_input(self, item: LegInput) -> _Out:
+    def _call_input(self, item: LegInput) -> Out:
         entry = self._entry(item.leg)
         leg = entry.leg
         kind, value = self._leg_input(item, leg)
-        out: _Out = []
+        out: Out = []
         try:
             if isinstance(item, Offered) and leg.facts.agent_b is None:
                 # The queue chose an agent whose desk is already down: the
@@ -591,7 +577,7 @@ class System:
             out += self._first_connect(item.agent, item.at)
         return out
 
-    def _first_connect(self, agent: str, at: int) -> _Out:
+    def _first_connect(self, agent: str, at: int) -> Out:
         """A trace starts with every desk up: the CCM's socket layer sees an
         agent's desk connect the first time the agent takes part (later
         comings and goings are the agent inputs)."""
@@ -600,9 +586,9 @@ class System:
         self._journal.keep_member(self._connected, agent)
         self._connected.add(agent)
         sender = self._desks.sender_id(agent)
-        return [partial(self._ccm_call, self.ccm.desk_up, sender, at)]
+        return [partial(self._answers.call, self.ccm.desk_up, sender, at)]
 
-    def _agent_input(self, item: Browser) -> _Out:
+    def _agent_input(self, item: Browser) -> Out:
         """Every unfinished leg of the agent gets the input, and decides: a
         repeat is a duplicate there, a return that no disconnect preceded is
         illegal. All or nothing: one leg refusing refuses the input. The CCM
@@ -618,7 +604,7 @@ class System:
         what = f"{item.kind.value} of agent {item.agent!r}"
         self._refuse_unless_all_accept(targets, item.at, what, why)
         self._presence.set_away(item.agent, away)
-        out: _Out = []
+        out: Out = []
         if item.agent in self._desks:  # the page itself: its socket, or a reload
             out += self._desk_sends(self._desks.page(item.agent, item.kind, item.at, self._codec))
         elif not targets:
@@ -629,11 +615,11 @@ class System:
         self._journal.keep_member(self._connected, item.agent)
         self._connected.add(item.agent)
         sender = self._desks.sender_id(item.agent)  # the CCM knows a desk by whom it posts as
-        out.append(partial(self._ccm_call, presence, sender, item.at))
+        out.append(partial(self._answers.call, presence, sender, item.at))
         for entry, kind in targets:
             out += self._handle(entry, kind, item.at)
         if away is None:
-            out += self._pay_owed(item.agent, item.at)
+            out += self._cti_desks.pay_owed(item.agent, item.at)
         return out
 
     def _refuse_unless_all_accept(
@@ -650,7 +636,7 @@ class System:
     def _handle(
         self, entry: _Entry, kind: InputKind, at: int, value: str | None = None,
         source_at: int | None = None,
-    ) -> _Out:  # fmt: skip
+    ) -> Out:  # fmt: skip
         """The one way a leg is moved: remember it first, so it can be undone."""
         leg = entry.leg
         if self._journal.first(("leg", leg.leg_id)):
@@ -662,124 +648,73 @@ class System:
             step = leg.handle(kind, at, value, source_at=source_at)
         return self._records(entry, step, kind, at)
 
-    def _records(self, entry: _Entry, step: Step, kind: InputKind, at: int) -> _Out:
+    def _records(self, entry: _Entry, step: Step, kind: InputKind, at: int) -> Out:
         """What a step's events become: timers armed, desk messages, the rest as they are."""
         if not step.applied:
             return [records.input_ignored(at, entry.leg.leg_id, kind.value,
                                           step.disposition.value)]  # fmt: skip
         return self._events(entry, step.events)
 
-    def _events(self, entry: _Entry, events: tuple[Event, ...]) -> _Out:
+    def _events(self, entry: _Entry, events: tuple[Event, ...]) -> Out:
         leg = entry.leg
         facts = leg.facts
-        out: _Out = []
+        out: Out = []
         for event in events:
             if isinstance(event, TimerStarted):
                 self._timers.arm(leg.leg_id, entry.order, event.timer, event.deadline)
             elif isinstance(event, TimerCancelled) and event.deadline is None:
                 continue  # a timer the leg never armed (no window): nothing to cancel
             if isinstance(event, _B_SENDS):
-                out += self._send(facts, event.agent, event.intent, event.reason, event.at)
+                out += self._cti_desks.send(
+                    facts, event.agent, event.intent, event.reason, event.at
+                )
             elif isinstance(event, _PUBLICATIONS):
                 if event.reported_by is ev.Reporter.CCM:  # B's desk is away
-                    out += self._tell_ccm(facts, event)
+                    out += self._cti_desks.tell_ccm(facts, event)
             else:
                 out.append(records.event_record(event, facts))
         return out
 
-    def _fire_due(self, until: int) -> _Out:
+    def _fire_due(self, until: int) -> Out:
         """Fire every timer due at or before ``until``, earliest first: the
         legs' and the AgentDesks' (a desk's first, at the same ms); the CCM
         fires its own deadlines up to each of them before hearing more."""
-        out: _Out = []
+        out: Out = []
         while (desk := self._desks.next_deadline()) is not None and desk[0] <= until:
             out += self._fire_legs(desk[0] - 1)
             deadline, agent = desk
             self.now = max(self.now, deadline)
             self._fired.append(f"{agent}'s desk settle")
-            out.append(partial(self._ccm_advance, deadline))
+            out.append(partial(self._answers.advance, deadline))
             out += self._desk_sends(self._desks.fire(agent, deadline, self._codec))
         out += self._fire_legs(until)
         return out
 
-    def _fire_legs(self, until: int) -> _Out:
-        out: _Out = []
+    def _fire_legs(self, until: int) -> Out:
+        out: Out = []
         while (armed := self._timers.pop_due(until)) is not None:
             self._journal.on_undo(partial(self._timers.push, armed))
             entry = self._legs.get(armed.leg)
             if entry is None or not armed.is_live(entry.leg):
                 continue
-            out.append(partial(self._ccm_advance, armed.deadline))
+            out.append(partial(self._answers.advance, armed.deadline))
             out.append(records.timer_fired(armed.deadline, armed.leg, armed.timer.value))
             self.now = max(self.now, armed.deadline)
             self._fired.append(f"{armed.leg} {armed.timer.value}")
             out += self._handle(entry, TIMEOUT_INPUT[armed.timer], armed.deadline)
         return out
 
-    # -- the desks telling the CCM -----------------------------------------------------
+    # -- desks' own posts -----------------------------------------------------------------
 
-    def _message(
-        self, facts: LegFacts, agent: str, intent: MessageIntent | ev.CimIntent,
-        reason: CimReason | None, at: int,
-    ) -> CimMessage:  # fmt: skip
-        """The CIM message a CTI-driven desk of the leg posts: sender ``agent``,
-        the consult dialog as ``callId``, the leg string ``-:<agent>:<leg>``."""
-        return self._codec.agent_message(
-            leg=f"{NO_EXTENSION}:{agent}:{facts.leg_id}", at=at, intent=MessageIntent(intent),
-            agent=agent, customer=facts.customer_ani, call_id=facts.call_id or facts.leg_id,
-            reason=reason, service=facts.service_identifier,
-            channel_session_id=facts.channel_session_id, conversation_id=facts.conversation_id,
-            associated_dialog_uri=facts.associated_dialog_uri,
-            consult_role=_ROLE[agent == facts.agent_a],
-        )  # fmt: skip
-
-    def _send(
-        self, facts: LegFacts, agent: str, intent: MessageIntent | ev.CimIntent,
-        reason: CimReason | None, at: int,
-    ) -> _Out:  # fmt: skip
-        message = self._message(facts, agent, intent, reason, at)
-        return self._post(at, facts.leg_id, agent, message)
-
-    def _post(self, at: int, leg: str, agent: str, message: CimMessage) -> _Out:
-        """A desk posts ``message``: a record of it, then the CCM's answer."""
-        received = parse_message(self._codec.dumps(message))  # as the CCM reads it
-        record = records.cim_received(at, leg, records.desk(agent), received.header.intent.value,
-                                      self._codec.encode(received))  # fmt: skip
-        return [record, partial(self._ccm_receive, leg, agent, received, at)]
-
-    def _tell_ccm(self, facts: LegFacts, event: Publication) -> _Out:
-        """The leg model says the CCM must learn of ``event`` while B's desk
-        is away: A's desk, which sees the consult dialog too, reports it;
-        when A's is away as well, the first desk back will."""
-        if self._presence.away(facts.agent_a) is None:
-            return self._send(facts, facts.agent_a, event.intent, event.reason, event.at)
-        owed = _Owed(event.at, MessageIntent(event.intent), event.reason)
-        self._journal.keep_item(self._owed, facts.leg_id)
-        before = self._owed.get(facts.leg_id, (facts, ()))[1]
-        self._owed[facts.leg_id] = (facts, (*before, owed))
-        return []
-
-    def _pay_owed(self, agent: str, at: int) -> _Out:
-        """``agent``'s page is back and reads its dialogs: it reports, for each
-        of its consults, what changed while no desk was there to say so."""
-        out: _Out = []
-        for key in [k for k, (f, _) in self._owed.items() if agent in (f.agent_a, f.agent_b)]:
-            facts, owed = self._owed[key]
-            self._journal.keep_item(self._owed, key)
-            del self._owed[key]
-            for o in owed:
-                out += self._send(facts, agent, o.intent, o.reason, at)
-        return out
-
-    def _desk_sends(self, sends: Iterable[Record | tuple[int, str, str, CimMessage]]) -> _Out:
+    def _desk_sends(self, sends: Iterable[Record | tuple[int, str, str, CimMessage]]) -> Out:
         """An AgentDesk's effects: what it shows as records, what it posts to the CCM."""
-        out: _Out = []
+        out: Out = []
         for x in sends:
             if isinstance(x, dict):
                 out.append(x)
             else:
                 at, leg, agent, message = x
-                out += self._post(at, leg, agent, message)
+                out += self._cti_desks.post(at, leg, agent, message)
         return out
 
     def _read_report(self, item: CimReport) -> CimMessage:
@@ -791,7 +726,7 @@ class System:
         except CimParseError as exc:
             raise _Rejected(f"CimParseError: {exc}") from None
 
-    def _desk_report(self, item: CimReport) -> _Out:
+    def _desk_report(self, item: CimReport) -> Out:
         """A desk's own CIM message: the CCM decides."""
         message = self._read_report(item)
         leg = message.body.call_id or "-"
@@ -807,43 +742,7 @@ class System:
             message.header.intent.value,
             self._codec.encode(message),
         )
-        return [record, partial(self._ccm_receive, leg, item.sender, message, item.at)]
-
-    # -- the CCM's answers -----------------------------------------------------------------
-
-    def _ccm_advance(self, at: int) -> list[Record]:
-        return self._published(self.ccm.handle_timers(at))
-
-    def _ccm_call(self, call: Callable[[Any, int], tuple[Published, ...]], what: Any,
-                  at: int) -> list[Record]:  # fmt: skip
-        return self._published(call(what, at))
-
-    def _ccm_receive(self, leg: str, agent: str, message: CimMessage, at: int) -> list[Record]:
-        sender = records.desk(agent)
-        intent = message.header.intent.value
-        try:
-            outcome = self.ccm.receive(message, at)
-        except ConsultFsmError as exc:
-            return [records.ccm_refused(at, leg, sender, intent, f"{type(exc).__name__}: {exc}")]
-        out = self._published(outcome.published)
-        if not any(p.leg == outcome.leg and p.at == at for p in outcome.published) and (
-            outcome.late or outcome.disposition not in (Disposition.APPLIED, None)
-        ):
-            disposition = "late" if outcome.late else outcome.disposition.value  # type: ignore[union-attr]
-            out.append(records.duplicate_suppressed(
-                at, outcome.leg or leg, sender, intent, message.id, disposition=disposition
-            ))  # fmt: skip
-        return out
-
-    def _published(self, published: Iterable[Published]) -> list[Record]:
-        out: list[Record] = []
-        for p in published:
-            entry = self._legs.get(p.leg)
-            agent = None if entry is None else entry.leg.facts.agent_b
-            emitter = p.event.event_emitter
-            by = "ccm" if emitter.type == "SYSTEM" else records.desk(emitter.id)
-            out.append(records.published(p, agent, by, self.ccm.codec.encode_event(p.event)))
-        return out
+        return [record, partial(self._answers.receive, leg, item.sender, message, item.at)]
 
 
 @attrs.frozen(slots=True)
