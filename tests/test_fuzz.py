@@ -351,3 +351,16 @@ def test_finesse_parsing_only_raises_finesse_errors(xml: str | bytes) -> None:
             parse(xml)
         except FinesseError as exc:
             assert str(exc)
+
+
+def test_an_engine_snapshot_with_a_session_field_of_the_wrong_type_is_refused() -> None:
+    """Found by the suite: a leg's session with a numeric customer identifier
+    restored, then made the CCM's own end fail with an AttributeError."""
+    data = _engine_snapshot()
+    data["legs"][0]["session"]["customer_identifier"] = 10**30
+    with pytest.raises(ConsultFsmError, match="customer_identifier"):
+        CcmEngine.restore(data, CODEC)
+    data = _engine_snapshot()
+    data["sessions"][0]["active"] = "yes"
+    with pytest.raises(ConsultFsmError, match="active"):
+        CcmEngine.restore(data, CODEC)

@@ -27,6 +27,7 @@ import attrs
 import phonenumbers
 
 from consultfsm.core.errors import ConfigError, ConsultFsmError
+from consultfsm.core.text import is_writable
 
 #: ANI values that mean "no number": empty, the literal nulls desks send, and
 #: the words CTI and carriers use for withheld callers. Compared case-folded.
@@ -113,7 +114,39 @@ class ChannelSession:
     service_identifier: str | None = None
     channel_type: str = "CISCO_CC"
     active: bool = True
-    agents: frozenset[str] = frozenset()
+    agents: frozenset[str] = attrs.field(default=frozenset(), validator=lambda s, _, __: _valid(s))
+
+
+class InvalidSession(ConsultFsmError, ValueError):
+    """A :class:`ChannelSession` built from values of the wrong kind; ``field``
+    names the first (its ids go out in every event the CCM publishes)."""
+
+    def __init__(self, field: str, why: str) -> None:
+        self.field = field
+        self.why = why
+        super().__init__(f"channel session {field}: {why}")
+
+
+def _valid(session: ChannelSession) -> None:
+    for name in ("id", "conversation_id"):
+        value = getattr(session, name)
+        if value.__class__ is not str or not value.strip() or not is_writable(value):
+            raise InvalidSession(name, f"must be a non-empty string, got {value!r:.40}")
+    for name in ("customer_ani", "channel_type"):
+        value = getattr(session, name)
+        if value.__class__ is not str or not is_writable(value):
+            raise InvalidSession(name, f"must be a string, got {value!r:.40}")
+    for name in ("dialog_id", "service_identifier"):
+        value = getattr(session, name)
+        if value is not None and (value.__class__ is not str or not is_writable(value)):
+            raise InvalidSession(name, f"must be a string or None, got {value!r:.40}")
+    if session.active.__class__ is not bool:
+        raise InvalidSession("active", f"must be true or false, got {session.active!r:.40}")
+    agents = session.agents
+    if not isinstance(agents, frozenset) or any(
+        a.__class__ is not str or not is_writable(a) for a in agents
+    ):
+        raise InvalidSession("agents", "must be a frozenset of agent ids")
 
 
 @attrs.frozen(slots=True)
@@ -273,6 +306,7 @@ __all__ = [
     "ConsultEvidence",
     "CorrelationError",
     "Evidence",
+    "InvalidSession",
     "NoUsableEvidence",
     "Resolution",
     "SessionNotFound",

@@ -528,14 +528,16 @@ class CcmEngine:
             for t, raw in data["ended_sessions"]:
                 engine._ended.add(ChannelSession(**{**raw, "agents": frozenset(raw["agents"])}))
                 engine._ended_at.append((int(t), raw["id"]))
-            engine._presence = {str(a): bool(up) for a, up in data["presence"].items()}
+            engine._presence = {_text(a, "presence"): _flag(up, "presence")
+                                for a, up in data["presence"].items()}  # fmt: skip
             for raw in data["legs"]:
                 snap = CcmSnapshot.from_dict(raw["machine"])
                 machine = leg_class.restore(snap, engine.config)
                 a_end = None if raw["a_end"] is None else parse_message(raw["a_end"])
-                agents = {Party(p): str(a) for p, a in raw["agents"].items()}
-                session = ChannelSessionRef(**raw["session"])
-                live = _Live(machine, session, list(raw["dialogs"]), agents, a_end)
+                agents = {Party(p): _text(a, "legs[].agents") for p, a in raw["agents"].items()}
+                session = _session_ref(raw["session"])
+                dialogs = [_text(d, "legs[].dialogs") for d in raw["dialogs"]]
+                live = _Live(machine, session, dialogs, agents, a_end)
                 key = machine.leg
                 engine._legs[key] = live
                 for dialog in live.dialogs:
@@ -553,6 +555,31 @@ class CcmEngine:
             # (AttributeError: a part of the wrong kind, a string where an object belongs)
             raise SnapshotError("$", f"not a CCM engine snapshot: {exc}") from None
         return engine
+
+
+def _text(value: Any, where: str) -> str:
+    """A non-empty string read from a snapshot (it is written back out as an id)."""
+    if not isinstance(value, str) or not value.strip():
+        raise SnapshotError(where, f"expected a non-empty string, got {value!r:.40}")
+    return value
+
+
+def _flag(value: Any, where: str) -> bool:
+    if value.__class__ is not bool:
+        raise SnapshotError(where, f"expected true or false, got {value!r:.40}")
+    return bool(value)
+
+
+def _session_ref(raw: Mapping[str, Any]) -> ChannelSessionRef:
+    """A leg's session from a snapshot, each field of its type: the CCM writes
+    it into every event it publishes, later."""
+    ref = ChannelSessionRef(**raw)
+    for name in ("id", "conversation_id", "customer_identifier"):
+        _text(getattr(ref, name), f"legs[].session.{name}")
+    if ref.service_identifier is not None:
+        _text(ref.service_identifier, "legs[].session.service_identifier")
+    _flag(ref.active, "legs[].session.active")
+    return ref
 
 
 def _plain(_: Any, __: Any, value: Any) -> Any:
