@@ -364,3 +364,8 @@ def test_an_engine_snapshot_with_a_session_field_of_the_wrong_type_is_refused() 
     data["sessions"][0]["active"] = "yes"
     with pytest.raises(ConsultFsmError, match="active"):
         CcmEngine.restore(data, CODEC)
+    # Found by CI's seed 3677596666: a dialog named twice broke the eviction.
+    data = _engine_snapshot()
+    data["legs"][0]["dialogs"] += ["9", "9"]
+    with pytest.raises(ConsultFsmError, match="named twice"):
+        CcmEngine.restore(data, CODEC)

@@ -539,6 +539,12 @@ class CcmEngine:
                 dialogs = [_text(d, "legs[].dialogs") for d in raw["dialogs"]]
                 live = _Live(machine, session, dialogs, agents, a_end)
                 key = machine.leg
+                # The indexes must be able to take it: one leg per id and per dialog.
+                if key in engine._legs or key not in dialogs:
+                    raise SnapshotError("legs[].machine.leg", f"{key!r}: twice, or not a dialog")
+                for dialog in dialogs:
+                    if dialog in engine._by_dialog or dialogs.count(dialog) > 1:
+                        raise SnapshotError("legs[].dialogs", f"dialog {dialog!r} named twice")
                 engine._legs[key] = live
                 for dialog in live.dialogs:
                     engine._by_dialog[dialog] = key
