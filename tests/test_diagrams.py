@@ -16,7 +16,7 @@ from consultfsm.core.events import label
 from consultfsm.core.guards import Guard
 from consultfsm.core.states import REGION_STATES, Region
 from consultfsm.core.table import TABLE, Disposition, inputs_of
-from consultfsm.render import ccm_diagram, desk_diagram, diagram, docgen
+from consultfsm.render import ccm_diagram, desk_diagram, diagram, docgen, dot_parts
 from consultfsm.render import files as cli_render
 from consultfsm.render.diagram import (
     CASES_DIR,
@@ -88,7 +88,7 @@ def test_render_jobs_plan_every_diagram_in_format_order() -> None:
 
 def test_library_modules_do_no_io() -> None:
     """diagram and docgen are pure: the subprocess and the files are cli_render's."""
-    for module in (diagram, docgen, desk_diagram, ccm_diagram):
+    for module in (diagram, docgen, desk_diagram, ccm_diagram, dot_parts):
         source = Path(module.__file__ or "").read_text(encoding="utf-8")
         for banned in (
             "import shutil",
