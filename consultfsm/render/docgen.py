@@ -320,20 +320,28 @@ def state_diagram_md() -> str:
 # --- desk-table.md -----------------------------------------------------------------------
 
 
+def _picture(alt: str, stem: str) -> list[str]:
+    """A generated page's picture of its machine, then a blank line."""
+    return [f"![{alt}]({DIAGRAMS_LINK}/{stem}.svg)", ""]
+
+
+def _files(stem: str) -> str:
+    """The links to a picture's files: ``Files: [SVG] · [PNG] · [DOT].``"""
+    d = DIAGRAMS_LINK
+    return f"Files: [SVG]({d}/{stem}.svg) · [PNG]({d}/{stem}.png) · [DOT]({d}/{stem}.dot)."
+
+
 def desk_table_md() -> str:
     """``docs/desk-table.md``: the desk machine's picture and every row of
     :data:`~consultfsm.desk.table.DESK_TABLE`, by role."""
-    d = DIAGRAMS_LINK
     counts = {k: sum(r.disposition is k for r in DESK_TABLE) for k in Disposition}
     out = [
         "# The desk table",
         "",
         GENERATED_NOTE.format(source="`consultfsm.desk.table.DESK_TABLE`"),
         "",
-        f"![AgentDesk consult machine]({d}/{DESK_DIAGRAM}.svg)",
-        "",
-        f"Files: [SVG]({d}/{DESK_DIAGRAM}.svg) · [PNG]({d}/{DESK_DIAGRAM}.png) · "
-        f"[DOT]({d}/{DESK_DIAGRAM}.dot). What the machine is for, its rules and what a desk "
+        *_picture("AgentDesk consult machine", DESK_DIAGRAM),
+        _files(DESK_DIAGRAM) + " What the machine is for, its rules and what a desk "
         "cannot know are in [desk.md](desk.md).",
         "",
         f"{len(DESK_TABLE)} rows: "
@@ -378,12 +386,9 @@ def ccm_table_md() -> str:
         "",
         GENERATED_NOTE.format(source="`consultfsm.ccm.table.CCM_TABLE`"),
         "",
-        f"![CCM consult machine]({DIAGRAMS_LINK}/{CCM_DIAGRAM}.svg)",
-        "",
-        f"Files: [SVG]({DIAGRAMS_LINK}/{CCM_DIAGRAM}.svg) · "
-        f"[PNG]({DIAGRAMS_LINK}/{CCM_DIAGRAM}.png) · [DOT]({DIAGRAMS_LINK}/{CCM_DIAGRAM}.dot). "
-        "What the machine is for, its rules and what the composition checks are in "
-        "[ccm.md](ccm.md).",
+        *_picture("CCM consult machine", CCM_DIAGRAM),
+        _files(CCM_DIAGRAM) + " What the machine is for, its rules and what the composition "
+        "checks are in [ccm.md](ccm.md).",
         "",
         f"{len(CCM_TABLE)} rows: " + ", ".join(f"{n} {k.value}" for k, n in counts.items())
         + ". A publication is written `INTENT(source)`: whose message it carries (`b`, `a`, "

@@ -460,20 +460,25 @@ def loads_json(text: str | bytes) -> Any:
         raise CimParseError("$", f"not JSON: {exc}") from None
 
 
+def _decoded(data: str | bytes | Mapping[str, Any]) -> Any:
+    """JSON text read strictly, or an object decoded elsewhere, whose text was
+    not checked: its strings must be writable all the same."""
+    if isinstance(data, str | bytes):
+        return loads_json(data)
+    try:
+        check_text(data)
+    except NotUnicode as exc:
+        raise CimParseError(exc.path, exc.why) from None
+    return data
+
+
 def parse_message(data: str | bytes | Mapping[str, Any]) -> CimMessage:
     """Read a CIM call-leg message from JSON text or an already decoded object.
 
     Raises :class:`CimParseError` (naming the field path) on anything malformed,
     and nothing else.
     """
-    if isinstance(data, str | bytes):
-        raw = loads_json(data)
-    else:  # an object decoded elsewhere: its text was not checked
-        raw = data
-        try:
-            check_text(raw)
-        except NotUnicode as exc:
-            raise CimParseError(exc.path, exc.why) from None
+    raw = _decoded(data)
     try:
         obj = _object(raw, "$")
         msg_id = _req_str(obj, "id", "")
@@ -920,14 +925,7 @@ def parse_conversation_event(data: str | bytes | Mapping[str, Any]) -> Conversat
     :meth:`CimCodec.conversation_event` writes it) from JSON text or a decoded
     object. Raises :class:`CimParseError` naming the field path (the message
     under ``data`` as ``data.header.intent``, ...), and nothing else."""
-    if isinstance(data, str | bytes):
-        raw = loads_json(data)
-    else:  # an object decoded elsewhere: its text was not checked
-        raw = data
-        try:
-            check_text(raw)
-        except NotUnicode as exc:
-            raise CimParseError(exc.path, exc.why) from None
+    raw = _decoded(data)
     try:
         obj = _object(raw, "$")
         event_id = _req_str(obj, "id", "")
