@@ -17,18 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from hypothesis import strategies as st
+from strategies import json_values
 
 _JSON_LEAVES = (
     st.none() | st.booleans() | st.integers(-(2**63), 2**63)
     | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8)
 )  # fmt: skip
-ANY_JSON = st.recursive(
-    _JSON_LEAVES,
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
-    ),
-    max_leaves=8,
-)
+ANY_JSON = json_values(_JSON_LEAVES)
 _TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12)
 _DATE_TIMES = st.builds(
     "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}{}{}".format,

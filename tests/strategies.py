@@ -25,6 +25,22 @@ from consultfsm.core.states import INPUT_REGION, TIMER_OF_INPUT, VALUE_OF_INPUT,
 from consultfsm.verify.explore import LegSpec, consult_line, input_line
 from consultfsm.verify.scenarios import LEG_FACTS
 
+
+def json_values(
+    leaves: st.SearchStrategy[Any], *, size: int = 3, key_size: int = 6, max_leaves: int = 8
+) -> st.SearchStrategy[Any]:
+    """Any JSON value built from ``leaves``: lists and objects of up to
+    ``size`` members (keys up to ``key_size`` characters), nested."""
+    return st.recursive(
+        leaves,
+        lambda inner: (
+            st.lists(inner, max_size=size)
+            | st.dictionaries(st.text(max_size=key_size), inner, max_size=size)
+        ),
+        max_leaves=max_leaves,
+    )
+
+
 # The customer of the design note's leg (LEG_FACTS); runs draw agents among AGENTS.
 SESSION: str = LEG_FACTS["channel_session_id"]
 CONVERSATION: str = LEG_FACTS["conversation_id"]

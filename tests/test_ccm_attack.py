@@ -33,6 +33,7 @@ import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strategies import json_values
 
 from consultfsm.ccm import ChannelSession
 from consultfsm.ccm.correlation import CorrelationError
@@ -604,13 +605,7 @@ SCALARS = st.one_of(
         "0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999Z",
     ]),
 )  # fmt: skip
-JSON_VALUES = st.recursive(
-    SCALARS,
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
-    ),
-    max_leaves=6,
-)
+JSON_VALUES = json_values(SCALARS, max_leaves=6)
 
 
 def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

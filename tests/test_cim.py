@@ -12,6 +12,7 @@ from cim_schemas import cim_schemas
 from helpers import feed, new_leg
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import json_values
 
 from consultfsm.core import events as ev
 from consultfsm.core.errors import ConsultFsmError
@@ -590,12 +591,8 @@ def test_a_passed_through_value_nested_too_deep_is_refused_so_writing_cannot_fai
 # --- fuzzing: parsing never raises anything but CimParseError -------------------------
 
 _scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=8)
-_json = st.recursive(
-    _scalars | st.floats(allow_nan=False, allow_infinity=False),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=20,
+_json = json_values(
+    _scalars | st.floats(allow_nan=False, allow_infinity=False), size=4, key_size=8, max_leaves=20
 )
 
 _PATHS = [
