@@ -43,6 +43,7 @@ from consultfsm.wire.cim import (
     ChannelSessionRef,
     CimCodec,
     CimMessage,
+    ConsultRole,
     ConversationEvent,
     MessageIntent,
     message_id,
@@ -70,7 +71,7 @@ DEFAULT_TOMBSTONE_MS = 86_400_000
 #: How long a session whose customer left still takes a consult heard of late (ms).
 DEFAULT_ENDED_SESSION_MS = 600_000
 #: The ``consultRole`` values (:data:`~consultfsm.wire.cim.CONSULT_ROLE_KEY`).
-ROLES: dict[str, Party] = {"CONSULTING": Party.A, "CONSULTED": Party.B}
+ROLES: dict[str, Party] = {ConsultRole.CONSULTING: Party.A, ConsultRole.CONSULTED: Party.B}
 _INTENTS: dict[MessageIntent, Intent] = {MessageIntent(i.value): i for i in Intent}
 _REASON: dict[Intent, str | None] = {
     Intent.STARTED: "CONSULT", Intent.ENDED: UNOBSERVED, Intent.HOLD: None, Intent.RESUME: None,
@@ -312,7 +313,7 @@ class CcmEngine:
             why = f"the CCM takes no {message.header.intent.value} for a consult leg"
             raise CcmRefused("header.intent", why)
         role = next((a.value for a in message.header.channel_data.additional_attributes
-                     if a.key == CONSULT_ROLE_KEY), "CONSULTED")  # fmt: skip
+                     if a.key == CONSULT_ROLE_KEY), ConsultRole.CONSULTED)  # fmt: skip
         party = ROLES.get(str(role))
         if party is None:
             raise CcmRefused(f"header.channelData.additionalAttributes[{CONSULT_ROLE_KEY}]",

@@ -28,7 +28,7 @@ from consultfsm.core.errors import (
     ConsultFsmError,
     SnapshotError,
 )
-from consultfsm.wire.cim import CimCodec, CimEncodeError, CimMessage, MessageIntent
+from consultfsm.wire.cim import CimCodec, CimEncodeError, CimMessage, ConsultRole, MessageIntent
 from consultfsm.wire.finesse import (
     Dialog,
     Document,
@@ -53,7 +53,10 @@ from .reading import CustomerNumberSource, consult_platform, read_consult, read_
 from .table import DEFAULT_SETTLE_MS, PAGE_MOVES, DeskCall, DeskInput, DeskPage, DeskRole
 
 #: The ``consultRole`` each desk writes (:data:`consultfsm.wire.cim.CONSULT_ROLE_KEY`).
-CONSULT_ROLE: dict[DeskRole, str] = {DeskRole.A: "CONSULTING", DeskRole.B: "CONSULTED"}
+CONSULT_ROLE: dict[DeskRole, str] = {
+    DeskRole.A: ConsultRole.CONSULTING,
+    DeskRole.B: ConsultRole.CONSULTED,
+}
 #: How long a forgotten consult's dialog id is remembered (ms).
 FORGET_MS = 3_600_000
 #: What a dialog shows when it ends.

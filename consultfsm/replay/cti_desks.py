@@ -26,6 +26,8 @@ import attrs
 from consultfsm.core import events as ev
 from consultfsm.core.facts import LegFacts
 from consultfsm.core.states import CimReason
+from consultfsm.desk.agentdesk import CONSULT_ROLE
+from consultfsm.desk.table import DeskRole
 from consultfsm.wire.cim import CimCodec, CimMessage, MessageIntent, Publication, parse_message
 
 from . import records
@@ -36,8 +38,6 @@ from .presence import Presence
 #: The ``extension`` part of the leg strings of the replay's CTI-driven desks
 #: (a trace names no phones): ``-:<agent>:<leg>``.
 NO_EXTENSION = "-"
-#: ``consultRole`` of each side's desk (A's: True).
-_ROLE = {True: "CONSULTING", False: "CONSULTED"}
 
 
 @attrs.frozen(slots=True)
@@ -83,7 +83,7 @@ class CtiDesks:
             reason=reason, service=facts.service_identifier,
             channel_session_id=facts.channel_session_id, conversation_id=facts.conversation_id,
             associated_dialog_uri=facts.associated_dialog_uri,
-            consult_role=_ROLE[agent == facts.agent_a],
+            consult_role=CONSULT_ROLE[DeskRole.A if agent == facts.agent_a else DeskRole.B],
         )  # fmt: skip
         return self.post(at, facts.leg_id, agent, message)
 

@@ -94,6 +94,15 @@ CCM_SENDER_ID = "ccm"
 #: consult it is: ``CONSULTING`` (A) or ``CONSULTED`` (B, the default: the
 #: design note's reporter, and what desks that do not send it are).
 CONSULT_ROLE_KEY = "consultRole"
+
+
+class ConsultRole(StrEnum):
+    """The values of the :data:`CONSULT_ROLE_KEY` attribute."""
+
+    CONSULTING = "CONSULTING"  # A's desk
+    CONSULTED = "CONSULTED"  # B's desk
+
+
 #: The channel type a Cisco voice session belongs to.
 CISCO_CC = "CISCO_CC"
 #: Where a CIM message id comes from: uuid5 over this namespace and the leg, so
