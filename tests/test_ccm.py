@@ -207,9 +207,24 @@ def test_ccm_snapshots_round_trip_and_refuse_what_cannot_be() -> None:
     assert CcmLeg.restore(CcmSnapshot.from_dict(json.loads(json.dumps(data)))).snapshot() == (
         leg.snapshot())  # fmt: skip
     for bad in ({**data, "timer": None, "deadline": None}, {**data, "call": "bogus"},
-                {**data, "deadlne": 5}, {**data, "deadline": 50}):  # fmt: skip
+                {**data, "deadlne": 5}, {**data, "deadline": -1}):  # fmt: skip
         with pytest.raises(SnapshotError):
             CcmSnapshot.from_dict(bad)
+
+
+def test_a_snapshot_with_an_overdue_deadline_restores_and_fires_at_its_own_time() -> None:
+    # A browser input later than the deadline, taken before the host fired the
+    # timer, leaves it overdue: a real state, which must restore.
+    leg = CcmLeg("D1")
+    leg.handle(I.A_STARTED, 100)
+    due = leg.deadline
+    assert due is not None
+    leg.handle(I.A_STARTED, due + 10)  # A's desk repeats itself, late
+    data = json.loads(json.dumps(leg.snapshot().to_dict()))
+    assert data["deadline"] < data["now"]
+    again = CcmLeg.restore(CcmSnapshot.from_dict(data))
+    step = again.handle_timer(due + 20)
+    assert step.applied and [p.emit.intent for p in step.emits] == [Intent.STARTED]
 
 
 @given(st.lists(st.sampled_from(sorted(CcmInput)), max_size=30))

@@ -358,6 +358,27 @@ def test_a_snapshot_round_trips_and_refuses_what_it_cannot_be() -> None:
             DeskSnapshot.from_dict(bad)
 
 
+def test_a_snapshot_with_an_overdue_settle_timer_restores_and_fires_at_its_own_time() -> None:
+    # CI found it: an input later than the settle deadline, taken before the
+    # host fired the timer, leaves it overdue; the snapshot must still restore.
+    desk = _desk()
+    for t, kind in ((100, DeskInput.ALERTING), (200, DeskInput.ANSWERED),
+                    (300, DeskInput.DROPPED_A)):  # fmt: skip
+        desk.handle(kind, t)
+    due = desk.get_timer()
+    assert due == 300 + SETTLE
+    desk.handle(DeskInput.DROPPED_A, due + 1)  # a repeated drop, after the deadline
+    data = json.loads(json.dumps(desk.snapshot().to_dict()))
+    assert data["now"] > data["settle_deadline"]
+    again = Desk.restore(DeskSnapshot.from_dict(data))
+    step = again.handle_timer(due + 5)
+    assert step.disposition is Disposition.APPLIED and again.now == due + 1
+    from consultfsm.core.errors import SnapshotError
+
+    with pytest.raises(SnapshotError):  # never armed this far past the last input
+        DeskSnapshot.from_dict({**data, "settle_deadline": data["now"] + SETTLE + 1})
+
+
 def test_an_update_that_cannot_be_taken_whole_changes_nothing() -> None:
     import attrs
 
