@@ -240,7 +240,7 @@ class CcmEngine:
         self._check_time(at)
         if not isinstance(message, CimMessage):
             message = parse_message(message)
-        party, intent, dialogs = self._read(message)
+        party, intent, dialogs = read_report(self.codec, message)
         key = self._find(dialogs)
         if key is not None:
             self._check_party(self._legs[key], party, message.header.sender.id)
@@ -307,44 +307,6 @@ class CcmEngine:
             raise TimeWentBackwards("ccm", "-", "input", at, why)
         self.codec.wall_time(at)  # publishable: CimEncodeError before anything moves
 
-    def _read(self, message: CimMessage) -> tuple[Party, Intent, list[str]]:
-        intent = _INTENTS.get(message.header.intent)
-        if intent is None:
-            why = f"the CCM takes no {message.header.intent.value} for a consult leg"
-            raise CcmRefused("header.intent", why)
-        role = next((a.value for a in message.header.channel_data.additional_attributes
-                     if a.key == CONSULT_ROLE_KEY), ConsultRole.CONSULTED)  # fmt: skip
-        party = ROLES.get(str(role))
-        if party is None:
-            raise CcmRefused(f"header.channelData.additionalAttributes[{CONSULT_ROLE_KEY}]",
-                             f"{role!r} is neither CONSULTING nor CONSULTED")  # fmt: skip
-        dialogs: list[str] = []
-        if message.body.leg is not None:
-            try:
-                dialogs.append(parse_leg_ref(message.body.leg).dialog_id)
-            except LegRefError as exc:
-                raise CcmRefused("body.leg", exc.why) from None
-        call_id = message.body.call_id
-        if call_id is not None and call_id.strip() and call_id not in dialogs:
-            dialogs.append(call_id)
-        if not dialogs:
-            raise CcmRefused("body", "neither body.leg nor body.callId names the consult dialog")
-        attributes = message.header.channel_data.additional_attributes
-        if (
-            message.header.extra
-            or message.body.extra
-            or message.header.sender.extra
-            or message.header.channel_data.extra
-            or any(not isinstance(a.value, str) for a in attributes)
-        ):
-            # What the parser passes through unread is written back into the
-            # event: refuse now what could not be written then.
-            try:
-                self.codec.dumps(message)
-            except (ValueError, TypeError, RecursionError) as exc:
-                raise CcmRefused("$", f"holds a value that cannot be written back: {exc}") from None
-        return party, intent, dialogs
-
     def _check_party(self, live: _Live, party: Party, agent: str) -> None:
         other = Party.B if party is Party.A else Party.A
         if live.agents.get(other) == agent:
@@ -358,15 +320,7 @@ class CcmEngine:
         return next(iter(keys), None)
 
     def _resolve(self, message: CimMessage, party: Party) -> ChannelSessionRef:
-        header = message.header
-        uri = next((a.value for a in header.channel_data.additional_attributes
-                    if a.key == "associatedDialogUri"), None)  # fmt: skip
-        evidence = ConsultEvidence(
-            associated_dialog_uri=None if uri is None else str(uri),
-            channel_session_id=header.channel_session_id,
-            customer_ani=header.channel_data.channel_customer_identifier,
-            agent_a=header.sender.id if party is Party.A else None,
-        )
+        evidence = evidence_of(message, party)
         active = True
         try:
             session = self.sessions.resolve(evidence).session
@@ -564,6 +518,62 @@ class CcmEngine:
         return engine
 
 
+def read_report(codec: CimCodec, message: CimMessage) -> tuple[Party, Intent, list[str]]:
+    """Who reports what about which dialogs: the party (by ``consultRole``), the
+    intent, and the dialog ids the message names (its ``leg`` string's, then
+    ``callId``), or :class:`CcmRefused`. A store looks these up before it
+    hands the message to an engine."""
+    intent = _INTENTS.get(message.header.intent)
+    if intent is None:
+        why = f"the CCM takes no {message.header.intent.value} for a consult leg"
+        raise CcmRefused("header.intent", why)
+    role = next((a.value for a in message.header.channel_data.additional_attributes
+                 if a.key == CONSULT_ROLE_KEY), ConsultRole.CONSULTED)  # fmt: skip
+    party = ROLES.get(str(role))
+    if party is None:
+        raise CcmRefused(f"header.channelData.additionalAttributes[{CONSULT_ROLE_KEY}]",
+                         f"{role!r} is neither CONSULTING nor CONSULTED")  # fmt: skip
+    dialogs: list[str] = []
+    if message.body.leg is not None:
+        try:
+            dialogs.append(parse_leg_ref(message.body.leg).dialog_id)
+        except LegRefError as exc:
+            raise CcmRefused("body.leg", exc.why) from None
+    call_id = message.body.call_id
+    if call_id is not None and call_id.strip() and call_id not in dialogs:
+        dialogs.append(call_id)
+    if not dialogs:
+        raise CcmRefused("body", "neither body.leg nor body.callId names the consult dialog")
+    attributes = message.header.channel_data.additional_attributes
+    if (
+        message.header.extra
+        or message.body.extra
+        or message.header.sender.extra
+        or message.header.channel_data.extra
+        or any(not isinstance(a.value, str) for a in attributes)
+    ):
+        # What the parser passes through unread is written back into the
+        # event: refuse now what could not be written then.
+        try:
+            codec.dumps(message)
+        except (ValueError, TypeError, RecursionError) as exc:
+            raise CcmRefused("$", f"holds a value that cannot be written back: {exc}") from None
+    return party, intent, dialogs
+
+
+def evidence_of(message: CimMessage, party: Party) -> ConsultEvidence:
+    """What a consult's message offers to find the customer's session."""
+    header = message.header
+    uri = next((a.value for a in header.channel_data.additional_attributes
+                if a.key == "associatedDialogUri"), None)  # fmt: skip
+    return ConsultEvidence(
+        associated_dialog_uri=None if uri is None else str(uri),
+        channel_session_id=header.channel_session_id,
+        customer_ani=header.channel_data.channel_customer_identifier,
+        agent_a=header.sender.id if party is Party.A else None,
+    )
+
+
 def _text(value: Any, where: str) -> str:
     """A non-empty string read from a snapshot (it is written back out as an id)."""
     if not isinstance(value, str) or not value.strip():
@@ -615,4 +625,6 @@ __all__ = [
     "CcmRefused",
     "Outcome",
     "Published",
+    "evidence_of",
+    "read_report",
 ]
