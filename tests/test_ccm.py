@@ -396,6 +396,18 @@ def test_a_consult_on_when_the_customer_left_is_still_published_in_their_session
         ccm.receive(send(B, STARTED, 70_000, dialog="D4"), 70_000)
 
 
+def test_an_ended_session_past_its_horizon_takes_no_consult_even_before_the_timers_ran() -> None:
+    # Found by the durable engine's comparison: the engine looked a new
+    # consult's session up before moving its clock, so whether an expired
+    # session was still found depended on the host calling handle_timers first.
+    ccm = engine(ended_session_ms=60_000)
+    ccm.end_session("S1", 2_000)
+    before = ccm.snapshot()
+    with pytest.raises(CorrelationError):
+        ccm.receive(send(B, STARTED, 62_001), 62_001)
+    assert ccm.snapshot() == before
+
+
 def _script(ccm: CcmEngine, part: int) -> list[str]:
     steps: list[list[Callable[[], tuple[Published, ...]]]] = [
         [lambda: ccm.receive(send(A, STARTED, 100), 100).published,

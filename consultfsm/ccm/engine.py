@@ -30,7 +30,6 @@ error (:class:`~consultfsm.core.errors.ConsultFsmError`) and changes nothing.
 from __future__ import annotations
 
 import heapq
-from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -166,7 +165,7 @@ class CcmEngine:
         # Sessions whose customer left lately, with the time: a consult already
         # on when the customer hung up may be heard of only afterwards.
         self._ended = SessionIndex(self.sessions.resolver)
-        self._ended_at: deque[tuple[int, str]] = deque()
+        self._ended_at: dict[str, int] = {}  # session id -> when it ended, oldest first
         self.now = 0
         self.published = 0  # events published, ever
         self._legs: dict[str, _Live] = {}  # by the leg's id (its first dialog id)
@@ -217,7 +216,7 @@ class CcmEngine:
         ended = self.sessions.end(session_id)
         if self.ended_session_ms and self._ended.get(session_id) is None:
             self._ended.add(ended)
-            self._ended_at.append((at, session_id))
+            self._ended_at[session_id] = at
         for key in self._by_session.get(session_id, ()):
             live = self._legs[key]
             live.session = attrs.evolve(live.session, active=False)
@@ -248,7 +247,7 @@ class CcmEngine:
             return Outcome(dialogs[0], Disposition.ABSORBED, self._advance(at), late=True)
         session = None
         if key is None:
-            session = self._resolve(message, party)
+            session = self._resolve(message, party, at)
         out = list(self._advance(at))
         key = self._find(dialogs)  # timers that fell due may have finished it: look again
         if key is None:
@@ -319,7 +318,7 @@ class CcmEngine:
             raise CcmRefused("body", f"its dialog ids {dialogs} name two live legs {sorted(keys)}")
         return next(iter(keys), None)
 
-    def _resolve(self, message: CimMessage, party: Party) -> ChannelSessionRef:
+    def _resolve(self, message: CimMessage, party: Party, at: int) -> ChannelSessionRef:
         evidence = evidence_of(message, party)
         active = True
         try:
@@ -332,9 +331,15 @@ class CcmEngine:
                 session = self._ended.resolve(evidence).session
             except SessionNotFound:
                 raise exc from None
+            if self._ended_gone(session.id, at):  # past its horizon, not yet dropped
+                raise exc from None
             active = False
         return ChannelSessionRef(session.id, session.conversation_id, session.customer_ani,
                                  session.service_identifier, active)  # fmt: skip
+
+    def _ended_gone(self, session_id: str, at: int) -> bool:
+        """True when the ended session is past the horizon at ``at``."""
+        return self._ended_at[session_id] + self.ended_session_ms < at
 
     # --- moving legs -------------------------------------------------------------------------
 
@@ -380,10 +385,9 @@ class CcmEngine:
             self._after(key, live, deadline)
         self.now = until
         self._tombs.expire(until)
-        while self._ended_at and self._ended_at[0][0] + self.ended_session_ms < until:
-            _, gone = self._ended_at.popleft()
-            if self._ended.get(gone) is not None:
-                self._ended.end(gone)
+        while self._ended_at and self._ended_gone(gone := next(iter(self._ended_at)), until):
+            del self._ended_at[gone]
+            self._ended.end(gone)
         return tuple(out)
 
     def _after(self, key: str, live: _Live, at: int) -> None:
@@ -448,7 +452,7 @@ class CcmEngine:
             "sessions": [attrs.asdict(s, value_serializer=_plain) for s in self.sessions],
             "ended_sessions": [
                 [t, attrs.asdict(self._ended.get(sid), value_serializer=_plain)]  # type: ignore[arg-type]
-                for t, sid in self._ended_at if self._ended.get(sid) is not None
+                for sid, t in self._ended_at.items()
             ],
             "ended_session_ms": self.ended_session_ms,
             "presence": dict(self._presence),
@@ -482,7 +486,7 @@ class CcmEngine:
                 engine.sessions.add(ChannelSession(**{**raw, "agents": frozenset(raw["agents"])}))
             for t, raw in data["ended_sessions"]:
                 engine._ended.add(ChannelSession(**{**raw, "agents": frozenset(raw["agents"])}))
-                engine._ended_at.append((int(t), raw["id"]))
+                engine._ended_at[raw["id"]] = int(t)
             engine._presence = {_text(a, "presence"): _flag(up, "presence")
                                 for a, up in data["presence"].items()}  # fmt: skip
             for raw in data["legs"]:

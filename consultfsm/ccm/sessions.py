@@ -72,12 +72,17 @@ class SessionIndex:
         if not session.active:
             raise ConfigError("session", f"channel session {session.id!r} is not active")
 
+    def e164(self, session: ChannelSession) -> str | None:
+        """The session's ANI as the index keys it: E.164, or None (another
+        channel type, or a number that names no customer)."""
+        if session.channel_type != self.resolver.channel_type:
+            return None
+        return normalise_ani(session.customer_ani, self.resolver.default_region)
+
     def add(self, session: ChannelSession) -> None:
         """Index an active session; :class:`ConfigError` if its id is taken or it is not active."""
         self.check_new(session)
-        ani = None
-        if session.channel_type == self.resolver.channel_type:
-            ani = normalise_ani(session.customer_ani, self.resolver.default_region)
+        ani = self.e164(session)
         self._sessions[session.id] = (session, ani)
         if session.channel_type == self.resolver.channel_type:
             _, count = self._known.get(session.customer_ani, (ani, 0))

@@ -1,0 +1,408 @@
+"""The durable CCM: :class:`~consultfsm.ccm.engine.CcmEngine`'s decisions, one
+transaction per input, exactly once through crashes.
+
+Nothing here decides what a consult does: for each input, the rows it touches
+are locked and loaded into a small :class:`CcmEngine` holding only them (the
+legs, the customer sessions the message could name, the tombstones of its
+dialogs, the sender's presence), the engine takes the input, and what changed
+is written back with the events to publish and the input's id, in the same
+commit. So a durable CCM publishes, input for input, what an in-memory engine
+fed the same inputs publishes (``tests/test_durable.py`` checks it), and:
+
+* a crash before the commit leaves nothing, and the retried input runs as if
+  it were the first;
+* a crash after it leaves the input's id in the inbox, and the retry gets the
+  same answer and publishes nothing more (a desk re-sending its message, a
+  socket layer re-sending a ``desk_down`` after a later ``desk_up``);
+* every overdue deadline of a loaded leg fires, at its own time, before the
+  input (the engine's own rule), and the sweeper fires the rest: a deadline
+  fires once, never early, and never after a later input of its leg;
+* time is the database's clock, and never goes back for a leg: an input is
+  applied at the later of the clock and the leg's own last time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+from zlib import crc32
+
+import attrs
+
+from consultfsm.ccm.correlation import (
+    ChannelSession,
+    SessionResolver,
+    dialog_id_of,
+    is_placeholder,
+    normalise_ani,
+)
+from consultfsm.ccm.engine import (
+    DEFAULT_ENDED_SESSION_MS,
+    DEFAULT_TOMBSTONE_MS,
+    CcmEngine,
+    CcmRefused,
+    Outcome,
+    Published,
+    evidence_of,
+    read_report,
+)
+from consultfsm.ccm.machine import CcmConfig
+from consultfsm.ccm.sessions import SessionIndex
+from consultfsm.core.errors import ConfigError
+from consultfsm.wire.cim import CimCodec, CimMessage, parse_message
+
+from .store import LegRow, NewEvent, SessionRow, Store, Tx
+
+T = TypeVar("T")
+#: Outbox partitions, by default: each relay owns some, each conversation is in one.
+DEFAULT_PARTITIONS = 16
+
+
+@attrs.frozen(slots=True)
+class Sent:
+    """One event an input wrote to the outbox."""
+
+    event_id: str
+    leg: str
+    intent: str
+    source: str
+    reason: str | None
+
+
+@attrs.frozen(slots=True)
+class Answer:
+    """What one input did. ``replayed`` is True when the input had already
+    been applied (its id was in the inbox): this is the first answer again,
+    and nothing was published this time."""
+
+    leg: str | None
+    disposition: str | None
+    late: bool = False
+    sent: tuple[Sent, ...] = ()
+    at: int = 0
+    replayed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "leg": self.leg,
+            "disposition": self.disposition,
+            "late": self.late,
+            "at": self.at,
+            "sent": [attrs.asdict(s) for s in self.sent],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, replayed: bool = False) -> Answer:
+        return cls(
+            data["leg"],
+            data["disposition"],
+            data["late"],
+            tuple(Sent(**s) for s in data["sent"]),
+            data["at"],
+            replayed,
+        )
+
+
+def partition_of(conversation: str, partitions: int) -> int:
+    """The outbox partition of a conversation: stable across processes and restarts."""
+    return crc32(conversation.encode()) % partitions
+
+
+class DurableCcm:
+    """Every consult leg of a CCM, kept in a :class:`~consultfsm.durable.store.Store`.
+
+    >>> from consultfsm.durable.sqlite import SqliteStore
+    >>> from consultfsm.wire.cim import CimCodec, MessageIntent
+    >>> codec = CimCodec("8000")
+    >>> ccm = DurableCcm(SqliteStore(":memory:"), codec)
+    >>> ccm.start_session(ChannelSession("S1", "C1", "+923001234567")).disposition
+    'applied'
+    >>> started = codec.agent_message(
+    ...     leg="7002:1002:16777301", at=0, intent=MessageIntent.CALL_LEG_STARTED,
+    ...     agent="1002", customer="+923001234567", call_id="16777301", reason=None)
+    >>> [s.intent for s in ccm.receive(started).sent]
+    ['CALL_LEG_STARTED']
+    >>> again = ccm.receive(started)    # a retry after a lost answer
+    >>> again.replayed, again.sent[0].intent
+    (True, 'CALL_LEG_STARTED')
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        codec: CimCodec,
+        *,
+        config: CcmConfig | None = None,
+        resolver: SessionResolver | None = None,
+        tombstone_ms: int = DEFAULT_TOMBSTONE_MS,
+        ended_session_ms: int = DEFAULT_ENDED_SESSION_MS,
+        partitions: int = DEFAULT_PARTITIONS,
+        clock: Callable[[Tx], int] | None = None,
+    ) -> None:
+        if not isinstance(store, Store):
+            raise ConfigError("store", f"must be a Store, got {type(store).__name__}")
+        if isinstance(partitions, bool) or not isinstance(partitions, int) or partitions <= 0:
+            raise ConfigError("partitions", "must be a positive number")
+        self.store = store
+        self.codec = codec
+        self.config = CcmConfig() if config is None else config
+        self.resolver = SessionResolver() if resolver is None else resolver
+        self.tombstone_ms = tombstone_ms
+        self.ended_session_ms = ended_session_ms
+        self.partitions = partitions
+        # The engine's clock (ms since the codec's epoch) from the database's.
+        self._clock = clock or (lambda tx: tx.clock_ms() - codec.epoch_ms)
+        # Checks the arguments once, now, as an engine does.
+        CcmEngine(
+            codec,
+            resolver=self.resolver,
+            config=self.config,
+            tombstone_ms=tombstone_ms,
+            ended_session_ms=ended_session_ms,
+        )
+        self._index = SessionIndex(self.resolver)  # never filled: its checks and e164() alone
+
+    # --- inputs ----------------------------------------------------------------------------
+
+    def receive(
+        self, message: CimMessage | str | bytes | Mapping[str, Any], *, input_id: str | None = None
+    ) -> Answer:
+        """A desk's CIM message. Its id (or ``input_id``) is remembered: the
+        same message again gets the first answer. Raises what
+        :meth:`CcmEngine.receive` raises for a message it cannot take."""
+        if not isinstance(message, CimMessage):
+            message = parse_message(message)
+        party, _, dialogs = read_report(self.codec, message)
+        evidence = evidence_of(message, party)
+        sender = message.header.sender.id
+        found = {
+            "session_id": None
+            if evidence.channel_session_id is None or is_placeholder(evidence.channel_session_id)
+            else evidence.channel_session_id,
+            "dialog_id": dialog_id_of(evidence.associated_dialog_uri),
+            # as the resolver reads a consult's ANI (whatever the channel type)
+            "ani": normalise_ani(evidence.customer_ani, self.resolver.default_region),
+        }
+        msg = message
+
+        def work(tx: Tx) -> Answer:
+            tx.lock([f"agent:{sender}", *(f"dialog:{d}" for d in dialogs)])
+            keys = tx.legs_of_dialogs(dialogs)
+            sessions: list[SessionRow] = []
+            if not keys:  # a new consult: the sessions it may name, locked against their end
+                sessions = tx.sessions_matching(**found, ended_since=0)
+                if sessions:
+                    tx.lock(f"session:{s.record['id']}" for s in sessions)
+                    sessions = tx.sessions_matching(**found, ended_since=0)
+            legs = tx.load_legs(keys)
+            tombs = tx.tombstones(dialogs, since=0)
+            engine = self._engine(legs, sessions, tx.presence([sender]), tombs)
+            at = max(self._clock(tx), engine.now)
+            outcome = engine.receive(msg, at)
+            return self._commit(tx, engine, legs, outcome, at, buried=[d for _, d in tombs])
+
+        return self._run(input_id or f"cim:{message.id}", work)
+
+    def desk_up(self, agent: str, *, input_id: str | None = None) -> Answer:
+        """The socket layer: ``agent``'s desk connected."""
+        return self._presence(agent, True, input_id)
+
+    def desk_down(self, agent: str, *, input_id: str | None = None) -> Answer:
+        """The socket layer: ``agent``'s desk disconnected."""
+        return self._presence(agent, False, input_id)
+
+    def start_session(self, session: ChannelSession, *, input_id: str | None = None) -> Answer:
+        """The customer's call is on. A session id is used once, ever."""
+        self._index.check_new(session)  # (an empty index: only the session's own checks)
+
+        def work(tx: Tx) -> Answer:
+            tx.lock([f"session:{session.id}"])
+            if tx.session(session.id) is not None:
+                raise CcmRefused("session", f"channel session {session.id!r} already exists")
+            engine = self._engine([], [], {}, [])
+            at = max(self._clock(tx), engine.now)
+            out = engine.start_session(session, at)
+            tx.add_session(_record(session), self._index.e164(session))
+            return self._commit(tx, engine, [], Outcome(None, None, out), at)
+
+        return self._run(input_id or f"session-start:{session.id}", work)
+
+    def end_session(self, session_id: str, *, input_id: str | None = None) -> Answer:
+        """The customer's call ended; its consults go on."""
+
+        def work(tx: Tx) -> Answer:
+            tx.lock([f"session:{session_id}"])
+            row = tx.session(session_id)
+            if row is None or row.ended_at is not None:
+                raise CcmRefused("session", f"no active channel session {session_id!r}")
+            legs = tx.load_legs(tx.legs_of_session(session_id))
+            engine = self._engine(legs, [row], {}, [])
+            at = max(self._clock(tx), engine.now)
+            out = engine.end_session(session_id, at)
+            tx.end_session(session_id, at)
+            return self._commit(tx, engine, legs, Outcome(None, None, out), at)
+
+        return self._run(input_id or f"session-end:{session_id}", work)
+
+    def sweep(self, limit: int = 100) -> list[Answer]:
+        """Fire the deadlines that are due, of up to ``limit`` legs no other
+        worker holds; one answer per leg stepped (empty when none was due)."""
+
+        def work(tx: Tx) -> list[Answer]:
+            now = self._clock(tx)
+            legs = tx.due_legs(now, limit)
+            if not legs:
+                return []
+            engine = self._engine(legs, [], {}, [])
+            at = max(now, engine.now)
+            out = engine.handle_timers(at)
+            answer = self._commit(tx, engine, legs, Outcome(None, None, out), at)
+            return [
+                attrs.evolve(
+                    answer, leg=row.key, sent=tuple(s for s in answer.sent if s.leg == row.key)
+                )
+                for row in legs
+            ]
+
+        result: list[Answer] = self.store.run(work)
+        return result
+
+    def next_deadline(self) -> int | None:
+        """The earliest armed deadline of any leg (engine ms), or None."""
+        with self.store.transaction() as tx:
+            deadline: int | None = tx.next_deadline()
+        return deadline
+
+    def tidy(self) -> None:
+        """Forget inbox entries, tombstones and ended sessions well past their
+        horizons (the engine itself ignores them; this bounds the tables)."""
+        with self.store.transaction() as tx:
+            now = self._clock(tx)
+            tx.forget_before(
+                now - 2 * self.tombstone_ms,
+                now - 2 * self.tombstone_ms,
+                now - 2 * self.ended_session_ms,
+            )
+
+    # --- the transaction -------------------------------------------------------------------
+
+    def _presence(self, agent: str, up: bool, input_id: str | None) -> Answer:
+        if not isinstance(agent, str) or not agent:
+            raise CcmRefused("agent", "must be a non-empty string")
+
+        def work(tx: Tx) -> Answer:
+            tx.lock([f"agent:{agent}"])
+            legs = tx.load_legs(tx.legs_of_agent(agent))
+            engine = self._engine(legs, [], tx.presence([agent]), [])
+            at = max(self._clock(tx), engine.now)
+            out = (engine.desk_up if up else engine.desk_down)(agent, at)
+            tx.set_presence(agent, up, at)
+            return self._commit(tx, engine, legs, Outcome(None, None, out), at)
+
+        return self._run(input_id, work)
+
+    def _run(self, input_id: str | None, work: Callable[[Tx], Answer]) -> Answer:
+        def once(tx: Tx) -> Answer:
+            if input_id is not None:
+                seen = tx.inbox(input_id)
+                if seen is not None:
+                    return Answer.from_dict(seen, replayed=True)
+            answer = work(tx)
+            if input_id is not None:
+                tx.remember(input_id, answer.at, answer.to_dict())
+            return answer
+
+        result: Answer = self.store.run(once)
+        return result
+
+    def _engine(
+        self,
+        legs: Sequence[LegRow],
+        sessions: Sequence[SessionRow],
+        presence: Mapping[str, bool],
+        tombs: Sequence[tuple[int, str]],
+    ) -> CcmEngine:
+        """An engine holding only these rows (its clock at their latest time)."""
+        snapshot = {
+            "v": 1,
+            "now": max((row.record["machine"]["now"] for row in legs), default=0),
+            "published": 0,
+            "config": attrs.asdict(self.config),
+            "tombstone_ms": self.tombstone_ms,
+            "sessions": [s.record for s in sessions if s.ended_at is None],
+            "ended_sessions": sorted(
+                [s.ended_at, s.record] for s in sessions if s.ended_at is not None
+            ),
+            "ended_session_ms": self.ended_session_ms,
+            "presence": dict(presence),
+            "legs": [row.record for row in legs],
+            "tombstones": [[at, [dialog]] for at, dialog in tombs],
+        }
+        return CcmEngine.restore(snapshot, self.codec, resolver=self.resolver)
+
+    def _commit(
+        self,
+        tx: Tx,
+        engine: CcmEngine,
+        legs: Sequence[LegRow],
+        outcome: Outcome,
+        at: int,
+        *,
+        buried: Sequence[str] = (),
+    ) -> Answer:
+        """Write back what the input changed, and the outbox rows, in ``tx``."""
+        after = engine.snapshot()
+        before = {row.key: row for row in legs}
+        now_live = {rec["machine"]["leg"]: rec for rec in after["legs"]}
+        versions: dict[str, int] = {}
+        for key, row in before.items():
+            versions[key] = row.version + 1
+            if key not in now_live:
+                tx.delete_leg(key)
+        for key, rec in now_live.items():
+            old = before.get(key)
+            versions[key] = 1 if old is None else old.version + 1
+            if old is None or old.record != rec:
+                tx.save_leg(key, versions[key], rec)
+            else:
+                versions[key] = old.version
+        # Legs that finished now: their dialogs are tombstones from the commit on.
+        fresh = {d for _, ids in after["tombstones"] for d in ids} - set(buried)
+        if fresh:
+            tx.bury(sorted(fresh), at)
+        events = []
+        counts: dict[str, int] = {}
+        for pub in outcome.published:
+            index = counts.get(pub.leg, 0)
+            counts[pub.leg] = index + 1
+            conversation = pub.event.conversation_id
+            events.append(
+                NewEvent(
+                    partition_of(conversation, self.partitions),
+                    conversation,
+                    pub.leg,
+                    versions.get(pub.leg, 1),
+                    index,
+                    pub.event.id,
+                    pub.json,
+                )
+            )
+        tx.append(events)
+        # An input that is no report (presence, a session) was applied.
+        disposition = "applied" if outcome.disposition is None else outcome.disposition.value
+        return Answer(
+            outcome.leg, disposition, outcome.late, tuple(_sent(p) for p in outcome.published), at
+        )
+
+
+def _sent(pub: Published) -> Sent:
+    return Sent(pub.event.id, pub.leg, pub.intent.value, pub.source.value, pub.reason)
+
+
+def _record(session: ChannelSession) -> dict[str, Any]:
+    return attrs.asdict(
+        session, value_serializer=lambda _, __, v: sorted(v) if isinstance(v, frozenset) else v
+    )
+
+
+__all__ = ["DEFAULT_PARTITIONS", "Answer", "DurableCcm", "Sent", "partition_of"]

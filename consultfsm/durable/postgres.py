@@ -1,0 +1,107 @@
+"""The store for several worker processes: PostgreSQL through psycopg 3.
+
+What each guarantee rests on:
+
+* one input, one transaction: its agent and dialogs are held with
+  ``pg_advisory_xact_lock`` (so two desks reporting a new consult at once
+  create it once), then its legs' rows ``FOR UPDATE``, all in one global
+  order, so inputs on the same leg run one after the other and never deadlock;
+* the sweeper takes due legs ``FOR UPDATE SKIP LOCKED``: two workers never
+  step the same leg, and a leg an input holds is left for the next sweep;
+* the clock is the server's (``clock_timestamp()``, read after the locks are
+  held), so workers on several machines agree on time;
+* a connection is in autocommit between transactions: a worker that waits
+  holds no lock and no open transaction.
+
+A lost connection (the server restarted) is reopened at the next
+transaction; the input that met it is run again from the start.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from .store import Cursor, Dialect, Store, StoreError, Tx, schema
+
+_TABLES = schema("BIGINT", "BIGSERIAL PRIMARY KEY")
+#: Serialises creating the schema when several workers start at once.
+_SCHEMA_LOCK = 0x636F6E73  # "cons"
+
+
+DIALECT = Dialect(
+    name="postgresql",
+    param="%s",
+    for_update=" FOR UPDATE",
+    skip_locked=" FOR UPDATE SKIP LOCKED",
+    schema=_TABLES,
+    clock_sql="SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint",
+)
+
+
+class PostgresStore(Store):
+    """A durable CCM in a PostgreSQL database, shared by any number of workers."""
+
+    dialect = DIALECT
+
+    def __init__(self, dsn: str, *, connect_timeout: float = 5.0) -> None:
+        self.dsn = dsn
+        self.connect_timeout = connect_timeout
+        self._mutex = threading.Lock()
+        self._conn: psycopg.Connection[Any] | None = None
+        conn = self._connection()
+        with conn.transaction(), conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+            for statement in self.dialect.schema:
+                cur.execute(statement)
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            try:
+                self._conn = psycopg.connect(
+                    self.dsn, autocommit=True, connect_timeout=max(1, int(self.connect_timeout))
+                )
+            except psycopg.OperationalError as exc:
+                raise StoreError(f"cannot reach PostgreSQL: {exc}".strip()) from exc
+        return self._conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Tx]:
+        with self._mutex:
+            conn = self._connection()
+            try:
+                with conn.transaction(), conn.cursor() as cur:
+                    yield Tx(self, cur)
+            except psycopg.OperationalError as exc:
+                if conn.broken or conn.closed:
+                    self._conn = None
+                raise StoreError(f"PostgreSQL: {exc}".strip()) from exc
+
+    def lock(self, cur: Cursor, names: Sequence[str]) -> None:
+        for name in names:
+            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (name,))
+
+    def is_transient(self, exc: BaseException) -> bool:
+        cause = exc.__cause__ if isinstance(exc, StoreError) else exc
+        return isinstance(
+            cause,
+            (
+                pg_errors.DeadlockDetected,
+                pg_errors.SerializationFailure,
+                pg_errors.UniqueViolation,
+                psycopg.OperationalError,
+            ),
+        )
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+__all__ = ["PostgresStore"]

@@ -1,0 +1,82 @@
+"""The embedded store: stdlib ``sqlite3`` in WAL mode, one file, no server.
+
+One writer at a time (``BEGIN IMMEDIATE``), so the advisory locks of the
+shared SQL are not needed; ``synchronous=FULL`` so a commit survives a power
+cut, not only a crash. The clock is SQLite's own (the host's), in Unix ms.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .store import Dialect, Store, StoreError, Tx, schema
+
+_TABLES = schema("INTEGER", "INTEGER PRIMARY KEY AUTOINCREMENT")
+
+
+DIALECT = Dialect(
+    name="sqlite",
+    param="?",
+    for_update="",
+    skip_locked="",
+    schema=_TABLES,
+    clock_sql="SELECT CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER)",
+)
+
+
+class SqliteStore(Store):
+    """A durable CCM in one SQLite file (``":memory:"`` for a throwaway one).
+
+    >>> store = SqliteStore(":memory:")
+    >>> with store.transaction() as tx:
+    ...     tx.live_legs()
+    0
+    """
+
+    dialect = DIALECT
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        try:
+            # Autocommit mode: this class says where each transaction begins.
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA busy_timeout=10000")
+            for statement in self.dialect.schema:
+                self._db.execute(statement)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the SQLite store {self.path!r}: {exc}") from exc
+        self._mutex = threading.Lock()  # one transaction at a time on the one connection
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Tx]:
+        with self._mutex:
+            cur = self._db.cursor()
+            try:
+                cur.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot begin a transaction: {exc}") from exc
+            try:
+                yield Tx(self, cur)
+            except BaseException:
+                self._db.rollback()
+                raise
+            try:
+                cur.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._db.rollback()
+                raise StoreError(f"the commit failed: {exc}") from exc
+
+    def is_transient(self, exc: BaseException) -> bool:
+        return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+
+    def close(self) -> None:
+        self._db.close()
+
+
+__all__ = ["SqliteStore"]

@@ -1,0 +1,424 @@
+"""The store interface: what a durable CCM keeps, and the one transaction per input.
+
+A store holds, as rows:
+
+* ``legs``: one row per live consult leg, keyed by its id (its first dialog
+  id): the engine's record of it as JSON, a ``version`` bumped on every
+  change, the leg's clock, and ``deadline``, its earliest armed deadline
+  (the durable timer, swept by :meth:`Tx.due_legs`);
+* ``leg_dialogs`` and ``leg_agents``: every dialog id and agent of a live leg,
+  so a message or a desk's presence finds its legs without a scan;
+* ``presence``: each agent's desk socket, up or down;
+* ``sessions``: customer channel sessions, indexed the way
+  :class:`~consultfsm.ccm.sessions.SessionIndex` looks them up (customer
+  dialog id, session id, E.164 ANI), with the time a session ended;
+* ``tombstones``: dialog ids of finished legs, with the time they finished;
+* ``inbox``: the ids of inputs already applied, with the answer given;
+* ``outbox``: events to publish, in commit order, each with its stable id.
+
+Every input runs in one :meth:`Store.transaction`: the rows it needs are
+locked (advisory locks in the order agent, dialog; then leg rows ``FOR
+UPDATE``, sorted: one global order, so two inputs cannot deadlock), read,
+and written back with the outbox rows and the inbox entry before one commit.
+A crash before the commit leaves nothing; after it, the inbox answers a
+retry. The SQL is written once; a :class:`Dialect` says how each database
+spells a lock, a clock and a key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+import attrs
+
+from consultfsm.core.errors import ConsultFsmError
+
+
+class StoreError(ConsultFsmError):
+    """The store could not run a transaction (the database is down, a lock
+    timed out); nothing was applied, and the same input may be retried."""
+
+
+class Retry(Exception):
+    """Raised inside a transaction to roll it back and run it again (a leg
+    vanished under its lock: another worker finished it first)."""
+
+
+@attrs.frozen(slots=True)
+class LegRow:
+    key: str
+    version: int
+    record: dict[str, Any]  # the engine snapshot's entry for this leg
+
+
+@attrs.frozen(slots=True)
+class SessionRow:
+    record: dict[str, Any]  # attrs.asdict of the ChannelSession
+    ended_at: int | None
+
+
+@attrs.frozen(slots=True)
+class OutboxRow:
+    """One event waiting for the broker. ``(leg, version, index)`` is its
+    place in the leg's history; ``event_id`` is the event's own stable id."""
+
+    seq: int
+    partition: int
+    conversation: str
+    leg: str
+    version: int
+    index: int
+    event_id: str
+    body: str
+
+
+@attrs.frozen(slots=True)
+class NewEvent:
+    partition: int
+    conversation: str
+    leg: str
+    version: int
+    index: int
+    event_id: str
+    body: str
+
+
+def schema(integer: str, serial: str) -> tuple[str, ...]:
+    """The tables, in a database's words for a 64-bit integer and an
+    auto-numbered key (the one difference between the two stores' schemas)."""
+    i = integer
+    return (
+        f"CREATE TABLE IF NOT EXISTS legs (key TEXT PRIMARY KEY, version {i} NOT NULL,"
+        f" deadline {i}, session_id TEXT NOT NULL, now {i} NOT NULL, record TEXT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS legs_deadline ON legs (deadline) WHERE deadline IS NOT NULL",
+        "CREATE INDEX IF NOT EXISTS legs_session ON legs (session_id)",
+        "CREATE TABLE IF NOT EXISTS leg_dialogs (dialog TEXT PRIMARY KEY, leg TEXT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS leg_dialogs_leg ON leg_dialogs (leg)",
+        "CREATE TABLE IF NOT EXISTS leg_agents (agent TEXT NOT NULL, leg TEXT NOT NULL,"
+        " PRIMARY KEY (agent, leg))",
+        "CREATE INDEX IF NOT EXISTS leg_agents_leg ON leg_agents (leg)",
+        f"CREATE TABLE IF NOT EXISTS presence (agent TEXT PRIMARY KEY, up BOOLEAN NOT NULL,"
+        f" at {i} NOT NULL)",
+        f"CREATE TABLE IF NOT EXISTS sessions (seq {serial}, id TEXT NOT NULL UNIQUE,"
+        f" dialog_id TEXT, ani TEXT, ended_at {i}, record TEXT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS sessions_dialog ON sessions (dialog_id)",
+        "CREATE INDEX IF NOT EXISTS sessions_ani ON sessions (ani)",
+        f"CREATE TABLE IF NOT EXISTS tombstones (dialog TEXT PRIMARY KEY, at {i} NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS tombstones_at ON tombstones (at)",
+        f"CREATE TABLE IF NOT EXISTS inbox (id TEXT PRIMARY KEY, at {i} NOT NULL,"
+        f" answer TEXT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS inbox_at ON inbox (at)",
+        f"CREATE TABLE IF NOT EXISTS outbox (seq {serial}, part INTEGER NOT NULL,"
+        f" conversation TEXT NOT NULL, leg TEXT NOT NULL, version {i} NOT NULL,"
+        f" idx INTEGER NOT NULL, event_id TEXT NOT NULL, body TEXT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS outbox_part ON outbox (part, seq)",
+    )
+
+
+@attrs.frozen
+class Dialect:
+    """How one database spells what the shared SQL needs."""
+
+    name: str
+    param: str  # the placeholder: "?" or "%s"
+    for_update: str  # appended to a SELECT that locks its rows
+    skip_locked: str  # appended to the sweeper's SELECT
+    schema: tuple[str, ...]
+    clock_sql: str  # one row, one column: the database's clock in Unix ms
+
+
+class Cursor(Protocol):
+    @property
+    def description(self) -> Any: ...
+    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def fetchone(self) -> Any: ...
+
+
+class Tx:
+    """One transaction's view of the store (what :meth:`Store.transaction` yields)."""
+
+    def __init__(self, store: Store, cur: Cursor) -> None:
+        self._store = store
+        self._cur = cur
+        self._d = store.dialect
+
+    def _q(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        self._cur.execute(sql.replace("?", self._d.param), tuple(params))
+        if self._cur.description is None:  # no result set (an INSERT, an UPDATE)
+            return []
+        return list(self._cur.fetchall())
+
+    def _in(self, n: int) -> str:
+        return ",".join("?" * n)
+
+    # --- locks and time ---------------------------------------------------------------
+
+    def lock(self, names: Iterable[str]) -> None:
+        """Hold advisory locks on ``names`` (sorted) until the commit."""
+        self._store.lock(self._cur, sorted(set(names)))
+
+    def clock_ms(self) -> int:
+        """The database's clock, Unix ms."""
+        return int(self._q(self._d.clock_sql)[0][0])
+
+    # --- legs -------------------------------------------------------------------------
+
+    def legs_of_dialogs(self, dialogs: Sequence[str]) -> list[str]:
+        rows = self._q(
+            f"SELECT DISTINCT leg FROM leg_dialogs WHERE dialog IN ({self._in(len(dialogs))})",
+            dialogs,
+        )
+        return sorted(r[0] for r in rows)
+
+    def legs_of_agent(self, agent: str) -> list[str]:
+        return sorted(r[0] for r in self._q("SELECT leg FROM leg_agents WHERE agent = ?", [agent]))
+
+    def legs_of_session(self, session_id: str) -> list[str]:
+        return sorted(
+            r[0] for r in self._q("SELECT key FROM legs WHERE session_id = ?", [session_id])
+        )
+
+    def load_legs(self, keys: Sequence[str]) -> list[LegRow]:
+        """The legs, locked, in key order; :class:`Retry` if one is gone."""
+        out = []
+        for key in sorted(set(keys)):
+            rows = self._q(
+                "SELECT version, record FROM legs WHERE key = ?" + self._d.for_update, [key]
+            )
+            if not rows:
+                raise Retry(key)
+            out.append(LegRow(key, int(rows[0][0]), json.loads(rows[0][1])))
+        return out
+
+    def due_legs(self, now: int, limit: int) -> list[LegRow]:
+        """Up to ``limit`` legs whose deadline is due, locked, skipping legs
+        another worker holds."""
+        rows = self._q(
+            "SELECT key, version, record FROM legs WHERE deadline <= ? ORDER BY deadline, key"
+            " LIMIT ?" + self._d.skip_locked,
+            [now, limit],
+        )
+        return [LegRow(r[0], int(r[1]), json.loads(r[2])) for r in rows]
+
+    def next_deadline(self) -> int | None:
+        rows = self._q("SELECT MIN(deadline) FROM legs")
+        return None if not rows or rows[0][0] is None else int(rows[0][0])
+
+    def save_leg(self, key: str, version: int, record: dict[str, Any]) -> None:
+        machine = record["machine"]
+        params = [
+            key,
+            version,
+            machine["deadline"],
+            record["session"]["id"],
+            machine["now"],
+            json.dumps(record, separators=(",", ":")),
+        ]
+        self._q(
+            "INSERT INTO legs (key, version, deadline, session_id, now, record)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET"
+            " version = excluded.version, deadline = excluded.deadline,"
+            " session_id = excluded.session_id, now = excluded.now, record = excluded.record",
+            params,
+        )
+        for dialog in record["dialogs"]:
+            self._q(
+                "INSERT INTO leg_dialogs (dialog, leg) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                [dialog, key],
+            )
+        for agent in record["agents"].values():
+            self._q(
+                "INSERT INTO leg_agents (agent, leg) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                [agent, key],
+            )
+
+    def delete_leg(self, key: str) -> None:
+        self._q("DELETE FROM leg_dialogs WHERE leg = ?", [key])
+        self._q("DELETE FROM leg_agents WHERE leg = ?", [key])
+        self._q("DELETE FROM legs WHERE key = ?", [key])
+
+    def live_legs(self) -> int:
+        return int(self._q("SELECT COUNT(*) FROM legs")[0][0])
+
+    def legs_by_state(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for (record,) in self._q("SELECT record FROM legs"):
+            call = json.loads(record)["machine"]["call"]
+            out[call] = out.get(call, 0) + 1
+        return out
+
+    # --- presence, tombstones ---------------------------------------------------------
+
+    def presence(self, agents: Iterable[str]) -> dict[str, bool]:
+        agents = sorted(set(agents))
+        if not agents:
+            return {}
+        rows = self._q(
+            f"SELECT agent, up FROM presence WHERE agent IN ({self._in(len(agents))})", agents
+        )
+        return {r[0]: bool(r[1]) for r in rows}
+
+    def set_presence(self, agent: str, up: bool, at: int) -> None:
+        self._q(
+            "INSERT INTO presence (agent, up, at) VALUES (?, ?, ?) ON CONFLICT (agent)"
+            " DO UPDATE SET up = excluded.up, at = excluded.at",
+            [agent, up, at],
+        )
+
+    def tombstones(self, dialogs: Sequence[str], since: int) -> list[tuple[int, str]]:
+        rows = self._q(
+            f"SELECT at, dialog FROM tombstones WHERE dialog IN ({self._in(len(dialogs))})"
+            " AND at >= ?",
+            [*dialogs, since],
+        )
+        return sorted((int(r[0]), r[1]) for r in rows)
+
+    def bury(self, dialogs: Iterable[str], at: int) -> None:
+        for dialog in dialogs:
+            self._q(
+                "INSERT INTO tombstones (dialog, at) VALUES (?, ?) ON CONFLICT (dialog)"
+                " DO UPDATE SET at = excluded.at",
+                [dialog, at],
+            )
+
+    # --- sessions ---------------------------------------------------------------------
+
+    def sessions_matching(
+        self, *, session_id: str | None, dialog_id: str | None, ani: str | None, ended_since: int
+    ) -> list[SessionRow]:
+        """Active sessions, and those ended since ``ended_since``, that any of
+        the keys names, in the order they started."""
+        rows = self._q(
+            "SELECT record, ended_at FROM sessions WHERE (id = ? OR dialog_id = ? OR ani = ?)"
+            " AND (ended_at IS NULL OR ended_at >= ?) ORDER BY seq",
+            [session_id, dialog_id, ani, ended_since],
+        )
+        return [SessionRow(json.loads(r[0]), None if r[1] is None else int(r[1])) for r in rows]
+
+    def session(self, session_id: str) -> SessionRow | None:
+        rows = self._q(
+            "SELECT record, ended_at FROM sessions WHERE id = ?" + self._d.for_update, [session_id]
+        )
+        if not rows:
+            return None
+        return SessionRow(json.loads(rows[0][0]), None if rows[0][1] is None else int(rows[0][1]))
+
+    def add_session(self, record: dict[str, Any], ani: str | None) -> None:
+        self._q(
+            "INSERT INTO sessions (id, dialog_id, ani, ended_at, record) VALUES (?, ?, ?, NULL, ?)",
+            [record["id"], record["dialog_id"], ani, json.dumps(record)],
+        )
+
+    def end_session(self, session_id: str, at: int) -> None:
+        self._q("UPDATE sessions SET ended_at = ? WHERE id = ?", [at, session_id])
+
+    # --- inbox, outbox ----------------------------------------------------------------
+
+    def inbox(self, input_id: str) -> dict[str, Any] | None:
+        rows = self._q("SELECT answer FROM inbox WHERE id = ?", [input_id])
+        return None if not rows else json.loads(rows[0][0])
+
+    def remember(self, input_id: str, at: int, answer: dict[str, Any]) -> None:
+        self._q(
+            "INSERT INTO inbox (id, at, answer) VALUES (?, ?, ?)",
+            [input_id, at, json.dumps(answer, separators=(",", ":"))],
+        )
+
+    def append(self, events: Sequence[NewEvent]) -> None:
+        for e in events:
+            self._q(
+                "INSERT INTO outbox (part, conversation, leg, version, idx, event_id, body)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [e.partition, e.conversation, e.leg, e.version, e.index, e.event_id, e.body],
+            )
+
+    def pending(self, partitions: Sequence[int] | None, limit: int) -> list[OutboxRow]:
+        """The oldest outbox rows (of ``partitions``, or all), in commit order per leg."""
+        where = "" if partitions is None else f" WHERE part IN ({self._in(len(partitions))})"
+        rows = self._q(
+            "SELECT seq, part, conversation, leg, version, idx, event_id, body FROM outbox"
+            + where
+            + " ORDER BY seq LIMIT ?",
+            [*(partitions or ()), limit],
+        )
+        return [
+            OutboxRow(int(r[0]), int(r[1]), r[2], r[3], int(r[4]), int(r[5]), r[6], r[7])
+            for r in rows
+        ]
+
+    def delete_sent(self, seqs: Sequence[int]) -> None:
+        if seqs:
+            self._q(f"DELETE FROM outbox WHERE seq IN ({self._in(len(seqs))})", seqs)
+
+    def outbox_depth(self) -> int:
+        return int(self._q("SELECT COUNT(*) FROM outbox")[0][0])
+
+    def forget_before(
+        self, inbox_before: int, tombstones_before: int, sessions_before: int
+    ) -> None:
+        """Drop inbox entries, tombstones and ended sessions past their horizons."""
+        self._q("DELETE FROM inbox WHERE at < ?", [inbox_before])
+        self._q("DELETE FROM tombstones WHERE at < ?", [tombstones_before])
+        self._q(
+            "DELETE FROM sessions WHERE ended_at IS NOT NULL AND ended_at < ?", [sessions_before]
+        )
+
+
+class Store:
+    """A database holding a durable CCM. Subclasses connect; this class runs
+    the transaction, retrying it when :class:`Retry` asks."""
+
+    dialect: Dialect
+    #: Retries of one transaction after :class:`Retry` or a deadlock.
+    ATTEMPTS = 20
+
+    def transaction(self) -> Any:
+        """A context manager yielding a :class:`Tx`; commits on a clean exit."""
+        return self._transaction()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Tx]:  # pragma: no cover - each store has its own
+        raise NotImplementedError
+        yield
+
+    def lock(self, cur: Cursor, names: Sequence[str]) -> None:
+        """Hold advisory locks on ``names`` until the commit (a no-op where the
+        database holds one writer at a time)."""
+
+    def run(self, work: Any) -> Any:
+        """Run ``work(tx)`` in a transaction, again from the start if it raises
+        :class:`Retry` (or the database reports a deadlock)."""
+        for _ in range(self.ATTEMPTS):
+            try:
+                with self.transaction() as tx:
+                    return work(tx)
+            except Retry:
+                continue
+            except Exception as exc:
+                if not self.is_transient(exc):
+                    raise
+        raise StoreError(f"gave up after {self.ATTEMPTS} attempts: the legs kept moving")
+
+    def is_transient(self, exc: BaseException) -> bool:
+        """True for a database error after which the same transaction may simply be run again."""
+        return False
+
+    def close(self) -> None:
+        """Release the connection."""
+
+
+__all__ = [
+    "Dialect",
+    "LegRow",
+    "NewEvent",
+    "OutboxRow",
+    "Retry",
+    "SessionRow",
+    "Store",
+    "StoreError",
+    "Tx",
+]

@@ -1,0 +1,118 @@
+"""Shared for the durable tests: a generated stream of CCM inputs, applied to
+the in-memory :class:`CcmEngine` (the reference) and to a
+:class:`DurableCcm` on any store, with the time the test says.
+
+An input is a tuple: ``("recv", who, intent, dialog, reason)`` (a desk's CIM
+message), ``("up" | "down", agent)``, ``("end", session id)`` or
+``("tick",)``; each comes with the milliseconds that passed before it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import strategies as st
+
+from consultfsm.ccm import ChannelSession
+from consultfsm.ccm.engine import CcmEngine
+from consultfsm.core.errors import ConsultFsmError
+from consultfsm.core.states import CimReason
+from consultfsm.durable.engine import DurableCcm
+from consultfsm.durable.store import Store
+from consultfsm.wire.cim import CimCodec, MessageIntent
+
+CODEC = CimCodec("8000")
+ANI = "+923001234567"
+SESSIONS = (
+    ChannelSession("S1", "C1", ANI, "D0", "8000", agents=frozenset({"1001"})),
+    ChannelSession("S2", "C2", "+923009999999", "D9"),
+)
+A, B, B2 = ("1001", "7001"), ("1002", "7002"), ("1003", "7003")  # (agent, extension)
+INTENTS = (MessageIntent.CALL_LEG_STARTED, MessageIntent.CALL_LEG_ENDED,
+           MessageIntent.CALL_HOLD, MessageIntent.CALL_RESUME)  # fmt: skip
+
+
+def message(who: tuple[str, str], intent: MessageIntent, at: int, dialog: str,
+            reason: CimReason | None = None) -> str:  # fmt: skip
+    """A desk's message, as the JSON text it POSTs."""
+    role = "CONSULTING" if who == A else "CONSULTED"
+    if intent is MessageIntent.CALL_LEG_ENDED and reason is None:
+        reason = CimReason.CONSULT_ENDED
+    if intent is not MessageIntent.CALL_LEG_ENDED:
+        reason = None
+    return CODEC.dumps(CODEC.agent_message(
+        leg=f"{who[1]}:{who[0]}:{dialog}", at=at, intent=intent, agent=who[0], customer=ANI,
+        call_id=dialog, reason=reason, consult_role=role,
+    ))  # fmt: skip
+
+
+_recv = st.tuples(st.just("recv"), st.sampled_from([A, B, B2]), st.sampled_from(INTENTS),
+                  st.sampled_from(["D1", "D2"]),
+                  st.sampled_from([None, CimReason.CONSULT_ENDED, CimReason.CONSULT_TRANSFER]))  # fmt: skip
+_presence = st.tuples(st.sampled_from(["up", "down"]), st.sampled_from([a for a, _ in (A, B, B2)]))
+_input = st.one_of(_recv, _recv, _presence, st.tuples(st.just("end"), st.just("S1")),
+                   st.tuples(st.just("tick")))  # fmt: skip
+#: (ms that passed, input): the gaps cross the CCM's short waits and, now and
+#: then, the ten-minute away deadline.
+inputs = st.lists(
+    st.tuples(st.one_of(st.integers(0, 3_000), st.just(700_000)), _input), max_size=25
+)
+
+
+def reference() -> CcmEngine:
+    ccm = CcmEngine(CODEC)
+    for s in SESSIONS:
+        ccm.start_session(s, 0)
+    return ccm
+
+
+class Clocked:
+    """A durable CCM whose clock the test sets (``t``)."""
+
+    def __init__(self, store: Store) -> None:
+        self.t = 0
+        self.ccm = DurableCcm(store, CODEC, clock=lambda tx: self.t)
+        for s in SESSIONS:
+            self.ccm.start_session(s)
+
+
+def apply_reference(ccm: CcmEngine, item: tuple[Any, ...], at: int) -> tuple[list[str], str | None]:
+    """The JSON the engine publishes for one input (its due deadlines first),
+    and the name of the error it raised, if it refused the input."""
+    out = [p.json for p in ccm.handle_timers(at)]
+    try:
+        kind = item[0]
+        if kind == "recv":
+            out += [p.json for p in ccm.receive(message(item[1], item[2], at, item[3], item[4]),
+                                                at).published]  # fmt: skip
+        elif kind in ("up", "down"):
+            out += [p.json for p in (ccm.desk_up if kind == "up" else ccm.desk_down)(item[1], at)]
+        elif kind == "end":
+            out += [p.json for p in ccm.end_session(item[1], at)]
+    except ConsultFsmError as exc:
+        return out, type(exc).__name__
+    return out, None
+
+
+def apply_durable(world: Clocked, item: tuple[Any, ...], at: int) -> tuple[list[str], str | None]:
+    """The same for the durable CCM: sweep what is due, take the input, and
+    read what the outbox got (then empty it, as a relay would)."""
+    world.t = at
+    ccm = world.ccm
+    while ccm.sweep(limit=1_000):
+        pass
+    error = None
+    try:
+        kind = item[0]
+        if kind == "recv":
+            ccm.receive(message(item[1], item[2], at, item[3], item[4]))
+        elif kind in ("up", "down"):
+            (ccm.desk_up if kind == "up" else ccm.desk_down)(item[1])
+        elif kind == "end":  # each end a new input (the same id again is its retry)
+            ccm.end_session(item[1], input_id=f"end:{at}:{id(item)}")
+    except ConsultFsmError as exc:
+        error = type(exc).__name__
+    with ccm.store.transaction() as tx:
+        rows = tx.pending(None, 10_000)
+        tx.delete_sent([r.seq for r in rows])
+    return [r.body for r in rows], error
