@@ -9,6 +9,7 @@ message), ``("up" | "down", agent)``, ``("end", session id)`` or
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from hypothesis import strategies as st
@@ -22,6 +23,8 @@ from consultfsm.durable.store import Store
 from consultfsm.wire.cim import CimCodec, MessageIntent
 
 CODEC = CimCodec("8000")
+#: The commit points issue 14 names, in the order an input passes them.
+POINTS_IN_ORDER = ("before_lock", "after_apply", "after_outbox", "before_commit", "after_commit")
 ANI = "+923001234567"
 SESSIONS = (
     ChannelSession("S1", "C1", ANI, "D0", "8000", agents=frozenset({"1001"})),
@@ -46,9 +49,9 @@ def message(who: tuple[str, str], intent: MessageIntent, at: int, dialog: str,
     ))  # fmt: skip
 
 
+_reasons = st.sampled_from([None, CimReason.CONSULT_ENDED, CimReason.CONSULT_TRANSFER])
 _recv = st.tuples(st.just("recv"), st.sampled_from([A, B, B2]), st.sampled_from(INTENTS),
-                  st.sampled_from(["D1", "D2"]),
-                  st.sampled_from([None, CimReason.CONSULT_ENDED, CimReason.CONSULT_TRANSFER]))  # fmt: skip
+                  st.sampled_from(["D1", "D2"]), _reasons)  # fmt: skip
 _presence = st.tuples(st.sampled_from(["up", "down"]), st.sampled_from([a for a, _ in (A, B, B2)]))
 _input = st.one_of(_recv, _recv, _presence, st.tuples(st.just("end"), st.just("S1")),
                    st.tuples(st.just("tick")))  # fmt: skip
@@ -57,6 +60,9 @@ _input = st.one_of(_recv, _recv, _presence, st.tuples(st.just("end"), st.just("S
 inputs = st.lists(
     st.tuples(st.one_of(st.integers(0, 3_000), st.just(700_000)), _input), max_size=25
 )
+
+
+Said = tuple[list[str], str | None]  # what was published, and the error's name if refused
 
 
 def reference() -> CcmEngine:
@@ -76,7 +82,7 @@ class Clocked:
             self.ccm.start_session(s)
 
 
-def apply_reference(ccm: CcmEngine, item: tuple[Any, ...], at: int) -> tuple[list[str], str | None]:
+def apply_reference(ccm: CcmEngine, item: tuple[Any, ...], at: int) -> Said:
     """The JSON the engine publishes for one input (its due deadlines first),
     and the name of the error it raised, if it refused the input."""
     out = [p.json for p in ccm.handle_timers(at)]
@@ -94,24 +100,42 @@ def apply_reference(ccm: CcmEngine, item: tuple[Any, ...], at: int) -> tuple[lis
     return out, None
 
 
-def apply_durable(world: Clocked, item: tuple[Any, ...], at: int) -> tuple[list[str], str | None]:
+def send(ccm: DurableCcm, item: tuple[Any, ...], at: int, n: int) -> None:
+    """Hand input number ``n`` to the durable CCM, with an id its retry keeps."""
+    kind = item[0]
+    if kind == "recv":
+        ccm.receive(message(item[1], item[2], at, item[3], item[4]))
+    elif kind in ("up", "down"):
+        (ccm.desk_up if kind == "up" else ccm.desk_down)(item[1], input_id=f"in:{n}")
+    elif kind == "end":
+        ccm.end_session(item[1], input_id=f"in:{n}")
+
+
+class Crash(BaseException):
+    """A worker dying at a commit point (nothing catches it on the way out)."""
+
+
+def apply_durable(world: Clocked, item: tuple[Any, ...], at: int, n: int = 0,
+                  restart: Callable[[], None] | None = None) -> Said:  # fmt: skip
     """The same for the durable CCM: sweep what is due, take the input, and
-    read what the outbox got (then empty it, as a relay would)."""
+    read what the outbox got (then empty it, as a relay would). When a
+    :class:`Crash` stops a worker, ``restart`` brings one up and the client
+    sends the same input again, as a desk retries an unanswered POST."""
     world.t = at
-    ccm = world.ccm
-    while ccm.sweep(limit=1_000):
-        pass
     error = None
-    try:
-        kind = item[0]
-        if kind == "recv":
-            ccm.receive(message(item[1], item[2], at, item[3], item[4]))
-        elif kind in ("up", "down"):
-            (ccm.desk_up if kind == "up" else ccm.desk_down)(item[1])
-        elif kind == "end":  # each end a new input (the same id again is its retry)
-            ccm.end_session(item[1], input_id=f"end:{at}:{id(item)}")
-    except ConsultFsmError as exc:
-        error = type(exc).__name__
+    while True:
+        try:
+            while world.ccm.sweep(limit=1_000):
+                pass
+            send(world.ccm, item, at, n)
+        except ConsultFsmError as exc:
+            error = type(exc).__name__
+        except Crash:
+            assert restart is not None
+            restart()
+            continue
+        break
+    ccm = world.ccm
     with ccm.store.transaction() as tx:
         rows = tx.pending(None, 10_000)
         tx.delete_sent([r.seq for r in rows])

@@ -51,6 +51,7 @@ from consultfsm.ccm.sessions import SessionIndex
 from consultfsm.core.errors import ConfigError
 from consultfsm.wire.cim import CimCodec, CimMessage, parse_message
 
+from .faults import Faults
 from .store import LegRow, NewEvent, SessionRow, Store, Tx
 
 T = TypeVar("T")
@@ -138,6 +139,7 @@ class DurableCcm:
         ended_session_ms: int = DEFAULT_ENDED_SESSION_MS,
         partitions: int = DEFAULT_PARTITIONS,
         clock: Callable[[Tx], int] | None = None,
+        faults: Faults | None = None,
     ) -> None:
         if not isinstance(store, Store):
             raise ConfigError("store", f"must be a Store, got {type(store).__name__}")
@@ -150,6 +152,7 @@ class DurableCcm:
         self.tombstone_ms = tombstone_ms
         self.ended_session_ms = ended_session_ms
         self.partitions = partitions
+        self.faults = Faults.from_env() if faults is None else faults
         # The engine's clock (ms since the codec's epoch) from the database's.
         self._clock = clock or (lambda tx: tx.clock_ms() - codec.epoch_ms)
         # Checks the arguments once, now, as an engine does.
@@ -249,6 +252,7 @@ class DurableCcm:
         worker holds; one answer per leg stepped (empty when none was due)."""
 
         def work(tx: Tx) -> list[Answer]:
+            self.faults.reached("before_lock")
             now = self._clock(tx)
             legs = tx.due_legs(now, limit)
             if not legs:
@@ -257,6 +261,7 @@ class DurableCcm:
             at = max(now, engine.now)
             out = engine.handle_timers(at)
             answer = self._commit(tx, engine, legs, Outcome(None, None, out), at)
+            self.faults.reached("before_commit")
             return [
                 attrs.evolve(
                     answer, leg=row.key, sent=tuple(s for s in answer.sent if s.leg == row.key)
@@ -265,6 +270,8 @@ class DurableCcm:
             ]
 
         result: list[Answer] = self.store.run(work)
+        if result:
+            self.faults.reached("after_commit")
         return result
 
     def next_deadline(self) -> int | None:
@@ -303,6 +310,7 @@ class DurableCcm:
 
     def _run(self, input_id: str | None, work: Callable[[Tx], Answer]) -> Answer:
         def once(tx: Tx) -> Answer:
+            self.faults.reached("before_lock")
             if input_id is not None:
                 seen = tx.inbox(input_id)
                 if seen is not None:
@@ -310,9 +318,11 @@ class DurableCcm:
             answer = work(tx)
             if input_id is not None:
                 tx.remember(input_id, answer.at, answer.to_dict())
+            self.faults.reached("before_commit")
             return answer
 
         result: Answer = self.store.run(once)
+        self.faults.reached("after_commit")
         return result
 
     def _engine(
@@ -351,6 +361,7 @@ class DurableCcm:
         buried: Sequence[str] = (),
     ) -> Answer:
         """Write back what the input changed, and the outbox rows, in ``tx``."""
+        self.faults.reached("after_apply")
         after = engine.snapshot()
         before = {row.key: row for row in legs}
         now_live = {rec["machine"]["leg"]: rec for rec in after["legs"]}
@@ -388,6 +399,7 @@ class DurableCcm:
                 )
             )
         tx.append(events)
+        self.faults.reached("after_outbox")
         # An input that is no report (presence, a session) was applied.
         disposition = "applied" if outcome.disposition is None else outcome.disposition.value
         return Answer(
