@@ -29,8 +29,9 @@ from durable_world import (
     message,
     reference,
 )
-from hypothesis import event, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from stores import BACKENDS, Backend
 
 from consultfsm.durable.engine import DurableCcm
 from consultfsm.durable.faults import POINTS, Faults
@@ -40,23 +41,36 @@ from consultfsm.wire.cim import MessageIntent
 STARTED = MessageIntent.CALL_LEG_STARTED
 
 
-@settings(max_examples=150, deadline=None)
-@given(inputs)
-def test_the_durable_ccm_publishes_what_the_engine_publishes(script: list[Any]) -> None:
-    ref, world = reference(), Clocked(SqliteStore(":memory:"))
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Backend:
+    return Backend(request.param, tmp_path_factory.mktemp("db"))
+
+
+def _one_db_each(examples: int) -> settings:
+    # The fixture gives a factory: each example opens its own database.
+    return settings(max_examples=examples, deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+
+
+@_one_db_each(150)
+@given(script=inputs)
+def test_the_durable_ccm_publishes_what_the_engine_publishes(
+    script: list[Any], backend: Backend
+) -> None:
+    ref, world = reference(), Clocked(backend.open(backend.new()))
     at = 0
     for n, (gap, item) in enumerate(script):
         at += gap
         assert apply_durable(world, item, at, n) == apply_reference(ref, item, at), item
 
 
-@settings(max_examples=60, deadline=None)
+@_one_db_each(60)
 @given(script=inputs, point=st.sampled_from(POINTS), hit=st.integers(1, 6))
 def test_a_crash_at_any_commit_point_then_a_retry_publishes_exactly_once(
-    script: list[Any], point: str, hit: int, tmp_path_factory: pytest.TempPathFactory
+    script: list[Any], point: str, hit: int, backend: Backend
 ) -> None:
-    path = tmp_path_factory.mktemp("crash") / "ccm.db"
-    world = Clocked(SqliteStore(path))
+    path = backend.new()
+    world = Clocked(backend.open(path))
     crashes = []
 
     def crash(where: str) -> None:
@@ -67,7 +81,7 @@ def test_a_crash_at_any_commit_point_then_a_retry_publishes_exactly_once(
 
     def restart() -> None:  # a new worker on the same file, the old one's connection gone
         world.ccm.store.close()
-        world.ccm = DurableCcm(SqliteStore(path), CODEC, clock=lambda tx: world.t,
+        world.ccm = DurableCcm(backend.open(path), CODEC, clock=lambda tx: world.t,
                                faults=Faults())  # fmt: skip
 
     ref, at = reference(), 0
@@ -82,8 +96,8 @@ def test_the_commit_points_are_the_ones_the_issue_names_in_order() -> None:
     assert POINTS == POINTS_IN_ORDER
 
 
-def test_a_retried_desk_down_after_a_later_desk_up_is_not_applied_again() -> None:
-    world = Clocked(SqliteStore(":memory:"))
+def test_a_retried_desk_down_after_a_later_desk_up_is_not_applied_again(backend: Backend) -> None:
+    world = Clocked(backend.open(backend.new()))
     ccm = world.ccm
     world.t = 100
     ccm.receive(message(B, STARTED, 100, "D1"))
@@ -100,9 +114,9 @@ def test_a_retried_desk_down_after_a_later_desk_up_is_not_applied_again() -> Non
     assert row.record["machine"]["desk_b"] == "up"
 
 
-def test_a_deadline_fires_once_after_a_restart_and_never_early(tmp_path: Path) -> None:
-    path = tmp_path / "ccm.db"
-    world = Clocked(SqliteStore(path))
+def test_a_deadline_fires_once_after_a_restart_and_never_early(backend: Backend) -> None:
+    path = backend.new()
+    world = Clocked(backend.open(path))
     world.t = 1_000
     a = ("1001", "7001")
     world.ccm.receive(message(a, STARTED, 1_000, "D1"))  # A's start waits for B's
@@ -113,7 +127,7 @@ def test_a_deadline_fires_once_after_a_restart_and_never_early(tmp_path: Path) -
     world.ccm.store.close()
     later = Clocked.__new__(Clocked)
     later.t = deadline + 5_000  # a worker that came up late
-    later.ccm = DurableCcm(SqliteStore(path), CODEC, clock=lambda tx: later.t)
+    later.ccm = DurableCcm(backend.open(path), CODEC, clock=lambda tx: later.t)
     (answer,) = later.ccm.sweep()
     assert [s.intent for s in answer.sent] == ["CALL_LEG_STARTED"]
     assert later.ccm.sweep() == []  # once
