@@ -1,6 +1,7 @@
-"""The stores the durable tests run on: SQLite always, PostgreSQL when
-``CONSULTFSM_TEST_POSTGRES`` names a server (``.ci/run`` starts one and sets
-it). Without it the PostgreSQL tests skip, saying so, except under CI, where
+"""The stores and the broker the durable tests run on: SQLite always,
+PostgreSQL when ``CONSULTFSM_TEST_POSTGRES`` names a server, ActiveMQ when
+``CONSULTFSM_TEST_STOMP`` names one (``.ci/run`` starts both and sets them).
+Without them those tests skip, saying so, except under CI, where
 a missing server is a failure: CI must never pass by skipping them."""
 
 from __future__ import annotations
@@ -15,18 +16,26 @@ import pytest
 from consultfsm.durable.store import Store
 
 DSN = os.environ.get("CONSULTFSM_TEST_POSTGRES", "")
+BROKER = os.environ.get("CONSULTFSM_TEST_STOMP", "")
 BACKENDS = ("sqlite", "postgresql")
+
+
+def _need(value: str, variable: str, what: str, example: str) -> str:
+    if not value:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI=true but {variable} is not set: .ci/run starts {what}")
+        pytest.skip(f"no {what}: set {variable}={example} (.ci/run does)")
+    return value
 
 
 def need_postgres() -> str:
     """The test server's DSN, or skip (fail under CI) without one."""
-    if not DSN:
-        if os.environ.get("CI"):
-            pytest.fail(
-                "CI=true but CONSULTFSM_TEST_POSTGRES is not set: .ci/run starts the server"
-            )
-        pytest.skip("no PostgreSQL: set CONSULTFSM_TEST_POSTGRES=postgresql://... (.ci/run does)")
-    return DSN
+    return _need(DSN, "CONSULTFSM_TEST_POSTGRES", "PostgreSQL", "postgresql://...")
+
+
+def need_broker() -> str:
+    """The test broker's ``stomp://`` address, or skip (fail under CI) without one."""
+    return _need(BROKER, "CONSULTFSM_TEST_STOMP", "ActiveMQ", "stomp://127.0.0.1:61613")
 
 
 class Backend:

@@ -20,6 +20,7 @@ transaction; the input that met it is run again from the start.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -104,4 +105,51 @@ class PostgresStore(Store):
             self._conn = None
 
 
-__all__ = ["PostgresStore"]
+__all__ = ["PostgresStore"]  # and AdvisoryLease, below
+
+
+#: The advisory-lock class of outbox partitions (the first key of the pair).
+_PARTITION_LOCKS = 0x72656C79  # "rely"
+
+
+class AdvisoryLease:
+    """Outbox partitions held through session advisory locks on a connection
+    of their own: PostgreSQL releases them when that connection dies (the
+    relay crashed, or was killed), and another relay's next :meth:`held`
+    takes them. ``most`` caps how many one relay takes, so relays can share."""
+
+    def __init__(self, dsn: str, partitions: int, *, most: int | None = None) -> None:
+        self.dsn = dsn
+        self.partitions = partitions
+        self.most = partitions if most is None else most
+        self._conn: psycopg.Connection[Any] | None = None
+        self._held: list[int] = []
+        self._next_try = 0.0
+
+    def held(self) -> list[int]:
+        try:
+            if self._conn is None or self._conn.closed or self._conn.broken:
+                self._conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=5)
+                self._held, self._next_try = [], 0.0
+            if len(self._held) < self.most and time.monotonic() >= self._next_try:
+                # Free partitions are looked for at most once a second.
+                self._next_try = time.monotonic() + 1.0
+                for part in range(self.partitions):
+                    if len(self._held) >= self.most:
+                        break
+                    if part not in self._held and self._conn.execute(
+                        "SELECT pg_try_advisory_lock(%s, %s)", (_PARTITION_LOCKS, part)
+                    ).fetchone() == (True,):
+                        self._held.append(part)
+                self._held.sort()
+        except psycopg.OperationalError:
+            self._conn, self._held = None, []
+        return list(self._held)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn, self._held = None, []
+
+
+__all__ += ["AdvisoryLease"]

@@ -1,0 +1,140 @@
+"""The relay: the outbox, in commit order, to a sink; a row is deleted only
+once the sink confirmed it.
+
+So an event is never lost (it stays in the outbox until confirmed) and may be
+sent twice only when a relay dies between the confirmation and the delete;
+the copy carries the same ``id`` (and the same ``leg``/``version``/``index``),
+so a consumer that drops an id it has seen gets each event exactly once.
+
+Which relay sends which rows: each conversation is in one outbox partition
+(:func:`~consultfsm.durable.engine.partition_of`); a relay sends only the
+partitions it holds a :class:`Lease` on. On PostgreSQL a lease is a session
+advisory lock, which the server releases when the relay's connection dies, so
+another relay takes the partition over; with one process (SQLite) the one
+relay holds them all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from consultfsm.core.errors import ConsultFsmError
+
+from .store import OutboxRow, Store
+
+
+class SinkError(ConsultFsmError):
+    """The sink did not confirm every row; the relay keeps them and tries again."""
+
+
+class Sink(Protocol):
+    def publish(self, rows: Sequence[OutboxRow]) -> None:
+        """Send ``rows`` in order; return only when every one is confirmed,
+        raise :class:`SinkError` otherwise."""
+
+    def close(self) -> None: ...
+
+
+def envelope(row: OutboxRow) -> dict[str, Any]:
+    """What a local sink writes for one event: its ids beside the event."""
+    return {"id": row.event_id, "conversation": row.conversation, "leg": row.leg,
+            "version": row.version, "index": row.index, "event": json.loads(row.body)}  # fmt: skip
+
+
+class JsonlSink:
+    """Appends each event as one JSON line (:func:`envelope`) and fsyncs
+    before confirming: the embedded default's conversation topic."""
+
+    def __init__(self, path: str | Path | IO[str]) -> None:
+        if isinstance(path, (str, Path)):
+            self._file: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115 - held open
+            self._owned = True
+        else:
+            self._file, self._owned = path, False
+
+    def publish(self, rows: Sequence[OutboxRow]) -> None:
+        try:
+            for row in rows:
+                self._file.write(json.dumps(envelope(row), separators=(",", ":")) + "\n")
+            self._file.flush()
+            if self._owned:
+                os.fsync(self._file.fileno())
+        except OSError as exc:
+            raise SinkError(f"cannot write the events: {exc}") from exc
+
+    def close(self) -> None:
+        if self._owned:
+            self._file.close()
+
+
+class CallbackSink:
+    """Hands each row to ``callback``; a row is confirmed when it returns."""
+
+    def __init__(self, callback: Callable[[OutboxRow], None]) -> None:
+        self._callback = callback
+
+    def publish(self, rows: Sequence[OutboxRow]) -> None:
+        for row in rows:
+            self._callback(row)
+
+    def close(self) -> None:
+        pass
+
+
+class Lease(Protocol):
+    def held(self) -> Sequence[int] | None:
+        """The partitions this relay may send now (None: all of them)."""
+
+    def close(self) -> None: ...
+
+
+class WholeLease:
+    """Every partition: the one relay of a one-process store."""
+
+    def held(self) -> None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+class Relay:
+    """Moves outbox rows to a sink, ``batch`` at a time."""
+
+    def __init__(self, store: Store, sink: Sink, *, lease: Lease | None = None,
+                 batch: int = 200) -> None:  # fmt: skip
+        self.store = store
+        self.sink = sink
+        self.lease: Lease = WholeLease() if lease is None else lease
+        self.batch = batch
+        self.sent = 0  # rows confirmed and deleted, ever
+
+    def run_once(self) -> int:
+        """Send one batch; the number of rows sent (0: nothing to send, or no partition held)."""
+        held = self.lease.held()
+        if held is not None and not held:
+            return 0
+        with self.store.transaction() as tx:
+            rows = tx.pending(held, self.batch)
+        if not rows:
+            return 0
+        self.sink.publish(rows)
+        with self.store.transaction() as tx:
+            tx.delete_sent([r.seq for r in rows])
+        self.sent += len(rows)
+        return len(rows)
+
+    def drain(self) -> int:
+        """Send until the held partitions are empty; the number sent."""
+        total = 0
+        while n := self.run_once():
+            total += n
+        return total
+
+
+__all__ = ["CallbackSink", "JsonlSink", "Lease", "Relay", "Sink", "SinkError", "WholeLease",
+           "envelope"]  # fmt: skip

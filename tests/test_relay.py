@@ -1,0 +1,150 @@
+"""The relay: every outbox row reaches the sink, in order per leg, and is
+deleted only once confirmed; a failed or repeated send loses nothing and
+repeats only ids a consumer can drop. Run against a JSON Lines file, a
+callback, a real ActiveMQ over STOMP, and PostgreSQL's advisory locks."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from durable_world import B, Clocked, message
+from stores import Backend, need_broker, need_postgres
+
+from consultfsm.core.states import CimReason
+from consultfsm.durable.relay import CallbackSink, JsonlSink, Relay, SinkError
+from consultfsm.durable.sqlite import SqliteStore
+from consultfsm.durable.store import OutboxRow
+from consultfsm.wire.cim import MessageIntent
+
+STARTED, ENDED = MessageIntent.CALL_LEG_STARTED, MessageIntent.CALL_LEG_ENDED
+
+
+def _consults(world: Clocked, legs: int) -> list[str]:
+    """``legs`` consults that start and end; the event ids the CCM wrote, in order."""
+    ids = []
+    for n in range(legs):
+        world.t = 1_000 * (n + 1)
+        dialog = f"D{n}"
+        ids += [s.event_id for s in world.ccm.receive(message(B, STARTED, world.t, dialog)).sent]
+        world.t += 500
+        ids += [s.event_id for s in world.ccm.receive(
+            message(B, ENDED, world.t, dialog, CimReason.CONSULT_ENDED)).sent]  # fmt: skip
+    return ids
+
+
+def test_the_jsonl_sink_gets_every_event_once_with_its_ids(tmp_path: Path) -> None:
+    world = Clocked(SqliteStore(tmp_path / "ccm.db"))
+    ids = _consults(world, 5)
+    out = tmp_path / "topic.jsonl"
+    relay = Relay(world.ccm.store, JsonlSink(out), batch=3)
+    assert relay.drain() == len(ids) == 10
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["id"] for line in lines] == ids
+    assert all(line["event"]["id"] == line["id"] for line in lines)
+    assert [line["event"]["name"] for line in lines[:2]] == ["CALL_LEG_STARTED", "CALL_LEG_ENDED"]
+    assert [(line["leg"], line["version"], line["index"]) for line in lines[:2]] == [
+        ("D0", 1, 0), ("D0", 2, 0)]  # fmt: skip
+    with world.ccm.store.transaction() as tx:
+        assert tx.outbox_depth() == 0
+
+
+def test_a_sink_that_fails_keeps_the_rows_and_a_resend_repeats_only_known_ids(
+    tmp_path: Path,
+) -> None:
+    world = Clocked(SqliteStore(tmp_path / "ccm.db"))
+    ids = _consults(world, 4)
+    got: list[OutboxRow] = []
+
+    def flaky(row: OutboxRow) -> None:
+        got.append(row)
+        if len(got) == 3:
+            raise SinkError("the broker went away")  # after taking two
+
+    relay = Relay(world.ccm.store, CallbackSink(flaky), batch=4)
+    with pytest.raises(SinkError):
+        relay.run_once()
+    with world.ccm.store.transaction() as tx:
+        assert tx.outbox_depth() == len(ids)  # nothing deleted: nothing confirmed
+    relay.drain()
+    seen: list[str] = []
+    for row in got:  # a consumer dropping ids it has handled
+        if row.event_id not in seen:
+            seen.append(row.event_id)
+    assert seen == ids and len(got) > len(ids)
+
+
+def _consume(
+    url: str, destination: str, want: int, into: list[Any], ready: threading.Event
+) -> None:
+    import stomp
+
+    class Listener(stomp.ConnectionListener):  # type: ignore[misc]
+        def on_message(self, frame: Any) -> None:
+            into.append((frame.headers, frame.body))
+
+    host, port = url.removeprefix("stomp://").split(":")
+    conn = stomp.Connection([(host, int(port))])
+    conn.set_listener("", Listener())
+    conn.connect(wait=True)
+    conn.subscribe(destination, id="1", ack="auto")
+    ready.set()
+    deadline = time.monotonic() + 30
+    while len(into) < want and time.monotonic() < deadline:
+        time.sleep(0.05)
+    conn.disconnect()
+
+
+def test_activemq_gets_every_event_over_stomp_with_its_ids(tmp_path: Path) -> None:
+    from consultfsm.durable.stomp_sink import StompSink
+
+    url = need_broker()
+    world = Clocked(SqliteStore(tmp_path / "ccm.db"))
+    ids = _consults(world, 3)
+    queue = f"/queue/consultfsm-test-{uuid.uuid4().hex[:8]}"
+    sink = StompSink(url, destination=queue + ".{conversation}")
+    relay = Relay(world.ccm.store, sink, batch=2)
+    assert relay.drain() == len(ids)
+    sink.close()
+    got: list[Any] = []
+    ready = threading.Event()
+    _consume(url, f"{queue}.C1", len(ids), got, ready)
+    assert [h["event-id"] for h, _ in got] == ids
+    assert [json.loads(body)["id"] for _, body in got] == ids
+    assert {h["_AMQ_DUPL_ID"] == h["event-id"] for h, _ in got} == {True}
+    assert [(h["leg"], h["leg-version"], h["event-index"]) for h, _ in got][:2] == [
+        ("D0", "1", "0"), ("D0", "2", "0")]  # fmt: skip
+
+
+def test_a_broker_that_is_not_there_is_a_sink_error_and_keeps_the_rows(tmp_path: Path) -> None:
+    from consultfsm.durable.stomp_sink import StompSink
+
+    world = Clocked(SqliteStore(tmp_path / "ccm.db"))
+    _consults(world, 1)
+    relay = Relay(world.ccm.store, StompSink("stomp://127.0.0.1:9", timeout=2))
+    with pytest.raises(SinkError):
+        relay.run_once()
+    with world.ccm.store.transaction() as tx:
+        assert tx.outbox_depth() == 2
+
+
+def test_relays_share_partitions_through_advisory_locks_and_take_over_a_dead_ones(
+    tmp_path: Path,
+) -> None:
+    from consultfsm.durable.postgres import AdvisoryLease
+
+    need_postgres()
+    address = Backend("postgresql", tmp_path).new()
+    one, two = AdvisoryLease(address, 16, most=10), AdvisoryLease(address, 16, most=10)
+    first = one.held()
+    second = two.held()
+    assert len(first) == 10 and len(second) == 6 and not set(first) & set(second)
+    one.close()  # as a dead relay's connection closes
+    two._next_try = 0.0  # (it looks again at its next batch; here, now)
+    assert len(two.held()) == 10
+    two.close()
