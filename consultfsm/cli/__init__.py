@@ -1,4 +1,4 @@
-"""The ``consultfsm`` command line: ``cases``, ``replay``, ``check``, ``diagram``.
+"""The ``consultfsm`` command line: ``cases``, ``replay``, ``check``, ``diagram``, ``serve``.
 
 The top layer: it parses arguments, prints, and maps outcomes to exit
 statuses; what it runs lives below.
@@ -13,10 +13,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import cases, check, diagram, replay
+from . import cases, check, diagram, replay, serve
 
 #: The subcommands, in the order ``--help`` lists them.
-COMMANDS = (cases, replay, check, diagram)
+COMMANDS = (cases, replay, check, diagram, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

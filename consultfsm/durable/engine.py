@@ -68,6 +68,7 @@ class Sent:
     intent: str
     source: str
     reason: str | None
+    conversation: str
 
 
 @attrs.frozen(slots=True)
@@ -82,6 +83,7 @@ class Answer:
     sent: tuple[Sent, ...] = ()
     at: int = 0
     replayed: bool = False
+    due: int | None = None  # the deadline a sweep fired (its lag is at - due)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -264,7 +266,10 @@ class DurableCcm:
             self.faults.reached("before_commit")
             return [
                 attrs.evolve(
-                    answer, leg=row.key, sent=tuple(s for s in answer.sent if s.leg == row.key)
+                    answer,
+                    leg=row.key,
+                    sent=tuple(s for s in answer.sent if s.leg == row.key),
+                    due=row.record["machine"]["deadline"],
                 )
                 for row in legs
             ]
@@ -408,7 +413,8 @@ class DurableCcm:
 
 
 def _sent(pub: Published) -> Sent:
-    return Sent(pub.event.id, pub.leg, pub.intent.value, pub.source.value, pub.reason)
+    return Sent(pub.event.id, pub.leg, pub.intent.value, pub.source.value, pub.reason,
+                pub.event.conversation_id)  # fmt: skip
 
 
 def _record(session: ChannelSession) -> dict[str, Any]:

@@ -92,7 +92,8 @@ def schema(integer: str, serial: str) -> tuple[str, ...]:
     i = integer
     return (
         f"CREATE TABLE IF NOT EXISTS legs (key TEXT PRIMARY KEY, version {i} NOT NULL,"
-        f" deadline {i}, session_id TEXT NOT NULL, now {i} NOT NULL, record TEXT NOT NULL)",
+        f" call TEXT NOT NULL, deadline {i}, session_id TEXT NOT NULL, now {i} NOT NULL,"
+        f" record TEXT NOT NULL)",
         "CREATE INDEX IF NOT EXISTS legs_deadline ON legs (deadline) WHERE deadline IS NOT NULL",
         "CREATE INDEX IF NOT EXISTS legs_session ON legs (session_id)",
         "CREATE TABLE IF NOT EXISTS leg_dialogs (dialog TEXT PRIMARY KEY, leg TEXT NOT NULL)",
@@ -213,15 +214,16 @@ class Tx:
         params = [
             key,
             version,
+            machine["call"],
             machine["deadline"],
             record["session"]["id"],
             machine["now"],
             json.dumps(record, separators=(",", ":")),
         ]
         self._q(
-            "INSERT INTO legs (key, version, deadline, session_id, now, record)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET"
-            " version = excluded.version, deadline = excluded.deadline,"
+            "INSERT INTO legs (key, version, call, deadline, session_id, now, record)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET"
+            " version = excluded.version, call = excluded.call, deadline = excluded.deadline,"
             " session_id = excluded.session_id, now = excluded.now, record = excluded.record",
             params,
         )
@@ -245,11 +247,8 @@ class Tx:
         return int(self._q("SELECT COUNT(*) FROM legs")[0][0])
 
     def legs_by_state(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for (record,) in self._q("SELECT record FROM legs"):
-            call = json.loads(record)["machine"]["call"]
-            out[call] = out.get(call, 0) + 1
-        return out
+        """Live legs by the CCM machine's call state."""
+        return {r[0]: int(r[1]) for r in self._q("SELECT call, COUNT(*) FROM legs GROUP BY call")}
 
     # --- presence, tombstones ---------------------------------------------------------
 

@@ -1,0 +1,156 @@
+"""``consultfsm serve``: run the CCM as an HTTP service on a durable store.
+
+With no options it runs embedded: a SQLite file, events appended to a JSON
+Lines file. ``--database postgresql://...`` and ``--broker stomp://...``
+switch to the distributed setup: start as many workers as needed on the same
+database; each sweeps deadlines and relays its share of the outbox.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+EPILOG = """\
+endpoints: POST /message/receive, POST /desk/{agent}/up|down, POST /sessions,
+POST /sessions/{id}/end, GET /health, GET /ready, GET /metrics
+(see docs/deployment.md).
+
+exit status:
+  on SIGINT or SIGTERM it finishes the requests under way, stops its loops
+  and exits by that signal (status 130 or 143 in a shell)
+  2  usage error, or the store or the broker could not be opened
+"""
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="run the CCM as an HTTP service on a durable store",
+        description=__doc__,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--database",
+        default="consultfsm.db",
+        metavar="PATH|URL",
+        help="a SQLite file (default %(default)s) or postgresql://user@host/db",
+    )
+    p.add_argument(
+        "--broker",
+        metavar="URL",
+        help="stomp://host:port of ActiveMQ; without it events go to --events",
+    )
+    p.add_argument(
+        "--events",
+        default="consultfsm-events.jsonl",
+        metavar="FILE",
+        help="the JSON Lines file events go to without a broker (default %(default)s)",
+    )
+    p.add_argument(
+        "--destination",
+        default=None,
+        metavar="TEMPLATE",
+        help="the STOMP destination, {conversation} filled in "
+        "(default /topic/conversation.{conversation})",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
+    p.add_argument("--port", type=int, default=8080, help="port (default %(default)s)")
+    p.add_argument(
+        "--service-identifier",
+        default="8000",
+        metavar="DN",
+        help="the channel's service identifier for events (default %(default)s)",
+    )
+    p.add_argument(
+        "--partitions",
+        type=int,
+        default=16,
+        help="outbox partitions (the same on every worker; default %(default)s)",
+    )
+    p.add_argument(
+        "--relay-share",
+        type=int,
+        default=None,
+        metavar="N",
+        help="the most partitions this worker's relay takes (default: all free ones)",
+    )
+    p.add_argument("--no-relay", action="store_true", help="do not publish from this worker")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from consultfsm.service.app import create_app
+        from consultfsm.service.worker import structured_logs
+    except ImportError as exc:
+        print(
+            f"consultfsm serve: needs the serve extra (pip install 'consultfsm[serve]'): {exc}",
+            file=sys.stderr,
+        )
+        return 2
+    from consultfsm.core.errors import ConsultFsmError
+
+    try:
+        worker = build_worker(args)
+    except (ConsultFsmError, ImportError, OSError) as exc:
+        print(f"consultfsm serve: {exc}", file=sys.stderr)
+        return 2
+    import logging
+
+    structured_logs(getattr(logging, args.log_level.upper()))
+    where = "PostgreSQL" if args.database.startswith("postgresql") else f"SQLite {args.database}"
+    to = args.broker or args.events
+    print(
+        f"consultfsm serve: http://{args.host}:{args.port} on {where}, events to {to}",
+        file=sys.stderr,
+        flush=True,
+    )
+    config = uvicorn.Config(
+        create_app(worker),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=False,
+    )
+    uvicorn.Server(config).run()
+    worker.ccm.store.close()
+    return 0
+
+
+def build_worker(args: argparse.Namespace) -> Any:
+    """The worker the options describe (the store and the sink opened)."""
+    from consultfsm.durable.engine import DurableCcm
+    from consultfsm.durable.relay import JsonlSink, Lease, Relay, Sink
+    from consultfsm.durable.store import Store
+    from consultfsm.service.worker import Worker
+    from consultfsm.wire.cim import CimCodec
+
+    store: Store
+    lease: Lease | None = None
+    if args.database.startswith(("postgresql://", "postgres://")):
+        from consultfsm.durable.postgres import AdvisoryLease, PostgresStore
+
+        store = PostgresStore(args.database)
+        lease = AdvisoryLease(args.database, args.partitions, most=args.relay_share)
+    else:
+        from consultfsm.durable.sqlite import SqliteStore
+
+        store = SqliteStore(args.database)
+    ccm = DurableCcm(store, CimCodec(args.service_identifier), partitions=args.partitions)
+    relay = None
+    if not args.no_relay:
+        sink: Sink
+        if args.broker:
+            from consultfsm.durable.stomp_sink import DEFAULT_DESTINATION, StompSink
+
+            sink = StompSink(args.broker, destination=args.destination or DEFAULT_DESTINATION)
+        else:
+            sink = JsonlSink(args.events)
+        relay = Relay(store, sink, lease=lease)
+    return Worker(ccm, relay)

@@ -1,0 +1,183 @@
+"""The CCM's HTTP interface, on Starlette: what desks and the socket layer call.
+
+=====================================  ============================================
+``POST /message/receive``              a desk's CIM message (JSON), as Expertflow's
+                                       CCM takes it; retried with the same message
+                                       id, it gets the first answer again
+``POST /desk/{agent}/up`` / ``down``   the socket layer: a desk connected or left
+``POST /sessions``                     a customer's channel session started
+``POST /sessions/{id}/end``            it ended
+``GET /health``                        the process is alive
+``GET /ready``                         the store answers and the loops run
+``GET /metrics``                       Prometheus text format
+=====================================  ============================================
+
+An ``Idempotency-Key`` header names a presence or session input, so a retry of
+it is recognised (a CIM message is named by its own ``id``). Answers are JSON:
+``200`` with what the input did; ``400`` for a body that is no valid input,
+``422`` for one the CCM refuses (the error's type and the field it names),
+``503`` with ``Retry-After`` when the store is unavailable: nothing was
+applied, and the same request may be sent again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from consultfsm.ccm.correlation import ChannelSession, CorrelationError
+from consultfsm.core.errors import ConfigError, ConsultFsmError
+from consultfsm.durable.engine import Answer
+from consultfsm.durable.store import StoreError
+from consultfsm.wire.cim import CimError, parse_message
+from consultfsm.wire.strict_json import loads_strict
+
+from .worker import Worker
+
+#: The most a request body may hold (a CIM message is a few KB).
+MAX_BODY = 256 * 1024
+_SESSION_FIELDS = {
+    "id",
+    "conversation_id",
+    "customer_ani",
+    "dialog_id",
+    "service_identifier",
+    "channel_type",
+    "agents",
+}
+
+
+def _answer(answer: Answer) -> JSONResponse:
+    body = answer.to_dict()
+    body["replayed"] = answer.replayed
+    return JSONResponse(body)
+
+
+def _refusal(status: int, exc: BaseException) -> JSONResponse:
+    body: dict[str, Any] = {"error": type(exc).__name__, "why": str(exc)}
+    for name in ("path", "field"):
+        if hasattr(exc, name):
+            body[name] = getattr(exc, name)
+    headers = {"Retry-After": "1"} if status == 503 else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _run(
+    worker: Worker, kind: str, call: Callable[[], Answer], ids: dict[str, Any]
+) -> Response:
+    try:
+        answer = await run_in_threadpool(worker.handle, kind, call, ids)
+    except StoreError as exc:
+        return _refusal(503, exc)
+    except (CimError, ConfigError) as exc:
+        return _refusal(400, exc)
+    except (CorrelationError, ConsultFsmError) as exc:
+        return _refusal(422, exc)
+    return _answer(answer)
+
+
+async def _body(request: Request) -> bytes:
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise CimError("$", f"the body is over {MAX_BODY} bytes")
+    return body
+
+
+def create_app(worker: Worker, *, run_loops: bool = True) -> Starlette:
+    """The service around ``worker``; its loops run while the app is up
+    (``run_loops=False`` leaves them to the caller)."""
+
+    async def receive(request: Request) -> Response:
+        try:
+            message = parse_message(await _body(request))
+        except CimError as exc:
+            worker.metrics.refused.labels("cim", type(exc).__name__).inc()
+            return _refusal(400, exc)
+        ids = {
+            "agent": message.header.sender.id,
+            "dialog": message.body.call_id,
+            "message": message.id,
+            "conversation": message.header.conversation_id,
+        }
+        return await _run(worker, "cim", lambda: worker.ccm.receive(message), ids)
+
+    async def presence(request: Request) -> Response:
+        agent, move = request.path_params["agent"], request.path_params["move"]
+        if move not in ("up", "down"):
+            return JSONResponse({"error": "NotFound", "why": "up or down"}, status_code=404)
+        key = request.headers.get("idempotency-key")
+        call = worker.ccm.desk_up if move == "up" else worker.ccm.desk_down
+        return await _run(
+            worker, f"desk_{move}", lambda: call(agent, input_id=key), {"agent": agent}
+        )
+
+    async def start_session(request: Request) -> Response:
+        try:
+            raw = loads_strict(await _body(request))
+            if not isinstance(raw, dict) or not raw.keys() <= _SESSION_FIELDS:
+                raise ConfigError("session", f"an object of {sorted(_SESSION_FIELDS)}")
+            session = ChannelSession(**{**raw, "agents": frozenset(raw.get("agents", ()))})
+        except (ValueError, TypeError, ConsultFsmError) as exc:
+            return _refusal(400, exc)
+        key = request.headers.get("idempotency-key")
+        return await _run(
+            worker,
+            "session_start",
+            lambda: worker.ccm.start_session(session, input_id=key),
+            {"session": session.id, "conversation": session.conversation_id},
+        )
+
+    async def end_session(request: Request) -> Response:
+        session_id = request.path_params["session"]
+        key = request.headers.get("idempotency-key")
+        return await _run(
+            worker,
+            "session_end",
+            lambda: worker.ccm.end_session(session_id, input_id=key),
+            {"session": session_id},
+        )
+
+    async def health(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def ready(_: Request) -> Response:
+        ok, state = await run_in_threadpool(worker.ready)
+        return JSONResponse({"ready": ok, **state}, status_code=200 if ok else 503)
+
+    async def metrics(_: Request) -> Response:
+        text = await run_in_threadpool(generate_latest, worker.metrics.registry)
+        return Response(text, media_type=CONTENT_TYPE_LATEST)
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        if run_loops:
+            worker.start()
+        try:
+            yield
+        finally:
+            if run_loops:
+                await run_in_threadpool(worker.stop)
+
+    return Starlette(
+        routes=[
+            Route("/message/receive", receive, methods=["POST"]),
+            Route("/desk/{agent}/{move}", presence, methods=["POST"]),
+            Route("/sessions", start_session, methods=["POST"]),
+            Route("/sessions/{session}/end", end_session, methods=["POST"]),
+            Route("/health", health),
+            Route("/ready", ready),
+            Route("/metrics", metrics),
+        ],
+        lifespan=lifespan,
+    )
+
+
+__all__ = ["MAX_BODY", "create_app"]

@@ -1,0 +1,253 @@
+"""One worker process of the CCM service: the durable CCM, its sweeper and its
+relay, with the metrics and logs an operator reads.
+
+The worker's background loops are plain threads (the durable CCM is
+synchronous); the HTTP layer (:mod:`consultfsm.service.app`) hands each
+request to :meth:`Worker.handle` in a thread of its own. Any number of workers
+may share one PostgreSQL database: the store's locks keep each leg's inputs
+in order, the sweepers skip each other's legs, and the relays split the
+outbox partitions between them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from consultfsm.durable.engine import Answer, DurableCcm
+from consultfsm.durable.relay import Relay, SinkError
+from consultfsm.durable.store import StoreError
+
+LOG = logging.getLogger("consultfsm.service")
+
+
+class JsonLogs(logging.Formatter):
+    """One JSON object per line: time, level, message, and the ids it carries."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "msg": record.getMessage(),
+        }
+        entry.update(getattr(record, "ids", {}))
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry, separators=(",", ":"))
+
+
+def structured_logs(level: int = logging.INFO) -> None:
+    """Send the service's logs to stderr as JSON lines."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLogs())
+    LOG.handlers[:] = [handler]
+    LOG.setLevel(level)
+    LOG.propagate = False
+
+
+class _StoreGauges(Collector):
+    """Legs by state and the outbox depth, read from the store at each scrape."""
+
+    def __init__(self, ccm: DurableCcm) -> None:
+        self.ccm = ccm
+
+    def collect(self) -> Any:
+        legs = GaugeMetricFamily(
+            "consultfsm_legs", "Live consult legs by CCM state", labels=["state"]
+        )
+        depth = GaugeMetricFamily("consultfsm_outbox_depth", "Events waiting for the broker")
+        try:
+            with self.ccm.store.transaction() as tx:
+                states, waiting = tx.legs_by_state(), tx.outbox_depth()
+        except StoreError:
+            return
+        for state, count in sorted(states.items()):
+            legs.add_metric([state], count)
+        depth.add_metric([], waiting)
+        yield legs
+        yield depth
+
+
+class Metrics:
+    """The worker's Prometheus metrics, in a registry of their own."""
+
+    def __init__(self, ccm: DurableCcm) -> None:
+        self.registry = CollectorRegistry()
+        self.inputs = Counter(
+            "consultfsm_inputs",
+            "Inputs taken, by kind and disposition",
+            ["kind", "disposition"],
+            registry=self.registry,
+        )
+        self.refused = Counter(
+            "consultfsm_refused",
+            "Inputs refused, by error",
+            ["kind", "error"],
+            registry=self.registry,
+        )
+        self.written = Counter(
+            "consultfsm_events_written",
+            "Events written to the outbox",
+            ["intent"],
+            registry=self.registry,
+        )
+        self.published = Counter(
+            "consultfsm_publications", "Events the broker confirmed", registry=self.registry
+        )
+        self.lag = Histogram(
+            "consultfsm_deadline_lag_seconds",
+            "How late the sweeper fired a deadline",
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=self.registry,
+        )
+        self.registry.register(_StoreGauges(ccm))
+
+
+class Worker:
+    """The durable CCM with its loops: ``sweep_every`` and ``relay_every`` are
+    the idle polling intervals (seconds); busy loops do not wait."""
+
+    def __init__(
+        self,
+        ccm: DurableCcm,
+        relay: Relay | None,
+        *,
+        sweep_every: float = 0.05,
+        relay_every: float = 0.05,
+        tidy_every: float = 600.0,
+    ) -> None:
+        self.ccm = ccm
+        self.relay = relay
+        self.metrics = Metrics(ccm)
+        self.sweep_every, self.relay_every, self.tidy_every = sweep_every, relay_every, tidy_every
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.healthy: dict[str, bool] = {"store": True, "sink": True}
+
+    # --- inputs -------------------------------------------------------------------------
+
+    def handle(self, kind: str, call: Callable[[], Answer], ids: dict[str, Any]) -> Answer:
+        """Run one input, counting and logging it; errors are counted and re-raised."""
+        try:
+            answer = call()
+        except StoreError:
+            self.healthy["store"] = False
+            self.metrics.refused.labels(kind, "StoreError").inc()
+            LOG.warning("store unavailable", extra={"ids": {**ids, "kind": kind}})
+            raise
+        except Exception as exc:
+            self.metrics.refused.labels(kind, type(exc).__name__).inc()
+            LOG.info(
+                "input refused",
+                extra={"ids": {**ids, "kind": kind, "error": type(exc).__name__, "why": str(exc)}},
+            )
+            raise
+        self.healthy["store"] = True
+        self._account(kind, answer, ids)
+        return answer
+
+    def _account(self, kind: str, answer: Answer, ids: dict[str, Any]) -> None:
+        disposition = "replayed" if answer.replayed else str(answer.disposition)
+        self.metrics.inputs.labels(kind, disposition).inc()
+        if not answer.replayed:
+            for sent in answer.sent:
+                self.metrics.written.labels(sent.intent).inc()
+        conversation = next((s.conversation for s in answer.sent), ids.get("conversation"))
+        entry = {
+            **ids,
+            "kind": kind,
+            "leg": answer.leg,
+            "disposition": disposition,
+            "conversation": conversation,
+            "events": [s.intent for s in answer.sent],
+        }
+        LOG.info("input", extra={"ids": entry})
+
+    # --- loops ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        loops: list[tuple[str, Callable[[], bool], float]] = [
+            ("sweeper", self._sweep_once, self.sweep_every),
+            ("tidy", self._tidy_once, self.tidy_every),
+        ]
+        if self.relay is not None:
+            loops.append(("relay", self._relay_once, self.relay_every))
+        for name, step, idle in loops:
+            thread = threading.Thread(
+                target=self._loop, args=(name, step, idle), name=f"consultfsm-{name}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()
+
+    @property
+    def running(self) -> bool:
+        return bool(self._threads) and all(t.is_alive() for t in self._threads)
+
+    def _loop(self, name: str, step: Callable[[], bool], idle: float) -> None:
+        backoff = idle
+        while not self._stop.is_set():
+            try:
+                busy = step()
+                backoff = idle
+            except (StoreError, SinkError) as exc:
+                LOG.warning(f"{name}: {exc}", extra={"ids": {"loop": name}})
+                busy, backoff = False, min(max(backoff * 2, 0.1), 5.0)
+            except Exception:
+                LOG.exception(f"{name} failed", extra={"ids": {"loop": name}})
+                busy, backoff = False, min(max(backoff * 2, 0.1), 5.0)
+            if not busy:
+                self._stop.wait(backoff)
+
+    def _sweep_once(self) -> bool:
+        answers = self.ccm.sweep()
+        self.healthy["store"] = True
+        for answer in answers:
+            if answer.due is not None:
+                self.metrics.lag.observe(max(0, answer.at - answer.due) / 1000)
+            self._account("deadline", answer, {"due": answer.due})
+        return bool(answers)
+
+    def _relay_once(self) -> bool:
+        assert self.relay is not None
+        try:
+            sent = self.relay.run_once()
+        except SinkError:
+            self.healthy["sink"] = False
+            raise
+        self.healthy["sink"] = True
+        if sent:
+            self.metrics.published.inc(sent)
+        return sent > 0
+
+    def _tidy_once(self) -> bool:
+        self.ccm.tidy()
+        return False
+
+    def ready(self) -> tuple[bool, dict[str, Any]]:
+        """Ready when the store answers now and the loops run."""
+        try:
+            with self.ccm.store.transaction() as tx:
+                tx.clock_ms()
+            store = True
+        except StoreError:
+            store = False
+        self.healthy["store"] = store
+        state = {"store": store, "sink": self.healthy["sink"], "loops": self.running}
+        return store and self.running, state
+
+
+__all__ = ["JsonLogs", "Metrics", "Worker", "structured_logs"]

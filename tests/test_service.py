@@ -1,0 +1,151 @@
+"""``consultfsm serve``: the HTTP interface of the durable CCM, in process
+(Starlette's test client) and as the real command on a port."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx2 as httpx
+import pytest
+from durable_world import CODEC, A, B, message
+from starlette.testclient import TestClient
+
+from consultfsm.core.states import CimReason
+from consultfsm.durable.engine import DurableCcm
+from consultfsm.durable.relay import JsonlSink, Relay
+from consultfsm.durable.sqlite import SqliteStore
+from consultfsm.service.app import create_app
+from consultfsm.service.worker import Worker
+from consultfsm.wire.cim import MessageIntent
+
+STARTED, ENDED = MessageIntent.CALL_LEG_STARTED, MessageIntent.CALL_LEG_ENDED
+SESSION = {"id": "S1", "conversation_id": "C1", "customer_ani": "+923001234567",
+           "dialog_id": "D0", "agents": ["1001"]}  # fmt: skip
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Any:
+    store = SqliteStore(tmp_path / "ccm.db")
+    worker = Worker(DurableCcm(store, CODEC), Relay(store, JsonlSink(tmp_path / "events.jsonl")),
+                    sweep_every=0.01, relay_every=0.01)  # fmt: skip
+    with TestClient(create_app(worker)) as test:
+        test.events = tmp_path / "events.jsonl"
+        yield test
+
+
+def _published(events: Path, want: int) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        lines = events.read_text().splitlines() if events.exists() else []
+        if len(lines) >= want:
+            return [json.loads(line) for line in lines]
+        time.sleep(0.02)
+    raise AssertionError(f"fewer than {want} events published")
+
+
+def test_a_consult_through_http_is_published_once_whatever_is_retried(client: Any) -> None:
+    assert client.post("/sessions", json=SESSION).json()["disposition"] == "applied"
+    start = message(B, STARTED, 0, "D1")
+    first = client.post("/message/receive", content=start).json()
+    assert first["disposition"] == "applied" and [s["intent"] for s in first["sent"]] == [
+        "CALL_LEG_STARTED"]  # fmt: skip
+    again = client.post("/message/receive", content=start).json()
+    assert again["replayed"] is True and again["sent"] == first["sent"]
+    end = message(B, ENDED, 0, "D1", CimReason.CONSULT_ENDED)
+    assert client.post("/message/receive", content=end).json()["disposition"] == "applied"
+    lines = _published(client.events, 2)
+    assert [line["event"]["name"] for line in lines] == ["CALL_LEG_STARTED", "CALL_LEG_ENDED"]
+    assert lines[0]["id"] == first["sent"][0]["event_id"]
+
+
+def test_presence_retried_with_its_key_is_applied_once(client: Any) -> None:
+    client.post("/sessions", json=SESSION)
+    client.post("/message/receive", content=message(A, STARTED, 0, "D1"))
+    down = client.post("/desk/1001/down", headers={"Idempotency-Key": "s-1"}).json()
+    client.post("/desk/1001/up", headers={"Idempotency-Key": "s-2"})
+    late = client.post("/desk/1001/down", headers={"Idempotency-Key": "s-1"}).json()
+    assert late["replayed"] is True and late["at"] == down["at"]
+    text = client.get("/metrics").text
+    assert 'consultfsm_inputs_total{disposition="replayed",kind="desk_down"} 1.0' in text
+
+
+@pytest.mark.parametrize(("body", "status", "error"), [
+    (b"{", 400, "CimParseError"),
+    (b"\xff", 400, "CimParseError"),
+    (b"[]", 400, "CimParseError"),
+])  # fmt: skip
+def test_a_body_that_is_no_message_is_a_400_naming_the_error(
+    client: Any, body: bytes, status: int, error: str
+) -> None:
+    answer = client.post("/message/receive", content=body)
+    assert answer.status_code == status and answer.json()["error"] == error
+    assert "path" in answer.json()
+
+
+def test_a_message_the_ccm_refuses_is_a_422_and_changes_nothing(client: Any) -> None:
+    answer = client.post("/message/receive", content=message(B, STARTED, 0, "D1"))
+    assert answer.status_code == 422 and answer.json()["error"] == "SessionNotFound"
+    text = client.get("/metrics").text
+    assert 'consultfsm_refused_total{error="SessionNotFound",kind="cim"} 1.0' in text
+    assert "consultfsm_legs{" not in text  # no leg
+
+
+@pytest.mark.parametrize("body", [b'{"id": "S1"}', b"[1]", b'{"id": "S1", "bogus": 1}', b"\xff"])
+def test_a_session_body_that_is_not_a_session_is_a_400(client: Any, body: bytes) -> None:
+    assert client.post("/sessions", content=body).status_code == 400
+
+
+def test_health_readiness_and_metrics(client: Any) -> None:
+    assert client.get("/health").json() == {"status": "ok"}
+    ready = client.get("/ready")
+    assert ready.status_code == 200 and ready.json()["ready"] is True
+    client.post("/sessions", json=SESSION)
+    client.post("/message/receive", content=message(A, STARTED, 0, "D1"))
+    text = client.get("/metrics").text
+    assert 'consultfsm_legs{state="a_talking"}' in text or "consultfsm_legs{" in text
+    assert "consultfsm_outbox_depth" in text and "consultfsm_deadline_lag_seconds" in text
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_consultfsm_serve_runs_as_a_command_and_stops_on_sigterm(tmp_path: Path) -> None:
+    port = _free_port()
+    events = tmp_path / "events.jsonl"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "consultfsm", "serve", "--database", str(tmp_path / "ccm.db"),
+         "--events", str(events), "--port", str(port)],
+        stderr=subprocess.PIPE, text=True, env={**os.environ},
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base}/ready").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        assert httpx.post(f"{base}/sessions", json=SESSION).status_code == 200
+        answer = httpx.post(f"{base}/message/receive", content=message(B, STARTED, 0, "D1"))
+        assert answer.status_code == 200
+        assert _published(events, 1)[0]["event"]["name"] == "CALL_LEG_STARTED"
+    finally:
+        server.terminate()
+        _, err = server.communicate(timeout=20)
+    # A clean stop, then exit by the signal, as uvicorn does (143 in a shell).
+    assert server.returncode == -signal.SIGTERM and "Application shutdown complete" in err, err
+    logs = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    (entry,) = [e for e in logs if e.get("kind") == "cim"]
+    assert entry["agent"] == "1002" and entry["dialog"] == "D1" and entry["conversation"] == "C1"
+    assert entry["leg"] == "D1" and entry["disposition"] == "applied"
