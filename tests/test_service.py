@@ -37,7 +37,7 @@ def client(tmp_path: Path) -> Any:
     worker = Worker(DurableCcm(store, CODEC), Relay(store, JsonlSink(tmp_path / "events.jsonl")),
                     sweep_every=0.01, relay_every=0.01)  # fmt: skip
     with TestClient(create_app(worker)) as test:
-        test.events = tmp_path / "events.jsonl"
+        test.events = tmp_path / "events.jsonl"  # type: ignore[attr-defined]
         yield test
 
 
