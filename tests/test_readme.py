@@ -25,10 +25,26 @@ def test_readme_example_prints_what_it_claims() -> None:
 
 def test_readme_starts_with_the_two_commands() -> None:
     blocks = re.findall(r"```sh\n(.*?)```", README, re.S)
-    assert blocks[0].strip().endswith("consultfsm cases")
+    assert blocks[0].strip().endswith("python examples/serve_demo.py")
     assert blocks[1].strip().endswith("python -m pytest")
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert blocks[1].strip() in ci  # CI runs exactly the README's test command
+
+
+def test_the_main_job_serves_a_desk_session_and_prints_what_was_published() -> None:
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, str(ROOT / "examples" / "serve_demo.py")],
+                         capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert any("again" in line and "replayed" in line for line in lines)  # the retry
+    published = lines[lines.index("published on the conversation topic:") + 1 :]
+    # One start from B's desk, one end from A's (B's browser was away), nothing twice.
+    assert [line.split()[:2] for line in published] == [
+        ["CALL_LEG_STARTED", "CONSULT"], ["CALL_LEG_ENDED", "CONSULT_ENDED"]]  # fmt: skip
+    assert "agent 1002's desk" in published[0] and "agent 1001's desk" in published[1]
 
 
 def test_every_figure_the_readme_quotes_is_in_the_benchmark_results() -> None:
