@@ -192,16 +192,18 @@ class DurableCcm:
 
         def work(tx: Tx) -> Answer:
             tx.lock([f"agent:{sender}", *(f"dialog:{d}" for d in dialogs)])
-            keys = tx.legs_of_dialogs(dialogs)
+            legs = tx.load_legs_of_dialogs(dialogs)
             sessions: list[SessionRow] = []
-            if not keys:  # a new consult: the sessions it may name, locked against their end
+            tombs: list[tuple[int, str]] = []
+            if not legs:  # a new consult: the sessions it may name, locked against their end
+                tombs = tx.tombstones(dialogs, since=0)
                 sessions = tx.sessions_matching(**found, ended_since=0)
                 if sessions:
                     tx.lock(f"session:{s.record['id']}" for s in sessions)
                     sessions = tx.sessions_matching(**found, ended_since=0)
-            legs = tx.load_legs(keys)
-            tombs = tx.tombstones(dialogs, since=0)
-            engine = self._engine(legs, sessions, tx.presence([sender]), tombs)
+            # The sender's presence matters only to a leg that does not know it yet.
+            known = all(sender in row.record["agents"].values() for row in legs) and legs
+            engine = self._engine(legs, sessions, {} if known else tx.presence([sender]), tombs)
             at = max(self._clock(tx), engine.now)
             outcome = engine.receive(msg, at)
             return self._commit(tx, engine, legs, outcome, at, buried=[d for _, d in tombs])
@@ -353,7 +355,7 @@ class DurableCcm:
             "legs": [row.record for row in legs],
             "tombstones": [[at, [dialog]] for at, dialog in tombs],
         }
-        return CcmEngine.restore(snapshot, self.codec, resolver=self.resolver)
+        return CcmEngine.restore(snapshot, self.codec, resolver=self.resolver, own=True)
 
     def _commit(
         self,
@@ -379,7 +381,7 @@ class DurableCcm:
             old = before.get(key)
             versions[key] = 1 if old is None else old.version + 1
             if old is None or old.record != rec:
-                tx.save_leg(key, versions[key], rec)
+                tx.save_leg(key, versions[key], rec, None if old is None else old.record)
             else:
                 versions[key] = old.version
         # Legs that finished now: their dialogs are tombstones from the commit on.

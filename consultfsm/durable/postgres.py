@@ -83,9 +83,14 @@ class PostgresStore(Store):
                     self._conn = None
                 raise StoreError(f"PostgreSQL: {exc}".strip()) from exc
 
-    def lock(self, cur: Cursor, names: Sequence[str]) -> None:
-        for name in names:
-            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (name,))
+    def lock(self, cur: Cursor, names: Sequence[str]) -> int:
+        # One round trip: the aggregate takes every lock (in the order given: a
+        # function scan yields the array in order) before the one row with the
+        # clock is made, so the clock is read with the locks held.
+        cur.execute("SELECT " + self.dialect.clock_sql.removeprefix("SELECT ") + " FROM (SELECT"
+                    " count(pg_advisory_xact_lock(hashtextextended(n, 0))) FROM"
+                    " unnest(%s::text[]) AS n) AS held", (list(names),))  # fmt: skip
+        return int(cur.fetchone()[0])
 
     def is_transient(self, exc: BaseException) -> bool:
         cause = exc.__cause__ if isinstance(exc, StoreError) else exc

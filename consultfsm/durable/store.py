@@ -146,10 +146,12 @@ class Tx:
         self._store = store
         self._cur = cur
         self._d = store.dialect
+        self._locked_at: int | None = None
 
     def _q(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Run one statement; a SELECT's rows."""
         self._cur.execute(sql.replace("?", self._d.param), tuple(params))
-        if self._cur.description is None:  # no result set (an INSERT, an UPDATE)
+        if not sql.startswith("SELECT"):
             return []
         return list(self._cur.fetchall())
 
@@ -159,14 +161,27 @@ class Tx:
     # --- locks and time ---------------------------------------------------------------
 
     def lock(self, names: Iterable[str]) -> None:
-        """Hold advisory locks on ``names`` (sorted) until the commit."""
-        self._store.lock(self._cur, sorted(set(names)))
+        """Hold advisory locks on ``names`` (sorted) until the commit; the
+        database's clock is read with them held (:meth:`clock_ms`)."""
+        self._locked_at = self._store.lock(self._cur, sorted(set(names)))
 
     def clock_ms(self) -> int:
-        """The database's clock, Unix ms."""
-        return int(self._q(self._d.clock_sql)[0][0])
+        """The database's clock, Unix ms: as read when the first locks were
+        taken, or now when none were."""
+        if self._locked_at is None:
+            self._locked_at = int(self._q(self._d.clock_sql)[0][0])
+        return self._locked_at
 
     # --- legs -------------------------------------------------------------------------
+
+    def load_legs_of_dialogs(self, dialogs: Sequence[str]) -> list[LegRow]:
+        """The live legs any of ``dialogs`` names, locked, in key order (one statement)."""
+        rows = self._q(
+            "SELECT key, version, record FROM legs WHERE key IN (SELECT leg FROM leg_dialogs"
+            f" WHERE dialog IN ({self._in(len(dialogs))})) ORDER BY key" + self._d.for_update,
+            dialogs,
+        )
+        return [LegRow(r[0], int(r[1]), json.loads(r[2])) for r in rows]
 
     def legs_of_dialogs(self, dialogs: Sequence[str]) -> list[str]:
         rows = self._q(
@@ -209,7 +224,10 @@ class Tx:
         rows = self._q("SELECT MIN(deadline) FROM legs")
         return None if not rows or rows[0][0] is None else int(rows[0][0])
 
-    def save_leg(self, key: str, version: int, record: dict[str, Any]) -> None:
+    def save_leg(self, key: str, version: int, record: dict[str, Any],
+                 was: dict[str, Any] | None = None) -> None:  # fmt: skip
+        """Write the leg's row, and index the dialogs and agents it did not
+        have in ``was`` (its record as loaded; None for a new leg)."""
         machine = record["machine"]
         params = [
             key,
@@ -227,12 +245,18 @@ class Tx:
             " session_id = excluded.session_id, now = excluded.now, record = excluded.record",
             params,
         )
+        known_dialogs = set() if was is None else set(was["dialogs"])
+        known_agents = set() if was is None else set(was["agents"].values())
         for dialog in record["dialogs"]:
+            if dialog in known_dialogs:
+                continue
             self._q(
                 "INSERT INTO leg_dialogs (dialog, leg) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 [dialog, key],
             )
         for agent in record["agents"].values():
+            if agent in known_agents:
+                continue
             self._q(
                 "INSERT INTO leg_agents (agent, leg) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 [agent, key],
@@ -384,9 +408,11 @@ class Store:
         raise NotImplementedError
         yield
 
-    def lock(self, cur: Cursor, names: Sequence[str]) -> None:
+    def lock(self, cur: Cursor, names: Sequence[str]) -> int | None:
         """Hold advisory locks on ``names`` until the commit (a no-op where the
-        database holds one writer at a time)."""
+        database holds one writer at a time); the clock read with them held,
+        or None to read it when asked."""
+        return None
 
     def run(self, work: Any) -> Any:
         """Run ``work(tx)`` in a transaction, again from the start if it raises

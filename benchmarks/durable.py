@@ -1,0 +1,495 @@
+"""The durable CCM's costs, each against a floor measured on the same server in
+the same run.
+
+    python benchmarks/durable.py            # the full run; needs the servers (below)
+    python benchmarks/durable.py --quick    # small counts, about a minute
+
+It writes its table into ``benchmarks/RESULTS.md``, between the markers
+``<!-- durable:begin -->`` and ``<!-- durable:end -->`` (``benchmarks/run.py``
+keeps that section when it rewrites the file), and prints it.
+
+* **per input**: :meth:`DurableCcm.receive` of desks' messages (each consult:
+  B's ``CALL_LEG_STARTED``, ``CALL_HOLD``, ``CALL_RESUME``, ``CALL_LEG_ENDED``)
+  against the *floor transaction* on the same store: lock one row (``SELECT ...
+  FOR UPDATE``), update it, insert one outbox row, commit, with a record and an
+  event of the same sizes. Target: at most 2x, on PostgreSQL and on SQLite.
+* **relay**: publications per second from the outbox to ActiveMQ over STOMP
+  (persistent, each confirmed by a receipt, rows deleted after) against sending
+  the same messages straight to the broker the same way. Target: within 2x.
+* **restart**: with 100,000 live legs (and their sessions) in PostgreSQL, the
+  time from a new process's start to its first input answered, and the same
+  for ``consultfsm serve`` (its first ``POST /message/receive`` answered).
+  Target: under a second; it loads no leg it does not need.
+
+Alternating rounds, medians; every figure is measured here and nothing is
+rounded in anyone's favour. ``CONSULTFSM_TEST_POSTGRES`` and
+``CONSULTFSM_TEST_STOMP`` name the servers (``.ci/postgres start``,
+``.ci/activemq start``); a row whose server is absent says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from consultfsm.ccm import ChannelSession
+from consultfsm.core.states import CimReason
+from consultfsm.durable.engine import DurableCcm
+from consultfsm.durable.relay import Relay
+from consultfsm.durable.sqlite import SqliteStore
+from consultfsm.durable.store import Store
+from consultfsm.wire.cim import CimCodec, MessageIntent
+
+CODEC = CimCodec("8000")
+M = MessageIntent
+PG = os.environ.get("CONSULTFSM_TEST_POSTGRES", "")
+MQ = os.environ.get("CONSULTFSM_TEST_STOMP", "")
+#: The section's markers (benchmarks/run.py keeps what is between them).
+BEGIN, END = "<!-- durable:begin -->", "<!-- durable:end -->"
+
+
+def log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def fresh_pg() -> str:
+    import psycopg
+
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in PG else "?"
+    return f"{PG}{sep}options={quote(f'-csearch_path={schema}')}"
+
+
+def open_store(kind: str, folder: Path) -> Store:
+    if kind == "sqlite":
+        return SqliteStore(folder / f"{uuid.uuid4().hex}.db")
+    from consultfsm.durable.postgres import PostgresStore
+
+    return PostgresStore(fresh_pg())
+
+
+def consult(n: int) -> list[str]:
+    """What B's desk posts for consult ``n``."""
+    out: list[str] = []
+    for intent in (M.CALL_LEG_STARTED, M.CALL_HOLD, M.CALL_RESUME, M.CALL_LEG_ENDED):
+        reason = CimReason.CONSULT_ENDED if intent is M.CALL_LEG_ENDED else None
+        out.append(
+            CODEC.dumps(
+                CODEC.agent_message(
+                    leg=f"8{n:05}:b{n}:D{n}",
+                    at=len(out),
+                    intent=intent,
+                    agent=f"b{n}",
+                    customer=session(n).customer_ani,
+                    call_id=f"D{n}",
+                    reason=reason,
+                    associated_dialog_uri=f"/finesse/api/Dialog/CD{n}",
+                )
+            )
+        )
+    return out
+
+
+def session(n: int) -> ChannelSession:
+    return ChannelSession(f"S{n}", f"C{n}", f"+9230{n % 10_000_000:07}", f"CD{n}", "8000")
+
+
+# --- per input ----------------------------------------------------------------------------
+
+
+def durable_round(store: Store, first: int, legs: int) -> tuple[float, int]:
+    """Seconds for the messages of ``legs`` consults (sessions started before timing)."""
+    ccm = DurableCcm(store, CODEC)
+    messages = []
+    for n in range(first, first + legs):
+        ccm.start_session(session(n))
+        messages += consult(n)
+    # Interleaved: consults overlap as they do on a CCM.
+    order = [messages[k * 4 + step] for step in range(4) for k in range(legs)]
+    t = time.perf_counter()
+    for text in order:
+        ccm.receive(text)
+    return time.perf_counter() - t, len(order)
+
+
+def floor_round(store: Store, first: int, count: int, record: str, body: str) -> float:
+    """Seconds for ``count`` floor transactions on the same store."""
+    with store.transaction() as tx:
+        cur = tx._cur
+        p = store.dialect.param
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS floor_legs (key TEXT PRIMARY KEY,"
+            " version INTEGER NOT NULL, record TEXT NOT NULL)"
+        )
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS floor_outbox (seq "
+            + ("INTEGER PRIMARY KEY AUTOINCREMENT" if p == "?" else "BIGSERIAL PRIMARY KEY")
+            + ", body TEXT NOT NULL)"
+        )
+        for k in range(first, first + count):
+            cur.execute(f"INSERT INTO floor_legs VALUES ({p}, 0, {p})", (f"F{k}", record))
+    t = time.perf_counter()
+    for k in range(first, first + count):
+        with store.transaction() as tx:
+            cur = tx._cur
+            cur.execute(
+                f"SELECT record FROM floor_legs WHERE key = {p}" + store.dialect.for_update,
+                (f"F{k}",),
+            )
+            cur.fetchall()
+            cur.execute(
+                f"UPDATE floor_legs SET version = version + 1, record = {p} WHERE key = {p}",
+                (record, f"F{k}"),
+            )
+            cur.execute(f"INSERT INTO floor_outbox (body) VALUES ({p})", (body,))
+    return time.perf_counter() - t
+
+
+def per_input(kind: str, folder: Path, legs: int, rounds: int) -> dict[str, float]:
+    store = open_store(kind, folder)
+    # Sizes of the real thing, for the floor.
+    ccm = DurableCcm(store, CODEC)
+    ccm.start_session(session(10**6))
+    ccm.receive(consult(10**6)[0])
+    with store.transaction() as tx:
+        (row,) = tx.load_legs(tx.legs_of_dialogs([f"D{10**6}"]))
+        record = json.dumps(row.record)
+        body = tx.pending(None, 1)[0].body
+    ours, floor = [], []
+    for r in range(rounds):
+        seconds, count = durable_round(store, r * legs, legs)
+        ours.append(seconds / count)
+        floor.append(floor_round(store, r * count, count, record, body) / count)
+        log(
+            f"  {kind} round {r + 1}/{rounds}: {ours[-1] * 1e6:.0f} µs vs floor "
+            f"{floor[-1] * 1e6:.0f} µs"
+        )
+    store.close()
+    ratio = statistics.median(o / f for o, f in zip(ours, floor, strict=True))
+    return {"ours": statistics.median(ours), "floor": statistics.median(floor), "ratio": ratio}
+
+
+# --- relay ----------------------------------------------------------------------------------
+
+
+def relay_rate(folder: Path, count: int, rounds: int) -> dict[str, float]:
+    import stomp
+
+    from consultfsm.durable.stomp_sink import StompSink
+
+    ours, peer = [], []
+    host, port = MQ.removeprefix("stomp://").split(":")
+    for r in range(rounds):
+        store = SqliteStore(folder / f"relay{r}.db")
+        ccm = DurableCcm(store, CODEC)
+        for n in range(count // 2):
+            ccm.start_session(session(n))
+            texts = consult(n)
+            ccm.receive(texts[0])
+            ccm.receive(texts[3])
+        with store.transaction() as tx:
+            rows = tx.pending(None, 10 * count)
+        queue = f"/queue/bench-{uuid.uuid4().hex[:8]}"
+        sink = StompSink(MQ, destination=queue)
+        relay = Relay(store, sink, batch=200)
+        t = time.perf_counter()
+        sent = relay.drain()
+        ours.append(sent / (time.perf_counter() - t))
+        sink.close()
+        # The peer: the same messages, straight to the broker, the same way.
+        direct = StompSink(MQ, destination=queue + "-direct")
+        direct._connection()
+        t = time.perf_counter()
+        for k in range(0, len(rows), 200):
+            direct.publish(rows[k : k + 200])
+        peer.append(len(rows) / (time.perf_counter() - t))
+        direct.close()
+        store.close()
+        drain_queue(stomp, host, int(port), [queue, queue + "-direct"])
+        log(f"  relay round {r + 1}/{rounds}: {ours[-1]:,.0f}/s vs direct {peer[-1]:,.0f}/s")
+    ratio = statistics.median(p / o for o, p in zip(ours, peer, strict=True))
+    return {"ours": statistics.median(ours), "peer": statistics.median(peer), "ratio": ratio}
+
+
+def drain_queue(stomp: Any, host: str, port: int, queues: list[str]) -> None:
+    """Empty the benchmark's queues, so the broker does not keep them."""
+    conn = stomp.Connection([(host, port)])
+    conn.connect(wait=True)
+    for i, queue in enumerate(queues):
+        conn.subscribe(queue, id=str(i), ack="auto")
+    time.sleep(1.0)
+    conn.disconnect()
+
+
+# --- restart --------------------------------------------------------------------------------
+
+
+def populate(dsn: str, live: int) -> None:
+    """``live`` live legs and their sessions, as the store writes them, in bulk."""
+    import psycopg
+
+    from consultfsm.durable.postgres import PostgresStore
+
+    store = PostgresStore(dsn)
+    ccm = DurableCcm(store, CODEC)
+    ccm.start_session(session(0))
+    ccm.receive(consult(0)[0])
+    with store.transaction() as tx:
+        (row,) = tx.load_legs(tx.legs_of_dialogs(["D0"]))
+    store.close()
+    template = json.dumps(row.record)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        with conn.cursor().copy(
+            "COPY legs (key, version, call, deadline, session_id, now, record) FROM STDIN"
+        ) as copy:
+            for n in range(1, live):
+                text = (
+                    template.replace('"D0"', f'"D{n}"')
+                    .replace('"S0"', f'"S{n}"')
+                    .replace('"C0"', f'"C{n}"')
+                    .replace('"b0"', f'"b{n}"')
+                )
+                copy.write_row(
+                    (
+                        f"D{n}",
+                        1,
+                        row.record["machine"]["call"],
+                        row.record["machine"]["deadline"],
+                        f"S{n}",
+                        row.record["machine"]["now"],
+                        text,
+                    )
+                )
+        with conn.cursor().copy("COPY leg_dialogs (dialog, leg) FROM STDIN") as copy:
+            for n in range(1, live):
+                copy.write_row((f"D{n}", f"D{n}"))
+        with conn.cursor().copy("COPY leg_agents (agent, leg) FROM STDIN") as copy:
+            for n in range(1, live):
+                copy.write_row((f"b{n}", f"D{n}"))
+        with conn.cursor().copy(
+            "COPY sessions (id, dialog_id, ani, ended_at, record) FROM STDIN"
+        ) as copy:
+            for n in range(1, live + 100):
+                s = session(n)
+                rec: dict[str, Any] = {
+                    "id": s.id,
+                    "conversation_id": s.conversation_id,
+                    "customer_ani": s.customer_ani,
+                    "dialog_id": s.dialog_id,
+                    "service_identifier": s.service_identifier,
+                    "channel_type": s.channel_type,
+                    "active": True,
+                    "agents": [],
+                }
+                copy.write_row((s.id, s.dialog_id, None, None, json.dumps(rec)))
+        conn.execute("ANALYZE")
+
+
+_FIRST = """
+import time, sys
+t0 = time.perf_counter()
+from benchmarks.durable import CODEC, consult
+from consultfsm.durable.engine import DurableCcm
+from consultfsm.durable.postgres import PostgresStore
+t1 = time.perf_counter()
+ccm = DurableCcm(PostgresStore(sys.argv[1]), CODEC)
+answer = ccm.receive(consult(int(sys.argv[2]))[0])
+t2 = time.perf_counter()
+assert answer.sent, answer
+print(t1 - t0, t2 - t1)
+"""
+
+
+def restart(live: int, rounds: int) -> dict[str, float]:
+    dsn = fresh_pg()
+    t = time.perf_counter()
+    populate(dsn, live)
+    log(f"  populated {live:,} live legs in {time.perf_counter() - t:.0f} s")
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    process, inside, serve = [], [], []
+    for r in range(rounds):
+        n = live + 1 + r  # sessions populate() started (to live + 99), with no consult yet
+        t = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-c", _FIRST, dsn, str(n)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        process.append(time.perf_counter() - t)
+        imports, first = (float(x) for x in done.stdout.split())
+        inside.append(first)
+        serve.append(serve_first(dsn, n + rounds, env))
+        log(
+            f"  restart round {r + 1}/{rounds}: process {process[-1]:.2f} s (imports {imports:.2f},"
+            f" store + first input {first:.3f}), serve {serve[-1]:.2f} s"
+        )
+    return {
+        "process": statistics.median(process),
+        "inside": statistics.median(inside),
+        "serve": statistics.median(serve),
+    }
+
+
+def serve_first(dsn: str, n: int, env: dict[str, str]) -> float:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    body = consult(n)[0].encode()
+    t = time.perf_counter()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "consultfsm",
+            "serve",
+            "--database",
+            dsn,
+            "--no-relay",
+            "--port",
+            str(port),
+            "--log-level",
+            "error",
+        ],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        while True:
+            try:
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/message/receive", data=body, method="POST"
+                )
+                with urllib.request.urlopen(request, timeout=5) as answer:
+                    assert json.load(answer)["sent"]
+                return time.perf_counter() - t
+            except OSError:
+                if time.perf_counter() - t > 60:
+                    raise
+                time.sleep(0.01)
+    finally:
+        server.terminate()
+        server.wait(20)
+
+
+# --- the report ------------------------------------------------------------------------------
+
+
+def table(results: dict[str, Any], args: argparse.Namespace, took: float) -> str:
+    def us(x: float) -> str:
+        return f"{x * 1e6:,.0f}"
+
+    lines = [
+        BEGIN,
+        "",
+        "## The durable CCM (`benchmarks/durable.py`)",
+        "",
+        f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; mode: "
+        f"{'--quick' if args.quick else 'full'}; run took {took:.0f} s",
+        f"- Machine: {platform.machine()}, {os.cpu_count()} CPUs;"
+        f" Python {platform.python_version()};"
+        " PostgreSQL and ActiveMQ on loopback, SQLite in WAL with synchronous=FULL, PostgreSQL"
+        " with fsync on",
+        "- Per input: a consult's four desk messages through `DurableCcm.receive`, against the"
+        " floor transaction (lock one row FOR UPDATE, update it, insert one outbox row,"
+        " commit) on the same store, alternating rounds; medians, the ratio is the median"
+        " of the per-round ratios.",
+        "",
+        "| row | consultfsm | floor / peer | ratio | target |",
+        "|---|---|---|---|---|",
+    ]
+    for kind, name in (("postgresql", "PostgreSQL"), ("sqlite", "SQLite")):
+        r = results.get(kind)
+        if r is None:
+            lines.append(f"| per input on {name}, µs | (no server) | | | at most 2x |")
+            continue
+        met = "met" if r["ratio"] <= 2 else "MISSED"
+        lines.append(
+            f"| per input on {name}, µs | {us(r['ours'])} | {us(r['floor'])} |"
+            f" {r['ratio']:.2f}x | at most 2x: {met} |"
+        )
+    r = results.get("relay")
+    if r is None:
+        lines.append("| relay, publications/s | (no broker) | | | within 2x |")
+    else:
+        met = "met" if r["ratio"] <= 2 else "MISSED"
+        lines.append(
+            f"| relay to ActiveMQ, publications/s (peer: the same sends, straight) |"
+            f" {r['ours']:,.0f} | {r['peer']:,.0f} | {r['ratio']:.2f}x |"
+            f" within 2x: {met} |"
+        )
+    r = results.get("restart")
+    if r is None:
+        lines.append("| restart with live legs | (no server) | | | under 1 s |")
+    else:
+        live = f"{args.live:,}"
+        for key, what in (
+            ("inside", "store opened to first input answered"),
+            ("process", "new process to first input answered"),
+            ("serve", "`consultfsm serve` started to first POST answered"),
+        ):
+            met = "met" if r[key] < 1 else "MISSED"
+            lines.append(
+                f"| restart, {live} live legs: {what}, s | {r[key]:.3f} | | | under 1 s: {met} |"
+            )
+    lines += ["", END]
+    return "\n".join(lines) + "\n"
+
+
+def write(section: str, out: Path) -> None:
+    text = out.read_text(encoding="utf-8") if out.exists() else ""
+    if BEGIN in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + section + rest.split(END, 1)[1].lstrip("\n")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    out.write_text(text, encoding="utf-8")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small counts (about a minute)")
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "RESULTS.md")
+    args = ap.parse_args()
+    legs, rounds, count = (25, 3, 400) if args.quick else (150, 7, 4_000)
+    args.live = 2_000 if args.quick else 100_000
+    started = time.perf_counter()
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for kind in ("sqlite", "postgresql"):
+            if kind == "postgresql" and not PG:
+                log("no CONSULTFSM_TEST_POSTGRES: the PostgreSQL rows are skipped")
+                continue
+            log(f"per input on {kind}")
+            results[kind] = per_input(kind, Path(folder), legs, rounds)
+        if MQ:
+            log("relay")
+            results["relay"] = relay_rate(Path(folder), count, rounds)
+        if PG:
+            log("restart")
+            results["restart"] = restart(args.live, 3)
+    section = table(results, args, time.perf_counter() - started)
+    write(section, args.out)
+    print(section)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
