@@ -181,3 +181,18 @@ def test_a_killed_process_leaves_the_input_whole_or_not_at_all(point: str, tmp_p
     assert answer.replayed is committed
     with store.transaction() as tx:
         assert [json.loads(r.body)["name"] for r in tx.pending(None, 10)] == ["CALL_LEG_STARTED"]
+
+
+@pytest.mark.parametrize("agent", ["", "\udfff", 5])
+def test_a_presence_input_naming_no_writable_agent_is_refused_changing_nothing(agent: Any) -> None:
+    from consultfsm.ccm.engine import CcmRefused
+
+    world = Clocked(SqliteStore(":memory:"))
+    with pytest.raises(CcmRefused):
+        world.ccm.desk_down(agent)
+    with pytest.raises(CcmRefused):
+        world.ccm.desk_up("1002", input_id="\ud800")
+    with pytest.raises(CcmRefused):
+        world.ccm.end_session("\ud800")
+    with world.ccm.store.transaction() as tx:
+        assert tx.presence(["1002"]) == {}

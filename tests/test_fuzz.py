@@ -369,3 +369,83 @@ def test_an_engine_snapshot_with_a_session_field_of_the_wrong_type_is_refused() 
     data["legs"][0]["dialogs"] += ["9", "9"]
     with pytest.raises(ConsultFsmError, match="named twice"):
         CcmEngine.restore(data, CODEC)
+
+
+# --- the durable CCM and its HTTP service -------------------------------------------------------
+
+_TABLES = ("legs", "leg_dialogs", "leg_agents", "presence", "sessions", "tombstones", "inbox",
+           "outbox")  # fmt: skip
+
+
+def _dump(store: Any) -> list[Any]:
+    """Every row of every table: what a refused input must leave as it was."""
+    with store.transaction() as tx:
+        return [sorted(map(repr, tx._q(f"SELECT * FROM {t}"))) for t in _TABLES]
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from starlette.testclient import TestClient
+
+    from consultfsm.durable.engine import DurableCcm
+    from consultfsm.durable.sqlite import SqliteStore
+    from consultfsm.service.app import create_app
+    from consultfsm.service.worker import Worker
+
+    store = SqliteStore(tmp_path_factory.mktemp("fuzz") / "ccm.db")
+    ccm = DurableCcm(store, CODEC)
+    ccm.start_session(SESSION)
+    with TestClient(create_app(Worker(ccm, None), run_loops=False),
+                    raise_server_exceptions=False) as client:  # fmt: skip
+        yield client, store
+
+
+def _as_body(data: Any) -> bytes:
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, str):
+        return data.encode("utf-8", "surrogatepass")
+    return json.dumps(data).encode("utf-8", "surrogatepass")
+
+
+@_FUZZ
+@given(st.lists(mutated(NEAR_VALID), min_size=1, max_size=4))
+def test_the_http_endpoint_answers_200_400_or_422_and_a_refusal_changes_no_row(
+    service: Any, posts: list[Any]
+) -> None:
+    client, store = service
+    schemas = cim_schemas()
+    for data in posts:
+        before = _dump(store)
+        answer = client.post("/message/receive", content=_as_body(data))
+        assert answer.status_code in (200, 400, 422), answer.text
+        body = answer.json()
+        if answer.status_code != 200:
+            assert body["error"] and body["why"]
+            assert _dump(store) == before
+            continue
+        with store.transaction() as tx:
+            rows = tx.pending(None, 100)
+            tx.delete_sent([r.seq for r in rows])
+        for row in rows:
+            schemas.check_conversation_event(json.loads(row.body))
+
+
+@_FUZZ
+@given(session=mutated(st.just({"id": "S9", "conversation_id": "C9", "customer_ani": CUSTOMER,
+                                "dialog_id": "D9", "agents": ["1001"]})),
+       agent=st.text(max_size=12) | HOSTILE.filter(lambda v: isinstance(v, str)))  # fmt: skip
+def test_session_and_presence_requests_never_fail_the_server(
+    service: Any, session: Any, agent: str
+) -> None:
+    from urllib.parse import quote
+
+    client, store = service
+    before = _dump(store)
+    answer = client.post("/sessions", content=_as_body(session))
+    assert answer.status_code in (200, 400, 422), answer.text
+    if answer.status_code != 200:
+        assert _dump(store) == before
+    path = quote(agent.encode("utf-8", "surrogatepass"), safe="")
+    answer = client.post(f"/desk/{path}/down", headers={"Idempotency-Key": "k"})
+    assert answer.status_code in (200, 400, 404, 422), answer.text

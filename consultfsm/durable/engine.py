@@ -49,6 +49,7 @@ from consultfsm.ccm.engine import (
 from consultfsm.ccm.machine import CcmConfig
 from consultfsm.ccm.sessions import SessionIndex
 from consultfsm.core.errors import ConfigError
+from consultfsm.core.text import is_writable
 from consultfsm.wire.cim import CimCodec, CimMessage, parse_message
 
 from .faults import Faults
@@ -236,6 +237,8 @@ class DurableCcm:
 
     def end_session(self, session_id: str, *, input_id: str | None = None) -> Answer:
         """The customer's call ended; its consults go on."""
+        if not isinstance(session_id, str) or not session_id or not is_writable(session_id):
+            raise CcmRefused("session", "must be a non-empty string that UTF-8 can encode")
 
         def work(tx: Tx) -> Answer:
             tx.lock([f"session:{session_id}"])
@@ -301,8 +304,8 @@ class DurableCcm:
     # --- the transaction -------------------------------------------------------------------
 
     def _presence(self, agent: str, up: bool, input_id: str | None) -> Answer:
-        if not isinstance(agent, str) or not agent:
-            raise CcmRefused("agent", "must be a non-empty string")
+        if not isinstance(agent, str) or not agent or not is_writable(agent):
+            raise CcmRefused("agent", "must be a non-empty string that UTF-8 can encode")
 
         def work(tx: Tx) -> Answer:
             tx.lock([f"agent:{agent}"])
@@ -316,6 +319,10 @@ class DurableCcm:
         return self._run(input_id, work)
 
     def _run(self, input_id: str | None, work: Callable[[Tx], Answer]) -> Answer:
+        if input_id is not None and (not isinstance(input_id, str) or not input_id
+                                     or not is_writable(input_id)):  # fmt: skip
+            raise CcmRefused("input_id", "must be a non-empty string that UTF-8 can encode")
+
         def once(tx: Tx) -> Answer:
             self.faults.reached("before_lock")
             if input_id is not None:
