@@ -270,3 +270,28 @@ def test_a_generated_trace_replays_cleanly_and_the_ccm_keeps_the_leg_model_s_pro
     started = {r["leg"] for r in records if r["event"] == "CALL_LEG_STARTED"}
     assert offered & started
     assert any(r["reported_by"].startswith("agentdesk:A") for r in ended)
+
+
+@pytest.mark.slow  # about a minute
+def test_the_durable_benchmark_runs_and_reports_every_row(tmp_path: Path) -> None:
+    from stores import need_broker, need_postgres
+
+    need_postgres()
+    need_broker()
+    out = tmp_path / "RESULTS.md"
+    old = "<!-- durable:begin -->\nan older run\n<!-- durable:end -->\n"
+    out.write_text("# results\n\nthe leg benchmark's table\n\n" + old, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "durable.py"), "--quick", "--out", str(out)],
+        capture_output=True, text=True, check=False, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    text = out.read_text(encoding="utf-8")
+    # The leg benchmark's part is kept; the older durable section is replaced.
+    assert text.startswith("# results\n\nthe leg benchmark's table\n")
+    assert "an older run" not in text and text.count("<!-- durable:begin -->") == 1
+    for row in ("per input on PostgreSQL", "per input on SQLite", "relay to ActiveMQ",
+                "store opened to first input", "new process to first input",
+                "`consultfsm serve` started"):  # fmt: skip
+        line = next(ln for ln in text.splitlines() if row in ln)
+        assert any(ch.isdigit() for ch in line.split("|")[2]), line
