@@ -107,6 +107,13 @@ class Answer:
         )
 
 
+class _Seen(Exception):
+    """The input's id is in the inbox: leave the transaction with its first answer."""
+
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+
+
 def partition_of(conversation: str, partitions: int) -> int:
     """The outbox partition of a conversation: stable across processes and restarts."""
     return crc32(conversation.encode()) % partitions
@@ -192,7 +199,7 @@ class DurableCcm:
         msg = message
 
         def work(tx: Tx) -> Answer:
-            tx.lock([f"agent:{sender}", *(f"dialog:{d}" for d in dialogs)])
+            self._lock(tx, [f"agent:{sender}", *(f"dialog:{d}" for d in dialogs)])
             legs = tx.load_legs_of_dialogs(dialogs)
             sessions: list[SessionRow] = []
             tombs: list[tuple[int, str]] = []
@@ -224,7 +231,7 @@ class DurableCcm:
         self._index.check_new(session)  # (an empty index: only the session's own checks)
 
         def work(tx: Tx) -> Answer:
-            tx.lock([f"session:{session.id}"])
+            self._lock(tx, [f"session:{session.id}"])
             if tx.session(session.id) is not None:
                 raise CcmRefused("session", f"channel session {session.id!r} already exists")
             engine = self._engine([], [], {}, [])
@@ -241,7 +248,7 @@ class DurableCcm:
             raise CcmRefused("session", "must be a non-empty string that UTF-8 can encode")
 
         def work(tx: Tx) -> Answer:
-            tx.lock([f"session:{session_id}"])
+            self._lock(tx, [f"session:{session_id}"])
             row = tx.session(session_id)
             if row is None or row.ended_at is not None:
                 raise CcmRefused("session", f"no active channel session {session_id!r}")
@@ -308,7 +315,7 @@ class DurableCcm:
             raise CcmRefused("agent", "must be a non-empty string that UTF-8 can encode")
 
         def work(tx: Tx) -> Answer:
-            tx.lock([f"agent:{agent}"])
+            self._lock(tx, [f"agent:{agent}"])
             legs = tx.load_legs(tx.legs_of_agent(agent))
             engine = self._engine(legs, [], tx.presence([agent]), [])
             at = max(self._clock(tx), engine.now)
@@ -325,19 +332,30 @@ class DurableCcm:
 
         def once(tx: Tx) -> Answer:
             self.faults.reached("before_lock")
-            if input_id is not None:
-                seen = tx.inbox(input_id)
-                if seen is not None:
-                    return Answer.from_dict(seen, replayed=True)
+            tx.input_id = input_id
             answer = work(tx)
             if input_id is not None:
                 tx.remember(input_id, answer.at, answer.to_dict())
             self.faults.reached("before_commit")
             return answer
 
-        result: Answer = self.store.run(once)
+        try:
+            result: Answer = self.store.run(once)
+        except _Seen as seen:  # applied before: the first answer, nothing written
+            return seen.answer
         self.faults.reached("after_commit")
         return result
+
+    @staticmethod
+    def _lock(tx: Tx, names: list[str]) -> None:
+        """Take an input's locks; an input already applied stops here (the
+        inbox is read with the locks held, so a retry racing its original
+        waits for it and then sees it)."""
+        tx.lock(names, tx.input_id)
+        if tx.input_id is not None:
+            seen = tx.inbox(tx.input_id)
+            if seen is not None:
+                raise _Seen(Answer.from_dict(seen, replayed=True))
 
     def _engine(
         self,

@@ -28,7 +28,7 @@ from typing import Any
 import psycopg
 from psycopg import errors as pg_errors
 
-from .store import Cursor, Dialect, Store, StoreError, Tx, schema
+from .store import UNREAD, Cursor, Dialect, Store, StoreError, Tx, schema
 
 _TABLES = schema("BIGINT", "BIGSERIAL PRIMARY KEY")
 #: Serialises creating the schema when several workers start at once.
@@ -77,20 +77,33 @@ class PostgresStore(Store):
             conn = self._connection()
             try:
                 with conn.transaction(), conn.cursor() as cur:
-                    yield Tx(self, cur)
+                    tx = Tx(self, cur)
+                    yield tx
+                    tx.flush()
             except psycopg.OperationalError as exc:
                 if conn.broken or conn.closed:
                     self._conn = None
                 raise StoreError(f"PostgreSQL: {exc}".strip()) from exc
 
-    def lock(self, cur: Cursor, names: Sequence[str]) -> int:
+    def lock(self, cur: Cursor, names: Sequence[str], input_id: str | None) -> tuple[int, Any]:
         # One round trip: the aggregate takes every lock (in the order given: a
-        # function scan yields the array in order) before the one row with the
-        # clock is made, so the clock is read with the locks held.
-        cur.execute("SELECT " + self.dialect.clock_sql.removeprefix("SELECT ") + " FROM (SELECT"
-                    " count(pg_advisory_xact_lock(hashtextextended(n, 0))) FROM"
-                    " unnest(%s::text[]) AS n) AS held", (list(names),))  # fmt: skip
-        return int(cur.fetchone()[0])
+        # function scan yields the array in order) before the one row is made,
+        # so the clock and the inbox are read with the locks held.
+        cur.execute("SELECT " + self.dialect.clock_sql.removeprefix("SELECT ") + ", (SELECT answer"
+                    " FROM inbox WHERE id = %s) FROM (SELECT count(pg_advisory_xact_lock("
+                    "hashtextextended(n, 0))) FROM unnest(%s::text[]) AS n) AS held",
+                    (input_id, list(names)))  # fmt: skip
+        row = cur.fetchone()
+        return int(row[0]), (row[1] if input_id is not None else UNREAD)
+
+    def write(self, cur: Cursor, writes: Sequence[tuple[str, tuple[Any, ...]]]) -> None:
+        # Pipelined: the writes go out together and are waited for once.
+        if not writes:
+            return
+        assert self._conn is not None
+        with self._conn.pipeline():
+            for sql, params in writes:
+                cur.execute(sql, params)
 
     def is_transient(self, exc: BaseException) -> bool:
         cause = exc.__cause__ if isinstance(exc, StoreError) else exc

@@ -61,12 +61,14 @@ class SqliteStore(Store):
                 cur.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot begin a transaction: {exc}") from exc
+            tx = Tx(self, cur)
             try:
-                yield Tx(self, cur)
+                yield tx
             except BaseException:
                 self._db.rollback()
                 raise
             try:
+                tx.flush()
                 cur.execute("COMMIT")
             except sqlite3.Error as exc:
                 self._db.rollback()

@@ -36,6 +36,9 @@ import attrs
 
 from consultfsm.core.errors import ConsultFsmError
 
+#: A store's :meth:`Store.lock` did not read the inbox entry.
+UNREAD: Any = object()
+
 
 class StoreError(ConsultFsmError):
     """The store could not run a transaction (the database is down, a lock
@@ -147,23 +150,39 @@ class Tx:
         self._cur = cur
         self._d = store.dialect
         self._locked_at: int | None = None
+        self._writes: list[tuple[str, tuple[Any, ...]]] = []
+        self._seen: dict[str, Any] = {}  # inbox answers read with the locks
+        self.input_id: str | None = None  # the input this transaction applies
 
     def _q(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        """Run one statement; a SELECT's rows."""
-        self._cur.execute(sql.replace("?", self._d.param), tuple(params))
+        """Run a SELECT and return its rows; keep any other statement for the
+        commit (:meth:`flush`). An input reads everything before it writes,
+        so its writes can leave together (in one round trip on PostgreSQL)."""
+        sql = sql.replace("?", self._d.param)
         if not sql.startswith("SELECT"):
+            self._writes.append((sql, tuple(params)))
             return []
+        self._cur.execute(sql, tuple(params))
         return list(self._cur.fetchall())
+
+    def flush(self) -> None:
+        """Run the writes kept so far (the store calls it before the commit)."""
+        writes, self._writes = self._writes, []
+        self._store.write(self._cur, writes)
 
     def _in(self, n: int) -> str:
         return ",".join("?" * n)
 
     # --- locks and time ---------------------------------------------------------------
 
-    def lock(self, names: Iterable[str]) -> None:
+    def lock(self, names: Iterable[str], input_id: str | None = None) -> None:
         """Hold advisory locks on ``names`` (sorted) until the commit; the
-        database's clock is read with them held (:meth:`clock_ms`)."""
-        self._locked_at = self._store.lock(self._cur, sorted(set(names)))
+        database's clock, and the inbox entry of ``input_id``, are read with
+        them held (:meth:`clock_ms`, :meth:`inbox`)."""
+        clock, seen = self._store.lock(self._cur, sorted(set(names)), input_id)
+        self._locked_at = clock
+        if input_id is not None and seen is not UNREAD:
+            self._seen[input_id] = seen
 
     def clock_ms(self) -> int:
         """The database's clock, Unix ms: as read when the first locks were
@@ -342,8 +361,13 @@ class Tx:
     # --- inbox, outbox ----------------------------------------------------------------
 
     def inbox(self, input_id: str) -> dict[str, Any] | None:
-        rows = self._q("SELECT answer FROM inbox WHERE id = ?", [input_id])
-        return None if not rows else json.loads(rows[0][0])
+        """The answer given to ``input_id``, if it was applied."""
+        if input_id in self._seen:
+            text = self._seen[input_id]
+        else:
+            rows = self._q("SELECT answer FROM inbox WHERE id = ?", [input_id])
+            text = rows[0][0] if rows else None
+        return None if text is None else json.loads(text)
 
     def remember(self, input_id: str, at: int, answer: dict[str, Any]) -> None:
         self._q(
@@ -408,11 +432,18 @@ class Store:
         raise NotImplementedError
         yield
 
-    def lock(self, cur: Cursor, names: Sequence[str]) -> int | None:
+    def lock(self, cur: Cursor, names: Sequence[str],
+             input_id: str | None) -> tuple[int | None, Any]:  # fmt: skip
         """Hold advisory locks on ``names`` until the commit (a no-op where the
-        database holds one writer at a time); the clock read with them held,
-        or None to read it when asked."""
-        return None
+        database holds one writer at a time). Returns the clock read with them
+        held (None: read it when asked) and the inbox answer of ``input_id``
+        (:data:`UNREAD`: look it up when asked)."""
+        return None, UNREAD
+
+    def write(self, cur: Cursor, writes: Sequence[tuple[str, tuple[Any, ...]]]) -> None:
+        """Run a transaction's writes, in order."""
+        for sql, params in writes:
+            cur.execute(sql, params)
 
     def run(self, work: Any) -> Any:
         """Run ``work(tx)`` in a transaction, again from the start if it raises
