@@ -24,7 +24,7 @@ fed the same inputs publishes (``tests/test_durable.py`` checks it), and:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any
 from zlib import crc32
 
 import attrs
@@ -48,6 +48,7 @@ from consultfsm.ccm.engine import (
 )
 from consultfsm.ccm.machine import CcmConfig
 from consultfsm.ccm.sessions import SessionIndex
+from consultfsm.ccm.table import Party
 from consultfsm.core.errors import ConfigError
 from consultfsm.core.text import is_writable
 from consultfsm.wire.cim import CimCodec, CimMessage, parse_message
@@ -55,7 +56,6 @@ from consultfsm.wire.cim import CimCodec, CimMessage, parse_message
 from .faults import Faults
 from .store import LegRow, NewEvent, SessionRow, Store, Tx
 
-T = TypeVar("T")
 #: Outbox partitions, by default: each relay owns some, each conversation is in one.
 DEFAULT_PARTITIONS = 16
 
@@ -186,16 +186,7 @@ class DurableCcm:
         if not isinstance(message, CimMessage):
             message = parse_message(message)
         party, _, dialogs = read_report(self.codec, message)
-        evidence = evidence_of(message, party)
         sender = message.header.sender.id
-        found = {
-            "session_id": None
-            if evidence.channel_session_id is None or is_placeholder(evidence.channel_session_id)
-            else evidence.channel_session_id,
-            "dialog_id": dialog_id_of(evidence.associated_dialog_uri),
-            # as the resolver reads a consult's ANI (whatever the channel type)
-            "ani": normalise_ani(evidence.customer_ani, self.resolver.default_region),
-        }
         msg = message
 
         def work(tx: Tx) -> Answer:
@@ -204,6 +195,7 @@ class DurableCcm:
             sessions: list[SessionRow] = []
             tombs: list[tuple[int, str]] = []
             if not legs:  # a new consult: the sessions it may name, locked against their end
+                found = self._session_keys(msg, party)
                 tombs = tx.tombstones(dialogs, since=0)
                 sessions = tx.sessions_matching(**found, ended_since=0)
                 if sessions:
@@ -217,6 +209,18 @@ class DurableCcm:
             return self._commit(tx, engine, legs, outcome, at, buried=[d for _, d in tombs])
 
         return self._run(input_id or f"cim:{message.id}", work)
+
+    def _session_keys(self, message: CimMessage, party: Party) -> dict[str, str | None]:
+        """The keys a new consult's session is looked up by, as the session
+        index reads them (normalising an ANI costs a parse: only for new legs)."""
+        evidence = evidence_of(message, party)
+        session_id = evidence.channel_session_id
+        return {
+            "session_id": None if session_id is None or is_placeholder(session_id) else session_id,
+            "dialog_id": dialog_id_of(evidence.associated_dialog_uri),
+            # as the resolver reads a consult's ANI (whatever the channel type)
+            "ani": normalise_ani(evidence.customer_ani, self.resolver.default_region),
+        }
 
     def desk_up(self, agent: str, *, input_id: str | None = None) -> Answer:
         """The socket layer: ``agent``'s desk connected."""
