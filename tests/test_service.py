@@ -149,3 +149,14 @@ def test_consultfsm_serve_runs_as_a_command_and_stops_on_sigterm(tmp_path: Path)
     (entry,) = [e for e in logs if e.get("kind") == "cim"]
     assert entry["agent"] == "1002" and entry["dialog"] == "D1" and entry["conversation"] == "C1"
     assert entry["leg"] == "D1" and entry["disposition"] == "applied"
+
+
+def test_a_session_started_again_is_its_retry_and_under_another_key_is_refused(client: Any) -> None:
+    first = client.post("/sessions", json=SESSION).json()
+    again = client.post("/sessions", json=SESSION).json()
+    assert again["replayed"] is True and again["at"] == first["at"]
+    other = client.post("/sessions", json=SESSION, headers={"Idempotency-Key": "another"})
+    assert other.status_code == 422 and other.json()["error"] == "CcmRefused"
+    end = client.post("/sessions/S1/end").json()
+    assert end["disposition"] == "applied"
+    assert client.post("/sessions/S1/end", headers={"Idempotency-Key": "x"}).status_code == 422
