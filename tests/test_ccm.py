@@ -408,6 +408,26 @@ def test_an_ended_session_past_its_horizon_takes_no_consult_even_before_the_time
     assert ccm.snapshot() == before
 
 
+def test_a_tombstone_past_its_horizon_absorbs_nothing_even_before_the_timers_ran() -> None:
+    # Found in review of the durable engine: receive checked the tombstones
+    # before moving its clock, so an expired one still absorbed a new consult.
+    ccm = engine(tombstone_ms=8_000)
+    ccm.receive(send(B, STARTED, 10), 10)
+    ccm.receive(send(B, ENDED, 20, reason=CimReason.CONSULT_ENDED), 20)
+    assert ccm.is_finished("D1")
+    assert said(ccm.receive(send(B, STARTED, 30_000), 30_000).published) == ["CALL_LEG_STARTED(b)"]
+
+
+def test_an_ended_session_past_its_horizon_makes_no_consult_ambiguous() -> None:
+    ccm = CcmEngine(CODEC, ended_session_ms=600_000)
+    for sid in ("S1", "S2"):
+        ccm.start_session(ChannelSession(sid, f"C{sid}", ANI, f"X{sid}"), 0)
+    ccm.end_session("S1", 1_000)
+    ccm.end_session("S2", 500_000)
+    (start,) = ccm.receive(send(B, STARTED, 700_010), 700_010).published
+    assert json.loads(start.json)["channelSession"]["id"] == "S2"
+
+
 def _script(ccm: CcmEngine, part: int) -> list[str]:
     steps: list[list[Callable[[], tuple[Published, ...]]]] = [
         [lambda: ccm.receive(send(A, STARTED, 100), 100).published,

@@ -243,7 +243,7 @@ class CcmEngine:
         key = self._find(dialogs)
         if key is not None:
             self._check_party(self._legs[key], party, message.header.sender.id)
-        if key is None and any(self.is_finished(d) for d in dialogs):
+        if key is None and any(self._tombs.holds(d, at) for d in dialogs):
             return Outcome(dialogs[0], Disposition.ABSORBED, self._advance(at), late=True)
         session = None
         if key is None:
@@ -251,7 +251,7 @@ class CcmEngine:
         out = list(self._advance(at))
         key = self._find(dialogs)  # timers that fell due may have finished it: look again
         if key is None:
-            if any(self.is_finished(d) for d in dialogs):
+            if any(self._tombs.holds(d, at) for d in dialogs):
                 return Outcome(dialogs[0], Disposition.ABSORBED, tuple(out), late=True)
             assert session is not None
             key = self._create(dialogs[0], session, at)
@@ -328,14 +328,26 @@ class CcmEngine:
             # was on when the customer left (the customer's leaving does not
             # end it), published there as ``isActive: false``.
             try:
-                session = self._ended.resolve(evidence).session
+                session = self._ended_until(at).resolve(evidence).session
             except SessionNotFound:
-                raise exc from None
-            if self._ended_gone(session.id, at):  # past its horizon, not yet dropped
                 raise exc from None
             active = False
         return ChannelSessionRef(session.id, session.conversation_id, session.customer_ani,
                                  session.service_identifier, active)  # fmt: skip
+
+    def _ended_until(self, at: int) -> SessionIndex:
+        """The ended sessions still within their horizon at ``at``: those past
+        it are dropped only when the clock moves (after the input is checked),
+        so they are left out here, not found, never ambiguous."""
+        oldest = next(iter(self._ended_at), None)
+        if oldest is None or not self._ended_gone(oldest, at):
+            return self._ended
+        index = SessionIndex(self._ended.resolver)
+        for session_id in self._ended_at:
+            session = self._ended.get(session_id)
+            if session is not None and not self._ended_gone(session_id, at):
+                index.add(session)
+        return index
 
     def _ended_gone(self, session_id: str, at: int) -> bool:
         """True when the ended session is past the horizon at ``at``."""

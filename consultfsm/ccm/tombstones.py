@@ -43,6 +43,13 @@ class Tombstones:
     def __contains__(self, item: object) -> bool:
         return any(item in ids for _, ids in self._generations)
 
+    def holds(self, item: str, now: int) -> bool:
+        """``item`` is remembered and its generation not past the horizon at
+        ``now`` (one that is, not yet dropped by :meth:`expire`, no longer counts)."""
+        span = self._span
+        return any(item in ids for start, ids in self._generations
+                   if start + span + self.horizon_ms > now)  # fmt: skip
+
     def __len__(self) -> int:
         return sum(len(ids) for _, ids in self._generations)
 
