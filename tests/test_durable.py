@@ -33,6 +33,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from stores import BACKENDS, Backend
 
+from consultfsm.ccm import ChannelSession
 from consultfsm.durable.engine import DurableCcm
 from consultfsm.durable.faults import POINTS, Faults
 from consultfsm.durable.sqlite import SqliteStore
@@ -196,3 +197,47 @@ def test_a_presence_input_naming_no_writable_agent_is_refused_changing_nothing(a
         world.ccm.end_session("\ud800")
     with world.ccm.store.transaction() as tx:
         assert tx.presence(["1002"]) == {}
+
+
+def test_two_sessions_of_one_number_ended_in_the_same_ms_resolve_as_the_engine_does(
+    backend: Backend,
+) -> None:
+    # Found in review: the ended sessions were sorted as [time, record] pairs,
+    # and two ended in the same ms compared their records (a TypeError, a 500).
+    world = Clocked(backend.open(backend.new()))
+    ccm = world.ccm
+    for sid, agents in (("S7", ["1001"]), ("S8", ["1009"])):
+        ccm.start_session(ChannelSession(sid, f"C{sid}", "+923005550000", f"X{sid}",
+                                         agents=frozenset(agents)))  # fmt: skip
+    world.t = 1_000
+    ccm.end_session("S7")
+    ccm.end_session("S8")
+    world.t = 2_000
+    text = CODEC.dumps(CODEC.agent_message(
+        leg="7001:1001:D5", at=2_000, intent=STARTED, agent="1001", customer="+923005550000",
+        call_id="D5", reason=None, consult_role="CONSULTING"))  # fmt: skip
+    answer = ccm.receive(text)  # A's own conversation decides between the two
+    assert answer.disposition == "applied"
+    with ccm.store.transaction() as tx:
+        (row,) = tx.load_legs(["D5"])
+    assert row.record["session"]["id"] == "S7"
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", "\x00"])
+def test_an_id_with_nul_is_refused_on_every_store_changing_nothing(
+    backend: Backend, bad: str
+) -> None:
+    from consultfsm.ccm.engine import CcmRefused
+
+    world = Clocked(backend.open(backend.new()))
+    with pytest.raises(CcmRefused):
+        world.ccm.desk_down(bad)
+    with pytest.raises(CcmRefused):
+        world.ccm.end_session(bad)
+    text = CODEC.dumps(CODEC.agent_message(
+        leg=f"7002:1002:D{bad}", at=0, intent=STARTED, agent="1002", customer="+923001234567",
+        call_id=f"D{bad}", reason=None))  # fmt: skip
+    with pytest.raises(CcmRefused):
+        world.ccm.receive(text)
+    with world.ccm.store.transaction() as tx:
+        assert tx.live_legs() == 0 and tx.presence(["1002"]) == {}

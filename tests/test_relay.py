@@ -148,3 +148,30 @@ def test_relays_share_partitions_through_advisory_locks_and_take_over_a_dead_one
     two._next_try = 0.0  # (it looks again at its next batch; here, now)
     assert len(two.held()) == 10
     two.close()
+
+
+def test_a_lease_whose_connection_died_holds_nothing_and_takes_its_partitions_again(
+    tmp_path: Path,
+) -> None:
+    # Found in review: a lease holding its share never looked at its
+    # connection again, so after the server dropped it two relays sent the
+    # same partitions and nobody sent the rest.
+    import psycopg
+
+    from consultfsm.durable.postgres import AdvisoryLease
+
+    need_postgres()
+    address = Backend("postgresql", tmp_path).new()
+    lease = AdvisoryLease(address, 16, most=8)
+    assert lease.held() == list(range(8))
+    assert lease._conn is not None
+    pid = lease._conn.info.backend_pid
+    with psycopg.connect(address, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        other = AdvisoryLease(address, 16, most=8)
+        assert other.held() == list(range(8))  # the freed partitions
+    assert lease.held() == []  # it sees it lost them
+    lease._next_try = 0.0
+    assert lease.held() == list(range(8, 16))  # and takes the free ones
+    lease.close()
+    other.close()

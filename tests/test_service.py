@@ -160,3 +160,11 @@ def test_a_session_started_again_is_its_retry_and_under_another_key_is_refused(c
     end = client.post("/sessions/S1/end").json()
     assert end["disposition"] == "applied"
     assert client.post("/sessions/S1/end", headers={"Idempotency-Key": "x"}).status_code == 422
+
+
+def test_one_idempotency_key_reused_for_another_agent_is_another_input(client: Any) -> None:
+    first = client.post("/desk/1001/up", headers={"Idempotency-Key": "k1"}).json()
+    other = client.post("/desk/1002/up", headers={"Idempotency-Key": "k1"}).json()
+    assert first["replayed"] is False and other["replayed"] is False
+    again = client.post("/desk/1001/up", headers={"Idempotency-Key": "k1"}).json()
+    assert again["replayed"] is True

@@ -187,6 +187,9 @@ class DurableCcm:
             message = parse_message(message)
         party, _, dialogs = read_report(self.codec, message)
         sender = message.header.sender.id
+        _storable(sender, "header.sender.id")
+        for dialog in dialogs:
+            _storable(dialog, "body")
         msg = message
 
         def work(tx: Tx) -> Answer:
@@ -198,8 +201,10 @@ class DurableCcm:
                 found = self._session_keys(msg, party)
                 tombs = tx.tombstones(dialogs, since=0)
                 sessions = tx.sessions_matching(**found, ended_since=0)
-                if sessions:
-                    tx.lock(f"session:{s.record['id']}" for s in sessions)
+                held: set[str] = set()
+                while {s.record["id"] for s in sessions} - held:  # lock until nothing new
+                    held |= {s.record["id"] for s in sessions}
+                    tx.lock(f"session:{sid}" for sid in held)
                     sessions = tx.sessions_matching(**found, ended_since=0)
             # The sender's presence matters only to a leg that does not know it yet.
             known = all(sender in row.record["agents"].values() for row in legs) and legs
@@ -233,6 +238,9 @@ class DurableCcm:
     def start_session(self, session: ChannelSession, *, input_id: str | None = None) -> Answer:
         """The customer's call is on. A session id is used once, ever."""
         self._index.check_new(session)  # (an empty index: only the session's own checks)
+        for name in ("id", "conversation_id", "customer_ani", "dialog_id", "service_identifier"):
+            if getattr(session, name) is not None:
+                _storable(getattr(session, name), f"session.{name}")
 
         def work(tx: Tx) -> Answer:
             self._lock(tx, [f"session:{session.id}"])
@@ -248,8 +256,7 @@ class DurableCcm:
 
     def end_session(self, session_id: str, *, input_id: str | None = None) -> Answer:
         """The customer's call ended; its consults go on."""
-        if not isinstance(session_id, str) or not session_id or not is_writable(session_id):
-            raise CcmRefused("session", "must be a non-empty string that UTF-8 can encode")
+        _storable(session_id, "session")
 
         def work(tx: Tx) -> Answer:
             self._lock(tx, [f"session:{session_id}"])
@@ -270,7 +277,6 @@ class DurableCcm:
         worker holds; one answer per leg stepped (empty when none was due)."""
 
         def work(tx: Tx) -> list[Answer]:
-            self.faults.reached("before_lock")
             now = self._clock(tx)
             legs = tx.due_legs(now, limit)
             if not legs:
@@ -278,8 +284,7 @@ class DurableCcm:
             engine = self._engine(legs, [], {}, [])
             at = max(now, engine.now)
             out = engine.handle_timers(at)
-            answer = self._commit(tx, engine, legs, Outcome(None, None, out), at)
-            self.faults.reached("before_commit")
+            answer = self._commit(tx, engine, legs, Outcome(None, None, out), at, faults=False)
             return [
                 attrs.evolve(
                     answer,
@@ -291,8 +296,6 @@ class DurableCcm:
             ]
 
         result: list[Answer] = self.store.run(work)
-        if result:
-            self.faults.reached("after_commit")
         return result
 
     def next_deadline(self) -> int | None:
@@ -315,8 +318,7 @@ class DurableCcm:
     # --- the transaction -------------------------------------------------------------------
 
     def _presence(self, agent: str, up: bool, input_id: str | None) -> Answer:
-        if not isinstance(agent, str) or not agent or not is_writable(agent):
-            raise CcmRefused("agent", "must be a non-empty string that UTF-8 can encode")
+        _storable(agent, "agent")
 
         def work(tx: Tx) -> Answer:
             self._lock(tx, [f"agent:{agent}"])
@@ -330,9 +332,8 @@ class DurableCcm:
         return self._run(input_id, work)
 
     def _run(self, input_id: str | None, work: Callable[[Tx], Answer]) -> Answer:
-        if input_id is not None and (not isinstance(input_id, str) or not input_id
-                                     or not is_writable(input_id)):  # fmt: skip
-            raise CcmRefused("input_id", "must be a non-empty string that UTF-8 can encode")
+        if input_id is not None:
+            _storable(input_id, "input_id")
 
         def once(tx: Tx) -> Answer:
             self.faults.reached("before_lock")
@@ -340,6 +341,7 @@ class DurableCcm:
             answer = work(tx)
             if input_id is not None:
                 tx.remember(input_id, answer.at, answer.to_dict())
+            tx.flush()
             self.faults.reached("before_commit")
             return answer
 
@@ -353,7 +355,7 @@ class DurableCcm:
     @staticmethod
     def _lock(tx: Tx, names: list[str]) -> None:
         """Take an input's locks; an input already applied stops here (the
-        inbox is read with the locks held, so a retry racing its original
+        inbox is read once the locks are held, so a retry racing its original
         waits for it and then sees it)."""
         tx.lock(names, tx.input_id)
         if tx.input_id is not None:
@@ -376,9 +378,11 @@ class DurableCcm:
             "config": attrs.asdict(self.config),
             "tombstone_ms": self.tombstone_ms,
             "sessions": [s.record for s in sessions if s.ended_at is None],
-            "ended_sessions": sorted(
-                [s.ended_at, s.record] for s in sessions if s.ended_at is not None
-            ),
+            "ended_sessions": [
+                [s.ended_at, s.record]
+                for s in sorted(sessions, key=lambda s: (s.ended_at or 0, s.record["id"]))
+                if s.ended_at is not None
+            ],
             "ended_session_ms": self.ended_session_ms,
             "presence": dict(presence),
             "legs": [row.record for row in legs],
@@ -395,9 +399,11 @@ class DurableCcm:
         at: int,
         *,
         buried: Sequence[str] = (),
+        faults: bool = True,
     ) -> Answer:
         """Write back what the input changed, and the outbox rows, in ``tx``."""
-        self.faults.reached("after_apply")
+        if faults:
+            self.faults.reached("after_apply")
         after = engine.snapshot()
         before = {row.key: row for row in legs}
         now_live = {rec["machine"]["leg"]: rec for rec in after["legs"]}
@@ -435,12 +441,21 @@ class DurableCcm:
                 )
             )
         tx.append(events)
-        self.faults.reached("after_outbox")
+        if faults:  # an input's writes, the outbox's among them, are sent here
+            tx.flush()
+            self.faults.reached("after_outbox")
         # An input that is no report (presence, a session) was applied.
         disposition = "applied" if outcome.disposition is None else outcome.disposition.value
         return Answer(
             outcome.leg, disposition, outcome.late, tuple(_sent(p) for p in outcome.published), at
         )
+
+
+def _storable(value: object, field: str) -> None:
+    """An id the stores can hold: a non-empty string UTF-8 can encode, without
+    NUL (PostgreSQL text cannot hold it); else :class:`CcmRefused`."""
+    if not isinstance(value, str) or not value or not is_writable(value) or "\x00" in value:
+        raise CcmRefused(field, "must be a non-empty string that UTF-8 can encode, without NUL")
 
 
 def _sent(pub: Published) -> Sent:

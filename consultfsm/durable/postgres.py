@@ -28,7 +28,17 @@ from typing import Any
 import psycopg
 from psycopg import errors as pg_errors
 
-from .store import UNREAD, Cursor, Dialect, Store, StoreError, Tx, schema
+from .store import (
+    UNREAD,
+    Cursor,
+    Dialect,
+    Store,
+    StoreError,
+    StoreUnavailable,
+    Tx,
+    Unstorable,
+    schema,
+)
 
 _TABLES = schema("BIGINT", "BIGSERIAL PRIMARY KEY")
 #: Serialises creating the schema when several workers start at once.
@@ -68,7 +78,7 @@ class PostgresStore(Store):
                     self.dsn, autocommit=True, connect_timeout=max(1, int(self.connect_timeout))
                 )
             except psycopg.OperationalError as exc:
-                raise StoreError(f"cannot reach PostgreSQL: {exc}".strip()) from exc
+                raise StoreUnavailable(f"cannot reach PostgreSQL: {exc}".strip()) from exc
         return self._conn
 
     @contextmanager
@@ -84,17 +94,20 @@ class PostgresStore(Store):
                 if conn.broken or conn.closed:
                     self._conn = None
                 raise StoreError(f"PostgreSQL: {exc}".strip()) from exc
+            except psycopg.DataError as exc:  # a value text cannot hold: nothing applied
+                raise Unstorable(f"PostgreSQL cannot hold a value of this input: {exc}") from exc
 
     def lock(self, cur: Cursor, names: Sequence[str], input_id: str | None) -> tuple[int, Any]:
         # One round trip: the aggregate takes every lock (in the order given: a
-        # function scan yields the array in order) before the one row is made,
-        # so the clock and the inbox are read with the locks held.
-        cur.execute("SELECT " + self.dialect.clock_sql.removeprefix("SELECT ") + ", (SELECT answer"
-                    " FROM inbox WHERE id = %s) FROM (SELECT count(pg_advisory_xact_lock("
-                    "hashtextextended(n, 0))) FROM unnest(%s::text[]) AS n) AS held",
-                    (input_id, list(names)))  # fmt: skip
+        # function scan yields the array in order) before the one row with the
+        # clock is made, so the clock is read with the locks held. The inbox is
+        # not read here: this statement's snapshot predates its lock waits, so
+        # it could miss the commit of the very input it waited for.
+        cur.execute("SELECT " + self.dialect.clock_sql.removeprefix("SELECT ") + " FROM (SELECT"
+                    " count(pg_advisory_xact_lock(hashtextextended(n, 0))) FROM"
+                    " unnest(%s::text[]) AS n) AS held", (list(names),))  # fmt: skip
         row = cur.fetchone()
-        return int(row[0]), (row[1] if input_id is not None else UNREAD)
+        return int(row[0]), UNREAD
 
     def write(self, cur: Cursor, writes: Sequence[tuple[str, tuple[Any, ...]]]) -> None:
         # Pipelined: the writes go out together and are waited for once.
@@ -106,6 +119,8 @@ class PostgresStore(Store):
                 cur.execute(sql, params)
 
     def is_transient(self, exc: BaseException) -> bool:
+        if isinstance(exc, StoreUnavailable):
+            return False  # the server is not there: answer now (503), do not wait here
         cause = exc.__cause__ if isinstance(exc, StoreError) else exc
         return isinstance(
             cause,
@@ -149,6 +164,14 @@ class AdvisoryLease:
             if self._conn is None or self._conn.closed or self._conn.broken:
                 self._conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=5)
                 self._held, self._next_try = [], 0.0
+            # What this connection really holds (a server restart or a dropped
+            # connection frees the locks without telling an idle client).
+            rows = self._conn.execute(
+                "SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND pid = pg_backend_pid() AND classid = %s AND objsubid = 2",
+                (_PARTITION_LOCKS,),
+            ).fetchall()
+            self._held = sorted(int(r[0]) for r in rows)
             if len(self._held) < self.most and time.monotonic() >= self._next_try:
                 # Free partitions are looked for at most once a second.
                 self._next_try = time.monotonic() + 1.0

@@ -45,6 +45,15 @@ class StoreError(ConsultFsmError):
     timed out); nothing was applied, and the same input may be retried."""
 
 
+class StoreUnavailable(StoreError):
+    """The database cannot be reached now; nothing was applied."""
+
+
+class Unstorable(ConsultFsmError):
+    """The input holds a value the database cannot store (PostgreSQL text
+    cannot hold NUL); nothing was applied, and a retry would fail the same way."""
+
+
 class Retry(Exception):
     """Raised inside a transaction to roll it back and run it again (a leg
     vanished under its lock: another worker finished it first)."""
@@ -476,5 +485,7 @@ __all__ = [
     "SessionRow",
     "Store",
     "StoreError",
+    "StoreUnavailable",
     "Tx",
+    "Unstorable",
 ]

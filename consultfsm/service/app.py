@@ -55,6 +55,12 @@ _SESSION_FIELDS = {
 }
 
 
+def _scoped(what: str, key: str | None) -> str | None:
+    """The inbox id of a keyed request: its key within what it does, so one key
+    reused for another agent or session is another input, not its replay."""
+    return None if key is None else f"{what}:{key}"
+
+
 def _answer(answer: Answer) -> JSONResponse:
     body = answer.to_dict()
     body["replayed"] = answer.replayed
@@ -116,7 +122,10 @@ def create_app(worker: Worker, *, run_loops: bool = True) -> Starlette:
         key = request.headers.get("idempotency-key")
         call = worker.ccm.desk_up if move == "up" else worker.ccm.desk_down
         return await _run(
-            worker, f"desk_{move}", lambda: call(agent, input_id=key), {"agent": agent}
+            worker,
+            f"desk_{move}",
+            lambda: call(agent, input_id=_scoped(f"desk:{agent}:{move}", key)),
+            {"agent": agent},
         )
 
     async def start_session(request: Request) -> Response:
@@ -131,7 +140,9 @@ def create_app(worker: Worker, *, run_loops: bool = True) -> Starlette:
         return await _run(
             worker,
             "session_start",
-            lambda: worker.ccm.start_session(session, input_id=key),
+            lambda: worker.ccm.start_session(
+                session, input_id=_scoped(f"session-start:{session.id}", key)
+            ),
             {"session": session.id, "conversation": session.conversation_id},
         )
 
@@ -141,7 +152,9 @@ def create_app(worker: Worker, *, run_loops: bool = True) -> Starlette:
         return await _run(
             worker,
             "session_end",
-            lambda: worker.ccm.end_session(session_id, input_id=key),
+            lambda: worker.ccm.end_session(
+                session_id, input_id=_scoped(f"session-end:{session_id}", key)
+            ),
             {"session": session_id},
         )
 
