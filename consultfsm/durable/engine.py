@@ -357,7 +357,7 @@ class DurableCcm:
         """Take an input's locks; an input already applied stops here (the
         inbox is read once the locks are held, so a retry racing its original
         waits for it and then sees it)."""
-        tx.lock(names, tx.input_id)
+        tx.lock(names)
         if tx.input_id is not None:
             seen = tx.inbox(tx.input_id)
             if seen is not None:

@@ -29,7 +29,6 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from .store import (
-    UNREAD,
     Cursor,
     Dialect,
     Store,
@@ -97,17 +96,15 @@ class PostgresStore(Store):
             except psycopg.DataError as exc:  # a value text cannot hold: nothing applied
                 raise Unstorable(f"PostgreSQL cannot hold a value of this input: {exc}") from exc
 
-    def lock(self, cur: Cursor, names: Sequence[str], input_id: str | None) -> tuple[int, Any]:
+    def lock(self, cur: Cursor, names: Sequence[str]) -> int:
         # One round trip: the aggregate takes every lock (in the order given: a
         # function scan yields the array in order) before the one row with the
-        # clock is made, so the clock is read with the locks held. The inbox is
-        # not read here: this statement's snapshot predates its lock waits, so
-        # it could miss the commit of the very input it waited for.
+        # clock is made, so the clock is read with the locks held. (The inbox
+        # is read by a later statement: this one's snapshot predates its waits.)
         cur.execute("SELECT " + self.dialect.clock_sql.removeprefix("SELECT ") + " FROM (SELECT"
                     " count(pg_advisory_xact_lock(hashtextextended(n, 0))) FROM"
                     " unnest(%s::text[]) AS n) AS held", (list(names),))  # fmt: skip
-        row = cur.fetchone()
-        return int(row[0]), UNREAD
+        return int(cur.fetchone()[0])
 
     def write(self, cur: Cursor, writes: Sequence[tuple[str, tuple[Any, ...]]]) -> None:
         # Pipelined: the writes go out together and are waited for once.

@@ -36,9 +36,6 @@ import attrs
 
 from consultfsm.core.errors import ConsultFsmError
 
-#: A store's :meth:`Store.lock` did not read the inbox entry.
-UNREAD: Any = object()
-
 
 class StoreError(ConsultFsmError):
     """The store could not run a transaction (the database is down, a lock
@@ -160,7 +157,6 @@ class Tx:
         self._d = store.dialect
         self._locked_at: int | None = None
         self._writes: list[tuple[str, tuple[Any, ...]]] = []
-        self._seen: dict[str, Any] = {}  # inbox answers read with the locks
         self.input_id: str | None = None  # the input this transaction applies
 
     def _q(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
@@ -184,14 +180,10 @@ class Tx:
 
     # --- locks and time ---------------------------------------------------------------
 
-    def lock(self, names: Iterable[str], input_id: str | None = None) -> None:
+    def lock(self, names: Iterable[str]) -> None:
         """Hold advisory locks on ``names`` (sorted) until the commit; the
-        database's clock, and the inbox entry of ``input_id``, are read with
-        them held (:meth:`clock_ms`, :meth:`inbox`)."""
-        clock, seen = self._store.lock(self._cur, sorted(set(names)), input_id)
-        self._locked_at = clock
-        if input_id is not None and seen is not UNREAD:
-            self._seen[input_id] = seen
+        database's clock is read with them held (:meth:`clock_ms`)."""
+        self._locked_at = self._store.lock(self._cur, sorted(set(names)))
 
     def clock_ms(self) -> int:
         """The database's clock, Unix ms: as read when the first locks were
@@ -370,13 +362,10 @@ class Tx:
     # --- inbox, outbox ----------------------------------------------------------------
 
     def inbox(self, input_id: str) -> dict[str, Any] | None:
-        """The answer given to ``input_id``, if it was applied."""
-        if input_id in self._seen:
-            text = self._seen[input_id]
-        else:
-            rows = self._q("SELECT answer FROM inbox WHERE id = ?", [input_id])
-            text = rows[0][0] if rows else None
-        return None if text is None else json.loads(text)
+        """The answer given to ``input_id``, if it was applied. Read it after
+        the input's locks: a statement's snapshot predates its lock waits."""
+        rows = self._q("SELECT answer FROM inbox WHERE id = ?", [input_id])
+        return None if not rows else json.loads(rows[0][0])
 
     def remember(self, input_id: str, at: int, answer: dict[str, Any]) -> None:
         self._q(
@@ -441,13 +430,11 @@ class Store:
         raise NotImplementedError
         yield
 
-    def lock(self, cur: Cursor, names: Sequence[str],
-             input_id: str | None) -> tuple[int | None, Any]:  # fmt: skip
+    def lock(self, cur: Cursor, names: Sequence[str]) -> int | None:
         """Hold advisory locks on ``names`` until the commit (a no-op where the
-        database holds one writer at a time). Returns the clock read with them
-        held (None: read it when asked) and the inbox answer of ``input_id``
-        (:data:`UNREAD`: look it up when asked)."""
-        return None, UNREAD
+        database holds one writer at a time); the clock read with them held,
+        or None to read it when asked."""
+        return None
 
     def write(self, cur: Cursor, writes: Sequence[tuple[str, tuple[Any, ...]]]) -> None:
         """Run a transaction's writes, in order."""
