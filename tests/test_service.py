@@ -110,7 +110,8 @@ def test_health_readiness_and_metrics(client: Any) -> None:
     client.post("/sessions", json=SESSION)
     client.post("/message/receive", content=message(A, STARTED, 0, "D1"))
     text = client.get("/metrics").text
-    assert 'consultfsm_legs{state="a_talking"}' in text or "consultfsm_legs{" in text
+    # A's desk says B answered: the CCM waits for B's own start (CcmCall.ANSWERING).
+    assert 'consultfsm_legs{state="answering"} 1.0' in text
     assert "consultfsm_outbox_depth" in text and "consultfsm_deadline_lag_seconds" in text
 
 
