@@ -41,6 +41,8 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -128,10 +130,29 @@ def durable_round(store: Store, first: int, legs: int) -> tuple[float, int]:
 
 
 def floor_round(store: Store, first: int, count: int, record: str, body: str) -> float:
-    """Seconds for ``count`` floor transactions on the same store."""
-    with store.transaction() as tx:
-        cur = tx._cur
-        p = store.dialect.param
+    """Seconds for ``count`` floor transactions on the same server, written as
+    a plain client writes them, on the store's own connection: BEGIN, SELECT
+    ... FOR UPDATE, UPDATE, INSERT, COMMIT, each sent when the one before it
+    is answered (psycopg's ``transaction()``; SQLite's ``BEGIN IMMEDIATE``)."""
+    p = store.dialect.param
+    if p == "?":
+        db = store._db  # type: ignore[attr-defined]
+
+        @contextmanager
+        def transaction() -> Iterator[Any]:
+            cur = db.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            yield cur
+            cur.execute("COMMIT")
+    else:
+        conn = store._connection()  # type: ignore[attr-defined]
+
+        @contextmanager
+        def transaction() -> Iterator[Any]:
+            with conn.transaction(), conn.cursor() as cur:
+                yield cur
+
+    with transaction() as cur:
         cur.execute(
             "CREATE TABLE IF NOT EXISTS floor_legs (key TEXT PRIMARY KEY,"
             " version INTEGER NOT NULL, record TEXT NOT NULL)"
@@ -145,8 +166,7 @@ def floor_round(store: Store, first: int, count: int, record: str, body: str) ->
             cur.execute(f"INSERT INTO floor_legs VALUES ({p}, 0, {p})", (f"F{k}", record))
     t = time.perf_counter()
     for k in range(first, first + count):
-        with store.transaction() as tx:
-            cur = tx._cur
+        with transaction() as cur:
             cur.execute(
                 f"SELECT record FROM floor_legs WHERE key = {p}" + store.dialect.for_update,
                 (f"F{k}",),

@@ -36,6 +36,10 @@ class Faults:
         point, _, hit = spec.partition(":")
         return cls(point, int(hit or 1))
 
+    def armed(self, point: str) -> bool:
+        """True if a crash is planned at ``point`` (on this hit or a later one)."""
+        return point == self.point
+
     def reached(self, point: str) -> None:
         if point == self.point:
             self.left -= 1

@@ -64,6 +64,7 @@ class PostgresStore(Store):
         self.connect_timeout = connect_timeout
         self._mutex = threading.Lock()
         self._conn: psycopg.Connection[Any] | None = None
+        self._begun = False  # whether this transaction's BEGIN was sent
         conn = self._connection()
         with conn.transaction(), conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
@@ -82,29 +83,75 @@ class PostgresStore(Store):
 
     @contextmanager
     def _transaction(self) -> Iterator[Tx]:
+        # BEGIN is not sent on its own: it leaves with the transaction's first
+        # statements, and the writes leave with the COMMIT, so an input costs
+        # three round trips (locks and inbox; legs; writes and commit).
         with self._mutex:
             conn = self._connection()
+            self._begun = False
             try:
-                with conn.transaction(), conn.cursor() as cur:
+                with conn.cursor() as cur:
                     tx = Tx(self, cur)
                     yield tx
-                    tx.flush()
-            except psycopg.OperationalError as exc:
-                if conn.broken or conn.closed:
-                    self._conn = None
-                raise StoreError(f"PostgreSQL: {exc}".strip()) from exc
-            except psycopg.DataError as exc:  # a value text cannot hold: nothing applied
-                raise Unstorable(f"PostgreSQL cannot hold a value of this input: {exc}") from exc
+                    writes = tx.take_writes()
+                    if writes or self._begun:
+                        with conn.pipeline():
+                            self._begin(conn)
+                            for sql, params in writes:
+                                cur.execute(sql, params)
+                            conn.execute("COMMIT")
+            except BaseException as exc:
+                self._abandon(conn)
+                if isinstance(exc, psycopg.OperationalError):
+                    if conn.broken or conn.closed:
+                        self._conn = None
+                    raise StoreError(f"PostgreSQL: {exc}".strip()) from exc
+                if isinstance(exc, psycopg.DataError):  # a value text cannot hold
+                    why = f"PostgreSQL cannot hold a value of this input: {exc}"
+                    raise Unstorable(why) from exc
+                raise
 
-    def lock(self, cur: Cursor, names: Sequence[str]) -> int:
-        # One round trip: the aggregate takes every lock (in the order given: a
+    def _begin(self, conn: psycopg.Connection[Any]) -> None:
+        if not self._begun:
+            conn.execute("BEGIN")
+            self._begun = True
+
+    def _abandon(self, conn: psycopg.Connection[Any]) -> None:
+        """Roll back whatever the failed transaction left open, if the connection lives."""
+        if conn.broken or conn.closed:
+            return
+        try:
+            if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                conn.execute("ROLLBACK")
+        except psycopg.Error:
+            pass  # the connection is gone: the server rolls it back itself
+
+    def lock_statement(self, names: Sequence[str]) -> tuple[str, tuple[Any, ...]]:
+        # One statement: the aggregate takes every lock (in the order given: a
         # function scan yields the array in order) before the one row with the
-        # clock is made, so the clock is read with the locks held. (The inbox
-        # is read by a later statement: this one's snapshot predates its waits.)
-        cur.execute("SELECT " + self.dialect.clock_sql.removeprefix("SELECT ") + " FROM (SELECT"
-                    " count(pg_advisory_xact_lock(hashtextextended(n, 0))) FROM"
-                    " unnest(%s::text[]) AS n) AS held", (list(names),))  # fmt: skip
-        return int(cur.fetchone()[0])
+        # clock is made, so the clock is read with the locks held.
+        return ("SELECT " + self.dialect.clock_sql.removeprefix("SELECT ") + " FROM (SELECT"
+                " count(pg_advisory_xact_lock(hashtextextended(n, 0))) FROM"
+                " unnest(%s::text[]) AS n) AS held", (list(names),))  # fmt: skip
+
+    def read(self, cur: Cursor, queries: Sequence[tuple[str, tuple[Any, ...]]]) -> list[list[Any]]:
+        # Pipelined, with BEGIN if it is not sent yet: one round trip. The
+        # server still runs them one after the other, each with its own snapshot.
+        if not queries:
+            return []
+        assert self._conn is not None
+        conn = self._conn
+        if self._begun and len(queries) == 1:
+            cur.execute(*queries[0])
+            return [list(cur.fetchall())]
+        cursors = []
+        with conn.pipeline():
+            self._begin(conn)
+            for sql, params in queries:
+                each = conn.cursor()
+                each.execute(sql, params)
+                cursors.append(each)
+        return [list(each.fetchall()) for each in cursors]
 
     def write(self, cur: Cursor, writes: Sequence[tuple[str, tuple[Any, ...]]]) -> None:
         # Pipelined: the writes go out together and are waited for once.
@@ -112,6 +159,7 @@ class PostgresStore(Store):
             return
         assert self._conn is not None
         with self._conn.pipeline():
+            self._begin(self._conn)
             for sql, params in writes:
                 cur.execute(sql, params)
 

@@ -15,7 +15,9 @@ from pathlib import Path
 
 from .store import Dialect, Store, StoreError, Tx, schema
 
-_TABLES = schema("INTEGER", "INTEGER PRIMARY KEY AUTOINCREMENT")
+# No AUTOINCREMENT: a new outbox row's seq is above every row still there
+# (all the relay's order needs), and the commit does not rewrite sqlite_sequence.
+_TABLES = schema("INTEGER", "INTEGER PRIMARY KEY", " WITHOUT ROWID")
 
 
 DIALECT = Dialect(

@@ -95,28 +95,29 @@ class NewEvent:
     body: str
 
 
-def schema(integer: str, serial: str) -> tuple[str, ...]:
-    """The tables, in a database's words for a 64-bit integer and an
-    auto-numbered key (the one difference between the two stores' schemas)."""
-    i = integer
+def schema(integer: str, serial: str, keyed: str = "") -> tuple[str, ...]:
+    """The tables, in a database's words for a 64-bit integer, an
+    auto-numbered key and (``keyed``) a table stored in its primary key's
+    order: the differences between the two stores' schemas. (In SQLite a
+    ``WITHOUT ROWID`` table is one B-tree instead of two, so a commit writes
+    fewer pages; PostgreSQL keeps every table in a heap anyway.)"""
+    i, k = integer, keyed
     return (
         f"CREATE TABLE IF NOT EXISTS legs (key TEXT PRIMARY KEY, version {i} NOT NULL,"
         f" call TEXT NOT NULL, deadline {i}, session_id TEXT NOT NULL, now {i} NOT NULL,"
-        f" record TEXT NOT NULL)",
+        f" record TEXT NOT NULL){k}",
         "CREATE INDEX IF NOT EXISTS legs_deadline ON legs (deadline) WHERE deadline IS NOT NULL",
         "CREATE INDEX IF NOT EXISTS legs_session ON legs (session_id)",
-        "CREATE TABLE IF NOT EXISTS leg_dialogs (dialog TEXT PRIMARY KEY, leg TEXT NOT NULL)",
-        "CREATE INDEX IF NOT EXISTS leg_dialogs_leg ON leg_dialogs (leg)",
+        f"CREATE TABLE IF NOT EXISTS leg_dialogs (dialog TEXT PRIMARY KEY, leg TEXT NOT NULL){k}",
         "CREATE TABLE IF NOT EXISTS leg_agents (agent TEXT NOT NULL, leg TEXT NOT NULL,"
-        " PRIMARY KEY (agent, leg))",
-        "CREATE INDEX IF NOT EXISTS leg_agents_leg ON leg_agents (leg)",
+        f" PRIMARY KEY (agent, leg)){k}",
         f"CREATE TABLE IF NOT EXISTS presence (agent TEXT PRIMARY KEY, up BOOLEAN NOT NULL,"
-        f" at {i} NOT NULL)",
+        f" at {i} NOT NULL){k}",
         f"CREATE TABLE IF NOT EXISTS sessions (seq {serial}, id TEXT NOT NULL UNIQUE,"
         f" dialog_id TEXT, ani TEXT, ended_at {i}, record TEXT NOT NULL)",
         "CREATE INDEX IF NOT EXISTS sessions_dialog ON sessions (dialog_id)",
         "CREATE INDEX IF NOT EXISTS sessions_ani ON sessions (ani)",
-        f"CREATE TABLE IF NOT EXISTS tombstones (dialog TEXT PRIMARY KEY, at {i} NOT NULL)",
+        f"CREATE TABLE IF NOT EXISTS tombstones (dialog TEXT PRIMARY KEY, at {i} NOT NULL){k}",
         "CREATE INDEX IF NOT EXISTS tombstones_at ON tombstones (at)",
         f"CREATE TABLE IF NOT EXISTS inbox (id TEXT PRIMARY KEY, at {i} NOT NULL,"
         f" answer TEXT NOT NULL)",
@@ -158,22 +159,27 @@ class Tx:
         self._locked_at: int | None = None
         self._writes: list[tuple[str, tuple[Any, ...]]] = []
         self.input_id: str | None = None  # the input this transaction applies
+        self.seen: dict[str, Any] | None = None  # its first answer, if it was applied before
+        self._inbox_read = False
 
     def _q(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         """Run a SELECT and return its rows; keep any other statement for the
         commit (:meth:`flush`). An input reads everything before it writes,
-        so its writes can leave together (in one round trip on PostgreSQL)."""
+        so its writes can leave together (with the COMMIT, on PostgreSQL)."""
         sql = sql.replace("?", self._d.param)
         if not sql.startswith("SELECT"):
             self._writes.append((sql, tuple(params)))
             return []
-        self._cur.execute(sql, tuple(params))
-        return list(self._cur.fetchall())
+        return self._store.read(self._cur, [(sql, tuple(params))])[0]
 
     def flush(self) -> None:
-        """Run the writes kept so far (the store calls it before the commit)."""
+        """Run the writes kept so far, now (the store runs what is left with its commit)."""
+        self._store.write(self._cur, self.take_writes())
+
+    def take_writes(self) -> list[tuple[str, tuple[Any, ...]]]:
+        """The writes kept so far, handed to the caller to run (the store's commit)."""
         writes, self._writes = self._writes, []
-        self._store.write(self._cur, writes)
+        return writes
 
     def _in(self, n: int) -> str:
         return ",".join("?" * n)
@@ -182,11 +188,28 @@ class Tx:
 
     def lock(self, names: Iterable[str]) -> None:
         """Hold advisory locks on ``names`` (sorted) until the commit; the
-        database's clock is read with them held (:meth:`clock_ms`)."""
-        self._locked_at = self._store.lock(self._cur, sorted(set(names)))
+        database's clock is read with them held (:meth:`clock_ms`). The first
+        time, the inbox entry of :attr:`input_id` is read too, by a statement
+        of its own once the locks are held (a statement's snapshot predates its
+        lock waits), sent with the locks: :attr:`seen`."""
+        queries = []
+        locking = self._store.lock_statement(sorted(set(names)))
+        if locking is not None:
+            queries.append(locking)
+        reading = self.input_id is not None and not self._inbox_read
+        if reading:
+            sql = "SELECT answer FROM inbox WHERE id = ?".replace("?", self._d.param)
+            queries.append((sql, (self.input_id,)))
+        results = self._store.read(self._cur, queries)
+        if locking is not None:
+            self._locked_at = int(results[0][0][0])
+        if reading:
+            self._inbox_read = True
+            rows = results[-1]
+            self.seen = None if not rows else json.loads(rows[0][0])
 
     def clock_ms(self) -> int:
-        """The database's clock, Unix ms: as read when the first locks were
+        """The database's clock, Unix ms: as read when the last locks were
         taken, or now when none were."""
         if self._locked_at is None:
             self._locked_at = int(self._q(self._d.clock_sql)[0][0])
@@ -219,16 +242,18 @@ class Tx:
         )
 
     def load_legs(self, keys: Sequence[str]) -> list[LegRow]:
-        """The legs, locked, in key order; :class:`Retry` if one is gone."""
-        out = []
-        for key in sorted(set(keys)):
-            rows = self._q(
-                "SELECT version, record FROM legs WHERE key = ?" + self._d.for_update, [key]
-            )
-            if not rows:
-                raise Retry(key)
-            out.append(LegRow(key, int(rows[0][0]), json.loads(rows[0][1])))
-        return out
+        """The legs, locked, in key order (one statement); :class:`Retry` if one is gone."""
+        keys = sorted(set(keys))
+        if not keys:
+            return []
+        rows = self._q(
+            f"SELECT key, version, record FROM legs WHERE key IN ({self._in(len(keys))})"
+            " ORDER BY key" + self._d.for_update,
+            keys,
+        )
+        if len(rows) != len(keys):
+            raise Retry(sorted(set(keys) - {r[0] for r in rows}))
+        return [LegRow(r[0], int(r[1]), json.loads(r[2])) for r in rows]
 
     def due_legs(self, now: int, limit: int) -> list[LegRow]:
         """Up to ``limit`` legs whose deadline is due, locked, skipping legs
@@ -249,22 +274,32 @@ class Tx:
         """Write the leg's row, and index the dialogs and agents it did not
         have in ``was`` (its record as loaded; None for a new leg)."""
         machine = record["machine"]
-        params = [
-            key,
-            version,
-            machine["call"],
-            machine["deadline"],
-            record["session"]["id"],
-            machine["now"],
-            json.dumps(record, separators=(",", ":")),
-        ]
-        self._q(
-            "INSERT INTO legs (key, version, call, deadline, session_id, now, record)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET"
-            " version = excluded.version, call = excluded.call, deadline = excluded.deadline,"
-            " session_id = excluded.session_id, now = excluded.now, record = excluded.record",
-            params,
-        )
+        text = json.dumps(record, separators=(",", ":"))
+        if was is None:
+            self._q(
+                "INSERT INTO legs (key, version, call, deadline, session_id, now, record)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET"
+                " version = excluded.version, call = excluded.call, deadline = excluded.deadline,"
+                " session_id = excluded.session_id, now = excluded.now, record = excluded.record",
+                [key, version, machine["call"], machine["deadline"], record["session"]["id"],
+                 machine["now"], text],
+            )  # fmt: skip
+        elif (machine["deadline"], record["session"]["id"]) == (
+            was["machine"]["deadline"], was["session"]["id"]
+        ):  # fmt: skip
+            # The indexed columns are left out of SET when they did not change:
+            # then their indexes are not rewritten (fewer pages at the commit).
+            self._q(
+                "UPDATE legs SET version = ?, call = ?, now = ?, record = ? WHERE key = ?",
+                [version, machine["call"], machine["now"], text, key],
+            )
+        else:
+            self._q(
+                "UPDATE legs SET version = ?, call = ?, deadline = ?, session_id = ?, now = ?,"
+                " record = ? WHERE key = ?",
+                [version, machine["call"], machine["deadline"], record["session"]["id"],
+                 machine["now"], text, key],
+            )  # fmt: skip
         known_dialogs = set() if was is None else set(was["dialogs"])
         known_agents = set() if was is None else set(was["agents"].values())
         for dialog in record["dialogs"]:
@@ -282,9 +317,19 @@ class Tx:
                 [agent, key],
             )
 
-    def delete_leg(self, key: str) -> None:
-        self._q("DELETE FROM leg_dialogs WHERE leg = ?", [key])
-        self._q("DELETE FROM leg_agents WHERE leg = ?", [key])
+    def delete_leg(self, key: str, was: dict[str, Any]) -> None:
+        """Delete the leg's row and its index entries: those of ``was``, its
+        record as loaded (what :meth:`save_leg` indexed), found by their keys
+        (a dialog another leg already held is left to that leg)."""
+        dialogs, agents = was["dialogs"], sorted(set(was["agents"].values()))
+        self._q(
+            f"DELETE FROM leg_dialogs WHERE dialog IN ({self._in(len(dialogs))}) AND leg = ?",
+            [*dialogs, key],
+        )
+        self._q(
+            f"DELETE FROM leg_agents WHERE agent IN ({self._in(len(agents))}) AND leg = ?",
+            [*agents, key],
+        )
         self._q("DELETE FROM legs WHERE key = ?", [key])
 
     def live_legs(self) -> int:
@@ -361,12 +406,6 @@ class Tx:
 
     # --- inbox, outbox ----------------------------------------------------------------
 
-    def inbox(self, input_id: str) -> dict[str, Any] | None:
-        """The answer given to ``input_id``, if it was applied. Read it after
-        the input's locks: a statement's snapshot predates its lock waits."""
-        rows = self._q("SELECT answer FROM inbox WHERE id = ?", [input_id])
-        return None if not rows else json.loads(rows[0][0])
-
     def remember(self, input_id: str, at: int, answer: dict[str, Any]) -> None:
         self._q(
             "INSERT INTO inbox (id, at, answer) VALUES (?, ?, ?)",
@@ -430,11 +469,20 @@ class Store:
         raise NotImplementedError
         yield
 
-    def lock(self, cur: Cursor, names: Sequence[str]) -> int | None:
-        """Hold advisory locks on ``names`` until the commit (a no-op where the
-        database holds one writer at a time); the clock read with them held,
-        or None to read it when asked."""
+    def lock_statement(self, names: Sequence[str]) -> tuple[str, tuple[Any, ...]] | None:
+        """The statement that holds advisory locks on ``names`` until the
+        commit and returns the clock read with them held (one row, one
+        column); None where the database holds one writer at a time."""
         return None
+
+    def read(self, cur: Cursor, queries: Sequence[tuple[str, tuple[Any, ...]]]) -> list[list[Any]]:
+        """Run SELECTs, in order, and return each one's rows (a store may send
+        them together: each is still its own statement)."""
+        out = []
+        for sql, params in queries:
+            cur.execute(sql, params)
+            out.append(list(cur.fetchall()))
+        return out
 
     def write(self, cur: Cursor, writes: Sequence[tuple[str, tuple[Any, ...]]]) -> None:
         """Run a transaction's writes, in order."""
