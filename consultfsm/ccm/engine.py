@@ -468,15 +468,23 @@ class CcmEngine:
             ],
             "ended_session_ms": self.ended_session_ms,
             "presence": dict(self._presence),
-            "legs": [
-                {"machine": live.machine.snapshot().to_dict(),
-                 "session": attrs.asdict(live.session), "dialogs": list(live.dialogs),
-                 "agents": {p.value: a for p, a in live.agents.items()},
-                 "a_end": None if live.a_end is None else self.codec.encode(live.a_end)}
-                for live in self._legs.values()
-            ],
+            "legs": self.leg_records(),
             "tombstones": self._tombs.to_list(),
         }  # fmt: skip
+
+    def leg_records(self) -> list[dict[str, Any]]:
+        """The ``legs`` of :meth:`snapshot` alone (what a store writes back after an input)."""
+        return [
+            {"machine": live.machine.snapshot().to_dict(),
+             "session": attrs.asdict(live.session), "dialogs": list(live.dialogs),
+             "agents": {p.value: a for p, a in live.agents.items()},
+             "a_end": None if live.a_end is None else self.codec.encode(live.a_end)}
+            for live in self._legs.values()
+        ]  # fmt: skip
+
+    def buried(self) -> set[str]:
+        """Every dialog id a tombstone holds (finished legs' ids, within the horizon)."""
+        return {d for _, ids in self._tombs.to_list() for d in ids}
 
     @classmethod
     def restore(cls, data: Mapping[str, Any], codec: CimCodec, *,

@@ -174,6 +174,7 @@ class DurableCcm:
             ended_session_ms=ended_session_ms,
         )
         self._index = SessionIndex(self.resolver)  # never filled: its checks and e164() alone
+        self._config = attrs.asdict(self.config)  # (as a snapshot holds it)
 
     # --- inputs ----------------------------------------------------------------------------
 
@@ -374,7 +375,7 @@ class DurableCcm:
             "v": 1,
             "now": max((row.record["machine"]["now"] for row in legs), default=0),
             "published": 0,
-            "config": attrs.asdict(self.config),
+            "config": self._config,
             "tombstone_ms": self.tombstone_ms,
             "sessions": [s.record for s in sessions if s.ended_at is None],
             "ended_sessions": [
@@ -403,9 +404,8 @@ class DurableCcm:
         """Write back what the input changed, and the outbox rows, in ``tx``."""
         if faults:
             self.faults.reached("after_apply")
-        after = engine.snapshot()
         before = {row.key: row for row in legs}
-        now_live = {rec["machine"]["leg"]: rec for rec in after["legs"]}
+        now_live = {rec["machine"]["leg"]: rec for rec in engine.leg_records()}
         versions: dict[str, int] = {}
         for key, row in before.items():
             versions[key] = row.version + 1
@@ -419,7 +419,7 @@ class DurableCcm:
             else:
                 versions[key] = old.version
         # Legs that finished now: their dialogs are tombstones from the commit on.
-        fresh = {d for _, ids in after["tombstones"] for d in ids} - set(buried)
+        fresh = engine.buried() - set(buried)
         if fresh:
             tx.bury(sorted(fresh), at)
         events = []

@@ -36,6 +36,9 @@ import attrs
 
 from consultfsm.core.errors import ConsultFsmError
 
+#: Rows' JSON, compact (one encoder: ``json.dumps`` with options builds one per call).
+_compact = json.JSONEncoder(separators=(",", ":")).encode
+
 
 class StoreError(ConsultFsmError):
     """The store could not run a transaction (the database is down, a lock
@@ -274,7 +277,7 @@ class Tx:
         """Write the leg's row, and index the dialogs and agents it did not
         have in ``was`` (its record as loaded; None for a new leg)."""
         machine = record["machine"]
-        text = json.dumps(record, separators=(",", ":"))
+        text = _compact(record)
         if was is None:
             self._q(
                 "INSERT INTO legs (key, version, call, deadline, session_id, now, record)"
@@ -409,7 +412,7 @@ class Tx:
     def remember(self, input_id: str, at: int, answer: dict[str, Any]) -> None:
         self._q(
             "INSERT INTO inbox (id, at, answer) VALUES (?, ?, ?)",
-            [input_id, at, json.dumps(answer, separators=(",", ":"))],
+            [input_id, at, _compact(answer)],
         )
 
     def append(self, events: Sequence[NewEvent]) -> None:
