@@ -484,7 +484,7 @@ class CcmEngine:
 
     def buried(self) -> set[str]:
         """Every dialog id a tombstone holds (finished legs' ids, within the horizon)."""
-        return {d for _, ids in self._tombs.to_list() for d in ids}
+        return self._tombs.ids()
 
     @classmethod
     def restore(cls, data: Mapping[str, Any], codec: CimCodec, *,

@@ -70,6 +70,10 @@ class Tombstones:
         while self._generations and self._generations[0][0] + span + self.horizon_ms <= now:
             self._generations.popleft()
 
+    def ids(self) -> set[str]:
+        """Every id held, whatever its generation."""
+        return set().union(*(ids for _, ids in self._generations))
+
     def to_list(self) -> list[list[object]]:
         """JSON-ready: ``[[start ms, sorted ids], ...]``, oldest first."""
         return [[start, sorted(ids)] for start, ids in self._generations]
