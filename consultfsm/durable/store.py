@@ -73,11 +73,10 @@ class SessionRow:
 
 
 @attrs.frozen(slots=True)
-class OutboxRow:
-    """One event waiting for the broker. ``(leg, version, index)`` is its
-    place in the leg's history; ``event_id`` is the event's own stable id."""
+class NewEvent:
+    """One event an input writes to the outbox. ``(leg, version, index)`` is
+    its place in the leg's history; ``event_id`` is the event's own stable id."""
 
-    seq: int
     partition: int
     conversation: str
     leg: str
@@ -88,14 +87,11 @@ class OutboxRow:
 
 
 @attrs.frozen(slots=True)
-class NewEvent:
-    partition: int
-    conversation: str
-    leg: str
-    version: int
-    index: int
-    event_id: str
-    body: str
+class OutboxRow(NewEvent):
+    """One event waiting for the broker: a :class:`NewEvent` and its place in
+    commit order."""
+
+    seq: int
 
 
 def schema(integer: str, serial: str, keyed: str = "") -> tuple[str, ...]:
@@ -433,7 +429,7 @@ class Tx:
             [*(partitions or ()), limit],
         )
         return [
-            OutboxRow(int(r[0]), int(r[1]), r[2], r[3], int(r[4]), int(r[5]), r[6], r[7])
+            OutboxRow(int(r[1]), r[2], r[3], int(r[4]), int(r[5]), r[6], r[7], seq=int(r[0]))
             for r in rows
         ]
 
