@@ -241,3 +241,90 @@ def test_an_id_with_nul_is_refused_on_every_store_changing_nothing(
         world.ccm.receive(text)
     with world.ccm.store.transaction() as tx:
         assert tx.live_legs() == 0 and tx.presence(["1002"]) == {}
+
+
+# --- PostgreSQL: the transaction as it goes over the wire -----------------------------------
+
+
+def _round_trips(store: Any, run: Any) -> tuple[Any, int, str]:
+    """What ``run()`` returns, the round trips it took on ``store``'s connection
+    (each ends with the server's ReadyForQuery, in libpq's trace of the
+    protocol) and the transaction status left after it (``I``: idle)."""
+    import tempfile
+
+    from psycopg import pq
+
+    conn = store._connection()
+    with tempfile.TemporaryFile("w+") as trace:
+        conn.pgconn.trace(trace.fileno())
+        conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+        try:
+            result = run()
+        except Exception as exc:  # the caller checks what was raised
+            result = exc
+        finally:
+            conn.pgconn.untrace()
+        trace.seek(0)
+        ready = [line for line in trace.read().splitlines() if "\tReadyForQuery\t" in line]
+    status = {pq.TransactionStatus.IDLE: "I"}.get(conn.info.transaction_status, "open")
+    return result, len(ready), status
+
+
+def test_an_input_on_postgresql_takes_three_round_trips_and_leaves_no_transaction_open(
+    tmp_path: Path,
+) -> None:
+    # The design (docs/deployment.md): BEGIN with the locks and the inbox
+    # read; the legs; the writes with the COMMIT. The floor a plain client
+    # writes takes five (BEGIN, SELECT FOR UPDATE, UPDATE, INSERT, COMMIT).
+    backend = Backend("postgresql", tmp_path)
+    world = Clocked(backend.open(backend.new()))
+    store = world.ccm.store
+    world.ccm.receive(message(B, STARTED, 0, "D1"))
+    world.t = 10
+    answer, trips, status = _round_trips(
+        store, lambda: world.ccm.receive(message(B, MessageIntent.CALL_HOLD, 10, "D1"))
+    )
+    assert [s.intent for s in answer.sent] == ["CALL_HOLD"]
+    assert (trips, status) == (3, "I")
+    # A retry: the locks and the inbox tell it at once, and a COMMIT of nothing
+    # ends it (not a ROLLBACK: after one, psycopg deallocates every prepared
+    # statement, a round trip more and every statement parsed again).
+    again, trips, status = _round_trips(
+        store, lambda: world.ccm.receive(message(B, MessageIntent.CALL_HOLD, 10, "D1"))
+    )
+    assert again.replayed and again.sent == answer.sent
+    assert (trips, status) == (2, "I")
+
+
+def test_a_refused_input_and_a_failed_commit_on_postgresql_roll_back_and_the_next_input_runs(
+    tmp_path: Path,
+) -> None:
+    from consultfsm.durable.store import StoreError
+
+    backend = Backend("postgresql", tmp_path)
+    world = Clocked(backend.open(backend.new()))
+    store = world.ccm.store
+    # A report of the other party's role: the engine refuses it inside the transaction.
+    world.ccm.receive(message(B, STARTED, 0, "D1"))
+    refused, _, status = _round_trips(
+        store, lambda: world.ccm.receive(message(B, MessageIntent.CALL_HOLD, 5, "D1").replace(
+            "CONSULTED", "NEITHER"))
+    )  # fmt: skip
+    assert type(refused).__name__ == "CcmRefused" and status == "I"
+
+    # A write the server refuses at the commit (the inbox id is taken): the
+    # whole transaction, the write before it included, is rolled back.
+    def conflicting() -> None:
+        with store.transaction() as tx:
+            tx.set_presence("9999", True, 1)
+            tx.remember("dup", 1, {})
+            tx.remember("dup", 1, {})
+
+    failed, _, status = _round_trips(store, conflicting)
+    assert isinstance(failed, Exception) and not isinstance(failed, StoreError)
+    assert status == "I"
+    with store.transaction() as tx:
+        assert tx.presence(["9999"]) == {}
+    world.t = 20
+    held = world.ccm.receive(message(B, MessageIntent.CALL_HOLD, 20, "D1"))
+    assert [s.intent for s in held.sent] == ["CALL_HOLD"]

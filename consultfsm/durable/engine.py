@@ -107,13 +107,6 @@ class Answer:
         )
 
 
-class _Seen(Exception):
-    """The input's id is in the inbox: leave the transaction with its first answer."""
-
-    def __init__(self, answer: Answer) -> None:
-        self.answer = answer
-
-
 def partition_of(conversation: str, partitions: int) -> int:
     """The outbox partition of a conversation: stable across processes and restarts."""
     return crc32(conversation.encode()) % partitions
@@ -194,7 +187,10 @@ class DurableCcm:
         msg = message
 
         def work(tx: Tx) -> Answer:
-            self._lock(tx, [f"agent:{sender}", *(f"dialog:{d}" for d in dialogs)])
+            if (
+                seen := self._lock(tx, [f"agent:{sender}", *(f"dialog:{d}" for d in dialogs)])
+            ) is not None:
+                return seen
             legs = tx.load_legs_of_dialogs(dialogs)
             sessions: list[SessionRow] = []
             tombs: list[tuple[int, str]] = []
@@ -244,7 +240,8 @@ class DurableCcm:
                 _storable(getattr(session, name), f"session.{name}")
 
         def work(tx: Tx) -> Answer:
-            self._lock(tx, [f"session:{session.id}"])
+            if (seen := self._lock(tx, [f"session:{session.id}"])) is not None:
+                return seen
             if tx.session(session.id) is not None:
                 raise CcmRefused("session", f"channel session {session.id!r} already exists")
             engine = self._engine([], [], {}, [])
@@ -260,7 +257,8 @@ class DurableCcm:
         _storable(session_id, "session")
 
         def work(tx: Tx) -> Answer:
-            self._lock(tx, [f"session:{session_id}"])
+            if (seen := self._lock(tx, [f"session:{session_id}"])) is not None:
+                return seen
             row = tx.session(session_id)
             if row is None or row.ended_at is not None:
                 raise CcmRefused("session", f"no active channel session {session_id!r}")
@@ -322,7 +320,8 @@ class DurableCcm:
         _storable(agent, "agent")
 
         def work(tx: Tx) -> Answer:
-            self._lock(tx, [f"agent:{agent}"])
+            if (seen := self._lock(tx, [f"agent:{agent}"])) is not None:
+                return seen
             legs = tx.load_legs(tx.legs_of_agent(agent))
             engine = self._engine(legs, [], tx.presence([agent]), [])
             at = max(self._clock(tx), engine.now)
@@ -340,6 +339,8 @@ class DurableCcm:
             self.faults.reached("before_lock")
             tx.input_id = input_id
             answer = work(tx)
+            if answer.replayed:  # applied before: the first answer, nothing written
+                return answer
             if input_id is not None:
                 tx.remember(input_id, answer.at, answer.to_dict())
             if self.faults.armed("before_commit"):
@@ -347,21 +348,19 @@ class DurableCcm:
             self.faults.reached("before_commit")
             return answer
 
-        try:
-            result: Answer = self.store.run(once)
-        except _Seen as seen:  # applied before: the first answer, nothing written
-            return seen.answer
-        self.faults.reached("after_commit")
+        result: Answer = self.store.run(once)
+        if not result.replayed:
+            self.faults.reached("after_commit")
         return result
 
     @staticmethod
-    def _lock(tx: Tx, names: list[str]) -> None:
-        """Take an input's locks; an input already applied stops here (the
-        inbox is read once the locks are held, so a retry racing its original
-        waits for it and then sees it)."""
+    def _lock(tx: Tx, names: list[str]) -> Answer | None:
+        """Take an input's locks; for an input already applied, its first
+        answer (the inbox is read once the locks are held, so a retry racing
+        its original waits for it and then sees it): the caller returns it,
+        and the transaction ends writing nothing."""
         tx.lock(names)
-        if tx.seen is not None:
-            raise _Seen(Answer.from_dict(tx.seen, replayed=True))
+        return None if tx.seen is None else Answer.from_dict(tx.seen, replayed=True)
 
     def _engine(
         self,
