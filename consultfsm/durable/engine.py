@@ -187,9 +187,8 @@ class DurableCcm:
         msg = message
 
         def work(tx: Tx) -> Answer:
-            if (
-                seen := self._lock(tx, [f"agent:{sender}", *(f"dialog:{d}" for d in dialogs)])
-            ) is not None:
+            names = [f"agent:{sender}", *(f"dialog:{d}" for d in dialogs)]
+            if (seen := self._lock(tx, names)) is not None:
                 return seen
             legs = tx.load_legs_of_dialogs(dialogs)
             sessions: list[SessionRow] = []
