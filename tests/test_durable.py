@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from durable_world import (
     CODEC,
@@ -320,11 +321,34 @@ def test_a_refused_input_and_a_failed_commit_on_postgresql_roll_back_and_the_nex
             tx.remember("dup", 1, {})
             tx.remember("dup", 1, {})
 
-    failed, _, status = _round_trips(store, conflicting)
-    assert isinstance(failed, Exception) and not isinstance(failed, StoreError)
-    assert status == "I"
+    # Again and again: a statement skipped after a failure in a pipeline may
+    # be one psycopg counts as prepared from then on; the rollback must
+    # forget them, or every later input fails on the statement's name.
+    for _ in range(8):
+        failed, _, status = _round_trips(store, conflicting)
+        assert type(failed).__name__ == "UniqueViolation" and status == "I"
+        assert not isinstance(failed, StoreError)
     with store.transaction() as tx:
         assert tx.presence(["9999"]) == {}
     world.t = 20
     held = world.ccm.receive(message(B, MessageIntent.CALL_HOLD, 20, "D1"))
     assert [s.intent for s in held.sent] == ["CALL_HOLD"]
+
+
+def test_an_outbox_seq_is_never_handed_out_twice(backend: Backend) -> None:
+    # A relay deletes the rows it sent by seq: a newer row given a sent row's
+    # seq again would be deleted unsent by a relay still holding the old batch.
+    from consultfsm.durable.store import NewEvent
+
+    store = backend.open(backend.new())
+    event = NewEvent(0, "C1", "L1", 1, 0, "E1", "{}")
+    with store.transaction() as tx:
+        tx.append([event])
+    with store.transaction() as tx:
+        (first,) = tx.pending(None, 10)
+        tx.delete_sent([first.seq])
+    with store.transaction() as tx:
+        tx.append([attrs.evolve(event, index=1, event_id="E2")])
+    with store.transaction() as tx:
+        (second,) = tx.pending(None, 10)
+    assert second.seq > first.seq and second.event_id == "E2"

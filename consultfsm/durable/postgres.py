@@ -22,7 +22,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import psycopg
@@ -117,14 +117,14 @@ class PostgresStore(Store):
             self._begun = True
 
     def _abandon(self, conn: psycopg.Connection[Any]) -> None:
-        """Roll back whatever the failed transaction left open, if the connection lives."""
+        """Roll back whatever the failed transaction left open, if the connection
+        lives. Through psycopg's own ``rollback()``, which also forgets its
+        prepared statements: a statement that failed in a pipeline may have
+        skipped the Parse of one psycopg now counts as prepared."""
         if conn.broken or conn.closed:
             return
-        try:
-            if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                conn.execute("ROLLBACK")
-        except psycopg.Error:
-            pass  # the connection is gone: the server rolls it back itself
+        with suppress(psycopg.Error):  # gone: the server rolls it back itself
+            conn.rollback()
 
     def lock_statement(self, names: Sequence[str]) -> tuple[str, tuple[Any, ...]]:
         # One statement: the aggregate takes every lock (in the order given: a

@@ -15,9 +15,10 @@ from pathlib import Path
 
 from .store import Dialect, Store, StoreError, Tx, schema
 
-# No AUTOINCREMENT: a new outbox row's seq is above every row still there
-# (all the relay's order needs), and the commit does not rewrite sqlite_sequence.
-_TABLES = schema("INTEGER", "INTEGER PRIMARY KEY", " WITHOUT ROWID")
+# AUTOINCREMENT: an outbox seq is never handed out again, so a relay that
+# deletes the rows it sent can never delete a newer row given a sent one's seq
+# (two processes on one file could otherwise lose an event).
+_TABLES = schema("INTEGER", "INTEGER PRIMARY KEY AUTOINCREMENT", " WITHOUT ROWID")
 
 
 DIALECT = Dialect(

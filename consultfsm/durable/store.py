@@ -321,14 +321,16 @@ class Tx:
         record as loaded (what :meth:`save_leg` indexed), found by their keys
         (a dialog another leg already held is left to that leg)."""
         dialogs, agents = was["dialogs"], sorted(set(was["agents"].values()))
-        self._q(
-            f"DELETE FROM leg_dialogs WHERE dialog IN ({self._in(len(dialogs))}) AND leg = ?",
-            [*dialogs, key],
-        )
-        self._q(
-            f"DELETE FROM leg_agents WHERE agent IN ({self._in(len(agents))}) AND leg = ?",
-            [*agents, key],
-        )
+        if dialogs:
+            self._q(
+                f"DELETE FROM leg_dialogs WHERE dialog IN ({self._in(len(dialogs))}) AND leg = ?",
+                [*dialogs, key],
+            )
+        if agents:
+            self._q(
+                f"DELETE FROM leg_agents WHERE agent IN ({self._in(len(agents))}) AND leg = ?",
+                [*agents, key],
+            )
         self._q("DELETE FROM legs WHERE key = ?", [key])
 
     def live_legs(self) -> int:
