@@ -112,7 +112,7 @@ def test_a_retried_desk_down_after_a_later_desk_up_is_not_applied_again(backend:
     assert again.replayed and again.at == down.at == 200
     with ccm.store.transaction() as tx:
         assert tx.presence(["1002"]) == {"1002": True}
-        (row,) = tx.load_legs(tx.legs_of_agent("1002"))
+        (row,) = tx.load_legs_of_agent("1002")
     assert row.record["machine"]["desk_b"] == "up"
 
 

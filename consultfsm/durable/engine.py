@@ -195,16 +195,18 @@ class DurableCcm:
             tombs: list[tuple[int, str]] = []
             if not legs:  # a new consult: the sessions it may name, locked against their end
                 found = self._session_keys(msg, party)
-                tombs = tx.tombstones(dialogs, since=0)
-                sessions = tx.sessions_matching(**found, ended_since=0)
+                tombs, sessions, presence = tx.new_consult_rows(
+                    dialogs, sender, **found, ended_since=0
+                )
                 held: set[str] = set()
                 while {s.record["id"] for s in sessions} - held:  # lock until nothing new
                     held |= {s.record["id"] for s in sessions}
-                    tx.lock(f"session:{sid}" for sid in held)
-                    sessions = tx.sessions_matching(**found, ended_since=0)
-            # The sender's presence matters only to a leg that does not know it yet.
-            known = all(sender in row.record["agents"].values() for row in legs) and legs
-            engine = self._engine(legs, sessions, {} if known else tx.presence([sender]), tombs)
+                    sessions = tx.lock_sessions(held, **found, ended_since=0)
+            elif all(sender in row.record["agents"].values() for row in legs):
+                presence = {}  # the sender's presence matters only to a leg that lacks it
+            else:
+                presence = tx.presence([sender])
+            engine = self._engine(legs, sessions, presence, tombs)
             at = max(self._clock(tx), engine.now)
             outcome = engine.receive(msg, at)
             return self._commit(tx, engine, legs, outcome, at, buried=[d for _, d in tombs])
@@ -261,7 +263,7 @@ class DurableCcm:
             row = tx.session(session_id)
             if row is None or row.ended_at is not None:
                 raise CcmRefused("session", f"no active channel session {session_id!r}")
-            legs = tx.load_legs(tx.legs_of_session(session_id))
+            legs = tx.load_legs_of_session(session_id)
             engine = self._engine(legs, [row], {}, [])
             at = max(self._clock(tx), engine.now)
             out = engine.end_session(session_id, at)
@@ -321,7 +323,7 @@ class DurableCcm:
         def work(tx: Tx) -> Answer:
             if (seen := self._lock(tx, [f"agent:{agent}"])) is not None:
                 return seen
-            legs = tx.load_legs(tx.legs_of_agent(agent))
+            legs = tx.load_legs_of_agent(agent)
             engine = self._engine(legs, [], tx.presence([agent]), [])
             at = max(self._clock(tx), engine.now)
             out = (engine.desk_up if up else engine.desk_down)(agent, at)

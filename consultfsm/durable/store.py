@@ -161,11 +161,15 @@ class Tx:
         self.seen: dict[str, Any] | None = None  # its first answer, if it was applied before
         self._inbox_read = False
 
+    def _sql(self, sql: str) -> str:
+        """The shared SQL in this database's placeholders."""
+        return sql.replace("?", self._d.param)
+
     def _q(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         """Run a SELECT and return its rows; keep any other statement for the
         commit (:meth:`flush`). An input reads everything before it writes,
         so its writes can leave together (with the COMMIT, on PostgreSQL)."""
-        sql = sql.replace("?", self._d.param)
+        sql = self._sql(sql)
         if not sql.startswith("SELECT"):
             self._writes.append((sql, tuple(params)))
             return []
@@ -191,21 +195,28 @@ class Tx:
         time, the inbox entry of :attr:`input_id` is read too, by a statement
         of its own once the locks are held (a statement's snapshot predates its
         lock waits), sent with the locks: :attr:`seen`."""
+        self._lock_then(names, [])
+
+    def _lock_then(
+        self, names: Iterable[str], then: list[tuple[str, tuple[Any, ...]]]
+    ) -> list[list[Any]]:
+        """:meth:`lock`, then the SELECTs ``then`` (each a statement of its own,
+        run once the locks are held), in one round trip; their rows."""
         queries = []
         locking = self._store.lock_statement(sorted(set(names)))
         if locking is not None:
             queries.append(locking)
         reading = self.input_id is not None and not self._inbox_read
         if reading:
-            sql = "SELECT answer FROM inbox WHERE id = ?".replace("?", self._d.param)
-            queries.append((sql, (self.input_id,)))
-        results = self._store.read(self._cur, queries)
+            queries.append((self._sql("SELECT answer FROM inbox WHERE id = ?"), (self.input_id,)))
+        results = self._store.read(self._cur, queries + then)
         if locking is not None:
             self._locked_at = int(results[0][0][0])
         if reading:
             self._inbox_read = True
-            rows = results[-1]
+            rows = results[len(queries) - 1]
             self.seen = None if not rows else json.loads(rows[0][0])
+        return results[len(queries) :]
 
     def clock_ms(self) -> int:
         """The database's clock, Unix ms: as read when the last locks were
@@ -225,20 +236,30 @@ class Tx:
         )
         return [LegRow(r[0], int(r[1]), json.loads(r[2])) for r in rows]
 
+    def load_legs_of_agent(self, agent: str) -> list[LegRow]:
+        """The live legs ``agent`` is a party of, locked, in key order (one statement)."""
+        rows = self._q(
+            "SELECT key, version, record FROM legs WHERE key IN (SELECT leg FROM leg_agents"
+            " WHERE agent = ?) ORDER BY key" + self._d.for_update,
+            [agent],
+        )
+        return [LegRow(r[0], int(r[1]), json.loads(r[2])) for r in rows]
+
+    def load_legs_of_session(self, session_id: str) -> list[LegRow]:
+        """The live legs of a customer session, locked, in key order (one statement)."""
+        rows = self._q(
+            "SELECT key, version, record FROM legs WHERE session_id = ? ORDER BY key"
+            + self._d.for_update,
+            [session_id],
+        )
+        return [LegRow(r[0], int(r[1]), json.loads(r[2])) for r in rows]
+
     def legs_of_dialogs(self, dialogs: Sequence[str]) -> list[str]:
         rows = self._q(
             f"SELECT DISTINCT leg FROM leg_dialogs WHERE dialog IN ({self._in(len(dialogs))})",
             dialogs,
         )
         return sorted(r[0] for r in rows)
-
-    def legs_of_agent(self, agent: str) -> list[str]:
-        return sorted(r[0] for r in self._q("SELECT leg FROM leg_agents WHERE agent = ?", [agent]))
-
-    def legs_of_session(self, session_id: str) -> list[str]:
-        return sorted(
-            r[0] for r in self._q("SELECT key FROM legs WHERE session_id = ?", [session_id])
-        )
 
     def load_legs(self, keys: Sequence[str]) -> list[LegRow]:
         """The legs, locked, in key order (one statement); :class:`Retry` if one is gone."""
@@ -344,12 +365,11 @@ class Tx:
 
     def presence(self, agents: Iterable[str]) -> dict[str, bool]:
         agents = sorted(set(agents))
-        if not agents:
-            return {}
-        rows = self._q(
-            f"SELECT agent, up FROM presence WHERE agent IN ({self._in(len(agents))})", agents
-        )
-        return {r[0]: bool(r[1]) for r in rows}
+        return _presence_rows(self._q(*self._presence_query(agents))) if agents else {}
+
+    def _presence_query(self, agents: Sequence[str]) -> tuple[str, tuple[Any, ...]]:
+        sql = f"SELECT agent, up FROM presence WHERE agent IN ({self._in(len(agents))})"
+        return self._sql(sql), tuple(agents)
 
     def set_presence(self, agent: str, up: bool, at: int) -> None:
         self._q(
@@ -358,13 +378,10 @@ class Tx:
             [agent, up, at],
         )
 
-    def tombstones(self, dialogs: Sequence[str], since: int) -> list[tuple[int, str]]:
-        rows = self._q(
-            f"SELECT at, dialog FROM tombstones WHERE dialog IN ({self._in(len(dialogs))})"
-            " AND at >= ?",
-            [*dialogs, since],
-        )
-        return sorted((int(r[0]), r[1]) for r in rows)
+    def _tombstones_query(self, dialogs: Sequence[str], since: int) -> tuple[str, tuple[Any, ...]]:
+        sql = (f"SELECT at, dialog FROM tombstones WHERE dialog IN ({self._in(len(dialogs))})"
+               " AND at >= ?")  # fmt: skip
+        return self._sql(sql), (*dialogs, since)
 
     def bury(self, dialogs: Iterable[str], at: int) -> None:
         for dialog in dialogs:
@@ -376,17 +393,38 @@ class Tx:
 
     # --- sessions ---------------------------------------------------------------------
 
-    def sessions_matching(
-        self, *, session_id: str | None, dialog_id: str | None, ani: str | None, ended_since: int
-    ) -> list[SessionRow]:
-        """Active sessions, and those ended since ``ended_since``, that any of
-        the keys names, in the order they started."""
-        rows = self._q(
-            "SELECT record, ended_at FROM sessions WHERE (id = ? OR dialog_id = ? OR ani = ?)"
-            " AND (ended_at IS NULL OR ended_at >= ?) ORDER BY seq",
-            [session_id, dialog_id, ani, ended_since],
-        )
-        return [SessionRow(json.loads(r[0]), None if r[1] is None else int(r[1])) for r in rows]
+    def _sessions_query(
+        self, session_id: str | None, dialog_id: str | None, ani: str | None, ended_since: int
+    ) -> tuple[str, tuple[Any, ...]]:
+        sql = ("SELECT record, ended_at FROM sessions WHERE (id = ? OR dialog_id = ? OR ani = ?)"
+               " AND (ended_at IS NULL OR ended_at >= ?) ORDER BY seq")  # fmt: skip
+        return self._sql(sql), (session_id, dialog_id, ani, ended_since)
+
+    def new_consult_rows(
+        self, dialogs: Sequence[str], sender: str, *, session_id: str | None,
+        dialog_id: str | None, ani: str | None, ended_since: int,
+    ) -> tuple[list[tuple[int, str]], list[SessionRow], dict[str, bool]]:  # fmt: skip
+        """What a new consult is judged by, in one round trip: the tombstones
+        of its dialogs (since 0: the engine judges their age); the active
+        sessions, and those ended since ``ended_since``, that any of the keys
+        names, in the order they started; and the sender's presence."""
+        tombs, sessions, presence = self._store.read(self._cur, [
+            self._tombstones_query(dialogs, 0),
+            self._sessions_query(session_id, dialog_id, ani, ended_since),
+            self._presence_query([sender]),
+        ])  # fmt: skip
+        return _tombstone_rows(tombs), _session_rows(sessions), _presence_rows(presence)
+
+    def lock_sessions(
+        self, ids: Iterable[str], *, session_id: str | None, dialog_id: str | None,
+        ani: str | None, ended_since: int,
+    ) -> list[SessionRow]:  # fmt: skip
+        """Lock the sessions ``ids`` (advisory ``session:{id}``), then read the
+        sessions the keys name again (as :meth:`new_consult_rows`) once they
+        are held, in one round trip."""
+        query = self._sessions_query(session_id, dialog_id, ani, ended_since)
+        (rows,) = self._lock_then((f"session:{sid}" for sid in ids), [query])
+        return _session_rows(rows)
 
     def session(self, session_id: str) -> SessionRow | None:
         rows = self._q(
@@ -451,6 +489,18 @@ class Tx:
         self._q(
             "DELETE FROM sessions WHERE ended_at IS NOT NULL AND ended_at < ?", [sessions_before]
         )
+
+
+def _tombstone_rows(rows: list[Any]) -> list[tuple[int, str]]:
+    return sorted((int(r[0]), r[1]) for r in rows)
+
+
+def _presence_rows(rows: list[Any]) -> dict[str, bool]:
+    return {r[0]: bool(r[1]) for r in rows}
+
+
+def _session_rows(rows: list[Any]) -> list[SessionRow]:
+    return [SessionRow(json.loads(r[0]), None if r[1] is None else int(r[1])) for r in rows]
 
 
 class Store:
