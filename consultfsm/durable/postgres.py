@@ -96,10 +96,10 @@ class PostgresStore(Store):
                     writes = tx.take_writes()
                     if writes or self._begun:
                         with conn.pipeline():
-                            self._begin(conn)
+                            self._begin(cur)
                             for sql, params in writes:
                                 cur.execute(sql, params)
-                            conn.execute("COMMIT")
+                            cur.execute("COMMIT")
             except BaseException as exc:
                 self._abandon(conn)
                 if isinstance(exc, psycopg.OperationalError):
@@ -111,9 +111,9 @@ class PostgresStore(Store):
                     raise Unstorable(why) from exc
                 raise
 
-    def _begin(self, conn: psycopg.Connection[Any]) -> None:
+    def _begin(self, cur: Cursor) -> None:
         if not self._begun:
-            conn.execute("BEGIN")
+            cur.execute("BEGIN")
             self._begun = True
 
     def _abandon(self, conn: psycopg.Connection[Any]) -> None:
@@ -146,7 +146,7 @@ class PostgresStore(Store):
             return [list(cur.fetchall())]
         cursors = []
         with conn.pipeline():
-            self._begin(conn)
+            self._begin(cur)  # (its result is not read: the cursor is free for it)
             for sql, params in queries:
                 each = conn.cursor()
                 each.execute(sql, params)
@@ -159,7 +159,7 @@ class PostgresStore(Store):
             return
         assert self._conn is not None
         with self._conn.pipeline():
-            self._begin(self._conn)
+            self._begin(cur)
             for sql, params in writes:
                 cur.execute(sql, params)
 

@@ -581,7 +581,7 @@ def message_id(
         raise ValueError(f"{name} can happen more than once per leg: its id needs its time")
     if not repeatable and occurrence is not None:
         raise ValueError(f"{name} happens once per leg: its id takes no time")
-    key = json.dumps([scope, leg, name, occurrence], ensure_ascii=False, separators=(",", ":"))
+    key = _ID_PARTS([scope, leg, name, occurrence])
     return str(uuid.uuid5(ID_NAMESPACE, key))
 
 
@@ -865,11 +865,16 @@ class CimCodec:
         return self.encode_event(self.make_conversation_event(event, session, message))
 
 
+# One encoder each, made once (``json.dumps`` with options builds an encoder per call).
+_WIRE_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+_ID_PARTS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def _dumps(value: Any) -> str:
     # Encoding errors (CimEncodeError, itself a ValueError) pass through as they
     # are; only json's own ValueError (NaN, infinities) is wrapped, once.
     try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return _WIRE_JSON(value)
     except ValueError as exc:
         raise CimEncodeError("$", str(exc)) from None
 
