@@ -135,8 +135,21 @@
     for (const n of $$("." + cls)) n.classList.remove(cls);
   }
 
-  function cell(text) {
-    return el("td", {}, text || "");
+  // Identifiers may break after an underscore, never inside a word.
+  function cellText(td, text) {
+    (text || "").split("_").forEach((part, i) => {
+      if (i) { td.append("_"); td.append(el("wbr")); }
+      td.append(part);
+    });
+    return td;
+  }
+  const cell = (text) => cellText(el("td"), text);
+
+  // Scroll a container (not the window) so that `target` is inside it.
+  function within(box, target) {
+    const b = box.getBoundingClientRect(), t = target.getBoundingClientRect();
+    if (t.top < b.top) box.scrollTop -= b.top - t.top + 8;
+    else if (t.bottom > b.bottom) box.scrollTop += t.bottom - b.bottom + 8;
   }
 
   function selectState(region, state) {
@@ -280,23 +293,24 @@
     clear("current"); clear("taken");
     strip.textContent = "";
     const states = stateAt(pos);
-    const head = el("tr");
-    head.append(el("th", { scope: "col" }, "region"), el("th", { scope: "col" }, "state"));
-    strip.append(head);
     if (states) {
+      // One column per region: its name, then its state after this step.
+      const names = el("tr"), values = el("tr");
+      const before = stateAt(Math.max(0, pos - 1));
       for (const region of model.regions) {
         const value = states[region.id];
-        const tr = el("tr", { "data-region": region.id, "data-state": value });
-        const before = stateAt(pos - 1 < 0 ? 0 : pos - 1);
-        if (pos && before[region.id] !== value) tr.classList.add("changed");
-        tr.append(el("th", { scope: "row" }, region.id), el("td", {}, value));
-        strip.append(tr);
+        names.append(el("th", { scope: "col" }, region.id));
+        const td = el("td", { "data-region": region.id, "data-state": value });
+        cellText(td, value);
+        if (pos && before[region.id] !== value) td.classList.add("changed");
+        values.append(td);
         const node = nodeOf(region.id, value);
         if (node) node.classList.add("current");
       }
+      strip.append(names, values);
     } else {
       const tr = el("tr");
-      tr.append(el("td", { colspan: "2" }, player.kind === "trace"
+      tr.append(el("td", {}, player.kind === "trace"
         ? "The replay output carries no states: its events by consumer are below."
         : "No case on this machine's page: the cases run the leg."));
       strip.append(tr);
@@ -307,9 +321,14 @@
       selectRow(row.id);
       const edge = edgeOf(row.edge);
       if (edge) edge.classList.add("taken");
-      if ($("#follow").checked) revealIn(edge || nodeOf(row.region, row.source), true);
+      if ($("#follow").checked) {
+        const target = edge || nodeOf(row.region, row.source);
+        const panel = target && target.closest(".panel");
+        if (panel) panel.scrollIntoView({ block: "nearest" });
+        revealIn(target, true);
+      }
       const tr = $("tr[data-row='" + row.id + "']", tbody);
-      if (tr) tr.classList.add("taken");
+      if (tr) { tr.classList.add("taken"); within($("#rows-section"), tr); }
     }
 
     // Lanes: every event up to this step, this step's marked.
@@ -409,8 +428,16 @@
     }
   });
 
-  const wanted = /(?:^#|&)case=([^&]+)/.exec(location.hash);
-  const first = wanted ? decodeURIComponent(wanted[1]) : model.cases.length ? model.cases[0].name : "";
+  // `leg.html#case=NAME` opens that case (the index links them so).
+  const hashCase = () => {
+    const wanted = /(?:^#|&)case=([^&]+)/.exec(location.hash);
+    return wanted ? decodeURIComponent(wanted[1]) : "";
+  };
+  window.addEventListener("hashchange", () => {
+    const name = hashCase();
+    if (name) { select.value = name; loadCase(name); }
+  });
+  const first = hashCase() || (model.cases.length ? model.cases[0].name : "");
   if (first) { select.value = first; loadCase(first); } else render();
   document.body.dataset.ready = "1";
 })();
