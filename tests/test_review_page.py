@@ -357,3 +357,14 @@ def test_committed_review_pages_are_current() -> None:
     if drawn != here:  # like the committed SVGs: the panels are drawn by dot
         pytest.skip(f"rendered with dot {drawn}, this machine has {here}")
     assert_current(pages, committed)
+
+
+def test_cli_html_writes_and_checks_only_the_pages(tmp_path: Path) -> None:
+    _need(shutil.which("dot") is not None, "Graphviz's dot")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["diagram", "--out", str(tmp_path), "--html", "--check"]) == 1
+        assert main(["diagram", "--out", str(tmp_path), "--html"]) == 0
+        assert main(["diagram", "--out", str(tmp_path), "--html", "--check"]) == 0
+    written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert written == [f"{review.REVIEW_DIR}/{n}.html" for n in ("ccm", "desk", "index", "leg")]

@@ -51,6 +51,7 @@ from .diagram import (
     guard_text,
     state_mermaid,
 )
+from .review import REVIEW_DIR
 
 #: Where docs link to the diagrams, relative to ``docs/`` (the default layout).
 DIAGRAMS_LINK = "../diagrams"
@@ -304,6 +305,35 @@ def state_diagram_md() -> str:
             "`transitions` one is kept to show the machine that "
             "`consultfsm.interop.transitions_machine` builds has the same shape (it fills "
             "the model's current state, here the initial one, in red).",
+            "",
+            "## The design-review pages",
+            "",
+            f"[{d}/{REVIEW_DIR}/index.html]({d}/{REVIEW_DIR}/index.html) and one page per "
+            f"machine ([leg]({d}/{REVIEW_DIR}/leg.html), [desk]({d}/{REVIEW_DIR}/desk.html), "
+            f"[CCM]({d}/{REVIEW_DIR}/ccm.html)): static files that open in a browser from "
+            "disk (download them, or open them in a clone: no server, no network; script and "
+            "style are inside each page). Generated with the other pictures by "
+            "`consultfsm diagram` (`--html`: only these).",
+            "",
+            "- Each region is a panel of its own, the region's cluster of the diagram above: "
+            "drag to pan, the wheel or `+` / `-` / `0` (in a focused panel) or the buttons to "
+            "zoom.",
+            "- Select a state (click it, or its button above the panel) to list the rows that "
+            "leave it beside the drawing: input, guards, target, emitted events, timers, "
+            "disposition; their edges light up. Select a row (click, or Tab to it and Enter) "
+            "to light up its edge.",
+            "- On the leg's page every case of `consultfsm cases` can be stepped (`n` / `p` or "
+            "the arrow keys, Home, End): the state of each region is marked, the row the input "
+            "took is highlighted (as the leg's own `Step.row` names it), and the events go to "
+            "a lane per consumer, the lanes of the case sequence diagrams. `leg.html#case=NAME` "
+            "opens a case.",
+            "- The output of `consultfsm replay TRACE.jsonl > out.jsonl` can be loaded with the "
+            "file picker and stepped the same way, one step per instant (`at`). That output "
+            "carries events only, not states or rows, so a loaded trace fills the lanes and "
+            "marks no state.",
+            "",
+            "`tests/test_review_page.py` drives the pages in headless Chromium and checks them "
+            "against the tables, `consultfsm cases --format json` and the replay's output.",
             "",
             "## Mermaid",
             "",
