@@ -38,7 +38,7 @@ from typing import Any
 import attrs
 
 from consultfsm.ccm import table as ccm
-from consultfsm.ccm.table import CCM_TABLE, CcmCall, Presence
+from consultfsm.ccm.table import CCM_TABLE, CcmCall, CcmInput, Presence
 from consultfsm.core.states import INITIAL, REGION_STATES, Region
 from consultfsm.core.table import TABLE, Disposition, Row
 from consultfsm.desk.table import DESK_TABLE, PAGE_MOVES, DeskCall, DeskPage, DeskTimer
@@ -46,6 +46,9 @@ from consultfsm.verify.scenarios import CASES, Case, inputs_of, new_leg, run_cas
 
 from .ccm_diagram import ccm_dot
 from .desk_diagram import desk_dot
+
+# _LANE and _event_message are the sequence diagrams' own lane of each consumer
+# and text of each event: the page's lanes are those, not a second copy.
 from .diagram import (
     _LANE,
     LANES,
@@ -178,7 +181,7 @@ def desk_machine() -> Machine:
     )  # fmt: skip
 
 
-def _ccm_timers(source: CcmCall, kind: Any, target: CcmCall) -> str:
+def _ccm_timers(source: CcmCall, kind: CcmInput, target: CcmCall) -> str:
     texts = []
     if kind in ccm.TIMER_OF_INPUT:
         texts.append(f"fires {ccm.TIMER_OF_INPUT[kind].value}")
@@ -459,7 +462,7 @@ def _machine_body(machine: Machine, panel_list: Sequence[Panel], svgs: Mapping[s
             '<button type="button" data-zoom="out" aria-label="zoom out">&#8722;</button>'
             '<button type="button" data-zoom="fit" aria-label="fit to the panel">fit</button>'
             f"</span></div>\n{states}\n"
-            f'<div class="viewport" tabindex="0" role="img" aria-label="diagram of '
+            f'<div class="viewport" tabindex="0" role="group" aria-label="diagram of '
             f'{escape(panel.title)}: drag to pan, wheel or + and - to zoom">\n'
             f"{_inline_svg(svgs[panel_path(panel)])}\n</div>\n</section>"
         )
@@ -482,6 +485,12 @@ def _machine_body(machine: Machine, panel_list: Sequence[Panel], svgs: Mapping[s
         '<span id="position" aria-live="polite"></span></div>\n'
         '<div class="controls"><label><input type="checkbox" id="follow" checked>'
         " zoom to the row each step takes</label></div>\n"
+        '<p class="hint">Keys: <kbd>n</kbd> or <kbd>&#8594;</kbd> next, <kbd>p</kbd> or'
+        " <kbd>&#8592;</kbd> previous, <kbd>Home</kbd>, <kbd>End</kbd>. In the drawing:"
+        ' <span class="key-current">current state</span>,'
+        ' <span class="key-taken">the row taken</span>,'
+        ' <span class="key-selected">selected state or row</span>,'
+        ' <span class="key-hl">the rows leaving it</span>.</p>\n'
         '<p id="step-text" aria-live="polite"></p>\n'
         '<table id="state-strip" aria-label="current state of each region"></table>\n'
         '<div id="lanes" aria-label="events per consumer"></div>\n'

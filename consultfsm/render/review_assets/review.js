@@ -340,7 +340,7 @@
       player.steps.slice(0, pos).forEach((s, i) => {
         for (const e of s.events) {
           if (e.to !== lane.to) continue;
-          const li = el("li", { "data-event": e.event, "data-step": String(i + 1) }, e.label);
+          const li = cellText(el("li", { "data-event": e.event, "data-step": String(i + 1) }), e.label);
           if (i + 1 === pos) li.classList.add("now");
           list.append(li);
         }
@@ -349,6 +349,8 @@
       box.append(list);
       lanesBox.append(box);
     }
+    const now = $("li.now", lanesBox);
+    if (now) within($("#player"), now);
   }
 
   function go(pos) {
@@ -360,7 +362,12 @@
   for (const section of $$(".panel")) viewers.set(section, panZoom(section));
   for (const b of $$(".state-button")) {
     b.setAttribute("aria-pressed", "false");
-    b.addEventListener("click", () => selectState(b.dataset.region, b.dataset.state));
+    // A state picked by name is brought into view, close enough to read.
+    b.addEventListener("click", () => {
+      selectState(b.dataset.region, b.dataset.state);
+      const node = nodeOf(b.dataset.region, b.dataset.state);
+      if (node) revealIn(node, true);
+    });
   }
   for (const region of model.regions) {
     for (const state of region.states) {
