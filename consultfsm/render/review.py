@@ -470,7 +470,7 @@ def _machine_body(machine: Machine, panel_list: Sequence[Panel], svgs: Mapping[s
         '<main>\n<div class="diagrams">\n' + "\n".join(sections) + "\n</div>\n"
         '<aside class="side" aria-label="rows and steps">\n'
         '<section id="player" aria-labelledby="player-title">\n'
-        '<h2 id="player-title">Step through</h2>\n'
+        '<div class="player-head">\n<h2 id="player-title">Step through</h2>\n'
         '<div class="controls">'
         '<label>case <select id="case-select"></select></label> '
         '<label class="file">replay output <input type="file" id="trace-input"'
@@ -482,21 +482,23 @@ def _machine_body(machine: Machine, panel_list: Sequence[Panel], svgs: Mapping[s
         '<button type="button" id="next" aria-label="next step (n, right arrow)">'
         "next &#8594;</button>"
         '<button type="button" id="last" aria-label="last step (End)">&#8677;</button>'
-        '<span id="position" aria-live="polite"></span></div>\n'
-        '<div class="controls"><label><input type="checkbox" id="follow" checked>'
-        " zoom to the row each step takes</label></div>\n"
+        '<span id="position" aria-live="polite"></span>'
+        '<label class="follow"><input type="checkbox" id="follow" checked> zoom to each'
+        " row taken</label></div>\n"
         '<p class="hint">Keys: <kbd>n</kbd> or <kbd>&#8594;</kbd> next, <kbd>p</kbd> or'
-        " <kbd>&#8592;</kbd> previous, <kbd>Home</kbd>, <kbd>End</kbd>. In the drawing:"
-        ' <span class="key-current">current state</span>,'
-        ' <span class="key-taken">the row taken</span>,'
-        ' <span class="key-selected">selected state or row</span>,'
-        ' <span class="key-hl">the rows leaving it</span>.</p>\n'
+        " <kbd>&#8592;</kbd> previous, <kbd>Home</kbd>, <kbd>End</kbd>.</p>\n"
+        "</div>\n"
         '<p id="step-text" aria-live="polite"></p>\n'
         '<table id="state-strip" aria-label="current state of each region"></table>\n'
         '<div id="lanes" aria-label="events per consumer"></div>\n'
         "</section>\n"
         '<section id="rows-section" aria-labelledby="rows-title">\n'
-        '<h2 id="rows-title">Rows</h2>\n<p id="rows-caption">Select a state (in a diagram or'
+        '<h2 id="rows-title">Rows</h2>\n'
+        '<p class="hint">In the drawing: <span class="key-current">current state</span>,'
+        ' <span class="key-taken">the row taken</span>,'
+        ' <span class="key-selected">selected state or row</span>,'
+        ' <span class="key-hl">the rows leaving it</span>.</p>\n'
+        '<p id="rows-caption">Select a state (in a diagram or'
         " with its button) to list the rows that leave it.</p>\n"
         '<table id="rows"><thead><tr><th scope="col">input</th><th scope="col">guards</th>'
         '<th scope="col">target</th><th scope="col">emits</th><th scope="col">timers</th>'

@@ -148,7 +148,9 @@
   // Scroll a container (not the window) so that `target` is inside it.
   function within(box, target) {
     const b = box.getBoundingClientRect(), t = target.getBoundingClientRect();
-    if (t.top < b.top) box.scrollTop -= b.top - t.top + 8;
+    const head = $(".player-head", box);
+    const top = b.top + (head ? head.getBoundingClientRect().height : 0);
+    if (t.top < top) box.scrollTop -= top - t.top + 8;
     else if (t.bottom > b.bottom) box.scrollTop += t.bottom - b.bottom + 8;
   }
 
@@ -328,7 +330,7 @@
         revealIn(target, true);
       }
       const tr = $("tr[data-row='" + row.id + "']", tbody);
-      if (tr) { tr.classList.add("taken"); within($("#rows-section"), tr); }
+      if (tr) tr.classList.add("taken");
     }
 
     // Lanes: every event up to this step, this step's marked.
@@ -349,8 +351,11 @@
       box.append(list);
       lanesBox.append(box);
     }
+    // Last, once the lanes have taken their height: the step's events and row in view.
     const now = $("li.now", lanesBox);
     if (now) within($("#player"), now);
+    const taken = $("tr.taken", tbody);
+    if (taken) within($("#rows-section"), taken);
   }
 
   function go(pos) {
