@@ -86,12 +86,14 @@ class States:
         return rows
 
     def records(
-        self, at: int, leg_of: Callable[[str], Leg | None],
+        self, at: int, line: int | None, input: str, leg_of: Callable[[str], Leg | None],
         ccm_of: Callable[[str], CcmLeg | None],
     ) -> list[Record]:  # fmt: skip
-        """One ``states`` record per leg touched. A machine that holds the leg
-        but did not move gives its state and no rows; ``null`` where a machine
-        has no such leg (or has finished and dropped it before this input)."""
+        """One ``states`` record per leg touched by the input on trace line
+        ``line`` (its kind ``input``). A machine that holds the leg but did not
+        move gives its state and no rows; ``null`` where a machine has no such
+        leg (or has finished and dropped it before this input). ``desks`` lists
+        only the AgentDesks that were fed."""
         out: list[Record] = []
         for leg in self._order:
             model, leg_rows = self._legs.get(leg, (leg_of(leg), []))
@@ -104,6 +106,7 @@ class States:
             ]  # fmt: skip
             out.append({
                 "at": at, "leg": leg, "to": STATES_TO, "event": STATES_EVENT,
+                "line": line, "input": input,
                 "leg_model": None if model is None else {
                     "state": {r.value: getattr(model.state, r.value).value for r in Region},
                     "rows": leg_rows,

@@ -277,7 +277,9 @@ class System:
             for x in out:  # the CCM hears of it now, in order
                 done.extend(x() if callable(x) else (x,))
             if self._states is not None:
-                done += self._states.records(self.now, self._leg_or_none, self.ccm.leg)
+                done += self._states.records(
+                    self.now, lineno, kind, self._leg_or_none, self.ccm.leg
+                )
             return done
         if self._fired:
             # The reason may name a state those timers led to: say so.
