@@ -206,8 +206,10 @@ def _page_state(browser: Any) -> dict[str, Any]:
           lanes[lane.dataset.to] = [...lane.querySelectorAll('li')].map(li => li.dataset.event);
         const current = [...document.querySelectorAll('g.node.current')].map(g => g.id).sort();
         const taken = [...document.querySelectorAll('#rows tr.taken')].map(t => t.dataset.key);
+        const row_keys = [...document.querySelectorAll('#step-text code.row-key')]
+          .map(c => c.dataset.key);
         const position = document.body.dataset.position;
-        return {states, lanes, current, taken, position};""")  # fmt: skip
+        return {states, lanes, current, taken, row_keys, position};""")  # fmt: skip
     return shown
 
 
@@ -276,11 +278,11 @@ def test_stepping_a_case_marks_each_row_taken_and_saves_a_screenshot(
 # --- a replay output loaded from a file ------------------------------------------------------
 
 
-def _replay(trace: str, out_dir: Path) -> Path:
+def _replay(trace: str, out_dir: Path, *flags: str) -> Path:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        main(["replay", str(ROOT / "examples" / "traces" / f"{trace}.jsonl")])
-    path = out_dir / f"{trace}.out.jsonl"
+        main(["replay", *flags, str(ROOT / "examples" / "traces" / f"{trace}.jsonl")])
+    path = out_dir / f"{trace.replace('/', '-')}{''.join(flags)}.out.jsonl"
     path.write_text(out.getvalue(), encoding="utf-8")
     return path
 
@@ -309,10 +311,140 @@ def test_a_loaded_replay_output_steps_like_the_cli_printed_it(
         assert shown["position"] == str(len(instants)), trace
         assert shown["lanes"] == _lanes_of(records), trace
         assert shown["states"] == {}  # the output carries no states, and the page says so
+        assert "no states" in _js(
+            browser, "return document.getElementById('state-strip').textContent"
+        )
         _press(browser, "p")
         before_last = _page_state(browser)["lanes"]
         last = [r for r in records if r["at"] == instants[-1]]
         assert sum(map(len, before_last.values())) == len(records) - len(last)
+
+
+# --- a `consultfsm replay --states` output ---------------------------------------------------
+
+#: Per page, the traces whose --states output is loaded: CTI-driven legs for
+#: the leg and the CCM (two legs on one agent: a leg to pick), Finesse-fed
+#: AgentDesks for the desk page (two agents' desks of one consult).
+STATES_TRACES = {
+    "leg": ("issue-sample", "two-legs-one-agent"),
+    "ccm": ("issue-sample", "consult-transfer"),
+    "desk": ("finesse/ucce/b-refresh-call-dropped",),
+}
+
+
+def _part(machine: str, record: dict[str, Any], subject: str) -> dict[str, Any] | None:
+    """The shown machine's part of a states record, as the output says it."""
+    if record["to"] != "review":
+        return None
+    if machine == "desk":
+        leg, agent = json.loads(subject)
+        desk = next((d for d in record["desks"] if d["agent"] == agent), None)
+        if record["leg"] != leg or desk is None:
+            return None
+        return {"state": {desk["role"]: desk["state"]["call"], "page": desk["state"]["page"]},
+                "rows": desk["rows"]}  # fmt: skip
+    if record["leg"] != subject:
+        return None
+    part: dict[str, Any] | None = record["leg_model" if machine == "leg" else "ccm"]
+    return part
+
+
+def _subjects(machine: str, states: list[dict[str, Any]]) -> list[str]:
+    out: list[str] = []
+    for r in states:
+        if machine == "desk":
+            names = [json.dumps([r["leg"], d["agent"]], separators=(",", ":"))
+                     for d in r["desks"]]  # fmt: skip
+        else:
+            names = [r["leg"]] if _part(machine, r, r["leg"]) is not None else []
+        out += [n for n in names if n not in out]
+    return out
+
+
+def _input_steps(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The output cut after each input's states records (as the page steps it)."""
+    steps: list[list[dict[str, Any]]] = [[]]
+    for n, r in enumerate(records):
+        steps[-1].append(r)
+        after = records[n + 1] if n + 1 < len(records) else None
+        if r["to"] == "review" and (after is None or after["to"] != "review"):
+            steps.append([])
+    return [s for s in steps if s]
+
+
+def _load(browser: Any, output: Path, name: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.find_element(By.ID, "trace-input").send_keys(str(output))
+    WebDriverWait(browser, 10).until(
+        lambda d: name in d.execute_script(
+            "return document.getElementById('case-select').selectedOptions[0].textContent"
+        )
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("machine", list(STATES_TRACES))
+def test_a_loaded_states_output_marks_each_state_and_row_like_the_output_says(
+    browser: Any, pages: Path, tmp_path: Path, machine: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:  # fmt: skip
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    model = next(m for m in review.machines() if m.name == machine)
+    edge_of = {row: edge for p in review.panels(model) for edge, rows in p.edges for row in rows}
+    key_id = {r.key: r.id for r in model.rows}
+    _open(browser, (pages / f"{machine}.html").as_uri())
+    for trace in STATES_TRACES[machine]:
+        output = _replay(trace, tmp_path, "--states")
+        records = [json.loads(line) for line in output.read_text("utf-8").splitlines()]
+        states = [r for r in records if r["to"] == "review"]
+        events = [r for r in records if r["to"] != "review"]
+        _load(browser, output, output.name)
+        subjects = _subjects(machine, states)
+        picker = Select(browser.find_element(By.ID, "subject-select"))
+        assert [o.get_attribute("value") for o in picker.options] == subjects, trace
+        steps = _input_steps(records)
+        for subject in subjects:
+            picker.select_by_value(subject)
+            _press(browser, "\ue011")  # Home
+            state: dict[str, str] | None = None
+            rows_seen = 0
+            for n, step in enumerate(steps, 1):
+                _press(browser, "n")
+                shown = _page_state(browser)
+                parts = [p for r in step if (p := _part(machine, r, subject)) is not None]
+                state = parts[-1]["state"] if parts else state  # carried over the others
+                rows = [key for p in parts for key in p["rows"]]
+                rows_seen += len(rows)
+                assert shown["position"] == str(n), (trace, subject)
+                assert shown["states"] == (state or {}), (trace, subject, n)
+                assert shown["row_keys"] == rows, (trace, subject, n)
+                current = sorted(f"n-{machine}-{r}__{s}" for r, s in (state or {}).items())
+                assert shown["current"] == current, (trace, subject, n)
+                taken = _js(browser, "return [...document.querySelectorAll('g.edge.taken')]"
+                                     ".map(g => g.id).sort()")  # fmt: skip
+                edges = sorted({edge_of[key_id[k]] for k in rows if key_id[k] in edge_of})
+                assert taken == edges, (trace, subject, n)  # absorbed rows have no edge
+                if trace == "two-legs-one-agent" and n == 4:
+                    shot = _artifacts(tmp_path_factory) / f"review-{machine}-states-step-{n}.png"
+                    browser.save_screenshot(str(shot))
+                    print(f"screenshot of a loaded --states output: {shot}")
+            assert rows_seen, (trace, subject)  # some step took a row of this machine
+            assert shown["lanes"] == _lanes_of(events), trace  # the states are no lane
+
+
+def test_a_states_output_names_no_desk_machine_for_cti_driven_legs(
+    browser: Any, pages: Path, tmp_path: Path
+) -> None:
+    output = _replay("issue-sample", tmp_path, "--states")
+    _open(browser, (pages / "desk.html").as_uri())
+    _load(browser, output, output.name)
+    _press(browser, "\ue010")  # End
+    assert _page_state(browser)["states"] == {}
+    strip = _js(browser, "return document.getElementById('state-strip').textContent")
+    assert "only agent_desk agents have an AgentDesk machine" in strip
 
 
 # --- without a browser: the model, the panels and the golden pages ------------------------------

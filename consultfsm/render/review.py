@@ -474,7 +474,8 @@ def _machine_body(machine: Machine, panel_list: Sequence[Panel], svgs: Mapping[s
         '<div class="controls">'
         '<label>case <select id="case-select"></select></label> '
         '<label class="file">replay output <input type="file" id="trace-input"'
-        ' accept=".jsonl,.json,.txt"></label></div>\n'
+        ' accept=".jsonl,.json,.txt"></label> '
+        '<label hidden>shown <select id="subject-select"></select></label></div>\n'
         '<div class="controls" role="group" aria-label="stepping">'
         '<button type="button" id="first" aria-label="first step (Home)">&#8676;</button>'
         '<button type="button" id="prev" aria-label="previous step (p, left arrow)">'
@@ -529,8 +530,9 @@ def _index_body(ms: Sequence[Machine], case_list: Sequence[Case]) -> str:
         " leave it, and a row to light up its edge. On the leg's page every case of"
         " <code>consultfsm cases</code> can be stepped (keys: n / p or the arrows, Home,"
         " End), and the JSON Lines output of <code>consultfsm replay</code> can be loaded"
-        " and stepped the same way (its events by consumer: the output carries no"
-        " states).</p>\n"
+        " and stepped the same way: its events by consumer and, from"
+        " <code>consultfsm replay --states</code>, each machine's states and rows per"
+        " input (a leg picked when there are several).</p>\n"
         f'<h2>Machines</h2>\n<ul id="machines">{"".join(items)}</ul>\n'
         f'<h2>Cases (leg)</h2>\n<ul id="cases">{cases}</ul>\n</main>'
     )

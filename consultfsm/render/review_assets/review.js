@@ -2,7 +2,8 @@
 // It only shows what Python computed: the model's rows, the edge of each row,
 // and for each case the row every input took and the states after it. It
 // never decides a transition itself. A loaded replay output is shown as it
-// is: its events by consumer (the output carries no states).
+// is: its events by consumer and, from `consultfsm replay --states`, the
+// states and rows its `states` records name (a plain output has none).
 (function () {
   "use strict";
 
@@ -20,6 +21,7 @@
     return out;
   };
   const regionTitle = new Map(model.regions.map((r) => [r.id, r.title]));
+  const idOfKey = new Map(model.rows.map((r) => [r.key, r.id]));
 
   // --- pan and zoom: one per panel ------------------------------------------------
   const viewers = new Map();
@@ -186,6 +188,14 @@
     document.body.dataset.selected = region + "/" + state;
   }
 
+  // A new case, output or leg: nothing of the last one stays selected.
+  function clearSelection() {
+    clear("selected"); clear("hl"); clear("picked");
+    for (const b of $$(".state-button")) b.setAttribute("aria-pressed", "false");
+    tbody.textContent = "";
+    caption.textContent = "Select a state (in a diagram or with its button) to list the rows that leave it.";
+  }
+
   function selectRow(id) {
     const r = rowsById.get(id);
     if (!r) return;
@@ -200,8 +210,10 @@
   }
 
   // --- stepping a case or a loaded replay output ---------------------------------------
-  const player = { kind: "case", title: "", start: null, steps: [], lanes: [], pos: 0 };
+  const player = { kind: "case", title: "", start: null, steps: [], lanes: [], pos: 0,
+    states: false, subjects: [], note: "" };
   const select = $("#case-select");
+  const subjectSelect = $("#subject-select");
   const strip = $("#state-strip");
   const lanesBox = $("#lanes");
 
@@ -217,9 +229,54 @@
     if (!c) return;
     Object.assign(player, {
       kind: "case", title: c.name + " (" + c.source + "): " + c.title, start: c.start,
-      steps: c.steps, lanes: model.lanes, pos: 0,
+      steps: c.steps.map((s) => Object.assign({}, s, { rows: s.row ? [s.row] : [] })),
+      lanes: model.lanes, pos: 0, states: true, subjects: [],
     });
+    subjectSelect.closest("label").hidden = true;
+    clearSelection();
     render();
+  }
+
+  // --- a `--states` output: which machine of which leg this page shows ----------------
+  // The `states` records name, per leg, the leg model's, the CCM's and each
+  // AgentDesk's state and rows; this page's machine picks its part.
+  function subjectsOf(states) {
+    const out = [];
+    const add = (value, text) => { if (!out.some((x) => x.value === value)) out.push({ value, text }); };
+    for (const r of states) {
+      if (model.machine === "leg" && r.leg_model) add(r.leg, "leg " + r.leg);
+      if (model.machine === "ccm" && r.ccm) add(r.leg, "leg " + r.leg);
+      if (model.machine === "desk") {
+        for (const d of r.desks) add(JSON.stringify([r.leg, d.agent]), "leg " + r.leg + ", " + d.agent + "'s desk (" + d.role + ")");
+      }
+    }
+    return out;
+  }
+
+  function partOf(r, subject) {
+    if (model.machine === "desk") {
+      const [leg, agent] = JSON.parse(subject);
+      const d = r.leg === leg ? r.desks.find((x) => x.agent === agent) : null;
+      return d ? { state: { [d.role]: d.state.call, page: d.state.page }, rows: d.rows } : null;
+    }
+    if (r.leg !== subject) return null;
+    return model.machine === "leg" ? r.leg_model : r.ccm;
+  }
+
+  // Each step's state is the subject's last named one (carried over the
+  // steps that did not touch it); its rows are those its records name.
+  function applySubject(subject) {
+    let last = null;
+    for (const s of player.steps) {
+      s.rows = [];
+      for (const r of s.states) {
+        const part = partOf(r, subject);
+        if (!part) continue;
+        last = part.state;
+        for (const key of part.rows) if (idOfKey.has(key)) s.rows.push(idOfKey.get(key));
+      }
+      s.state = last;
+    }
   }
 
   function recordLabel(r) {
@@ -238,28 +295,61 @@
         return;
       }
     }
-    // One step per instant: the records of consecutive lines with the same `at`.
+    const states = records.filter((r) => r.to === "review");
     const steps = [];
-    for (const r of records) {
-      const last = steps[steps.length - 1];
-      if (last && last.at === r.at) last.events.push(r);
-      else steps.push({ at: r.at, events: [r] });
+    if (states.length) {
+      // One step per input: its records, up to its `states` records.
+      let cur = { events: [], states: [] };
+      for (const r of records) {
+        if (r.to === "review") { cur.states.push(r); continue; }
+        if (cur.states.length) { steps.push(cur); cur = { events: [], states: [] }; }
+        cur.events.push(r);
+      }
+      if (cur.events.length || cur.states.length) steps.push(cur);
+      for (const s of steps) {
+        const last = s.states[s.states.length - 1];
+        s.at = last ? last.at : s.events[s.events.length - 1].at;
+        s.input = last ? "line " + last.line + " (" + last.input + ")" : "";
+      }
+    } else {
+      // One step per instant: the records of consecutive lines with the same `at`.
+      for (const r of records) {
+        const last = steps[steps.length - 1];
+        if (last && last.at === r.at) last.events.push(r);
+        else steps.push({ at: r.at, events: [r], states: [] });
+      }
     }
     const order = ["ccm", "conversation", "routing_engine", "agent_manager", "host"];
     const seen = [];
-    for (const r of records) if (!seen.includes(r.to)) seen.push(r.to);
+    for (const r of records) if (r.to !== "review" && !seen.includes(r.to)) seen.push(r.to);
     const rank = (to) => (to.startsWith("agentdesk:") ? -1 : order.indexOf(to));
     const lanes = seen.map((to, i) => ({ to, name: traceLane(to), i }))
       .sort((a, b) => rank(a.to) - rank(b.to) || a.i - b.i);
     for (const s of steps) {
       const legs = [...new Set(s.events.map((e) => e.leg).filter((l) => l))];
-      s.text = s.events.length + " record(s)" + (legs.length ? " of " + legs.join(", ") : "");
+      s.text = (s.input ? s.input + ": " : "") + s.events.length + " record(s)" +
+        (legs.length ? " of " + legs.join(", ") : "");
       s.events = s.events.map((e) => ({ to: e.to, event: e.event, label: recordLabel(e) }));
     }
+    const subjects = subjectsOf(states);
+    const machineName = { leg: "leg model", ccm: "CCM", desk: "AgentDesk" }[model.machine];
+    const note = !states.length
+      ? "This replay output carries no states (run consultfsm replay --states): its events by consumer are below."
+      : !subjects.length
+        ? "This output names no " + machineName + " state" + (model.machine === "desk"
+          ? ": only agent_desk agents have an AgentDesk machine (CTI-driven legs' desks are stand-ins)."
+          : ".")
+        : "No " + machineName + " state of the shown leg yet.";
     Object.assign(player, {
-      kind: "trace", title: "replay output " + name + " (" + records.length + " records)",
-      start: null, steps, lanes, pos: 0,
+      kind: "trace", title: "replay output " + name + " (" + (records.length - states.length) +
+        " records" + (states.length ? ", " + states.length + " states" : "") + ")",
+      start: null, steps, lanes, pos: 0, states: subjects.length > 0, subjects, note,
     });
+    subjectSelect.textContent = "";
+    for (const x of subjects) subjectSelect.append(el("option", { value: x.value }, x.text));
+    subjectSelect.closest("label").hidden = subjects.length < 1;
+    if (subjects.length) applySubject(subjects[0].value);
+    clearSelection();
     let option = $("option[value='__trace__']", select);
     if (!option) { option = el("option", { value: "__trace__" }); select.append(option); }
     option.textContent = "loaded: " + name;
@@ -268,8 +358,7 @@
   }
 
   function stateAt(pos) {
-    if (!player.start) return null;
-    return pos === 0 ? player.start : player.steps[pos - 1].state;
+    return pos === 0 ? player.start : player.steps[pos - 1].state || null;
   }
 
   function render() {
@@ -289,7 +378,16 @@
       const row = step.row ? rowsById.get(step.row) : null;
       text.append(document.createTextNode("t=" + step.at + " ms: " + step.text + ": " +
         step.disposition + (row ? " by row " + row.key : step.error ? " (" + step.error + ")" : ", no row (rule 5 or 8)")));
-    } else text.append(document.createTextNode("t=" + step.at + " ms: " + step.text));
+    } else {
+      text.append(document.createTextNode("t=" + step.at + " ms: " + step.text));
+      if (player.states) {
+        text.append(document.createTextNode(step.rows.length ? "; rows taken: " : "; no row taken by the shown machine"));
+        step.rows.forEach((id, i) => {
+          if (i) text.append(document.createTextNode(", "));
+          text.append(el("code", { class: "row-key", "data-key": rowsById.get(id).key }, rowsById.get(id).key));
+        });
+      }
+    }
 
     // Region states, and the current state marked in each panel.
     clear("current"); clear("taken");
@@ -298,10 +396,14 @@
     if (states) {
       // One column per region: its name, then its state after this step.
       const names = el("tr"), values = el("tr");
-      const before = stateAt(Math.max(0, pos - 1));
+      const before = stateAt(Math.max(0, pos - 1)) || {};
       for (const region of model.regions) {
         const value = states[region.id];
         names.append(el("th", { scope: "col" }, region.id));
+        if (value === undefined) { // a desk's other role: not this agent's machine
+          values.append(el("td", { class: "absent", title: "not this desk's role" }, "\u2013"));
+          continue;
+        }
         const td = el("td", { "data-region": region.id, "data-state": value });
         cellText(td, value);
         if (pos && before[region.id] !== value) td.classList.add("changed");
@@ -313,24 +415,31 @@
     } else {
       const tr = el("tr");
       tr.append(el("td", {}, player.kind === "trace"
-        ? "The replay output carries no states: its events by consumer are below."
+        ? (pos === 0 && player.states ? "Before the first input." : player.note)
         : "No case on this machine's page: the cases run the leg."));
       strip.append(tr);
     }
-    if (step && step.row) {
-      const row = rowsById.get(step.row);
+    const taken = step ? step.rows || [] : [];
+    if (taken.length) {
+      // The last row taken is selected; every row taken is marked.
+      const row = rowsById.get(taken[taken.length - 1]);
       selectState(row.region, row.source);
       selectRow(row.id);
+      for (const id of taken) {
+        const e = edgeOf(rowsById.get(id).edge);
+        if (e) e.classList.add("taken");
+      }
       const edge = edgeOf(row.edge);
-      if (edge) edge.classList.add("taken");
       if ($("#follow").checked) {
         const target = edge || nodeOf(row.region, row.source);
         const panel = target && target.closest(".panel");
         if (panel) panel.scrollIntoView({ block: "nearest" });
         revealIn(target, true);
       }
-      const tr = $("tr[data-row='" + row.id + "']", tbody);
-      if (tr) tr.classList.add("taken");
+      for (const id of taken) {
+        const tr = $("tr[data-row='" + id + "']", tbody);
+        if (tr) tr.classList.add("taken");
+      }
     }
 
     // Lanes: every event up to this step, this step's marked.
@@ -354,8 +463,8 @@
     // Last, once the lanes have taken their height: the step's events and row in view.
     const now = $("li.now", lanesBox);
     if (now) within($("#player"), now);
-    const taken = $("tr.taken", tbody);
-    if (taken) within($("#rows-section"), taken);
+    const takenRow = $("tr.taken", tbody);
+    if (takenRow) within($("#rows-section"), takenRow);
   }
 
   function go(pos) {
@@ -411,6 +520,12 @@
   }
   select.addEventListener("change", () => {
     if (select.value && select.value !== "__trace__") loadCase(select.value);
+  });
+  subjectSelect.addEventListener("change", () => {
+    if (player.kind !== "trace" || !subjectSelect.value) return;
+    applySubject(subjectSelect.value);
+    clearSelection();
+    render();
   });
   $("#trace-input").addEventListener("change", (e) => {
     const file = e.target.files && e.target.files[0];
