@@ -327,13 +327,34 @@ def state_diagram_md() -> str:
             "took is highlighted (as the leg's own `Step.row` names it), and the events go to "
             "a lane per consumer, the lanes of the case sequence diagrams. `leg.html#case=NAME` "
             "opens a case.",
-            "- The output of `consultfsm replay TRACE.jsonl > out.jsonl` can be loaded with the "
-            "file picker and stepped the same way, one step per instant (`at`). That output "
-            "carries events only, not states or rows, so a loaded trace fills the lanes and "
-            "marks no state.",
+            "- The output of `consultfsm replay --states TRACE.jsonl > out.jsonl` can be loaded "
+            "with the file picker and stepped the same way, one step per input: its [`states` "
+            "records](trace-format.md#states-records) name what each machine's state became and "
+            "which rows of its own table it took, so each page marks its machine's state in every"
+            " region and highlights the rows taken (their edges; the last one is selected and its"
+            " state's rows listed; the keys are in the step's text). When several legs have "
+            "states, **shown** picks one (the first, by default); on the desk page it picks a leg"
+            " and an agent's desk, whose role's region and the page region are marked (the other "
+            "role's is `\u2013`). The CCM's presence regions and the desk's page region "
+            "move without a"
+            " row of their table: their state is marked, no row. A leg's state carries over the "
+            "inputs that did not touch it. Only an `agent_desk` agent (a desk fed Finesse) has a "
+            "desk machine: for the CTI-driven legs of most traces the desk page shows lanes only,"
+            " and says so.",
+            "- A plain output (without `--states`) still loads, one step per instant (`at`): its "
+            "events fill the lanes, no state is marked, and the page says the output carries no "
+            "states.",
             "",
             "`tests/test_review_page.py` drives the pages in headless Chromium and checks them "
-            "against the tables, `consultfsm cases --format json` and the replay's output.",
+            "against the tables, `consultfsm cases --format json` and the replay's output (with "
+            "`--states`: every input's states, rows and edges, on each page).",
+            "",
+            "Cases are stepped on the leg's page only: `consultfsm cases` runs the leg model "
+            "alone (`consultfsm.verify.scenarios.run_case`), and no conversion of a case into a "
+            "replay trace exists, so the desk and CCM pages have no case states. Writing one "
+            "would be a second model of each case; load a replay output instead "
+            "(`examples/traces/` covers the same consults, and `examples/traces/finesse/` drives "
+            "AgentDesks).",
             "",
             "## Mermaid",
             "",
