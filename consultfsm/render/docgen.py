@@ -354,7 +354,9 @@ def state_diagram_md() -> str:
             "replay trace exists, so the desk and CCM pages have no case states. Writing one "
             "would be a second model of each case; load a replay output instead "
             "(`examples/traces/` covers the same consults, and `examples/traces/finesse/` drives "
-            "AgentDesks).",
+            "AgentDesks). The one composed run of a case, "
+            "`consultfsm.verify.ccm.run_case_through_ccm` (the leg, both desk machines and the "
+            "CCM engine), is not the replay system and reports no steps yet.",
             "",
             "## Mermaid",
             "",
