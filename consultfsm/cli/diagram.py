@@ -21,7 +21,9 @@ from consultfsm.render.diagram import (
 from consultfsm.render.files import (
     doc_artifacts,
     rendered_artifacts,
+    review_artifacts,
     stale,
+    wants_review,
     write_artifacts,
     write_diagrams,
 )
@@ -37,6 +39,12 @@ writes, under --out (default diagrams/):
   desk.{dot,svg,png}                    the AgentDesk's machine, from the desk table
   ccm.{dot,svg,png}                     the CCM's machine, from the CCM table
   cases/<case>.mmd                      a sequence diagram per scenario
+  review/index.html review/{leg,desk,ccm}.html
+                                        the design-review pages (with svg): per
+                                        machine its table, diagram and cases, one
+                                        static file each; open index.html in a
+                                        browser (no server, no network)
+with --html, only the review pages.
 with --docs, also the generated pages under --docs-dir (default docs/):
   transition-table.md failover.md state-diagram.md desk-table.md
   ccm-table.md, and the
@@ -88,6 +96,10 @@ def register(subparsers: Any) -> None:
         help="where the docs live (default: docs)",
     )  # fmt: skip
     parser.add_argument(
+        "--html", action="store_true",
+        help="write only the design-review pages (review/*.html; needs Graphviz)",
+    )  # fmt: skip
+    parser.add_argument(
         "--check", action="store_true",
         help="write nothing; exit 1 and list the files that are missing or stale",
     )  # fmt: skip
@@ -105,7 +117,11 @@ def run(args: argparse.Namespace) -> int:
     status = EXIT_OK
     try:
         try:
-            write_diagrams(args.out, formats, progress=_progress)
+            if args.html:
+                for path, changed in write_artifacts(review_artifacts(), args.out):
+                    _progress(path, changed)
+            else:
+                write_diagrams(args.out, formats, progress=_progress)
         except DotNotFound as exc:
             print(f"consultfsm diagram: error: {exc}", file=sys.stderr)
             status = EXIT_FAILED
@@ -123,15 +139,19 @@ def _progress(path: Path, changed: bool) -> None:
 
 
 def _check(args: argparse.Namespace, formats: tuple[str, ...]) -> int:
-    jobs: list[tuple[Path, list[Artifact]]] = [(args.out, text_artifacts(formats))]
+    jobs: list[tuple[Path, list[Artifact]]] = []
+    if not args.html:
+        jobs.append((args.out, text_artifacts(formats)))
     if args.docs:
         jobs.append((args.docs_dir, doc_artifacts(args.docs_dir)))
     unchecked = ""
-    if any(f in RENDERED for f in formats):
-        try:
+    try:
+        if not args.html and any(f in RENDERED for f in formats):
             jobs.append((args.out, rendered_artifacts(formats)))
-        except DotNotFound as exc:
-            unchecked = str(exc)
+        if args.html or wants_review(formats):
+            jobs.append((args.out, review_artifacts()))
+    except DotNotFound as exc:
+        unchecked = str(exc)
     found = [str(out / name) for out, artifacts in jobs for name in stale(artifacts, out)]
     for name in found:
         print(f"stale {name}")
@@ -142,7 +162,7 @@ def _check(args: argparse.Namespace, formats: tuple[str, ...]) -> int:
             file=sys.stderr,
         )
     if unchecked:
-        print(f"consultfsm diagram: SVG/PNG not checked: {unchecked}", file=sys.stderr)
+        print(f"consultfsm diagram: SVG/PNG/HTML not checked: {unchecked}", file=sys.stderr)
     return EXIT_FAILED if found or unchecked else EXIT_OK
 
 

@@ -73,6 +73,15 @@ def register(sub: Any) -> None:
         default=TimestampForm.RFC3339.value,
         help="CIM header.timestamp form (default: %(default)s, as the schema says)",
     )
+    parser.add_argument(
+        "--states",
+        action="store_true",
+        help=(
+            "after each input, add a `states` record per leg it touched: the state of the "
+            "leg model, the CCM and each AgentDesk for that leg, and the rows they took "
+            "(for the design-review page; default: off, the output is unchanged)"
+        ),
+    )
     parser.set_defaults(run=run)
 
 
@@ -128,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
             service_identifier=args.service_identifier,
             timestamp_form=TimestampForm(args.timestamps),
         )
-        system = System(config)  # checks the settings before reading anything
+        system = System(config, states=args.states)  # checks the settings before reading anything
     except ConsultFsmError as exc:
         print(f"consultfsm replay: {exc}", file=sys.stderr)
         return 2

@@ -51,6 +51,7 @@ from .diagram import (
     guard_text,
     state_mermaid,
 )
+from .review import REVIEW_DIR
 
 #: Where docs link to the diagrams, relative to ``docs/`` (the default layout).
 DIAGRAMS_LINK = "../diagrams"
@@ -304,6 +305,58 @@ def state_diagram_md() -> str:
             "`transitions` one is kept to show the machine that "
             "`consultfsm.interop.transitions_machine` builds has the same shape (it fills "
             "the model's current state, here the initial one, in red).",
+            "",
+            "## The design-review pages",
+            "",
+            f"[{d}/{REVIEW_DIR}/index.html]({d}/{REVIEW_DIR}/index.html) and one page per "
+            f"machine ([leg]({d}/{REVIEW_DIR}/leg.html), [desk]({d}/{REVIEW_DIR}/desk.html), "
+            f"[CCM]({d}/{REVIEW_DIR}/ccm.html)): static files that open in a browser from "
+            "disk (download them, or open them in a clone: no server, no network; script and "
+            "style are inside each page). Generated with the other pictures by "
+            "`consultfsm diagram` (`--html`: only these).",
+            "",
+            "- Each region is a panel of its own, the region's cluster of the diagram above: "
+            "drag to pan, the wheel or `+` / `-` / `0` (in a focused panel) or the buttons to "
+            "zoom.",
+            "- Select a state (click it, or its button above the panel) to list the rows that "
+            "leave it beside the drawing: input, guards, target, emitted events, timers, "
+            "disposition; their edges light up. Select a row (click, or Tab to it and Enter) "
+            "to light up its edge.",
+            "- On the leg's page every case of `consultfsm cases` can be stepped (`n` / `p` or "
+            "the arrow keys, Home, End): the state of each region is marked, the row the input "
+            "took is highlighted (as the leg's own `Step.row` names it), and the events go to "
+            "a lane per consumer, the lanes of the case sequence diagrams. `leg.html#case=NAME` "
+            "opens a case.",
+            "- The output of `consultfsm replay --states TRACE.jsonl > out.jsonl` can be loaded "
+            "with the file picker and stepped the same way, one step per input: its [`states` "
+            "records](trace-format.md#states-records) name what each machine's state became and "
+            "which rows of its own table it took, so each page marks its machine's state in every"
+            " region and highlights the rows taken (their edges; the last one is selected and its"
+            " state's rows listed; the keys are in the step's text). When several legs have "
+            "states, **shown** picks one (the first, by default); on the desk page it picks a leg"
+            " and an agent's desk, whose role's region and the page region are marked (the other "
+            "role's is `\u2013`). The CCM's presence regions and the desk's page region "
+            "move without a"
+            " row of their table: their state is marked, no row. A leg's state carries over the "
+            "inputs that did not touch it. Only an `agent_desk` agent (a desk fed Finesse) has a "
+            "desk machine: for the CTI-driven legs of most traces the desk page shows lanes only,"
+            " and says so.",
+            "- A plain output (without `--states`) still loads, one step per instant (`at`): its "
+            "events fill the lanes, no state is marked, and the page says the output carries no "
+            "states.",
+            "",
+            "`tests/test_review_page.py` drives the pages in headless Chromium and checks them "
+            "against the tables, `consultfsm cases --format json` and the replay's output (with "
+            "`--states`: every input's states, rows and edges, on each page).",
+            "",
+            "Cases are stepped on the leg's page only: `consultfsm cases` runs the leg model "
+            "alone (`consultfsm.verify.scenarios.run_case`), and no conversion of a case into a "
+            "replay trace exists, so the desk and CCM pages have no case states. Writing one "
+            "would be a second model of each case; load a replay output instead "
+            "(`examples/traces/` covers the same consults, and `examples/traces/finesse/` drives "
+            "AgentDesks). The one composed run of a case, "
+            "`consultfsm.verify.ccm.run_case_through_ccm` (the leg, both desk machines and the "
+            "CCM engine), is not the replay system and reports no steps yet.",
             "",
             "## Mermaid",
             "",

@@ -26,6 +26,7 @@ from .diagram import (
 )
 from .docgen import EXAMPLES, SECTION_PAGES
 from .docgen import doc_artifacts as _doc_artifacts
+from .review import ASSETS, panel_jobs, review_pages
 
 
 def dot_available() -> bool:
@@ -57,6 +58,26 @@ def rendered_artifacts(formats: Iterable[str] = FORMATS) -> list[Artifact]:
     return run_jobs(render_jobs(formats))
 
 
+def review_assets() -> dict[str, str]:
+    """The page script and style sheet shipped in ``consultfsm/render/review_assets/``."""
+    from importlib.resources import files
+
+    folder = files("consultfsm.render").joinpath("review_assets")
+    return {name: folder.joinpath(name).read_text(encoding="utf-8") for name in ASSETS}
+
+
+def review_artifacts() -> list[Artifact]:
+    """The design-review pages (``review/*.html``), their panels rendered with
+    ``dot``; raises :class:`~consultfsm.render.diagram.DotNotFound`."""
+    svgs = {job.path: render(job.source, job.format).decode("utf-8") for job in panel_jobs()}
+    return review_pages(svgs, review_assets())
+
+
+def wants_review(formats: Iterable[str]) -> bool:
+    """The pages inline the SVG panels, so they come with the ``svg`` format."""
+    return "svg" in set(formats)
+
+
 def write_artifacts(artifacts: Iterable[Artifact], out_dir: Path) -> list[tuple[Path, bool]]:
     """Write each artifact under ``out_dir``; returns ``(path, changed)`` per file.
 
@@ -78,8 +99,12 @@ def write_diagrams(
     out_dir: Path,
     formats: Iterable[str] = FORMATS,
     progress: Callable[[Path, bool], None] | None = None,
+    *,
+    review: bool | None = None,
 ) -> list[tuple[Path, bool]]:
     """Write the diagrams in ``formats`` under ``out_dir``; returns ``(path, changed)``.
+
+    ``review`` adds the design-review pages (default: when ``svg`` is asked for).
 
     The DOT and Mermaid files are written first, so when rendering is asked for
     and ``dot`` is missing they are there when ``DotNotFound`` (naming the DOT
@@ -101,6 +126,12 @@ def write_diagrams(
         except DotNotFound:
             raise DotNotFound([str(p) for p, _ in results if p.suffix == ".dot"]) from None
         results += write(rendered)
+    if wants_review(formats) if review is None else review:
+        try:
+            pages = review_artifacts()
+        except DotNotFound:
+            raise DotNotFound([str(p) for p, _ in results if p.suffix == ".dot"]) from None
+        results += write(pages)
     return results
 
 
@@ -139,8 +170,11 @@ __all__ = [
     "read_docs",
     "render",
     "rendered_artifacts",
+    "review_artifacts",
+    "review_assets",
     "run_jobs",
     "stale",
+    "wants_review",
     "write_artifacts",
     "write_diagrams",
 ]

@@ -13,11 +13,12 @@ CIM message it posts, handed to the system, which delivers it to the CCM.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 
 from consultfsm.desk import AgentDesk, CustomerNumberSource, DeskEffect
-from consultfsm.desk.table import DeskTimer
+from consultfsm.desk.machine import Desk, DeskStep
+from consultfsm.desk.table import DeskInput, DeskTimer
 from consultfsm.wire.cim import CimCodec, CimMessage
 
 from . import records
@@ -30,15 +31,61 @@ from .trace import AgentDeskOpened, DeskFeed, FinesseUpdate, TraceInputKind
 Sent = Record | tuple[int, str, str, CimMessage]
 
 
+#: Told of each step a desk's consult machine takes (``--states``): the agent,
+#: the machine, the step (None: the machine was only touched).
+Note = Callable[[str, Desk, DeskStep | None], None]
+
+
+class _ObservedDesk(AgentDesk):
+    """An AgentDesk that tells ``note`` each step its consults' machines take,
+    so the replay can say which row of the desk table each one took."""
+
+    note: Callable[[Desk, DeskStep | None], None] | None = None
+    _current: Desk | None = None  # the machine being fed, for :meth:`_step`
+
+    def _feed(self, desk: Desk, kind: DeskInput, at: int) -> list[DeskEffect]:
+        self._current = desk
+        try:
+            return super()._feed(desk, kind, at)
+        finally:
+            self._current = None
+
+    def _step(self, step: DeskStep) -> list[DeskEffect]:
+        desk = self._current
+        if desk is None and step.emits:  # a settle timer: its effects name the consult
+            desk = next((d for d in self.consults.values()
+                         if d.facts.leg == step.emits[0].leg), None)  # fmt: skip
+        if self.note is not None and desk is not None:
+            self.note(desk, step)
+        return super()._step(step)
+
+
 class Desks:
     """Every AgentDesk of the replay, by agent id; every change goes through
-    the journal, so a rejected input leaves each desk as it was."""
+    the journal, so a rejected input leaves each desk as it was. With
+    ``note`` (``--states``), the desks report their machines' steps."""
 
-    __slots__ = ("_desks", "_journal")
+    __slots__ = ("_desks", "_journal", "_note")
 
-    def __init__(self, journal: Journal) -> None:
+    def __init__(self, journal: Journal, note: Note | None = None) -> None:
         self._journal = journal
         self._desks: dict[str, AgentDesk] = {}
+        self._note = note
+
+    def _new(self, agent: str, desk: AgentDesk) -> AgentDesk:
+        """``agent``'s ``desk``, observed when the replay reports states."""
+        if self._note is None:
+            return desk
+        observed = _ObservedDesk.restore(desk.snapshot())
+        assert isinstance(observed, _ObservedDesk)  # restore builds its own class
+        observed.note = partial(self._note, agent)
+        return observed
+
+    def _touched(self, agent: str, desk: AgentDesk) -> None:
+        """Every consult of a desk that was fed has its state reported."""
+        if self._note is not None:
+            for machine in desk.consults.values():
+                self._note(agent, machine, None)
 
     def __contains__(self, agent: object) -> bool:
         return agent in self._desks
@@ -59,7 +106,9 @@ class Desks:
             default.part if item.customer_part is None else item.customer_part,
         )  # fmt: skip
         self._journal.keep_item(self._desks, item.agent)
-        self._desks[item.agent] = AgentDesk(item.agent_id, item.extension, customer_number=source)
+        self._desks[item.agent] = self._new(
+            item.agent, AgentDesk(item.agent_id, item.extension, customer_number=source)
+        )
 
     def feed(self, item: DeskFeed, codec: CimCodec) -> Iterator[Sent]:
         """A notification or a dialog list reaching the agent's page."""
@@ -76,7 +125,7 @@ class Desks:
         if kind is not TraceInputKind.BROWSER_RESTORED:
             return self._records(agent, desk, desk.on_socket_down(at), codec)
         # A reload: the new page knows only what the old one stored.
-        fresh = AgentDesk.restore(json.loads(json.dumps(desk.snapshot())))
+        fresh = self._new(agent, AgentDesk.restore(json.loads(json.dumps(desk.snapshot()))))
         self._desks[agent] = fresh
         return self._records(agent, fresh, fresh.on_page_loaded(at), codec)
 
@@ -101,11 +150,12 @@ class Desks:
         return desk
 
     def _put_back(self, agent: str, snapshot: dict[str, object]) -> None:
-        self._desks[agent] = AgentDesk.restore(snapshot)
+        self._desks[agent] = self._new(agent, AgentDesk.restore(snapshot))
 
     def _records(
         self, agent: str, desk: AgentDesk, effects: list[DeskEffect], codec: CimCodec
     ) -> Iterator[Sent]:
+        self._touched(agent, desk)
         out: list[Sent] = []
         for effect in effects:
             if not effect.is_send:

@@ -50,7 +50,7 @@ from consultfsm.ccm.correlation import (
     normalise_ani,
 )
 from consultfsm.ccm.engine import CcmEngine
-from consultfsm.ccm.machine import CcmConfig
+from consultfsm.ccm.machine import CcmConfig, CcmLeg
 from consultfsm.ccm.tombstones import Tombstones
 from consultfsm.core import events as ev
 from consultfsm.core.errors import ConsultFsmError, InputRejected
@@ -74,6 +74,7 @@ from .desks import Desks
 from .journal import Journal
 from .presence import Away, Presence, agent_input, desk_input
 from .records import Record, dumps_record
+from .states import States, observed_ccm_leg
 from .timers import TimerHeap
 from .trace import (
     CUSTOMER,
@@ -157,7 +158,9 @@ class System:
 
     ``leg_class`` runs the legs on another table
     (:func:`consultfsm.core.leg.leg_class`), for tests of the system itself;
-    ``ccm_config`` sets the CCM's waits.
+    ``ccm_config`` sets the CCM's waits. With ``states``, every accepted input
+    ends with a ``states`` record per leg it touched
+    (:mod:`consultfsm.replay.states`); without, the output is as it always was.
 
     >>> system = System()
     >>> records = system.feed_lines(['{"at": 0, "input": "tick"}'])
@@ -167,9 +170,10 @@ class System:
 
     def __init__(
         self, config: SystemConfig | None = None, *, leg_class: type[Leg] = Leg,
-        ccm_config: CcmConfig | None = None,
+        ccm_config: CcmConfig | None = None, states: bool = False,
     ) -> None:  # fmt: skip
         self.config = config or SystemConfig()
+        self._states = States() if states else None
         self.now = 0
         self.rejected = 0
         self._leg_class = leg_class
@@ -181,13 +185,17 @@ class System:
         self._finished: deque[tuple[int, str]] = deque()  # (finished at, leg), oldest first
         self._journal = Journal()  # what the current input changed
         self._presence = Presence(self._journal)
-        self._desks = Desks(self._journal)  # agents whose desk is fed Finesse
+        self._desks = Desks(  # agents whose desk is fed Finesse
+            self._journal, None if self._states is None else self._states.desk_step
+        )
         self._timers = TimerHeap()
         self._connected: set[str] = set()  # agents whose socket the CCM has heard of
         self._touched: dict[str, None] = {}  # legs the current input moved
         self._fired: list[str] = []  # "leg timer" of each timer the current input fired
         self._set_config(self.config)
-        self.ccm = CcmEngine(self._codec, resolver=self._resolver, config=ccm_config)
+        ccm_leg = CcmLeg if self._states is None else observed_ccm_leg(self._states.ccm_step)
+        self.ccm = CcmEngine(self._codec, resolver=self._resolver, config=ccm_config,
+                             leg_class=ccm_leg)  # fmt: skip
         self._answers = CcmAnswers(self.ccm, self._agent_b_of)
         self._cti_desks = CtiDesks(self._journal, self._presence, self._answers,
                                    lambda: self._codec)  # fmt: skip
@@ -209,6 +217,10 @@ class System:
     def sessions(self) -> dict[str, ChannelSession]:
         """The CCM's active customer sessions, by id."""
         return {s.id: s for s in self.ccm.sessions}
+
+    def _leg_or_none(self, leg_id: str) -> Leg | None:
+        entry = self._legs.get(leg_id)
+        return None if entry is None else entry.leg
 
     def _agent_b_of(self, leg_id: str) -> str | None:
         entry = self._legs.get(leg_id)
@@ -244,6 +256,8 @@ class System:
         self._journal.commit()  # a fresh log: nothing of an earlier input is undone
         self._fired = []
         self._touched = {}
+        if self._states is not None:
+            self._states.reset()
         try:
             self._check(item)  # references and time: before any timer fires
             out = self._fire_due(item.at)
@@ -262,6 +276,10 @@ class System:
             done: list[Record] = []
             for x in out:  # the CCM hears of it now, in order
                 done.extend(x() if callable(x) else (x,))
+            if self._states is not None:
+                done += self._states.records(
+                    self.now, lineno, kind, self._leg_or_none, self.ccm.leg
+                )
             return done
         if self._fired:
             # The reason may name a state those timers led to: say so.
@@ -470,6 +488,8 @@ class System:
         self._order += 1
         self._journal.keep_item(self._legs, item.leg)  # new: undone by forgetting it
         self._legs[item.leg] = entry
+        if self._states is not None:
+            self._states.leg_step(leg, None)
         self._index(self._by_session, session.id, item.leg)
         self._own_dialog(leg.call_ids[-1], item.leg)
         out: Out = []
@@ -646,6 +666,8 @@ class System:
             step = leg.handle(kind, at)
         else:
             step = leg.handle(kind, at, value, source_at=source_at)
+        if self._states is not None:
+            self._states.leg_step(leg, step)
         return self._records(entry, step, kind, at)
 
     def _records(self, entry: _Entry, step: Step, kind: InputKind, at: int) -> Out:
@@ -757,9 +779,12 @@ class ReplayResult:
         return [dumps_record(r) for r in self.records]
 
 
-def replay(lines: Iterable[str], config: SystemConfig | None = None) -> ReplayResult:
-    """Replay a whole trace through a fresh :class:`System`."""
-    system = System(config)
+def replay(
+    lines: Iterable[str], config: SystemConfig | None = None, *, states: bool = False
+) -> ReplayResult:
+    """Replay a whole trace through a fresh :class:`System` (``states``: with
+    ``states`` records, see :mod:`consultfsm.replay.states`)."""
+    system = System(config, states=states)
     return ReplayResult(tuple(system.feed_lines(lines)), system.rejected)
 
 
