@@ -26,9 +26,10 @@ from consultfsm.ccm.table import CCM_TABLE, PRESENCE_MOVES, Presence
 from consultfsm.cli import main
 from consultfsm.core.states import Region
 from consultfsm.core.table import TABLE
-from consultfsm.desk.table import DESK_TABLE, PAGE_MOVES
+from consultfsm.desk.table import DESK_TABLE, PAGE_MOVES, DeskRole
 from consultfsm.render import review
 from consultfsm.render.files import review_artifacts, write_artifacts
+from consultfsm.verify.ccm import ComposedStep, case_states
 from consultfsm.verify.scenarios import CASES, find_case, inputs_of, new_leg
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -275,6 +276,119 @@ def test_stepping_a_case_marks_each_row_taken_and_saves_a_screenshot(
     assert _page_state(browser)["position"] == "1"
 
 
+# --- cases on the desk and CCM pages: the composed run -------------------------------------
+
+
+def _composed_states(machine: str, step: ComposedStep) -> dict[str, Any]:
+    """What the strip should show after ``step``, from ``case_states`` itself: the
+    CCM's regions; or each desk's call region by role and both pages' states."""
+    if machine == "ccm":
+        return dict(step.ccm.state or {})
+    desks = {r.value: d.state for r, d in step.desks.items() if d.state is not None}
+    out: dict[str, Any] = {role: state["call"] for role, state in desks.items()}
+    if desks:
+        out["page"] = {role: state["page"] for role, state in desks.items()}
+    return out
+
+
+def _composed_keys(machine: str, step: ComposedStep) -> list[str]:
+    if machine == "ccm":
+        return list(step.ccm.rows)
+    return [k for role in DeskRole for k in step.desks[role].rows]
+
+
+def _strip(browser: Any) -> dict[str, Any]:
+    """The state strip, a desk page's page region as ``{role: state}``."""
+    shown: dict[str, Any] = _js(browser, """
+        const states = {};
+        for (const td of document.querySelectorAll('#state-strip td[data-region]')) {
+          const parts = [...td.querySelectorAll('[data-role]')];
+          states[td.dataset.region] = parts.length
+            ? Object.fromEntries(parts.map(p => [p.dataset.role, p.dataset.state]))
+            : td.dataset.state;
+        }
+        return states;""")  # fmt: skip
+    return shown
+
+
+#: Each case chosen in the picker and stepped to its end (the End key), in one
+#: round trip: per case the strip, the lanes, the marked nodes and the position.
+_EVERY_CASE_AT_ITS_END = """
+    const out = {};
+    const select = document.getElementById('case-select');
+    for (const name of arguments[0]) {
+      select.value = name;
+      select.dispatchEvent(new Event('change'));
+      document.body.dispatchEvent(new KeyboardEvent('keydown', {key: 'End', bubbles: true}));
+      const states = {};
+      for (const td of document.querySelectorAll('#state-strip td[data-region]')) {
+        const parts = [...td.querySelectorAll('[data-role]')];
+        states[td.dataset.region] = parts.length
+          ? Object.fromEntries(parts.map(p => [p.dataset.role, p.dataset.state]))
+          : td.dataset.state;
+      }
+      const lane = document.querySelector('#lanes .lane[data-to="conversation"]');
+      out[name] = {
+        states,
+        published: lane ? [...lane.querySelectorAll('li')].map(li => li.dataset.event) : [],
+        current: [...document.querySelectorAll('g.node.current')].map(g => g.id).sort(),
+        position: document.body.dataset.position,
+      };
+    }
+    return out;"""
+
+
+@pytest.mark.parametrize("machine", ["desk", "ccm"])
+def test_every_case_stepped_to_its_end_shows_the_composed_run_s_states(
+    browser: Any, pages: Path, machine: str
+) -> None:
+    _open(browser, (pages / f"{machine}.html").as_uri())
+    shown_all = _js(browser, _EVERY_CASE_AT_ITS_END, [c.name for c in CASES])
+    for case in CASES:
+        steps, _ = case_states(case)
+        shown = shown_all[case.name]
+        want = _composed_states(machine, steps[-1])
+        assert shown["states"] == want, case.name
+        assert shown["position"] == str(len(inputs_of(case)) + 1)  # and the settling
+        published = [p.split()[1].split("(")[0] for s in steps for p in s.published]
+        assert shown["published"] == published, case.name
+        nodes = {f"n-{machine}-{region}__{state}"
+                 for region, value in want.items()
+                 for state in (value.values() if isinstance(value, dict) else [value])}  # fmt: skip
+        assert shown["current"] == sorted(nodes), case.name
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors
+
+
+@pytest.mark.parametrize("machine", ["desk", "ccm"])
+def test_stepping_a_case_on_the_desk_and_ccm_pages_marks_the_rows_its_machines_took(
+    browser: Any, pages: Path, machine: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    name = "b-refresh-after-accept-call-dropped"
+    model = next(m for m in review.machines() if m.name == machine)
+    key_id = {r.key: r.id for r in model.rows}
+    edge_of = {row: edge for p in review.panels(model) for edge, rows in p.edges for row in rows}
+    _open(browser, (pages / f"{machine}.html").as_uri() + f"#case={name}")
+    steps, _ = case_states(find_case(name))
+    some_rows, shot = False, None
+    for n, step in enumerate(steps, 1):
+        _press(browser, "n")
+        shown = _page_state(browser)
+        assert shown["position"] == str(n)
+        assert _strip(browser) == _composed_states(machine, step), n
+        keys = _composed_keys(machine, step)
+        some_rows = some_rows or bool(keys)
+        assert shown["row_keys"] == keys, n
+        taken = _js(browser, "return [...document.querySelectorAll('g.edge.taken')]"
+                             ".map(g => g.id).sort()")  # fmt: skip
+        assert taken == sorted({edge_of[key_id[k]] for k in keys if key_id[k] in edge_of}), n
+        if keys and step.published and not shot:  # the first step that publishes
+            shot = _artifacts(tmp_path_factory) / f"review-{machine}-{name}-step-{n}.png"
+            browser.save_screenshot(str(shot))
+            print(f"screenshot of a stepped case on the {machine} page: {shot}")
+    assert some_rows and shot
+
+
 # --- a replay output loaded from a file ------------------------------------------------------
 
 
@@ -468,6 +582,19 @@ def test_the_pages_name_the_rows_each_case_step_took() -> None:
         for step, shown in zip(inputs_of(case), model["steps"], strict=True):
             row = leg.handle(step.kind, step.at, step.value, source_at=step.source_at).row
             assert shown["row"] == (None if row is None else ids[row.key]), case.name
+
+
+@pytest.mark.parametrize("machine", ["desk", "ccm"])
+def test_the_desk_and_ccm_pages_name_the_rows_each_composed_step_took(machine: str) -> None:
+    model = next(m for m in review.machines() if m.name == machine)
+    ids = {r.key: r.id for r in model.rows}
+    for case in CASES:
+        steps, _ = case_states(case)
+        shown = review.composed_case_model(case, machine, ids)["steps"]
+        assert len(shown) == len(steps), case.name
+        for step, page in zip(steps, shown, strict=True):
+            assert page["rows"] == [ids[k] for k in _composed_keys(machine, step)], case.name
+            assert page["state"] == _composed_states(machine, step), case.name
 
 
 def test_the_generator_does_no_io() -> None:

@@ -23,7 +23,7 @@ carries (:class:`~consultfsm.ccm.table.Emit`); the engine
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import attrs
@@ -351,6 +351,23 @@ def ccm_class(rows: tuple[CcmRow, ...]) -> type[CcmLeg]:
     return type("CustomCcmLeg", (CcmLeg,), {"__slots__": (), "ROWS": index(rows)})
 
 
+def observed_ccm_leg(note: Callable[[CcmLeg, CcmStep], None]) -> type[CcmLeg]:
+    """A :class:`CcmLeg` (the CCM table, unchanged) that reports each step it
+    takes to ``note``: how a reader learns which CCM leg took which row (the
+    engine's ``on_step`` does not name the leg). ``replay --states`` and the
+    composed run of a case (:mod:`consultfsm.verify.ccm`) both use it."""
+
+    class ObservedCcmLeg(CcmLeg):
+        __slots__ = ()
+
+        def handle(self, kind: CcmInput, at: int, occurred: int | None = None) -> CcmStep:
+            step = super().handle(kind, at, occurred)
+            note(self, step)
+            return step
+
+    return ObservedCcmLeg
+
+
 __all__ = [
     "CcmConfig",
     "CcmIllegalInput",
@@ -359,5 +376,6 @@ __all__ = [
     "CcmStep",
     "Publish",
     "ccm_class",
+    "observed_ccm_leg",
     "timer_of",
 ]

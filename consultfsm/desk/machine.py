@@ -23,7 +23,7 @@ after a reload. An input the table refuses raises :class:`DeskIllegalInput`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import attrs
@@ -335,3 +335,21 @@ def desk_class(rows: tuple[DeskRow, ...]) -> type[Desk]:
     """A :class:`Desk` subclass that runs ``rows`` instead of the desk table,
     with the same checks; ValueError when two rows share a key."""
     return type("CustomDesk", (Desk,), {"__slots__": (), "ROWS": index(rows)})
+
+
+def observed_desk_class(note: Callable[[Desk, DeskStep], None]) -> type[Desk]:
+    """A :class:`Desk` (the desk table, unchanged) that reports each step it
+    takes to ``note`` (a settle timer's too: :meth:`Desk.handle_timer` goes
+    through :meth:`Desk.handle`): how the composed run of a case
+    (:mod:`consultfsm.verify.ccm`) learns which row each desk took, as
+    :func:`~consultfsm.ccm.machine.observed_ccm_leg` does for the CCM."""
+
+    class ObservedDesk(Desk):
+        __slots__ = ()
+
+        def handle(self, kind: DeskInput, at: int) -> DeskStep:
+            step = super().handle(kind, at)
+            note(self, step)
+            return step
+
+    return ObservedDesk

@@ -327,6 +327,19 @@ def state_diagram_md() -> str:
             "took is highlighted (as the leg's own `Step.row` names it), and the events go to "
             "a lane per consumer, the lanes of the case sequence diagrams. `leg.html#case=NAME` "
             "opens a case.",
+            "- On the desk and CCM pages the same cases step through the composition, "
+            "`consultfsm.verify.ccm.case_states` (the run of "
+            "`consultfsm.verify.ccm.run_case_through_ccm`, observed): the leg model is the "
+            "world, both AgentDesk machines see what their browser sees, and the real CCM "
+            "engine learns only what the desks post, every message delivered at once. After "
+            "each input (and a last step, `settled`: both pages back, every message delivered, "
+            "every deadline fired) the desk page marks A's and B's call regions and each desk's "
+            "page state (`A: up`, `B: down` in the page region), the CCM page the case's leg in "
+            "its three regions; the rows their own steps took are highlighted (the last one "
+            "selected, the keys in the step's text), and the one lane is what the CCM published."
+            " A machine not there yet (a desk that has not seen the consult, a CCM leg before "
+            "the first message) is `\u2013`. `desk.html#case=NAME` and `ccm.html#case=NAME` "
+            "open a case.",
             "- The output of `consultfsm replay --states TRACE.jsonl > out.jsonl` can be loaded "
             "with the file picker and stepped the same way, one step per input: its [`states` "
             "records](trace-format.md#states-records) name what each machine's state became and "
@@ -346,17 +359,10 @@ def state_diagram_md() -> str:
             "states.",
             "",
             "`tests/test_review_page.py` drives the pages in headless Chromium and checks them "
-            "against the tables, `consultfsm cases --format json` and the replay's output (with "
-            "`--states`: every input's states, rows and edges, on each page).",
-            "",
-            "Cases are stepped on the leg's page only: `consultfsm cases` runs the leg model "
-            "alone (`consultfsm.verify.scenarios.run_case`), and no conversion of a case into a "
-            "replay trace exists, so the desk and CCM pages have no case states. Writing one "
-            "would be a second model of each case; load a replay output instead "
-            "(`examples/traces/` covers the same consults, and `examples/traces/finesse/` drives "
-            "AgentDesks). The one composed run of a case, "
-            "`consultfsm.verify.ccm.run_case_through_ccm` (the leg, both desk machines and the "
-            "CCM engine), is not the replay system and reports no steps yet.",
+            "against the tables, `consultfsm cases --format json`, `case_states` (every case's "
+            "last states on the desk and CCM pages, and one case's rows and edges per step) and "
+            "the replay's output (with `--states`: every input's states, rows and edges, on "
+            "each page).",
             "",
             "## Mermaid",
             "",

@@ -21,6 +21,12 @@ Everything comes from the tables and the existing pictures:
   re-implements the machine: it only shows what Python computed.
 * Events go to the lanes of the case sequence diagrams
   (:data:`~consultfsm.render.diagram.LANES`).
+* On the desk and CCM pages a case's steps come from
+  :func:`~consultfsm.verify.ccm.case_states`, the case run through the
+  composition (the leg model as the world, both desk machines, the CCM engine):
+  per input, each desk's and the CCM leg's state and the rows their own steps
+  took, then a last step for what settles after the inputs. Their one lane is
+  what the CCM published.
 
 Output is stable: declaration order, sorted JSON keys, ids from positions in
 the tables, no timestamps.
@@ -42,6 +48,7 @@ from consultfsm.ccm.table import CCM_TABLE, CcmCall, CcmInput, Presence
 from consultfsm.core.states import INITIAL, REGION_STATES, Region
 from consultfsm.core.table import TABLE, Disposition, Row
 from consultfsm.desk.table import DESK_TABLE, PAGE_MOVES, DeskCall, DeskPage, DeskTimer
+from consultfsm.verify.ccm import SETTLED, ComposedStep, case_states
 from consultfsm.verify.scenarios import CASES, Case, inputs_of, new_leg, run_case
 
 from .ccm_diagram import ccm_dot
@@ -372,6 +379,66 @@ def case_model(case: Case, row_ids: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+#: The one lane of a case on the desk and CCM pages: what the CCM published.
+PUBLISHED_LANE = {"to": "conversation", "name": "Conversation topic (what the CCM published)"}
+_SETTLED_TEXT = "settled: both pages back, every message delivered, every deadline fired"
+
+
+def _composed_state(machine: str, step: ComposedStep) -> dict[str, Any]:
+    """The page's regions after a composed step: on the desk page each role's
+    call region and the page region of each desk (``{role: state}``); on the
+    CCM page its three regions. A machine not there yet has no entry."""
+    if machine == "ccm":
+        return dict(step.ccm.state or {})
+    out: dict[str, Any] = {}
+    page: dict[str, str] = {}
+    for role, desk in step.desks.items():
+        if desk.state is not None:
+            out[role.value] = desk.state["call"]
+            page[role.value] = desk.state["page"]
+    if page:
+        out["page"] = page
+    return out
+
+
+def composed_case_model(case: Case, machine: str, row_ids: Mapping[str, str]) -> dict[str, Any]:
+    """One case as the desk or the CCM page steps it: per input (and the
+    settling after the inputs) the machine's states and the rows its own steps
+    took, as :func:`~consultfsm.verify.ccm.case_states` observed them, and what
+    the CCM published meanwhile."""
+    composed, _ = case_states(case)
+    texts = [m.text for m in run_case(case).timeline] + [_SETTLED_TEXT]
+    steps = []
+    for step, text in zip(composed, texts, strict=True):
+        if machine == "ccm":
+            keys = list(step.ccm.rows)
+        else:
+            keys = [k for d in step.desks.values() for k in d.rows]
+        steps.append(
+            {
+                "at": step.at,
+                "input": step.input,
+                "text": text,
+                "rows": [row_ids[k] for k in keys],
+                "state": _composed_state(machine, step),
+                "events": [
+                    {"to": PUBLISHED_LANE["to"], "event": p.split()[1].split("(")[0], "label": p}
+                    for p in step.published
+                ],
+            }
+        )
+    assert steps[-1]["input"] == SETTLED
+    return {
+        "name": case.name,
+        "source": case.source,
+        "title": case.title,
+        "composed": True,
+        "lanes": [PUBLISHED_LANE],
+        "start": {},
+        "steps": steps,
+    }
+
+
 # --- the pages ---------------------------------------------------------------------------
 
 
@@ -379,10 +446,11 @@ def page_model(machine: Machine, panel_list: Sequence[Panel]) -> dict[str, Any]:
     """The JSON the page script reads: the machine, its panels' edges, its cases."""
     edge_of = {row: edge for p in panel_list for edge, rows in p.edges for row in rows}
     rows = [attrs.asdict(r) | {"edge": edge_of.get(r.id)} for r in machine.rows]
-    cases = []
+    ids = {r.key: r.id for r in machine.rows}
     if machine.name == "leg":  # `consultfsm cases` runs the leg
-        ids = {r.key: r.id for r in machine.rows}
         cases = [case_model(c, ids) for c in CASES]
+    else:  # the case run through the composition: desks and CCM
+        cases = [composed_case_model(c, machine.name, ids) for c in CASES]
     return {
         "machine": machine.name,
         "title": machine.title,
@@ -521,20 +589,23 @@ def _index_body(ms: Sequence[Machine], case_list: Sequence[Case]) -> str:
         )
     cases = "".join(
         f'<li><a href="leg.html#case={c.name}">{escape(c.name)}</a> ({escape(c.source)}):'
-        f" {escape(c.title)}</li>"
+        f' {escape(c.title)} (also on the <a href="desk.html#case={c.name}">desk</a> and'
+        f' <a href="ccm.html#case={c.name}">CCM</a> pages)</li>'
         for c in case_list
     )
     return (
         '<main class="index">\n<p>One page per machine: its diagram, one panel per region'
         " (drag to pan, wheel or the buttons to zoom); select a state to list the rows that"
-        " leave it, and a row to light up its edge. On the leg's page every case of"
+        " leave it, and a row to light up its edge. On every page each case of"
         " <code>consultfsm cases</code> can be stepped (keys: n / p or the arrows, Home,"
-        " End), and the JSON Lines output of <code>consultfsm replay</code> can be loaded"
+        " End): on the leg's page through the leg model, on the desk and CCM pages through"
+        " the composition (both desk machines and the CCM, fed what the desks post), and"
+        " the JSON Lines output of <code>consultfsm replay</code> can be loaded"
         " and stepped the same way: its events by consumer and, from"
         " <code>consultfsm replay --states</code>, each machine's states and rows per"
         " input (a leg picked when there are several).</p>\n"
         f'<h2>Machines</h2>\n<ul id="machines">{"".join(items)}</ul>\n'
-        f'<h2>Cases (leg)</h2>\n<ul id="cases">{cases}</ul>\n</main>'
+        f'<h2>Cases</h2>\n<ul id="cases">{cases}</ul>\n</main>'
     )
 
 
@@ -565,6 +636,7 @@ def review_pages(svgs: Mapping[str, str], assets: Mapping[str, str]) -> list[Art
 __all__ = [
     "ASSETS",
     "LANE_NAMES",
+    "PUBLISHED_LANE",
     "REVIEW_DIR",
     "Machine",
     "ModelRegion",
@@ -572,6 +644,7 @@ __all__ = [
     "Panel",
     "case_model",
     "ccm_machine",
+    "composed_case_model",
     "desk_machine",
     "leg_machine",
     "machines",

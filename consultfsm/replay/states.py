@@ -20,7 +20,6 @@ from collections.abc import Callable
 from typing import Any
 
 from consultfsm.ccm.machine import CcmLeg, CcmStep
-from consultfsm.ccm.table import CcmInput
 from consultfsm.core.leg import Leg
 from consultfsm.core.states import Region
 from consultfsm.core.step import Step
@@ -121,20 +120,4 @@ class States:
         return out
 
 
-def observed_ccm_leg(note: Callable[[CcmLeg, CcmStep], None]) -> type[CcmLeg]:
-    """A :class:`CcmLeg` (the CCM table, unchanged) that reports each step it
-    takes to ``note``: how the replay learns which CCM leg took which row (the
-    engine's ``on_step`` does not name the leg)."""
-
-    class ObservedCcmLeg(CcmLeg):
-        __slots__ = ()
-
-        def handle(self, kind: CcmInput, at: int, occurred: int | None = None) -> CcmStep:
-            step = super().handle(kind, at, occurred)
-            note(self, step)
-            return step
-
-    return ObservedCcmLeg
-
-
-__all__ = ["STATES_EVENT", "STATES_TO", "States", "dialog_of", "observed_ccm_leg"]
+__all__ = ["STATES_EVENT", "STATES_TO", "States", "dialog_of"]

@@ -50,7 +50,7 @@ from consultfsm.ccm.correlation import (
     normalise_ani,
 )
 from consultfsm.ccm.engine import CcmEngine
-from consultfsm.ccm.machine import CcmConfig, CcmLeg
+from consultfsm.ccm.machine import CcmConfig, CcmLeg, observed_ccm_leg
 from consultfsm.ccm.tombstones import Tombstones
 from consultfsm.core import events as ev
 from consultfsm.core.errors import ConsultFsmError, InputRejected
@@ -74,7 +74,7 @@ from .desks import Desks
 from .journal import Journal
 from .presence import Away, Presence, agent_input, desk_input
 from .records import Record, dumps_record
-from .states import States, observed_ccm_leg
+from .states import States
 from .timers import TimerHeap
 from .trace import (
     CUSTOMER,

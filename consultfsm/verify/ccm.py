@@ -44,24 +44,25 @@ A counterexample is the list of actions that led to it, as JSON Lines
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import attrs
 
 from consultfsm.ccm.correlation import ChannelSession
 from consultfsm.ccm.engine import CcmEngine, Published
-from consultfsm.ccm.machine import CcmConfig, CcmLeg, ccm_class
+from consultfsm.ccm.machine import CcmConfig, CcmLeg, CcmStep, ccm_class, observed_ccm_leg
 from consultfsm.ccm.table import CCM_TABLE, UNOBSERVED, CcmRow, CcmTimer, Intent, Source
 from consultfsm.core.errors import InputRejected
 from consultfsm.core.facts import DIRECT_CONFIG
 from consultfsm.core.leg import Leg
 from consultfsm.core.states import OUTCOMES, CallState, CimReason, InputKind
 from consultfsm.desk.agentdesk import CONSULT_ROLE
-from consultfsm.desk.machine import Desk, DeskEffect, DeskFacts
+from consultfsm.desk.machine import Desk, DeskEffect, DeskFacts, DeskStep, observed_desk_class
 from consultfsm.desk.table import DEFAULT_SETTLE_MS, DeskInput, DeskRole, Effect
 from consultfsm.verify.scenarios import Case, inputs_of, new_leg
 from consultfsm.wire.cim import CimCodec, CimMessage, MessageIntent
@@ -207,9 +208,11 @@ class World:
 
     def __init__(
         self, leg_class: type[CcmLeg] = CcmLeg, leg: Leg | None = None,
-        config: CcmConfig | None = None, settle_ms: int = WINDOW, flow: str = "routed",
+        config: CcmConfig | None = None, settle_ms: int = WINDOW, flow: str = "routed", *,
+        desk_class: type[Desk] = Desk,
     ) -> None:  # fmt: skip
         self.leg_class = leg_class
+        self.desk_class = desk_class  # an observed one tells which rows the desks took
         self.settle_ms = settle_ms
         self.now = 0 if leg is None else leg.snapshot().last_at
         facts: dict[str, Any] = {"conversation_id": "C1", "channel_session_id": "S1",
@@ -238,10 +241,11 @@ class World:
         other = World.__new__(World)
         other.now = self.now
         other.leg_class = self.leg_class
+        other.desk_class = self.desk_class
         other.settle_ms = self.settle_ms
         other.leg = Leg.restore(self.leg.snapshot())
         other.dialog = self.dialog
-        other.desks = {r: None if d is None else Desk.restore(d.snapshot())
+        other.desks = {r: None if d is None else self.desk_class.restore(d.snapshot())
                        for r, d in self.desks.items()}  # fmt: skip
         other.up = dict(self.up)
         other.in_flight = list(self.in_flight)
@@ -437,7 +441,7 @@ class World:
         # A desk names the consult by the dialog it first saw it on.
         leg = f"{EXTENSION[role]}:{AGENT[role]}:{self.dialog}"
         facts = DeskFacts(role, leg, CUSTOMER_ANI, EXTENSION[DeskRole.A])
-        desk = Desk(facts, settle_ms=self.settle_ms, created_at=self.now)
+        desk = self.desk_class(facts, settle_ms=self.settle_ms, created_at=self.now)
         self.desks[role] = desk
         return desk
 
@@ -595,28 +599,120 @@ def run_case_through_ccm(case: Case) -> tuple[tuple[str, ...], tuple[str, ...]]:
     knows from the CTI the moment a call drops while B's desk is away; the CCM
     learns it from A's desk after its settle window, or from B's on return,
     whichever is first)."""
-    world = World(leg=new_leg(case), config=CcmConfig(), settle_ms=DEFAULT_SETTLE_MS)
-    for step in inputs_of(case):
-        world.time_passes(step.at - 1)
-        page = _PAGE_OF_CASE.get(step.kind)
-        if page is not None:
-            if world.up[page[1]] is (page[0] == "back"):
-                continue  # the page is already where the case says (a logout after a close)
-            world.apply(Action(*page))
-        else:
-            world.now += 1
-            try:
-                world._cti(step.kind, step.value)
-            except InputRejected:
-                continue  # the case expects the leg model to refuse it
-        while world.in_flight:  # the network is quick here
-            world.apply(Action("deliver", 0))
-    done = world.settle()
+    done = _run_case(case, _case_world(case))
     got = tuple(_label(p) for p in done.published)
     # Who reported is the leg model's own refinement (it has the CTI): the CCM
     # column is what is published, and why.
     want = tuple(x.removesuffix(" by CCM") for x in case.ccm if x.startswith("publish "))
     return got, want
+
+
+def _case_world(case: Case, leg_class: type[CcmLeg] = CcmLeg,
+                desk_class: type[Desk] = Desk) -> World:  # fmt: skip
+    return World(leg_class, leg=new_leg(case), config=CcmConfig(), settle_ms=DEFAULT_SETTLE_MS,
+                 desk_class=desk_class)  # fmt: skip
+
+
+def _run_case(case: Case, world: World, after: Callable[[World], None] | None = None) -> World:
+    """The one run of a case through the composition: each input (a CTI input
+    or a page), the deliveries it triggers; then :meth:`World.settle`, whose
+    settled copy is returned. ``after`` is told of ``world`` after each input
+    (a refused one too) and of the settled copy last."""
+    for step in inputs_of(case):
+        world.time_passes(step.at - 1)
+        page = _PAGE_OF_CASE.get(step.kind)
+        if page is not None:
+            # A page already where the case says (a logout after a close) does nothing.
+            if world.up[page[1]] is not (page[0] == "back"):
+                world.apply(Action(*page))
+        else:
+            world.now += 1
+            with contextlib.suppress(InputRejected):  # the case expects the leg model to refuse it
+                world._cti(step.kind, step.value)
+        while world.in_flight:  # the network is quick here
+            world.apply(Action("deliver", 0))
+        if after is not None:
+            after(world)
+    done = world.settle()
+    if after is not None:
+        after(done)
+    return done
+
+
+#: What a composed step calls the last one: everything after the case's inputs.
+SETTLED = "settled"
+
+
+@attrs.frozen(slots=True)
+class MachineState:
+    """One machine after a composed step: its state by region (None: there is no
+    such machine yet) and the keys of the rows of its own table its steps took."""
+
+    state: dict[str, str] | None
+    rows: tuple[str, ...] = ()
+
+
+@attrs.frozen(slots=True)
+class ComposedStep:
+    """After one input of a case (or, last, :data:`SETTLED`: both pages back,
+    every message delivered, every deadline fired): each desk machine, the
+    CCM's machine of the case's leg, and what the CCM published meanwhile."""
+
+    input: str  # the case input's kind, or SETTLED
+    at: int  # the composition's clock
+    desks: dict[DeskRole, MachineState]
+    ccm: MachineState
+    published: tuple[str, ...]  # ``publish INTENT(reason) by SOURCE``
+
+
+def case_states(case: Case) -> tuple[tuple[ComposedStep, ...], World]:
+    """The run of :func:`run_case_through_ccm`, observed: per input of the case
+    (and the settling after them), each AgentDesk machine's state and the CCM
+    machine's state of the case's leg, with the rows their own steps took
+    (:func:`~consultfsm.desk.machine.observed_desk_class`,
+    :func:`~consultfsm.ccm.machine.observed_ccm_leg`). Also returns the settled
+    world, whose desks and CCM are where the last step says."""
+    desk_rows: dict[str, list[str]] = {}  # by the desk's role
+    ccm_rows: list[str] = []
+    ccm_machine: list[CcmLeg] = []  # the last CCM machine that stepped (a finished one is evicted)
+
+    def on_desk(desk: Desk, step: DeskStep) -> None:
+        if step.row is not None:
+            desk_rows.setdefault(desk.facts.role.value, []).append(step.row.key)
+
+    def on_ccm(machine: CcmLeg, step: CcmStep) -> None:
+        ccm_machine[:] = [machine]
+        if step.row is not None:
+            ccm_rows.append(step.row.key)
+
+    steps: list[ComposedStep] = []
+    names = [s.kind.value for s in inputs_of(case)]
+    published = 0
+
+    def after(world: World) -> None:
+        nonlocal published
+        desks = {}
+        for role, desk in world.desks.items():
+            state = None if desk is None else {"call": desk.call.value, "page": desk.page.value}
+            desks[role] = MachineState(state, tuple(desk_rows.get(role.value, ())))
+        machine = world.ccm_leg() or (ccm_machine[0] if ccm_machine else None)
+        ccm = MachineState(None if machine is None else ccm_state(machine), tuple(ccm_rows))
+        news = tuple(f"{_label(p)} by {p.source.value}" for p in world.published[published:])
+        published = len(world.published)
+        name = names[len(steps)] if len(steps) < len(names) else SETTLED
+        steps.append(ComposedStep(name, world.now, desks, ccm, news))
+        desk_rows.clear()
+        ccm_rows.clear()
+
+    world = _case_world(case, observed_ccm_leg(on_ccm), observed_desk_class(on_desk))
+    done = _run_case(case, world, after)
+    return tuple(steps), done
+
+
+def ccm_state(machine: CcmLeg) -> dict[str, str]:
+    """A CCM machine's state by region."""
+    return {"call": machine.call.value, "desk_a": machine.desk_a.value,
+            "desk_b": machine.desk_b.value}  # fmt: skip
 
 
 def _label(p: Published) -> str:
@@ -687,10 +783,15 @@ def replay_actions(lines: Iterable[str], rows: tuple[CcmRow, ...] = CCM_TABLE) -
 
 __all__ = [
     "DEFAULT_DEPTH",
+    "SETTLED",
     "CcmReport",
     "CcmViolation",
+    "ComposedStep",
+    "MachineState",
     "World",
     "action_lines",
+    "case_states",
+    "ccm_state",
     "explore_ccm",
     "listed",
     "replay_actions",

@@ -1,7 +1,10 @@
 // The design-review page's script (consultfsm.render.review inlines it).
 // It only shows what Python computed: the model's rows, the edge of each row,
 // and for each case the row every input took and the states after it. It
-// never decides a transition itself. A loaded replay output is shown as it
+// never decides a transition itself. On the desk and CCM pages a case's steps
+// are its run through the composition (`verify.ccm.case_states`): the desks'
+// or the CCM's states and rows per input, as Python observed them. A loaded
+// replay output is shown as it
 // is: its events by consumer and, from `consultfsm replay --states`, the
 // states and rows its `states` records name (a plain output has none).
 (function () {
@@ -211,7 +214,7 @@
 
   // --- stepping a case or a loaded replay output ---------------------------------------
   const player = { kind: "case", title: "", start: null, steps: [], lanes: [], pos: 0,
-    states: false, subjects: [], note: "" };
+    states: false, subjects: [], note: "", composed: false };
   const select = $("#case-select");
   const subjectSelect = $("#subject-select");
   const strip = $("#state-strip");
@@ -229,8 +232,8 @@
     if (!c) return;
     Object.assign(player, {
       kind: "case", title: c.name + " (" + c.source + "): " + c.title, start: c.start,
-      steps: c.steps.map((s) => Object.assign({}, s, { rows: s.row ? [s.row] : [] })),
-      lanes: model.lanes, pos: 0, states: true, subjects: [],
+      steps: c.steps.map((s) => Object.assign({}, s, { rows: s.rows || (s.row ? [s.row] : []) })),
+      lanes: c.lanes || model.lanes, pos: 0, states: true, subjects: [], composed: !!c.composed,
     });
     subjectSelect.closest("label").hidden = true;
     clearSelection();
@@ -344,6 +347,7 @@
       kind: "trace", title: "replay output " + name + " (" + (records.length - states.length) +
         " records" + (states.length ? ", " + states.length + " states" : "") + ")",
       start: null, steps, lanes, pos: 0, states: subjects.length > 0, subjects, note,
+      composed: false,
     });
     subjectSelect.textContent = "";
     for (const x of subjects) subjectSelect.append(el("option", { value: x.value }, x.text));
@@ -374,14 +378,17 @@
     text.append(el("strong", {}, player.title));
     text.append(el("br"));
     if (!step) text.append(document.createTextNode(n ? "Before the first input. Press n or → to step." : ""));
-    else if (player.kind === "case") {
+    else if (player.kind === "case" && !player.composed) {
       const row = step.row ? rowsById.get(step.row) : null;
       text.append(document.createTextNode("t=" + step.at + " ms: " + step.text + ": " +
         step.disposition + (row ? " by row " + row.key : step.error ? " (" + step.error + ")" : ", no row (rule 5 or 8)")));
     } else {
       text.append(document.createTextNode("t=" + step.at + " ms: " + step.text));
       if (player.states) {
-        text.append(document.createTextNode(step.rows.length ? "; rows taken: " : "; no row taken by the shown machine"));
+        const none = player.composed
+          ? (model.machine === "desk" ? "; no row taken by either desk" : "; no row taken by the CCM")
+          : "; no row taken by the shown machine";
+        text.append(document.createTextNode(step.rows.length ? "; rows taken: " : none));
         step.rows.forEach((id, i) => {
           if (i) text.append(document.createTextNode(", "));
           text.append(el("code", { class: "row-key", "data-key": rowsById.get(id).key }, rowsById.get(id).key));
@@ -400,8 +407,23 @@
       for (const region of model.regions) {
         const value = states[region.id];
         names.append(el("th", { scope: "col" }, region.id));
-        if (value === undefined) { // a desk's other role: not this agent's machine
-          values.append(el("td", { class: "absent", title: "not this desk's role" }, "\u2013"));
+        if (value === undefined) { // a desk's other role, or a machine not there yet
+          values.append(el("td", { class: "absent", title: player.composed
+            ? "no machine yet: it has not heard of the consult" : "not this desk's role" }, "\u2013"));
+          continue;
+        }
+        if (typeof value === "object") { // the desk page's region page: each desk's own
+          const td = el("td", { "data-region": region.id });
+          for (const [role, state] of Object.entries(value)) {
+            const part = el("span", { class: "part", "data-role": role, "data-state": state });
+            part.append(el("b", {}, role.toUpperCase() + ": "));
+            cellText(part, state);
+            if (pos && (before[region.id] || {})[role] !== state) part.classList.add("changed");
+            td.append(part);
+            const node = nodeOf(region.id, state);
+            if (node) node.classList.add("current");
+          }
+          values.append(td);
           continue;
         }
         const td = el("td", { "data-region": region.id, "data-state": value });
@@ -416,7 +438,7 @@
       const tr = el("tr");
       tr.append(el("td", {}, player.kind === "trace"
         ? (pos === 0 && player.states ? "Before the first input." : player.note)
-        : "No case on this machine's page: the cases run the leg."));
+        : "No case on this page."));
       strip.append(tr);
     }
     const taken = step ? step.rows || [] : [];
@@ -516,7 +538,7 @@
   if (model.cases.length) {
     for (const c of model.cases) select.append(el("option", { value: c.name }, c.name + " (" + c.source + ")"));
   } else {
-    select.append(el("option", { value: "" }, "none: the cases run the leg"));
+    select.append(el("option", { value: "" }, "none"));
   }
   select.addEventListener("change", () => {
     if (select.value && select.value !== "__trace__") loadCase(select.value);
