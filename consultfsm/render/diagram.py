@@ -613,7 +613,8 @@ _SENDER: dict[ev.Consumer, str] = {
     ev.Consumer.ROUTING_ENGINE: "Topic",
     ev.Consumer.AGENT_MANAGER: "RE",
 }
-_LANE: dict[ev.Consumer, str] = {
+#: The lane of each consumer in the case sequence diagrams (and the review pages).
+LANE_OF: dict[ev.Consumer, str] = {
     ev.Consumer.AGENTDESK_A: "A",
     ev.Consumer.AGENTDESK_B: "B",
     ev.Consumer.CCM: "CCM",
@@ -635,7 +636,8 @@ def _input_lane(kind: InputKind) -> str:
     return _INPUT_LANE[INPUT_REGION[kind]]
 
 
-def _event_message(event: ev.Event) -> str:
+def event_message(event: ev.Event) -> str:
+    """An event as its arrow in a sequence diagram reads (and a review page's lane)."""
     if isinstance(event, ev.TimerStarted):
         return f"start {event.timer.value} timer, due t={event.deadline}"
     if isinstance(event, ev.TimerCancelled):
@@ -679,7 +681,7 @@ def case_mermaid(case: Case, result: CaseResult | None = None) -> str:
         out.append(f"    Note over Leg: {_state_note(moment.state)}")
         for event in moment.events:
             sender = _SENDER.get(event.to, "Leg")
-            out.append(f"    {sender}->>{_LANE[event.to]}: {_mm(_event_message(event))}")
+            out.append(f"    {sender}->>{LANE_OF[event.to]}: {_mm(event_message(event))}")
     out.append(f"    Note over CTI,Host: final {_state_note(result.final)} ({verdict})")
     out.append("")
     return "\n".join(out)
@@ -765,6 +767,7 @@ def dot_version_of_svg(svg: bytes) -> str | None:
 __all__ = [
     "CASES_DIR",
     "FORMATS",
+    "LANE_OF",
     "RENDERED",
     "STATE_DIAGRAM",
     "TRANSITIONS_DIAGRAM",
@@ -774,6 +777,7 @@ __all__ = [
     "case_mermaid",
     "dot_version_of_svg",
     "edges",
+    "event_message",
     "guard_meaning",
     "guard_reads",
     "parse_formats",

@@ -54,16 +54,16 @@ from consultfsm.verify.scenarios import CASES, Case, inputs_of, new_leg, run_cas
 from .ccm_diagram import ccm_dot
 from .desk_diagram import desk_dot
 
-# _LANE and _event_message are the sequence diagrams' own lane of each consumer
+# LANE_OF and event_message are the sequence diagrams' own lane of each consumer
 # and text of each event: the page's lanes are those, not a second copy.
 from .diagram import (
-    _LANE,
+    LANE_OF,
     LANES,
     Artifact,
     RenderJob,
-    _event_message,
     effects,
     emit_text,
+    event_message,
     guard_text,
     state_dot,
 )
@@ -332,7 +332,7 @@ LANE_NAMES: dict[str, str] = dict(LANES)
 
 
 def _lanes() -> list[dict[str, str]]:
-    by_lane = {lane: consumer for consumer, lane in _LANE.items()}
+    by_lane = {lane: consumer for consumer, lane in LANE_OF.items()}
     return [{"to": by_lane[lane].value, "name": name} for lane, name in LANES if lane in by_lane]
 
 
@@ -364,7 +364,7 @@ def case_model(case: Case, row_ids: Mapping[str, str]) -> dict[str, Any]:
                 "row": None if row is None else row_ids[row.key],
                 "state": _state(moment.state),
                 "events": [
-                    {"to": e.to.value, "event": e.kind.value, "label": _event_message(e)}
+                    {"to": e.to.value, "event": e.kind.value, "label": event_message(e)}
                     for e in moment.events
                 ],
             }
