@@ -177,6 +177,7 @@ class Client:
         self.sent = 0
         self.retries = 0
         self.http = threading.local()
+        self.stopping = False  # the test is over (it failed): stop retrying
 
     def post(self, path: str, *, content: str | None = None, json_body: Any = None,
              key: str | None = None) -> dict[str, Any]:  # fmt: skip
@@ -184,7 +185,7 @@ class Client:
         rng = random.Random()
         self.sent += 1
         deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not self.stopping:
             port = rng.choice(self.workers.ports)
             try:
                 answer = httpx.post(f"http://127.0.0.1:{port}{path}", content=content,
@@ -198,7 +199,9 @@ class Client:
                 raise AssertionError(f"{path}: {answer.status_code} {answer.text}")
             self.retries += 1
             time.sleep(0.05)
-        raise AssertionError(f"{path}: no worker answered in 240 s")
+        raise AssertionError(
+            f"{path}: no worker answered" + (" (stopped)" if self.stopping else " in 240 s")
+        )
 
     def play(self, leg: Leg) -> None:
         s = leg.session
@@ -253,6 +256,33 @@ def _rows(dsn: str) -> tuple[int, int]:
     return int(legs[0]), int(outbox[0])
 
 
+def _drive(workers: Workers, client: Client, threads: list[threading.Thread], dsn: str, *,
+           restart_db: str, rng: random.Random) -> tuple[tuple[int, int], int]:  # fmt: skip
+    """Run the desks' threads while killing workers and restarting the database
+    once; wait for the drain. The rows left (legs, outbox) and the restarts."""
+    started = time.monotonic()
+    db_restarts = 0
+    try:
+        for t in threads:
+            t.start()
+        while any(t.is_alive() for t in threads):
+            time.sleep(rng.uniform(2.0, 4.0))
+            workers.kill_one()
+            if restart_db and not db_restarts and time.monotonic() - started > 8:
+                subprocess.run(shlex.split(restart_db), check=True)
+                db_restarts = 1
+        for t in threads:
+            t.join()
+        # Drain: every leg finished (the sweepers fire what is left), the outbox empty.
+        deadline = time.monotonic() + 120
+        while _rows(dsn) != (0, 0) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        return _rows(dsn), db_restarts
+    finally:  # whatever happened, no worker and no client outlives the test
+        client.stopping = True
+        workers.stop()
+
+
 def test_exactly_once_through_kills_crashes_at_every_point_and_a_database_restart(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -271,30 +301,13 @@ def test_exactly_once_through_kills_crashes_at_every_point_and_a_database_restar
     rng = random.Random(2026)
     legs = [Leg(n, rng) for n in range(LEGS)]
     client = Client(workers)
-    started = time.monotonic()
 
     def desks(mine: list[Leg]) -> None:
         for leg in mine:
             client.play(leg)
 
-    threads = [threading.Thread(target=desks, args=(legs[k::6],)) for k in range(6)]
-    for t in threads:
-        t.start()
-    db_restarts = 0
-    while any(t.is_alive() for t in threads):
-        time.sleep(rng.uniform(2.0, 4.0))
-        workers.kill_one()
-        if restart_db and not db_restarts and time.monotonic() - started > 8:
-            subprocess.run(shlex.split(restart_db), check=True)
-            db_restarts = 1
-    for t in threads:
-        t.join()
-    # Drain: every leg finished (the sweepers fire what is left), the outbox empty.
-    deadline = time.monotonic() + 120
-    while _rows(dsn) != (0, 0) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    drained = _rows(dsn)
-    workers.stop()
+    threads = [threading.Thread(target=desks, args=(legs[k::6],), daemon=True) for k in range(6)]
+    drained, db_restarts = _drive(workers, client, threads, dsn, restart_db=restart_db, rng=rng)
     got = _consume(broker, queue)
 
     first: dict[str, str] = {}
