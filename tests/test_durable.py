@@ -271,16 +271,22 @@ def _round_trips(store: Any, run: Any) -> tuple[Any, int, str]:
     return result, len(ready), status
 
 
+def _pg_world_with_a_leg(tmp_path: Path) -> Clocked:
+    """A durable CCM on a fresh PostgreSQL schema, B's consult D1 started."""
+    backend = Backend("postgresql", tmp_path)
+    world = Clocked(backend.open(backend.new()))
+    world.ccm.receive(message(B, STARTED, 0, "D1"))
+    return world
+
+
 def test_an_input_on_postgresql_takes_three_round_trips_and_leaves_no_transaction_open(
     tmp_path: Path,
 ) -> None:
     # The design (docs/deployment.md): BEGIN with the locks and the inbox
     # read; the legs; the writes with the COMMIT. The floor a plain client
     # writes takes five (BEGIN, SELECT FOR UPDATE, UPDATE, INSERT, COMMIT).
-    backend = Backend("postgresql", tmp_path)
-    world = Clocked(backend.open(backend.new()))
+    world = _pg_world_with_a_leg(tmp_path)
     store = world.ccm.store
-    world.ccm.receive(message(B, STARTED, 0, "D1"))
     world.t = 10
     answer, trips, status = _round_trips(
         store, lambda: world.ccm.receive(message(B, MessageIntent.CALL_HOLD, 10, "D1"))
@@ -302,11 +308,9 @@ def test_a_refused_input_and_a_failed_commit_on_postgresql_roll_back_and_the_nex
 ) -> None:
     from consultfsm.durable.store import StoreError
 
-    backend = Backend("postgresql", tmp_path)
-    world = Clocked(backend.open(backend.new()))
+    world = _pg_world_with_a_leg(tmp_path)
     store = world.ccm.store
     # A report of the other party's role: the engine refuses it inside the transaction.
-    world.ccm.receive(message(B, STARTED, 0, "D1"))
     refused, _, status = _round_trips(
         store, lambda: world.ccm.receive(message(B, MessageIntent.CALL_HOLD, 5, "D1").replace(
             "CONSULTED", "NEITHER"))

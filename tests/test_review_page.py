@@ -299,27 +299,12 @@ def _composed_keys(machine: str, step: ComposedStep) -> list[str]:
 
 def _strip(browser: Any) -> dict[str, Any]:
     """The state strip, a desk page's page region as ``{role: state}``."""
-    shown: dict[str, Any] = _js(browser, """
-        const states = {};
-        for (const td of document.querySelectorAll('#state-strip td[data-region]')) {
-          const parts = [...td.querySelectorAll('[data-role]')];
-          states[td.dataset.region] = parts.length
-            ? Object.fromEntries(parts.map(p => [p.dataset.role, p.dataset.state]))
-            : td.dataset.state;
-        }
-        return states;""")  # fmt: skip
+    shown: dict[str, Any] = _js(browser, _READ_STRIP + "return states;")
     return shown
 
 
-#: Each case chosen in the picker and stepped to its end (the End key), in one
-#: round trip: per case the strip, the lanes, the marked nodes and the position.
-_EVERY_CASE_AT_ITS_END = """
-    const out = {};
-    const select = document.getElementById('case-select');
-    for (const name of arguments[0]) {
-      select.value = name;
-      select.dispatchEvent(new Event('change'));
-      document.body.dispatchEvent(new KeyboardEvent('keydown', {key: 'End', bubbles: true}));
+#: Reads the state strip into ``states``: region -> state, or {role: state}.
+_READ_STRIP = """
       const states = {};
       for (const td of document.querySelectorAll('#state-strip td[data-region]')) {
         const parts = [...td.querySelectorAll('[data-role]')];
@@ -327,6 +312,22 @@ _EVERY_CASE_AT_ITS_END = """
           ? Object.fromEntries(parts.map(p => [p.dataset.role, p.dataset.state]))
           : td.dataset.state;
       }
+"""
+
+
+#: Each case chosen in the picker and stepped to its end (the End key), in one
+#: round trip: per case the strip, the lanes, the marked nodes and the position.
+_EVERY_CASE_AT_ITS_END = (
+    """
+    const out = {};
+    const select = document.getElementById('case-select');
+    for (const name of arguments[0]) {
+      select.value = name;
+      select.dispatchEvent(new Event('change'));
+      document.body.dispatchEvent(new KeyboardEvent('keydown', {key: 'End', bubbles: true}));
+"""
+    + _READ_STRIP
+    + """
       const lane = document.querySelector('#lanes .lane[data-to="conversation"]');
       out[name] = {
         states,
@@ -336,6 +337,7 @@ _EVERY_CASE_AT_ITS_END = """
       };
     }
     return out;"""
+)
 
 
 @pytest.mark.parametrize("machine", ["desk", "ccm"])
