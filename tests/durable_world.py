@@ -138,5 +138,5 @@ def apply_durable(world: Clocked, item: tuple[Any, ...], at: int, n: int = 0,
     ccm = world.ccm
     with ccm.store.transaction() as tx:
         rows = tx.pending(None, 10_000)
-        tx.delete_sent([r.seq for r in rows])
+        tx.delete_sent(rows)
     return [r.body for r in rows], error

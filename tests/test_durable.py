@@ -339,9 +339,11 @@ def test_a_refused_input_and_a_failed_commit_on_postgresql_roll_back_and_the_nex
     assert [s.intent for s in held.sent] == ["CALL_HOLD"]
 
 
-def test_an_outbox_seq_is_never_handed_out_twice(backend: Backend) -> None:
-    # A relay deletes the rows it sent by seq: a newer row given a sent row's
-    # seq again would be deleted unsent by a relay still holding the old batch.
+def test_a_relay_with_an_old_batch_never_deletes_a_newer_row(backend: Backend) -> None:
+    # Two relays read the same row; one sends and deletes it, and a newer row
+    # comes in, perhaps with the same seq (SQLite hands a seq out again once
+    # the outbox is empty). The slower relay then deletes its old batch: the
+    # newer row must still be there, unsent.
     from consultfsm.durable.store import NewEvent
 
     store = backend.open(backend.new())
@@ -349,10 +351,55 @@ def test_an_outbox_seq_is_never_handed_out_twice(backend: Backend) -> None:
     with store.transaction() as tx:
         tx.append([event])
     with store.transaction() as tx:
-        (first,) = tx.pending(None, 10)
-        tx.delete_sent([first.seq])
+        stale = tx.pending(None, 10)  # the slow relay's batch
+    with store.transaction() as tx:
+        tx.delete_sent(tx.pending(None, 10))  # the fast relay sent it
     with store.transaction() as tx:
         tx.append([attrs.evolve(event, index=1, event_id="E2")])
     with store.transaction() as tx:
-        (second,) = tx.pending(None, 10)
-    assert second.seq > first.seq and second.event_id == "E2"
+        tx.delete_sent(stale)
+    with store.transaction() as tx:
+        (left,) = tx.pending(None, 10)
+    assert left.event_id == "E2" and left.index == 1
+
+
+def test_tidy_forgets_only_what_is_past_each_horizon(backend: Backend) -> None:
+    # An inbox entry answers a retry for as long as a desk may retry: tidy
+    # drops entries, tombstones and ended sessions twice their horizon old,
+    # and nothing younger.
+    store = backend.open(backend.new())
+    ccm = DurableCcm(store, CODEC, tombstone_ms=1_000, ended_session_ms=500, clock=lambda tx: 10_000)
+    with store.transaction() as tx:
+        for n, at in enumerate([1_000, 7_000, 7_999, 8_000, 9_500]):
+            tx.remember(f"in{n}", at, {"n": n})
+        tx.bury(["D-old", "D-edge"], 7_999)
+        tx.bury(["D-young"], 8_000)
+        for sid, ended in (("S-old", 8_999), ("S-young", 9_000), ("S-live", None)):
+            tx.add_session({"id": sid, "dialog_id": None}, None)
+            if ended is not None:
+                tx.end_session(sid, ended)
+    ccm.tidy()
+    with store.transaction() as tx:
+        inbox = [n for n in range(5) if tx._q("SELECT 1 FROM inbox WHERE id = ?", [f"in{n}"])]
+        tombs = [r[1] for r in tx._q(*tx._tombstones_query(["D-old", "D-edge", "D-young"], 0))]
+        sessions = {sid for sid in ("S-old", "S-young", "S-live") if tx.session(sid) is not None}
+    assert inbox == [3, 4]  # 8,000 = 10,000 - 2 * 1,000 is the inbox's horizon
+    assert tombs == ["D-young"]
+    assert sessions == {"S-young", "S-live"}  # 9,000 = 10,000 - 2 * 500
+
+
+def test_tidy_never_forgets_an_inbox_entry_within_the_horizon_written_out_of_order(
+    backend: Backend,
+) -> None:
+    # After the host's clock stepped back, entries are not in time order: one
+    # past the horizon written after a younger one may be kept a while, but a
+    # young one is never dropped.
+    store = backend.open(backend.new())
+    ccm = DurableCcm(store, CODEC, tombstone_ms=1_000, clock=lambda tx: 10_000)
+    with store.transaction() as tx:
+        for n, at in enumerate([1_000, 9_000, 2_000, 9_100]):
+            tx.remember(f"in{n}", at, {"n": n})
+    ccm.tidy()
+    with store.transaction() as tx:
+        kept = [n for n in range(4) if tx._q("SELECT 1 FROM inbox WHERE id = ?", [f"in{n}"])]
+    assert 0 not in kept and {1, 3} <= set(kept)

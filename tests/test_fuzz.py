@@ -426,7 +426,7 @@ def test_the_http_endpoint_answers_200_400_or_422_and_a_refusal_changes_no_row(
             continue
         with store.transaction() as tx:
             rows = tx.pending(None, 100)
-            tx.delete_sent([r.seq for r in rows])
+            tx.delete_sent(rows)
         for row in rows:
             schemas.check_conversation_event(json.loads(row.body))
 

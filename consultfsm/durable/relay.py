@@ -124,7 +124,7 @@ class Relay:
             return 0
         self.sink.publish(rows)
         with self.store.transaction() as tx:
-            tx.delete_sent([r.seq for r in rows])
+            tx.delete_sent(rows)
         self.sent += len(rows)
         return len(rows)
 

@@ -15,10 +15,16 @@ from pathlib import Path
 
 from .store import Dialect, Store, StoreError, Tx, schema
 
-# AUTOINCREMENT: an outbox seq is never handed out again, so a relay that
-# deletes the rows it sent can never delete a newer row given a sent one's seq
-# (two processes on one file could otherwise lose an event).
-_TABLES = schema("INTEGER", "INTEGER PRIMARY KEY AUTOINCREMENT", " WITHOUT ROWID")
+# The outbox's seq is the rowid: a new row gets one more than the largest
+# present, so seqs keep commit order (AUTOINCREMENT would also never hand one
+# out again, at the price of a page per commit; a relay deletes by seq and
+# event id instead). Its one relay reads every partition in seq order, so the
+# outbox has no partition index either (another page per commit). The inbox
+# keeps its rowid, so its rows lie in the order they were written, and it is
+# tidied by that order, without a time index (one more page per commit).
+_TABLES = schema(
+    "INTEGER", "INTEGER PRIMARY KEY", " WITHOUT ROWID", partitioned=False, inbox_by_time=False
+)
 
 
 DIALECT = Dialect(
@@ -28,6 +34,10 @@ DIALECT = Dialect(
     skip_locked="",
     schema=_TABLES,
     clock_sql="SELECT CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER)",
+    # Every row before the first one still within the horizon (a walk from the
+    # oldest row, as long as the rows it deletes: what an index would cost).
+    forget_inbox="DELETE FROM inbox WHERE rowid < coalesce((SELECT rowid FROM inbox"
+    " WHERE at >= ? ORDER BY rowid LIMIT 1), (SELECT max(rowid) + 1 FROM inbox))",
 )
 
 

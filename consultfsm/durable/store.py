@@ -94,13 +94,23 @@ class OutboxRow(NewEvent):
     seq: int
 
 
-def schema(integer: str, serial: str, keyed: str = "") -> tuple[str, ...]:
+def schema(
+    integer: str, serial: str, keyed: str = "", *, partitioned: bool = True,
+    inbox_by_time: bool = True,
+) -> tuple[str, ...]:  # fmt: skip
     """The tables, in a database's words for a 64-bit integer, an
     auto-numbered key and (``keyed``) a table stored in its primary key's
     order: the differences between the two stores' schemas. (In SQLite a
     ``WITHOUT ROWID`` table is one B-tree instead of two, so a commit writes
-    fewer pages; PostgreSQL keeps every table in a heap anyway.)"""
+    fewer pages; PostgreSQL keeps every table in a heap anyway.)
+    ``partitioned``: relays read the outbox by partition, so it is indexed
+    that way (not where one relay reads it all, in ``seq`` order).
+    ``inbox_by_time``: the inbox is indexed by time for :meth:`Tx.forget_before`
+    (not where its rows are stored in the order they were written, which
+    ``Dialect.forget_inbox`` then follows)."""
     i, k = integer, keyed
+    by_partition = ("CREATE INDEX IF NOT EXISTS outbox_part ON outbox (part, seq)",)
+    by_time = ("CREATE INDEX IF NOT EXISTS inbox_at ON inbox (at)",)
     return (
         f"CREATE TABLE IF NOT EXISTS legs (key TEXT PRIMARY KEY, version {i} NOT NULL,"
         f" call TEXT NOT NULL, deadline {i}, session_id TEXT NOT NULL, now {i} NOT NULL,"
@@ -120,12 +130,10 @@ def schema(integer: str, serial: str, keyed: str = "") -> tuple[str, ...]:
         "CREATE INDEX IF NOT EXISTS tombstones_at ON tombstones (at)",
         f"CREATE TABLE IF NOT EXISTS inbox (id TEXT PRIMARY KEY, at {i} NOT NULL,"
         f" answer TEXT NOT NULL)",
-        "CREATE INDEX IF NOT EXISTS inbox_at ON inbox (at)",
         f"CREATE TABLE IF NOT EXISTS outbox (seq {serial}, part INTEGER NOT NULL,"
         f" conversation TEXT NOT NULL, leg TEXT NOT NULL, version {i} NOT NULL,"
         f" idx INTEGER NOT NULL, event_id TEXT NOT NULL, body TEXT NOT NULL)",
-        "CREATE INDEX IF NOT EXISTS outbox_part ON outbox (part, seq)",
-    )
+    ) + (by_partition if partitioned else ()) + (by_time if inbox_by_time else ())
 
 
 @attrs.frozen
@@ -138,6 +146,8 @@ class Dialect:
     skip_locked: str  # appended to the sweeper's SELECT
     schema: tuple[str, ...]
     clock_sql: str  # one row, one column: the database's clock in Unix ms
+    #: Deletes the inbox entries older than its one parameter (see Tx.forget_before).
+    forget_inbox: str = "DELETE FROM inbox WHERE at < ?"
 
 
 class Cursor(Protocol):
@@ -473,9 +483,17 @@ class Tx:
             for r in rows
         ]
 
-    def delete_sent(self, seqs: Sequence[int]) -> None:
-        if seqs:
-            self._q(f"DELETE FROM outbox WHERE seq IN ({self._in(len(seqs))})", seqs)
+    def delete_sent(self, rows: Sequence[OutboxRow]) -> None:
+        """Delete rows the sink confirmed, each by its seq and its event id: a
+        store may hand a seq out again once its row is gone (SQLite does, once
+        the outbox is empty), and a relay still holding an old batch must not
+        delete the newer row that got its seq."""
+        if rows:
+            pairs = ",".join(["(?, ?)"] * len(rows))
+            self._q(
+                f"DELETE FROM outbox WHERE (seq, event_id) IN (VALUES {pairs})",
+                [v for r in rows for v in (r.seq, r.event_id)],
+            )
 
     def outbox_depth(self) -> int:
         return int(self._q("SELECT COUNT(*) FROM outbox")[0][0])
@@ -483,8 +501,12 @@ class Tx:
     def forget_before(
         self, inbox_before: int, tombstones_before: int, sessions_before: int
     ) -> None:
-        """Drop inbox entries, tombstones and ended sessions past their horizons."""
-        self._q("DELETE FROM inbox WHERE at < ?", [inbox_before])
+        """Drop inbox entries, tombstones and ended sessions past their
+        horizons. (Where the inbox has no time index, an entry is dropped once
+        every entry written before it is past the horizon too: an entry is
+        never dropped early, and one written out of time order, after a clock
+        step back, waits for the entries after it.)"""
+        self._q(self._d.forget_inbox, [inbox_before])
         self._q("DELETE FROM tombstones WHERE at < ?", [tombstones_before])
         self._q(
             "DELETE FROM sessions WHERE ended_at IS NOT NULL AND ended_at < ?", [sessions_before]
