@@ -368,7 +368,9 @@ def test_tidy_forgets_only_what_is_past_each_horizon(backend: Backend) -> None:
     # drops entries, tombstones and ended sessions twice their horizon old,
     # and nothing younger.
     store = backend.open(backend.new())
-    ccm = DurableCcm(store, CODEC, tombstone_ms=1_000, ended_session_ms=500, clock=lambda tx: 10_000)
+    ccm = DurableCcm(
+        store, CODEC, tombstone_ms=1_000, ended_session_ms=500, clock=lambda tx: 10_000
+    )
     with store.transaction() as tx:
         for n, at in enumerate([1_000, 7_000, 7_999, 8_000, 9_500]):
             tx.remember(f"in{n}", at, {"n": n})

@@ -113,8 +113,11 @@ class Workers:
         plan = None
         if self.points and i != 2:  # the two relaying workers crash at the points in turn
             plan = f"{self.points[0]}:{self.rng.randint(1, 4)}"
+        # A restarted worker starts as a deployed one does, from bytecode: it
+        # may write it (to a folder of its own, not the source tree).
         env = {**os.environ, "PYTHONPYCACHEPREFIX": os.environ.get(
             "PYTHONPYCACHEPREFIX", str(self.folder / "pycache"))}  # fmt: skip
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         env.pop("CONSULTFSM_CRASH_AT", None)
         if plan:
             env["CONSULTFSM_CRASH_AT"] = plan
