@@ -417,6 +417,35 @@ def test_an_agentdesk_snapshot_refuses_what_it_cannot_be() -> None:
             AgentDesk.restore(bad)
 
 
+
+def test_an_agentdesk_of_an_observed_desk_class_reports_each_machine_step() -> None:
+    from consultfsm.core.errors import ConfigError
+    from consultfsm.desk.machine import observed_desk_class
+
+    seen: list[tuple[str, str]] = []
+
+    def note(machine: Desk, step: Any) -> None:
+        assert step.row is not None
+        seen.append((str(machine.call), step.row.key))
+
+    watched = observed_desk_class(note)
+    desk = AgentDesk(B_USER, B_EXT, desk_class=watched)
+    w = Consult()
+    w.dial(0)
+    desk.on_update(w.ring(100)["b"][0], 100)
+    desk.on_update(w.answer(2_000)["b"][0], 2_000)
+    # B's one machine took B's rows for the offer, then the answer: in order,
+    # each noted once, after it moved (the state noted is the row's target)
+    assert [key.split(":")[0] for _, key in seen] == ["b", "b"]
+    assert [call for call, _ in seen] == ["ringing", "talking"]
+    assert all(type(d) is watched for d in desk.consults.values())
+    # a page restored from the snapshot (and the rollback of a bad input) keeps the class
+    again = AgentDesk.restore(desk.snapshot(), desk_class=watched)
+    assert all(type(d) is watched for d in again.consults.values())
+    assert all(type(d) is Desk for d in AgentDesk.restore(desk.snapshot()).consults.values())
+    with pytest.raises(ConfigError):
+        AgentDesk(B_USER, B_EXT, desk_class=dict)  # type: ignore[arg-type]
+
 # --- a page reload at any moment ----------------------------------------------------------
 
 

@@ -97,10 +97,16 @@ class AgentDesk:
         *,
         customer_number: CustomerNumberSource = EXPERTFLOW_CUSTOMER_NUMBER,
         settle_ms: int = DEFAULT_SETTLE_MS,
+        desk_class: type[Desk] = Desk,
     ) -> None:
         LegRef(extension, agent_id, "0")  # the same rules as the leg string's parts
         if not isinstance(customer_number, CustomerNumberSource):
             raise ConfigError("customer_number", "must be a CustomerNumberSource")
+        if not (isinstance(desk_class, type) and issubclass(desk_class, Desk)):
+            raise ConfigError("desk_class", "must be Desk or a subclass of it")
+        #: The machine each consult gets (a subclass may watch its steps:
+        #: :func:`~consultfsm.desk.machine.observed_desk_class`).
+        self.desk_class = desk_class
         self.agent_id = agent_id
         self.extension = extension
         self.customer_number = customer_number
@@ -278,13 +284,15 @@ class AgentDesk:
         }  # fmt: skip
 
     @classmethod
-    def restore(cls, data: Mapping[str, Any]) -> AgentDesk:
-        """The desk :meth:`snapshot` wrote; :class:`SnapshotError` names a bad field."""
+    def restore(cls, data: Mapping[str, Any], *, desk_class: type[Desk] = Desk) -> AgentDesk:
+        """The desk :meth:`snapshot` wrote, its consults' machines of
+        ``desk_class``; :class:`SnapshotError` names a bad field."""
         try:
             variable, separator, part = data["customer_number"]
             desk = cls(
                 data["agent_id"], data["extension"], settle_ms=data["settle_ms"],
                 customer_number=CustomerNumberSource(variable, separator, part),
+                desk_class=desk_class,
             )  # fmt: skip
             desk.page = DeskPage(data["page"])
             consults = data["consults"]
@@ -316,7 +324,7 @@ class AgentDesk:
         except (KeyError, TypeError, ValueError) as e:
             raise SnapshotError("$", f"not an AgentDesk snapshot: {e}") from None
         for dialog_id, snap in consults.items():
-            consult = Desk.restore(DeskSnapshot.from_dict(snap))
+            consult = desk_class.restore(DeskSnapshot.from_dict(snap))
             if consult.now > desk.now:
                 raise SnapshotError("now", f"is before consult {dialog_id}'s last input")
             desk.consults[str(dialog_id)] = consult
@@ -416,7 +424,7 @@ class AgentDesk:
         leg = str(LegRef(self.extension, self.agent_id, dialog.id))
         facts = DeskFacts(role, leg, self.customer_number.read(dialog), a_extension,
                           dialog.associated_dialog_uri)  # fmt: skip
-        desk = Desk(facts, settle_ms=self.settle_ms, created_at=at)
+        desk = self.desk_class(facts, settle_ms=self.settle_ms, created_at=at)
         if self.page is not DeskPage.UP:
             desk.page = self.page
         self.consults[dialog.id] = desk
@@ -432,7 +440,7 @@ class AgentDesk:
         try:
             return work()
         except BaseException:
-            restored = AgentDesk.restore(before)
+            restored = AgentDesk.restore(before, desk_class=self.desk_class)
             self.page, self.now, self.consults = restored.page, restored.now, restored.consults
             self.rekeyed, self.forgotten = restored.rekeyed, restored.forgotten
             self.deferred = restored.deferred

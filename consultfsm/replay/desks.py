@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterator
 from functools import partial
 
 from consultfsm.desk import AgentDesk, CustomerNumberSource, DeskEffect
-from consultfsm.desk.machine import Desk, DeskStep
-from consultfsm.desk.table import DeskInput, DeskTimer
+from consultfsm.desk.machine import Desk, DeskStep, observed_desk_class
+from consultfsm.desk.table import DeskTimer
 from consultfsm.wire.cim import CimCodec, CimMessage
 
 from . import records
@@ -36,30 +36,6 @@ Sent = Record | tuple[int, str, str, CimMessage]
 Note = Callable[[str, Desk, DeskStep | None], None]
 
 
-class _ObservedDesk(AgentDesk):
-    """An AgentDesk that tells ``note`` each step its consults' machines take,
-    so the replay can say which row of the desk table each one took."""
-
-    note: Callable[[Desk, DeskStep | None], None] | None = None
-    _current: Desk | None = None  # the machine being fed, for :meth:`_step`
-
-    def _feed(self, desk: Desk, kind: DeskInput, at: int) -> list[DeskEffect]:
-        self._current = desk
-        try:
-            return super()._feed(desk, kind, at)
-        finally:
-            self._current = None
-
-    def _step(self, step: DeskStep) -> list[DeskEffect]:
-        desk = self._current
-        if desk is None and step.emits:  # a settle timer: its effects name the consult
-            desk = next((d for d in self.consults.values()
-                         if d.facts.leg == step.emits[0].leg), None)  # fmt: skip
-        if self.note is not None and desk is not None:
-            self.note(desk, step)
-        return super()._step(step)
-
-
 class Desks:
     """Every AgentDesk of the replay, by agent id; every change goes through
     the journal, so a rejected input leaves each desk as it was. With
@@ -73,13 +49,12 @@ class Desks:
         self._note = note
 
     def _new(self, agent: str, desk: AgentDesk) -> AgentDesk:
-        """``agent``'s ``desk``, observed when the replay reports states."""
+        """``agent``'s ``desk``, its machines observed when the replay reports states."""
         if self._note is None:
             return desk
-        observed = _ObservedDesk.restore(desk.snapshot())
-        assert isinstance(observed, _ObservedDesk)  # restore builds its own class
-        observed.note = partial(self._note, agent)
-        return observed
+        return AgentDesk.restore(
+            desk.snapshot(), desk_class=observed_desk_class(partial(self._note, agent))
+        )
 
     def _touched(self, agent: str, desk: AgentDesk) -> None:
         """Every consult of a desk that was fed has its state reported."""
