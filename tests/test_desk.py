@@ -417,7 +417,6 @@ def test_an_agentdesk_snapshot_refuses_what_it_cannot_be() -> None:
             AgentDesk.restore(bad)
 
 
-
 def test_an_agentdesk_of_an_observed_desk_class_reports_each_machine_step() -> None:
     from consultfsm.core.errors import ConfigError
     from consultfsm.desk.machine import observed_desk_class
@@ -445,6 +444,7 @@ def test_an_agentdesk_of_an_observed_desk_class_reports_each_machine_step() -> N
     assert all(type(d) is Desk for d in AgentDesk.restore(desk.snapshot()).consults.values())
     with pytest.raises(ConfigError):
         AgentDesk(B_USER, B_EXT, desk_class=dict)  # type: ignore[arg-type]
+
 
 # --- a page reload at any moment ----------------------------------------------------------
 

@@ -145,13 +145,16 @@ class PostgresStore(Store):
             cur.execute(*queries[0])
             return [list(cur.fetchall())]
         cursors = []
-        with conn.pipeline():
-            self._begin(cur)  # (its result is not read: the cursor is free for it)
-            for sql, params in queries:
-                each = conn.cursor()
-                each.execute(sql, params)
-                cursors.append(each)
-        return [list(each.fetchall()) for each in cursors]
+        try:
+            with conn.pipeline():
+                self._begin(cur)  # (its result is not read: the cursor is free for it)
+                for sql, params in queries:
+                    cursors.append(conn.cursor())
+                    cursors[-1].execute(sql, params)
+            return [list(each.fetchall()) for each in cursors]
+        finally:
+            for each in cursors:  # (each holds its result until closed)
+                each.close()
 
     def write(self, cur: Cursor, writes: Sequence[tuple[str, tuple[Any, ...]]]) -> None:
         # Pipelined: the writes go out together and are waited for once.

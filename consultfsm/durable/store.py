@@ -111,7 +111,7 @@ def schema(
     i, k = integer, keyed
     by_partition = ("CREATE INDEX IF NOT EXISTS outbox_part ON outbox (part, seq)",)
     by_time = ("CREATE INDEX IF NOT EXISTS inbox_at ON inbox (at)",)
-    return (
+    tables = (
         f"CREATE TABLE IF NOT EXISTS legs (key TEXT PRIMARY KEY, version {i} NOT NULL,"
         f" call TEXT NOT NULL, deadline {i}, session_id TEXT NOT NULL, now {i} NOT NULL,"
         f" record TEXT NOT NULL){k}",
@@ -133,7 +133,8 @@ def schema(
         f"CREATE TABLE IF NOT EXISTS outbox (seq {serial}, part INTEGER NOT NULL,"
         f" conversation TEXT NOT NULL, leg TEXT NOT NULL, version {i} NOT NULL,"
         f" idx INTEGER NOT NULL, event_id TEXT NOT NULL, body TEXT NOT NULL)",
-    ) + (by_partition if partitioned else ()) + (by_time if inbox_by_time else ())
+    )
+    return tables + (by_partition if partitioned else ()) + (by_time if inbox_by_time else ())
 
 
 @attrs.frozen
