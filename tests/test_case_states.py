@@ -63,3 +63,24 @@ def test_some_case_takes_rows_of_every_machine() -> None:
     runs = [case_states(c)[0] for c in CASES]
     assert any(d.rows for steps in runs for s in steps for d in s.desks.values())
     assert any(s.ccm.rows for steps in runs for s in steps)
+
+
+def _posted(name: str) -> list[str]:
+    steps, _ = case_states(next(c for c in CASES if c.name == name))
+    return [f"{m.role.value}:{m.intent.value}" for s in steps for m in s.posted]
+
+
+def test_what_the_desks_posted_is_what_the_design_note_s_cases_say() -> None:
+    # The design note: B's desk posts the start when B accepts and the end
+    # when the leg ends; a consult B never accepted posts nothing at all.
+    posted = _posted("b-dropped-after-accept")
+    assert [p for p in posted if p.startswith("b:")] == ["b:CALL_LEG_STARTED", "b:CALL_LEG_ENDED"]
+    assert _posted("b-never-accepted") == []
+    assert _posted("a-dropped-before-accept") == []
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_every_message_a_desk_posted_is_in_one_step_in_order(case: Case) -> None:
+    steps, world = case_states(case)
+    assert [m for s in steps for m in s.posted] == world.posted
+    assert all(a.at <= b.at for a, b in zip(world.posted, world.posted[1:], strict=False))

@@ -328,10 +328,12 @@ _EVERY_CASE_AT_ITS_END = (
 """
     + _READ_STRIP
     + """
-      const lane = document.querySelector('#lanes .lane[data-to="conversation"]');
+      const lanes = {};
+      for (const lane of document.querySelectorAll('#lanes .lane'))
+        lanes[lane.dataset.to] = [...lane.querySelectorAll('li')].map(li => li.dataset.event);
       out[name] = {
         states,
-        published: lane ? [...lane.querySelectorAll('li')].map(li => li.dataset.event) : [],
+        lanes,
         current: [...document.querySelectorAll('g.node.current')].map(g => g.id).sort(),
         position: document.body.dataset.position,
       };
@@ -352,8 +354,12 @@ def test_every_case_stepped_to_its_end_shows_the_composed_run_s_states(
         want = _composed_states(machine, steps[-1])
         assert shown["states"] == want, case.name
         assert shown["position"] == str(len(inputs_of(case)) + 1)  # and the settling
-        published = [p.split()[1].split("(")[0] for s in steps for p in s.published]
-        assert shown["published"] == published, case.name
+        # what each desk posted (its CIM messages, in order), then what the CCM published
+        lanes: dict[str, list[str]] = {"posted_a": [], "posted_b": []}
+        for m in (m for s in steps for m in s.posted):
+            lanes[f"posted_{m.role.value}"].append(m.intent.value)
+        lanes["conversation"] = [p.split()[1].split("(")[0] for s in steps for p in s.published]
+        assert shown["lanes"] == lanes, case.name
         nodes = {f"n-{machine}-{region}__{state}"
                  for region, value in want.items()
                  for state in (value.values() if isinstance(value, dict) else [value])}  # fmt: skip

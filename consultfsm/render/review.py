@@ -25,8 +25,8 @@ Everything comes from the tables and the existing pictures:
   :func:`~consultfsm.verify.ccm.case_states`, the case run through the
   composition (the leg model as the world, both desk machines, the CCM engine):
   per input, each desk's and the CCM leg's state and the rows their own steps
-  took, then a last step for what settles after the inputs. Their one lane is
-  what the CCM published.
+  took, then a last step for what settles after the inputs. Their lanes are
+  what each desk posted to the CCM and what the CCM published.
 
 Output is stable: declaration order, sorted JSON keys, ids from positions in
 the tables, no timestamps.
@@ -47,8 +47,8 @@ from consultfsm.ccm import table as ccm
 from consultfsm.ccm.table import CCM_TABLE, CcmCall, CcmInput, Presence
 from consultfsm.core.states import INITIAL, REGION_STATES, Region
 from consultfsm.core.table import TABLE, Disposition, Row
-from consultfsm.desk.table import DESK_TABLE, PAGE_MOVES, DeskCall, DeskPage, DeskTimer
-from consultfsm.verify.ccm import SETTLED, ComposedStep, case_states
+from consultfsm.desk.table import DESK_TABLE, PAGE_MOVES, DeskCall, DeskPage, DeskRole, DeskTimer
+from consultfsm.verify.ccm import SETTLED, ComposedStep, Message, case_states
 from consultfsm.verify.scenarios import CASES, Case, inputs_of, new_leg, run_case
 
 from .ccm_diagram import ccm_dot
@@ -379,7 +379,11 @@ def case_model(case: Case, row_ids: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
-#: The one lane of a case on the desk and CCM pages: what the CCM published.
+#: The lanes of a case on the desk and CCM pages: what each desk posted, what the CCM published.
+POSTED_LANES = [
+    {"to": f"posted_{role.value}", "name": f"{role.value.upper()}'s desk posted (to the CCM)"}
+    for role in DeskRole
+]
 PUBLISHED_LANE = {"to": "conversation", "name": "Conversation topic (what the CCM published)"}
 _SETTLED_TEXT = "settled: both pages back, every message delivered, every deadline fired"
 
@@ -399,6 +403,13 @@ def _composed_state(machine: str, step: ComposedStep) -> dict[str, Any]:
     if page:
         out["page"] = page
     return out
+
+
+def _posted(message: Message) -> dict[str, str]:
+    """A desk's CIM message on its desk's lane, named as the CCM's publications are."""
+    why = "" if message.reason is None else f"({message.reason.value})"
+    return {"to": f"posted_{message.role.value}", "event": message.intent.value,
+            "label": f"post {message.intent.value}{why} at {message.at}"}  # fmt: skip
 
 
 def composed_case_model(case: Case, machine: str, row_ids: Mapping[str, str]) -> dict[str, Any]:
@@ -421,7 +432,8 @@ def composed_case_model(case: Case, machine: str, row_ids: Mapping[str, str]) ->
                 "text": text,
                 "rows": [row_ids[k] for k in keys],
                 "state": _composed_state(machine, step),
-                "events": [
+                "events": [_posted(m) for m in step.posted]
+                + [
                     {"to": PUBLISHED_LANE["to"], "event": p.split()[1].split("(")[0], "label": p}
                     for p in step.published
                 ],
@@ -433,7 +445,7 @@ def composed_case_model(case: Case, machine: str, row_ids: Mapping[str, str]) ->
         "source": case.source,
         "title": case.title,
         "composed": True,
-        "lanes": [PUBLISHED_LANE],
+        "lanes": [*POSTED_LANES, PUBLISHED_LANE],
         "start": {},
         "steps": steps,
     }

@@ -231,6 +231,7 @@ class World:
         for role in DeskRole:
             self.ccm.desk_up(AGENT[role], 0)
         self.published: list[Published] = []
+        self.posted: list[Message] = []  # every message a desk sent, in order (for a review)
         self.wrong: list[str] = []  # what a step did wrong that the state cannot show
         self.sent_start = dict.fromkeys(DeskRole, False)  # the desk sent CALL_LEG_STARTED
         self.away_at_end = dict.fromkeys(DeskRole, False)  # the page was down when it ended
@@ -251,6 +252,7 @@ class World:
         other.in_flight = list(self.in_flight)
         other.ccm = CcmEngine.restore(self.ccm.snapshot(), self.codec, leg_class=self.leg_class)
         other.published = list(self.published)
+        other.posted = list(self.posted)
         other.wrong = list(self.wrong)
         other.sent_start = dict(self.sent_start)
         other.away_at_end = dict(self.away_at_end)
@@ -463,8 +465,10 @@ class World:
                 self.sent_start[role] = True
             desk = self.desks[role]
             assert desk is not None
-            self.in_flight.append(Message(role, intent, e.cim_reason, self.now,
-                                          leg=desk.facts.leg, call_id=self.dialog))  # fmt: skip
+            sent = Message(role, intent, e.cim_reason, self.now, leg=desk.facts.leg,
+                           call_id=self.dialog)  # fmt: skip
+            self.in_flight.append(sent)
+            self.posted.append(sent)
 
     def message(self, m: Message) -> CimMessage:
         return self.codec.agent_message(
@@ -656,13 +660,15 @@ class MachineState:
 class ComposedStep:
     """After one input of a case (or, last, :data:`SETTLED`: both pages back,
     every message delivered, every deadline fired): each desk machine, the
-    CCM's machine of the case's leg, and what the CCM published meanwhile."""
+    CCM's machine of the case's leg, and what the desks posted and the CCM
+    published meanwhile."""
 
     input: str  # the case input's kind, or SETTLED
     at: int  # the composition's clock
     desks: dict[DeskRole, MachineState]
     ccm: MachineState
     published: tuple[str, ...]  # ``publish INTENT(reason) by SOURCE``
+    posted: tuple[Message, ...] = ()  # the desks' CIM messages, as sent
 
 
 def case_states(case: Case) -> tuple[tuple[ComposedStep, ...], World]:
@@ -687,10 +693,10 @@ def case_states(case: Case) -> tuple[tuple[ComposedStep, ...], World]:
 
     steps: list[ComposedStep] = []
     names = [s.kind.value for s in inputs_of(case)]
-    published = 0
+    published = posted = 0
 
     def after(world: World) -> None:
-        nonlocal published
+        nonlocal published, posted
         desks = {}
         for role, desk in world.desks.items():
             state = None if desk is None else {"call": desk.call.value, "page": desk.page.value}
@@ -699,8 +705,9 @@ def case_states(case: Case) -> tuple[tuple[ComposedStep, ...], World]:
         ccm = MachineState(None if machine is None else ccm_state(machine), tuple(ccm_rows))
         news = tuple(f"{_label(p)} by {p.source.value}" for p in world.published[published:])
         published = len(world.published)
+        sent, posted = tuple(world.posted[posted:]), len(world.posted)
         name = names[len(steps)] if len(steps) < len(names) else SETTLED
-        steps.append(ComposedStep(name, world.now, desks, ccm, news))
+        steps.append(ComposedStep(name, world.now, desks, ccm, news, sent))
         desk_rows.clear()
         ccm_rows.clear()
 
