@@ -336,7 +336,8 @@ def state_diagram_md() -> str:
             "every deadline fired) the desk page marks A's and B's call regions and each desk's "
             "page state (`A: up`, `B: down` in the page region), the CCM page the case's leg in "
             "its three regions; the rows their own steps took are highlighted (the last one "
-            "selected, the keys in the step's text), and the one lane is what the CCM published."
+            "selected, the keys in the step's text), and the lanes are what each desk posted "
+            "to the CCM and what the CCM published."
             " A machine not there yet (a desk that has not seen the consult, a CCM leg before "
             "the first message) is `\u2013`. `desk.html#case=NAME` and `ccm.html#case=NAME` "
             "open a case.",
