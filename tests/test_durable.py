@@ -251,6 +251,12 @@ def _round_trips(store: Any, run: Any) -> tuple[Any, int, str]:
     """What ``run()`` returns, the round trips it took on ``store``'s connection
     (each ends with the server's ReadyForQuery, in libpq's trace of the
     protocol) and the transaction status left after it (``I``: idle)."""
+    result, lines, status = _traced(store, run)
+    return result, sum("\tReadyForQuery\t" in line for line in lines), status
+
+
+def _traced(store: Any, run: Any) -> tuple[Any, list[str], str]:
+    """:func:`_round_trips` with libpq's whole trace instead of the count."""
     import tempfile
 
     from psycopg import pq
@@ -266,9 +272,9 @@ def _round_trips(store: Any, run: Any) -> tuple[Any, int, str]:
         finally:
             conn.pgconn.untrace()
         trace.seek(0)
-        ready = [line for line in trace.read().splitlines() if "\tReadyForQuery\t" in line]
+        lines = trace.read().splitlines()
     status = {pq.TransactionStatus.IDLE: "I"}.get(conn.info.transaction_status, "open")
-    return result, len(ready), status
+    return result, lines, status
 
 
 def _pg_world_with_a_leg(tmp_path: Path) -> Clocked:
@@ -317,6 +323,7 @@ def test_a_refused_input_and_a_failed_commit_on_postgresql_roll_back_and_the_nex
     )  # fmt: skip
     assert type(refused).__name__ == "CcmRefused" and status == "I"
 
+
     # A write the server refuses at the commit (the inbox id is taken): the
     # whole transaction, the write before it included, is rolled back.
     def conflicting() -> None:
@@ -337,6 +344,34 @@ def test_a_refused_input_and_a_failed_commit_on_postgresql_roll_back_and_the_nex
     world.t = 20
     held = world.ccm.receive(message(B, MessageIntent.CALL_HOLD, 20, "D1"))
     assert [s.intent for s in held.sent] == ["CALL_HOLD"]
+
+
+def test_an_input_refused_inside_its_transaction_on_postgresql_keeps_the_prepared_statements(
+    tmp_path: Path,
+) -> None:
+    world = _pg_world_with_a_leg(tmp_path)
+    store = world.ccm.store
+    # Refused inside the transaction, once its statements are prepared (psycopg
+    # prepares one run five times): it wrote nothing, so a COMMIT ends it and
+    # the prepared statements stay; a ROLLBACK would have psycopg deallocate
+    # them all, and every later input parse its statements again.
+    for t in range(10, 130, 10):  # held and resumed, six times each
+        world.t = t
+        intent = MessageIntent.CALL_HOLD if t % 20 else MessageIntent.CALL_RESUME
+        assert world.ccm.receive(message(B, intent, t, "D1")).sent
+    again = ChannelSession("S1", "C1", "+923001234567")
+    refused, lines, status = _traced(
+        store, lambda: world.ccm.start_session(again, input_id="another id")
+    )
+    assert type(refused).__name__ == "CcmRefused" and status == "I"
+    assert not [line for line in lines if "DEALLOCATE" in line or "ROLLBACK" in line]
+    assert any('"COMMIT"' in line for line in lines)
+    world.t = 130
+    _, lines, _ = _traced(
+        store, lambda: world.ccm.receive(message(B, MessageIntent.CALL_HOLD, 130, "D1"))
+    )
+    parsed = [line for line in lines if "\tParse\t" in line and '"SELECT' in line]
+    assert not parsed, parsed  # the hold's reads ran as prepared statements
 
 
 def test_a_relay_with_an_old_batch_never_deletes_a_newer_row(backend: Backend) -> None:

@@ -27,6 +27,7 @@ from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg.pq import TransactionStatus
 
 from .store import (
     Cursor,
@@ -65,6 +66,7 @@ class PostgresStore(Store):
         self._mutex = threading.Lock()
         self._conn: psycopg.Connection[Any] | None = None
         self._begun = False  # whether this transaction's BEGIN was sent
+        self._wrote = False  # whether any of its writes was sent
         conn = self._connection()
         with conn.transaction(), conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
@@ -88,7 +90,7 @@ class PostgresStore(Store):
         # three round trips (locks and inbox; legs; writes and commit).
         with self._mutex:
             conn = self._connection()
-            self._begun = False
+            self._begun = self._wrote = False
             try:
                 with conn.cursor() as cur:
                     tx = Tx(self, cur)
@@ -101,7 +103,7 @@ class PostgresStore(Store):
                                 cur.execute(sql, params)
                             cur.execute("COMMIT")
             except BaseException as exc:
-                self._abandon(conn)
+                self._abandon(conn, refused=not isinstance(exc, psycopg.Error))
                 if isinstance(exc, psycopg.OperationalError):
                     if conn.broken or conn.closed:
                         self._conn = None
@@ -116,13 +118,24 @@ class PostgresStore(Store):
             cur.execute("BEGIN")
             self._begun = True
 
-    def _abandon(self, conn: psycopg.Connection[Any]) -> None:
-        """Roll back whatever the failed transaction left open, if the connection
-        lives. Through psycopg's own ``rollback()``, which also forgets its
-        prepared statements: a statement that failed in a pipeline may have
-        skipped the Parse of one psycopg now counts as prepared."""
+    def _abandon(self, conn: psycopg.Connection[Any], *, refused: bool = False) -> None:
+        """End a transaction that failed, if the connection lives.
+
+        An input refused in Python (``refused``: no server error) that sent
+        no write has only read and locked: a COMMIT ends it the same, and
+        keeps psycopg's prepared statements (after a ROLLBACK it deallocates
+        them all, a round trip more and every statement parsed again: a desk
+        posting bad messages would slow every input). Anything else goes
+        through psycopg's own ``rollback()``: a statement that failed in a
+        pipeline may have skipped the Parse of one psycopg now counts as
+        prepared, and the rollback forgets them."""
         if conn.broken or conn.closed:
             return
+        reads_only = not self._wrote and conn.info.transaction_status == TransactionStatus.INTRANS
+        if refused and reads_only:
+            with suppress(psycopg.Error):
+                conn.execute("COMMIT")
+                return
         with suppress(psycopg.Error):  # gone: the server rolls it back itself
             conn.rollback()
 
@@ -161,6 +174,7 @@ class PostgresStore(Store):
         if not writes:
             return
         assert self._conn is not None
+        self._wrote = True
         with self._conn.pipeline():
             self._begin(cur)
             for sql, params in writes:
