@@ -323,7 +323,6 @@ def test_a_refused_input_and_a_failed_commit_on_postgresql_roll_back_and_the_nex
     )  # fmt: skip
     assert type(refused).__name__ == "CcmRefused" and status == "I"
 
-
     # A write the server refuses at the commit (the inbox id is taken): the
     # whole transaction, the write before it included, is rolled back.
     def conflicting() -> None:

@@ -342,6 +342,30 @@ _EVERY_CASE_AT_ITS_END = (
 )
 
 
+@pytest.mark.parametrize("machine", ["leg", "desk", "ccm"])
+def test_the_first_tab_offers_a_way_past_the_state_buttons_to_the_player(
+    browser: Any, pages: Path, machine: str
+) -> None:
+    # Every state has a button before the player (99 on the leg page): the
+    # first Tab reaches a skip link, and following it, the next Tab is the
+    # player's first control, the case picker.
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    _open(browser, (pages / f"{machine}.html").as_uri())
+    buttons = _js(browser, "return document.querySelectorAll('button.state-button').length")
+    assert buttons > 10
+    ActionChains(browser).send_keys(Keys.TAB).perform()
+    link = _js(
+        browser,
+        "const a = document.activeElement;"
+        " return [a.textContent, a.getAttribute('href'), a.getBoundingClientRect().left >= 0]",
+    )
+    assert link == ["Skip to the stepping controls", "#player", True]  # shown once focused
+    ActionChains(browser).send_keys(Keys.ENTER).send_keys(Keys.TAB).perform()
+    assert _js(browser, "return document.activeElement.id") == "case-select"
+
+
 @pytest.mark.parametrize("machine", ["desk", "ccm"])
 def test_every_case_stepped_to_its_end_shows_the_composed_run_s_states(
     browser: Any, pages: Path, machine: str
