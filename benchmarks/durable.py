@@ -161,7 +161,7 @@ def floor_round(store: Store, first: int, count: int, record: str, body: str) ->
         )
         cur.execute(
             "CREATE TABLE IF NOT EXISTS floor_outbox (seq "
-            + ("INTEGER PRIMARY KEY AUTOINCREMENT" if p == "?" else "BIGSERIAL PRIMARY KEY")
+            + ("INTEGER PRIMARY KEY" if p == "?" else "BIGSERIAL PRIMARY KEY")
             + ", body TEXT NOT NULL)"
         )
         for k in range(first, first + count):

@@ -439,3 +439,88 @@ def test_tidy_never_forgets_an_inbox_entry_within_the_horizon_written_out_of_ord
     with store.transaction() as tx:
         kept = [n for n in range(4) if tx._q("SELECT 1 FROM inbox WHERE id = ?", [f"in{n}"])]
     assert 0 not in kept and {1, 3} <= set(kept)
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, RuntimeError])
+def test_an_interrupt_while_the_commit_s_writes_go_out_on_postgresql_saves_nothing(
+    tmp_path: Path, stop: type[BaseException]
+) -> None:
+    # Ctrl-C, a signal, or any error while the pipeline of writes and COMMIT
+    # is filled: psycopg still sends what was queued, so the transaction must
+    # be rolled back, not committed (an input refused before its writes ends
+    # with COMMIT); the retry then applies the input, once.
+    import psycopg
+
+    world = _pg_world_with_a_leg(tmp_path)
+    store = world.ccm.store
+
+    class Interrupting(psycopg.Cursor[Any]):
+        armed = False
+
+        def execute(self, query: Any, params: Any = None, **kw: Any) -> Any:
+            if Interrupting.armed and str(query).startswith("INSERT INTO inbox"):
+                Interrupting.armed = False
+                raise stop
+            return super().execute(query, params, **kw)
+
+    def outbox() -> list[str]:
+        with store.transaction() as tx:
+            return [r.event_id for r in tx.pending(None, 100)]
+
+    before = outbox()
+    store._connection().cursor_factory = Interrupting  # type: ignore[attr-defined]
+    world.t = 10
+    hold = message(B, MessageIntent.CALL_HOLD, 10, "D1")
+    Interrupting.armed = True
+    with pytest.raises(stop):
+        world.ccm.receive(hold)
+    assert outbox() == before
+    retry = world.ccm.receive(hold)
+    assert (retry.replayed, [s.intent for s in retry.sent]) == (False, ["CALL_HOLD"])
+    assert len(outbox()) == len(before) + 1
+
+
+def test_an_interrupt_while_the_commit_s_writes_run_on_sqlite_rolls_back(tmp_path: Path) -> None:
+    # Whatever stops the commit (an interrupt too) leaves no transaction open:
+    # the next one begins, and nothing of the stopped one is there.
+    from consultfsm.durable.store import NewEvent
+
+    store = SqliteStore(tmp_path / "s.db")
+
+    def interrupted(cur: Any, writes: Any) -> None:
+        cur.execute(*writes[0])
+        raise KeyboardInterrupt
+
+    store.write = interrupted  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt), store.transaction() as tx:
+        tx.append([NewEvent(0, "C1", "L1", 1, 0, "E1", "{}")])
+        tx.remember("in1", 1, {})
+    del store.write
+    with store.transaction() as tx:
+        assert tx.outbox_depth() == 0
+
+
+def test_a_sqlite_file_of_the_earlier_schema_opens_loses_the_two_indexes_and_works(
+    tmp_path: Path,
+) -> None:
+    # Files written before the outbox lost AUTOINCREMENT and the outbox's and
+    # the inbox's extra indexes: they open, the indexes go, the rest works.
+    import sqlite3
+
+    from consultfsm.durable.store import NewEvent, schema
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        for statement in schema("INTEGER", "INTEGER PRIMARY KEY AUTOINCREMENT", " WITHOUT ROWID"):
+            db.execute(statement)
+    store = SqliteStore(path)
+    indexes = {r[0] for r in store._db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert not {"outbox_part", "inbox_at"} & indexes and "tombstones_at" in indexes
+    with store.transaction() as tx:
+        tx.append([NewEvent(0, "C1", "L1", 1, 0, "E1", "{}")])
+        tx.remember("in1", 5, {})
+    with store.transaction() as tx:
+        tx.delete_sent(tx.pending(None, 10))
+        tx.forget_before(10, 0, 0)
+    with store.transaction() as tx:
+        assert tx.outbox_depth() == 0 and not tx._q("SELECT 1 FROM inbox")

@@ -97,13 +97,16 @@ class PostgresStore(Store):
                     yield tx
                     writes = tx.take_writes()
                     if writes or self._begun:
+                        self._wrote = True  # (from here on, only a rollback ends it)
                         with conn.pipeline():
                             self._begin(cur)
                             for sql, params in writes:
                                 cur.execute(sql, params)
                             cur.execute("COMMIT")
             except BaseException as exc:
-                self._abandon(conn, refused=not isinstance(exc, psycopg.Error))
+                # Refused: the input's own code raised (not the server, not an interrupt).
+                refused = isinstance(exc, Exception) and not isinstance(exc, psycopg.Error)
+                self._abandon(conn, refused=refused)
                 if isinstance(exc, psycopg.OperationalError):
                     if conn.broken or conn.closed:
                         self._conn = None
@@ -121,8 +124,9 @@ class PostgresStore(Store):
     def _abandon(self, conn: psycopg.Connection[Any], *, refused: bool = False) -> None:
         """End a transaction that failed, if the connection lives.
 
-        An input refused in Python (``refused``: no server error) that sent
-        no write has only read and locked: a COMMIT ends it the same, and
+        An input refused in Python (``refused``: an error of its own code,
+        not of the server, nor an interrupt) before any of its writes or its
+        COMMIT was sent has only read and locked: a COMMIT ends it the same, and
         keeps psycopg's prepared statements (after a ROLLBACK it deallocates
         them all, a round trip more and every statement parsed again: a desk
         posting bad messages would slow every input). Anything else goes

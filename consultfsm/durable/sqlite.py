@@ -22,9 +22,14 @@ from .store import Dialect, Store, StoreError, Tx, schema
 # outbox has no partition index either (another page per commit). The inbox
 # keeps its rowid, so its rows lie in the order they were written, and it is
 # tidied by that order, without a time index (one more page per commit).
-_TABLES = schema(
-    "INTEGER", "INTEGER PRIMARY KEY", " WITHOUT ROWID", partitioned=False, inbox_by_time=False
-)
+# A file an earlier version made loses those two indexes when it is opened
+# (its outbox keeps AUTOINCREMENT: a table cannot drop it; harmless).
+_TABLES = (
+    *schema("INTEGER", "INTEGER PRIMARY KEY", " WITHOUT ROWID", partitioned=False,
+            inbox_by_time=False),
+    "DROP INDEX IF EXISTS outbox_part",
+    "DROP INDEX IF EXISTS inbox_at",
+)  # fmt: skip
 
 
 DIALECT = Dialect(
@@ -83,9 +88,11 @@ class SqliteStore(Store):
             try:
                 tx.flush()
                 cur.execute("COMMIT")
-            except sqlite3.Error as exc:
+            except BaseException as exc:  # (an interrupt too: never leave it open)
                 self._db.rollback()
-                raise StoreError(f"the commit failed: {exc}") from exc
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(f"the commit failed: {exc}") from exc
+                raise
 
     def is_transient(self, exc: BaseException) -> bool:
         return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
