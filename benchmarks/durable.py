@@ -189,7 +189,7 @@ def per_input(kind: str, folder: Path, legs: int, rounds: int) -> dict[str, floa
     ccm.start_session(session(10**6))
     ccm.receive(consult(10**6)[0])
     with store.transaction() as tx:
-        (row,) = tx.load_legs(tx.legs_of_dialogs([f"D{10**6}"]))
+        (row,) = tx.load_legs_of_dialogs([f"D{10**6}"])
         record = json.dumps(row.record)
         body = tx.pending(None, 1)[0].body
     ours, floor = [], []
@@ -272,7 +272,7 @@ def populate(dsn: str, live: int) -> None:
     ccm.start_session(session(0))
     ccm.receive(consult(0)[0])
     with store.transaction() as tx:
-        (row,) = tx.load_legs(tx.legs_of_dialogs(["D0"]))
+        (row,) = tx.load_legs_of_dialogs(["D0"])
     store.close()
     template = json.dumps(row.record)
     with psycopg.connect(dsn, autocommit=True) as conn:

@@ -265,13 +265,6 @@ class Tx:
         )
         return [LegRow(r[0], int(r[1]), json.loads(r[2])) for r in rows]
 
-    def legs_of_dialogs(self, dialogs: Sequence[str]) -> list[str]:
-        rows = self._q(
-            f"SELECT DISTINCT leg FROM leg_dialogs WHERE dialog IN ({self._in(len(dialogs))})",
-            dialogs,
-        )
-        return sorted(r[0] for r in rows)
-
     def load_legs(self, keys: Sequence[str]) -> list[LegRow]:
         """The legs, locked, in key order (one statement); :class:`Retry` if one is gone."""
         keys = sorted(set(keys))
