@@ -337,7 +337,7 @@ print(t1 - t0, t2 - t1)
 """
 
 
-def restart(live: int, rounds: int) -> dict[str, float]:
+def restart(live: int, rounds: int, folder: Path) -> dict[str, float]:
     dsn = fresh_pg()
     t = time.perf_counter()
     populate(dsn, live)
@@ -346,7 +346,7 @@ def restart(live: int, rounds: int) -> dict[str, float]:
     # A deployed worker starts from bytecode (pip compiles it at install): the
     # children may write theirs, to a folder of this run's, whatever
     # PYTHONDONTWRITEBYTECODE says, and a first round, untimed, writes it.
-    cache = tempfile.mkdtemp(prefix="consultfsm-bench-pycache-")
+    cache = str(folder / "pycache")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env.update(PYTHONPATH=str(root), PYTHONPYCACHEPREFIX=cache)
     process, inside, serve = [], [], []
@@ -520,7 +520,7 @@ def main() -> int:
             results["relay"] = relay_rate(Path(folder), count, rounds)
         if PG:
             log("restart")
-            results["restart"] = restart(args.live, 3)
+            results["restart"] = restart(args.live, 3, Path(folder))
     section = table(results, args, time.perf_counter() - started)
     write(section, args.out)
     print(section)
