@@ -1,6 +1,6 @@
 """The durable CCM publishes, input for input, what the in-memory engine does,
 and keeps its promises through retries, crashes at every commit point and
-restarts (SQLite here; ``tests/test_postgres.py`` runs the same on PostgreSQL).
+restarts, on SQLite and, with ``CONSULTFSM_TEST_POSTGRES``, on PostgreSQL (``backend``).
 
 The reference is :class:`~consultfsm.ccm.engine.CcmEngine` fed the same inputs
 at the same times: what the durable CCM must add is durability, not behaviour.
@@ -524,3 +524,36 @@ def test_a_sqlite_file_of_the_earlier_schema_opens_loses_the_two_indexes_and_wor
         tx.forget_before(10, 0, 0)
     with store.transaction() as tx:
         assert tx.outbox_depth() == 0 and not tx._q("SELECT 1 FROM inbox")
+
+
+def test_an_input_on_postgresql_takes_its_time_once_it_holds_its_leg(tmp_path: Path) -> None:
+    # A sweeper (here, another connection) holds the leg's row while an input
+    # waits for it. What the sweeper fired happened before the input, as it
+    # was applied, so the input's time is read once it holds the row: never
+    # the time it took its advisory locks, before the wait.
+    import threading
+    import time
+
+    import psycopg
+
+    backend = Backend("postgresql", tmp_path)
+    dsn = backend.new()
+    ccm = DurableCcm(backend.open(dsn), CODEC)  # the database's clock
+    for s in SESSIONS:
+        ccm.start_session(s)
+    ccm.receive(message(B, STARTED, 0, "D1"))
+    answers = []
+    with psycopg.connect(dsn) as sweeper:
+        sweeper.execute("SELECT 1 FROM legs WHERE key = 'D1' FOR UPDATE")
+        hold = message(B, MessageIntent.CALL_HOLD, 10, "D1")
+        waiting = threading.Thread(target=lambda: answers.append(ccm.receive(hold)))
+        waiting.start()
+        time.sleep(0.5)
+        row = sweeper.execute(f"{ccm.store.dialect.clock_sql} AS ms").fetchone()
+        assert row is not None
+        released = int(row[0])
+        sweeper.commit()
+    waiting.join(10)
+    (answer,) = answers
+    assert [s.intent for s in answer.sent] == ["CALL_HOLD"]
+    assert answer.at + CODEC.epoch_ms >= released  # (it took its locks half a second before)

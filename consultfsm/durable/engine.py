@@ -17,8 +17,10 @@ fed the same inputs publishes (``tests/test_durable.py`` checks it), and:
 * every overdue deadline of a loaded leg fires, at its own time, before the
   input (the engine's own rule), and the sweeper fires the rest: a deadline
   fires once, never early, and never after a later input of its leg;
-* time is the database's clock, and never goes back for a leg: an input is
-  applied at the later of the clock and the leg's own last time.
+* time is the database's clock, read once the input holds its legs (a
+  deadline a sweeper fired first is earlier than the input), and never goes
+  back for a leg: an input is applied at the later of the clock and the leg's
+  own last time.
 """
 
 from __future__ import annotations

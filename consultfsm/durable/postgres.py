@@ -59,6 +59,7 @@ class PostgresStore(Store):
     """A durable CCM in a PostgreSQL database, shared by any number of workers."""
 
     dialect = DIALECT
+    shared = True
 
     def __init__(self, dsn: str, *, connect_timeout: float = 5.0) -> None:
         self.dsn = dsn

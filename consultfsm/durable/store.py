@@ -231,7 +231,7 @@ class Tx:
 
     def clock_ms(self) -> int:
         """The database's clock, Unix ms: as read when the last locks were
-        taken, or now when none were."""
+        taken (on a shared store, the leg rows' too), or now when none were."""
         if self._locked_at is None:
             self._locked_at = int(self._q(self._d.clock_sql)[0][0])
         return self._locked_at
@@ -240,44 +240,55 @@ class Tx:
 
     def load_legs_of_dialogs(self, dialogs: Sequence[str]) -> list[LegRow]:
         """The live legs any of ``dialogs`` names, locked, in key order (one statement)."""
-        rows = self._q(
+        return self._locked_legs(
             "SELECT key, version, record FROM legs WHERE key IN (SELECT leg FROM leg_dialogs"
-            f" WHERE dialog IN ({self._in(len(dialogs))})) ORDER BY key" + self._d.for_update,
+            f" WHERE dialog IN ({self._in(len(dialogs))})) ORDER BY key",
             dialogs,
         )
-        return [LegRow(r[0], int(r[1]), json.loads(r[2])) for r in rows]
 
     def load_legs_of_agent(self, agent: str) -> list[LegRow]:
         """The live legs ``agent`` is a party of, locked, in key order (one statement)."""
-        rows = self._q(
+        return self._locked_legs(
             "SELECT key, version, record FROM legs WHERE key IN (SELECT leg FROM leg_agents"
-            " WHERE agent = ?) ORDER BY key" + self._d.for_update,
+            " WHERE agent = ?) ORDER BY key",
             [agent],
         )
-        return [LegRow(r[0], int(r[1]), json.loads(r[2])) for r in rows]
 
     def load_legs_of_session(self, session_id: str) -> list[LegRow]:
         """The live legs of a customer session, locked, in key order (one statement)."""
-        rows = self._q(
-            "SELECT key, version, record FROM legs WHERE session_id = ? ORDER BY key"
-            + self._d.for_update,
+        return self._locked_legs(
+            "SELECT key, version, record FROM legs WHERE session_id = ? ORDER BY key",
             [session_id],
         )
-        return [LegRow(r[0], int(r[1]), json.loads(r[2])) for r in rows]
 
     def load_legs(self, keys: Sequence[str]) -> list[LegRow]:
         """The legs, locked, in key order (one statement); :class:`Retry` if one is gone."""
         keys = sorted(set(keys))
         if not keys:
             return []
-        rows = self._q(
+        legs = self._locked_legs(
             f"SELECT key, version, record FROM legs WHERE key IN ({self._in(len(keys))})"
-            " ORDER BY key" + self._d.for_update,
+            " ORDER BY key",
             keys,
         )
-        if len(rows) != len(keys):
-            raise Retry(sorted(set(keys) - {r[0] for r in rows}))
-        return [LegRow(r[0], int(r[1]), json.loads(r[2])) for r in rows]
+        if len(legs) != len(keys):
+            raise Retry(sorted(set(keys) - {leg.key for leg in legs}))
+        return legs
+
+    def _locked_legs(self, sql: str, params: Sequence[Any]) -> list[LegRow]:
+        """The legs ``sql`` selects, locked ``FOR UPDATE``. On a shared store
+        the clock is read again once they are held, in the same round trip:
+        read with the advisory locks, it could predate a deadline a sweeper
+        fired on these rows meanwhile, and the input would be applied as if
+        it came before that deadline, after it (an input's time is when it
+        holds its legs)."""
+        queries = [(self._sql(sql + self._d.for_update), tuple(params))]
+        if self._store.shared:
+            queries.append((self._d.clock_sql, ()))
+        results = self._store.read(self._cur, queries)
+        if self._store.shared:
+            self._locked_at = int(results[1][0][0])
+        return [LegRow(r[0], int(r[1]), json.loads(r[2])) for r in results[0]]
 
     def due_legs(self, now: int, limit: int) -> list[LegRow]:
         """Up to ``limit`` legs whose deadline is due, locked, skipping legs
@@ -524,6 +535,9 @@ class Store:
     the transaction, retrying it when :class:`Retry` asks."""
 
     dialect: Dialect
+    #: Other processes write the same rows between this store's statements
+    #: (PostgreSQL; SQLite holds one writer for the whole transaction).
+    shared = False
     #: Retries of one transaction after :class:`Retry` or a deadlock.
     ATTEMPTS = 20
 
