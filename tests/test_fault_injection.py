@@ -315,7 +315,14 @@ def test_exactly_once_through_kills_crashes_at_every_point_and_a_database_restar
 
     first: dict[str, str] = {}
     by_leg: dict[str, list[str]] = {}
+    # Where in its leg's history each copy of an event says it is: a relay's
+    # re-send carries the one outbox row's place again; an event applied twice
+    # (a deadline fired twice) would come from two rows, under one id.
+    places: dict[str, set[tuple[str, str]]] = {}
     for headers, body in got:
+        places.setdefault(headers["event-id"], set()).add(
+            (headers["leg-version"], headers["event-index"])
+        )
         if headers["event-id"] not in first:
             first[headers["event-id"]] = body
             by_leg.setdefault(headers["leg"], []).append(headers["event-id"])
@@ -331,6 +338,9 @@ def test_exactly_once_through_kills_crashes_at_every_point_and_a_database_restar
               f"deadlines; events lost: {lost}")  # fmt: skip
     assert drained == (0, 0), f"legs, outbox rows left: {drained}"
     assert lost == 0
+    twice = {eid: where for eid, where in places.items() if len(where) > 1}
+    assert not twice, f"events written by two outbox rows: {twice}"
+    assert deadlines > 0  # the trace makes deadlines fire (RONA, grace): each once, above
     for leg in legs:
         want = expected[leg.dialog]
         assert by_leg.get(leg.dialog, []) == [eid for eid, _, _ in want], leg.dialog
