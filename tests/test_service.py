@@ -141,6 +141,9 @@ def test_consultfsm_serve_runs_as_a_command_and_stops_on_sigterm(tmp_path: Path)
         answer = httpx.post(f"{base}/message/receive", content=message(B, STARTED, 0, "D1"))
         assert answer.status_code == 200
         assert _published(events, 1)[0]["event"]["name"] == "CALL_LEG_STARTED"
+        # B's socket closes: a presence input, which names no leg itself
+        down = httpx.post(f"{base}/desk/1002/down", headers={"Idempotency-Key": "k1"})
+        assert down.status_code == 200 and down.json()["legs"] == ["D1"]
     finally:
         server.terminate()
         _, err = server.communicate(timeout=20)
@@ -150,6 +153,9 @@ def test_consultfsm_serve_runs_as_a_command_and_stops_on_sigterm(tmp_path: Path)
     (entry,) = [e for e in logs if e.get("kind") == "cim"]
     assert entry["agent"] == "1002" and entry["dialog"] == "D1" and entry["conversation"] == "C1"
     assert entry["leg"] == "D1" and entry["disposition"] == "applied"
+    # the presence line names the leg it touched, and the agent
+    (gone,) = [e for e in logs if e.get("kind") == "desk_down"]
+    assert (gone["agent"], gone["leg"], gone["legs"]) == ("1002", "D1", ["D1"])
 
 
 def test_a_session_started_again_is_its_retry_and_under_another_key_is_refused(client: Any) -> None:

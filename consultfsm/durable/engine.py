@@ -87,6 +87,9 @@ class Answer:
     at: int = 0
     replayed: bool = False
     due: int | None = None  # the deadline a sweep fired (its lag is at - due)
+    #: Every leg the input touched, by key (its first dialog id): what a log
+    #: line names when the input is no report of one leg (a desk's presence).
+    legs: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -95,6 +98,7 @@ class Answer:
             "late": self.late,
             "at": self.at,
             "sent": [attrs.asdict(s) for s in self.sent],
+            "legs": list(self.legs),
         }
 
     @classmethod
@@ -106,6 +110,7 @@ class Answer:
             tuple(Sent(**s) for s in data["sent"]),
             data["at"],
             replayed,
+            legs=tuple(data.get("legs", ())),  # (an answer an earlier version wrote has none)
         )
 
 
@@ -293,6 +298,7 @@ class DurableCcm:
                     leg=row.key,
                     sent=tuple(s for s in answer.sent if s.leg == row.key),
                     due=row.record["machine"]["deadline"],
+                    legs=(row.key,),
                 )
                 for row in legs
             ]
@@ -452,8 +458,9 @@ class DurableCcm:
         # An input that is no report (presence, a session) was applied.
         disposition = "applied" if outcome.disposition is None else outcome.disposition.value
         return Answer(
-            outcome.leg, disposition, outcome.late, tuple(_sent(p) for p in outcome.published), at
-        )
+            outcome.leg, disposition, outcome.late, tuple(_sent(p) for p in outcome.published), at,
+            legs=tuple(sorted(before.keys() | now_live.keys())),
+        )  # fmt: skip
 
 
 def _storable(value: object, field: str) -> None:

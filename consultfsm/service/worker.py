@@ -161,10 +161,13 @@ class Worker:
             for sent in answer.sent:
                 self.metrics.written.labels(sent.intent).inc()
         conversation = next((s.conversation for s in answer.sent), ids.get("conversation"))
+        # A presence input may touch several legs: the one it touched, or all of them.
+        one = answer.legs[0] if answer.leg is None and len(answer.legs) == 1 else answer.leg
         entry = {
             **ids,
             "kind": kind,
-            "leg": answer.leg,
+            "leg": one,
+            "legs": list(answer.legs),
             "disposition": disposition,
             "conversation": conversation,
             "events": [s.intent for s in answer.sent],
