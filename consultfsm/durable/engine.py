@@ -195,9 +195,9 @@ class DurableCcm:
 
         def work(tx: Tx) -> Answer:
             names = [f"agent:{sender}", *(f"dialog:{d}" for d in dialogs)]
-            if (seen := self._lock(tx, names)) is not None:
-                return seen
-            legs = tx.load_legs_of_dialogs(dialogs)
+            legs = tx.lock_and_load_legs_of_dialogs(names, dialogs)  # (one round trip)
+            if tx.seen is not None:  # applied before: its first answer (see _lock)
+                return Answer.from_dict(tx.seen, replayed=True)
             sessions: list[SessionRow] = []
             tombs: list[tuple[int, str]] = []
             if not legs:  # a new consult: the sessions it may name, locked against their end
@@ -265,12 +265,11 @@ class DurableCcm:
         _storable(session_id, "session")
 
         def work(tx: Tx) -> Answer:
-            if (seen := self._lock(tx, [f"session:{session_id}"])) is not None:
-                return seen
-            row = tx.session(session_id)
+            row, legs = tx.lock_and_load_session([f"session:{session_id}"], session_id)
+            if tx.seen is not None:  # applied before: its first answer (see _lock)
+                return Answer.from_dict(tx.seen, replayed=True)
             if row is None or row.ended_at is not None:
                 raise CcmRefused("session", f"no active channel session {session_id!r}")
-            legs = tx.load_legs_of_session(session_id)
             engine = self._engine(legs, [row], {}, [])
             at = max(self._clock(tx), engine.now)
             out = engine.end_session(session_id, at)
@@ -329,10 +328,10 @@ class DurableCcm:
         _storable(agent, "agent")
 
         def work(tx: Tx) -> Answer:
-            if (seen := self._lock(tx, [f"agent:{agent}"])) is not None:
-                return seen
-            legs = tx.load_legs_of_agent(agent)
-            engine = self._engine(legs, [], tx.presence([agent]), [])
+            legs, presence = tx.lock_and_load_agent([f"agent:{agent}"], agent)  # (one round trip)
+            if tx.seen is not None:  # applied before: its first answer (see _lock)
+                return Answer.from_dict(tx.seen, replayed=True)
+            engine = self._engine(legs, [], presence, [])
             at = max(self._clock(tx), engine.now)
             out = (engine.desk_up if up else engine.desk_down)(agent, at)
             tx.set_presence(agent, up, at)

@@ -88,7 +88,7 @@ class PostgresStore(Store):
     def _transaction(self) -> Iterator[Tx]:
         # BEGIN is not sent on its own: it leaves with the transaction's first
         # statements, and the writes leave with the COMMIT, so an input costs
-        # three round trips (locks and inbox; legs; writes and commit).
+        # two round trips (locks, inbox and legs; writes and commit).
         with self._mutex:
             conn = self._connection()
             self._begun = self._wrote = False

@@ -238,28 +238,54 @@ class Tx:
 
     # --- legs -------------------------------------------------------------------------
 
+    def _of_dialogs(self, dialogs: Sequence[str]) -> str:
+        return ("SELECT key, version, record FROM legs WHERE key IN (SELECT leg FROM leg_dialogs"
+                f" WHERE dialog IN ({self._in(len(dialogs))})) ORDER BY key")  # fmt: skip
+
     def load_legs_of_dialogs(self, dialogs: Sequence[str]) -> list[LegRow]:
         """The live legs any of ``dialogs`` names, locked, in key order (one statement)."""
-        return self._locked_legs(
-            "SELECT key, version, record FROM legs WHERE key IN (SELECT leg FROM leg_dialogs"
-            f" WHERE dialog IN ({self._in(len(dialogs))})) ORDER BY key",
-            dialogs,
-        )
+        return self._locked_legs(self._of_dialogs(dialogs), dialogs)
+
+    def lock_and_load_legs_of_dialogs(
+        self, names: Iterable[str], dialogs: Sequence[str]
+    ) -> list[LegRow]:
+        """:meth:`lock` ``names``, then :meth:`load_legs_of_dialogs`, in one
+        round trip: the legs' statement runs once the locks are held (and the
+        inbox read), so it waits, as it would sent alone. For an input already
+        applied (:attr:`seen`) the legs are locked for nothing, until the
+        transaction's COMMIT of nothing."""
+        queries = self._legs_queries(self._of_dialogs(dialogs), dialogs)
+        return self._legs_from(self._lock_then(names, queries))
+
+    _OF_AGENT = ("SELECT key, version, record FROM legs WHERE key IN (SELECT leg FROM leg_agents"
+                 " WHERE agent = ?) ORDER BY key")  # fmt: skip
+    _OF_SESSION = "SELECT key, version, record FROM legs WHERE session_id = ? ORDER BY key"
 
     def load_legs_of_agent(self, agent: str) -> list[LegRow]:
         """The live legs ``agent`` is a party of, locked, in key order (one statement)."""
-        return self._locked_legs(
-            "SELECT key, version, record FROM legs WHERE key IN (SELECT leg FROM leg_agents"
-            " WHERE agent = ?) ORDER BY key",
-            [agent],
-        )
+        return self._locked_legs(self._OF_AGENT, [agent])
+
+    def lock_and_load_agent(
+        self, names: Iterable[str], agent: str
+    ) -> tuple[list[LegRow], dict[str, bool]]:
+        """:meth:`lock` ``names``, then ``agent``'s legs and presence, in one
+        round trip (as :meth:`lock_and_load_legs_of_dialogs`)."""
+        legs = self._legs_queries(self._OF_AGENT, [agent])
+        results = self._lock_then(names, [*legs, self._presence_query([agent])])
+        return self._legs_from(results[: len(legs)]), _presence_rows(results[-1])
 
     def load_legs_of_session(self, session_id: str) -> list[LegRow]:
         """The live legs of a customer session, locked, in key order (one statement)."""
-        return self._locked_legs(
-            "SELECT key, version, record FROM legs WHERE session_id = ? ORDER BY key",
-            [session_id],
-        )
+        return self._locked_legs(self._OF_SESSION, [session_id])
+
+    def lock_and_load_session(
+        self, names: Iterable[str], session_id: str
+    ) -> tuple[SessionRow | None, list[LegRow]]:
+        """:meth:`lock` ``names``, then the session's row and its legs, each
+        locked, in one round trip (as :meth:`lock_and_load_legs_of_dialogs`)."""
+        legs = self._legs_queries(self._OF_SESSION, [session_id])
+        results = self._lock_then(names, [self._session_query(session_id), *legs])
+        return _session_row(results[0]), self._legs_from(results[1:])
 
     def load_legs(self, keys: Sequence[str]) -> list[LegRow]:
         """The legs, locked, in key order (one statement); :class:`Retry` if one is gone."""
@@ -282,10 +308,15 @@ class Tx:
         fired on these rows meanwhile, and the input would be applied as if
         it came before that deadline, after it (an input's time is when it
         holds its legs)."""
+        return self._legs_from(self._store.read(self._cur, self._legs_queries(sql, params)))
+
+    def _legs_queries(self, sql: str, params: Sequence[Any]) -> list[tuple[str, tuple[Any, ...]]]:
         queries = [(self._sql(sql + self._d.for_update), tuple(params))]
         if self._store.shared:
             queries.append((self._d.clock_sql, ()))
-        results = self._store.read(self._cur, queries)
+        return queries
+
+    def _legs_from(self, results: list[list[Any]]) -> list[LegRow]:
         if self._store.shared:
             self._locked_at = int(results[1][0][0])
         return [LegRow(r[0], int(r[1]), json.loads(r[2])) for r in results[0]]
@@ -442,12 +473,12 @@ class Tx:
         return _session_rows(rows)
 
     def session(self, session_id: str) -> SessionRow | None:
-        rows = self._q(
-            "SELECT record, ended_at FROM sessions WHERE id = ?" + self._d.for_update, [session_id]
-        )
-        if not rows:
-            return None
-        return SessionRow(json.loads(rows[0][0]), None if rows[0][1] is None else int(rows[0][1]))
+        """The session's row, locked; None when there is none."""
+        return _session_row(self._q(*self._session_query(session_id)))
+
+    def _session_query(self, session_id: str) -> tuple[str, tuple[Any, ...]]:
+        sql = "SELECT record, ended_at FROM sessions WHERE id = ?" + self._d.for_update
+        return self._sql(sql), (session_id,)
 
     def add_session(self, record: dict[str, Any], ani: str | None) -> None:
         self._q(
@@ -524,6 +555,10 @@ def _tombstone_rows(rows: list[Any]) -> list[tuple[int, str]]:
 
 def _presence_rows(rows: list[Any]) -> dict[str, bool]:
     return {r[0]: bool(r[1]) for r in rows}
+
+
+def _session_row(rows: list[Any]) -> SessionRow | None:
+    return _session_rows(rows)[0] if rows else None
 
 
 def _session_rows(rows: list[Any]) -> list[SessionRow]:
