@@ -274,10 +274,6 @@ class Tx:
         results = self._lock_then(names, [*legs, self._presence_query([agent])])
         return self._legs_from(results[: len(legs)]), _presence_rows(results[-1])
 
-    def load_legs_of_session(self, session_id: str) -> list[LegRow]:
-        """The live legs of a customer session, locked, in key order (one statement)."""
-        return self._locked_legs(self._OF_SESSION, [session_id])
-
     def lock_and_load_session(
         self, names: Iterable[str], session_id: str
     ) -> tuple[SessionRow | None, list[LegRow]]:
