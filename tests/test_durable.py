@@ -558,3 +558,19 @@ def test_an_input_on_postgresql_takes_its_time_once_it_holds_its_leg(tmp_path: P
     (answer,) = answers
     assert [s.intent for s in answer.sent] == ["CALL_HOLD"]
     assert answer.at + CODEC.epoch_ms >= released  # (it took its locks half a second before)
+
+
+def test_postgresql_transactions_are_read_committed_whatever_the_database_default(
+    tmp_path: Path,
+) -> None:
+    # A retry that waited for its original must see that commit (the inbox is
+    # read after the locks): a snapshot of the whole transaction would not.
+    from urllib.parse import quote
+
+    dsn = Backend("postgresql", tmp_path).new()
+    strict = dsn + quote(" -cdefault_transaction_isolation=serializable")
+    store = Backend("postgresql", tmp_path).open(strict)
+    with store.transaction() as tx:
+        tx.lock(["agent:1"])
+        (row,) = tx._q("SELECT current_setting('transaction_isolation')")
+    assert row[0] == "read committed"

@@ -87,8 +87,9 @@ class Answer:
     at: int = 0
     replayed: bool = False
     due: int | None = None  # the deadline a sweep fired (its lag is at - due)
-    #: Every leg the input touched, by key (its first dialog id): what a log
-    #: line names when the input is no report of one leg (a desk's presence).
+    #: Every leg the input read and locked (changed or not), by key (its first
+    #: dialog id): what a log line names when the input is no report of one
+    #: leg (a desk's presence reads all of its agent's legs).
     legs: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:

@@ -5,7 +5,9 @@ What each guarantee rests on:
 * one input, one transaction: its agent and dialogs are held with
   ``pg_advisory_xact_lock`` (so two desks reporting a new consult at once
   create it once), then its legs' rows ``FOR UPDATE``, all in one global
-  order, so inputs on the same leg run one after the other and never deadlock;
+  order, so inputs on the same leg run one after the other; the rare cycle
+  left (a new consult that finds another session to lock, after the ones it
+  holds) is one PostgreSQL detects, and the input is run again;
 * the sweeper takes due legs ``FOR UPDATE SKIP LOCKED``: two workers never
   step the same leg, and a leg an input holds is left for the next sweep;
 * the clock is the server's (``clock_timestamp()``, read after the locks are
@@ -119,7 +121,9 @@ class PostgresStore(Store):
 
     def _begin(self, cur: Cursor) -> None:
         if not self._begun:
-            cur.execute("BEGIN")
+            # READ COMMITTED whatever the database's default: each statement
+            # must see what committed while it waited for its locks.
+            cur.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
             self._begun = True
 
     def _abandon(self, conn: psycopg.Connection[Any], *, refused: bool = False) -> None:

@@ -18,7 +18,9 @@ A store holds, as rows:
 
 Every input runs in one :meth:`Store.transaction`: the rows it needs are
 locked (advisory locks in the order agent, dialog; then leg rows ``FOR
-UPDATE``, sorted: one global order, so two inputs cannot deadlock), read,
+UPDATE``, sorted: one global order, so two inputs queue rather than
+deadlock, but for a new consult that finds one more session to lock; a
+deadlock is transient, and the input runs again), read,
 and written back with the outbox rows and the inbox entry before one commit.
 A crash before the commit leaves nothing; after it, the inbox answers a
 retry. The SQL is written once; a :class:`Dialect` says how each database

@@ -161,7 +161,7 @@ class Worker:
             for sent in answer.sent:
                 self.metrics.written.labels(sent.intent).inc()
         conversation = next((s.conversation for s in answer.sent), ids.get("conversation"))
-        # A presence input may touch several legs: the one it touched, or all of them.
+        # A presence input may read several legs: the one it read, or all of them.
         one = answer.legs[0] if answer.leg is None and len(answer.legs) == 1 else answer.leg
         entry = {
             **ids,
