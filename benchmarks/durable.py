@@ -173,34 +173,29 @@ def floor_round(
         )
         for k in range(first, first + count):
             cur.execute(f"INSERT INTO floor_legs VALUES ({p}, 0, {p})", (f"F{k}", record))
+    assert not pipelined or p == "%s"  # (pipelines are PostgreSQL's)
+    # The floor's statements, written once; sent one at a time, or pipelined.
+    select = f"SELECT record FROM floor_legs WHERE key = {p}" + store.dialect.for_update
+    update = f"UPDATE floor_legs SET version = version + 1, record = {p} WHERE key = {p}"
+    insert = f"INSERT INTO floor_outbox (body) VALUES ({p})"
     t = time.perf_counter()
-    if pipelined:
-        assert p == "%s"
-        for k in range(first, first + count):
+    for k in range(first, first + count):
+        if pipelined:
             with conn.cursor() as cur:
                 with conn.pipeline():
                     cur.execute("BEGIN")
-                    cur.execute("SELECT record FROM floor_legs WHERE key = %s FOR UPDATE",
-                                (f"F{k}",))  # fmt: skip
+                    cur.execute(select, (f"F{k}",))
                 cur.fetchall()
                 with conn.pipeline():
-                    cur.execute("UPDATE floor_legs SET version = version + 1, record = %s"
-                                " WHERE key = %s", (record, f"F{k}"))  # fmt: skip
-                    cur.execute("INSERT INTO floor_outbox (body) VALUES (%s)", (body,))
+                    cur.execute(update, (record, f"F{k}"))
+                    cur.execute(insert, (body,))
                     cur.execute("COMMIT")
-        return time.perf_counter() - t
-    for k in range(first, first + count):
+            continue
         with transaction() as cur:
-            cur.execute(
-                f"SELECT record FROM floor_legs WHERE key = {p}" + store.dialect.for_update,
-                (f"F{k}",),
-            )
+            cur.execute(select, (f"F{k}",))
             cur.fetchall()
-            cur.execute(
-                f"UPDATE floor_legs SET version = version + 1, record = {p} WHERE key = {p}",
-                (record, f"F{k}"),
-            )
-            cur.execute(f"INSERT INTO floor_outbox (body) VALUES ({p})", (body,))
+            cur.execute(update, (record, f"F{k}"))
+            cur.execute(insert, (body,))
     return time.perf_counter() - t
 
 
