@@ -407,9 +407,8 @@ def _composed_state(machine: str, step: ComposedStep) -> dict[str, Any]:
 
 def _posted(message: Message) -> dict[str, str]:
     """A desk's CIM message on its desk's lane, named as the CCM's publications are."""
-    why = "" if message.reason is None else f"({message.reason.value})"
     return {"to": f"posted_{message.role.value}", "event": message.intent.value,
-            "label": f"post {message.intent.value}{why} at {message.at}"}  # fmt: skip
+            "label": f"post {message.what} at {message.at}"}  # fmt: skip
 
 
 def composed_case_model(case: Case, machine: str, row_ids: Mapping[str, str]) -> dict[str, Any]:

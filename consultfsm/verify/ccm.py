@@ -153,9 +153,14 @@ class Message:
     call_id: str = DIALOG  # the consult's dialog id when it was sent
 
     @property
-    def label(self) -> str:
+    def what(self) -> str:
+        """The intent and its reason: ``CALL_LEG_ENDED(CONSULT_ENDED)``."""
         why = "" if self.reason is None else f"({self.reason.value})"
-        return f"{self.role.value}:{self.intent.value}{why}@{self.at}"
+        return f"{self.intent.value}{why}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.role.value}:{self.what}@{self.at}"
 
 
 @attrs.frozen(slots=True)
