@@ -111,8 +111,8 @@ def test_a_retried_desk_down_after_a_later_desk_up_is_not_applied_again(backend:
     again = ccm.desk_down("1002", input_id="socket:7")  # the socket layer's retry, late
     assert again.replayed and again.at == down.at == 200
     with ccm.store.transaction() as tx:
-        assert tx.presence(["1002"]) == {"1002": True}
-        (row,) = tx.load_legs_of_agent("1002")
+        (row,), presence = tx.lock_and_load_agent(["agent:1002"], "1002")
+        assert presence == {"1002": True}
     assert row.record["machine"]["desk_b"] == "up"
 
 

@@ -263,10 +263,6 @@ class Tx:
                  " WHERE agent = ?) ORDER BY key")  # fmt: skip
     _OF_SESSION = "SELECT key, version, record FROM legs WHERE session_id = ? ORDER BY key"
 
-    def load_legs_of_agent(self, agent: str) -> list[LegRow]:
-        """The live legs ``agent`` is a party of, locked, in key order (one statement)."""
-        return self._locked_legs(self._OF_AGENT, [agent])
-
     def lock_and_load_agent(
         self, names: Iterable[str], agent: str
     ) -> tuple[list[LegRow], dict[str, bool]]:
