@@ -197,14 +197,20 @@ def _cli_json(*args: str) -> Any:
     return json.loads(out.getvalue())
 
 
+#: Reads each lane's events into ``lanes``: the lane's consumer -> event names, in order.
+_READ_LANES = """
+      const lanes = {};
+      for (const lane of document.querySelectorAll('#lanes .lane'))
+        lanes[lane.dataset.to] = [...lane.querySelectorAll('li')].map(li => li.dataset.event);
+"""
+
+
 def _page_state(browser: Any) -> dict[str, Any]:
     shown: dict[str, Any] = _js(browser, """
         const states = {};
         for (const td of document.querySelectorAll('#state-strip [data-region]'))
           states[td.dataset.region] = td.dataset.state;
-        const lanes = {};
-        for (const lane of document.querySelectorAll('#lanes .lane'))
-          lanes[lane.dataset.to] = [...lane.querySelectorAll('li')].map(li => li.dataset.event);
+""" + _READ_LANES + """
         const current = [...document.querySelectorAll('g.node.current')].map(g => g.id).sort();
         const taken = [...document.querySelectorAll('#rows tr.taken')].map(t => t.dataset.key);
         const row_keys = [...document.querySelectorAll('#step-text code.row-key')]
@@ -327,10 +333,8 @@ _EVERY_CASE_AT_ITS_END = (
       document.body.dispatchEvent(new KeyboardEvent('keydown', {key: 'End', bubbles: true}));
 """
     + _READ_STRIP
+    + _READ_LANES
     + """
-      const lanes = {};
-      for (const lane of document.querySelectorAll('#lanes .lane'))
-        lanes[lane.dataset.to] = [...lane.querySelectorAll('li')].map(li => li.dataset.event);
       out[name] = {
         states,
         lanes,
