@@ -310,6 +310,51 @@ def test_an_input_on_postgresql_takes_two_round_trips_and_leaves_no_transaction_
     assert (trips, status) == (2, "I")
 
 
+def test_a_hold_on_postgresql_sends_as_many_statements_as_the_floor_and_one_more(
+    tmp_path: Path,
+) -> None:
+    # The floor sends five: BEGIN, SELECT FOR UPDATE, UPDATE, INSERT, COMMIT.
+    # A hold needs its locks (one statement), its leg (one), the time once the
+    # leg is held with its inbox entry (one), its three writes (leg, inbox,
+    # outbox: merged into one) and BEGIN and COMMIT: six. Each costs the
+    # client about what a round trip does, so each one counts.
+    world = _pg_world_with_a_leg(tmp_path)
+    world.t = 10
+    answer, lines, status = _traced(
+        world.ccm.store, lambda: world.ccm.receive(message(B, MessageIntent.CALL_HOLD, 10, "D1"))
+    )
+    assert [s.intent for s in answer.sent] == ["CALL_HOLD"] and status == "I"
+    executed = [line for line in lines if line.startswith("F") and "\tExecute\t" in line]
+    assert len(executed) == 6, lines
+    writes = [line for line in lines if line.startswith("F") and "\tParse\t" in line
+              and "WITH w0 AS (UPDATE legs" in line]  # fmt: skip
+    # (prepared after five runs: the first hold parses it, in one statement)
+    assert len(writes) == 1 and "INSERT INTO inbox" in writes[0], lines
+    assert "INSERT INTO outbox" in writes[0]
+
+
+def test_writes_merge_into_one_statement_per_run_of_distinct_tables() -> None:
+    from consultfsm.durable.postgres import merged
+
+    leg = ("UPDATE legs SET version = %s WHERE key = %s", (2, "D1"))
+    inbox = ("INSERT INTO inbox (id, at, answer) VALUES (%s, %s, %s)", ("m1", 5, "{}"))
+    out1 = ("INSERT INTO outbox (body) VALUES (%s)", ("e1",))
+    out2 = ("INSERT INTO outbox (body) VALUES (%s)", ("e2",))
+    gone = ("DELETE FROM legs WHERE key = %s", ("D2",))
+    assert merged([]) == []
+    assert merged([leg]) == [leg]
+    # Distinct tables: one statement, placeholders in the text's order.
+    assert merged([leg, inbox, out1]) == [(
+        f"WITH w0 AS ({leg[0]}), w1 AS ({inbox[0]}) {out1[0]}", (2, "D1", "m1", 5, "{}", "e1"),
+    )]  # fmt: skip
+    # A table written again starts a new statement: outbox rows keep their
+    # order, and no row is changed twice by one statement.
+    assert merged([leg, out1, out2, gone]) == [
+        (f"WITH w0 AS ({leg[0]}) {out1[0]}", (2, "D1", "e1")),
+        (f"WITH w0 AS ({out2[0]}) {gone[0]}", ("e2", "D2")),
+    ]
+
+
 def test_a_refused_input_and_a_failed_commit_on_postgresql_roll_back_and_the_next_input_runs(
     tmp_path: Path,
 ) -> None:
@@ -459,7 +504,8 @@ def test_an_interrupt_while_the_commit_s_writes_go_out_on_postgresql_saves_nothi
         armed = False
 
         def execute(self, query: Any, params: Any = None, **kw: Any) -> Any:
-            if Interrupting.armed and str(query).startswith("INSERT INTO inbox"):
+            # (the writes are queued by then: one statement, merged)
+            if Interrupting.armed and str(query) == "COMMIT":
                 Interrupting.armed = False
                 raise stop
             return super().execute(query, params, **kw)

@@ -21,6 +21,7 @@ transaction; the input that met it is run again from the start.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -57,6 +58,46 @@ DIALECT = Dialect(
 )
 
 
+# A write's table (every write the shared SQL makes starts this way).
+_TABLE = re.compile(r"(?:INSERT INTO|UPDATE|DELETE FROM) (\w+)")
+
+
+def merged(writes: Sequence[tuple[str, tuple[Any, ...]]]) -> list[tuple[str, tuple[Any, ...]]]:
+    """The writes as few statements, in their order: a run of writes to
+    distinct tables becomes one statement, the first ones as data-modifying
+    WITH clauses of the last. (Every statement costs the client as much as a
+    round trip on this machine's scale: a hold's three writes become one.)
+
+    Sound because the sub-statements of one statement share its snapshot and
+    cannot see each other's changes: none of our writes depends on a write to
+    another table (no foreign keys, no triggers), and a table written twice
+    starts a new statement, so a row is never changed twice in one, and the
+    outbox rows keep their order."""
+    out: list[tuple[str, tuple[Any, ...]]] = []
+    run: list[tuple[str, tuple[Any, ...]]] = []
+    tables: set[str] = set()
+
+    def close() -> None:
+        if run:
+            *first, (last, _) = run
+            clauses = ", ".join(f"w{i} AS ({sql})" for i, (sql, _) in enumerate(first))
+            # Placeholders are numbered in the text's order, the run's order.
+            out.append(((f"WITH {clauses} " if first else "") + last,
+                        tuple(v for _, params in run for v in params)))  # fmt: skip
+            run.clear()
+            tables.clear()
+
+    for sql, params in writes:
+        match = _TABLE.match(sql)
+        assert match is not None, sql
+        if match[1] in tables:
+            close()
+        run.append((sql, params))
+        tables.add(match[1])
+    close()
+    return out
+
+
 class PostgresStore(Store):
     """A durable CCM in a PostgreSQL database, shared by any number of workers."""
 
@@ -90,7 +131,8 @@ class PostgresStore(Store):
     def _transaction(self) -> Iterator[Tx]:
         # BEGIN is not sent on its own: it leaves with the transaction's first
         # statements, and the writes leave with the COMMIT, so an input costs
-        # two round trips (locks, inbox and legs; writes and commit).
+        # two round trips (locks, inbox and legs; writes and commit). The
+        # writes are merged into as few statements as can be (merged()).
         with self._mutex:
             conn = self._connection()
             self._begun = self._wrote = False
@@ -103,7 +145,7 @@ class PostgresStore(Store):
                         self._wrote = True  # (from here on, only a rollback ends it)
                         with conn.pipeline():
                             self._begin(cur)
-                            for sql, params in writes:
+                            for sql, params in merged(writes):
                                 cur.execute(sql, params)
                             cur.execute("COMMIT")
             except BaseException as exc:
@@ -186,7 +228,7 @@ class PostgresStore(Store):
         self._wrote = True
         with self._conn.pipeline():
             self._begin(cur)
-            for sql, params in writes:
+            for sql, params in merged(writes):
                 cur.execute(sql, params)
 
     def is_transient(self, exc: BaseException) -> bool:
