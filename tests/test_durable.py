@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 import pytest
 from durable_world import (
+    B2,
     CODEC,
     POINTS_IN_ORDER,
     SESSIONS,
@@ -307,6 +308,13 @@ def test_an_input_on_postgresql_takes_two_round_trips_and_leaves_no_transaction_
         store, lambda: world.ccm.receive(message(B, MessageIntent.CALL_HOLD, 10, "D1"))
     )
     assert again.replayed and again.sent == answer.sent
+    assert (trips, status) == (2, "I")
+    # A new consult's start: what it is judged by (tombstones, sessions, the
+    # sender's presence) is read with its locks and legs.
+    started, trips, status = _round_trips(
+        store, lambda: world.ccm.receive(message(B2, STARTED, 20, "D2"))
+    )
+    assert [s.intent for s in started.sent] == ["CALL_LEG_STARTED"]
     assert (trips, status) == (2, "I")
 
 
@@ -620,3 +628,78 @@ def test_postgresql_transactions_are_read_committed_whatever_the_database_defaul
         tx.lock(["agent:1"])
         (row,) = tx._q("SELECT current_setting('transaction_isolation')")
     assert row[0] == "read committed"
+
+
+def _locked_sessions(dsn: str) -> set[str]:
+    """The sessions whose rows another transaction holds now (seen from a connection of its own)."""
+    import psycopg
+
+    with psycopg.connect(dsn) as other:
+        every = {r[0] for r in other.execute("SELECT id FROM sessions").fetchall()}
+        free = other.execute("SELECT id FROM sessions FOR UPDATE SKIP LOCKED").fetchall()
+        other.rollback()
+    return every - {r[0] for r in free}
+
+
+def test_a_new_consult_on_postgresql_holds_its_sessions_rows_and_a_live_leg_s_input_none(
+    tmp_path: Path,
+) -> None:
+    # A new consult's sessions must not end under it before its commit: it
+    # holds their rows (a session's end takes its row FOR UPDATE). An input
+    # on a live leg, a start re-sent after a refresh included, holds none:
+    # a session's end never waits for it.
+    backend = Backend("postgresql", tmp_path)
+    dsn = backend.new()
+    store = backend.open(dsn)
+    world = Clocked(store)
+    held: list[set[str]] = []
+    probe = Faults("after_apply", crash=lambda _: held.append(_locked_sessions(dsn)))
+    consults = DurableCcm(store, CODEC, clock=lambda tx: world.t, faults=probe)
+    first = consults.receive(message(B, STARTED, 0, "D1"))
+    assert [s.intent for s in first.sent] == ["CALL_LEG_STARTED"]
+    assert held == [{"S1"}]  # the consult's customer session (by its dialog): only it
+    probe.point, probe.left = "after_apply", 1
+    world.t = 5
+    # The same start under another input id (B's desk reloaded and sent it again).
+    again = consults.receive(message(B, STARTED, 5, "D1"), input_id="after-reload")
+    assert not again.replayed
+    assert held == [{"S1"}, set()]
+    assert _locked_sessions(dsn) == set()  # and nothing once each committed
+
+
+def test_a_new_consult_on_postgresql_waits_for_a_session_s_end_under_way_and_sees_it(
+    tmp_path: Path,
+) -> None:
+    # The end of session S1 has taken its row when B's start arrives: the
+    # start waits for the end's commit, and then judges the consult as the
+    # engine does when the end came first.
+    import threading
+    import time
+
+    backend = Backend("postgresql", tmp_path)
+    dsn = backend.new()
+    store = backend.open(dsn)
+    world = Clocked(store)
+    starts = DurableCcm(backend.open(dsn), CODEC, clock=lambda tx: world.t)
+    answers: list[Any] = []
+    start = threading.Thread(
+        target=lambda: answers.append(starts.receive(message(B, STARTED, 0, "D1")))
+    )
+    waited: list[bool] = []
+
+    def meanwhile(_: str) -> None:  # the end has read and locked its row, not yet committed
+        start.start()
+        time.sleep(0.5)
+        waited.append(start.is_alive())
+
+    ending = DurableCcm(
+        store, CODEC, clock=lambda tx: world.t, faults=Faults("after_apply", crash=meanwhile)
+    )
+    ending.end_session("S1")
+    start.join(10)
+    assert waited == [True] and len(answers) == 1
+    # The reference: the same inputs, the end first, at the same times.
+    ref = Clocked(Backend("postgresql", tmp_path).open(Backend("postgresql", tmp_path).new()))
+    ref.ccm.end_session("S1")
+    expected = ref.ccm.receive(message(B, STARTED, 0, "D1"))
+    assert (answers[0].disposition, answers[0].sent) == (expected.disposition, expected.sent)

@@ -53,10 +53,10 @@ from consultfsm.ccm.sessions import SessionIndex
 from consultfsm.ccm.table import Party
 from consultfsm.core.errors import ConfigError
 from consultfsm.core.text import is_writable
-from consultfsm.wire.cim import CimCodec, CimMessage, parse_message
+from consultfsm.wire.cim import CimCodec, CimMessage, MessageIntent, parse_message
 
 from .faults import Faults
-from .store import LegRow, NewEvent, SessionRow, Store, Tx
+from .store import LegRow, NewConsultKeys, NewEvent, SessionRow, Store, Tx
 
 #: Outbox partitions, by default: each relay owns some, each conversation is in one.
 DEFAULT_PARTITIONS = 16
@@ -194,22 +194,24 @@ class DurableCcm:
             _storable(dialog, "body")
         msg = message
 
+        # A start is read with what a new consult needs, in the legs' round
+        # trip; any other message that finds no leg reads it after.
+        starts = message.header.intent is MessageIntent.CALL_LEG_STARTED
+        keys = self._session_keys(msg, party, sender) if starts else None
+
         def work(tx: Tx) -> Answer:
             names = [f"agent:{sender}", *(f"dialog:{d}" for d in dialogs)]
-            legs = tx.lock_and_load_legs_of_dialogs(names, dialogs)  # (one round trip)
+            legs, consult = tx.lock_and_load_legs_of_dialogs(names, dialogs, or_new_consult=keys)
             if tx.seen is not None:  # applied before: its first answer (see _lock)
                 return Answer.from_dict(tx.seen, replayed=True)
             sessions: list[SessionRow] = []
             tombs: list[tuple[int, str]] = []
             if not legs:  # a new consult: the sessions it may name, locked against their end
-                found = self._session_keys(msg, party)
-                tombs, sessions, presence = tx.new_consult_rows(
-                    dialogs, sender, **found, ended_since=0
-                )
-                held: set[str] = set()
-                while {s.record["id"] for s in sessions} - held:  # lock until nothing new
-                    held |= {s.record["id"] for s in sessions}
-                    sessions = tx.lock_sessions(held, **found, ended_since=0)
+                if consult is None:
+                    consult = tx.new_consult_rows(
+                        dialogs, keys or self._session_keys(msg, party, sender)
+                    )
+                tombs, sessions, presence = consult.tombstones, consult.sessions, consult.presence
             elif all(sender in row.record["agents"].values() for row in legs):
                 presence = {}  # the sender's presence matters only to a leg that lacks it
             else:
@@ -221,17 +223,18 @@ class DurableCcm:
 
         return self._run(input_id or f"cim:{message.id}", work)
 
-    def _session_keys(self, message: CimMessage, party: Party) -> dict[str, str | None]:
+    def _session_keys(self, message: CimMessage, party: Party, sender: str) -> NewConsultKeys:
         """The keys a new consult's session is looked up by, as the session
         index reads them (normalising an ANI costs a parse: only for new legs)."""
         evidence = evidence_of(message, party)
         session_id = evidence.channel_session_id
-        return {
-            "session_id": None if session_id is None or is_placeholder(session_id) else session_id,
-            "dialog_id": dialog_id_of(evidence.associated_dialog_uri),
+        return NewConsultKeys(
+            sender,
+            None if session_id is None or is_placeholder(session_id) else session_id,
+            dialog_id_of(evidence.associated_dialog_uri),
             # as the resolver reads a consult's ANI (whatever the channel type)
-            "ani": normalise_ani(evidence.customer_ani, self.resolver.default_region),
-        }
+            normalise_ani(evidence.customer_ani, self.resolver.default_region),
+        )
 
     def desk_up(self, agent: str, *, input_id: str | None = None) -> Answer:
         """The socket layer: ``agent``'s desk connected."""

@@ -4,10 +4,11 @@ What each guarantee rests on:
 
 * one input, one transaction: its agent and dialogs are held with
   ``pg_advisory_xact_lock`` (so two desks reporting a new consult at once
-  create it once), then its legs' rows ``FOR UPDATE``, all in one global
-  order, so inputs on the same leg run one after the other; the rare cycle
-  left (a new consult that finds another session to lock, after the ones it
-  holds) is one PostgreSQL detects, and the input is run again;
+  create it once), then its legs' rows ``FOR UPDATE`` in key order, so
+  inputs on the same leg run one after the other, and no input takes an
+  advisory lock once it holds a row; a new consult holds the rows of the
+  sessions it may join ``FOR SHARE`` (a session's end takes its row ``FOR
+  UPDATE``); a deadlock, should one occur, is detected, and the input runs again;
 * the sweeper takes due legs ``FOR UPDATE SKIP LOCKED``: two workers never
   step the same leg, and a leg an input holds is left for the next sweep;
 * the clock is the server's (``clock_timestamp()``, read after the locks are
@@ -55,6 +56,7 @@ DIALECT = Dialect(
     skip_locked=" FOR UPDATE SKIP LOCKED",
     schema=_TABLES,
     clock_sql="SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint",
+    for_share=" FOR SHARE",
 )
 
 

@@ -17,10 +17,10 @@ A store holds, as rows:
 * ``outbox``: events to publish, in commit order, each with its stable id.
 
 Every input runs in one :meth:`Store.transaction`: the rows it needs are
-locked (advisory locks in the order agent, dialog; then leg rows ``FOR
-UPDATE``, sorted: one global order, so two inputs queue rather than
-deadlock, but for a new consult that finds one more session to lock; a
-deadlock is transient, and the input runs again), read,
+locked (advisory locks first, in the order agent, dialog, session; then leg
+rows ``FOR UPDATE``, sorted; a new consult, which has no leg row, holds the
+sessions it may join ``FOR SHARE``: two inputs queue rather than deadlock,
+and a deadlock would be transient: the input runs again), read,
 and written back with the outbox rows and the inbox entry before one commit.
 A crash before the commit leaves nothing; after it, the inbox answers a
 retry. The SQL is written once; a :class:`Dialect` says how each database
@@ -72,6 +72,28 @@ class LegRow:
 class SessionRow:
     record: dict[str, Any]  # attrs.asdict of the ChannelSession
     ended_at: int | None
+
+
+@attrs.frozen(slots=True)
+class NewConsultKeys:
+    """What a message that may start a consult looks its session up by (as
+    the session index reads them), and who sent it."""
+
+    sender: str
+    session_id: str | None
+    dialog_id: str | None
+    ani: str | None
+    ended_since: int = 0  # sessions ended before this are not read
+
+
+@attrs.frozen(slots=True)
+class NewConsultRows:
+    """What a new consult is judged by: its dialogs' tombstones ``(at,
+    dialog)``, the sessions its keys name (locked), the sender's presence."""
+
+    tombstones: list[tuple[int, str]]
+    sessions: list[SessionRow]
+    presence: dict[str, bool]
 
 
 @attrs.frozen(slots=True)
@@ -151,6 +173,8 @@ class Dialect:
     clock_sql: str  # one row, one column: the database's clock in Unix ms
     #: Deletes the inbox entries older than its one parameter (see Tx.forget_before).
     forget_inbox: str = "DELETE FROM inbox WHERE at < ?"
+    #: Appended to a SELECT whose rows must not change until the commit.
+    for_share: str = ""
 
 
 class Cursor(Protocol):
@@ -263,15 +287,30 @@ class Tx:
         return self._locked_legs(self._of_dialogs(dialogs), dialogs)
 
     def lock_and_load_legs_of_dialogs(
-        self, names: Iterable[str], dialogs: Sequence[str]
-    ) -> list[LegRow]:
+        self,
+        names: Iterable[str],
+        dialogs: Sequence[str],
+        *,
+        or_new_consult: NewConsultKeys | None = None,
+    ) -> tuple[list[LegRow], NewConsultRows | None]:
         """:meth:`lock` ``names``, then :meth:`load_legs_of_dialogs`, in one
         round trip: the legs' statement runs once the locks are held (and the
         inbox read), so it waits, as it would sent alone. For an input already
         applied (:attr:`seen`) the legs are locked for nothing, until the
-        transaction's COMMIT of nothing."""
+        transaction's COMMIT of nothing.
+
+        ``or_new_consult``: a message that likely starts a consult (a desk's
+        CALL_LEG_STARTED) has what :meth:`new_consult_rows` reads read in the
+        same round trip, for the case its dialogs have no leg; the second
+        value (None where they have one: then no session row was locked)."""
         queries = self._legs_queries(self._of_dialogs(dialogs), dialogs)
-        return self._legs_from(self._lock_then(names, queries))
+        if or_new_consult is not None:
+            queries += self._new_consult_queries(dialogs, or_new_consult, unless_legs=True)
+        results = self._lock_then(names, queries)
+        legs = self._legs_from(results)
+        if or_new_consult is None or legs:
+            return legs, None
+        return legs, _new_consult_rows(results[len(queries) - 3 :])
 
     _OF_AGENT = ("SELECT key, version, record FROM legs WHERE key IN (SELECT leg FROM leg_agents"
                  " WHERE agent = ?) ORDER BY key")  # fmt: skip
@@ -447,38 +486,37 @@ class Tx:
 
     # --- sessions ---------------------------------------------------------------------
 
-    def _sessions_query(
-        self, session_id: str | None, dialog_id: str | None, ani: str | None, ended_since: int
-    ) -> tuple[str, tuple[Any, ...]]:
+    def _new_consult_queries(
+        self, dialogs: Sequence[str], keys: NewConsultKeys, *, unless_legs: bool = False
+    ) -> list[tuple[str, tuple[Any, ...]]]:
+        """The tombstones of ``dialogs`` (since 0: the engine judges their
+        age); the sessions the keys name, active or ended, in the order they
+        started, each locked ``FOR SHARE`` (``unless_legs``: only when the
+        dialogs have no leg, so an input on a live leg never waits for a
+        session row, nor holds one); and the sender's presence."""
         sql = ("SELECT record, ended_at FROM sessions WHERE (id = ? OR dialog_id = ? OR ani = ?)"
-               " AND (ended_at IS NULL OR ended_at >= ?) ORDER BY seq")  # fmt: skip
-        return self._sql(sql), (session_id, dialog_id, ani, ended_since)
-
-    def new_consult_rows(
-        self, dialogs: Sequence[str], sender: str, *, session_id: str | None,
-        dialog_id: str | None, ani: str | None, ended_since: int,
-    ) -> tuple[list[tuple[int, str]], list[SessionRow], dict[str, bool]]:  # fmt: skip
-        """What a new consult is judged by, in one round trip: the tombstones
-        of its dialogs (since 0: the engine judges their age); the active
-        sessions, and those ended since ``ended_since``, that any of the keys
-        names, in the order they started; and the sender's presence."""
-        tombs, sessions, presence = self._store.read(self._cur, [
+               " AND (ended_at IS NULL OR ended_at >= ?)")  # fmt: skip
+        params: tuple[Any, ...] = (keys.session_id, keys.dialog_id, keys.ani, keys.ended_since)
+        if unless_legs and self._d.for_share:  # (no lock, no need: the rows go unread)
+            sql += " AND NOT EXISTS (" + self._of_dialogs(dialogs) + ")"
+            params += tuple(dialogs)
+        sql += " ORDER BY seq" + self._d.for_share
+        return [
             self._tombstones_query(dialogs, 0),
-            self._sessions_query(session_id, dialog_id, ani, ended_since),
-            self._presence_query([sender]),
-        ])  # fmt: skip
-        return _tombstone_rows(tombs), _session_rows(sessions), _presence_rows(presence)
+            (self._sql(sql), params),
+            self._presence_query([keys.sender]),
+        ]
 
-    def lock_sessions(
-        self, ids: Iterable[str], *, session_id: str | None, dialog_id: str | None,
-        ani: str | None, ended_since: int,
-    ) -> list[SessionRow]:  # fmt: skip
-        """Lock the sessions ``ids`` (advisory ``session:{id}``), then read the
-        sessions the keys name again (as :meth:`new_consult_rows`) once they
-        are held, in one round trip."""
-        query = self._sessions_query(session_id, dialog_id, ani, ended_since)
-        (rows,) = self._lock_then((f"session:{sid}" for sid in ids), [query])
-        return _session_rows(rows)
+    def new_consult_rows(self, dialogs: Sequence[str], keys: NewConsultKeys) -> NewConsultRows:
+        """What a new consult is judged by, in one round trip: the tombstones
+        of its dialogs, the sessions its keys name, locked against their end
+        until the commit (a session's end locks its row ``FOR UPDATE``: it
+        waits, or the sessions' statement waits for it and reads its end),
+        and the sender's presence. (Sent with the legs, by
+        :meth:`lock_and_load_legs_of_dialogs`, when the message is a start.)"""
+        return _new_consult_rows(
+            self._store.read(self._cur, self._new_consult_queries(dialogs, keys))
+        )
 
     def session(self, session_id: str) -> SessionRow | None:
         """The session's row, locked; None when there is none."""
@@ -558,6 +596,11 @@ class Tx:
         self._q(
             "DELETE FROM sessions WHERE ended_at IS NOT NULL AND ended_at < ?", [sessions_before]
         )
+
+
+def _new_consult_rows(results: list[list[Any]]) -> NewConsultRows:
+    tombs, sessions, presence = results
+    return NewConsultRows(_tombstone_rows(tombs), _session_rows(sessions), _presence_rows(presence))
 
 
 def _tombstone_rows(rows: list[Any]) -> list[tuple[int, str]]:
