@@ -703,3 +703,54 @@ def test_a_new_consult_on_postgresql_waits_for_a_session_s_end_under_way_and_see
     ref.ccm.end_session("S1")
     expected = ref.ccm.receive(message(B, STARTED, 0, "D1"))
     assert (answers[0].disposition, answers[0].sent) == (expected.disposition, expected.sent)
+
+
+def test_a_sweep_on_postgresql_skips_a_leg_another_worker_holds_and_leaves_nothing_open(
+    tmp_path: Path,
+) -> None:
+    # Two legs are due; another worker holds one. The sweep fires the other
+    # at once (it never waits for a held leg), ends its transaction and holds
+    # no row after; the held leg fires at the next sweep, at its own time.
+    import threading
+
+    import psycopg
+    from psycopg import pq
+
+    backend = Backend("postgresql", tmp_path)
+    dsn = backend.new()
+    world = Clocked(backend.open(dsn))
+    world.t = 1_000
+    a = ("1001", "7001")
+    for dialog in ("D1", "D2"):  # A's starts wait for B's: each leg has a deadline
+        world.ccm.receive(message(a, STARTED, 1_000, dialog))
+    deadline = world.ccm.next_deadline()
+    assert deadline is not None
+    world.t = deadline + 10
+    swept: list[Any] = []
+    with psycopg.connect(dsn) as other:
+        other.execute("SELECT 1 FROM legs WHERE key = 'D1' FOR UPDATE")
+        sweeping = threading.Thread(target=lambda: swept.append(world.ccm.sweep()))
+        sweeping.start()
+        sweeping.join(10)
+        assert not sweeping.is_alive(), "the sweep waited for the held leg"
+        other.rollback()
+    assert [(answer.leg, [s.intent for s in answer.sent]) for answer in swept[0]] == [
+        ("D2", ["CALL_LEG_STARTED"])
+    ]
+    conn = world.ccm.store._connection()  # type: ignore[attr-defined]
+    assert conn.info.transaction_status == pq.TransactionStatus.IDLE
+    with psycopg.connect(dsn) as other:
+        (state,) = other.execute(
+            "SELECT state FROM pg_stat_activity WHERE pid = %s", (conn.info.backend_pid,)
+        ).fetchone() or (None,)
+        assert state == "idle"  # not "idle in transaction"
+        rows = other.execute("SELECT key FROM legs FOR UPDATE NOWAIT").fetchall()  # none held
+        assert {r[0] for r in rows} == {"D1", "D2"}  # (both live on, waiting for B)
+        other.rollback()
+    (late,) = world.ccm.sweep()
+    assert (late.leg, late.due, [s.intent for s in late.sent]) == (
+        "D1",
+        deadline,
+        ["CALL_LEG_STARTED"],
+    )
+    assert world.ccm.sweep() == [] and conn.info.transaction_status == pq.TransactionStatus.IDLE

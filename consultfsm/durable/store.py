@@ -684,6 +684,8 @@ class Store:
 __all__ = [
     "Dialect",
     "LegRow",
+    "NewConsultKeys",
+    "NewConsultRows",
     "NewEvent",
     "OutboxRow",
     "Retry",
