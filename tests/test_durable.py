@@ -316,6 +316,13 @@ def test_an_input_on_postgresql_takes_two_round_trips_and_leaves_no_transaction_
     )
     assert [s.intent for s in started.sent] == ["CALL_LEG_STARTED"]
     assert (trips, status) == (2, "I")
+    # B's start on a leg A's start made: the sender's presence, which the
+    # leg lacks, is read with the rest (its sessions are not).
+    world.ccm.receive(message(("1001", "7001"), STARTED, 30, "D3"))
+    joined, trips, status = _round_trips(
+        store, lambda: world.ccm.receive(message(("1005", "7005"), STARTED, 30, "D3"))
+    )
+    assert (joined.disposition, trips, status) == ("applied", 2, "I")
 
 
 def test_a_hold_on_postgresql_sends_as_many_statements_as_the_floor_and_one_more(
@@ -754,3 +761,58 @@ def test_a_sweep_on_postgresql_skips_a_leg_another_worker_holds_and_leaves_nothi
         ["CALL_LEG_STARTED"],
     )
     assert world.ccm.sweep() == [] and conn.info.transaction_status == pq.TransactionStatus.IDLE
+
+
+def test_a_new_consult_on_postgresql_takes_its_time_once_it_holds_its_session(
+    tmp_path: Path,
+) -> None:
+    # The end of S1 holds S1's row and waits for a leg of S1 that another
+    # worker holds; meanwhile B2 starts a new consult on S1 and waits for the
+    # end. The start's time must come after the end's, as it is applied after
+    # it: read before its wait for the session, it would come before.
+    import threading
+    import time
+
+    import psycopg
+
+    backend = Backend("postgresql", tmp_path)
+    dsn = backend.new()
+    Clocked(backend.open(dsn)).ccm.receive(message(B, STARTED, 0, "D1"))  # a leg of S1
+    ending = DurableCcm(backend.open(dsn), CODEC)  # both on the database's clock
+    starting = DurableCcm(backend.open(dsn), CODEC)
+    answers: dict[str, Any] = {}
+    end = threading.Thread(target=lambda: answers.update(end=ending.end_session("S1")))
+    start = threading.Thread(
+        target=lambda: answers.update(start=starting.receive(message(B2, STARTED, 0, "D2")))
+    )
+    with psycopg.connect(dsn) as other:
+        other.execute("SELECT 1 FROM legs WHERE key = 'D1' FOR UPDATE")
+        end.start()
+        time.sleep(0.3)  # the end holds S1's row, and waits for D1's
+        start.start()
+        time.sleep(0.3)  # the start waits for S1's row
+        assert end.is_alive() and start.is_alive()
+        other.rollback()
+    end.join(10)
+    start.join(10)
+    assert answers["start"].at >= answers["end"].at
+    assert [s.intent for s in answers["start"].sent] == ["CALL_LEG_STARTED"]
+
+
+def test_a_start_re_sent_on_a_live_leg_with_keys_no_store_holds_is_taken_as_on_sqlite(
+    tmp_path: Path,
+) -> None:
+    # A start's session keys go to the database only when its consult is
+    # new: on a live leg, a NUL in them (PostgreSQL text cannot hold one)
+    # changes nothing about how the start is taken.
+    answers = []
+    for kind in ("sqlite", "postgresql"):
+        backend = Backend(kind, tmp_path)
+        world = Clocked(backend.open(backend.new()))
+        world.ccm.receive(message(B, STARTED, 0, "D1"))
+        again = json.loads(message(B, STARTED, 5, "D1"))
+        again["header"]["channelSessionId"] = "S\x001"
+        world.t = 5
+        answer = world.ccm.receive(json.dumps(again), input_id="after-reload")
+        answers.append((answer.disposition, answer.sent, answer.replayed))
+    assert answers[0] == answers[1] and answers[0][2] is False

@@ -198,6 +198,8 @@ class DurableCcm:
         # trip; any other message that finds no leg reads it after.
         starts = message.header.intent is MessageIntent.CALL_LEG_STARTED
         keys = self._session_keys(msg, party, sender) if starts else None
+        if keys is not None and not keys.storable():
+            keys = None  # (refused below only if the consult is new and needs them)
 
         def work(tx: Tx) -> Answer:
             names = [f"agent:{sender}", *(f"dialog:{d}" for d in dialogs)]
@@ -214,6 +216,8 @@ class DurableCcm:
                 tombs, sessions, presence = consult.tombstones, consult.sessions, consult.presence
             elif all(sender in row.record["agents"].values() for row in legs):
                 presence = {}  # the sender's presence matters only to a leg that lacks it
+            elif consult is not None:
+                presence = consult.presence  # (read with the legs, the agent's lock held)
             else:
                 presence = tx.presence([sender])
             engine = self._engine(legs, sessions, presence, tombs)
@@ -225,7 +229,8 @@ class DurableCcm:
 
     def _session_keys(self, message: CimMessage, party: Party, sender: str) -> NewConsultKeys:
         """The keys a new consult's session is looked up by, as the session
-        index reads them (normalising an ANI costs a parse: only for new legs)."""
+        index reads them (normalising an ANI costs a parse: only for a start,
+        or a message that finds no leg)."""
         evidence = evidence_of(message, party)
         session_id = evidence.channel_session_id
         return NewConsultKeys(

@@ -37,6 +37,7 @@ from typing import Any, Protocol
 import attrs
 
 from consultfsm.core.errors import ConsultFsmError
+from consultfsm.core.text import is_writable
 
 #: Rows' JSON, compact (one encoder: ``json.dumps`` with options builds one per call).
 _compact = json.JSONEncoder(separators=(",", ":")).encode
@@ -84,6 +85,12 @@ class NewConsultKeys:
     dialog_id: str | None
     ani: str | None
     ended_since: int = 0  # sessions ended before this are not read
+
+    def storable(self) -> bool:
+        """Whether a store can hold every key (UTF-8 text without NUL): a
+        message's keys are sent to the database only when its consult needs them."""
+        keys = (self.sender, self.session_id, self.dialog_id, self.ani)
+        return all(k is None or (is_writable(k) and "\x00" not in k) for k in keys)
 
 
 @attrs.frozen(slots=True)
@@ -294,23 +301,26 @@ class Tx:
         or_new_consult: NewConsultKeys | None = None,
     ) -> tuple[list[LegRow], NewConsultRows | None]:
         """:meth:`lock` ``names``, then :meth:`load_legs_of_dialogs`, in one
-        round trip: the legs' statement runs once the locks are held (and the
-        inbox read), so it waits, as it would sent alone. For an input already
-        applied (:attr:`seen`) the legs are locked for nothing, until the
-        transaction's COMMIT of nothing.
+        round trip: the legs' statement runs once the locks are held, so it
+        waits, as it would sent alone (the inbox is read after it). For an
+        input already applied (:attr:`seen`) the legs are locked for nothing,
+        until the transaction's COMMIT of nothing.
 
         ``or_new_consult``: a message that likely starts a consult (a desk's
         CALL_LEG_STARTED) has what :meth:`new_consult_rows` reads read in the
-        same round trip, for the case its dialogs have no leg; the second
-        value (None where they have one: then no session row was locked)."""
-        queries = self._legs_queries(self._of_dialogs(dialogs), dialogs)
-        if or_new_consult is not None:
-            queries += self._new_consult_queries(dialogs, or_new_consult, unless_legs=True)
-        results = self._lock_then(names, queries)
-        legs = self._legs_from(results)
-        if or_new_consult is None or legs:
-            return legs, None
-        return legs, _new_consult_rows(results[len(queries) - 3 :])
+        same round trip, the second value: for the case its dialogs have no
+        leg, and for the sender's presence where they have one (then its
+        sessions are neither locked nor read, on a shared store). The time is
+        read last, once every row it locks is held."""
+        legs, *clock = self._legs_queries(self._of_dialogs(dialogs), dialogs)
+        consult = (
+            []
+            if or_new_consult is None
+            else self._new_consult_queries(dialogs, or_new_consult, unless_legs=True)
+        )
+        results = self._lock_then(names, [legs, *consult, *clock])
+        rows = self._legs_from([results[0], *results[1 + len(consult) :]])
+        return rows, None if not consult else _new_consult_rows(results[1 : 1 + len(consult)])
 
     _OF_AGENT = ("SELECT key, version, record FROM legs WHERE key IN (SELECT leg FROM leg_agents"
                  " WHERE agent = ?) ORDER BY key")  # fmt: skip
@@ -490,33 +500,42 @@ class Tx:
         self, dialogs: Sequence[str], keys: NewConsultKeys, *, unless_legs: bool = False
     ) -> list[tuple[str, tuple[Any, ...]]]:
         """The tombstones of ``dialogs`` (since 0: the engine judges their
-        age); the sessions the keys name, active or ended, in the order they
-        started, each locked ``FOR SHARE`` (``unless_legs``: only when the
-        dialogs have no leg, so an input on a live leg never waits for a
-        session row, nor holds one); and the sender's presence."""
-        sql = ("SELECT record, ended_at FROM sessions WHERE (id = ? OR dialog_id = ? OR ani = ?)"
-               " AND (ended_at IS NULL OR ended_at >= ?)")  # fmt: skip
-        params: tuple[Any, ...] = (keys.session_id, keys.dialog_id, keys.ani, keys.ended_since)
+        age); the active sessions the keys name, locked ``FOR SHARE`` so none
+        ends before the commit (``unless_legs``: only when the dialogs have no
+        leg, so an input on a live leg never waits for a session row, nor
+        holds one); then, by a statement of its own (a snapshot taken after
+        that lock's wait, so a session that ended meanwhile is read ended),
+        those ended since ``keys.ended_since``, which never change again and
+        are not locked; and the sender's presence."""
+        where = "FROM sessions WHERE (id = ? OR dialog_id = ? OR ani = ?) AND ended_at IS"
+        by = (keys.session_id, keys.dialog_id, keys.ani)
+        active = f"SELECT record, ended_at, seq {where} NULL"
+        params: tuple[Any, ...] = by
         if unless_legs and self._d.for_share:  # (no lock, no need: the rows go unread)
-            sql += " AND NOT EXISTS (" + self._of_dialogs(dialogs) + ")"
+            active += " AND NOT EXISTS (" + self._of_dialogs(dialogs) + ")"
             params += tuple(dialogs)
-        sql += " ORDER BY seq" + self._d.for_share
+        ended = f"SELECT record, ended_at, seq {where} NOT NULL AND ended_at >= ?"
         return [
             self._tombstones_query(dialogs, 0),
-            (self._sql(sql), params),
+            (self._sql(active + self._d.for_share), params),
+            (self._sql(ended), (*by, keys.ended_since)),
             self._presence_query([keys.sender]),
         ]
 
     def new_consult_rows(self, dialogs: Sequence[str], keys: NewConsultKeys) -> NewConsultRows:
         """What a new consult is judged by, in one round trip: the tombstones
-        of its dialogs, the sessions its keys name, locked against their end
-        until the commit (a session's end locks its row ``FOR UPDATE``: it
-        waits, or the sessions' statement waits for it and reads its end),
-        and the sender's presence. (Sent with the legs, by
+        of its dialogs, the sessions its keys name, active ones locked against
+        their end until the commit (a session's end locks its row ``FOR
+        UPDATE``: it waits, or the sessions' statement waits for it, and the
+        session is read ended), and the sender's presence; on a shared store
+        the time again, after the locks. (Sent with the legs, by
         :meth:`lock_and_load_legs_of_dialogs`, when the message is a start.)"""
-        return _new_consult_rows(
-            self._store.read(self._cur, self._new_consult_queries(dialogs, keys))
-        )
+        queries = self._new_consult_queries(dialogs, keys)
+        clock = [(self._d.clock_sql, ())] if self._store.shared else []
+        results = self._store.read(self._cur, queries + clock)
+        if clock:
+            self._locked_at = int(results[-1][0][0])
+        return _new_consult_rows(results[: len(queries)])
 
     def session(self, session_id: str) -> SessionRow | None:
         """The session's row, locked; None when there is none."""
@@ -599,7 +618,8 @@ class Tx:
 
 
 def _new_consult_rows(results: list[list[Any]]) -> NewConsultRows:
-    tombs, sessions, presence = results
+    tombs, active, ended, presence = results
+    sessions = sorted([*active, *ended], key=lambda r: int(r[2]))  # in the order they started
     return NewConsultRows(_tombstone_rows(tombs), _session_rows(sessions), _presence_rows(presence))
 
 
