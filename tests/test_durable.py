@@ -816,3 +816,57 @@ def test_a_start_re_sent_on_a_live_leg_with_keys_no_store_holds_is_taken_as_on_s
         answer = world.ccm.receive(json.dumps(again), input_id="after-reload")
         answers.append((answer.disposition, answer.sent, answer.replayed))
     assert answers[0] == answers[1] and answers[0][2] is False
+
+
+def test_a_new_consult_on_postgresql_waits_for_its_session_s_start_under_way_and_joins_it(
+    tmp_path: Path,
+) -> None:
+    # The customer's session is being started (its start not yet committed)
+    # when B's start, naming that customer by ANI, arrives: the start waits
+    # for the session's, then joins the session, as it would had it come a
+    # moment later. (Read before that commit, it would find no session.)
+    import threading
+    import time
+
+    backend = Backend("postgresql", tmp_path)
+    dsn = backend.new()
+    answers: list[Any] = []
+    consults = DurableCcm(backend.open(dsn), CODEC)
+    start = threading.Thread(
+        target=lambda: answers.append(consults.receive(message(B, STARTED, 0, "D1")))
+    )
+    waited: list[bool] = []
+
+    def meanwhile(_: str) -> None:  # the session's start is applied, not yet committed
+        start.start()
+        time.sleep(0.5)
+        waited.append(start.is_alive())
+
+    sessions = DurableCcm(backend.open(dsn), CODEC, faults=Faults("after_apply", crash=meanwhile))
+    sessions.start_session(SESSIONS[0])  # S1, whose ANI the consult's message carries
+    start.join(10)
+    assert waited == [True]
+    (answer,) = answers
+    assert [(s.intent, s.conversation) for s in answer.sent] == [("CALL_LEG_STARTED", "C1")]
+
+
+def test_a_new_consult_with_a_session_key_no_store_holds_is_taken_alike_everywhere(
+    tmp_path: Path,
+) -> None:
+    # A NUL in a new consult's channelSessionId: no stored session can have
+    # that id (a session's start refuses one), so the key matches nothing, on
+    # every store as in the engine in memory; the ANI still finds the session.
+    text = json.loads(message(B, STARTED, 5, "D1"))
+    text["header"]["channelSessionId"] = "S\x001"
+    answers = []
+    for kind in ("sqlite", "postgresql"):
+        backend = Backend(kind, tmp_path)
+        world = Clocked(backend.open(backend.new()))
+        world.t = 5
+        answer = world.ccm.receive(json.dumps(text))
+        answers.append((answer.disposition, [(s.intent, s.conversation) for s in answer.sent]))
+    outcome = reference().receive(json.dumps(text), 5)
+    in_memory = [(p.intent.value, p.event.conversation_id) for p in outcome.published]
+    assert outcome.disposition is not None
+    assert answers == [(outcome.disposition.value, in_memory)] * 2
+    assert in_memory == [("CALL_LEG_STARTED", "C1")]

@@ -56,7 +56,7 @@ from consultfsm.core.text import is_writable
 from consultfsm.wire.cim import CimCodec, CimMessage, MessageIntent, parse_message
 
 from .faults import Faults
-from .store import LegRow, NewConsultKeys, NewEvent, SessionRow, Store, Tx
+from .store import LegRow, NewConsultKeys, NewEvent, SessionRow, Store, Tx, session_lock_names
 
 #: Outbox partitions, by default: each relay owns some, each conversation is in one.
 DEFAULT_PARTITIONS = 16
@@ -198,11 +198,11 @@ class DurableCcm:
         # trip; any other message that finds no leg reads it after.
         starts = message.header.intent is MessageIntent.CALL_LEG_STARTED
         keys = self._session_keys(msg, party, sender) if starts else None
-        if keys is not None and not keys.storable():
-            keys = None  # (refused below only if the consult is new and needs them)
 
         def work(tx: Tx) -> Answer:
             names = [f"agent:{sender}", *(f"dialog:{d}" for d in dialogs)]
+            if keys is not None:  # (against a session's start being committed)
+                names += keys.lock_names()
             legs, consult = tx.lock_and_load_legs_of_dialogs(names, dialogs, or_new_consult=keys)
             if tx.seen is not None:  # applied before: its first answer (see _lock)
                 return Answer.from_dict(tx.seen, replayed=True)
@@ -211,7 +211,7 @@ class DurableCcm:
             if not legs:  # a new consult: the sessions it may name, locked against their end
                 if consult is None:
                     consult = tx.new_consult_rows(
-                        dialogs, keys or self._session_keys(msg, party, sender)
+                        dialogs, self._session_keys(msg, party, sender), lock=True
                     )
                 tombs, sessions, presence = consult.tombstones, consult.sessions, consult.presence
             elif all(sender in row.record["agents"].values() for row in legs):
@@ -233,13 +233,16 @@ class DurableCcm:
         or a message that finds no leg)."""
         evidence = evidence_of(message, party)
         session_id = evidence.channel_session_id
-        return NewConsultKeys(
-            sender,
+        keys = (
             None if session_id is None or is_placeholder(session_id) else session_id,
             dialog_id_of(evidence.associated_dialog_uri),
             # as the resolver reads a consult's ANI (whatever the channel type)
             normalise_ani(evidence.customer_ani, self.resolver.default_region),
         )
+        # A key no store can hold names no stored session (start_session
+        # refuses one): it matches nothing, as on a store that takes it.
+        session, dialog, ani = (k if k is None or _holdable(k) else None for k in keys)
+        return NewConsultKeys(sender, session, dialog, ani)
 
     def desk_up(self, agent: str, *, input_id: str | None = None) -> Answer:
         """The socket layer: ``agent``'s desk connected."""
@@ -257,7 +260,8 @@ class DurableCcm:
                 _storable(getattr(session, name), f"session.{name}")
 
         def work(tx: Tx) -> Answer:
-            if (seen := self._lock(tx, [f"session:{session.id}"])) is not None:
+            names = session_lock_names(session.id, session.dialog_id, self._index.e164(session))
+            if (seen := self._lock(tx, names)) is not None:
                 return seen
             if tx.session(session.id) is not None:
                 raise CcmRefused("session", f"channel session {session.id!r} already exists")
@@ -471,10 +475,16 @@ class DurableCcm:
         )  # fmt: skip
 
 
+def _holdable(value: str) -> bool:
+    """Text every store can hold: UTF-8 can encode it, and it has no NUL
+    (PostgreSQL text cannot hold one)."""
+    return is_writable(value) and "\x00" not in value
+
+
 def _storable(value: object, field: str) -> None:
-    """An id the stores can hold: a non-empty string UTF-8 can encode, without
-    NUL (PostgreSQL text cannot hold it); else :class:`CcmRefused`."""
-    if not isinstance(value, str) or not value or not is_writable(value) or "\x00" in value:
+    """An id the stores can hold: a non-empty string :func:`_holdable`; else
+    :class:`CcmRefused`."""
+    if not isinstance(value, str) or not value or not _holdable(value):
         raise CcmRefused(field, "must be a non-empty string that UTF-8 can encode, without NUL")
 
 

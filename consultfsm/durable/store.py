@@ -37,7 +37,6 @@ from typing import Any, Protocol
 import attrs
 
 from consultfsm.core.errors import ConsultFsmError
-from consultfsm.core.text import is_writable
 
 #: Rows' JSON, compact (one encoder: ``json.dumps`` with options builds one per call).
 _compact = json.JSONEncoder(separators=(",", ":")).encode
@@ -86,17 +85,25 @@ class NewConsultKeys:
     ani: str | None
     ended_since: int = 0  # sessions ended before this are not read
 
-    def storable(self) -> bool:
-        """Whether a store can hold every key (UTF-8 text without NUL): a
-        message's keys are sent to the database only when its consult needs them."""
-        keys = (self.sender, self.session_id, self.dialog_id, self.ani)
-        return all(k is None or (is_writable(k) and "\x00" not in k) for k in keys)
+    def lock_names(self) -> list[str]:
+        """The advisory locks a new consult takes with its others: a session's
+        start takes the same names (:func:`session_lock_names`), so the
+        consult waits for a start under way, and then reads it."""
+        return session_lock_names(self.session_id, self.dialog_id, self.ani)
+
+
+def session_lock_names(session_id: str | None, dialog_id: str | None, ani: str | None) -> list[str]:
+    """The advisory locks of the keys a session is found by: its id (a
+    session's end takes that one), its customer dialog id and its E.164 ANI."""
+    names = [f"session:{session_id}", f"session-dialog:{dialog_id}", f"session-ani:{ani}"]
+    return [name for name, key in zip(names, (session_id, dialog_id, ani), strict=True) if key]
 
 
 @attrs.frozen(slots=True)
 class NewConsultRows:
     """What a new consult is judged by: its dialogs' tombstones ``(at,
-    dialog)``, the sessions its keys name (locked), the sender's presence."""
+    dialog)``, the sessions its keys name (the active ones locked, on a
+    shared store), the sender's presence."""
 
     tombstones: list[tuple[int, str]]
     sessions: list[SessionRow]
@@ -278,7 +285,8 @@ class Tx:
 
     def clock_ms(self) -> int:
         """The database's clock, Unix ms: as read when the last locks were
-        taken (on a shared store, the leg rows' too), or now when none were."""
+        taken (on a shared store, again once the leg rows, or a new consult's
+        session rows, are held), or now when none were."""
         if self._locked_at is None:
             self._locked_at = int(self._q(self._d.clock_sql)[0][0])
         return self._locked_at
@@ -310,7 +318,7 @@ class Tx:
         CALL_LEG_STARTED) has what :meth:`new_consult_rows` reads read in the
         same round trip, the second value: for the case its dialogs have no
         leg, and for the sender's presence where they have one (then its
-        sessions are neither locked nor read, on a shared store). The time is
+        active sessions are neither locked nor read, on a shared store). The time is
         read last, once every row it locks is held."""
         legs, *clock = self._legs_queries(self._of_dialogs(dialogs), dialogs)
         consult = (
@@ -490,7 +498,9 @@ class Tx:
         for dialog in dialogs:
             self._q(
                 "INSERT INTO tombstones (dialog, at) VALUES (?, ?) ON CONFLICT (dialog)"
-                " DO UPDATE SET at = excluded.at",
+                # (never back: the later of two finishes, whichever commits last)
+                " DO UPDATE SET at = CASE WHEN excluded.at > tombstones.at THEN excluded.at"
+                " ELSE tombstones.at END",
                 [dialog, at],
             )
 
@@ -522,17 +532,24 @@ class Tx:
             self._presence_query([keys.sender]),
         ]
 
-    def new_consult_rows(self, dialogs: Sequence[str], keys: NewConsultKeys) -> NewConsultRows:
+    def new_consult_rows(
+        self, dialogs: Sequence[str], keys: NewConsultKeys, *, lock: bool = False
+    ) -> NewConsultRows:
         """What a new consult is judged by, in one round trip: the tombstones
         of its dialogs, the sessions its keys name, active ones locked against
         their end until the commit (a session's end locks its row ``FOR
         UPDATE``: it waits, or the sessions' statement waits for it, and the
         session is read ended), and the sender's presence; on a shared store
-        the time again, after the locks. (Sent with the legs, by
-        :meth:`lock_and_load_legs_of_dialogs`, when the message is a start.)"""
+        the time again, after the locks. ``lock``: the keys' advisory locks
+        first (:meth:`NewConsultKeys.lock_names`; taken before any row lock,
+        as the transaction holds none when its message found no leg). (Sent
+        with the legs, by :meth:`lock_and_load_legs_of_dialogs`, when the
+        message is a start.)"""
         queries = self._new_consult_queries(dialogs, keys)
         clock = [(self._d.clock_sql, ())] if self._store.shared else []
-        results = self._store.read(self._cur, queries + clock)
+        names = keys.lock_names() if lock else []
+        results = self._lock_then(names, queries + clock) if names else (
+            self._store.read(self._cur, queries + clock))  # fmt: skip
         if clock:
             self._locked_at = int(results[-1][0][0])
         return _new_consult_rows(results[: len(queries)])
@@ -715,4 +732,5 @@ __all__ = [
     "StoreUnavailable",
     "Tx",
     "Unstorable",
+    "session_lock_names",
 ]
