@@ -870,3 +870,16 @@ def test_a_new_consult_with_a_session_key_no_store_holds_is_taken_alike_everywhe
     assert outcome.disposition is not None
     assert answers == [(outcome.disposition.value, in_memory)] * 2
     assert in_memory == [("CALL_LEG_STARTED", "C1")]
+
+
+def test_a_tombstone_keeps_the_later_of_two_finishes_whichever_commits_last(
+    backend: Backend,
+) -> None:
+    store = backend.open(backend.new())
+    with store.transaction() as tx:
+        tx.bury(["D1"], 200)
+    with store.transaction() as tx:
+        tx.bury(["D1", "D2"], 100)  # committed after, finished before
+    with store.transaction() as tx:
+        rows = tx._q("SELECT dialog, at FROM tombstones ORDER BY dialog")
+    assert [tuple(r) for r in rows] == [("D1", 200), ("D2", 100)]
