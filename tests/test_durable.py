@@ -674,42 +674,49 @@ def test_a_new_consult_on_postgresql_holds_its_sessions_rows_and_a_live_leg_s_in
     assert _locked_sessions(dsn) == set()  # and nothing once each committed
 
 
+def _waits_for_the_commit(pausing: Any, waiting: Any) -> Any:
+    """Run ``pausing(faults)``: an input that stops at ``after_apply``
+    (applied, not committed) while ``waiting()`` starts in a thread. Check
+    that ``waiting`` still waits half a second later, and return what it
+    returned once the paused input committed."""
+    import threading
+    import time
+
+    answers: list[Any] = []
+    thread = threading.Thread(target=lambda: answers.append(waiting()))
+    waited: list[bool] = []
+
+    def meanwhile(_: str) -> None:
+        thread.start()
+        time.sleep(0.5)
+        waited.append(thread.is_alive())
+
+    pausing(Faults("after_apply", crash=meanwhile))
+    thread.join(10)
+    assert waited == [True] and len(answers) == 1
+    return answers[0]
+
+
 def test_a_new_consult_on_postgresql_waits_for_a_session_s_end_under_way_and_sees_it(
     tmp_path: Path,
 ) -> None:
     # The end of session S1 has taken its row when B's start arrives: the
     # start waits for the end's commit, and then judges the consult as the
     # engine does when the end came first.
-    import threading
-    import time
-
     backend = Backend("postgresql", tmp_path)
     dsn = backend.new()
-    store = backend.open(dsn)
-    world = Clocked(store)
+    world = Clocked(backend.open(dsn))
     starts = DurableCcm(backend.open(dsn), CODEC, clock=lambda tx: world.t)
-    answers: list[Any] = []
-    start = threading.Thread(
-        target=lambda: answers.append(starts.receive(message(B, STARTED, 0, "D1")))
-    )
-    waited: list[bool] = []
-
-    def meanwhile(_: str) -> None:  # the end has read and locked its row, not yet committed
-        start.start()
-        time.sleep(0.5)
-        waited.append(start.is_alive())
-
-    ending = DurableCcm(
-        store, CODEC, clock=lambda tx: world.t, faults=Faults("after_apply", crash=meanwhile)
-    )
-    ending.end_session("S1")
-    start.join(10)
-    assert waited == [True] and len(answers) == 1
+    answer = _waits_for_the_commit(
+        lambda faults: DurableCcm(world.ccm.store, CODEC, clock=lambda tx: world.t,
+                                  faults=faults).end_session("S1"),
+        lambda: starts.receive(message(B, STARTED, 0, "D1")),
+    )  # fmt: skip
     # The reference: the same inputs, the end first, at the same times.
     ref = Clocked(Backend("postgresql", tmp_path).open(Backend("postgresql", tmp_path).new()))
     ref.ccm.end_session("S1")
     expected = ref.ccm.receive(message(B, STARTED, 0, "D1"))
-    assert (answers[0].disposition, answers[0].sent) == (expected.disposition, expected.sent)
+    assert (answer.disposition, answer.sent) == (expected.disposition, expected.sent)
 
 
 def test_a_sweep_on_postgresql_skips_a_leg_another_worker_holds_and_leaves_nothing_open(
@@ -825,28 +832,16 @@ def test_a_new_consult_on_postgresql_waits_for_its_session_s_start_under_way_and
     # when B's start, naming that customer by ANI, arrives: the start waits
     # for the session's, then joins the session, as it would had it come a
     # moment later. (Read before that commit, it would find no session.)
-    import threading
-    import time
-
     backend = Backend("postgresql", tmp_path)
     dsn = backend.new()
-    answers: list[Any] = []
     consults = DurableCcm(backend.open(dsn), CODEC)
-    start = threading.Thread(
-        target=lambda: answers.append(consults.receive(message(B, STARTED, 0, "D1")))
+    answer = _waits_for_the_commit(
+        # S1, whose ANI the consult's message carries
+        lambda faults: DurableCcm(backend.open(dsn), CODEC, faults=faults).start_session(
+            SESSIONS[0]
+        ),
+        lambda: consults.receive(message(B, STARTED, 0, "D1")),
     )
-    waited: list[bool] = []
-
-    def meanwhile(_: str) -> None:  # the session's start is applied, not yet committed
-        start.start()
-        time.sleep(0.5)
-        waited.append(start.is_alive())
-
-    sessions = DurableCcm(backend.open(dsn), CODEC, faults=Faults("after_apply", crash=meanwhile))
-    sessions.start_session(SESSIONS[0])  # S1, whose ANI the consult's message carries
-    start.join(10)
-    assert waited == [True]
-    (answer,) = answers
     assert [(s.intent, s.conversation) for s in answer.sent] == [("CALL_LEG_STARTED", "C1")]
 
 
