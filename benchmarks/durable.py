@@ -25,7 +25,8 @@ keeps that section when it rewrites the file), and prints it.
   start from bytecode, as a deployed worker does: a first round, untimed,
   writes it (to a folder of the run's own).
 
-Alternating rounds, medians; every figure is measured here and nothing is
+Alternating rounds (per input: ours and the floors alternating in slices
+within each round), medians; every figure is measured here and nothing is
 rounded in anyone's favour. ``CONSULTFSM_TEST_POSTGRES`` and
 ``CONSULTFSM_TEST_STOMP`` name the servers (``.ci/postgres start``,
 ``.ci/activemq start``); a row whose server is absent says so.
@@ -118,85 +119,100 @@ def session(n: int) -> ChannelSession:
 # --- per input ----------------------------------------------------------------------------
 
 
-def durable_round(store: Store, first: int, legs: int) -> tuple[float, int]:
-    """Seconds for the messages of ``legs`` consults (sessions started before timing)."""
+def consults_in_flight(store: Store, first: int, legs: int) -> tuple[DurableCcm, list[str]]:
+    """The messages of ``legs`` consults, their sessions started (untimed),
+    interleaved: consults overlap as they do on a CCM."""
     ccm = DurableCcm(store, CODEC)
     messages = []
     for n in range(first, first + legs):
         ccm.start_session(session(n))
         messages += consult(n)
-    # Interleaved: consults overlap as they do on a CCM.
-    order = [messages[k * 4 + step] for step in range(4) for k in range(legs)]
-    t = time.perf_counter()
-    for text in order:
-        ccm.receive(text)
-    return time.perf_counter() - t, len(order)
+    return ccm, [messages[k * 4 + step] for step in range(4) for k in range(legs)]
 
 
-def floor_round(
-    store: Store, first: int, count: int, record: str, body: str, *, pipelined: bool = False
-) -> float:
-    """Seconds for ``count`` floor transactions on the same server, written as
-    a plain client writes them, on the store's own connection: BEGIN, SELECT
-    ... FOR UPDATE, UPDATE, INSERT, COMMIT, each sent when the one before it
-    is answered (psycopg's ``transaction()``; SQLite's ``BEGIN IMMEDIATE``).
+class Floor:
+    """The floor transaction on the same server, written as a plain client
+    writes it, on the store's own connection: BEGIN, SELECT ... FOR UPDATE,
+    UPDATE, INSERT, COMMIT, each sent when the one before is answered
+    (psycopg's ``transaction()``; SQLite's ``BEGIN IMMEDIATE``).
     ``pipelined`` (PostgreSQL): the fewest round trips a transaction that
     writes what it read can take, two: BEGIN with the SELECT, then the writes
-    with the COMMIT, each pair sent as one pipeline."""
-    p = store.dialect.param
-    if p == "?":
-        db = store._db  # type: ignore[attr-defined]
+    with the COMMIT, each pair sent as one pipeline. Each of ``count`` rows
+    (from ``first``) is locked and updated once; :meth:`run` times the next ones."""
 
-        @contextmanager
-        def transaction() -> Iterator[Any]:
-            cur = db.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            yield cur
-            cur.execute("COMMIT")
-    else:
-        conn = store._connection()  # type: ignore[attr-defined]
+    def __init__(self, store: Store, first: int, count: int, record: str, body: str, *,
+                 pipelined: bool = False) -> None:  # fmt: skip
+        p = store.dialect.param
+        assert not pipelined or p == "%s"  # (pipelines are PostgreSQL's)
+        self.pipelined, self.record, self.body = pipelined, record, body
+        self.next, self.end = first, first + count
+        if p == "?":
+            db = store._db  # type: ignore[attr-defined]
 
-        @contextmanager
-        def transaction() -> Iterator[Any]:
-            with conn.transaction(), conn.cursor() as cur:
+            @contextmanager
+            def transaction() -> Iterator[Any]:
+                cur = db.cursor()
+                cur.execute("BEGIN IMMEDIATE")
                 yield cur
+                cur.execute("COMMIT")
+        else:
+            self.conn = conn = store._connection()  # type: ignore[attr-defined]
 
-    with transaction() as cur:
-        cur.execute(
-            "CREATE TABLE IF NOT EXISTS floor_legs (key TEXT PRIMARY KEY,"
-            " version INTEGER NOT NULL, record TEXT NOT NULL)"
-        )
-        cur.execute(
-            "CREATE TABLE IF NOT EXISTS floor_outbox (seq "
-            + ("INTEGER PRIMARY KEY" if p == "?" else "BIGSERIAL PRIMARY KEY")
-            + ", body TEXT NOT NULL)"
-        )
-        for k in range(first, first + count):
-            cur.execute(f"INSERT INTO floor_legs VALUES ({p}, 0, {p})", (f"F{k}", record))
-    assert not pipelined or p == "%s"  # (pipelines are PostgreSQL's)
-    # The floor's statements, written once; sent one at a time, or pipelined.
-    select = f"SELECT record FROM floor_legs WHERE key = {p}" + store.dialect.for_update
-    update = f"UPDATE floor_legs SET version = version + 1, record = {p} WHERE key = {p}"
-    insert = f"INSERT INTO floor_outbox (body) VALUES ({p})"
-    t = time.perf_counter()
-    for k in range(first, first + count):
-        if pipelined:
-            with conn.cursor() as cur:
-                with conn.pipeline():
-                    cur.execute("BEGIN")
-                    cur.execute(select, (f"F{k}",))
-                cur.fetchall()
-                with conn.pipeline():
-                    cur.execute(update, (record, f"F{k}"))
-                    cur.execute(insert, (body,))
-                    cur.execute("COMMIT")
-            continue
+            @contextmanager
+            def transaction() -> Iterator[Any]:
+                with conn.transaction(), conn.cursor() as cur:
+                    yield cur
+
+        self.transaction = transaction
         with transaction() as cur:
-            cur.execute(select, (f"F{k}",))
-            cur.fetchall()
-            cur.execute(update, (record, f"F{k}"))
-            cur.execute(insert, (body,))
-    return time.perf_counter() - t
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS floor_legs (key TEXT PRIMARY KEY,"
+                " version INTEGER NOT NULL, record TEXT NOT NULL)"
+            )
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS floor_outbox (seq "
+                + ("INTEGER PRIMARY KEY" if p == "?" else "BIGSERIAL PRIMARY KEY")
+                + ", body TEXT NOT NULL)"
+            )
+            for k in range(first, first + count):
+                cur.execute(f"INSERT INTO floor_legs VALUES ({p}, 0, {p})", (f"F{k}", record))
+        # The floor's statements, written once; sent one at a time, or pipelined.
+        self.select = f"SELECT record FROM floor_legs WHERE key = {p}" + store.dialect.for_update
+        self.update = f"UPDATE floor_legs SET version = version + 1, record = {p} WHERE key = {p}"
+        self.insert = f"INSERT INTO floor_outbox (body) VALUES ({p})"
+
+    def run(self, n: int) -> float:
+        """Seconds for the next ``n`` floor transactions."""
+        assert self.next + n <= self.end
+        keys = [f"F{k}" for k in range(self.next, self.next + n)]
+        self.next += n
+        record, body = self.record, self.body
+        t = time.perf_counter()
+        for key in keys:
+            if self.pipelined:
+                conn = self.conn
+                with conn.cursor() as cur:
+                    with conn.pipeline():
+                        cur.execute("BEGIN")
+                        cur.execute(self.select, (key,))
+                    cur.fetchall()
+                    with conn.pipeline():
+                        cur.execute(self.update, (record, key))
+                        cur.execute(self.insert, (body,))
+                        cur.execute("COMMIT")
+                continue
+            with self.transaction() as cur:
+                cur.execute(self.select, (key,))
+                cur.fetchall()
+                cur.execute(self.update, (record, key))
+                cur.execute(self.insert, (body,))
+        return time.perf_counter() - t
+
+
+#: Inputs (and floor transactions) per slice: ours and the floors alternate
+#: slice by slice, so a round's ratio compares times taken seconds apart at
+#: most, not a round apart (this machine's speed drifts within a minute).
+SLICE = 50
 
 
 def per_input(kind: str, folder: Path, legs: int, rounds: int) -> dict[str, float]:
@@ -211,12 +227,24 @@ def per_input(kind: str, folder: Path, legs: int, rounds: int) -> dict[str, floa
         body = tx.pending(None, 1)[0].body
     ours, floor, piped = [], [], []
     for r in range(rounds):
-        seconds, count = durable_round(store, r * legs, legs)
-        ours.append(seconds / count)
-        floor.append(floor_round(store, 2 * r * count, count, record, body) / count)
+        ccm, order = consults_in_flight(store, r * legs, legs)
+        count = len(order)
+        floors = [Floor(store, 2 * r * count, count, record, body)]
         if kind == "postgresql":
-            first = (2 * r + 1) * count
-            piped.append(floor_round(store, first, count, record, body, pipelined=True) / count)
+            floors.append(Floor(store, (2 * r + 1) * count, count, record, body, pipelined=True))
+        took = [0.0] * (1 + len(floors))
+        for start in range(0, count, SLICE):
+            part = order[start : start + SLICE]
+            t = time.perf_counter()
+            for text in part:
+                ccm.receive(text)
+            took[0] += time.perf_counter() - t
+            for i, each in enumerate(floors, 1):
+                took[i] += each.run(len(part))
+        ours.append(took[0] / count)
+        floor.append(took[1] / count)
+        if kind == "postgresql":
+            piped.append(took[2] / count)
         log(
             f"  {kind} round {r + 1}/{rounds}: {ours[-1] * 1e6:.0f} µs vs floor "
             f"{floor[-1] * 1e6:.0f} µs"
@@ -471,10 +499,12 @@ def table(results: dict[str, Any], args: argparse.Namespace, took: float) -> str
         " floor transaction (lock one row FOR UPDATE, update it, insert one outbox row,"
         " commit) on the same store, as a plain client writes it (each statement sent when"
         " the one before is answered: five round trips on PostgreSQL, where a desk's report"
-        " on a known leg takes two), alternating rounds; medians, the ratio is the median"
-        " of the per-round ratios. On PostgreSQL a second row holds us against the same floor"
-        " pipelined: BEGIN with the SELECT, then the writes with the COMMIT, two round trips,"
-        " the fewest a transaction that writes what it read can take.",
+        " on a known leg takes two); in each round ours and the floors alternate in slices of"
+        f" {SLICE} inputs, so a round's ratio compares times taken close together; medians,"
+        " the ratio is the median of the per-round ratios. On PostgreSQL a second row holds"
+        " us against the same floor pipelined: BEGIN with the SELECT, then the writes with"
+        " the COMMIT, two round trips, the fewest a transaction that writes what it read can"
+        " take.",
         "- Restart: each new process starts from bytecode, as a deployed worker does (an"
         " untimed first round writes it, whatever PYTHONDONTWRITEBYTECODE says).",
         "",
