@@ -323,16 +323,31 @@ def test_an_input_on_postgresql_takes_two_round_trips_and_leaves_no_transaction_
         store, lambda: world.ccm.receive(message(("1005", "7005"), STARTED, 30, "D3"))
     )
     assert (joined.disposition, trips, status) == ("applied", 2, "I")
+    # What the leg rows' locks alone cannot order runs again with the advisory
+    # locks: a report that introduces its sender (B2's hold on D1: a first
+    # transaction of reads, ended by a COMMIT of nothing, then the locked
+    # one: its presence read in a round trip of its own), and one that finds
+    # no leg (it holds nothing: it takes the locks where it is).
+    intruder, trips, status = _round_trips(
+        store, lambda: world.ccm.receive(message(B2, MessageIntent.CALL_HOLD, 40, "D1"))
+    )
+    assert (trips, status) == (5, "I")
+    stray, trips, status = _round_trips(
+        store, lambda: world.ccm.receive(message(B, MessageIntent.CALL_HOLD, 40, "D9"))
+    )
+    assert (trips, status) == (4, "I")
+    assert not intruder.replayed and not stray.replayed
 
 
-def test_a_hold_on_postgresql_sends_as_many_statements_as_the_floor_and_one_more(
+def test_a_hold_on_postgresql_sends_as_many_statements_as_the_floor(
     tmp_path: Path,
 ) -> None:
     # The floor sends five: BEGIN, SELECT FOR UPDATE, UPDATE, INSERT, COMMIT.
-    # A hold needs its locks (one statement), its leg (one), the time once the
-    # leg is held with its inbox entry (one), its three writes (leg, inbox,
-    # outbox: merged into one) and BEGIN and COMMIT: six. Each costs the
-    # client about what a round trip does, so each one counts.
+    # A hold on a leg that knows its sender needs its leg (one statement,
+    # its row lock orders it: no advisory lock), the time once the leg is
+    # held with its inbox entry (one), its three writes (leg, inbox, outbox:
+    # merged into one) and BEGIN and COMMIT: five. Each costs the client
+    # about what a round trip does, so each one counts.
     world = _pg_world_with_a_leg(tmp_path)
     world.t = 10
     answer, lines, status = _traced(
@@ -340,7 +355,7 @@ def test_a_hold_on_postgresql_sends_as_many_statements_as_the_floor_and_one_more
     )
     assert [s.intent for s in answer.sent] == ["CALL_HOLD"] and status == "I"
     executed = [line for line in lines if line.startswith("F") and "\tExecute\t" in line]
-    assert len(executed) == 6, lines
+    assert len(executed) == 5, lines
     writes = [line for line in lines if line.startswith("F") and "\tParse\t" in line
               and "WITH w0 AS (UPDATE legs" in line]  # fmt: skip
     # (prepared after five runs: the first hold parses it, in one statement)
@@ -878,3 +893,40 @@ def test_a_tombstone_keeps_the_later_of_two_finishes_whichever_commits_last(
     with store.transaction() as tx:
         rows = tx._q("SELECT dialog, at FROM tombstones ORDER BY dialog")
     assert [tuple(r) for r in rows] == [("D1", 200), ("D2", 100)]
+
+
+def test_a_retry_racing_its_original_on_a_live_leg_waits_on_the_leg_row_and_is_replayed(
+    tmp_path: Path,
+) -> None:
+    # A hold on a leg that knows its sender takes no advisory lock, only the
+    # leg's row: a retry of it (another worker, the desk's same message) waits
+    # on that row for the original's commit, then finds the inbox entry.
+    import psycopg
+
+    world = _pg_world_with_a_leg(tmp_path)
+    dsn = world.ccm.store.dsn  # type: ignore[attr-defined]
+    hold = message(B, MessageIntent.CALL_HOLD, 10, "D1")
+    world.t = 10
+    advisory: list[int] = []
+
+    def probe(faults: Faults) -> Any:
+        def meanwhile(point: str) -> None:
+            with psycopg.connect(dsn) as other:
+                row = other.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                                    ).fetchone()  # fmt: skip
+                advisory.append(int(row[0]) if row else -1)
+            inner(point)
+
+        inner = faults.crash
+        faults.crash = meanwhile
+        return DurableCcm(world.ccm.store, CODEC, clock=lambda tx: world.t,
+                          faults=faults).receive(hold)  # fmt: skip
+
+    retrying = DurableCcm(Backend("postgresql", tmp_path).open(dsn), CODEC,
+                          clock=lambda tx: world.t)  # fmt: skip
+    retry = _waits_for_the_commit(probe, lambda: retrying.receive(hold))
+    assert advisory == [0]  # (the original held none)
+    assert retry.replayed and [s.intent for s in retry.sent] == ["CALL_HOLD"]
+    with world.ccm.store.transaction() as tx:
+        holds = [r for r in tx.pending(None, 100) if json.loads(r.body)["name"] == "CALL_HOLD"]
+    assert len(holds) == 1

@@ -2,11 +2,12 @@
 
 What each guarantee rests on:
 
-* one input, one transaction: its agent and dialogs are held with
-  ``pg_advisory_xact_lock`` (so two desks reporting a new consult at once
-  create it once), then its legs' rows ``FOR UPDATE`` in key order, so
-  inputs on the same leg run one after the other, and no input takes an
-  advisory lock once it holds a row; a new consult holds the rows of the
+* one input, one transaction: its legs' rows ``FOR UPDATE`` in key order,
+  so inputs on the same leg run one after the other; but for a report on a
+  leg that knows its sender and dialogs, they come after its agent and
+  dialogs held with ``pg_advisory_xact_lock`` (so two desks reporting a new
+  consult at once create it once), and no input takes an advisory lock
+  once it holds a row; a new consult holds the rows of the
   sessions it may join ``FOR SHARE`` (a session's end takes its row ``FOR
   UPDATE``); a deadlock, should one occur, is detected, and the input runs again;
 * the sweeper takes due legs ``FOR UPDATE SKIP LOCKED``: two workers never
@@ -192,10 +193,12 @@ class PostgresStore(Store):
         with suppress(psycopg.Error):  # gone: the server rolls it back itself
             conn.rollback()
 
-    def lock_statement(self, names: Sequence[str]) -> tuple[str, tuple[Any, ...]]:
+    def lock_statement(self, names: Sequence[str]) -> tuple[str, tuple[Any, ...]] | None:
         # One statement: the aggregate takes every lock (in the order given: a
         # function scan yields the array in order) before the one row with the
         # clock is made, so the clock is read with the locks held.
+        if not names:
+            return None
         return ("SELECT " + self.dialect.clock_sql.removeprefix("SELECT ") + " FROM (SELECT"
                 " count(pg_advisory_xact_lock(hashtextextended(n, 0))) FROM"
                 " unnest(%s::text[]) AS n) AS held", (list(names),))  # fmt: skip

@@ -17,8 +17,9 @@ A store holds, as rows:
 * ``outbox``: events to publish, in commit order, each with its stable id.
 
 Every input runs in one :meth:`Store.transaction`: the rows it needs are
-locked (advisory locks first, in the order agent, dialog, session; then leg
-rows ``FOR UPDATE``, sorted; a new consult, which has no leg row, holds the
+locked (advisory locks first, in the order agent, dialog, session, but for
+a report on a leg that knows its sender and dialogs, which needs none; then
+leg rows ``FOR UPDATE``, sorted; a new consult, which has no leg row, holds the
 sessions it may join ``FOR SHARE``: two inputs queue rather than deadlock,
 and a deadlock would be transient: the input runs again), read,
 and written back with the outbox rows and the inbox entry before one commit.
@@ -282,6 +283,11 @@ class Tx:
         return results[len(queries) :]
 
     _INBOX_COLUMN = ", (SELECT answer FROM inbox WHERE id = ?)"
+
+    def read_inbox_again(self) -> None:
+        """Have the next locks read the inbox again: it was read before locks
+        that an input being applied under them may hold (:attr:`seen`)."""
+        self._inbox_read, self.seen = False, None
 
     def clock_ms(self) -> int:
         """The database's clock, Unix ms: as read when the last locks were
