@@ -22,6 +22,7 @@ from durable_world import (
     CODEC,
     POINTS_IN_ORDER,
     SESSIONS,
+    A,
     B,
     Clocked,
     Crash,
@@ -289,9 +290,10 @@ def _pg_world_with_a_leg(tmp_path: Path) -> Clocked:
 def test_an_input_on_postgresql_takes_two_round_trips_and_leaves_no_transaction_open(
     tmp_path: Path,
 ) -> None:
-    # The design (docs/deployment.md): BEGIN with the locks, the inbox read
-    # and the legs; the writes with the COMMIT: the fewest a transaction that
-    # writes what it read can take. The floor a plain client writes takes
+    # The design (docs/deployment.md): BEGIN with the legs and the inbox read
+    # (on a live leg that knows the report's party, its row lock orders it);
+    # the writes with the COMMIT: the fewest a transaction that writes what
+    # it read can take. The floor a plain client writes takes
     # five (BEGIN, SELECT FOR UPDATE, UPDATE, INSERT, COMMIT).
     world = _pg_world_with_a_leg(tmp_path)
     store = world.ccm.store
@@ -301,7 +303,7 @@ def test_an_input_on_postgresql_takes_two_round_trips_and_leaves_no_transaction_
     )
     assert [s.intent for s in answer.sent] == ["CALL_HOLD"]
     assert (trips, status) == (2, "I")
-    # A retry: the locks and the inbox tell it at once, and a COMMIT of nothing
+    # A retry: the leg's row and the inbox tell it at once, and a COMMIT of nothing
     # ends it (not a ROLLBACK: after one, psycopg deallocates every prepared
     # statement, a round trip more and every statement parsed again).
     again, trips, status = _round_trips(
@@ -324,12 +326,12 @@ def test_an_input_on_postgresql_takes_two_round_trips_and_leaves_no_transaction_
     )
     assert (joined.disposition, trips, status) == ("applied", 2, "I")
     # What the leg rows' locks alone cannot order runs again with the advisory
-    # locks: a report that introduces its sender (B2's hold on D1: a first
-    # transaction of reads, ended by a COMMIT of nothing, then the locked
-    # one: its presence read in a round trip of its own), and one that finds
-    # no leg (it holds nothing: it takes the locks where it is).
+    # locks: a report that introduces its party's agent (A's first report on
+    # D1: a first transaction of reads, ended by a COMMIT of nothing, then
+    # the locked one: A's presence read in a round trip of its own), and one
+    # that finds no leg (it holds nothing: it takes the locks where it is).
     intruder, trips, status = _round_trips(
-        store, lambda: world.ccm.receive(message(B2, MessageIntent.CALL_HOLD, 40, "D1"))
+        store, lambda: world.ccm.receive(message(A, MessageIntent.CALL_HOLD, 40, "D1"))
     )
     assert (trips, status) == (5, "I")
     stray, trips, status = _round_trips(
@@ -337,6 +339,12 @@ def test_an_input_on_postgresql_takes_two_round_trips_and_leaves_no_transaction_
     )
     assert (trips, status) == (4, "I")
     assert not intruder.replayed and not stray.replayed
+    # Another agent of a party the leg has (B2 for B, on D1) is not learnt:
+    # its report (a hold of a held call: a duplicate) takes the leg's row lock alone.
+    other, trips, status = _round_trips(
+        store, lambda: world.ccm.receive(message(B2, MessageIntent.CALL_HOLD, 50, "D1"))
+    )
+    assert (other.disposition, other.sent, trips, status) == ("duplicate", (), 2, "I")
 
 
 def test_a_hold_on_postgresql_sends_as_many_statements_as_the_floor(

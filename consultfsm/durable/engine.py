@@ -224,7 +224,7 @@ class DurableCcm:
             legs: list[LegRow] = []
             if rows_alone[0]:
                 legs, _ = tx.lock_and_load_legs_of_dialogs([], dialogs)
-                if tx.seen is None and not _known_to(legs, dialogs, sender):
+                if tx.seen is None and not _known_to(legs, dialogs, party):
                     if legs:  # rows held: the advisory locks come first, in a new transaction
                         rows_alone[0] = False
                         raise Retry([])
@@ -247,8 +247,8 @@ class DurableCcm:
                         dialogs, self._session_keys(msg, party, sender), lock=True
                     )
                 tombs, sessions, presence = consult.tombstones, consult.sessions, consult.presence
-            elif all(sender in row.record["agents"].values() for row in legs):
-                presence = {}  # the sender's presence matters only to a leg that lacks it
+            elif all(party.value in row.record["agents"] for row in legs):
+                presence = {}  # the sender's presence matters only to a leg that lacks its party
             elif consult is not None:
                 presence = consult.presence  # (read with the legs, the agent's lock held)
             else:
@@ -508,14 +508,16 @@ class DurableCcm:
         )  # fmt: skip
 
 
-def _known_to(legs: Sequence[LegRow], dialogs: Sequence[str], sender: str) -> bool:
-    """Whether ``legs`` hold every one of ``dialogs``, and each has ``sender``
-    for a party: a report on them indexes no new dialog nor agent."""
+def _known_to(legs: Sequence[LegRow], dialogs: Sequence[str], party: Party) -> bool:
+    """Whether ``legs`` hold every one of ``dialogs``, and each has an agent
+    for ``party``: a report on them indexes no new dialog nor agent (the
+    engine learns a party's agent only when the leg has none; it refuses a
+    report from another agent of that party)."""
     named = {dialog for row in legs for dialog in row.record["dialogs"]}
     return (
         bool(legs)
         and named.issuperset(dialogs)
-        and all(sender in row.record["agents"].values() for row in legs)
+        and all(party.value in row.record["agents"] for row in legs)
     )
 
 

@@ -1,7 +1,9 @@
 """Commit points where a fault-injection test makes a worker crash.
 
-Every input passes these points in order (the sweeper's transactions do not,
-so a crash planned for an input is not spent on a sweep); a test (or a soak
+Every attempt at an input passes these points in order (an input run again,
+after a deadlock or to take the advisory locks it found it needs, passes
+``before_lock`` again; the sweeper's transactions pass none, so a crash
+planned for an input is not spent on a sweep); a test (or a soak
 run) names one and the hit on which to crash there, and the worker dies on the spot, as a
 SIGKILL would kill it: nothing after that point runs, no ``finally``, no
 rollback sent to the database. Off unless asked for (one dictionary lookup).

@@ -3,11 +3,11 @@
 What each guarantee rests on:
 
 * one input, one transaction: its legs' rows ``FOR UPDATE`` in key order,
-  so inputs on the same leg run one after the other; but for a report on a
-  leg that knows its sender and dialogs, they come after its agent and
-  dialogs held with ``pg_advisory_xact_lock`` (so two desks reporting a new
-  consult at once create it once), and no input takes an advisory lock
-  once it holds a row; a new consult holds the rows of the
+  so inputs on the same leg run one after the other. Except for a report on
+  a leg that knows its party and dialogs (the rows alone), they come after
+  its agent and dialogs held with ``pg_advisory_xact_lock`` (so two desks
+  reporting a new consult at once create it once); no input takes an
+  advisory lock once it holds a row; a new consult holds the rows of the
   sessions it may join ``FOR SHARE`` (a session's end takes its row ``FOR
   UPDATE``); a deadlock, should one occur, is detected, and the input runs again;
 * the sweeper takes due legs ``FOR UPDATE SKIP LOCKED``: two workers never

@@ -17,9 +17,9 @@ A store holds, as rows:
 * ``outbox``: events to publish, in commit order, each with its stable id.
 
 Every input runs in one :meth:`Store.transaction`: the rows it needs are
-locked (advisory locks first, in the order agent, dialog, session, but for
-a report on a leg that knows its sender and dialogs, which needs none; then
-leg rows ``FOR UPDATE``, sorted; a new consult, which has no leg row, holds the
+locked (advisory locks first, in the order agent, dialog, session, except
+for a report on a leg that knows its party and dialogs: its leg rows alone;
+then leg rows ``FOR UPDATE``, sorted; a new consult, which has no leg row, holds the
 sessions it may join ``FOR SHARE``: two inputs queue rather than deadlock,
 and a deadlock would be transient: the input runs again), read,
 and written back with the outbox rows and the inbox entry before one commit.
@@ -58,8 +58,10 @@ class Unstorable(ConsultFsmError):
 
 
 class Retry(Exception):
-    """Raised inside a transaction to roll it back and run it again (a leg
-    vanished under its lock: another worker finished it first)."""
+    """Raised inside a transaction to end it, writing nothing, and run it
+    again: a leg vanished under its lock (another worker finished it first),
+    or a report holding leg rows found it needs advisory locks, which come
+    before any row."""
 
 
 @attrs.frozen(slots=True)
