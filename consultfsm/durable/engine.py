@@ -209,8 +209,8 @@ class DurableCcm:
         starts = message.header.intent is MessageIntent.CALL_LEG_STARTED
         keys = self._session_keys(msg, party, sender) if starts else None
 
-        # On a shared store, a report on a leg that knows its sender and every
-        # dialog it names is first tried with the leg rows' locks alone: they
+        # On a shared store, a report on a leg that has an agent for its party
+        # and every dialog it names is first tried with the leg rows' locks alone: they
         # order it with every other input on the leg (a retry waits on them
         # for its original, then reads the inbox), and the other rows it
         # writes (index entries, tombstones) are the leg's own. Any other
@@ -511,8 +511,8 @@ class DurableCcm:
 def _known_to(legs: Sequence[LegRow], dialogs: Sequence[str], party: Party) -> bool:
     """Whether ``legs`` hold every one of ``dialogs``, and each has an agent
     for ``party``: a report on them indexes no new dialog nor agent (the
-    engine learns a party's agent only when the leg has none; it refuses a
-    report from another agent of that party)."""
+    engine learns a party's agent only when the leg has none; a report from
+    another agent of that party meets the leg as it stands)."""
     named = {dialog for row in legs for dialog in row.record["dialogs"]}
     return (
         bool(legs)
