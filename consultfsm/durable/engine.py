@@ -221,7 +221,6 @@ class DurableCcm:
 
         def work(tx: Tx) -> Answer:
             consult: NewConsultRows | None = None
-            legs: list[LegRow] = []
             if rows_alone[0]:
                 legs, _ = tx.lock_and_load_legs_of_dialogs([], dialogs)
                 if tx.seen is None and not _known_to(legs, dialogs, party):
@@ -247,7 +246,7 @@ class DurableCcm:
                         dialogs, self._session_keys(msg, party, sender), lock=True
                     )
                 tombs, sessions, presence = consult.tombstones, consult.sessions, consult.presence
-            elif all(party.value in row.record["agents"] for row in legs):
+            elif _each_has(legs, party):
                 presence = {}  # the sender's presence matters only to a leg that lacks its party
             elif consult is not None:
                 presence = consult.presence  # (read with the legs, the agent's lock held)
@@ -514,11 +513,12 @@ def _known_to(legs: Sequence[LegRow], dialogs: Sequence[str], party: Party) -> b
     engine learns a party's agent only when the leg has none; a report from
     another agent of that party meets the leg as it stands)."""
     named = {dialog for row in legs for dialog in row.record["dialogs"]}
-    return (
-        bool(legs)
-        and named.issuperset(dialogs)
-        and all(party.value in row.record["agents"] for row in legs)
-    )
+    return bool(legs) and named.issuperset(dialogs) and _each_has(legs, party)
+
+
+def _each_has(legs: Sequence[LegRow], party: Party) -> bool:
+    """Whether each of ``legs`` has an agent for ``party``."""
+    return all(party.value in row.record["agents"] for row in legs)
 
 
 def _holdable(value: str) -> bool:
