@@ -134,7 +134,7 @@ class PostgresStore(Store):
     def _transaction(self) -> Iterator[Tx]:
         # BEGIN is not sent on its own: it leaves with the transaction's first
         # statements, and the writes leave with the COMMIT, so an input costs
-        # two round trips (locks, inbox and legs; writes and commit). The
+        # two round trips (locks, legs and inbox; writes and commit). The
         # writes are merged into as few statements as can be (merged()).
         with self._mutex:
             conn = self._connection()

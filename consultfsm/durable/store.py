@@ -86,7 +86,6 @@ class NewConsultKeys:
     session_id: str | None
     dialog_id: str | None
     ani: str | None
-    ended_since: int = 0  # sessions ended before this are not read
 
     def lock_names(self) -> list[str]:
         """The advisory locks a new consult takes with its others: a session's
@@ -266,11 +265,11 @@ class Tx:
         reading = self.input_id is not None and not self._inbox_read
         clock = next((i for i, q in enumerate(then) if q[0] == self._d.clock_sql), None)
         if reading and clock is None:
-            queries.append((self._sql("SELECT answer FROM inbox WHERE id = ?"), (self.input_id,)))
+            queries.append((self._sql(self._INBOX), (self.input_id,)))
         elif reading:
             assert clock is not None
             then = [*then]
-            then[clock] = (self._sql(self._d.clock_sql + self._INBOX_COLUMN), (self.input_id,))
+            then[clock] = (self._sql(f"{self._d.clock_sql}, ({self._INBOX})"), (self.input_id,))
         results = self._store.read(self._cur, queries + then)
         if locking is not None:
             self._locked_at = int(results[0][0][0])
@@ -284,7 +283,7 @@ class Tx:
             self.seen = None if answer is None else json.loads(answer)
         return results[len(queries) :]
 
-    _INBOX_COLUMN = ", (SELECT answer FROM inbox WHERE id = ?)"
+    _INBOX = "SELECT answer FROM inbox WHERE id = ?"  # (alone, or a column of the clock's row)
 
     def read_inbox_again(self) -> None:
         """Have the next locks read the inbox again: it was read before locks
@@ -523,8 +522,8 @@ class Tx:
         leg, so an input on a live leg never waits for a session row, nor
         holds one); then, by a statement of its own (a snapshot taken after
         that lock's wait, so a session that ended meanwhile is read ended),
-        those ended since ``keys.ended_since``, which never change again and
-        are not locked; and the sender's presence."""
+        the ended ones (since 0, as the tombstones), which never change again
+        and are not locked; and the sender's presence."""
         where = "FROM sessions WHERE (id = ? OR dialog_id = ? OR ani = ?) AND ended_at IS"
         by = (keys.session_id, keys.dialog_id, keys.ani)
         active = f"SELECT record, ended_at, seq {where} NULL"
@@ -536,7 +535,7 @@ class Tx:
         return [
             self._tombstones_query(dialogs, 0),
             (self._sql(active + self._d.for_share), params),
-            (self._sql(ended), (*by, keys.ended_since)),
+            (self._sql(ended), (*by, 0)),
             self._presence_query([keys.sender]),
         ]
 
