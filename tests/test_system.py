@@ -275,6 +275,30 @@ def test_a_desk_report_the_ccm_cannot_place_is_its_refusal_not_a_rejected_line()
     assert refused["reason"].startswith("SessionNotFound")
 
 
+@pytest.mark.parametrize("late", [False, True])
+def test_a_consult_first_heard_of_past_the_ended_sessions_horizon_is_refused(late: bool) -> None:
+    """Found by the stateful system test: the customer hangs up while a
+    consult is only initiated, and B answers much later. B's start is the
+    CCM's first word of the leg; the ended session takes it for
+    ``ended_session_ms`` after the hang-up (docs/ccm.md), not a moment
+    longer, whatever the world did."""
+    from consultfsm.ccm.engine import DEFAULT_ENDED_SESSION_MS
+
+    answered = 200 + DEFAULT_ENDED_SESSION_MS + int(late)
+    run = _run(SESSION, CONSULT,
+               {"at": 200, "input": "customer_session_ended", "session": "S1"},
+               {"at": answered, "input": "accepted", "leg": "L1"})  # fmt: skip
+    assert run.rejected == 0 and run.leg("L1").call is CallState.ACCEPTED
+    if late:
+        assert _on_conversation(run) == []
+        (refused,) = _events(run, event="ccm_refused")
+        assert refused["at"] == answered and refused["reason"].startswith("SessionNotFound")
+    else:
+        (start,) = _events(run, to="conversation")
+        assert start["event"] == "CALL_LEG_STARTED"
+        assert start["message"]["channelSession"]["isActive"] is False
+
+
 def test_malformed_desk_report_names_the_field() -> None:
     message = _desk_copy("CALL_LEG_STARTED")
     del message["header"]["channelData"]["serviceIdentifier"]

@@ -47,6 +47,7 @@ from strategies import (
     illegal_inputs,
 )
 
+from consultfsm.ccm.engine import DEFAULT_ENDED_SESSION_MS
 from consultfsm.ccm.machine import CcmConfig
 from consultfsm.ccm.table import UNOBSERVED
 from consultfsm.core.states import (
@@ -142,6 +143,11 @@ class ReplaySystem(RuleBasedStateMachine):
         # no CTI, so what it publishes for them need not follow the world.
         self.strayed: set[str] = set()
         self.seen_ends: set[str] = set()  # legs the CCM published a seen end of
+        # When the customer's session ended, and when the CCM first heard of
+        # each leg: a consult first heard of past the ended session's horizon
+        # finds no session (docs/ccm.md), however the world went on.
+        self.session_ended_at: int | None = None
+        self.first_heard: dict[str, int] = {}
 
     # -- feeding --------------------------------------------------------------------
 
@@ -197,6 +203,7 @@ class ReplaySystem(RuleBasedStateMachine):
             tasks.append(record["event"])
             assert tasks[0] == "task_created" and len(tasks) <= 2, (leg, tasks)
         elif record["event"] == "cim_message":
+            self.first_heard.setdefault(leg, record["at"])
             message = parse_message(record["message"])
             assert message.header.channel_session_id in (SESSION, None)
             self.sent[(leg, record["intent"])] = record["message"]
@@ -310,10 +317,11 @@ class ReplaySystem(RuleBasedStateMachine):
     def customer_hangs_up(self, dt: int) -> None:
         """The customer's call ends: every unfinished leg is told, the consults go on."""
         live = [leg for leg in self.system.legs if not leg.is_finished]
-        records = self.feed({"at": self.now + dt, "input": "customer_session_ended",
-                             "session": SESSION})  # fmt: skip
+        at = self.now + dt
+        records = self.feed({"at": at, "input": "customer_session_ended", "session": SESSION})
         if not any(r["event"] == "input_rejected" for r in records):
             assert SESSION not in self.system.sessions
+            self.session_ended_at = at
             # Every leg still live when the news reached it was told; one that
             # a timer due by then ended first (it fires before the input) was not.
             assert all(leg.customer.value == "left" or leg.is_finished for leg in live)
@@ -423,12 +431,25 @@ class ReplaySystem(RuleBasedStateMachine):
             assert not leg.deadlines, leg
             if leg.leg_id in self.strayed:
                 continue
+            if self._heard_too_late(leg.leg_id):
+                # The session had ended past its horizon when the CCM first
+                # heard of the leg: nothing to attach it to, so nothing published.
+                assert not any(counts[(leg.leg_id, e)] for e in (STARTED, HOLD, RESUME, ENDED))
+                assert any(r["event"] == "ccm_refused" and r["leg"] == leg.leg_id
+                           and r["reason"].startswith("SessionNotFound")
+                           for r in self.records), leg  # fmt: skip
+                continue
             accepted = _was_accepted(leg.call)
             assert counts[(leg.leg_id, STARTED)] <= int(accepted), leg
             if restored:  # someone saw it: it is published, and its end
                 assert counts[(leg.leg_id, STARTED)] == int(accepted), leg
                 if leg.call in ACCEPTED_ENDINGS:
                     assert counts[(leg.leg_id, ENDED)] == 1, leg
+
+    def _heard_too_late(self, leg_id: str) -> bool:
+        first = self.first_heard.get(leg_id)
+        ended = self.session_ended_at
+        return ended is not None and first is not None and first > ended + DEFAULT_ENDED_SESSION_MS
 
 
 TestReplaySystem = ReplaySystem.TestCase
