@@ -354,6 +354,29 @@ def test_presence_first_connect_restart_and_repeats_are_normal() -> None:
     assert said(out) == ["CALL_LEG_ENDED(a,CONSULT_TRANSFER)"]  # B is down: A's, at once
 
 
+def test_a_report_on_a_leg_its_overdue_deadline_ended_past_the_tombstone_horizon_is_late() -> None:
+    # Found in review of the durable engine: the host (or every sweeper) was
+    # down for longer than the tombstone horizon. The report fires the leg's
+    # deadline first, at its own time; that ends the leg, and its tombstone is
+    # already past the horizon. The report is about a leg the CCM had, so it
+    # is absorbed as late (it used to fail an assert), never taken as a new consult.
+    ccm = engine(config=CcmConfig(away_ms=60_000), tombstone_ms=8_000)
+    ccm.desk_up("1001", 0)
+    ccm.receive(send(A, STARTED, 100), 100)
+    ccm.receive(send(B, STARTED, 100), 101)
+    ccm.desk_down("1002", 200)
+    ccm.desk_down("1001", 300)
+    late = 60_300 + 2 * 8_000 + 1  # past every generation of the tombstones
+    outcome = ccm.receive(send(B, HOLD, late), late)
+    assert (outcome.disposition, outcome.late) == (Disposition.ABSORBED, True)
+    (end,) = outcome.published
+    assert (end.intent, end.source, end.reason, end.at) == (
+        Intent.ENDED, Source.CCM, UNOBSERVED, 60_300)  # fmt: skip
+    assert ccm.snapshot()["legs"] == [] and not ccm.is_finished("D1")
+    snap = json.loads(json.dumps(ccm.snapshot()))
+    assert CcmEngine.restore(snap, CODEC).snapshot() == ccm.snapshot()
+
+
 def test_the_last_resort_ends_a_consult_nobody_can_see() -> None:
     ccm = engine(config=CcmConfig(away_ms=60_000))
     ccm.desk_up("1001", 0)

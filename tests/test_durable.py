@@ -37,6 +37,7 @@ from hypothesis import strategies as st
 from stores import BACKENDS, Backend
 
 from consultfsm.ccm import ChannelSession
+from consultfsm.ccm.machine import CcmConfig
 from consultfsm.durable.engine import DurableCcm
 from consultfsm.durable.faults import POINTS, Faults
 from consultfsm.durable.sqlite import SqliteStore
@@ -116,6 +117,35 @@ def test_a_retried_desk_down_after_a_later_desk_up_is_not_applied_again(backend:
         (row,), presence = tx.lock_and_load_agent(["agent:1002"], "1002")
         assert presence == {"1002": True}
     assert row.record["machine"]["desk_b"] == "up"
+
+
+def test_a_report_after_every_sweeper_was_down_past_the_tombstone_horizon_is_late(
+    backend: Backend,
+) -> None:
+    # No sweeper ran for longer than the tombstone horizon: the report fires
+    # the leg's overdue deadline at its own time, which ends the leg, and is
+    # then absorbed as late (it used to fail an assert in the engine).
+    t = [0]
+    ccm = DurableCcm(backend.open(backend.new()), CODEC, config=CcmConfig(away_ms=60_000),
+                     tombstone_ms=8_000, clock=lambda tx: t[0])  # fmt: skip
+    for s in SESSIONS:
+        ccm.start_session(s)
+    ccm.desk_up("1001")
+    t[0] = 100
+    ccm.receive(message(A, STARTED, 100, "D1"))
+    t[0] = 101
+    ccm.receive(message(B, STARTED, 101, "D1"))
+    t[0] = 200
+    ccm.desk_down("1002")
+    t[0] = 300
+    ccm.desk_down("1001")
+    assert ccm.next_deadline() == 60_300
+    t[0] = 60_300 + 2 * 8_000 + 1
+    answer = ccm.receive(message(B, MessageIntent.CALL_HOLD, t[0], "D1"))
+    assert (answer.disposition, answer.late) == ("absorbed", True)
+    assert [(s.intent, s.source, s.reason) for s in answer.sent] == [
+        ("CALL_LEG_ENDED", "ccm", "CONSULT_UNOBSERVED")]  # fmt: skip
+    assert ccm.next_deadline() is None and ccm.sweep() == []
 
 
 def test_a_deadline_fires_once_after_a_restart_and_never_early(backend: Backend) -> None:

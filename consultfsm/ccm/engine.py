@@ -249,11 +249,13 @@ class CcmEngine:
         if key is None:
             session = self._resolve(message, party, at)
         out = list(self._advance(at))
-        key = self._find(dialogs)  # timers that fell due may have finished it: look again
+        # Timers that fell due may have finished it: look again. A leg they
+        # finished is a late report's leg even when its tombstone is already
+        # past the horizon (the timers ran that late): never a new consult.
+        key = self._find(dialogs)
         if key is None:
-            if any(self._tombs.holds(d, at) for d in dialogs):
+            if session is None or any(self._tombs.holds(d, at) for d in dialogs):
                 return Outcome(dialogs[0], Disposition.ABSORBED, tuple(out), late=True)
-            assert session is not None
             key = self._create(dialogs[0], session, at)
         live = self._legs[key]
         for dialog in dialogs:  # a re-keyed consult: its new id points here too
