@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
@@ -18,8 +20,11 @@ from consultfsm.core import events as ev
 from consultfsm.core.errors import ConsultFsmError
 from consultfsm.core.leg import Leg
 from consultfsm.core.states import InputKind
+from consultfsm.wire import _speed
 from consultfsm.wire.cim import (
+    ID_NAMESPACE,
     MAX_TIMESTAMP_MS,
+    MIN_TIMESTAMP_MS,
     VALUE_TYPES,
     Attribute,
     ChannelData,
@@ -35,10 +40,12 @@ from consultfsm.wire.cim import (
     SenderType,
     TimestampForm,
     VoiceBody,
+    _parse_canonical,
     format_timestamp,
     message_id,
     parse_conversation_event,
     parse_message,
+    parse_message_plain,
     parse_timestamp,
 )
 
@@ -979,3 +986,191 @@ def test_typed_conversation_events_round_trip(
 ) -> None:
     codec = CimCodec("8001", form)
     assert parse_conversation_event(codec.dumps_event(event)) == event
+
+
+# --- the canonical fast path (consultfsm.wire._speed) against the plain path ----------
+
+_plain = st.text(
+    st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"], exclude_characters='"\\'),
+    max_size=10,
+)
+_plain_nonblank = _plain.filter(lambda s: bool(s.strip()))
+_optional_plain = st.none() | _plain
+#: Messages the codec writes canonically: no pass-through keys, plain strings.
+_plain_messages = st.builds(
+    CimMessage,
+    _plain_nonblank,
+    st.builds(
+        MessageHeader,
+        st.builds(Sender, _plain_nonblank, _plain),
+        st.builds(
+            ChannelData, _plain_nonblank, _plain_nonblank,
+            st.lists(st.builds(Attribute, _plain, st.sampled_from(sorted(VALUE_TYPES)), _plain),
+                     max_size=3).map(tuple),
+        ),
+        st.sampled_from(MessageIntent),
+        st.none() | st.integers(MIN_TIMESTAMP_MS, MAX_TIMESTAMP_MS),
+        _optional_plain,
+        _optional_plain,
+    ),
+    st.builds(VoiceBody, _optional_plain, _optional_plain, _optional_plain, _optional_plain),
+)  # fmt: skip
+
+
+@settings(max_examples=300)
+@given(_plain_messages, st.sampled_from(TimestampForm))
+def test_the_canonical_path_takes_every_message_the_codec_writes_plainly(
+    message: CimMessage, form: TimestampForm
+) -> None:
+    text = CimCodec("8001", form).dumps(message)
+    read = _parse_canonical(text)
+    assert read == message == parse_message_plain(text)
+    assert _speed.KNOWN_TEXTS.text_of(read, form) == text
+    other = next(f for f in TimestampForm if f is not form)
+    # The same text stands for the other form only when it has no timestamp.
+    expected = text if message.header.timestamp_ms is None else None
+    assert _speed.KNOWN_TEXTS.text_of(read, other) == expected
+
+
+@settings(max_examples=300)
+@given(_messages, st.sampled_from(TimestampForm))
+def test_the_canonical_path_reads_what_the_plain_path_reads_or_leaves_it(
+    message: CimMessage, form: TimestampForm
+) -> None:
+    text = CimCodec("8001", form).dumps(message)
+    read = _parse_canonical(text)
+    assert read is None or read == parse_message_plain(text)
+    plain_form = not (message.header.extra or message.header.sender.extra
+                      or message.header.channel_data.extra or message.body.extra)  # fmt: skip
+    if read is not None:
+        assert plain_form  # what has pass-through keys is the plain path's
+
+
+@settings(max_examples=500)
+@given(_plain_messages, st.integers(0, 2_000), st.text(max_size=3), st.integers(0, 3))
+def test_a_mangled_canonical_text_is_read_alike_or_left_to_the_plain_path(
+    message: CimMessage, at: int, insert: str, drop: int
+) -> None:
+    text = CODEC.dumps(message)
+    cut = at % (len(text) + 1)
+    mangled = text[:cut] + insert + text[cut + drop :]
+    read = _parse_canonical(mangled)
+    if read is not None:  # never taken where the plain path refuses, or reads otherwise
+        assert read == parse_message_plain(mangled)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Each is canonical but for one thing the plain path refuses or reads otherwise.
+        '{"id":" ","header":{"sender":{"id":"a","type":"AGENT"},"channelData":'
+        '{"channelCustomerIdentifier":"1","serviceIdentifier":"8"},"intent":"CALL_HOLD"},'
+        '"body":{"type":"VOICE"}}',
+        '{"id":"m","header":{"sender":{"id":"a","type":"AGENT"},"channelData":'
+        '{"channelCustomerIdentifier":"1","serviceIdentifier":"8"},"intent":"CALL_HELD"},'
+        '"body":{"type":"VOICE"}}',
+        '{"id":"m","header":{"sender":{"id":"a","type":"AGENT"},"channelData":'
+        '{"channelCustomerIdentifier":"1","serviceIdentifier":"8","additionalAttributes":'
+        '[{"key":"k","type":"Nope","value":"v"}]},"intent":"CALL_HOLD"},"body":{"type":"VOICE"}}',
+        '{"id":"m","header":{"sender":{"id":"a","type":"AGENT"},"channelData":'
+        '{"channelCustomerIdentifier":"1","serviceIdentifier":"8"},"intent":"CALL_HOLD",'
+        '"timestamp":"2026-02-30T00:00:00.000Z"},"body":{"type":"VOICE"}}',
+        '{"id":"m","header":{"sender":{"id":"a","type":"AGENT"},"channelData":'
+        '{"channelCustomerIdentifier":"1","serviceIdentifier":"8"},"intent":"CALL_HOLD",'
+        '"timestamp":999999999999999999},"body":{"type":"VOICE"}}',
+        '{"id":"m\udc80","header":{"sender":{"id":"a","type":"AGENT"},"channelData":'
+        '{"channelCustomerIdentifier":"1","serviceIdentifier":"8"},"intent":"CALL_HOLD"},'
+        '"body":{"type":"VOICE"}}',
+    ],
+)
+def test_what_the_canonical_path_cannot_vouch_for_goes_to_the_plain_path(text: str) -> None:
+    assert _parse_canonical(text) is None
+    with pytest.raises(CimParseError):
+        parse_message(text)
+
+
+def test_a_known_text_belongs_to_the_object_read_from_it_alone() -> None:
+    message = CODEC.message_for(_desk_events()[0])
+    text = CODEC.dumps(message)
+    read = parse_message(text)
+    assert _speed.KNOWN_TEXTS.text_of(read, CODEC.timestamp_form) == text
+    equal = parse_message_plain(text)
+    assert equal == read and _speed.KNOWN_TEXTS.text_of(equal, CODEC.timestamp_form) is None
+    changed = attrs.evolve(read, id="another")
+    assert _speed.KNOWN_TEXTS.text_of(changed, CODEC.timestamp_form) is None
+    # The same moment written with microseconds reads alike, but is no codec's text.
+    loose = parse_message(_loosened(text))
+    assert loose == read and _speed.KNOWN_TEXTS.text_of(loose, CODEC.timestamp_form) is None
+    known = _speed.KnownTexts(size=2)
+    a, b, c = object(), object(), object()
+    for each in (a, b, c):
+        known.note(each, "x", frozenset({"rfc3339"}))
+    assert [known.text_of(each, "rfc3339") for each in (a, b, c)] == [None, "x", "x"]
+
+
+def _loosened(text: str) -> str:
+    """``text`` with its RFC 3339 timestamp (if any) written to the microsecond."""
+    stamp = json.loads(text)["header"].get("timestamp")
+    if not isinstance(stamp, str):
+        return text
+    return text.replace(f'"timestamp":"{stamp}"', f'"timestamp":"{stamp[:-1]}000Z"')
+
+
+_sessions = st.builds(
+    ChannelSessionRef, _nonblank, _nonblank, _nonblank, st.none() | _word, st.booleans()
+)
+
+
+@settings(max_examples=300)
+@given(
+    message=_messages | _plain_messages, session=_sessions, leg=_nonblank,
+    at=st.integers(0, 10**9), intent=st.sampled_from(MessageIntent),
+    form=st.sampled_from(TimestampForm),
+    how=st.sampled_from(["built", "read", "read loosely", "read in the other form"]),
+)  # fmt: skip
+def test_the_short_event_writer_writes_what_the_plain_one_does(
+    *, message: CimMessage, session: ChannelSessionRef, leg: str, at: int,
+    intent: MessageIntent, form: TimestampForm, how: str,
+) -> None:  # fmt: skip
+    codec = CimCodec("8001", form, epoch_ms=1_739_455_031_000)
+    other = CimCodec("8001", next(f for f in TimestampForm if f is not form))
+    if how != "built":  # as the CCM meets it: read from the desk's text (canonical or not)
+        text = (other if how == "read in the other form" else codec).dumps(message)
+        message = parse_message(_loosened(text) if how == "read loosely" else text)
+    kw: dict[str, Any] = {"leg": leg, "at": at, "intent": intent, "session": session,
+                          "message": message}  # fmt: skip
+    event, text = codec.leg_event_json(**kw)
+    assert event == codec.leg_event(**kw)
+    assert text == codec.dumps_event(event)
+
+
+def test_the_short_event_writer_refuses_what_json_cannot_carry_as_the_plain_one_does() -> None:
+    message = CODEC.message_for(_desk_events()[0])
+    bad = attrs.evolve(message, body=attrs.evolve(message.body, extra={"x": float("nan")}))
+    kw: dict[str, Any] = {"leg": "L1", "at": 5, "intent": MessageIntent.CALL_LEG_STARTED,
+                          "session": SESSION, "message": bad}  # fmt: skip
+    with pytest.raises(CimEncodeError):
+        CODEC.leg_event_json(**kw)
+    with pytest.raises(CimEncodeError):
+        CODEC.dumps_event(CODEC.leg_event(**kw))
+
+
+@given(st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=40))
+def test_uuid5_text_is_uuid5(name: str) -> None:
+    assert _speed.uuid5_text(ID_NAMESPACE.bytes, name) == str(uuid.uuid5(ID_NAMESPACE, name))
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(MIN_TIMESTAMP_MS, MAX_TIMESTAMP_MS - 10_000), st.integers(0, 3_000)),
+        min_size=1, max_size=6,
+    )
+)  # fmt: skip
+def test_rfc3339_text_is_the_iso_form_whatever_came_before(moments: list[tuple[int, int]]) -> None:
+    # Pairs within a few seconds of each other: the cache of the last second
+    # is reused, left, and met again.
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    for base, step in moments:
+        for ms in (base, base + step, base):
+            iso = (epoch + timedelta(milliseconds=ms)).isoformat(timespec="milliseconds")
+            assert format_timestamp(ms, TimestampForm.RFC3339) == iso.replace("+00:00", "Z")

@@ -450,11 +450,10 @@ class CcmEngine:
                 raise CcmRefused("table", f"{pub} needs a message of {source.value}'s desk")
             # rule 4: a start implied by a later report
             data = own if own.header.intent is wire else _implied(own, wire)
-        event = self.codec.leg_event(leg=live.machine.leg, at=pub.at, intent=wire,
-                                     session=live.session, message=data)  # fmt: skip
+        event, text = self.codec.leg_event_json(leg=live.machine.leg, at=pub.at, intent=wire,
+                                                session=live.session, message=data)  # fmt: skip
         self.published += 1
-        return Published(live.machine.leg, pub.at, intent, source, event,
-                         self.codec.dumps_event(event))  # fmt: skip
+        return Published(live.machine.leg, pub.at, intent, source, event, text)
 
     # --- snapshots -------------------------------------------------------------------------------
 

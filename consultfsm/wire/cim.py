@@ -43,6 +43,8 @@ import attrs
 from consultfsm.core import events as ev
 from consultfsm.core.errors import ConsultFsmError
 from consultfsm.core.states import CimReason
+from consultfsm.core.text import is_writable
+from consultfsm.wire import _speed
 from consultfsm.wire.strict_json import NotUnicode, check_text, loads_strict
 
 
@@ -108,6 +110,7 @@ CISCO_CC = "CISCO_CC"
 #: Where a CIM message id comes from: uuid5 over this namespace and the leg, so
 #: the same leg's same intent always has the same id (an idempotency key).
 ID_NAMESPACE = uuid.UUID("5f0c6a52-1f0e-4a8e-9d3b-6c1f1b0c5e11")
+_NAMESPACE_BYTES = ID_NAMESPACE.bytes
 
 # Datetime can only represent years 1..9999; reject other epochs on input so
 # that re-emitting a parsed message as RFC 3339 can never overflow.
@@ -228,12 +231,17 @@ def format_timestamp(ms: int, form: TimestampForm) -> str | int:
         return ms
     if not _MIN_MS <= ms <= _MAX_MS:
         raise CimEncodeError("header.timestamp", f"{ms} ms is outside years 1..9999")
-    m = _EPOCH + timedelta(milliseconds=ms)
+    return _SECONDS.format(ms)
+
+
+def _whole_second(second: int) -> str:
+    """``YYYY-MM-DDTHH:MM:SS`` of epoch seconds (the plain path of the cache)."""
+    m = _EPOCH + timedelta(seconds=second)
     # Not strftime: its %Y does not zero-pad years below 1000 on every platform.
-    return (
-        f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}"
-        f".{m.microsecond // 1000:03d}Z"
-    )
+    return f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}"
+
+
+_SECONDS = _speed.SecondCache(_whole_second)
 
 
 def parse_timestamp(value: Any, path: str = "header.timestamp") -> int:
@@ -487,6 +495,69 @@ def parse_message(data: str | bytes | Mapping[str, Any]) -> CimMessage:
     Raises :class:`CimParseError` (naming the field path) on anything malformed,
     and nothing else.
     """
+    if isinstance(data, str) and (message := _parse_canonical(data)) is not None:
+        return message
+    return parse_message_plain(data)
+
+
+def _parse_canonical(text: str) -> CimMessage | None:
+    """The message of a text in the codec's canonical form (see
+    :mod:`consultfsm.wire._speed`), remembered as its own text; None for any
+    other text, or one a check refuses (the plain path then names why)."""
+    match = _speed.CANONICAL_MESSAGE.fullmatch(text)
+    if match is None or not is_writable(text):
+        return None
+    (msg_id, sender_id, sender_type, customer, service, attributes_text, intent_raw, stamp,
+     number, session_id, conversation_id, call_id, leg, reason,
+     markdown) = match.groups()  # fmt: skip
+    intent = _INTENTS.get(intent_raw)
+    if intent is None or not (msg_id.strip() and sender_id.strip() and customer.strip()
+                              and service.strip()):  # fmt: skip
+        return None
+    attributes: tuple[Attribute, ...] = ()
+    if attributes_text is not None:
+        attributes = tuple(
+            Attribute(key, kind, value)
+            for key, kind, value in _speed.CANONICAL_ATTRIBUTE.findall(attributes_text)
+        )
+        if not all(a.type in VALUE_TYPES for a in attributes):
+            return None
+    forms = _BOTH_FORMS
+    timestamp = None
+    try:
+        if stamp is not None:
+            timestamp = parse_timestamp(stamp)
+            written = format_timestamp(timestamp, TimestampForm.RFC3339)
+            forms = _RFC3339_FORM if written == stamp else _NO_FORM
+        elif number is not None:
+            timestamp = parse_timestamp(int(number))
+            forms = _EPOCH_MS_FORM
+    except CimParseError:
+        return None
+    message = CimMessage(
+        msg_id,
+        MessageHeader(
+            Sender(sender_id, sender_type),
+            ChannelData(customer, service, attributes),
+            intent, timestamp, session_id, conversation_id,
+        ),
+        VoiceBody(call_id, leg, reason, markdown),
+    )  # fmt: skip
+    if forms:
+        _speed.KNOWN_TEXTS.note(message, text, forms)
+    return message
+
+
+_INTENTS: dict[str, MessageIntent] = {i.value: i for i in MessageIntent}
+_BOTH_FORMS = frozenset(TimestampForm)
+_RFC3339_FORM = frozenset({TimestampForm.RFC3339})
+_EPOCH_MS_FORM = frozenset({TimestampForm.EPOCH_MS})
+_NO_FORM: frozenset[TimestampForm] = frozenset()
+
+
+def parse_message_plain(data: str | bytes | Mapping[str, Any]) -> CimMessage:
+    """:func:`parse_message` by the plain path alone: decode strictly, then
+    read the object (what the canonical fast path is checked against)."""
     raw = _decoded(data)
     try:
         obj = _object(raw, "$")
@@ -582,7 +653,7 @@ def message_id(
     if not repeatable and occurrence is not None:
         raise ValueError(f"{name} happens once per leg: its id takes no time")
     key = _ID_PARTS([scope, leg, name, occurrence])
-    return str(uuid.uuid5(ID_NAMESPACE, key))
+    return _speed.uuid5_text(_NAMESPACE_BYTES, key)  # uuid.uuid5(ID_NAMESPACE, key)
 
 
 def occurrence_of(intent: MessageIntent, at: int) -> int | None:
@@ -854,6 +925,35 @@ class CimCodec:
         """A conversation event as compact JSON text (see :meth:`dumps`)."""
         return _dumps(self.encode_event(event))
 
+    def leg_event_json(
+        self, *, leg: str, at: int, intent: MessageIntent, session: ChannelSessionRef,
+        message: CimMessage,
+    ) -> tuple[ConversationEvent, str]:  # fmt: skip
+        """:meth:`leg_event` and its :meth:`dumps_event`, the short way (the
+        message's own text when it was read canonically; see
+        :mod:`consultfsm.wire._speed`)."""
+        service = self.service_for(session.service_identifier)
+        ms = self.wall_time(at)
+        event = ConversationEvent(
+            message_id(leg, f"event/{intent.value}", occurrence_of(intent, at),
+                       scope=session.conversation_id),
+            intent, ACTIVITY, ms, session.conversation_id, message.header.sender,
+            session if service == session.service_identifier else ChannelSessionRef(
+                session.id, session.conversation_id, session.customer_identifier, service,
+                session.active),
+        message, {})  # fmt: skip
+        data = _speed.KNOWN_TEXTS.text_of(message, self.timestamp_form)
+        sender = message.header.sender
+        text = _speed.event_text(
+            event_id=event.id, name=intent.value,
+            timestamp=format_timestamp(ms, self.timestamp_form),
+            conversation_id=session.conversation_id, emitter_id=sender.id,
+            emitter_type=sender.type, session_id=session.id,
+            customer=session.customer_identifier, service=service, active=session.active,
+            data=self.dumps(message) if data is None else data,
+        )  # fmt: skip
+        return event, text
+
     def conversation_event(
         self, event: Publication, session: ChannelSessionRef, message: CimMessage
     ) -> dict[str, Any]:
@@ -1002,5 +1102,6 @@ __all__ = [
     "occurrence_of",
     "parse_conversation_event",
     "parse_message",
+    "parse_message_plain",
     "parse_timestamp",
 ]
