@@ -264,9 +264,16 @@ class Tx:
             queries.append(locking)
         reading = self.input_id is not None and not self._inbox_read
         clock = next((i for i, q in enumerate(then) if q[0] == self._d.clock_sql), None)
-        if reading and clock is None:
+        # One writer at a time (no lock statement, not shared): the writer
+        # lock is held from BEGIN on, so the clock is read with the inbox.
+        with_clock = reading and locking is None and not self._store.shared
+        if with_clock and clock is None and self._locked_at is None:
+            queries.append((self._sql(f"{self._d.clock_sql}, ({self._INBOX})"), (self.input_id,)))
+        elif reading and clock is None:
+            with_clock = False
             queries.append((self._sql(self._INBOX), (self.input_id,)))
         elif reading:
+            with_clock = False
             assert clock is not None
             then = [*then]
             then[clock] = (self._sql(f"{self._d.clock_sql}, ({self._INBOX})"), (self.input_id,))
@@ -275,7 +282,9 @@ class Tx:
             self._locked_at = int(results[0][0][0])
         if reading:
             self._inbox_read = True
-            if clock is None:
+            if with_clock:
+                ((self._locked_at, answer),) = results[len(queries) - 1]
+            elif clock is None:
                 rows = results[len(queries) - 1]
                 answer = None if not rows else rows[0][0]
             else:

@@ -26,7 +26,7 @@ path it replaces (``tests/test_cim.py``):
   :func:`json.dumps` path uses, instead of building nested dicts first.
 * **Ids and times.** :func:`uuid5_text` is :func:`uuid.uuid5` without the
   ``UUID`` object; :class:`SecondCache` reuses the date and time of day of
-  the last whole second a timestamp named (events come in bursts).
+  the last few whole seconds timestamps named (events come in bursts).
 """
 
 from __future__ import annotations
@@ -108,22 +108,27 @@ def uuid5_text(namespace: bytes, name: str) -> str:
 
 
 class SecondCache:
-    """RFC 3339 text of epoch ms, reusing the last whole second's date and
-    time of day (``plain`` writes a whole second's text)."""
+    """RFC 3339 text of epoch ms, reusing the date and time of day of the
+    last few whole seconds (``plain`` writes a whole second's text): a CCM
+    writes each event's time and the time of the message inside it, which
+    are seconds apart, so one remembered second would be missed every time."""
 
-    __slots__ = ("_second", "_text", "plain")
+    __slots__ = ("_seconds", "plain", "size")
 
-    def __init__(self, plain: Any) -> None:
+    def __init__(self, plain: Any, size: int = 8) -> None:
         self.plain = plain  # (epoch seconds) -> "YYYY-MM-DDTHH:MM:SS"
-        self._second: int | None = None
-        self._text = ""
+        self.size = size
+        self._seconds: dict[int, str] = {}
 
     def format(self, ms: int) -> str:
         second, milli = divmod(ms, 1000)
-        if second != self._second:
-            self._text = self.plain(second)
-            self._second = second
-        return f"{self._text}.{milli:03d}Z"
+        text = self._seconds.get(second)
+        if text is None:
+            seconds = self._seconds
+            if len(seconds) >= self.size:
+                del seconds[next(iter(seconds))]  # the oldest
+            text = seconds[second] = self.plain(second)
+        return f"{text}.{milli:03d}Z"
 
 
 def event_text(
