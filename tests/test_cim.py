@@ -1174,3 +1174,45 @@ def test_rfc3339_text_is_the_iso_form_whatever_came_before(moments: list[tuple[i
         for ms in (base, base + step, base):
             iso = (epoch + timedelta(milliseconds=ms)).isoformat(timespec="milliseconds")
             assert format_timestamp(ms, TimestampForm.RFC3339) == iso.replace("+00:00", "Z")
+
+
+def test_the_shared_caches_stay_right_under_threads() -> None:
+    # A service reads and writes on several threads at once: the caches of the
+    # fast path are shared, and a race may cost a miss, never a wrong text.
+    import sys
+    import threading
+
+    events = _desk_events()
+    texts = [CODEC.dumps(attrs.evolve(CODEC.message_for(e), id=f"m{n}-{i}"))
+             for n, e in enumerate(events) for i in range(40)]  # fmt: skip
+    wrong: list[str] = []
+
+    def work(offset: int) -> None:
+        try:
+            steps(offset)
+        except Exception as exc:  # (a thread's error would not fail the test)
+            wrong.append(repr(exc))
+
+    def steps(offset: int) -> None:
+        for k in range(600):
+            text = texts[(offset * 7 + k) % len(texts)]
+            message = parse_message(text)
+            kw: dict[str, Any] = {"leg": "L1", "at": 1_000 * (k % 90), "session": SESSION,
+                                  "intent": message.header.intent, "message": message}  # fmt: skip
+            _, written = CODEC.leg_event_json(**kw)
+            if message != parse_message_plain(text) or written != CODEC.dumps_event(
+                CODEC.leg_event(**kw)
+            ):
+                wrong.append(text)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert wrong == []

@@ -31,6 +31,7 @@ path it replaces (``tests/test_cim.py``):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from json.encoder import encode_basestring
@@ -84,7 +85,7 @@ class KnownTexts:
         """``text`` is ``message`` as the codec writes it in each of ``forms``."""
         entries = self._entries
         if len(entries) >= self.size:
-            del entries[next(iter(entries))]  # the oldest
+            _drop_oldest(entries)
         entries[id(message)] = (message, text, forms)
 
     def text_of(self, message: object, form: str) -> str | None:
@@ -96,6 +97,14 @@ class KnownTexts:
 
 #: The texts of the messages :func:`consultfsm.wire.cim.parse_message` read canonically.
 KNOWN_TEXTS = KnownTexts()
+
+
+def _drop_oldest(entries: dict[Any, Any]) -> None:
+    """Forget a cache's oldest entry. Caches are shared by threads (a service's
+    workers): one that races another here finds its entry gone, or the dict
+    changed under it, and forgets nothing this time, which only costs a miss."""
+    with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+        del entries[next(iter(entries))]
 
 
 def uuid5_text(namespace: bytes, name: str) -> str:
@@ -126,7 +135,7 @@ class SecondCache:
         if text is None:
             seconds = self._seconds
             if len(seconds) >= self.size:
-                del seconds[next(iter(seconds))]  # the oldest
+                _drop_oldest(seconds)
             text = seconds[second] = self.plain(second)
         return f"{text}.{milli:03d}Z"
 
