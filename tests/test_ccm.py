@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consultfsm.ccm import ChannelSession, ConsultEvidence, CorrelationError, SessionResolver
-from consultfsm.ccm.engine import CcmEngine, CcmRefused, Published
+from consultfsm.ccm.engine import CcmEngine, CcmRefused, Published, _session_dict
 from consultfsm.ccm.machine import CcmConfig, CcmIllegalInput, CcmLeg, CcmSnapshot
 from consultfsm.ccm.sessions import SessionIndex
 from consultfsm.ccm.table import (
@@ -41,7 +41,13 @@ from consultfsm.verify.ccm import (
     run_case_through_ccm,
 )
 from consultfsm.verify.scenarios import CASES
-from consultfsm.wire.cim import CimCodec, CimParseError, MessageIntent, parse_conversation_event
+from consultfsm.wire.cim import (
+    ChannelSessionRef,
+    CimCodec,
+    CimParseError,
+    MessageIntent,
+    parse_conversation_event,
+)
 
 I, C = CcmInput, CcmCall  # noqa: E741
 CODEC = CimCodec("8000")
@@ -658,3 +664,10 @@ def test_every_publication_of_every_reachable_row_is_needed() -> None:
         if explore_ccm(5, rows).ok:
             survivors.append(row.key)
     assert survivors == []
+
+
+@given(st.builds(ChannelSessionRef, st.text(max_size=4), st.text(max_size=4),
+                 st.text(max_size=4), st.none() | st.text(max_size=4), st.booleans()))  # fmt: skip
+def test_a_legs_session_is_written_as_attrs_writes_it(ref: ChannelSessionRef) -> None:
+    # (written out by hand for speed: the same keys, in the same order)
+    assert list(_session_dict(ref).items()) == list(attrs.asdict(ref).items())

@@ -477,7 +477,7 @@ class CcmEngine:
         """The ``legs`` of :meth:`snapshot` alone (what a store writes back after an input)."""
         return [
             {"machine": live.machine.snapshot().to_dict(),
-             "session": attrs.asdict(live.session), "dialogs": list(live.dialogs),
+             "session": _session_dict(live.session), "dialogs": list(live.dialogs),
              "agents": {p.value: a for p, a in live.agents.items()},
              "a_end": None if live.a_end is None else self.codec.encode(live.a_end)}
             for live in self._legs.values()
@@ -616,6 +616,13 @@ def _flag(value: Any, where: str) -> bool:
     if value.__class__ is not bool:
         raise SnapshotError(where, f"expected true or false, got {value!r:.40}")
     return bool(value)
+
+
+def _session_dict(ref: ChannelSessionRef) -> dict[str, Any]:
+    """``attrs.asdict(ref)``, written out: a store writes it back after every input."""
+    return {"id": ref.id, "conversation_id": ref.conversation_id,
+            "customer_identifier": ref.customer_identifier,
+            "service_identifier": ref.service_identifier, "active": ref.active}  # fmt: skip
 
 
 def _session_ref(raw: Mapping[str, Any]) -> ChannelSessionRef:
