@@ -1216,3 +1216,26 @@ def test_the_shared_caches_stay_right_under_threads() -> None:
     finally:
         sys.setswitchinterval(interval)
     assert wrong == []
+
+
+@pytest.mark.parametrize("how", ["utf-8", "with a BOM", "as UTF-16", "with an encoded surrogate"])
+def test_an_http_body_takes_the_fast_path_when_it_is_canonical_utf8(how: str) -> None:
+    message = attrs.evolve(CODEC.message_for(_desk_events()[0]), id="mé")
+    text = CODEC.dumps(message)
+    body = {
+        "utf-8": text.encode(),
+        "with a BOM": b"\xef\xbb\xbf" + text.encode(),
+        "as UTF-16": text.encode("utf-16"),
+        "with an encoded surrogate": text.replace("mé", "m\udc80").encode("utf-8", "surrogatepass"),
+    }[how]
+    try:
+        plain: CimMessage | str = parse_message_plain(body)
+    except CimParseError as exc:
+        plain = repr(exc)
+    try:
+        read: CimMessage | str = parse_message(body)
+    except CimParseError as exc:
+        read = repr(exc)
+    assert read == plain  # whichever path: what the plain path says
+    known = isinstance(read, CimMessage) and _speed.KNOWN_TEXTS.text_of(read, CODEC.timestamp_form)
+    assert bool(known) is (how == "utf-8")

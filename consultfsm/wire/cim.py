@@ -495,7 +495,13 @@ def parse_message(data: str | bytes | Mapping[str, Any]) -> CimMessage:
     Raises :class:`CimParseError` (naming the field path) on anything malformed,
     and nothing else.
     """
-    if isinstance(data, str) and (message := _parse_canonical(data)) is not None:
+    text = data
+    if isinstance(data, bytes):  # (what an HTTP body is)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:  # the plain path reads it, or names what is wrong
+            return parse_message_plain(data)
+    if isinstance(text, str) and (message := _parse_canonical(text)) is not None:
         return message
     return parse_message_plain(data)
 
