@@ -15,8 +15,9 @@ keeps that section when it rewrites the file), and prints it.
   event of the same sizes. Target: at most 2x, on PostgreSQL and on SQLite.
   On PostgreSQL also against the floor pipelined (two round trips: BEGIN
   with the SELECT, then the writes with the COMMIT). On SQLite also our own
-  statements alone, recorded and replayed by a plain client (no target: it
-  splits our time into the database's share and the library's).
+  statements alone, recorded and replayed by a plain client; and on both,
+  the in-memory engine alone on the same messages (no targets: they split
+  our time into the database's share, the engine's and the durable layer's).
 * **relay**: publications per second from the outbox to ActiveMQ over STOMP
   (persistent, each confirmed by a receipt, rows deleted after) against sending
   the same messages straight to the broker the same way. Target: within 2x.
@@ -55,6 +56,7 @@ from typing import Any
 from urllib.parse import quote
 
 from consultfsm.ccm import ChannelSession
+from consultfsm.ccm.engine import CcmEngine
 from consultfsm.core.states import CimReason
 from consultfsm.durable.engine import DurableCcm
 from consultfsm.durable.relay import Relay
@@ -231,27 +233,32 @@ def per_input(kind: str, folder: Path, legs: int, rounds: int) -> dict[str, floa
     # (untimed) and replayed without the library on another: the database's
     # share of our cost, measured beside the rest.
     replay = SqlReplay(folder, rounds, legs) if kind == "sqlite" else None
-    ours, floor, piped, sql = [], [], [], []
+    ours, floor, piped, sql, alone = [], [], [], [], []
     for r in range(rounds):
         ccm, order = consults_in_flight(store, r * legs, legs)
+        engine = EngineAlone(r * legs, legs)
         count = len(order)
         floors = [Floor(store, 2 * r * count, count, record, body)]
         if kind == "postgresql":
             floors.append(Floor(store, (2 * r + 1) * count, count, record, body, pipelined=True))
         inputs = None if replay is None else replay.round(r)
-        took = [0.0] * (2 + len(floors))
+        took = [0.0] * (3 + len(floors))
+        sent = 0
         for start in range(0, count, SLICE):
             part = order[start : start + SLICE]
             t = time.perf_counter()
             for text in part:
-                ccm.receive(text)
+                sent += len(ccm.receive(text).sent)
             took[0] += time.perf_counter() - t
+            took[-2] += engine.run(part)
             for i, each in enumerate(floors, 1):
                 took[i] += each.run(len(part))
             if replay is not None and inputs is not None:
                 took[-1] += replay.run(inputs[start : start + SLICE])
+        assert sent == engine.published == 4 * legs  # the same work: each report published
         ours.append(took[0] / count)
         floor.append(took[1] / count)
+        alone.append(took[-2] / count)
         if kind == "postgresql":
             piped.append(took[2] / count)
         if replay is not None:
@@ -261,12 +268,15 @@ def per_input(kind: str, folder: Path, legs: int, rounds: int) -> dict[str, floa
             f"{floor[-1] * 1e6:.0f} µs"
             + (f" (pipelined {piped[-1] * 1e6:.0f} µs)" if piped else "")
             + (f" (our SQL alone {sql[-1] * 1e6:.0f} µs)" if sql else "")
+            + f" (the engine alone {alone[-1] * 1e6:.0f} µs)"
         )
     store.close()
     out = {
         "ours": statistics.median(ours),
         "floor": statistics.median(floor),
         "ratio": statistics.median(o / f for o, f in zip(ours, floor, strict=True)),
+        "alone": statistics.median(alone),
+        "alone_ratio": statistics.median(a / f for a, f in zip(alone, floor, strict=True)),
     }
     if piped:
         out["piped"] = statistics.median(piped)
@@ -276,6 +286,30 @@ def per_input(kind: str, folder: Path, legs: int, rounds: int) -> dict[str, floa
         out["sql"] = statistics.median(sql)
         out["sql_ratio"] = statistics.median(s / f for s, f in zip(sql, floor, strict=True))
     return out
+
+
+class EngineAlone:
+    """The same messages through an in-memory :class:`CcmEngine`, the round's
+    sessions started (untimed): parsing, the machines and the events' JSON,
+    what a durable CCM adds a store to."""
+
+    def __init__(self, first: int, legs: int) -> None:
+        self.engine = CcmEngine(CODEC)
+        for n in range(first, first + legs):
+            self.engine.start_session(session(n), 0)
+        self.at = 1
+        self.published = 0
+
+    def run(self, texts: list[str]) -> float:
+        """Seconds for the engine to take ``texts``, one ms apart."""
+        engine, at, published = self.engine, self.at, 0
+        t = time.perf_counter()
+        for text in texts:
+            published += len(engine.receive(text, at).published)
+            at += 1
+        took = time.perf_counter() - t
+        self.at, self.published = at, self.published + published
+        return took
 
 
 #: One transaction's statements, each with its parameters, BEGIN to COMMIT.
@@ -622,6 +656,11 @@ def table(results: dict[str, Any], args: argparse.Namespace, took: float) -> str
         lines.append(
             f"| per input on {name}, µs | {us(r['ours'])} | {us(r['floor'])} |"
             f" {r['ratio']:.2f}x | at most 2x: {met} |"
+        )
+        lines.append(
+            f"| per input on {name}: the in-memory engine alone on the same messages (parsing,"
+            f" the machines, the events' JSON), µs | {us(r['alone'])} | {us(r['floor'])} |"
+            f" {r['alone_ratio']:.2f}x | (no target: what the store is added to) |"
         )
         if "sql" in r:  # where the time goes: the database's share, and the rest
             lines.append(

@@ -291,7 +291,7 @@ def test_the_durable_benchmark_runs_and_reports_every_row(tmp_path: Path) -> Non
     assert text.startswith("# results\n\nthe leg benchmark's table\n")
     assert "an older run" not in text and text.count("<!-- durable:begin -->") == 1
     for row in ("per input on PostgreSQL", "per input on SQLite", "our statements alone",
-                "relay to ActiveMQ",
+                "the in-memory engine alone", "relay to ActiveMQ",
                 "store opened to first input", "new process to first input",
                 "`consultfsm serve` started"):  # fmt: skip
         line = next(ln for ln in text.splitlines() if row in ln)
