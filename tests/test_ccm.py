@@ -15,7 +15,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consultfsm.ccm import ChannelSession, ConsultEvidence, CorrelationError, SessionResolver
-from consultfsm.ccm.engine import CcmEngine, CcmRefused, Published, _session_dict
+from consultfsm.ccm.engine import (
+    CcmEngine,
+    CcmRefused,
+    Published,
+    Report,
+    _session_dict,
+    read_report,
+)
 from consultfsm.ccm.machine import CcmConfig, CcmIllegalInput, CcmLeg, CcmSnapshot
 from consultfsm.ccm.sessions import SessionIndex
 from consultfsm.ccm.table import (
@@ -47,6 +54,7 @@ from consultfsm.wire.cim import (
     CimParseError,
     MessageIntent,
     parse_conversation_event,
+    parse_message,
 )
 
 I, C = CcmInput, CcmCall  # noqa: E741
@@ -301,6 +309,31 @@ def test_a_rekeyed_consult_stays_one_leg() -> None:
     assert said(out) == ["CALL_LEG_STARTED(b)", "CALL_HOLD(ccm)",
                          "CALL_LEG_ENDED(b,CONSULT_ENDED)"]  # fmt: skip
     assert ccm.is_finished("D1") and ccm.is_finished("D5")
+
+
+def test_a_report_read_before_is_taken_as_its_message_is() -> None:
+    # A store reads a message's report to find its rows, then hands the report
+    # to the engine: the same outcome, byte for byte, as the message itself.
+    texts = [send(A, STARTED, 100), send(A, HOLD, 200, call_id="D5"),
+             send(B, STARTED, 250, dialog="D5"), send(B, HOLD, 260, dialog="D5")]  # fmt: skip
+    other = CimCodec("8000")  # (an equal codec, another object: its report is read again)
+    plain, by_report, by_other = engine(), engine(), engine()
+    for at, text in zip((100, 200, 250, 260), texts, strict=True):
+        message = parse_message(text)
+        report = read_report(CODEC, message)
+        assert isinstance(report, Report) and report.message is message
+        assert report.dialogs == (("D1",) if at == 100 else ("D1", "D5") if at == 200 else ("D5",))
+        want = plain.receive(text, at)
+        for ccm, read in ((by_report, report), (by_other, read_report(other, message))):
+            got = ccm.receive(read, at)
+            assert (got.leg, got.disposition, got.late) == (want.leg, want.disposition, want.late)
+            assert [p.json for p in got.published] == [p.json for p in want.published]
+    assert by_report.snapshot() == plain.snapshot() == by_other.snapshot()
+    # A report that cannot be read is refused before anything moves, as its message is.
+    with pytest.raises(CcmRefused):
+        read_report(
+            CODEC, parse_message(send(B, STARTED, 300, dialog="D7").replace("CONSULTED", "X"))
+        )
 
 
 def test_the_session_is_found_by_dialog_uri_first_then_by_the_customer_s_ani() -> None:

@@ -38,7 +38,7 @@ from stores import BACKENDS, Backend
 
 from consultfsm.ccm import ChannelSession
 from consultfsm.ccm.machine import CcmConfig
-from consultfsm.durable.engine import DurableCcm
+from consultfsm.durable.engine import DurableCcm, Sent
 from consultfsm.durable.faults import POINTS, Faults
 from consultfsm.durable.sqlite import SqliteStore
 from consultfsm.wire.cim import MessageIntent
@@ -972,3 +972,12 @@ def test_a_retry_racing_its_original_on_a_live_leg_waits_on_the_leg_row_and_is_r
     with world.ccm.store.transaction() as tx:
         holds = [r for r in tx.pending(None, 100) if json.loads(r.body)["name"] == "CALL_HOLD"]
     assert len(holds) == 1
+
+
+_WORD = st.text(max_size=3)
+
+
+@given(st.builds(Sent, _WORD, _WORD, _WORD, _WORD, st.none() | _WORD, _WORD))
+def test_an_answer_s_event_is_written_as_attrs_writes_it(sent: Sent) -> None:
+    # (written out by hand for speed: the same keys, in the same order)
+    assert list(sent.to_dict().items()) == list(attrs.asdict(sent).items())

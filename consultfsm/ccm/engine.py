@@ -30,7 +30,7 @@ error (:class:`~consultfsm.core.errors.ConsultFsmError`) and changes nothing.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -231,15 +231,25 @@ class CcmEngine:
         self.codec = codec
         self.sessions.resolver = self._ended.resolver = resolver
 
-    def receive(self, message: CimMessage | str | bytes | Mapping[str, Any], at: int) -> Outcome:
+    def receive(
+        self, message: CimMessage | Report | str | bytes | Mapping[str, Any], at: int
+    ) -> Outcome:
         """A desk's CIM message, received at ``at``. Raises
         :class:`~consultfsm.wire.cim.CimParseError`, :class:`CcmRefused` or a
         :class:`~consultfsm.ccm.correlation.CorrelationError` for one it cannot
-        take, changing nothing."""
+        take, changing nothing. ``message`` may be the :class:`Report`
+        :func:`read_report` read of it (a store reads one to find its rows)."""
         self._check_time(at)
-        if not isinstance(message, CimMessage):
-            message = parse_message(message)
-        party, intent, dialogs = read_report(self.codec, message)
+        if isinstance(message, Report) and message.codec is self.codec:
+            report = message
+        else:
+            if isinstance(message, Report):  # (read by another codec: read again)
+                message = message.message
+            elif not isinstance(message, CimMessage):
+                message = parse_message(message)
+            report = read_report(self.codec, message)
+        message, party, intent, dialogs = (
+            report.message, report.party, report.intent, report.dialogs)  # fmt: skip
         key = self._find(dialogs)
         if key is not None:
             self._check_party(self._legs[key], party, message.header.sender.id)
@@ -314,7 +324,7 @@ class CcmEngine:
             why = f"agent {agent!r} is already the {other.value.upper()} agent of this consult"
             raise CcmRefused("header.sender.id", why)
 
-    def _find(self, dialogs: list[str]) -> str | None:
+    def _find(self, dialogs: Sequence[str]) -> str | None:
         keys = {k for d in dialogs if (k := self._by_dialog.get(d)) is not None}
         if len(keys) > 1:
             raise CcmRefused("body", f"its dialog ids {dialogs} name two live legs {sorted(keys)}")
@@ -549,11 +559,24 @@ class CcmEngine:
         return engine
 
 
-def read_report(codec: CimCodec, message: CimMessage) -> tuple[Party, Intent, list[str]]:
+@attrs.frozen(slots=True)
+class Report:
+    """A desk's message as a CCM reads it (:func:`read_report`): who reports
+    what about which dialogs. :meth:`CcmEngine.receive` takes one in place of
+    its message, and does not read it again."""
+
+    message: CimMessage
+    party: Party
+    intent: Intent
+    dialogs: tuple[str, ...]  # its ``leg`` string's dialog id, then ``callId``
+    codec: CimCodec = attrs.field(eq=False, repr=False)  # (the codec that read it)
+
+
+def read_report(codec: CimCodec, message: CimMessage) -> Report:
     """Who reports what about which dialogs: the party (by ``consultRole``), the
     intent, and the dialog ids the message names (its ``leg`` string's, then
     ``callId``), or :class:`CcmRefused`. A store looks these up before it
-    hands the message to an engine."""
+    hands the message (the report) to an engine."""
     intent = _INTENTS.get(message.header.intent)
     if intent is None:
         why = f"the CCM takes no {message.header.intent.value} for a consult leg"
@@ -589,7 +612,7 @@ def read_report(codec: CimCodec, message: CimMessage) -> tuple[Party, Intent, li
             codec.dumps(message)
         except (ValueError, TypeError, RecursionError) as exc:
             raise CcmRefused("$", f"holds a value that cannot be written back: {exc}") from None
-    return party, intent, dialogs
+    return Report(message, party, intent, tuple(dialogs), codec)
 
 
 def evidence_of(message: CimMessage, party: Party) -> ConsultEvidence:
@@ -663,6 +686,7 @@ __all__ = [
     "CcmRefused",
     "Outcome",
     "Published",
+    "Report",
     "evidence_of",
     "read_report",
 ]

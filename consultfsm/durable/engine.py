@@ -83,6 +83,12 @@ class Sent:
     reason: str | None
     conversation: str
 
+    def to_dict(self) -> dict[str, Any]:
+        """``attrs.asdict(self)``, written out (an answer is written with every input)."""
+        return {"event_id": self.event_id, "leg": self.leg, "intent": self.intent,
+                "source": self.source, "reason": self.reason,
+                "conversation": self.conversation}  # fmt: skip
+
 
 @attrs.frozen(slots=True)
 class Answer:
@@ -108,7 +114,7 @@ class Answer:
             "disposition": self.disposition,
             "late": self.late,
             "at": self.at,
-            "sent": [attrs.asdict(s) for s in self.sent],
+            "sent": [s.to_dict() for s in self.sent],
             "legs": list(self.legs),
         }
 
@@ -197,7 +203,8 @@ class DurableCcm:
         :meth:`CcmEngine.receive` raises for a message it cannot take."""
         if not isinstance(message, CimMessage):
             message = parse_message(message)
-        party, _, dialogs = read_report(self.codec, message)
+        report = read_report(self.codec, message)  # (the engine takes it as it is)
+        party, dialogs = report.party, list(report.dialogs)
         sender = message.header.sender.id
         _storable(sender, "header.sender.id")
         for dialog in dialogs:
@@ -254,7 +261,7 @@ class DurableCcm:
                 presence = tx.presence([sender])
             engine = self._engine(legs, sessions, presence, tombs)
             at = max(self._clock(tx), engine.now)
-            outcome = engine.receive(msg, at)
+            outcome = engine.receive(report, at)
             return self._commit(tx, engine, legs, outcome, at, buried=[d for _, d in tombs])
 
         return self._run(input_id or f"cim:{message.id}", work)

@@ -302,7 +302,9 @@ class Tx:
     def clock_ms(self) -> int:
         """The database's clock, Unix ms: as read when the last locks were
         taken (on a shared store, again once the leg rows, or a new consult's
-        session rows, are held), or now when none were."""
+        session rows, are held; where one writer holds the database from
+        BEGIN on, SQLite, with the inbox, by the transaction's first
+        statement), or now when none of these were read."""
         if self._locked_at is None:
             self._locked_at = int(self._q(self._d.clock_sql)[0][0])
         return self._locked_at
