@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from strategies import json_values
 
 from consultfsm.core import events as ev
-from consultfsm.core.errors import ConsultFsmError
+from consultfsm.core.errors import ConfigError, ConsultFsmError
 from consultfsm.core.leg import Leg
 from consultfsm.core.states import InputKind
 from consultfsm.wire import _speed
@@ -1087,6 +1087,48 @@ def test_what_the_canonical_path_cannot_vouch_for_goes_to_the_plain_path(text: s
     assert _parse_canonical(text) is None
     with pytest.raises(CimParseError):
         parse_message(text)
+
+
+def test_a_codec_holds_its_timestamp_form_as_the_member_and_refuses_a_bad_setting() -> None:
+    # The wire name is taken for the member; written alike on every path.
+    named = CimCodec("8", "epoch_ms")
+    assert named.timestamp_form is TimestampForm.EPOCH_MS and named == CimCodec(
+        "8", TimestampForm.EPOCH_MS
+    )
+    message = parse_message(CODEC.dumps(CODEC.message_for(_desk_events()[0])))
+    session = ChannelSessionRef("S1", "C1", "1", None, True)
+    kw: dict[str, Any] = {"leg": "D1", "at": 5, "intent": MessageIntent.CALL_HOLD,
+                          "session": session}  # fmt: skip
+    _, written = named.leg_event_json(message=message, **kw)
+    assert written == named.dumps_event(named.leg_event(message=message, **kw))
+    assert isinstance(json.loads(written)["data"]["header"]["timestamp"], int)
+    for bad in ({"timestamp_form": "iso"}, {"epoch_ms": 1.5}, {"epoch_ms": True}):
+        with pytest.raises(ConfigError) as caught:
+            CimCodec("8", **bad)
+        assert caught.value.field == next(iter(bad))
+
+
+@pytest.mark.parametrize("stamp", ['"timestamp":-0', '"timestamp":"2026-01-01T00:00:00.000+00:00"'])
+def test_a_timestamp_written_as_the_codec_never_writes_it_is_not_its_text(stamp: str) -> None:
+    # Read alike, but the event carries the message as the codec writes it.
+    text = ('{"id":"m","header":{"sender":{"id":"a","type":"AGENT"},"channelData":'
+            '{"channelCustomerIdentifier":"1","serviceIdentifier":"8"},"intent":"CALL_HOLD",'
+            + stamp + '},"body":{"type":"VOICE","leg":"1:a:D1"}}')  # fmt: skip
+    read = parse_message(text)
+    assert read == parse_message_plain(text)
+    session = ChannelSessionRef("S1", "C1", "1", None, True)
+    for form in TimestampForm:
+        codec = CimCodec("8", form)
+        assert _speed.KNOWN_TEXTS.text_of(read, form) is None
+        kw: dict[str, Any] = {
+            "leg": "D1",
+            "at": 5,
+            "intent": MessageIntent.CALL_HOLD,
+            "session": session,
+        }
+        _, written = codec.leg_event_json(message=read, **kw)
+        assert written == codec.dumps_event(codec.leg_event(message=read, **kw))
+        assert json.loads(written)["data"] == codec.encode(read)
 
 
 def test_a_known_text_belongs_to_the_object_read_from_it_alone() -> None:

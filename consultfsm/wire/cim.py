@@ -41,7 +41,7 @@ from typing import Any, ClassVar
 import attrs
 
 from consultfsm.core import events as ev
-from consultfsm.core.errors import ConsultFsmError
+from consultfsm.core.errors import ConfigError, ConsultFsmError
 from consultfsm.core.states import CimReason
 from consultfsm.core.text import is_writable
 from consultfsm.wire import _speed
@@ -537,7 +537,8 @@ def _parse_canonical(text: str) -> CimMessage | None:
             forms = _RFC3339_FORM if written == stamp else _NO_FORM
         elif number is not None:
             timestamp = parse_timestamp(int(number))
-            forms = _EPOCH_MS_FORM
+            # (as the codec writes it: "-0" is read as 0, and written "0")
+            forms = _EPOCH_MS_FORM if str(timestamp) == number else _NO_FORM
     except CimParseError:
         return None
     message = CimMessage(
@@ -679,6 +680,16 @@ def _reason(reason: CimReason | None) -> str | None:
     return None if reason is None else reason.value
 
 
+def _timestamp_form(form: Any) -> TimestampForm:
+    # A plain string compares equal to its member, but is not one: the codec
+    # tests its form by identity, so it holds the member.
+    try:
+        return TimestampForm(form)
+    except ValueError:
+        forms = ", ".join(repr(f.value) for f in TimestampForm)
+        raise ConfigError("timestamp_form", f"{form!r} is none of {forms}") from None
+
+
 def _non_empty(value: str | None) -> str | None:
     return value if value is not None and value.strip() else None
 
@@ -695,13 +706,21 @@ class CimCodec:
     """
 
     service_identifier: str = attrs.field()
-    timestamp_form: TimestampForm = TimestampForm.RFC3339
-    epoch_ms: int = 0
+    #: (its wire name, ``"epoch_ms"``, is taken too: the codec holds the member)
+    timestamp_form: TimestampForm = attrs.field(
+        default=TimestampForm.RFC3339, converter=_timestamp_form
+    )
+    epoch_ms: int = attrs.field(default=0)
 
     @service_identifier.validator
     def _check(self, _: Any, value: str) -> None:
         if not isinstance(value, str) or not value.strip():
             raise CimEncodeError("header.channelData.serviceIdentifier", "must not be empty")
+
+    @epoch_ms.validator
+    def _check_epoch(self, _: Any, value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError("epoch_ms", f"must be an int (ms), got {type(value).__name__}")
 
     def service_for(self, own: str | None) -> str:
         """The leg's own service identifier if it has a usable one, else the codec's."""
