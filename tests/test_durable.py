@@ -29,6 +29,7 @@ from durable_world import (
     apply_durable,
     apply_reference,
     inputs,
+    inputs_near_horizons,
     message,
     reference,
 )
@@ -67,6 +68,78 @@ def test_the_durable_ccm_publishes_what_the_engine_publishes(
     for n, (gap, item) in enumerate(script):
         at += gap
         assert apply_durable(world, item, at, n) == apply_reference(ref, item, at), item
+
+
+@_one_db_each(120)
+@given(script=inputs_near_horizons, tombstone_ms=st.sampled_from([800, 2_500]),
+       ended_session_ms=st.sampled_from([0, 1_500]))  # fmt: skip
+def test_short_horizons_run_out_in_the_durable_ccm_as_in_the_engine(
+    script: list[Any], tombstone_ms: int, ended_session_ms: int, backend: Backend
+) -> None:
+    # Horizons the script's gaps cross: a finished leg's tombstone expires (in
+    # the generation the engine buried it in, a deadline's at its own time), a
+    # dialog is taken again and finished again, an ended session stops taking
+    # consults (at once, with 0). The reference remembers applied messages as
+    # the inbox does: one sent again after its tombstone expired is a retry.
+    ref = reference(tombstone_ms, ended_session_ms)
+    world = Clocked(backend.open(backend.new()), tombstone_ms, ended_session_ms)
+    inbox: set[str] = set()
+    at = 0
+    for n, (gap, item) in enumerate(script):
+        at += gap
+        assert apply_durable(world, item, at, n) == apply_reference(ref, item, at, inbox), item
+
+
+_ENDED, _HOLD = MessageIntent.CALL_LEG_ENDED, MessageIntent.CALL_HOLD
+#: (tombstone_ms, ended_session_ms, [(ms, input)], what the last input publishes)
+_HORIZON_RUNS_OUT: dict[str, tuple[int, int, list[tuple[int, Any]], list[str]]] = {
+    # Generations of 100 ms: a leg finished at 1050 is remembered until 1900.
+    "a tombstone expires with its generation": (800, 600_000, [
+        (1000, ("recv", B, STARTED, "D1", None)), (1050, ("recv", B, _ENDED, "D1", None)),
+        (1920, ("recv", B, _HOLD, "D1", None))], ["CALL_LEG_STARTED", "CALL_HOLD"]),
+    # The dialog is taken again long after, by a leg that ends as it starts:
+    # remembered from that finish, so a report 100 ms later is late.
+    "a dialog finished again is remembered from its new finish": (800, 600_000, [
+        (1000, ("recv", B, STARTED, "D1", None)), (1050, ("recv", B, _ENDED, "D1", None)),
+        (3000, ("recv", B2, _ENDED, "D1", None)), (3100, ("recv", B2, _HOLD, "D1", None))], []),
+    # A's end waits 2 s for B's (deadline 4000); the sweep runs at 8000. The
+    # leg finished at 4000: generations of 1 s, remembered until 13,000.
+    "a deadline a late sweep fires buries its leg at its own time": (8_000, 600_000, [
+        (1000, ("recv", B, STARTED, "D1", None)), (2000, ("recv", A, _ENDED, "D1", None)),
+        (8000, ("tick",)), (13_500, ("recv", B2, _HOLD, "D1", None))],
+        ["CALL_LEG_STARTED", "CALL_HOLD"]),
+    # With ended_session_ms 0 an ended session takes no consult, even at once.
+    "an ended session takes no consult when the horizon is 0": (800, 0, [
+        (500, ("end", "S1")), (500, ("recv", B, STARTED, "D1", None))], []),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(_HORIZON_RUNS_OUT))
+def test_a_short_horizon_runs_out_in_the_durable_ccm_as_in_the_engine(
+    case: str, backend: Backend
+) -> None:
+    tombstone_ms, ended_session_ms, script, last = _HORIZON_RUNS_OUT[case]
+    ref = reference(tombstone_ms, ended_session_ms)
+    world = Clocked(backend.open(backend.new()), tombstone_ms, ended_session_ms)
+    for n, (at, item) in enumerate(script):
+        said = apply_durable(world, item, at, n)
+        assert said == apply_reference(ref, item, at), (case, item)
+    assert [json.loads(text)["name"] for text in said[0]] == last
+
+
+def test_a_tombstone_kept_at_its_exact_time_expires_with_its_generation(backend: Backend) -> None:
+    # A store keeps the start of the generation a dialog was buried in; an
+    # earlier version kept the exact time: the row loads as the engine held it.
+    _, _, script, last = _HORIZON_RUNS_OUT["a tombstone expires with its generation"]
+    ref, world = reference(800), Clocked(backend.open(backend.new()), 800)
+    for n, (at, item) in enumerate(script):
+        if n == len(script) - 1:
+            with world.ccm.store.transaction() as tx:
+                assert tx._q("SELECT at FROM tombstones WHERE dialog = 'D1'") == [(1000,)]
+                tx._q("UPDATE tombstones SET at = 1050 WHERE dialog = 'D1'")
+        said = apply_durable(world, item, at, n)
+        assert said == apply_reference(ref, item, at), item
+    assert [json.loads(text)["name"] for text in said[0]] == last
 
 
 @_one_db_each(60)

@@ -497,6 +497,13 @@ class CcmEngine:
         """Every dialog id a tombstone holds (finished legs' ids, within the horizon)."""
         return self._tombs.ids()
 
+    def buried_at(self) -> dict[str, int]:
+        """:meth:`buried`, each with the time it is remembered from: the start
+        of its tombstone generation (:meth:`Tombstones.generation_of
+        <consultfsm.ccm.tombstones.Tombstones.generation_of>` of when its leg
+        finished), the time a store keeps to load it as it stands here."""
+        return self._tombs.starts()
+
     @classmethod
     def restore(cls, data: Mapping[str, Any], codec: CimCodec, *,
                 resolver: SessionResolver | None = None,

@@ -57,6 +57,12 @@ class Tombstones:
         for _, ids in self._generations:
             yield from ids
 
+    def generation_of(self, at: int) -> int:
+        """The start of the generation an id buried at ``at`` joins (the
+        clock never goes back): a store that keeps each id's time loads it
+        there, and the id expires as it would have here."""
+        return at - at % self._span
+
     def bury(self, ids: Iterable[str], at: int) -> None:
         """Remember ``ids`` as finished at ``at``."""
         span = self._span
@@ -73,6 +79,10 @@ class Tombstones:
     def ids(self) -> set[str]:
         """Every id held, whatever its generation."""
         return set().union(*(ids for _, ids in self._generations))
+
+    def starts(self) -> dict[str, int]:
+        """Every id held, with the start of its (newest) generation."""
+        return {i: start for start, ids in self._generations for i in ids}
 
     def to_list(self) -> list[list[object]]:
         """JSON-ready: ``[[start ms, sorted ids], ...]``, oldest first."""

@@ -51,6 +51,7 @@ from consultfsm.ccm.engine import (
 from consultfsm.ccm.machine import CcmConfig
 from consultfsm.ccm.sessions import SessionIndex
 from consultfsm.ccm.table import Party
+from consultfsm.ccm.tombstones import Tombstones
 from consultfsm.core.errors import ConfigError
 from consultfsm.core.text import is_writable
 from consultfsm.wire.cim import CimCodec, CimMessage, MessageIntent, parse_message
@@ -191,6 +192,7 @@ class DurableCcm:
             ended_session_ms=ended_session_ms,
         )
         self._index = SessionIndex(self.resolver)  # never filled: its checks and e164() alone
+        self._tombs = Tombstones(tombstone_ms)  # never filled: its generations' arithmetic
         self._config = attrs.asdict(self.config)  # (as a snapshot holds it)
 
     # --- inputs ----------------------------------------------------------------------------
@@ -262,7 +264,7 @@ class DurableCcm:
             engine = self._engine(legs, sessions, presence, tombs)
             at = max(self._clock(tx), engine.now)
             outcome = engine.receive(report, at)
-            return self._commit(tx, engine, legs, outcome, at, buried=[d for _, d in tombs])
+            return self._commit(tx, engine, legs, outcome, at, buried=tombs)
 
         return self._run(input_id or f"cim:{message.id}", work)
 
@@ -437,15 +439,17 @@ class DurableCcm:
             "config": self._config,
             "tombstone_ms": self.tombstone_ms,
             "sessions": [s.record for s in sessions if s.ended_at is None],
+            # (an engine keeps no ended session when it takes none: ended_session_ms 0)
             "ended_sessions": [
                 [s.ended_at, s.record]
                 for s in sorted(sessions, key=lambda s: (s.ended_at or 0, s.record["id"]))
-                if s.ended_at is not None
+                if s.ended_at is not None and self.ended_session_ms
             ],
             "ended_session_ms": self.ended_session_ms,
             "presence": dict(presence),
             "legs": [row.record for row in legs],
-            "tombstones": [[at, [dialog]] for at, dialog in tombs],
+            # Each in the generation the engine buried it in, so it expires as there.
+            "tombstones": [[self._tombs.generation_of(at), [dialog]] for at, dialog in tombs],
         }
         return CcmEngine.restore(snapshot, self.codec, resolver=self.resolver, own=True)
 
@@ -457,7 +461,7 @@ class DurableCcm:
         outcome: Outcome,
         at: int,
         *,
-        buried: Sequence[str] = (),
+        buried: Sequence[tuple[int, str]] = (),
         faults: bool = True,
     ) -> Answer:
         """Write back what the input changed, and the outbox rows, in ``tx``."""
@@ -477,10 +481,16 @@ class DurableCcm:
                 tx.save_leg(key, versions[key], rec, None if old is None else old.record)
             else:
                 versions[key] = old.version
-        # Legs that finished now: their dialogs are tombstones from the commit on.
-        fresh = engine.buried() - set(buried)
-        if fresh:
-            tx.bury(sorted(fresh), at)
+        # Legs that finished now (a deadline's at its own time, a dialog whose
+        # tombstone had expired again): their dialogs are tombstones from the
+        # commit on, each kept from where the engine holds it.
+        loaded = {dialog: self._tombs.generation_of(t) for t, dialog in buried}
+        fresh: dict[int, list[str]] = {}
+        for dialog, start in engine.buried_at().items():
+            if loaded.get(dialog) != start:
+                fresh.setdefault(start, []).append(dialog)
+        for start, dialogs in sorted(fresh.items()):
+            tx.bury(sorted(dialogs), start)
         events = []
         counts: dict[str, int] = {}
         for pub in outcome.published:

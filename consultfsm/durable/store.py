@@ -12,7 +12,10 @@ A store holds, as rows:
 * ``sessions``: customer channel sessions, indexed the way
   :class:`~consultfsm.ccm.sessions.SessionIndex` looks them up (customer
   dialog id, session id, E.164 ANI), with the time a session ended;
-* ``tombstones``: dialog ids of finished legs, with the time they finished;
+* ``tombstones``: dialog ids of finished legs, each with the time it is
+  remembered from: the start of the engine's tombstone generation it was
+  buried in (when its leg finished, to an eighth of the horizon), so a loaded
+  one expires when the engine's would;
 * ``inbox``: the ids of inputs already applied, with the answer given;
 * ``outbox``: events to publish, in commit order, each with its stable id.
 
