@@ -657,11 +657,13 @@ def table(results: dict[str, Any], args: argparse.Namespace, took: float) -> str
             f"| per input on {name}, µs | {us(r['ours'])} | {us(r['floor'])} |"
             f" {r['ratio']:.2f}x | at most 2x: {met} |"
         )
-        lines.append(
-            f"| per input on {name}: the in-memory engine alone on the same messages (parsing,"
-            f" the machines, the events' JSON), µs | {us(r['alone'])} | {us(r['floor'])} |"
-            f" {r['alone_ratio']:.2f}x | (no target: what the store is added to) |"
-        )
+        if "piped" in r:  # the strongest floor: the same transaction in two round trips
+            met = "met" if r["piped_ratio"] <= 2 else "MISSED"
+            lines.append(
+                f"| per input on {name}, against the floor pipelined (two round trips), µs |"
+                f" {us(r['ours'])} | {us(r['piped'])} | {r['piped_ratio']:.2f}x |"
+                f" at most 2x: {met} |"
+            )
         if "sql" in r:  # where the time goes: the database's share, and the rest
             lines.append(
                 f"| per input on {name}: our statements alone, replayed by a plain client"
@@ -670,13 +672,11 @@ def table(results: dict[str, Any], args: argparse.Namespace, took: float) -> str
                 f" take {max(0.0, 2 - r['sql_ratio']):.2f}x the floor; it takes"
                 f" {max(0.0, r['ratio'] - r['sql_ratio']):.2f}x) |"
             )
-        if "piped" in r:  # the strongest floor: the same transaction in two round trips
-            met = "met" if r["piped_ratio"] <= 2 else "MISSED"
-            lines.append(
-                f"| per input on {name}, against the floor pipelined (two round trips), µs |"
-                f" {us(r['ours'])} | {us(r['piped'])} | {r['piped_ratio']:.2f}x |"
-                f" at most 2x: {met} |"
-            )
+        lines.append(
+            f"| per input on {name}: the in-memory engine alone on the same messages (parsing,"
+            f" the machines, the events' JSON), µs | {us(r['alone'])} | {us(r['floor'])} |"
+            f" {r['alone_ratio']:.2f}x | (no target: what the store is added to) |"
+        )
     r = results.get("relay")
     if r is None:
         lines.append("| relay, publications/s | (no broker) | | | within 2x |")
