@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -175,3 +176,95 @@ def test_one_idempotency_key_reused_for_another_agent_is_another_input(client: A
     assert first["replayed"] is False and other["replayed"] is False
     again = client.post("/desk/1001/up", headers={"Idempotency-Key": "k1"}).json()
     assert again["replayed"] is True
+
+
+def test_keyed_and_unkeyed_inputs_never_share_an_inbox_id(client: Any) -> None:
+    # An id or a key may hold ":" (the separator an id once used): a keyed
+    # input is never another input's replay, nor an unkeyed one's.
+    assert (
+        client.post("/sessions", json=SESSION, headers={"Idempotency-Key": "k"}).status_code == 200
+    )
+    other = client.post("/sessions", json={**SESSION, "id": "S1:k", "dialog_id": "D8"}).json()
+    assert other["replayed"] is False and other["disposition"] == "applied"
+    assert client.post("/sessions/S1/end", headers={"Idempotency-Key": "x"}).json()[
+        "replayed"] is False  # fmt: skip
+    client.post("/sessions", json={**SESSION, "id": "S1:x", "dialog_id": "D7"})
+    ended = client.post("/sessions/S1:x/end").json()
+    assert ended["replayed"] is False and ended["disposition"] == "applied"
+    down = client.post("/desk/x/down", headers={"Idempotency-Key": "k:up:z"}).json()
+    up = client.post("/desk/x:down:k/up", headers={"Idempotency-Key": "z"}).json()
+    assert down["replayed"] is False and up["replayed"] is False
+
+
+def test_an_empty_idempotency_key_is_a_400_and_applies_nothing(client: Any) -> None:
+    for path in ("/desk/1001/down", "/sessions/S1/end"):
+        answer = client.post(path, headers={"Idempotency-Key": " "})
+        assert answer.status_code == 400 and answer.json()["field"] == "Idempotency-Key"
+    answer = client.post("/sessions", json=SESSION, headers={"Idempotency-Key": ""})
+    assert answer.status_code == 400
+    # Nothing was applied: the session starts now, and its end is its first.
+    assert client.post("/sessions", json=SESSION).json()["disposition"] == "applied"
+    assert client.post("/sessions/S1/end").json()["replayed"] is False
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    (b"[" * 100_000 + b"]" * 100_000, "$"),
+    (b"{", "$"),
+    (b"[1]", "$"),
+    (json.dumps({**SESSION, "agents": "1001"}).encode(), "agents"),
+    (json.dumps({**SESSION, "agents": {"7": "x"}}).encode(), "agents"),
+    (json.dumps({**SESSION, "agents": [["1001"]]}).encode(), "agents"),
+    (json.dumps({"id": "S1", "conversation_id": "C1"}).encode(), "customer_ani"),
+    (json.dumps({**SESSION, "bogus": 1}).encode(), "bogus"),
+    (json.dumps({**SESSION, "id": 5}).encode(), "id"),
+])  # fmt: skip
+def test_a_session_body_that_is_not_a_session_names_its_field_and_is_counted(
+    client: Any, body: bytes, field: str
+) -> None:
+    answer = client.post("/sessions", content=body)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"] == "InvalidSession" and answer.json()["field"] == field
+    text = client.get("/metrics").text
+    assert 'consultfsm_refused_total{error="InvalidSession",kind="session_start"} 1.0' in text
+    # and nothing was started: the same session id starts now
+    assert client.post("/sessions", json=SESSION).json()["replayed"] is False
+
+
+def test_a_body_over_the_limit_is_a_413_refused_before_it_is_all_read(
+    client: Any, tmp_path: Path
+) -> None:
+    import asyncio
+
+    from consultfsm.service.app import MAX_BODY
+
+    store = SqliteStore(tmp_path / "direct.db")
+    app = create_app(Worker(DurableCcm(store, CODEC), None), run_loops=False)
+
+    def post(path: str, parts: int) -> tuple[int, int]:
+        """(status, body parts the app read) for a body of ``parts`` eighths of the limit."""
+        read, sent = 0, []
+
+        async def receive() -> dict[str, Any]:
+            nonlocal read
+            read += 1
+            return {"type": "http.request", "body": b" " * (MAX_BODY // 8),
+                    "more_body": read < parts}  # fmt: skip
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "path": path, "raw_path": path.encode(),
+                 "headers": [], "query_string": b"", "http_version": "1.1", "scheme": "http",
+                 "server": ("test", 80), "client": ("test", 1), "root_path": ""}  # fmt: skip
+        asyncio.run(app(scope, receive, send))
+        return sent[0]["status"], read
+
+    for path in ("/message/receive", "/sessions"):
+        assert post(path, 64) == (413, 9)  # the ninth eighth crosses the limit: no more is read
+        assert post(path, 8)[0] == 400  # at the limit: read, and no message or session
+        declared = client.post(path, content=b"x", headers={"Content-Length": str(MAX_BODY + 1)})
+        assert declared.status_code == 413 and declared.json()["field"] == "$"
+    store.close()
+    text = client.get("/metrics").text
+    assert 'consultfsm_refused_total{error="RequestRefused",kind="cim"} 1.0' in text
+    assert 'consultfsm_refused_total{error="RequestRefused",kind="session_start"} 1.0' in text

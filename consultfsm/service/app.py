@@ -14,14 +14,16 @@
 
 An ``Idempotency-Key`` header names a presence or session input, so a retry of
 it is recognised (a CIM message is named by its own ``id``). Answers are JSON:
-``200`` with what the input did; ``400`` for a body that is no valid input,
-``422`` for one the CCM refuses (the error's type and the field it names),
-``503`` with ``Retry-After`` when the store is unavailable: nothing was
-applied, and the same request may be sent again.
+``200`` with what the input did; ``400`` for a body that is no valid input (or
+an empty key), ``413`` for a body over :data:`MAX_BODY` (refused before it is
+read further), ``422`` for one the CCM refuses (the error's type and the field
+it names), ``503`` with ``Retry-After`` when the store is unavailable: nothing
+was applied, and the same request may be sent again.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -33,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from consultfsm.ccm.correlation import ChannelSession, CorrelationError
+from consultfsm.ccm.correlation import ChannelSession, CorrelationError, InvalidSession
 from consultfsm.core.errors import ConfigError, ConsultFsmError
 from consultfsm.durable.engine import Answer
 from consultfsm.durable.store import StoreError
@@ -53,12 +55,59 @@ _SESSION_FIELDS = {
     "channel_type",
     "agents",
 }
+_SESSION_NEEDS = ("id", "conversation_id", "customer_ani")
+
+
+class RequestRefused(ConsultFsmError):
+    """A request the HTTP layer refuses before the CCM sees it: ``field``
+    names what is wrong, ``status`` is the answer's."""
+
+    def __init__(self, field: str, why: str, status: int = 400) -> None:
+        self.field = field
+        self.why = why
+        self.status = status
+        super().__init__(f"{field}: {why}")
 
 
 def _scoped(what: str, key: str | None) -> str | None:
     """The inbox id of a keyed request: its key within what it does, so one key
-    reused for another agent or session is another input, not its replay."""
-    return None if key is None else f"{what}:{key}"
+    reused for another agent or session is another input, not its replay. Both
+    are written as a JSON array, so no other input's id, keyed or not, is the
+    same text (an unkeyed id is ``what`` alone, never an array)."""
+    return None if key is None else _ID_PARTS([what, key])
+
+
+_ID_PARTS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _key(request: Request) -> str | None:
+    """The request's ``Idempotency-Key``: None without one; an empty one names nothing."""
+    key = request.headers.get("idempotency-key")
+    if key is not None and not key.strip():
+        raise RequestRefused("Idempotency-Key", "is empty: send a key, or no header")
+    return key
+
+
+def _session_of(body: bytes) -> ChannelSession:
+    """The session a ``POST /sessions`` body describes; :class:`InvalidSession`
+    names what is wrong (``$`` for the body as a whole)."""
+    try:
+        raw = loads_strict(body)
+    except RecursionError:
+        raise InvalidSession("$", "nested too deeply to be a session") from None
+    except ValueError as exc:
+        raise InvalidSession("$", f"not JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise InvalidSession("$", f"must be an object of {sorted(_SESSION_FIELDS)}")
+    for name in sorted(raw.keys() - _SESSION_FIELDS):
+        raise InvalidSession(name, f"is no field of a session ({sorted(_SESSION_FIELDS)})")
+    for name in _SESSION_NEEDS:
+        if name not in raw:
+            raise InvalidSession(name, "is missing")
+    agents = raw.get("agents", [])
+    if not isinstance(agents, list) or not all(isinstance(a, str) for a in agents):
+        raise InvalidSession("agents", "must be a list of agent ids")
+    return ChannelSession(**{**raw, "agents": frozenset(agents)})
 
 
 def _answer(answer: Answer) -> JSONResponse:
@@ -76,6 +125,14 @@ def _refusal(status: int, exc: BaseException) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def _refused(
+    worker: Worker, kind: str, exc: RequestRefused | CimError | InvalidSession
+) -> Response:
+    """The answer to a request refused before the CCM saw it, counted."""
+    worker.metrics.refused.labels(kind, type(exc).__name__).inc()
+    return _refusal(exc.status if isinstance(exc, RequestRefused) else 400, exc)
+
+
 async def _run(
     worker: Worker, kind: str, call: Callable[[], Answer], ids: dict[str, Any]
 ) -> Response:
@@ -91,10 +148,18 @@ async def _run(
 
 
 async def _body(request: Request) -> bytes:
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise CimError("$", f"the body is over {MAX_BODY} bytes")
-    return body
+    """The body, read no further than :data:`MAX_BODY` (413 beyond it)."""
+    too_large = RequestRefused("$", f"the body is over {MAX_BODY} bytes", 413)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def create_app(worker: Worker, *, run_loops: bool = True) -> Starlette:
@@ -104,9 +169,8 @@ def create_app(worker: Worker, *, run_loops: bool = True) -> Starlette:
     async def receive(request: Request) -> Response:
         try:
             message = parse_message(await _body(request))
-        except CimError as exc:
-            worker.metrics.refused.labels("cim", type(exc).__name__).inc()
-            return _refusal(400, exc)
+        except (CimError, RequestRefused) as exc:
+            return _refused(worker, "cim", exc)
         ids = {
             "agent": message.header.sender.id,
             "dialog": message.body.call_id,
@@ -119,7 +183,10 @@ def create_app(worker: Worker, *, run_loops: bool = True) -> Starlette:
         agent, move = request.path_params["agent"], request.path_params["move"]
         if move not in ("up", "down"):
             return JSONResponse({"error": "NotFound", "why": "up or down"}, status_code=404)
-        key = request.headers.get("idempotency-key")
+        try:
+            key = _key(request)
+        except RequestRefused as exc:
+            return _refused(worker, f"desk_{move}", exc)
         call = worker.ccm.desk_up if move == "up" else worker.ccm.desk_down
         return await _run(
             worker,
@@ -130,13 +197,10 @@ def create_app(worker: Worker, *, run_loops: bool = True) -> Starlette:
 
     async def start_session(request: Request) -> Response:
         try:
-            raw = loads_strict(await _body(request))
-            if not isinstance(raw, dict) or not raw.keys() <= _SESSION_FIELDS:
-                raise ConfigError("session", f"an object of {sorted(_SESSION_FIELDS)}")
-            session = ChannelSession(**{**raw, "agents": frozenset(raw.get("agents", ()))})
-        except (ValueError, TypeError, ConsultFsmError) as exc:
-            return _refusal(400, exc)
-        key = request.headers.get("idempotency-key")
+            key = _key(request)
+            session = _session_of(await _body(request))
+        except (InvalidSession, RequestRefused) as exc:
+            return _refused(worker, "session_start", exc)
         return await _run(
             worker,
             "session_start",
@@ -148,7 +212,10 @@ def create_app(worker: Worker, *, run_loops: bool = True) -> Starlette:
 
     async def end_session(request: Request) -> Response:
         session_id = request.path_params["session"]
-        key = request.headers.get("idempotency-key")
+        try:
+            key = _key(request)
+        except RequestRefused as exc:
+            return _refused(worker, "session_end", exc)
         return await _run(
             worker,
             "session_end",
@@ -193,4 +260,4 @@ def create_app(worker: Worker, *, run_loops: bool = True) -> Starlette:
     )
 
 
-__all__ = ["MAX_BODY", "create_app"]
+__all__ = ["MAX_BODY", "RequestRefused", "create_app"]
