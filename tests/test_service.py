@@ -268,3 +268,69 @@ def test_a_body_over_the_limit_is_a_413_refused_before_it_is_all_read(
     text = client.get("/metrics").text
     assert 'consultfsm_refused_total{error="RequestRefused",kind="cim"} 1.0' in text
     assert 'consultfsm_refused_total{error="RequestRefused",kind="session_start"} 1.0' in text
+
+
+@pytest.mark.parametrize("options", [
+    ["--port", "70000"], ["--port", "-5"], ["--partitions", "0"], ["--database", ""],
+    ["--database", ":memory:"], ["--relay-share", "2"], ["--destination", "/queue/x"],
+    ["--no-relay", "--broker", "stomp://127.0.0.1:1"],
+    ["--database", "postgresql://127.0.0.1:1/x", "--relay-share", "-4"],
+])  # fmt: skip
+def test_serve_refuses_options_it_cannot_honour_with_status_2_and_opens_nothing(
+    options: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from consultfsm.cli import main
+
+    database = ["--database", str(tmp_path / "ccm.db")] if "--database" not in options else []
+    try:
+        status = main(["serve", *database, *options, "--events", str(tmp_path / "e.jsonl")])
+    except SystemExit as exc:  # (argparse's own usage errors)
+        status = int(exc.code or 0)
+    err = capsys.readouterr().err
+    assert status == 2 and "consultfsm serve" in err and "Traceback" not in err, err
+    assert list(tmp_path.iterdir()) == []  # no store, no events file
+
+
+def test_serve_that_cannot_listen_exits_2_before_it_opens_the_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from consultfsm.cli import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        for host, busy in (("127.0.0.1", port), ("no-such-host.invalid", "8080")):
+            status = main(["serve", "--database", str(tmp_path / "ccm.db"), "--host", host,
+                           "--port", busy, "--events", str(tmp_path / "e.jsonl")])  # fmt: skip
+            err = capsys.readouterr().err
+            assert status == 2 and f"cannot listen on {host}:{busy}" in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_serve_stopped_by_sigint_exits_by_it_without_a_traceback(tmp_path: Path) -> None:
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "consultfsm", "serve", "--database", str(tmp_path / "ccm.db"),
+         "--events", str(tmp_path / "events.jsonl"), "--port", str(port)],
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        for _ in range(400):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/ready").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        assert httpx.post(f"http://127.0.0.1:{port}/sessions", json=SESSION).status_code == 200
+    finally:
+        server.send_signal(signal.SIGINT)
+        _, err = server.communicate(timeout=20)
+    assert server.returncode == -signal.SIGINT, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert "Application shutdown complete" in err
+    # The store was closed and is free: another process takes it at once.
+    store = SqliteStore(tmp_path / "ccm.db")
+    with store.transaction() as tx:
+        assert tx.session("S1") is not None
+    store.close()

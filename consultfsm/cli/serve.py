@@ -9,6 +9,8 @@ database; each sweeps deadlines and relays its share of the outbox.
 from __future__ import annotations
 
 import argparse
+import signal
+import socket
 import sys
 from typing import Any
 
@@ -20,8 +22,38 @@ POST /sessions/{id}/end, GET /health, GET /ready, GET /metrics
 exit status:
   on SIGINT or SIGTERM it finishes the requests under way, stops its loops
   and exits by that signal (status 130 or 143 in a shell)
-  2  usage error, or the store or the broker could not be opened
+  2  usage error (options that contradict each other too), or the address
+     could not be listened on, or the store or the broker could not be opened
 """
+
+
+def _port(text: str) -> int:
+    port = _count(text)
+    if port > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is no TCP port (0 to 65535)")
+    return port
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of 0 or more")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = _count(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def is_postgres(database: str) -> bool:
+    """Whether ``--database`` names a PostgreSQL server (else a SQLite file)."""
+    return database.startswith(("postgresql://", "postgres://"))
 
 
 def register(sub: Any) -> None:
@@ -57,7 +89,7 @@ def register(sub: Any) -> None:
         "(default /topic/conversation.{conversation})",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
-    p.add_argument("--port", type=int, default=8080, help="port (default %(default)s)")
+    p.add_argument("--port", type=_port, default=8080, help="port (default %(default)s)")
     p.add_argument(
         "--service-identifier",
         default="8000",
@@ -66,16 +98,17 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--partitions",
-        type=int,
+        type=_positive,
         default=16,
         help="outbox partitions (the same on every worker; default %(default)s)",
     )
     p.add_argument(
         "--relay-share",
-        type=int,
+        type=_positive,
         default=None,
         metavar="N",
-        help="the most partitions this worker's relay takes (default: all free ones)",
+        help="the most partitions this worker's relay takes, on PostgreSQL (default: all "
+        "free ones)",
     )
     p.add_argument("--no-relay", action="store_true", help="do not publish from this worker")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -96,31 +129,72 @@ def run(args: argparse.Namespace) -> int:
         return 2
     from consultfsm.core.errors import ConsultFsmError
 
+    why = contradiction(args)
+    if why is not None:
+        print(f"consultfsm serve: {why}", file=sys.stderr)
+        return 2
+    try:  # (before the store opens: a worker that cannot serve starts nothing)
+        sock = listen(args.host, args.port)
+    except OSError as exc:
+        print(f"consultfsm serve: cannot listen on {args.host}:{args.port}: {exc}",
+              file=sys.stderr)  # fmt: skip
+        return 2
     try:
         worker = build_worker(args)
     except (ConsultFsmError, ImportError, OSError) as exc:
+        sock.close()
         print(f"consultfsm serve: {exc}", file=sys.stderr)
         return 2
     import logging
 
     structured_logs(getattr(logging, args.log_level.upper()))
-    where = "PostgreSQL" if args.database.startswith("postgresql") else f"SQLite {args.database}"
+    where = "PostgreSQL" if is_postgres(args.database) else f"SQLite {args.database}"
     to = args.broker or args.events
-    print(
-        f"consultfsm serve: http://{args.host}:{args.port} on {where}, events to {to}",
-        file=sys.stderr,
-        flush=True,
-    )
+    host, port = sock.getsockname()[:2]
+    print(f"consultfsm serve: http://{args.host}:{port} on {where}, events to {to}",
+          file=sys.stderr, flush=True)  # fmt: skip
     config = uvicorn.Config(
-        create_app(worker),
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        access_log=False,
+        create_app(worker), host=host, port=port, log_level=args.log_level, access_log=False
     )
-    uvicorn.Server(config).run()
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:
+        # uvicorn, stopped cleanly, raises the SIGINT it caught: exit by it,
+        # as it does by SIGTERM, without a traceback among the log lines.
+        worker.ccm.store.close()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.raise_signal(signal.SIGINT)
+        raise
     worker.ccm.store.close()
     return 0
+
+
+def contradiction(args: argparse.Namespace) -> str | None:
+    """What is wrong with options that cannot all hold, or None."""
+    if not args.database.strip() or args.database == ":memory:":
+        return f"--database {args.database!r}: a durable store needs a file or a postgresql:// URL"
+    if args.relay_share is not None and not is_postgres(args.database):
+        return "--relay-share shares a PostgreSQL outbox among workers: SQLite has one relay"
+    if args.no_relay and (args.broker or args.destination):
+        return "--no-relay publishes nothing: --broker and --destination say where to"
+    if args.destination and not args.broker:
+        return "--destination is a STOMP destination: it needs --broker"
+    return None
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port`` (the first address the name has)."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def build_worker(args: argparse.Namespace) -> Any:
@@ -133,7 +207,7 @@ def build_worker(args: argparse.Namespace) -> Any:
 
     store: Store
     lease: Lease | None = None
-    if args.database.startswith(("postgresql://", "postgres://")):
+    if is_postgres(args.database):
         from consultfsm.durable.postgres import AdvisoryLease, PostgresStore
 
         store = PostgresStore(args.database)
