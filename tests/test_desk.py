@@ -707,6 +707,27 @@ def test_the_customer_s_number_may_come_with_a_later_update() -> None:
     assert wire["header"]["channelData"]["channelCustomerIdentifier"] == CUSTOMER
 
 
+@pytest.mark.parametrize("placeholder", ["null", "null:3000", "NULL", " :3000", "anonymous"])
+def test_a_placeholder_for_the_customer_s_number_is_no_number_and_a_later_one_is_taken(
+    placeholder: str,
+) -> None:
+    # Brief 5.3: "", " ", "null" and null mean missing. A UCCX consult has no
+    # associatedDialogUri: the number is the CCM's only way to the session.
+    from consultfsm.wire.cim import CimCodec
+
+    c = Consult("uccx")
+    desk = AgentDesk(B_USER, B_EXT)
+    c.dial(0)
+    ring = c.ring(100)["b"][0]
+    assert "+923001234567:3000" in ring
+    _feed(desk, [ring.replace("+923001234567:3000", placeholder)], 100)
+    assert desk.consults[c.id].facts.customer_number is None
+    (start,) = [e for e in desk.on_update(c.answer(1_000)["b"][0], 1_000) if e.is_send]
+    codec = CimCodec("3000")
+    wire = codec.encode(desk.cim_message(start, codec))
+    assert wire["header"]["channelData"]["channelCustomerIdentifier"] == CUSTOMER
+
+
 @pytest.mark.parametrize("b_first", [True, False], ids=["b_leaves_first", "a_leaves_first"])
 def test_a_transfer_is_a_transfer_whoever_the_deleted_consult_shows_leaving_first(
     b_first: bool,

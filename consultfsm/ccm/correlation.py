@@ -28,16 +28,7 @@ import phonenumbers
 
 from consultfsm.core.errors import ConfigError, ConsultFsmError
 from consultfsm.core.text import is_writable
-
-#: ANI values that mean "no number": empty, the literal nulls desks send, and
-#: the words CTI and carriers use for withheld callers. Compared case-folded.
-PLACEHOLDER_ANIS: frozenset[str] = frozenset(
-    {
-        "", "null", "none", "undefined", "nil", "n/a", "na", "-", "0",
-        "anonymous", "withheld", "unknown", "private", "restricted", "unavailable",
-        "blocked", "hidden", "anonymous caller", "private number", "unknown caller",
-    }
-)  # fmt: skip
+from consultfsm.wire.ani import PLACEHOLDER_ANIS, is_placeholder
 
 
 class Evidence(StrEnum):
@@ -168,11 +159,6 @@ class Resolution:
 
 
 # --- normalisation --------------------------------------------------------------------
-
-
-def is_placeholder(value: str | None) -> bool:
-    """True for values that mean "nothing": None, blanks, ``"null"``, anonymous."""
-    return value is None or value.strip().casefold() in PLACEHOLDER_ANIS
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -312,6 +298,7 @@ __all__ = [
     "SessionNotFound",
     "SessionResolver",
     "dialog_id_of",
+    "is_placeholder",
     "normalise_ani",
     "resolve_with",
 ]

@@ -42,6 +42,7 @@ from typing import Any
 import attrs
 
 from consultfsm.core.errors import ConfigError
+from consultfsm.wire.ani import is_placeholder
 from consultfsm.wire.finesse import Dialog, DialogState, Participant, UpdateEvent
 from consultfsm.wire.finesse import ParticipantState as P
 
@@ -98,13 +99,14 @@ class CustomerNumberSource:
 
     def read(self, dialog: Dialog) -> str | None:
         """The customer's number on ``dialog``, ``None`` when the variable is
-        missing, empty, or has no such part."""
+        missing, has no such part, or holds no number (``"null"``, a blank:
+        :func:`~consultfsm.wire.ani.is_placeholder`; the number may come later)."""
         value = dialog.media_properties.variable(self.variable)
         if not value:
             return None
         parts = [value] if self.separator is None else value.split(self.separator)
         number = parts[self.part].strip() if self.part < len(parts) else ""
-        return number or None
+        return None if is_placeholder(number) else number
 
 
 def consult_parties(
