@@ -226,6 +226,57 @@ def test_ccm_snapshots_round_trip_and_refuse_what_cannot_be() -> None:
             CcmSnapshot.from_dict(bad)
 
 
+def _engine_snapshot() -> dict[str, Any]:
+    """An engine with a live leg both desks named, a finished one, an ended session, as JSON."""
+    ccm = engine(ended_session_ms=10_000)
+    ccm.start_session(ChannelSession("S3", "C3", "+923007777777", "D8"), 0)
+    ccm.receive(send(B, STARTED, 100), 100)
+    ccm.receive(send(A, STARTED, 110), 110)
+    ccm.receive(send(B, STARTED, 120, dialog="D4", customer="+923009999999"), 120)
+    ccm.receive(send(B, ENDED, 130, dialog="D4", customer="+923009999999",
+                     reason=CimReason.CONSULT_ENDED), 130)  # fmt: skip
+    ccm.end_session("S2", 140)
+    ccm.end_session("S3", 150)
+    data: dict[str, Any] = json.loads(json.dumps(ccm.snapshot()))
+    assert CcmEngine.restore(data, CODEC).snapshot() == data
+    return data
+
+
+def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def change(data: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        here: Any = data
+        for part in parents:
+            here = here[int(part)] if part.isdigit() else here[part]
+        here[int(last) if last.isdigit() else last] = value
+
+    return change
+
+
+@pytest.mark.parametrize("change", [
+    _set("legs.0.agents", {"a": "1001", "b": "1001"}),  # one agent as A and B
+    _set("tombstones", [[0, "D4"]]),  # ids as a string, not a list
+    _set("tombstones", [[0, [5]]]),
+    _set("now", float("inf")), _set("published", float("inf")),
+    _set("now", "400"), _set("now", 400.5), _set("now", -5), _set("now", 10**30),
+    _set("published", True), _set("v", True), _set("v", 1.0),
+    _set("legs.0.machine.now", 10**6),  # a leg ahead of its engine's clock
+    _set("bogus", 1), _set("legs.0.bogus", 1),  # misspelt keys
+    _set("sessions.0.agents", "1001"),
+    _set("ended_sessions.0.0", "140"),
+    lambda d: d["ended_sessions"].reverse(),  # out of the order they ended
+    lambda d: d["tombstones"].insert(0, [10**5, ["D7"]]),  # out of time order
+], ids=lambda change: getattr(change, "__qualname__", "change"))  # fmt: skip
+def test_a_malformed_engine_snapshot_is_a_snapshot_error(
+    change: Callable[[dict[str, Any]], None],
+) -> None:
+    data = _engine_snapshot()
+    assert len(data["ended_sessions"]) == 2 and data["tombstones"] and data["legs"][0]["agents"]
+    change(data)
+    with pytest.raises(SnapshotError):
+        CcmEngine.restore(data, CODEC)
+
+
 def test_a_snapshot_with_an_overdue_deadline_restores_and_fires_at_its_own_time() -> None:
     # A browser input later than the deadline, taken before the host fired the
     # timer, leaves it overdue: a real state, which must restore.

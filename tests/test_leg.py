@@ -353,6 +353,13 @@ def test_a_version_1_customer_ending_is_refused_by_name(gone: str) -> None:
     assert info.value.field == "call"
 
 
+@pytest.mark.parametrize("call", [[], {}, 5, None])
+def test_a_version_1_state_of_the_wrong_kind_is_a_snapshot_error(call: Any) -> None:
+    with pytest.raises(SnapshotError) as info:
+        LegSnapshot.from_dict({**SNAPSHOT_V1, "call": call})
+    assert info.value.field == "call"
+
+
 def test_a_snapshot_built_with_strings_for_states_is_refused() -> None:
     snap = new_leg_after_alert().snapshot()
     with pytest.raises(SnapshotError) as info:

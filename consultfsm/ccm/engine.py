@@ -520,50 +520,70 @@ class CcmEngine:
             except NotUnicode as exc:
                 raise SnapshotError(exc.path, exc.why) from None
         try:
-            if data["v"] != 1:
+            _keys(data, _SNAPSHOT_KEYS, "$")
+            if _count(data["v"], "v") != 1:
                 raise SnapshotError("v", "not a version 1 CCM engine snapshot")
             engine = cls(codec, resolver=resolver, config=CcmConfig(**data["config"]),
                          tombstone_ms=data["tombstone_ms"], leg_class=leg_class,
                          ended_session_ms=data["ended_session_ms"])  # fmt: skip
-            engine.now, engine.published = int(data["now"]), int(data["published"])
+            engine.now = _count(data["now"], "now")
+            engine.published = _count(data["published"], "published")
+            try:
+                codec.wall_time(engine.now)  # (an engine past year 9999 could take no input)
+            except ConsultFsmError as exc:
+                raise SnapshotError("now", str(exc)) from None
             for raw in data["sessions"]:
-                engine.sessions.add(ChannelSession(**{**raw, "agents": frozenset(raw["agents"])}))
+                engine.sessions.add(_session(raw, "sessions[]"))
             for t, raw in data["ended_sessions"]:
-                engine._ended.add(ChannelSession(**{**raw, "agents": frozenset(raw["agents"])}))
-                engine._ended_at[raw["id"]] = int(t)
+                engine._ended.add(_session(raw, "ended_sessions[]"))
+                at = _count(t, "ended_sessions[][0]")
+                if engine._ended_at and at < next(reversed(engine._ended_at.values())):
+                    raise SnapshotError("ended_sessions", "must be in the order they ended")
+                engine._ended_at[raw["id"]] = at
             engine._presence = {_text(a, "presence"): _flag(up, "presence")
                                 for a, up in data["presence"].items()}  # fmt: skip
             for raw in data["legs"]:
-                snap = CcmSnapshot.from_dict(raw["machine"])
-                machine = leg_class.restore(snap, engine.config)
-                a_end = None if raw["a_end"] is None else parse_message(raw["a_end"])
-                agents = {Party(p): _text(a, "legs[].agents") for p, a in raw["agents"].items()}
-                session = _session_ref(raw["session"])
-                dialogs = [_text(d, "legs[].dialogs") for d in raw["dialogs"]]
-                live = _Live(machine, session, dialogs, agents, a_end)
-                key = machine.leg
-                # The indexes must be able to take it: one leg per id and per dialog.
-                if key in engine._legs or key not in dialogs:
-                    raise SnapshotError("legs[].machine.leg", f"{key!r}: twice, or not a dialog")
-                for dialog in dialogs:
-                    if dialog in engine._by_dialog or dialogs.count(dialog) > 1:
-                        raise SnapshotError("legs[].dialogs", f"dialog {dialog!r} named twice")
-                engine._legs[key] = live
-                for dialog in live.dialogs:
-                    engine._by_dialog[dialog] = key
-                for party, agent in live.agents.items():
-                    engine._by_agent.setdefault(agent, {})[key] = party
-                engine._by_session.setdefault(live.session.id, set()).add(key)
-                if machine.deadline is not None:
-                    heapq.heappush(engine._timers, (machine.deadline, key))
-                live.armed = machine.deadline
+                engine._restore_leg(raw, leg_class)
             engine._tombs = Tombstones.from_list(engine.tombstone_ms, data["tombstones"])
         except SnapshotError:
             raise
-        except (KeyError, TypeError, ValueError, AttributeError, ConsultFsmError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError,
+                ConsultFsmError) as exc:  # fmt: skip
             # (AttributeError: a part of the wrong kind, a string where an object belongs)
             raise SnapshotError("$", f"not a CCM engine snapshot: {exc}") from None
         return engine
+
+    def _restore_leg(self, raw: Mapping[str, Any], leg_class: type[CcmLeg]) -> None:
+        """One leg of a snapshot, indexed (see :meth:`restore`, which catches what it raises)."""
+        _keys(raw, _LEG_KEYS, "legs[]")
+        snap = CcmSnapshot.from_dict(raw["machine"])
+        if snap.now > self.now:
+            raise SnapshotError("legs[].machine.now", f"{snap.now} ms is after the "
+                                f"engine's clock, {self.now} ms")  # fmt: skip
+        machine = leg_class.restore(snap, self.config)
+        a_end = None if raw["a_end"] is None else parse_message(raw["a_end"])
+        agents = {Party(p): _text(a, "legs[].agents") for p, a in raw["agents"].items()}
+        if len(set(agents.values())) < len(agents):
+            raise SnapshotError("legs[].agents", "one agent cannot be both A and B")
+        session = _session_ref(raw["session"])
+        dialogs = [_text(d, "legs[].dialogs") for d in raw["dialogs"]]
+        live = _Live(machine, session, dialogs, agents, a_end)
+        key = machine.leg
+        # The indexes must be able to take it: one leg per id and per dialog.
+        if key in self._legs or key not in dialogs:
+            raise SnapshotError("legs[].machine.leg", f"{key!r}: twice, or not a dialog")
+        for dialog in dialogs:
+            if dialog in self._by_dialog or dialogs.count(dialog) > 1:
+                raise SnapshotError("legs[].dialogs", f"dialog {dialog!r} named twice")
+        self._legs[key] = live
+        for dialog in live.dialogs:
+            self._by_dialog[dialog] = key
+        for party, agent in live.agents.items():
+            self._by_agent.setdefault(agent, {})[key] = party
+        self._by_session.setdefault(live.session.id, set()).add(key)
+        if machine.deadline is not None:
+            heapq.heappush(self._timers, (machine.deadline, key))
+        live.armed = machine.deadline
 
 
 @attrs.frozen(slots=True)
@@ -640,6 +660,36 @@ def _text(value: Any, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise SnapshotError(where, f"expected a non-empty string, got {value!r:.40}")
     return value
+
+
+def _count(value: Any, where: str) -> int:
+    """A non-negative integer read from a snapshot (not a bool, a float, a string)."""
+    if value.__class__ is not int or value < 0:
+        raise SnapshotError(where, f"expected a non-negative integer, got {value!r:.40}")
+    return int(value)
+
+
+_SNAPSHOT_KEYS = frozenset({"v", "now", "published", "config", "tombstone_ms", "sessions",
+                            "ended_sessions", "ended_session_ms", "presence", "legs",
+                            "tombstones"})  # fmt: skip
+_LEG_KEYS = frozenset({"machine", "session", "dialogs", "agents", "a_end"})
+
+
+def _keys(raw: Any, keys: frozenset[str], where: str) -> None:
+    """An object with exactly ``keys`` (a misspelt key must not restore silently)."""
+    if not isinstance(raw, Mapping):
+        raise SnapshotError(where, "must be an object")
+    if raw.keys() != keys:
+        odd = sorted(set(raw) ^ keys)[0]
+        raise SnapshotError(f"{where}.{odd}", "unknown or missing field")
+
+
+def _session(raw: Any, where: str) -> ChannelSession:
+    """A session from a snapshot: its agents a list of ids."""
+    agents = raw["agents"]
+    if not isinstance(agents, list) or not all(isinstance(a, str) for a in agents):
+        raise SnapshotError(f"{where}.agents", "must be a list of agent ids")
+    return ChannelSession(**{**raw, "agents": frozenset(agents)})
 
 
 def _flag(value: Any, where: str) -> bool:

@@ -90,8 +90,14 @@ class Tombstones:
 
     @classmethod
     def from_list(cls, horizon_ms: int, data: Iterable[Sequence[Any]]) -> Tombstones:
-        """The tombstones :meth:`to_list` wrote."""
+        """The tombstones :meth:`to_list` wrote: generations oldest first, each
+        a start (ms) and a list of ids; :class:`ValueError` for anything else."""
         tombs = cls(horizon_ms)
         for start, ids in data:
-            tombs._generations.append((int(start), {str(i) for i in ids}))
+            if start.__class__ is not int or (tombs._generations
+                                               and start < tombs._generations[-1][0]):  # fmt: skip
+                raise ValueError(f"tombstones: {start!r:.40} is no start after the one before")
+            if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+                raise ValueError(f"tombstones: {ids!r:.40} is no list of ids")
+            tombs._generations.append((start, set(ids)))
         return tombs

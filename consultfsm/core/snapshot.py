@@ -152,7 +152,8 @@ _DEFAULT_WINDOWS = [getattr(_DEFAULT_CONFIG, name) for name in _CONFIG_FIELDS]
 def _from_v1(data: Mapping[str, Any]) -> dict[str, Any]:
     """A version 1 dict (three regions, no queue, no re-keying) as version 2."""
     gone = {"customer_left", "ended_by_customer"}  # v1's "customer hung up" endings
-    if data.get("call") in gone:
+    call = data.get("call")
+    if isinstance(call, str) and call in gone:  # (another kind is refused as v2's own field)
         raise SnapshotError("call", f"v1 state {data['call']!r} has no v2 equivalent: the "
                             "customer hanging up no longer ends a consult")  # fmt: skip
     return {
