@@ -140,3 +140,10 @@ def test_check_explores_the_composition_and_replays_its_paths(
     path.write_text('{"action":"teleport","arg":null}\n', encoding="utf-8")
     assert main(["check", "--replay", str(path)]) == 2
     assert "cannot replay" in capsys.readouterr().err
+    # Edited by hand: what cannot happen at that point is refused, naming what could.
+    for step in ('{"action":"deliver","arg":5}', '{"action":"settle","arg":"a"}',
+                 '{"action":"ccm_timer","arg":null}'):  # fmt: skip
+        path.write_text(step + "\n", encoding="utf-8")
+        assert main(["check", "--replay", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert "cannot happen here" in err and "cti:accepted" in err, err

@@ -243,6 +243,21 @@ def test_cli_check_reports_missing_files(
     assert main(["diagram", "--out", str(tmp_path), "--format", "mmd", "--check"]) == 0
 
 
+def test_a_docs_page_that_is_not_utf8_is_a_clear_error_and_nothing_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    docs = tmp_path / "docs"
+    shutil.copytree(ROOT / "docs", docs)
+    page = docs / "model.md"
+    page.write_bytes(page.read_bytes() + b"\xff\xfe")
+    before = {p: p.read_bytes() for p in docs.rglob("*") if p.is_file()}
+    status = main(["diagram", "--docs", "--docs-dir", str(docs), "--format", "mmd",
+                   "--out", str(tmp_path / "out")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert status == 1 and f"cannot read a page of {docs}" in err and "Traceback" not in err
+    assert {p: p.read_bytes() for p in docs.rglob("*") if p.is_file()} == before
+
+
 @pytest.mark.skipif(not HAS_DOT, reason="Graphviz's dot is not installed")
 def test_render_produces_svg_and_png() -> None:
     source = diagram.state_dot()

@@ -131,6 +131,10 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"consultfsm diagram: cannot write: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except UnicodeDecodeError as exc:  # a hand-written page that is not UTF-8
+        print(f"consultfsm diagram: cannot read a page of {args.docs_dir}: {exc}",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_FAILED
     return status
 
 

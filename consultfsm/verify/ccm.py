@@ -788,7 +788,13 @@ def replay_actions(lines: Iterable[str], rows: tuple[CcmRow, ...] = CCM_TABLE) -
                for line in lines if line.strip() for raw in (loads_strict(line),)]  # fmt: skip
     flow = str(actions[0].arg) if actions and actions[0].kind == "flow" else "routed"
     world = World(CcmLeg if rows is CCM_TABLE else ccm_class(rows), flow=flow)
-    for action in actions:
+    for n, action in enumerate(actions, 1):
+        # A path edited by hand may ask for what cannot happen here (a message
+        # not in flight, a deadline not armed): refused, naming what could.
+        offered = [] if action.kind == "flow" else list(world.actions())
+        if action.kind != "flow" and action not in offered:
+            could = ", ".join(str(a) for a in offered) or "nothing"
+            raise ValueError(f"action {n} ({action}) cannot happen here; it could be: {could}")
         world.apply(action)
     return world
 
