@@ -707,6 +707,31 @@ def test_the_customer_s_number_may_come_with_a_later_update() -> None:
     assert wire["header"]["channelData"]["channelCustomerIdentifier"] == CUSTOMER
 
 
+@pytest.mark.parametrize("platform", PLATFORMS)
+@pytest.mark.parametrize("last", ["dropped", "still on"])
+def test_a_list_holding_the_consult_and_the_call_it_became_reads_as_that_call(
+    platform: str, last: str
+) -> None:
+    # Brief 6b: at B a transfer's POST of the customer's dialog and the DELETE
+    # of the consult come in no order, so the list a returning page reads may
+    # hold both, the consult in the last state it had. A transfer, not a drop.
+    c = Consult(platform)
+    desk = AgentDesk(B_USER, B_EXT)
+    c.dial(0)
+    sent = _feed(desk, c.ring(100)["b"], 100) + _feed(desk, c.answer(2_000)["b"], 2_000)
+    on = c.dialog_xml()
+    sent += [str(e) for e in desk.on_socket_down(3_000) + desk.on_page_loaded(8_000)]
+    c.transfer(9_000, post_first=True)
+    listing = c.listing("b")  # the call it became (the consult is gone from it)
+    consult = c.dialog_xml() if last == "dropped" else on
+    both = listing.replace("<Dialogs>", "<Dialogs>" + consult, 1)
+    sent += [str(e) for e in desk.on_dialogs(both, 10_000)]
+    while (deadline := desk.next_deadline()) is not None:
+        sent += [str(e) for e in desk.handle_timers(deadline)]
+    assert [e for e in sent if e.startswith("send_")] == [
+        "send_started", "send_ended(CONSULT_TRANSFER)"]  # fmt: skip
+
+
 @pytest.mark.parametrize("placeholder", ["null", "null:3000", "NULL", " :3000", "anonymous"])
 def test_a_placeholder_for_the_customer_s_number_is_no_number_and_a_later_one_is_taken(
     placeholder: str,

@@ -185,6 +185,13 @@ def read_list(dialogs: Iterable[Dialog], consult_id: str, a_extension: str) -> D
     ringing, on, held, not yet offered or left by B (A's list), become another call, or gone
     (ended, or dropped and about to leave the list: Finesse lists no history)."""
     dialogs = tuple(dialogs)
+    # The call the consult became, if the list holds it, is what it shows (as
+    # a live update of it is): at B a transfer's POST of the customer's dialog
+    # and the DELETE of the consult come in no order (brief 6b), so a list may
+    # hold both, the consult in whatever state it last had.
+    for dialog in dialogs:
+        if (after := read_successor(dialog, consult_id)) is not None:
+            return _LISTED[after]
     for dialog in dialogs:
         if dialog.id == consult_id:
             seen = read_consult(dialog, a_extension)
@@ -197,7 +204,4 @@ def read_list(dialogs: Iterable[Dialog], consult_id: str, a_extension: str) -> D
             if seen is DeskInput.DROPPED_B:
                 return DeskInput.LISTED_WITHOUT_B
             return DeskInput.LISTED_ABSENT
-    for dialog in dialogs:
-        if (after := read_successor(dialog, consult_id)) is not None:
-            return _LISTED[after]
     return DeskInput.LISTED_ABSENT
