@@ -147,3 +147,17 @@ def test_check_explores_the_composition_and_replays_its_paths(
         assert main(["check", "--replay", str(path)]) == 2
         err = capsys.readouterr().err
         assert "action 1" in err and "cannot happen here" in err, err
+
+
+@pytest.mark.parametrize("options", [
+    ["--replay", "x.jsonl", "--format", "json"], ["--replay", "x.jsonl", "--depth", "3"],
+    ["--replay", "x.jsonl", "--machine", "ccm"], ["--machine", "desk", "--legs", "1"],
+    ["--machine", "ccm", "--jobs", "2"],
+])  # fmt: skip
+def test_an_option_that_would_do_nothing_is_a_usage_error(
+    options: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", *options]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("consultfsm check: error:")
+    assert "do nothing" in err or "takes neither" in err

@@ -254,7 +254,7 @@ def test_a_docs_page_that_is_not_utf8_is_a_clear_error_and_nothing_is_written(
     status = main(["diagram", "--docs", "--docs-dir", str(docs), "--format", "mmd",
                    "--out", str(tmp_path / "out")])  # fmt: skip
     err = capsys.readouterr().err
-    assert status == 1 and f"cannot read a page of {docs}" in err and "Traceback" not in err
+    assert status == 1 and f"cannot fill a page of {docs}" in err and "Traceback" not in err
     assert {p: p.read_bytes() for p in docs.rglob("*") if p.is_file()} == before
 
 

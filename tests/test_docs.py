@@ -106,9 +106,15 @@ def test_hand_written_prose_quotes_no_counts() -> None:
         assert not found, f"docs/{name} hard-codes {found}; put counts in a generated section"
 
 
-def test_fill_sections_refuses_an_unknown_marker() -> None:
-    with pytest.raises(KeyError):
+def test_fill_sections_refuses_an_unknown_marker_or_one_left_open() -> None:
+    with pytest.raises(docgen.MarkerError, match="'nope'"):
         docgen.fill_sections("<!-- generated:nope -->\nx\n<!-- /generated:nope -->", {})
+    for text in (
+        "<!-- generated:s -->\nold\n",  # never closed: it would keep old text
+        "<!-- generated:s -->\nold\n<!-- /generated:s -->\n<!-- generated:s -->\n",
+    ):
+        with pytest.raises(docgen.MarkerError, match="has no <!-- /generated:s -->"):
+            docgen.fill_sections(text, {"s": lambda: "new"})
     filled = docgen.fill_sections(
         "a\n<!-- generated:s -->\nold\n<!-- /generated:s -->\nb", {"s": lambda: "new"}
     )

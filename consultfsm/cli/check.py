@@ -70,7 +70,7 @@ def register(sub: Any) -> None:
              "and print what the CCM published",
     )  # fmt: skip
     parser.add_argument(
-        "--jobs", type=_positive, default=os.cpu_count() or 1, help="processes (default: cores)"
+        "--jobs", type=_positive, default=None, help="processes, for the legs (default: cores)"
     )
     parser.set_defaults(run=run)
 
@@ -114,10 +114,15 @@ def check(depth: int | None, legs: Sequence[int], jobs: int) -> list[Report]:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``consultfsm check``."""
+    why = _unused(args)
+    if why is not None:
+        print(f"consultfsm check: error: {why}", file=sys.stderr)
+        return 2
     if args.replay is not None:
         return _replay_ccm(args.replay, sys.stdout)
     legs = (args.legs,) if args.legs else (1, 2)
-    reports = check(args.depth, legs, args.jobs) if args.machine in ("all", "leg") else []
+    jobs = args.jobs or os.cpu_count() or 1
+    reports = check(args.depth, legs, jobs) if args.machine in ("all", "leg") else []
     desk = None
     if args.machine in ("all", "desk"):
         _progress("desk machine: every reachable state of both roles")
@@ -177,6 +182,19 @@ def _ccm_text(report: CcmReport, out: TextIO) -> None:
         out.write("actions (save as .jsonl, run `consultfsm check --replay FILE`):\n")
         for line in action_lines(first.path):
             out.write(line + "\n")
+
+
+def _unused(args: argparse.Namespace) -> str | None:
+    """An option given where it does nothing (a usage error, not silence)."""
+    if args.replay is not None:
+        given = [o for o, v in (("--machine", args.machine != "all"), ("--depth", args.depth),
+                                ("--legs", args.legs), ("--jobs", args.jobs),
+                                ("--format json", args.format == "json")) if v]  # fmt: skip
+        if given:
+            return f"--replay prints the events as JSON Lines: {', '.join(given)} do nothing"
+    elif args.machine in ("desk", "ccm") and (args.legs or args.jobs):
+        return f"--legs and --jobs are for the legs: --machine {args.machine} takes neither"
+    return None
 
 
 def _replay_ccm(path: str, out: TextIO) -> int:

@@ -18,6 +18,7 @@ from consultfsm.render.diagram import (
     parse_formats,
     text_artifacts,
 )
+from consultfsm.render.docgen import MarkerError
 from consultfsm.render.files import (
     doc_artifacts,
     rendered_artifacts,
@@ -131,8 +132,8 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"consultfsm diagram: cannot write: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    except UnicodeDecodeError as exc:  # a hand-written page that is not UTF-8
-        print(f"consultfsm diagram: cannot read a page of {args.docs_dir}: {exc}",
+    except (UnicodeDecodeError, MarkerError) as exc:  # a hand-written page we cannot fill
+        print(f"consultfsm diagram: cannot fill a page of {args.docs_dir}: {exc}",
               file=sys.stderr)  # fmt: skip
         return EXIT_FAILED
     return status

@@ -611,17 +611,31 @@ _MARKED = re.compile(
 )
 
 
-def fill_sections(text: str, generators: dict[str, Callable[[], str]]) -> str:
-    """Replace the body of every ``generated:NAME`` marker pair in ``text``.
+_OPENING = re.compile(r"<!-- generated:([\w-]+) -->")
 
-    An unknown NAME raises KeyError: a typo in a marker must not silently keep
-    stale text.
-    """
+
+class MarkerError(ValueError):
+    """A hand-written page's ``generated`` markers cannot be filled: an
+    unknown name, or an opening without its closing marker (either would
+    silently keep stale text)."""
+
+
+def fill_sections(text: str, generators: dict[str, Callable[[], str]]) -> str:
+    """Replace the body of every ``generated:NAME`` marker pair in ``text``;
+    :class:`MarkerError` for an unknown NAME or a marker left open."""
 
     def replace(match: re.Match[str]) -> str:
-        body = generators[match.group("name")]()
-        return f"{match.group(1)}{body}\n{match.group(4)}"
+        name = match.group("name")
+        if name not in generators:
+            raise MarkerError(f"no generated section is named {name!r}")
+        return f"{match.group(1)}{generators[name]()}\n{match.group(4)}"
 
+    paired = [m.group("name") for m in _MARKED.finditer(text)]
+    for name in _OPENING.findall(text):
+        if name in paired:
+            paired.remove(name)
+        else:
+            raise MarkerError(f"<!-- generated:{name} --> has no <!-- /generated:{name} -->")
     return _MARKED.sub(replace, text)
 
 
