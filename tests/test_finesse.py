@@ -275,8 +275,9 @@ def test_deep_nesting_is_refused_before_the_stack_runs_out() -> None:
         {"Update": 5, "Other": 6},
         ["Update"],
         None,
+        {"Update": {"data": {"dialog": {"id": 10**5000, "state": "ACTIVE"}}}},
     ],
-    ids=["lone surrogate", "a boolean", "two roots", "a list", "nothing"],
+    ids=["lone surrogate", "a boolean", "two roots", "a list", "nothing", "a 5001-digit id"],
 )  # fmt: skip
 def test_a_bad_json_form_is_a_typed_error(document: Any) -> None:
     with pytest.raises(FinesseParseError):

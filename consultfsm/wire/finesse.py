@@ -278,7 +278,10 @@ def _from_json(name: str, value: Any, path: str, depth: int = 0) -> _Node:
     if isinstance(value, bool) or not isinstance(value, (Mapping, int, float)):
         raise FinesseParseError(path, f"must be an object or a string, got {type(value).__name__}")
     if not isinstance(value, Mapping):
-        return _Node(name, path, str(value), ())
+        try:
+            return _Node(name, path, str(value), ())
+        except ValueError:  # (an int past Python's limit on digits it writes)
+            raise FinesseParseError(path, "a number too long to be any Finesse value") from None
     children = []
     for key, item in value.items():
         if not isinstance(key, str):
