@@ -607,6 +607,33 @@ def test_a_consult_offered_again_on_the_same_dialog_after_rona_is_a_new_offer(
     assert log["a"] == ["send_started", "send_ended(CONSULT_ENDED)"]
 
 
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_a_ring_re_delivered_after_a_cancel_is_late_news_but_one_after_a_rona_an_offer(
+    platform: str,
+) -> None:
+    # Brief 5.1: late events after a terminal state are absorbed. Only a consult
+    # B left ringing (a RONA) may be offered again on its dialog (by a queue).
+    from consultfsm.core.errors import SnapshotError
+
+    c = Consult(platform)
+    desk = AgentDesk(B_USER, B_EXT)
+    c.dial(0)
+    (ring,) = c.ring(100)["b"]
+    assert _feed(desk, [ring], 100) == ["alert_shown"]
+    assert _feed(desk, c.cancel(1_000)["b"], 1_000) == ["alert_removed(dropped_by_a)"]
+    assert _feed(desk, [ring], 1_100) == []  # the ring, re-delivered: no alert
+    assert desk.consults[c.id].call.value == "missed"
+    # A desk restored from a snapshot keeps knowing it; one written before the
+    # desk kept it takes any missed consult's re-offer, as it did then.
+    again = AgentDesk.restore(json.loads(json.dumps(desk.snapshot())))
+    assert _feed(again, [ring], 1_200) == []
+    older = desk.snapshot()
+    del older["rang_out"]
+    assert _feed(AgentDesk.restore(older), [ring], 1_200) == ["alert_shown"]
+    with pytest.raises(SnapshotError):
+        AgentDesk.restore({**desk.snapshot(), "rang_out": "D1"})
+
+
 def _dialog(state: str, parties: list[tuple[str, str, str, str]]) -> str:
     people = "".join(
         f"<Participant><mediaAddress>{ext}</mediaAddress><mediaAddressType>{kind}"

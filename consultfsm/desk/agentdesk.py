@@ -50,7 +50,15 @@ from .machine import (
     check_time,
 )
 from .reading import CustomerNumberSource, consult_platform, read_consult, read_list, read_successor
-from .table import DEFAULT_SETTLE_MS, PAGE_MOVES, DeskCall, DeskInput, DeskPage, DeskRole
+from .table import (
+    DEFAULT_SETTLE_MS,
+    PAGE_MOVES,
+    WITHOUT_B,
+    DeskCall,
+    DeskInput,
+    DeskPage,
+    DeskRole,
+)
 
 #: The ``consultRole`` each desk writes (:data:`consultfsm.wire.cim.CONSULT_ROLE_KEY`).
 CONSULT_ROLE: dict[DeskRole, str] = {
@@ -82,6 +90,9 @@ class UnknownConsult(ConsultFsmError, KeyError):
 
 #: The states in which a consult may still be re-posted under another id.
 _NOT_YET_ANSWERED = frozenset({DeskCall.NONE, DeskCall.RINGING})
+#: What a consult missed by B's leaving it unanswered shows (a RONA, live or
+#: in a list): a queue may offer that dialog again, to B or another agent.
+_RANG_OUT = frozenset({DeskInput.DROPPED_B, *WITHOUT_B})
 
 #: Expertflow's desks: ``callVariable1`` holds ``<ANI>:<primaryDN>``.
 EXPERTFLOW_CUSTOMER_NUMBER = CustomerNumberSource()
@@ -124,6 +135,10 @@ class AgentDesk:
         #: dialog list was in flight: held back until the list lands, which
         #: may show B answered meanwhile (an answer is never lost to an order).
         self.deferred: dict[str, DeskInput] = {}
+        #: Missed consults B left ringing (a RONA): only these may be offered
+        #: again on their dialog; an update about another missed one (a ring
+        #: re-delivered after A cancelled) is late news.
+        self.rang_out: set[str] = set()
 
     # --- what the page receives -------------------------------------------------------
 
@@ -224,6 +239,7 @@ class AgentDesk:
                 del self.rekeyed[old]
             for gone in (dialog_id, *old_ids):
                 self.forgotten[gone] = self.now
+                self.rang_out.discard(gone)
         self.forgotten = {k: t for k, t in self.forgotten.items() if self.now - t <= FORGET_MS}
 
     # --- the CIM messages ------------------------------------------------------------
@@ -281,6 +297,7 @@ class AgentDesk:
             "consults": {k: d.snapshot().to_dict() for k, d in self.consults.items()},
             "rekeyed": dict(self.rekeyed), "forgotten": dict(self.forgotten),
             "deferred": {k: v.value for k, v in self.deferred.items()},
+            "rang_out": sorted(self.rang_out),
         }  # fmt: skip
 
     @classmethod
@@ -328,6 +345,12 @@ class AgentDesk:
             if consult.now > desk.now:
                 raise SnapshotError("now", f"is before consult {dialog_id}'s last input")
             desk.consults[str(dialog_id)] = consult
+        rang_out = data.get("rang_out")
+        if rang_out is None:  # (written before it was kept: every missed one, as then)
+            rang_out = [k for k, c in desk.consults.items() if c.call is DeskCall.MISSED]
+        if not isinstance(rang_out, list) or not all(isinstance(k, str) for k in rang_out):
+            raise SnapshotError("rang_out", "must list dialog ids")
+        desk.rang_out = set(rang_out)
         return desk
 
     # --- inside -----------------------------------------------------------------------
@@ -364,11 +387,14 @@ class AgentDesk:
         if (
             seen in _OFFERED
             and desk_or_none.call is DeskCall.MISSED
+            and dialog.id in self.rang_out
             and event is not (UpdateEvent.DELETE)
         ):
             # Offered again on the same dialog (a queue re-offers it after a
             # RONA): a new offer, with a machine of its own. Never after an
-            # answer: an answered consult's dialog is not offered again.
+            # answer (an answered consult's dialog is not offered again), nor
+            # after A cancelled it or it became another call.
+            self.rang_out.discard(dialog.id)
             desk_or_none = self._new_desk(dialog, at)
         if desk_or_none.facts.customer_number is None:  # call data may come later
             number = self.customer_number.read(dialog)
@@ -443,11 +469,15 @@ class AgentDesk:
             restored = AgentDesk.restore(before, desk_class=self.desk_class)
             self.page, self.now, self.consults = restored.page, restored.now, restored.consults
             self.rekeyed, self.forgotten = restored.rekeyed, restored.forgotten
-            self.deferred = restored.deferred
+            self.deferred, self.rang_out = restored.deferred, restored.rang_out
             raise
 
     def _feed(self, desk: Desk, kind: DeskInput, at: int) -> list[DeskEffect]:
-        return self._step(desk.handle(kind, at))
+        before = desk.call
+        out = self._step(desk.handle(kind, at))
+        if desk.call is DeskCall.MISSED and before is not DeskCall.MISSED and kind in _RANG_OUT:
+            self.rang_out.update(k for k, d in self.consults.items() if d is desk)
+        return out
 
     def _step(self, step: DeskStep) -> list[DeskEffect]:
         return list(step.emits)
