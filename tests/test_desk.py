@@ -634,6 +634,33 @@ def test_a_ring_re_delivered_after_a_cancel_is_late_news_but_one_after_a_rona_an
         AgentDesk.restore({**desk.snapshot(), "rang_out": "D1"})
 
 
+@pytest.mark.parametrize("order", ["dropped_first", "dropped_last"])
+def test_a_consult_still_listing_the_agent_who_left_is_read_by_the_agent_it_rings(
+    order: str,
+) -> None:
+    # A queue re-offers the consult to C; the dialog may still list B, dropped
+    # (the shape of capture NormalTransferCall/ACTIVE1.xml), before or after C.
+    # C's desk reads its own phone as B; A's desk the agent still on the call.
+    dev, c_ext, c_user = "AGENT_DEVICE", "7003", "1003"
+    gone = ("7002", "DROPPED", "00.050", dev)
+
+    def listing(c_state: str, at: str) -> list[tuple[str, str, str, str]]:
+        c = (c_ext, c_state, at, dev)
+        return [("7001", "ACTIVE", "00.000", dev), *((gone, c) if order == "dropped_first"
+                                                      else (c, gone))]  # fmt: skip
+
+    for user, ext in ((c_user, c_ext), (A_USER, A_EXT)):
+        desk = AgentDesk(user, ext)
+        ring = _dialog("ALERTING", listing("ALERTING", "00.100"))
+        answer = _dialog("ACTIVE", listing("ACTIVE", "02.000"))
+        said = _feed(desk, [_update("POST", ring)], 100)
+        said += _feed(desk, [_update("PUT", answer)], 2_000)
+        if ext == c_ext:
+            assert said == ["alert_shown", "alert_removed(accepted)", "send_started"], said
+        else:
+            assert said == ["send_started"], said
+
+
 def _dialog(state: str, parties: list[tuple[str, str, str, str]]) -> str:
     people = "".join(
         f"<Participant><mediaAddress>{ext}</mediaAddress><mediaAddressType>{kind}"

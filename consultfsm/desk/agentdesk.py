@@ -192,13 +192,13 @@ class AgentDesk:
         for dialog_id, desk in self.consults.items():
             if desk.page is DeskPage.READING:
                 a = desk.facts.a_extension or ""
-                out += self._feed(desk, read_list(dialogs, dialog_id, a), at)
+                out += self._feed(desk, read_list(dialogs, dialog_id, a, me=self.extension), at)
         for dialog in dialogs:
             if self._unknown_consult(dialog):
                 desk = self._new_desk(dialog, at)
                 desk.handle(DeskInput.PAGE_LOADED, at)
                 a = desk.facts.a_extension or ""
-                out += self._feed(desk, read_list(dialogs, dialog.id, a), at)
+                out += self._feed(desk, read_list(dialogs, dialog.id, a, me=self.extension), at)
         self.page = DeskPage.UP  # rule 1: a list input brings the page up
         for dialog_id, kind in self.deferred.items():  # what came live after the list
             if dialog_id in self.consults:
@@ -379,11 +379,14 @@ class AgentDesk:
             if event is UpdateEvent.DELETE:
                 if self.page is DeskPage.READING:  # the list in flight may still show it
                     a = dialog.from_address or ""
-                    self._defer(dialog.id, read_consult(dialog, a, event) or DeskInput.DROPPED_A)
+                    self._defer(
+                        dialog.id,
+                        read_consult(dialog, a, event, me=self.extension) or DeskInput.DROPPED_A,
+                    )
                 return out  # one this desk never knew
             desk_or_none = self._rekeyed(dialog) or self._new_desk(dialog, at)
         a = desk_or_none.facts.a_extension or ""
-        seen = read_consult(dialog, a, event)
+        seen = read_consult(dialog, a, event, me=self.extension)
         if (
             seen in _OFFERED
             and desk_or_none.call is DeskCall.MISSED

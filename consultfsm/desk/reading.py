@@ -110,19 +110,27 @@ class CustomerNumberSource:
 
 
 def consult_parties(
-    dialog: Dialog, a_extension: str
+    dialog: Dialog, a_extension: str, me: str | None = None
 ) -> tuple[Participant | None, Participant | None]:
     """A's and B's participants on a consult dialog: A is on ``a_extension``
-    (the consult's ``fromAddress``); B is the other agent's phone
-    (``AGENT_DEVICE``; a queue's port is not B), or, when no participant says
-    its type, the other participant."""
+    (the consult's ``fromAddress``); B is, on the desk of ``me`` (the
+    extension reading it) when it is not A, that desk's own phone; else the
+    other agent's phone (``AGENT_DEVICE``; a queue's port is not B), one still
+    on the call first, or, when no participant says its type, the other
+    participant. (A consult a queue offers again may still list the agent who
+    left it: the new one is B, whatever the order.)"""
     a = dialog.participant(a_extension)
     others = [p for p in dialog.participants if p.media_address != a_extension]
+    if me is not None and me != a_extension:
+        own = next((p for p in others if p.media_address == me), None)
+        if own is not None:
+            return a, own
     agents = [p for p in others if p.media_address_type == "AGENT_DEVICE"]
     if agents or any(p.media_address_type for p in dialog.participants):
         # Types are given: only an agent's phone is B. A queue's port or a
         # CTI route point (UCCX, a queue consult) connected first is not.
-        return a, agents[0] if agents else None
+        staying = [p for p in agents if p.state not in _LEFT]
+        return a, (staying or agents)[0] if agents else None
     return a, others[0] if others else None
 
 
@@ -135,12 +143,13 @@ def _changed_at(p: Participant) -> int:
 
 
 def read_consult(
-    dialog: Dialog, a_extension: str, event: UpdateEvent | None = None
+    dialog: Dialog, a_extension: str, event: UpdateEvent | None = None, *, me: str | None = None
 ) -> DeskInput | None:
     """What ``dialog`` (the consult) shows now, as a desk input; ``None`` when
     it is no news for a desk. ``event`` is the update's (``DELETE``: the dialog
-    left the collection, whatever state it last had)."""
-    a, b = consult_parties(dialog, a_extension)
+    left the collection, whatever state it last had); ``me``: the reading
+    desk's extension (:func:`consult_parties`)."""
+    a, b = consult_parties(dialog, a_extension, me)
     if dialog.state is DialogState.FAILED or (a is not None and a.state is P.FAILED):
         return DeskInput.FAILED
     a_gone = a is not None and a.state in _LEFT
@@ -180,7 +189,9 @@ _LISTED = {
 }
 
 
-def read_list(dialogs: Iterable[Dialog], consult_id: str, a_extension: str) -> DeskInput:
+def read_list(
+    dialogs: Iterable[Dialog], consult_id: str, a_extension: str, *, me: str | None = None
+) -> DeskInput:
     """What the dialog list a returning page read shows of the consult: still
     ringing, on, held, not yet offered or left by B (A's list), become another call, or gone
     (ended, or dropped and about to leave the list: Finesse lists no history)."""
@@ -194,12 +205,12 @@ def read_list(dialogs: Iterable[Dialog], consult_id: str, a_extension: str) -> D
             return _LISTED[after]
     for dialog in dialogs:
         if dialog.id == consult_id:
-            seen = read_consult(dialog, a_extension)
+            seen = read_consult(dialog, a_extension, me=me)
             if seen in _LISTED:
                 return _LISTED[seen]
             # Only A's list can hold the consult without B on it: not yet
             # offered to anyone, or B left it.
-            if consult_parties(dialog, a_extension)[1] is None:
+            if consult_parties(dialog, a_extension, me)[1] is None:
                 return DeskInput.LISTED_DIALLING
             if seen is DeskInput.DROPPED_B:
                 return DeskInput.LISTED_WITHOUT_B
