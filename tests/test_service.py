@@ -116,6 +116,16 @@ def test_health_readiness_and_metrics(client: Any) -> None:
     assert "consultfsm_outbox_depth" in text and "consultfsm_deadline_lag_seconds" in text
 
 
+def _until_ready(base: str) -> None:
+    """Wait (up to about 20 s) for a server starting at ``base`` to say it is ready."""
+    for _ in range(400):
+        try:
+            if httpx.get(f"{base}/ready").status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.05)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -132,12 +142,7 @@ def test_consultfsm_serve_runs_as_a_command_and_stops_on_sigterm(tmp_path: Path)
     )  # fmt: skip
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/ready").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
+        _until_ready(base)
         assert httpx.post(f"{base}/sessions", json=SESSION).status_code == 200
         answer = httpx.post(f"{base}/message/receive", content=message(B, STARTED, 0, "D1"))
         assert answer.status_code == 200
@@ -316,12 +321,7 @@ def test_serve_stopped_by_sigint_exits_by_it_without_a_traceback(tmp_path: Path)
         stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        for _ in range(400):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/ready").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
+        _until_ready(f"http://127.0.0.1:{port}")
         assert httpx.post(f"http://127.0.0.1:{port}/sessions", json=SESSION).status_code == 200
     finally:
         server.send_signal(signal.SIGINT)
