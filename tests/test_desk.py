@@ -709,6 +709,7 @@ def test_a_forgotten_consult_stays_forgotten() -> None:
     c.dial(0)
     _feed(desk, c.ring(100)["b"], 100)
     answer = c.answer(2_000)["b"]
+    talking = c.dialog_xml()
     (start,) = [e for e in desk.on_update(answer[0], 2_000) if e.is_send]
     desk.forget(c.id)  # not finished: kept
     assert c.id in desk.consults
@@ -720,6 +721,11 @@ def test_a_forgotten_consult_stays_forgotten() -> None:
     assert _feed(desk, answer, 12_000) == []
     again = AgentDesk.restore(json.loads(json.dumps(desk.snapshot())))
     assert _feed(again, answer, 12_500) == []
+    # ...nor does a returning page's list that still shows it (stale) rebuild it...
+    listed = [str(e) for e in desk.on_socket_down(13_000) + desk.on_page_loaded(14_000)]
+    listed += [str(e) for e in desk.on_dialogs(f"<Dialogs>{talking}</Dialogs>", 15_000)]
+    assert [e for e in listed if e.startswith(("send_", "alert_shown"))] == []
+    assert desk.consults == {}
     # ...nor can a message be built for it: a typed error.
     with pytest.raises(UnknownConsult):
         desk.cim_message(start, CimCodec("3000"))

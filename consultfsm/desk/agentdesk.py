@@ -422,7 +422,9 @@ class AgentDesk:
                 and seen in _ENDS)  # fmt: skip
 
     def _unknown_consult(self, dialog: Dialog) -> bool:
+        # (a forgotten consult is known: a list still showing it is late news)
         return (dialog.id not in self.consults and dialog.id not in self.rekeyed
+                and dialog.id not in self.forgotten
                 and consult_platform(dialog) is not None)  # fmt: skip
 
     def _rekeyed(self, dialog: Dialog) -> Desk | None:
