@@ -27,6 +27,8 @@ from consultfsm.verify.desk import DeskReport, explore_desk
 from consultfsm.verify.explore import CONFIGS_FOR, DEFAULT_DEPTHS, Report, explore, trace_lines
 from consultfsm.verify.invariants import Invariant
 
+from .argtypes import positive
+
 EPILOG = """\
 default depth: 8 actions for one leg, 6 for two legs (every case of the design
 note needs at most 7). An action is an input or a jump of the clock to the next
@@ -59,7 +61,7 @@ def register(sub: Any) -> None:
         "--machine", choices=("all", "leg", "desk", "ccm"), default="all",
         help="which machine to explore (default: all)",
     )  # fmt: skip
-    parser.add_argument("--depth", type=_positive, help="actions per path (default: 8 / 6)")
+    parser.add_argument("--depth", type=positive, help="actions per path (default: 8 / 6)")
     parser.add_argument(
         "--legs", type=int, choices=(1, 2), help="explore only 1 or 2 legs (default: both)"
     )
@@ -70,19 +72,9 @@ def register(sub: Any) -> None:
              "and print what the CCM published",
     )  # fmt: skip
     parser.add_argument(
-        "--jobs", type=_positive, default=None, help="processes, for the legs (default: cores)"
+        "--jobs", type=positive, default=None, help="processes, for the legs (default: cores)"
     )
     parser.set_defaults(run=run)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def _one(job: tuple[int, int, LegConfig]) -> Report:

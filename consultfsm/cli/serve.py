@@ -14,6 +14,8 @@ import socket
 import sys
 from typing import Any
 
+from . import argtypes
+
 EPILOG = """\
 endpoints: POST /message/receive, POST /desk/{agent}/up|down, POST /sessions,
 POST /sessions/{id}/end, GET /health, GET /ready, GET /metrics
@@ -25,30 +27,6 @@ exit status:
   2  usage error (options that contradict each other too), or the address
      could not be listened on, or the store or the broker could not be opened
 """
-
-
-def _port(text: str) -> int:
-    port = _count(text)
-    if port > 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is no TCP port (0 to 65535)")
-    return port
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of 0 or more")
-    return value
-
-
-def _positive(text: str) -> int:
-    value = _count(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def is_postgres(database: str) -> bool:
@@ -89,7 +67,7 @@ def register(sub: Any) -> None:
         "(default /topic/conversation.{conversation})",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
-    p.add_argument("--port", type=_port, default=8080, help="port (default %(default)s)")
+    p.add_argument("--port", type=argtypes.port, default=8080, help="port (default %(default)s)")
     p.add_argument(
         "--service-identifier",
         default="8000",
@@ -98,13 +76,13 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--partitions",
-        type=_positive,
+        type=argtypes.positive,
         default=16,
         help="outbox partitions (the same on every worker; default %(default)s)",
     )
     p.add_argument(
         "--relay-share",
-        type=_positive,
+        type=argtypes.positive,
         default=None,
         metavar="N",
         help="the most partitions this worker's relay takes, on PostgreSQL (default: all "

@@ -11,6 +11,14 @@ test they share.
 
 from __future__ import annotations
 
+import json
+
+#: Several parts of one id written as one text no other parts make: a compact
+#: JSON array (a separator inside a part cannot join two parts into another
+#: id). ``id_text(["a:b", "c"]) != id_text(["a", "b:c"])``. (One encoder, made
+#: once: ``json.dumps`` with options builds one per call.)
+id_text = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
 
 def is_writable(text: str) -> bool:
     """True when ``text`` encodes as UTF-8 (ASCII, the common case, costs one scan)."""
@@ -23,4 +31,4 @@ def is_writable(text: str) -> bool:
     return True
 
 
-__all__ = ["is_writable"]
+__all__ = ["id_text", "is_writable"]

@@ -23,7 +23,6 @@ was applied, and the same request may be sent again.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -37,6 +36,7 @@ from starlette.routing import Route
 
 from consultfsm.ccm.correlation import ChannelSession, CorrelationError, InvalidSession
 from consultfsm.core.errors import ConfigError, ConsultFsmError
+from consultfsm.core.text import id_text
 from consultfsm.durable.engine import Answer
 from consultfsm.durable.store import StoreError
 from consultfsm.wire.cim import CimError, parse_message
@@ -74,10 +74,7 @@ def _scoped(what: str, key: str | None) -> str | None:
     reused for another agent or session is another input, not its replay. Both
     are written as a JSON array, so no other input's id, keyed or not, is the
     same text (an unkeyed id is ``what`` alone, never an array)."""
-    return None if key is None else _ID_PARTS([what, key])
-
-
-_ID_PARTS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    return None if key is None else id_text([what, key])
 
 
 def _key(request: Request) -> str | None:

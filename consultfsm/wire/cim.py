@@ -43,7 +43,7 @@ import attrs
 from consultfsm.core import events as ev
 from consultfsm.core.errors import ConfigError, ConsultFsmError
 from consultfsm.core.states import CimReason
-from consultfsm.core.text import is_writable
+from consultfsm.core.text import id_text, is_writable
 from consultfsm.wire import _speed
 from consultfsm.wire.strict_json import NotUnicode, check_text, loads_strict
 
@@ -659,7 +659,7 @@ def message_id(
         raise ValueError(f"{name} can happen more than once per leg: its id needs its time")
     if not repeatable and occurrence is not None:
         raise ValueError(f"{name} happens once per leg: its id takes no time")
-    key = _ID_PARTS([scope, leg, name, occurrence])
+    key = id_text([scope, leg, name, occurrence])
     return _speed.uuid5_text(_NAMESPACE_BYTES, key)  # uuid.uuid5(ID_NAMESPACE, key)
 
 
@@ -990,9 +990,8 @@ class CimCodec:
         return self.encode_event(self.make_conversation_event(event, session, message))
 
 
-# One encoder each, made once (``json.dumps`` with options builds an encoder per call).
+# One encoder, made once (``json.dumps`` with options builds an encoder per call).
 _WIRE_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
-_ID_PARTS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def _dumps(value: Any) -> str:
