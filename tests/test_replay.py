@@ -395,7 +395,9 @@ def test_a_full_disk_is_exit_2_not_a_traceback() -> None:
     assert b"cannot write the output" in done.stderr and b"Traceback" not in done.stderr
 
 
-def test_a_reader_that_goes_away_is_no_traceback(tmp_path: Path) -> None:
+def test_a_reader_that_goes_away_is_no_traceback_and_exit_0(tmp_path: Path) -> None:
+    """A reader that goes away (``| head``) ends the replay as it ends every
+    other command: quietly, status 0 (it was 2, the status of a full disk)."""
     trace = tmp_path / "long.jsonl"
     lines = [(TRACES / "issue-sample.jsonl").read_text(encoding="utf-8")]
     trace.write_text(
@@ -408,8 +410,8 @@ def test_a_reader_that_goes_away_is_no_traceback(tmp_path: Path) -> None:
     proc.stdout.read(10)
     proc.stdout.close()  # like `| head -c 10`
     err = proc.stderr.read()
-    proc.wait(timeout=120)
-    assert b"Traceback" not in err
+    assert proc.wait(timeout=120) == 0
+    assert b"Traceback" not in err and not err
 
 
 def test_a_repeated_key_is_a_rejected_line_in_a_trace_and_in_a_cim_message() -> None:

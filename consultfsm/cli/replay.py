@@ -153,9 +153,9 @@ def run(args: argparse.Namespace) -> int:
     except _Unreadable as exc:
         print(f"consultfsm replay: cannot read {args.trace}: {exc.why}", file=sys.stderr)
         return 2
-    except BrokenPipeError:  # the reader went away (``| head``): stop quietly
+    except BrokenPipeError:  # the reader went away (``| head``): stop quietly, as other commands
         _quiet_stdout()
-        return 2
+        return 0
     except OSError as exc:  # the output cannot be written (a full disk, a closed file)
         _quiet_stdout()
         print(f"consultfsm replay: cannot write the output: {exc}", file=sys.stderr)
