@@ -542,6 +542,23 @@ def test_without_the_customer_s_number_ucce_falls_back_and_uccx_refuses() -> Non
     assert "callVariable9" in caught.value.why
 
 
+def test_a_cim_message_for_an_effect_that_posts_nothing_is_a_typed_error() -> None:
+    """Was a plain ValueError: an integrator catches this library's errors by type."""
+    from consultfsm.core.errors import ConsultFsmError
+    from consultfsm.desk.agentdesk import NotASend
+    from consultfsm.desk.table import Effect
+    from consultfsm.wire.cim import CimCodec
+
+    desk, (start,) = _answered_desk("ucce")
+    before = json.dumps(desk.snapshot(), sort_keys=True)
+    alert = DeskEffect(start.leg, start.at, Effect.ALERT_SHOWN)
+    with pytest.raises(NotASend) as caught:
+        desk.cim_message(alert, CimCodec("3000"))
+    assert isinstance(caught.value, ConsultFsmError) and isinstance(caught.value, ValueError)
+    assert caught.value.effect == alert and start.leg in str(caught.value)
+    assert json.dumps(desk.snapshot(), sort_keys=True) == before
+
+
 # --- the real captures through the AgentDesk -----------------------------------------------
 
 

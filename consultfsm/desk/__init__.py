@@ -11,7 +11,12 @@
 Depends on ``core`` and ``wire``.
 """
 
-from consultfsm.desk.agentdesk import EXPERTFLOW_CUSTOMER_NUMBER, AgentDesk
+from consultfsm.desk.agentdesk import (
+    EXPERTFLOW_CUSTOMER_NUMBER,
+    AgentDesk,
+    NotASend,
+    UnknownConsult,
+)
 from consultfsm.desk.machine import (
     Desk,
     DeskEffect,
@@ -43,5 +48,6 @@ __all__ = [
     "DESK_TABLE", "EXPERTFLOW_CUSTOMER_NUMBER", "UCCX_CONSULT_CALL_TYPE", "AgentDesk",
     "CustomerNumberSource", "Desk", "DeskCall", "DeskEffect", "DeskFacts", "DeskIllegalInput",
     "DeskInput", "DeskPage", "DeskReason", "DeskRole", "DeskSnapshot", "DeskStep", "Effect",
-    "Platform", "consult_platform", "read_consult", "read_list", "read_successor",
+    "NotASend", "Platform", "UnknownConsult", "consult_platform", "read_consult", "read_list",
+    "read_successor",
 ]  # fmt: skip

@@ -88,6 +88,15 @@ class UnknownConsult(ConsultFsmError, KeyError):
         return str(self.args[0])
 
 
+class NotASend(ConsultFsmError, ValueError):
+    """:meth:`AgentDesk.cim_message` asked for an effect that posts nothing
+    (:attr:`DeskEffect.is_send` is False: an alert to show, a timer)."""
+
+    def __init__(self, effect: DeskEffect) -> None:
+        self.effect = effect
+        super().__init__(f"{effect.effect.value} of leg {effect.leg!r} posts no CIM message")
+
+
 #: The states in which a consult may still be re-posted under another id.
 _NOT_YET_ANSWERED = frozenset({DeskCall.NONE, DeskCall.RINGING})
 #: What a consult missed by B's leaving it unanswered shows (a RONA, live or
@@ -260,7 +269,7 @@ class AgentDesk:
         (the CCM keeps one report of the two)."""
         intent = effect.cim_intent
         if intent is None:
-            raise ValueError(f"{effect} is not a CIM message")
+            raise NotASend(effect)
         dialog_id, desk = self._desk_of(effect)
         facts = desk.facts
         customer = facts.customer_number
