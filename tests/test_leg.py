@@ -360,6 +360,20 @@ def test_a_version_1_state_of_the_wrong_kind_is_a_snapshot_error(call: Any) -> N
     assert info.value.field == "call"
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("customer", "left"), ("queue_deadline", 900), ("cti_at", 150), ("former_call_ids", ["D1"])],
+)
+def test_a_version_1_snapshot_holding_a_version_2_field_is_refused_by_name(
+    field: str, value: Any
+) -> None:
+    """Was a defect: the field's value was replaced by v1's default silently
+    (a customer who had left read as present)."""
+    with pytest.raises(SnapshotError) as info:
+        LegSnapshot.from_dict({**SNAPSHOT_V1, field: value})
+    assert info.value.field == field
+
+
 def test_a_snapshot_built_with_strings_for_states_is_refused() -> None:
     snap = new_leg_after_alert().snapshot()
     with pytest.raises(SnapshotError) as info:

@@ -156,11 +156,14 @@ def _from_v1(data: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(call, str) and call in gone:  # (another kind is refused as v2's own field)
         raise SnapshotError("call", f"v1 state {data['call']!r} has no v2 equivalent: the "
                             "customer hanging up no longer ends a consult")  # fmt: skip
-    return {
-        **data, "v": LegSnapshot.VERSION, "customer": CustomerState.PRESENT.value,
-        "queue_deadline": None, "cti_at": None, "former_call_ids": [],
-        "queue_ttl_ms": data.get("queue_ttl_ms"),
+    added: dict[str, Any] = {
+        "customer": CustomerState.PRESENT.value, "queue_deadline": None, "cti_at": None,
+        "former_call_ids": [],
     }  # fmt: skip
+    clash = sorted(added.keys() & data.keys())
+    if clash:  # (its value would be replaced by v1's default silently)
+        raise SnapshotError(clash[0], "a version 2 field in a version 1 snapshot: which is it?")
+    return {**data, **added, "v": LegSnapshot.VERSION, "queue_ttl_ms": data.get("queue_ttl_ms")}
 
 
 def _wire_name(field: str) -> str:
