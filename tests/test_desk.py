@@ -297,6 +297,49 @@ def test_an_alert_re_posted_under_a_new_dialog_id_is_one_consult(platform: str, 
     assert again.on_update(temp.hang_up(3_000, A_EXT)["b"][0], 3_000) == []
 
 
+@pytest.mark.parametrize("platform", PLATFORMS)
+@pytest.mark.parametrize("without", ["temporary", "surviving", "both rings"])
+def test_a_re_posted_alert_whose_call_data_lacks_the_number_on_one_dialog_is_one_consult(
+    platform: str, without: str
+) -> None:
+    """Was a defect: CVP's temporary dialog may carry no customer number yet
+    (callVariable1 empty); the surviving dialog's number then told the two
+    apart and B saw two alerts. A missing number is no difference; two
+    different numbers are two customers' calls."""
+    from consultfsm.wire.cim import CimCodec
+
+    temp, real = Consult(platform, dialog_id="16777301"), Consult(platform, dialog_id="16777302")
+    desk = AgentDesk(B_USER, B_EXT)
+    temp.dial(0)
+    real.dial(0)
+
+    def ring(consult: Consult, at: int, number: bool) -> str:
+        xml = consult.ring(at)["b"][0]
+        return xml if number else xml.replace(f"{CUSTOMER}:3000", ":3000")
+
+    log = [str(e) for e in desk.on_update(ring(temp, 100, without != "temporary"), 100)]
+    log += [str(e) for e in desk.on_update(ring(real, 200, without != "surviving"), 200)]
+    log += [str(e) for e in desk.on_update(temp.hang_up(200, A_EXT)["b"][0], 200)]
+    effects = desk.on_update(real.answer(2_000)["b"][0], 2_000)
+    log += [str(e) for e in effects]
+    assert log == ["alert_shown", "alert_removed(accepted)", "send_started"]
+    assert desk.rekeyed == {"16777301": "16777302"}
+    (start,) = [e for e in effects if e.is_send]
+    header = CimCodec("3000").encode(desk.cim_message(start, CimCodec("3000")))["header"]
+    assert header["channelData"]["channelCustomerIdentifier"] == CUSTOMER  # the number it had
+
+
+def test_an_alert_for_another_customer_s_number_is_another_consult() -> None:
+    temp, other = Consult("uccx", dialog_id="16777301"), Consult("uccx", dialog_id="16777302")
+    desk = AgentDesk(B_USER, B_EXT)
+    temp.dial(0)
+    other.dial(0)
+    log = [str(e) for e in desk.on_update(temp.ring(100)["b"][0], 100)]
+    xml = other.ring(200)["b"][0].replace(f"{CUSTOMER}:3000", "+923219876543:3000")
+    log += [str(e) for e in desk.on_update(xml, 200)]
+    assert log == ["alert_shown", "alert_shown"] and desk.rekeyed == {}
+
+
 # --- the desk machine's own boundaries ----------------------------------------------------
 
 

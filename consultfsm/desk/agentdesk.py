@@ -443,14 +443,17 @@ class AgentDesk:
         one consult at a time, so a second consult dialog while the first
         still rings can only be the same consult re-posted. Its machine moves
         to the new id; the old id is kept, and what still comes about it is
-        absorbed."""
+        absorbed. A number missing from either dialog's call data (CVP's
+        temporary dialog may carry none yet) does not tell them apart; two
+        different numbers do."""
+        number = self.customer_number.read(dialog)
         for old_id, desk in self.consults.items():
             facts = desk.facts
             if (
                 desk.call in _NOT_YET_ANSWERED
                 and facts.a_extension == dialog.from_address
                 and facts.associated_dialog_uri == dialog.associated_dialog_uri
-                and facts.customer_number == self.customer_number.read(dialog)
+                and (None in (facts.customer_number, number) or facts.customer_number == number)
             ):
                 del self.consults[old_id]
                 self.consults[dialog.id] = desk
