@@ -192,6 +192,32 @@ def test_a_retried_desk_down_after_a_later_desk_up_is_not_applied_again(backend:
     assert row.record["machine"]["desk_b"] == "up"
 
 
+def test_a_burst_on_one_leg_within_one_ms_of_the_clock_gets_an_event_id_per_event(
+    backend: Backend,
+) -> None:
+    """Was a defect (an adversarial review): a desk's hold, resume, hold,
+    resume applied within one ms of the database's clock were published at
+    one ms, and a hold's event id is keyed by its ms: the second hold had the
+    first one's id, and a consumer that drops repeated ids (as ActiveMQ
+    Classic's must) lost it. Each input on a leg now takes a ms of its own."""
+    world = Clocked(backend.open(backend.new()))
+    world.t = 10_000  # the clock stands still through the burst
+    hold, resume = MessageIntent.CALL_HOLD, MessageIntent.CALL_RESUME
+    answers = [world.ccm.receive(message(B, intent, 9_000 + 100 * k, "D1"))
+               for k, intent in enumerate([STARTED, hold, resume, hold, resume])]  # fmt: skip
+    sent = [s for a in answers for s in a.sent]
+    assert [s.intent for s in sent] == ["CALL_LEG_STARTED", "CALL_HOLD", "CALL_RESUME",
+                                        "CALL_HOLD", "CALL_RESUME"]  # fmt: skip
+    assert len({s.event_id for s in sent}) == len(sent)
+    assert [a.at for a in answers] == [10_000, 10_001, 10_002, 10_003, 10_004]
+    with world.ccm.store.transaction() as tx:
+        rows = tx.pending(None, 100)
+    assert len({r.event_id for r in rows}) == len(rows) == 5
+    # Another leg's input is not held back by this one's: the clock's own ms.
+    other = world.ccm.receive(message(A, STARTED, 9_000, "D2"))
+    assert other.at == 10_000
+
+
 def test_a_report_after_every_sweeper_was_down_past_the_tombstone_horizon_is_late(
     backend: Backend,
 ) -> None:
