@@ -80,8 +80,9 @@ def test_a_sink_that_fails_keeps_the_rows_and_a_resend_repeats_only_known_ids(
 
 
 def _consume(
-    url: str, destination: str, want: int, into: list[Any], ready: threading.Event
-) -> None:
+    url: str, destination: str, want: int, into: list[Any], ready: threading.Event, *,
+    wait: float = 30,
+) -> None:  # fmt: skip
     import stomp
 
     class Listener(stomp.ConnectionListener):  # type: ignore[misc]
@@ -94,7 +95,7 @@ def _consume(
     conn.connect(wait=True)
     conn.subscribe(destination, id="1", ack="auto")
     ready.set()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + wait
     while len(into) < want and time.monotonic() < deadline:
         time.sleep(0.05)
     conn.disconnect()
@@ -121,6 +122,34 @@ def test_activemq_gets_every_event_over_stomp_with_its_ids(tmp_path: Path) -> No
         ("D0", "1", "0"), ("D0", "2", "0")]  # fmt: skip
 
 
+def test_a_conversation_id_names_its_one_destination_whatever_it_holds() -> None:
+    """Was a defect (an adversarial review): the id went into the destination
+    as it was, and on ActiveMQ a ``,`` makes a composite destination, so a
+    conversation ``C1,/queue/other`` published its events to ``/queue/other``
+    too. Now percent-encoded; the header carries the id as it is."""
+    from consultfsm.durable.stomp_sink import StompSink
+
+    url = need_broker()
+    tag = uuid.uuid4().hex[:8]
+    victim = f"/queue/consultfsm-test-victim-{tag}"
+    conversation = f"C1,{victim}"
+    sink = StompSink(url, destination=f"/queue/consultfsm-test-{tag}.{{conversation}}")
+    own = sink.destination_of(conversation)
+    assert own == f"/queue/consultfsm-test-{tag}.C1%2C%2Fqueue%2Fconsultfsm-test-victim-{tag}"
+    assert sink.destination_of("C1.a-b_c~") == f"/queue/consultfsm-test-{tag}.C1.a-b_c~"
+    assert sink.destination_of("a%2Cb") != sink.destination_of("a,b")  # (one id, one name)
+    row = OutboxRow(0, conversation, "D0", 1, 0, str(uuid.uuid4()), '{"id":"e"}', seq=1)
+    sink.publish([row])
+    sink.close()
+    stray: list[Any] = []
+    _consume(url, victim, 1, stray, threading.Event(), wait=2)
+    assert stray == []
+    got: list[Any] = []
+    _consume(url, own, 1, got, threading.Event())
+    assert [(h["conversation-id"], h["event-id"]) for h, _ in got] == [
+        (conversation, row.event_id)]  # fmt: skip
+
+
 def test_a_broker_that_is_not_there_is_a_sink_error_and_keeps_the_rows(tmp_path: Path) -> None:
     from consultfsm.durable.stomp_sink import StompSink
 
@@ -131,6 +160,78 @@ def test_a_broker_that_is_not_there_is_a_sink_error_and_keeps_the_rows(tmp_path:
         relay.run_once()
     with world.ccm.store.transaction() as tx:
         assert tx.outbox_depth() == 2
+
+
+class _SilentPeer:
+    """A TCP peer that takes connections and never says a word (a load
+    balancer without a backend, a broker host gone half-open), or, with
+    ``connected``, answers CONNECT and then nothing (a broker that takes
+    messages and never confirms them). A fault to inject, not a broker."""
+
+    def __init__(self, *, connected: bool = False) -> None:
+        import socket
+
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.held: list[Any] = []
+        self.connected = connected
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+            if self.connected:
+                buffer = b""
+                while b"\x00" not in buffer and (chunk := conn.recv(4096)):
+                    buffer += chunk
+                conn.sendall(b"CONNECTED\nversion:1.2\n\n\x00")
+
+    def close(self) -> None:
+        self.server.close()
+        for conn in self.held:
+            conn.close()
+
+
+def _io_threads() -> int:
+    return sum("__io_loop" in t.name for t in threading.enumerate())
+
+
+@pytest.mark.parametrize("peer", ["says nothing", "never confirms"])
+def test_a_broker_that_stops_answering_is_a_sink_error_in_time_and_leaves_nothing_open(
+    tmp_path: Path, peer: str
+) -> None:
+    """Were defects (an adversarial review): a peer that took the connection
+    and never answered CONNECT held the relay for as long as it stayed so
+    (stomp.py's wait has no deadline); and each batch whose receipts did not
+    come left a socket and a thread behind (stomp.py keeps them until the
+    broker confirms the DISCONNECT)."""
+    from consultfsm.durable.stomp_sink import StompSink
+
+    world = Clocked(SqliteStore(tmp_path / "ccm.db"))
+    _consults(world, 1)
+    fake = _SilentPeer(connected=peer == "never confirms")
+    before = _io_threads()
+    try:
+        sink = StompSink(f"stomp://127.0.0.1:{fake.port}", timeout=0.5)
+        relay = Relay(world.ccm.store, sink)
+        for _ in range(3):
+            started = time.monotonic()
+            with pytest.raises(SinkError, match="CONNECT" if peer == "says nothing" else "receipt"):
+                relay.run_once()
+            assert time.monotonic() - started < 5
+        sink.close()
+        deadline = time.monotonic() + 5
+        while _io_threads() > before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _io_threads() == before
+    finally:
+        fake.close()
+    with world.ccm.store.transaction() as tx:
+        assert tx.outbox_depth() == 2  # nothing confirmed, nothing deleted
 
 
 def test_relays_share_partitions_through_advisory_locks_and_take_over_a_dead_ones(

@@ -14,6 +14,13 @@ broker sends once it has taken a persistent message. Headers on every event:
   the delete).
 
 No ``content-length`` is sent, so ActiveMQ delivers a text message (JSON).
+
+The conversation id goes into the destination percent-encoded (all but
+letters, digits and ``-_.~``): a broker reads a ``,`` there as a list of
+destinations (ActiveMQ's composites) and ``*``, ``>``, ``#`` as wildcards, so an
+id as sent could publish a conversation's events to others'. Encoded, an id
+names one destination, and two ids two; the ``conversation-id`` header
+carries it as it is.
 """
 
 from __future__ import annotations
@@ -21,9 +28,9 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import stomp
 
@@ -36,9 +43,15 @@ DEFAULT_DESTINATION = "/topic/conversation.{conversation}"
 
 class _Receipts(stomp.ConnectionListener):  # type: ignore[misc]
     def __init__(self) -> None:
+        self.connected = False
         self.seen: set[str] = set()
         self.errors: list[str] = []
         self.cond = threading.Condition()
+
+    def on_connected(self, frame: Any) -> None:
+        with self.cond:
+            self.connected = True
+            self.cond.notify_all()
 
     def on_receipt(self, frame: Any) -> None:
         with self.cond:
@@ -78,11 +91,38 @@ class StompSink:
                                     reconnect_attempts_max=1, timeout=self.timeout)  # fmt: skip
             conn.set_listener("receipts", self._receipts)
             try:
-                conn.connect(self.login, self.passcode, wait=True)
+                # (stomp.py's own wait has no deadline: a peer that takes the
+                # connection and never answers CONNECT would hold the relay)
+                conn.connect(self.login, self.passcode, wait=False)
             except Exception as exc:  # stomp.py raises its own and OS errors
+                _hang_up(conn)
                 raise SinkError(f"cannot reach the broker at {self.address}: {exc}") from exc
             self._conn = conn
+            self._await_connected()
         return self._conn
+
+    def _await_connected(self) -> None:
+        why = self._wait_for(lambda box: box.connected, "no answer to CONNECT")
+        if why is not None:
+            self.close()
+            raise SinkError(f"cannot connect to the broker at {self.address}: {why}")
+
+    def _wait_for(self, done: Callable[[_Receipts], bool], silence: str) -> str | None:
+        """Wait until ``done``, a broker error or the timeout: None when done,
+        else why not."""
+        deadline = time.monotonic() + self.timeout
+        box = self._receipts
+        with box.cond:
+            while not done(box):
+                left = deadline - time.monotonic()
+                if box.errors or left <= 0:
+                    return box.errors[-1] if box.errors else f"{silence} in {self.timeout} s"
+                box.cond.wait(left)
+        return None
+
+    def destination_of(self, conversation: str) -> str:
+        """The destination of ``conversation``'s events (see the module's header)."""
+        return self.destination.format(conversation=quote(conversation, safe=""))
 
     def publish(self, rows: Sequence[OutboxRow]) -> None:
         conn = self._connection()
@@ -92,7 +132,7 @@ class StompSink:
                 receipt = f"{row.event_id}/{row.seq}"
                 wanted.append(receipt)
                 conn.send(
-                    self.destination.format(conversation=row.conversation), row.body,
+                    self.destination_of(row.conversation), row.body,
                     content_type="application/json",
                     headers={"persistent": "true", "receipt": receipt, "event-id": row.event_id,
                              "_AMQ_DUPL_ID": row.event_id, "leg": row.leg,
@@ -105,26 +145,29 @@ class StompSink:
         self._await(wanted)
 
     def _await(self, wanted: list[str]) -> None:
-        deadline = time.monotonic() + self.timeout
-        box = self._receipts
-        with box.cond:
-            while not box.seen.issuperset(wanted):
-                left = deadline - time.monotonic()
-                if box.errors or left <= 0:
-                    why = box.errors[-1] if box.errors else f"no receipt in {self.timeout} s"
-                    break
-                box.cond.wait(left)
-            else:
-                box.seen.difference_update(wanted)
-                return
+        why = self._wait_for(lambda box: box.seen.issuperset(wanted), "no receipt")
+        if why is None:
+            with self._receipts.cond:
+                self._receipts.seen.difference_update(wanted)
+            return
         self.close()
         raise SinkError(f"the broker did not confirm every event: {why}")
 
     def close(self) -> None:
+        """Say DISCONNECT and close the socket now, answered or not (stomp.py
+        keeps the socket and its I/O thread until the broker's receipt for
+        the DISCONNECT, which a broker that stopped answering never sends)."""
         if self._conn is not None:
-            with contextlib.suppress(Exception):  # closing a connection already gone
-                self._conn.disconnect()
-            self._conn = None
+            conn, self._conn = self._conn, None
+            with contextlib.suppress(Exception):  # a connection already gone
+                conn.disconnect()
+            _hang_up(conn)
+
+
+def _hang_up(conn: stomp.Connection) -> None:
+    """Close ``conn``'s socket; its I/O thread then ends."""
+    with contextlib.suppress(Exception):
+        conn.transport.disconnect_socket()
 
 
 __all__ = ["DEFAULT_DESTINATION", "StompSink"]
