@@ -117,6 +117,32 @@ def test_placeholders_anonymous_and_extensions_never_match(ani: str | None) -> N
     assert normalise_ani(ani, "PK") is None
 
 
+@pytest.mark.parametrize(
+    ("ani", "region"),
+    [("70011", "PK"), ("7001", "GB"), ("1001", "GB"), ("+441001", None), ("+9270011", None)],
+)
+def test_an_extension_s_length_is_no_customer_s_number_in_any_region(
+    ani: str, region: str | None
+) -> None:
+    """Was a defect (an adversarial review): a length only dialable within an
+    area (phonenumbers' "local only") passed as a possible number, so with a
+    region set A's extension, what a consult dialog's ANI is, found any
+    session whose number was that short (``7001`` in GB was +447001)."""
+    assert normalise_ani(ani, region) is None
+    short = ChannelSession("SX", "CX", ani, dialog_id="DX")
+    with pytest.raises(NoUsableEvidence):
+        SessionResolver(region).resolve(ConsultEvidence(customer_ani=ani), [S1, short])
+
+
+@pytest.mark.parametrize(
+    ("ani", "region", "e164"),
+    [("0300 1234567", "PK", "+923001234567"), ("051 1234567", "PK", "+92511234567"),
+     ("020 7946 0018", "GB", "+442079460018"), ("(202) 555-0123", "US", "+12025550123")],
+)  # fmt: skip
+def test_national_numbers_still_normalise(ani: str, region: str, e164: str) -> None:
+    assert normalise_ani(ani, region) == e164
+
+
 @pytest.mark.parametrize("ani", ["00000000000", "+920000000000", "0000 0000000", "+1 000 000 0000"])
 def test_an_all_zero_number_is_a_placeholder_and_matches_nothing(ani: str) -> None:
     """Was a defect (issue 15, 9): ``00000000000`` normalised to

@@ -161,6 +161,9 @@ class Resolution:
 # --- normalisation --------------------------------------------------------------------
 
 
+_POSSIBLE = phonenumbers.ValidationResult.IS_POSSIBLE
+
+
 @functools.lru_cache(maxsize=65_536)
 def normalise_ani(value: str | None, default_region: str | None = None) -> str | None:
     """The ANI as an E.164 string, or None when it cannot identify a customer
@@ -168,8 +171,11 @@ def normalise_ani(value: str | None, default_region: str | None = None) -> str |
 
     National forms (``0300 1234567``) and ``00`` prefixes need
     ``default_region`` (an ISO 3166 code such as ``"PK"``); without one only
-    ``+``-prefixed numbers normalise. Short internal extensions never do.
-    Pure, so its answers are cached: a number seen again costs a lookup.
+    ``+``-prefixed numbers normalise. Short internal extensions never do: a
+    number only dialable within its area (``phonenumbers``' "local only"
+    lengths: ``7001`` in ``GB``) is no customer's, as an agent's extension
+    sent for the ANI must not be. Pure, so its answers are cached: a number
+    seen again costs a lookup.
     """
     if value is None or is_placeholder(value):
         return None
@@ -177,8 +183,8 @@ def normalise_ani(value: str | None, default_region: str | None = None) -> str |
         number = phonenumbers.parse(value.strip(), default_region)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_possible_number(number):
-        return None
+    if phonenumbers.is_possible_number_with_reason(number) != _POSSIBLE:
+        return None  # (IS_POSSIBLE_LOCAL_ONLY too: an extension's length)
     if not phonenumbers.national_significant_number(number).strip("0"):
         return None  # all zeros: a switch's placeholder, not a customer (they would all match)
     e164: str = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
