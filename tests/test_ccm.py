@@ -755,3 +755,47 @@ def test_every_publication_of_every_reachable_row_is_needed() -> None:
 def test_a_legs_session_is_written_as_attrs_writes_it(ref: ChannelSessionRef) -> None:
     # (written out by hand for speed: the same keys, in the same order)
     assert list(_session_dict(ref).items()) == list(attrs.asdict(ref).items())
+
+
+# --- a region changed while sessions are on (reconfigure) --------------------------------
+
+
+def _consult_session(engine: CcmEngine, dialog: str, ani: str, at: int) -> str:
+    """The session a consult whose desk sends ``ani`` is published in."""
+    codec = engine.codec
+    text = codec.dumps(codec.agent_message(
+        leg=f"7002:B:{dialog}", at=at, intent=MessageIntent.CALL_LEG_STARTED, agent="B",
+        customer=ani, call_id=dialog, reason=None, consult_role="CONSULTED"))  # fmt: skip
+    (published,) = engine.receive(text, at).published
+    return published.event.channel_session.id
+
+
+def test_a_consult_s_ani_is_read_in_the_region_of_now_whatever_a_session_read_before() -> None:
+    """Was a defect (an adversarial review): the index answered an ANI's text
+    from the reading of a session that spelt it the same way, in whatever
+    region that session was read: after PK, GB, PK, a consult's
+    ``03001234567`` meant GB's +44 number (an ended session of another
+    customer), where ``0300 1234567`` meant PK's."""
+    codec = CimCodec("8000")
+    engine = CcmEngine(codec, resolver=SessionResolver("PK"))
+    engine.start_session(ChannelSession("S1", "C1", "03001234567"), 0)
+    engine.reconfigure(codec, SessionResolver("GB"))
+    engine.start_session(ChannelSession("S2", "C2", "03001234567"), 1)
+    engine.end_session("S2", 2)
+    engine.reconfigure(codec, SessionResolver("PK"))
+    assert _consult_session(engine, "D8", "0300 1234567", 3) == "S1"
+    assert _consult_session(engine, "D9", "03001234567", 4) == "S1"
+
+
+def test_an_ended_session_keeps_the_number_it_was_read_as() -> None:
+    """Was a defect: a session's end read its ANI again, in the region of the
+    moment: a session started in GB and ended after a change to PK was no
+    longer found by its own number."""
+    codec = CimCodec("8000")
+    engine = CcmEngine(codec, resolver=SessionResolver("GB"))
+    engine.start_session(ChannelSession("S2", "C2", "03001234567"), 0)
+    engine.reconfigure(codec, SessionResolver("PK"))
+    engine.end_session("S2", 1)
+    assert _consult_session(engine, "D1", "+443001234567", 2) == "S2"
+    with pytest.raises(CorrelationError):  # PK's reading of the text is another number
+        _consult_session(engine, "D2", "03001234567", 3)

@@ -213,9 +213,10 @@ class CcmEngine:
         if not isinstance(session_id, str) or self.sessions.get(session_id) is None:
             raise CcmRefused("session", f"no active channel session {session_id!r}")
         out = self._advance(at)
+        reading = self.sessions.reading(session_id)
         ended = self.sessions.end(session_id)
         if self.ended_session_ms and self._ended.get(session_id) is None:
-            self._ended.add(ended)
+            self._ended.add(ended, reading=reading)  # (read in its own region)
             self._ended_at[session_id] = at
         for key in self._by_session.get(session_id, ()):
             live = self._legs[key]
@@ -358,7 +359,7 @@ class CcmEngine:
         for session_id in self._ended_at:
             session = self._ended.get(session_id)
             if session is not None and not self._ended_gone(session_id, at):
-                index.add(session)
+                index.add(session, reading=self._ended.reading(session_id))
         return index
 
     def _ended_gone(self, session_id: str, at: int) -> bool:

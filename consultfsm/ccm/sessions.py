@@ -34,18 +34,22 @@ class SessionIndex:
 
     def __init__(self, resolver: SessionResolver | None = None) -> None:
         self.resolver = SessionResolver() if resolver is None else resolver
-        self._sessions: dict[str, tuple[ChannelSession, str | None]] = {}  # with its E.164 ANI
+        # Each with its E.164 ANI and the region it was read in (reconfigure
+        # changes the region for sessions started later; a session keeps its reading).
+        self._sessions: dict[str, tuple[ChannelSession, str | None, str | None]] = {}
         self._by_dialog: dict[str, dict[str, None]] = {}  # ordered sets: creation order
         self._by_ani: dict[str, dict[str, None]] = {}
-        # The E.164 form of each ANI exactly as an active session spells it:
-        # a consult that sends the same text needs no phonenumbers parse.
-        self._known: dict[str, tuple[str | None, int]] = {}  # text -> (E.164, sessions)
+        # The E.164 form of each ANI exactly as an active session spells it, in
+        # the region it was read in: a consult that sends the same text, read in
+        # the same region, needs no phonenumbers parse.
+        self._known: dict[tuple[str, str | None], tuple[str | None, int]] = {}
+        # ((text, region) -> (E.164, sessions))
 
     def __len__(self) -> int:
         return len(self._sessions)
 
     def __iter__(self) -> Iterator[ChannelSession]:
-        return (s for s, _ in self._sessions.values())
+        return (s for s, _, _ in self._sessions.values())
 
     def get(self, session_id: str) -> ChannelSession | None:
         entry = self._sessions.get(session_id)
@@ -79,14 +83,24 @@ class SessionIndex:
             return None
         return normalise_ani(session.customer_ani, self.resolver.default_region)
 
-    def add(self, session: ChannelSession) -> None:
-        """Index an active session; :class:`ConfigError` if its id is taken or it is not active."""
+    def reading(self, session_id: str) -> tuple[str | None, str | None]:
+        """An indexed session's ANI as it was read: ``(E.164 or None, region)``."""
+        _, ani, region = self._sessions[session_id]
+        return ani, region
+
+    def add(
+        self, session: ChannelSession, *, reading: tuple[str | None, str | None] | None = None
+    ) -> None:
+        """Index an active session; :class:`ConfigError` if its id is taken or it
+        is not active. ``reading``: its ANI as another index read it
+        (:meth:`reading`), kept (an ended session is the number it was)."""
         self.check_new(session)
-        ani = self.e164(session)
-        self._sessions[session.id] = (session, ani)
+        ani, region = (self.e164(session), self.resolver.default_region) if reading is None else (
+            reading)  # fmt: skip
+        self._sessions[session.id] = (session, ani, region)
         if session.channel_type == self.resolver.channel_type:
-            _, count = self._known.get(session.customer_ani, (ani, 0))
-            self._known[session.customer_ani] = (ani, count + 1)
+            _, count = self._known.get((session.customer_ani, region), (ani, 0))
+            self._known[session.customer_ani, region] = (ani, count + 1)
         if session.dialog_id is not None:
             self._by_dialog.setdefault(session.dialog_id, {})[session.id] = None
         if ani is not None:
@@ -94,13 +108,14 @@ class SessionIndex:
 
     def end(self, session_id: str) -> ChannelSession:
         """Drop an ended session from every index; KeyError if it is not active."""
-        session, ani = self._sessions.pop(session_id)
-        known = self._known.get(session.customer_ani)
+        session, ani, region = self._sessions.pop(session_id)
+        text = (session.customer_ani, region)
+        known = self._known.get(text)
         if known is not None and session.channel_type == self.resolver.channel_type:
             if known[1] == 1:
-                del self._known[session.customer_ani]
+                del self._known[text]
             else:
-                self._known[session.customer_ani] = (known[0], known[1] - 1)
+                self._known[text] = (known[0], known[1] - 1)
         for index, key in ((self._by_dialog, session.dialog_id), (self._by_ani, ani)):
             if key is not None:
                 bucket = index[key]
@@ -121,7 +136,7 @@ class SessionIndex:
 
     def _normalised(self, value: str | None) -> str | None:
         # The same function of the same text: a session's own answer stands in.
-        known = None if value is None else self._known.get(value)
+        known = None if value is None else self._known.get((value, self.resolver.default_region))
         if known is not None:
             return known[0]
         return normalise_ani(value, self.resolver.default_region)
