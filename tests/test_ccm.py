@@ -799,3 +799,51 @@ def test_an_ended_session_keeps_the_number_it_was_read_as() -> None:
     assert _consult_session(engine, "D1", "+443001234567", 2) == "S2"
     with pytest.raises(CorrelationError):  # PK's reading of the text is another number
         _consult_session(engine, "D2", "03001234567", 3)
+
+
+def test_a_consult_naming_an_ended_call_is_that_call_s_though_the_customer_called_back() -> None:
+    """Was a defect (an adversarial review): the customer left while the
+    consult rang and called back from the same number; B's start, naming the
+    first call's dialog, was matched by ANI alone to the live callback and
+    published in the other conversation. Stronger evidence comes first, live
+    or ended; the same kind of evidence still prefers the live session."""
+    codec = CimCodec("8000")
+    engine = CcmEngine(codec)
+    engine.start_session(ChannelSession("S1", "C1", "+923001234567", "D0"), 0)
+    engine.end_session("S1", 1_000)
+    engine.start_session(ChannelSession("S2", "C2", "+923001234567", "D5"), 1_500)
+
+    def start(dialog: str, uri: str | None) -> Any:
+        text = codec.dumps(codec.agent_message(
+            leg=f"7002:B:{dialog}", at=2_000, intent=MessageIntent.CALL_LEG_STARTED, agent="B",
+            customer="+923001234567", call_id=dialog, reason=None,
+            associated_dialog_uri=uri))  # fmt: skip
+        (published,) = engine.receive(text, 2_000).published
+        return published.event.channel_session
+
+    first = start("D1", "/finesse/api/Dialog/D0")
+    assert (first.id, first.conversation_id, first.active) == ("S1", "C1", False)
+    by_number = start("D2", None)  # the ANI alone: the live call
+    assert (by_number.id, by_number.active) == ("S2", True)
+    callback = start("D3", "/finesse/api/Dialog/D5")
+    assert (callback.id, callback.active) == ("S2", True)
+
+
+def test_a_session_id_is_used_once_while_its_end_is_remembered() -> None:
+    """Was a defect (an adversarial review): S1 started, ended, started again
+    for another customer and ended; the engine kept the first S1 as the ended
+    one, and a late consult of the second call, naming S1, was published in
+    the first customer's conversation. As on a durable store, the id is used
+    once: its second start is refused, changing nothing."""
+    codec = CimCodec("8000")
+    engine = CcmEngine(codec, ended_session_ms=10_000)
+    engine.start_session(ChannelSession("S1", "C1", "+923001234567"), 0)
+    engine.end_session("S1", 100)
+    before = engine.snapshot()
+    with pytest.raises(CcmRefused) as caught:
+        engine.start_session(ChannelSession("S1", "C2", "+923009999999"), 200)
+    assert caught.value.field == "session" and "100 ms" in str(caught.value)
+    assert engine.snapshot() == before
+    # Once its end is forgotten (no consult can find it), the id is free.
+    engine.start_session(ChannelSession("S1", "C2", "+923009999999"), 10_101)
+    assert engine.sessions.get("S1") is not None

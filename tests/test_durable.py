@@ -218,6 +218,31 @@ def test_a_burst_on_one_leg_within_one_ms_of_the_clock_gets_an_event_id_per_even
     assert other.at == 10_000
 
 
+def test_a_consult_naming_an_ended_call_is_that_call_s_in_the_durable_ccm_too(
+    backend: Backend,
+) -> None:
+    """The customer left while the consult rang and called back from the same
+    number: B's start names the first call's dialog, so it is published in the
+    first call's conversation (ended), not in the callback's (live by ANI)."""
+    world = Clocked(backend.open(backend.new()))
+    ccm = world.ccm
+    world.t = 1_000
+    ccm.end_session("S1")
+    world.t = 1_500
+    again = ChannelSession("S3", "C3", SESSIONS[0].customer_ani, "D7", "8000")
+    ccm.start_session(again)
+    world.t = 2_000
+    text = CODEC.dumps(CODEC.agent_message(
+        leg="7002:1002:D1", at=2_000, intent=STARTED, agent="1002",
+        customer=SESSIONS[0].customer_ani, call_id="D1", reason=None,
+        associated_dialog_uri=f"/finesse/api/Dialog/{SESSIONS[0].dialog_id}"))  # fmt: skip
+    (sent,) = ccm.receive(text).sent
+    assert sent.conversation == "C1"
+    with ccm.store.transaction() as tx:
+        (row,) = tx.pending(None, 100)[-1:]
+    assert json.loads(row.body)["channelSession"]["isActive"] is False
+
+
 def test_a_report_after_every_sweeper_was_down_past_the_tombstone_horizon_is_late(
     backend: Backend,
 ) -> None:

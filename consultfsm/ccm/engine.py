@@ -51,7 +51,14 @@ from consultfsm.wire.cim import (
 from consultfsm.wire.legref import LegRefError, parse_leg_ref
 from consultfsm.wire.strict_json import NotUnicode, check_text
 
-from .correlation import ChannelSession, ConsultEvidence, SessionNotFound, SessionResolver
+from .correlation import (
+    ChannelSession,
+    ConsultEvidence,
+    CorrelationError,
+    Evidence,
+    SessionNotFound,
+    SessionResolver,
+)
 from .machine import CcmConfig, CcmLeg, CcmSnapshot, CcmStep, Publish
 from .sessions import SessionIndex
 from .table import (
@@ -64,6 +71,9 @@ from .table import (
     Source,
 )
 from .tombstones import Tombstones
+
+#: The kinds of evidence, strongest first (the order the policy tries them).
+_RANK = {kind: rank for rank, kind in enumerate(Evidence)}
 
 #: How long a finished leg's dialog ids are remembered, by default (ms).
 DEFAULT_TOMBSTONE_MS = 86_400_000
@@ -199,9 +209,14 @@ class CcmEngine:
         return dialog_id in self._tombs
 
     def start_session(self, session: ChannelSession, at: int) -> tuple[Published, ...]:
-        """The customer's call is on: consults can now find its session."""
+        """The customer's call is on: consults can now find its session. A
+        session id is used once: one whose end is still remembered (a late
+        consult could still be published in it) is :class:`CcmRefused`."""
         self._check_time(at)
         self.sessions.check_new(session)
+        if self._ended.get(session.id) is not None and not self._ended_gone(session.id, at):
+            raise CcmRefused("session", f"channel session {session.id!r} already existed: it "
+                             f"ended at {self._ended_at[session.id]} ms")  # fmt: skip
         out = self._advance(at)
         self.sessions.add(session)
         return out
@@ -335,7 +350,8 @@ class CcmEngine:
         evidence = evidence_of(message, party)
         active = True
         try:
-            session = self.sessions.resolve(evidence).session
+            found = self.sessions.resolve(evidence)
+            session = found.session
         except SessionNotFound as exc:
             # No live session: one that ended lately still takes a consult that
             # was on when the customer left (the customer's leaving does not
@@ -345,8 +361,28 @@ class CcmEngine:
             except SessionNotFound:
                 raise exc from None
             active = False
+        else:
+            # A live session found by weaker evidence than names an ended one
+            # is not the consult's: a customer who left while the consult rang
+            # and called back from the same number has a live session by ANI,
+            # and the consult's dialog URI or session id still names the first.
+            if found.evidence is not Evidence.ASSOCIATED_DIALOG_URI:
+                ended = self._named_more_strongly(evidence, found.evidence, at)
+                if ended is not None:
+                    session, active = ended, False
         return ChannelSessionRef(session.id, session.conversation_id, session.customer_ani,
                                  session.service_identifier, active)  # fmt: skip
+
+    def _named_more_strongly(
+        self, evidence: ConsultEvidence, kind: Evidence, at: int
+    ) -> ChannelSession | None:
+        """The ended session (within the horizon) ``evidence`` names by a kind
+        of evidence stronger than ``kind``, if there is one."""
+        try:
+            found = self._ended_until(at).resolve(evidence)
+        except CorrelationError:
+            return None
+        return found.session if _RANK[found.evidence] < _RANK[kind] else None
 
     def _ended_until(self, at: int) -> SessionIndex:
         """The ended sessions still within their horizon at ``at``: those past
