@@ -356,6 +356,36 @@ def test_a_presence_input_naming_no_writable_agent_is_refused_changing_nothing(a
         assert tx.presence(["1002"]) == {}
 
 
+def test_an_id_longer_than_a_broker_takes_is_refused_at_input_changing_nothing() -> None:
+    """Was a defect (an adversarial review): any length was taken, and an id
+    over ActiveMQ's header limit (10 KiB) made an event the broker refused on
+    every try, first in its partition for good, holding back every event
+    behind it. Ids are bounded at input (UTF-8 bytes, so a four-byte
+    character counts four)."""
+    from consultfsm.ccm.engine import CcmRefused
+    from consultfsm.durable.engine import MAX_ID_BYTES
+
+    world = Clocked(SqliteStore(":memory:"))
+    ccm = world.ccm
+    longest = "😀" * (MAX_ID_BYTES // 4)
+    ccm.start_session(ChannelSession("S7", longest, "+923007777777"))
+    for field, session in [
+        ("session.conversation_id", ChannelSession("S8", longest + "x", "+923008888888")),
+        ("session.id", ChannelSession("S" * (MAX_ID_BYTES + 1), "C8", "+923008888888")),
+    ]:
+        with pytest.raises(CcmRefused) as caught:
+            ccm.start_session(session)
+        assert caught.value.field == field
+    with pytest.raises(CcmRefused) as caught:
+        ccm.receive(message(B, STARTED, 100, "D" * (MAX_ID_BYTES + 1)))
+    assert caught.value.field == "body"
+    with pytest.raises(CcmRefused):
+        ccm.desk_up("1002", input_id="i" * (MAX_ID_BYTES + 1))
+    with ccm.store.transaction() as tx:
+        assert tx.live_legs() == 0 and tx.presence(["1002"]) == {}
+        assert tx.session("S8") is None
+
+
 def test_two_sessions_of_one_number_ended_in_the_same_ms_resolve_as_the_engine_does(
     backend: Backend,
 ) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from durable_world import B, Clocked, message
+from durable_world import CODEC, B, Clocked, message
 from stores import Backend, need_broker, need_postgres
 
 from consultfsm.core.states import CimReason
@@ -148,6 +148,34 @@ def test_a_conversation_id_names_its_one_destination_whatever_it_holds() -> None
     _consume(url, own, 1, got, threading.Event())
     assert [(h["conversation-id"], h["event-id"]) for h, _ in got] == [
         (conversation, row.event_id)]  # fmt: skip
+
+
+def test_the_longest_ids_a_durable_ccm_takes_reach_the_broker(tmp_path: Path) -> None:
+    """The bound on ids (MAX_ID_BYTES) is within what ActiveMQ takes in a
+    header and a destination, percent-encoded: the longest conversation and
+    dialog ids go through."""
+    from consultfsm.ccm import ChannelSession
+    from consultfsm.durable.engine import MAX_ID_BYTES
+    from consultfsm.durable.stomp_sink import StompSink
+
+    url = need_broker()
+    world = Clocked(SqliteStore(tmp_path / "ccm.db"))
+    conversation = "会" * (MAX_ID_BYTES // 3)  # three bytes each, nine percent-encoded
+    world.ccm.start_session(ChannelSession("S5", conversation, "+923005555555", "D5"))
+    dialog = "d" * MAX_ID_BYTES
+    text = CODEC.dumps(CODEC.agent_message(
+        leg=f"7002:1002:{dialog}", at=10, intent=STARTED, agent="1002", customer="+923005555555",
+        call_id=dialog, reason=None, associated_dialog_uri="/finesse/api/Dialog/D5"))  # fmt: skip
+    world.t = 10
+    (sent,) = world.ccm.receive(text).sent
+    queue = f"/queue/consultfsm-test-{uuid.uuid4().hex[:8]}"
+    sink = StompSink(url, destination=queue + ".{conversation}")
+    assert Relay(world.ccm.store, sink).drain() == 1
+    got: list[Any] = []
+    _consume(url, sink.destination_of(conversation), 1, got, threading.Event())
+    sink.close()
+    assert [(h["event-id"], h["conversation-id"], h["leg"]) for h, _ in got] == [
+        (sent.event_id, conversation, dialog)]  # fmt: skip
 
 
 def test_a_broker_that_is_not_there_is_a_sink_error_and_keeps_the_rows(tmp_path: Path) -> None:

@@ -74,6 +74,12 @@ from .store import (
 
 #: Outbox partitions, by default: each relay owns some, each conversation is in one.
 DEFAULT_PARTITIONS = 16
+#: The longest id a durable CCM takes (a session's, conversation's, dialog's,
+#: agent's or input's; UTF-8 bytes). Ids go into broker headers and
+#: destinations, which a broker bounds (ActiveMQ: 10 KiB a header): an event
+#: whose id it refused would stay in the outbox, first in its partition, for
+#: good, and hold back every event behind it. Refused at input instead.
+MAX_ID_BYTES = 512
 
 
 @attrs.frozen(slots=True)
@@ -548,16 +554,22 @@ def _each_has(legs: Sequence[LegRow], party: Party) -> bool:
 
 
 def _holdable(value: str) -> bool:
-    """Text every store can hold: UTF-8 can encode it, and it has no NUL
-    (PostgreSQL text cannot hold one)."""
-    return is_writable(value) and "\x00" not in value
+    """Text every store and broker can hold: UTF-8 can encode it, it has no
+    NUL (PostgreSQL text cannot hold one), and it is at most
+    :data:`MAX_ID_BYTES` long."""
+    return (
+        is_writable(value)
+        and "\x00" not in value
+        and (len(value) <= MAX_ID_BYTES // 4 or len(value.encode()) <= MAX_ID_BYTES)
+    )
 
 
 def _storable(value: object, field: str) -> None:
     """An id the stores can hold: a non-empty string :func:`_holdable`; else
     :class:`CcmRefused`."""
     if not isinstance(value, str) or not value or not _holdable(value):
-        raise CcmRefused(field, "must be a non-empty string that UTF-8 can encode, without NUL")
+        raise CcmRefused(field, "must be a non-empty string that UTF-8 can encode, without NUL, "
+                         f"of at most {MAX_ID_BYTES} bytes")  # fmt: skip
 
 
 def _sent(pub: Published) -> Sent:
@@ -571,4 +583,4 @@ def _record(session: ChannelSession) -> dict[str, Any]:
     )
 
 
-__all__ = ["DEFAULT_PARTITIONS", "Answer", "DurableCcm", "Sent", "partition_of"]
+__all__ = ["DEFAULT_PARTITIONS", "MAX_ID_BYTES", "Answer", "DurableCcm", "Sent", "partition_of"]
