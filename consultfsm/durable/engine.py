@@ -18,12 +18,9 @@ fed the same inputs publishes (``tests/test_durable.py`` checks it), and:
   input (the engine's own rule), and the sweeper fires the rest: a deadline
   fires once, never early, and never after a later input of its leg;
 * time is the database's clock, read once the input holds its legs (a
-  deadline a sweeper fired first is earlier than the input), and always goes
-  forward for a leg: an input is applied at the later of the clock and 1 ms
-  after the leg's own last input. A leg's events are told apart by the ms
-  they happen in (a hold's event id is keyed by it), and inputs a desk sent
-  in a burst may reach the database within one ms of its clock: each gets a
-  ms of its own, so in a burst a leg's time may lead the clock by a few ms.
+  deadline a sweeper fired first is earlier than the input), and never goes
+  back for a leg: an input is applied at the later of the clock and the leg's
+  own last time.
 """
 
 from __future__ import annotations
@@ -271,7 +268,7 @@ class DurableCcm:
             else:
                 presence = tx.presence([sender])
             engine = self._engine(legs, sessions, presence, tombs)
-            at = self._time(tx, engine, legs)
+            at = max(self._clock(tx), engine.now)
             outcome = engine.receive(report, at)
             return self._commit(tx, engine, legs, outcome, at, buried=tombs)
 
@@ -334,7 +331,7 @@ class DurableCcm:
             if row is None or row.ended_at is not None:
                 raise CcmRefused("session", f"no active channel session {session_id!r}")
             engine = self._engine(legs, [row], {}, [])
-            at = self._time(tx, engine, legs)
+            at = max(self._clock(tx), engine.now)
             out = engine.end_session(session_id, at)
             tx.end_session(session_id, at)
             return self._commit(tx, engine, legs, Outcome(None, None, out), at)
@@ -395,7 +392,7 @@ class DurableCcm:
             if tx.seen is not None:  # applied before: its first answer (see _lock)
                 return Answer.from_dict(tx.seen, replayed=True)
             engine = self._engine(legs, [], presence, [])
-            at = self._time(tx, engine, legs)
+            at = max(self._clock(tx), engine.now)
             out = (engine.desk_up if up else engine.desk_down)(agent, at)
             tx.set_presence(agent, up, at)
             return self._commit(tx, engine, legs, Outcome(None, None, out), at)
@@ -423,12 +420,6 @@ class DurableCcm:
         if not result.replayed:
             self.faults.reached("after_commit")
         return result
-
-    def _time(self, tx: Tx, engine: CcmEngine, legs: Sequence[LegRow]) -> int:
-        """An input's time: the database's clock, and at least 1 ms after the
-        last input of every leg it holds (``engine.now``, see the module's
-        header)."""
-        return max(self._clock(tx), engine.now + 1 if legs else engine.now)
 
     @staticmethod
     def _lock(tx: Tx, names: list[str]) -> Answer | None:

@@ -628,7 +628,7 @@ REPEATABLE: frozenset[MessageIntent] = frozenset(
 
 
 def message_id(
-    leg: str, intent: MessageIntent | str, occurrence: int | None = None, *,
+    leg: str, intent: MessageIntent | str, occurrence: int | str | None = None, *,
     scope: str | None = None,
 ) -> str:  # fmt: skip
     """The id of a leg's message for an intent: stable, so a re-sent or
@@ -639,7 +639,8 @@ def message_id(
     be held again) also needs ``occurrence``, the leg-clock ms it happened at:
     two holds of one leg get different ids, a re-sent copy of one hold keeps
     its id. ``intent`` may also be a derived name (``event/CALL_HOLD``, the
-    id of a conversation event), which follows the same rule. ``scope`` is
+    id of a conversation event), which follows the same rule, its occurrence
+    the id of the report it publishes (:func:`event_occurrence`). ``scope`` is
     what makes the leg unique beyond itself (the conversation): two
     conversations, or tenants, with a leg ``L1`` get different ids. The parts
     are written as a JSON array, so no two sets of parts share a name
@@ -664,9 +665,19 @@ def message_id(
 
 
 def occurrence_of(intent: MessageIntent, at: int) -> int | None:
-    """What :func:`message_id` takes for ``intent`` happening at ``at``: the
-    time for a repeatable intent, None for the others."""
+    """What :func:`message_id` takes for a desk's message of ``intent``
+    happening at ``at``: the time for a repeatable intent, None for the others."""
     return at if intent in REPEATABLE else None
+
+
+def event_occurrence(intent: MessageIntent, message: CimMessage) -> str | None:
+    """What :func:`message_id` takes for the conversation event of ``intent``
+    published from ``message``: for a repeatable intent the report's own id,
+    None for the others. Not the time it was applied: a desk's hold, resume,
+    hold reaching the CCM within one ms would have had one id for two holds
+    (and a consumer dropping repeated ids would lose one). Each report has
+    an id of its own, and a re-sent copy keeps it."""
+    return message.id if intent in REPEATABLE else None
 
 
 #: The leg events B's desk sends as CIM messages.
@@ -916,7 +927,7 @@ class CimCodec:
             id=message_id(
                 leg,
                 f"event/{intent.value}",
-                occurrence_of(intent, at),
+                event_occurrence(intent, message),
                 scope=session.conversation_id,
             ),
             name=intent,
@@ -960,7 +971,7 @@ class CimCodec:
         service = self.service_for(session.service_identifier)
         ms = self.wall_time(at)
         event = ConversationEvent(
-            message_id(leg, f"event/{intent.value}", occurrence_of(intent, at),
+            message_id(leg, f"event/{intent.value}", event_occurrence(intent, message),
                        scope=session.conversation_id),
             intent, ACTIVITY, ms, session.conversation_id, message.header.sender,
             session if service == session.service_identifier else ChannelSessionRef(
@@ -1120,6 +1131,7 @@ __all__ = [
     "SenderType",
     "TimestampForm",
     "VoiceBody",
+    "event_occurrence",
     "format_timestamp",
     "loads_json",
     "message_id",
