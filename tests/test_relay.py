@@ -79,6 +79,94 @@ def test_a_sink_that_fails_keeps_the_rows_and_a_resend_repeats_only_known_ids(
     assert seen == ids and len(got) > len(ids)
 
 
+_TORN = """
+import json, os, resource, signal, sys
+sys.path.insert(0, {tests!r})
+from durable_world import Clocked
+from test_relay import _consults
+from consultfsm.durable.relay import JsonlSink, Relay, SinkError
+from consultfsm.durable.sqlite import SqliteStore
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit is EFBIG, not a kill
+world = Clocked(SqliteStore({db!r}))
+ids = _consults(world, 15)
+relay = Relay(world.ccm.store, JsonlSink({out!r}), batch=10)
+relay.run_once()
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+resource.setrlimit(resource.RLIMIT_FSIZE, (os.path.getsize({out!r}) + 300, hard))  # the disk fills
+try:
+    relay.run_once()
+    raise SystemExit("the second batch was written whole")
+except SinkError:
+    pass
+resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))  # and has room again
+relay.drain()
+print(json.dumps(ids))
+"""
+
+
+def test_a_write_that_fails_part_way_leaves_no_torn_line_and_the_resend_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    """Was a defect (an adversarial review): a batch whose write failed
+    part-way (a full disk, a file size limit) left its half-written line at
+    the end of the file, and the re-sent batch's first line was appended to
+    it: one line that was no JSON, and, the rows then deleted, that event
+    lost to a line-by-line consumer. (In a child process: the file size limit
+    is the process's.)"""
+    import subprocess
+    import sys
+
+    out = tmp_path / "events.jsonl"
+    script = _TORN.format(tests=str(Path(__file__).parent), db=str(tmp_path / "ccm.db"),
+                          out=str(out))  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    ids = json.loads(done.stdout)
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["id"] for line in lines] == ids  # each whole, once, in order
+
+
+def test_a_callback_that_fails_is_a_sink_error_and_keeps_the_rows(tmp_path: Path) -> None:
+    """Was untyped: a callback's own exception went out as it was, where the
+    Sink protocol (and the worker's loop) expects a SinkError."""
+    world = Clocked(SqliteStore(tmp_path / "ccm.db"))
+    _consults(world, 1)
+
+    def broken(row: OutboxRow) -> None:
+        raise ConnectionResetError("the consumer went away")
+
+    with pytest.raises(SinkError, match="ConnectionResetError") as caught:
+        Relay(world.ccm.store, CallbackSink(broken)).run_once()
+    assert isinstance(caught.value.__cause__, ConnectionResetError)
+    with world.ccm.store.transaction() as tx:
+        assert tx.outbox_depth() == 2
+
+
+def test_a_stopped_worker_closes_its_sink_and_gives_its_lease_back(tmp_path: Path) -> None:
+    from consultfsm.durable.engine import DurableCcm
+    from consultfsm.durable.relay import WholeLease
+    from consultfsm.service.worker import Worker
+
+    closed: list[str] = []
+
+    class Noting(CallbackSink):
+        def close(self) -> None:
+            closed.append("sink")
+
+    class Lease(WholeLease):
+        def close(self) -> None:
+            closed.append("lease")
+
+    store = SqliteStore(tmp_path / "ccm.db")
+    worker = Worker(DurableCcm(store, CODEC),
+                    Relay(store, Noting(lambda row: None), lease=Lease()))  # fmt: skip
+    worker.start()
+    worker.stop()
+    assert closed == ["sink", "lease"]
+
+
 def _consume(
     url: str, destination: str, want: int, into: list[Any], ready: threading.Event, *,
     wait: float = 30,

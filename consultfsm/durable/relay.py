@@ -16,6 +16,7 @@ relay holds them all.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -24,7 +25,7 @@ from typing import IO, Any, Protocol
 
 from consultfsm.core.errors import ConsultFsmError
 
-from .store import OutboxRow, Store
+from .store import OutboxRow, Store, _compact
 
 
 class SinkError(ConsultFsmError):
@@ -47,39 +48,68 @@ def envelope(row: OutboxRow) -> dict[str, Any]:
 
 class JsonlSink:
     """Appends each event as one JSON line (:func:`envelope`) and fsyncs
-    before confirming: the embedded default's conversation topic."""
+    before confirming: the embedded default's conversation topic.
+
+    Given a path, a batch is appended in one piece, and a write that fails
+    part-way (a full disk) is cut off again before the :class:`SinkError`: a
+    torn line would otherwise join the first line of the batch's re-send,
+    and a line-by-line consumer lose both. Given an open text file, the lines
+    are written and flushed (and fsynced, when it has a file descriptor);
+    what the file holds after a failed write is its owner's to mend."""
 
     def __init__(self, path: str | Path | IO[str]) -> None:
+        self._fd: int | None = None
+        self._file: IO[str] | None = None
         if isinstance(path, (str, Path)):
-            self._file: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115 - held open
-            self._owned = True
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         else:
-            self._file, self._owned = path, False
+            self._file = path
 
     def publish(self, rows: Sequence[OutboxRow]) -> None:
+        text = "".join(_compact(envelope(row)) + "\n" for row in rows)
+        if self._fd is None:
+            assert self._file is not None
+            try:
+                self._file.write(text)
+                self._file.flush()
+                with contextlib.suppress(OSError, ValueError, AttributeError):  # (no descriptor)
+                    os.fsync(self._file.fileno())
+            except OSError as exc:
+                raise SinkError(f"cannot write the events: {exc}") from exc
+            return
+        fd = self._fd
+        start = os.fstat(fd).st_size
         try:
-            for row in rows:
-                self._file.write(json.dumps(envelope(row), separators=(",", ":")) + "\n")
-            self._file.flush()
-            if self._owned:
-                os.fsync(self._file.fileno())
+            left = memoryview(text.encode())
+            while left:
+                left = left[os.write(fd, left) :]
+            os.fsync(fd)
         except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, start)  # (the rows stay in the outbox, and go again)
             raise SinkError(f"cannot write the events: {exc}") from exc
 
     def close(self) -> None:
-        if self._owned:
-            self._file.close()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 class CallbackSink:
-    """Hands each row to ``callback``; a row is confirmed when it returns."""
+    """Hands each row to ``callback``; a row is confirmed when it returns.
+    Whatever the callback raises is a :class:`SinkError` (the rows stay)."""
 
     def __init__(self, callback: Callable[[OutboxRow], None]) -> None:
         self._callback = callback
 
     def publish(self, rows: Sequence[OutboxRow]) -> None:
         for row in rows:
-            self._callback(row)
+            try:
+                self._callback(row)
+            except SinkError:
+                raise
+            except Exception as exc:
+                raise SinkError(f"the callback failed on event {row.event_id}: {exc!r}") from exc
 
     def close(self) -> None:
         pass
@@ -127,6 +157,13 @@ class Relay:
             tx.delete_sent(rows)
         self.sent += len(rows)
         return len(rows)
+
+    def close(self) -> None:
+        """Close the sink and give the lease back (its partitions go to other relays)."""
+        try:
+            self.sink.close()
+        finally:
+            self.lease.close()
 
     def drain(self) -> int:
         """Send until the held partitions are empty; the number sent."""

@@ -191,10 +191,14 @@ class Worker:
             self._threads.append(thread)
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Stop the loops, then close the relay's sink and lease (a broker
+        connection, the partitions' advisory locks)."""
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()
+        if self.relay is not None:
+            self.relay.close()
 
     @property
     def running(self) -> bool:
