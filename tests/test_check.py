@@ -142,17 +142,27 @@ def test_check_explores_the_composition_and_replays_its_paths(
     assert "cannot replay" in capsys.readouterr().err
     # Edited by hand: what cannot happen at that point is refused, naming what could.
     for step in ('{"action":"deliver","arg":5}', '{"action":"settle","arg":"a"}',
-                 '{"action":"ccm_timer","arg":null}'):  # fmt: skip
+                 '{"action":"ccm_timer","arg":null}', '{"action":"deliver","arg":1e308}',
+                 '{"action":"deliver","arg":-1}', '{"action":"deliver","arg":true}',
+                 # an input the machines refuse (a path saved from another table)
+                 '{"action":"cti","arg":"held"}'):  # fmt: skip
         path.write_text(step + "\n", encoding="utf-8")
         assert main(["check", "--replay", str(path)]) == 2
         err = capsys.readouterr().err
         assert "action 1" in err and "cannot happen here" in err, err
+    # Was a traceback (an adversarial review): nesting the parser cannot take;
+    # an unknown flow was run as "routed".
+    for text in ("[" * 100_000, '{"action":"flow","arg":"bogus"}'):
+        path.write_text(text + "\n", encoding="utf-8")
+        assert main(["check", "--replay", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert "cannot replay" in err and "Traceback" not in err, err
 
 
 @pytest.mark.parametrize("options", [
     ["--replay", "x.jsonl", "--format", "json"], ["--replay", "x.jsonl", "--depth", "3"],
     ["--replay", "x.jsonl", "--machine", "ccm"], ["--machine", "desk", "--legs", "1"],
-    ["--machine", "ccm", "--jobs", "2"],
+    ["--machine", "ccm", "--jobs", "2"], ["--machine", "desk", "--depth", "3"],
 ])  # fmt: skip
 def test_an_option_that_would_do_nothing_is_a_usage_error(
     options: list[str], capsys: pytest.CaptureFixture[str]

@@ -186,6 +186,8 @@ def _unused(args: argparse.Namespace) -> str | None:
             return f"--replay prints the events as JSON Lines: {', '.join(given)} do nothing"
     elif args.machine in ("desk", "ccm") and (args.legs or args.jobs):
         return f"--legs and --jobs are for the legs: --machine {args.machine} takes neither"
+    elif args.machine == "desk" and args.depth:
+        return "--machine desk explores every state, without a bound: --depth would do nothing"
     return None
 
 

@@ -57,7 +57,7 @@ from consultfsm.ccm.correlation import ChannelSession
 from consultfsm.ccm.engine import CcmEngine, Published
 from consultfsm.ccm.machine import CcmConfig, CcmLeg, CcmStep, ccm_class, observed_ccm_leg
 from consultfsm.ccm.table import CCM_TABLE, UNOBSERVED, CcmRow, CcmTimer, Intent, Source
-from consultfsm.core.errors import InputRejected
+from consultfsm.core.errors import ConsultFsmError, InputRejected
 from consultfsm.core.facts import DIRECT_CONFIG
 from consultfsm.core.leg import Leg
 from consultfsm.core.states import OUTCOMES, CallState, CimReason, InputKind
@@ -370,9 +370,12 @@ class World:
             self.now = max(self.now, desk.settle_deadline)
             self._sent(DeskRole(str(arg)), desk.handle_timer(self.now).emits)
         elif action.kind in ("deliver", "duplicate"):
-            i = int(arg)  # type: ignore[arg-type]
+            if arg.__class__ is not int:  # (not 1e308, not a bool)
+                raise _CannotHappen(f"which message in flight is a whole number, not {arg!r}")
+            i = int(arg)
             if not 0 <= i < len(self.in_flight):
-                raise _CannotHappen(f"{len(self.in_flight)} messages are in flight, not {i + 1}")
+                raise _CannotHappen(f"{len(self.in_flight)} messages are in flight: there is "
+                                    f"no message {i}")  # fmt: skip
             m = self.in_flight[i]
             if action.kind == "duplicate":
                 self.in_flight[i] = attrs.evolve(m, copies=2)
@@ -788,14 +791,19 @@ def action_lines(path: Sequence[Action]) -> list[str]:
 
 def replay_actions(lines: Iterable[str], rows: tuple[CcmRow, ...] = CCM_TABLE) -> World:
     """Run a path written by :func:`action_lines` from the start again."""
-    actions = [Action(raw["action"], raw["arg"])
-               for line in lines if line.strip() for raw in (loads_strict(line),)]  # fmt: skip
+    try:
+        actions = [Action(raw["action"], raw["arg"])
+                   for line in lines if line.strip() for raw in (loads_strict(line),)]  # fmt: skip
+    except RecursionError:  # (nesting deeper than the parser goes)
+        raise ValueError("a line nests too deeply to be an action") from None
     flow = str(actions[0].arg) if actions and actions[0].kind == "flow" else "routed"
+    if flow not in FLOWS:
+        raise ValueError(f"no flow {flow!r} (the flows: {', '.join(FLOWS)})")
     world = World(CcmLeg if rows is CCM_TABLE else ccm_class(rows), flow=flow)
     for n, action in enumerate(actions, 1):
         try:
             world.apply(action)
-        except _CannotHappen as exc:
+        except (_CannotHappen, ConsultFsmError) as exc:  # (an input the machines refuse)
             raise ValueError(f"action {n} ({action}) cannot happen here: {exc}") from None
     return world
 
