@@ -281,6 +281,11 @@ def test_bad_options_are_exit_status_2(capsys: pytest.CaptureFixture[str]) -> No
     assert status == 2 and "XX" in err
     status, _, err = _run_cli(capsys, "--service-identifier", " ", str(TRACES / "rona.jsonl"))
     assert status == 2 and "serviceIdentifier" in err
+    # Was exit 1 with every message refused (an adversarial review): what a
+    # shell's byte \xff becomes in argv, a lone surrogate, can be written nowhere.
+    status, out, err = _run_cli(capsys, "--service-identifier", "\udcff",
+                                str(TRACES / "rona.jsonl"))  # fmt: skip
+    assert status == 2 and "serviceIdentifier" in err and out == ""
     with pytest.raises(SystemExit) as info:
         main(["replay"])
     assert info.value.code == 2
@@ -412,6 +417,16 @@ def test_a_reader_that_goes_away_is_no_traceback_and_exit_0(tmp_path: Path) -> N
     err = proc.stderr.read()
     assert proc.wait(timeout=120) == 0
     assert b"Traceback" not in err and not err
+
+
+def test_a_null_agents_list_counts_as_absent() -> None:
+    """Was a rejected line (an adversarial review): the format says a null
+    value counts as absent, and ``"agents": null`` was no list of agents."""
+    line = ('{"at":0,"input":"customer_session_started","session":"S1","conversation":"C1",'
+            '"customer_ani":"+923001234567","agents":%s}')  # fmt: skip
+    records = [System().feed_line(line % value) for value in ("null", "[]")]
+    assert records[0] == records[1]
+    assert all(r["event"] != "input_rejected" for r in records[0])
 
 
 def test_a_repeated_key_is_a_rejected_line_in_a_trace_and_in_a_cim_message() -> None:

@@ -375,7 +375,9 @@ def _build(kind: TraceInputKind, at: int, obj: Mapping[str, Any]) -> TraceInput:
     if kind is K.TICK:
         return Tick(at)
     if kind is K.CUSTOMER_SESSION_STARTED:
-        agents = obj.get("agents", [])
+        agents = obj.get("agents")
+        if agents is None:  # absent, or null: no agent of its own
+            agents = []
         if not isinstance(agents, list) or not all(isinstance(a, str) for a in agents):
             raise TraceError("agents", "expected a list of agent ids")
         return SessionStarted(

@@ -727,6 +727,9 @@ class CimCodec:
     def _check(self, _: Any, value: str) -> None:
         if not isinstance(value, str) or not value.strip():
             raise CimEncodeError("header.channelData.serviceIdentifier", "must not be empty")
+        if not is_writable(value):  # (every message would carry it: none could be written)
+            raise CimEncodeError("header.channelData.serviceIdentifier",
+                                 "UTF-8 cannot encode it (a lone surrogate)")  # fmt: skip
 
     @epoch_ms.validator
     def _check_epoch(self, _: Any, value: int) -> None:
