@@ -427,6 +427,12 @@ def test_a_null_agents_list_counts_as_absent() -> None:
     records = [System().feed_line(line % value) for value in ("null", "[]")]
     assert records[0] == records[1]
     assert all(r["event"] != "input_rejected" for r in records[0])
+    # A line naming a known input with a bad field says which input it was
+    # (it said null, as for a line naming none).
+    (rejected,) = System().feed_line(line % '"A"')
+    assert (rejected["event"], rejected["input"]) == ("input_rejected", "customer_session_started")
+    (rejected,) = System().feed_line('{"at": 0, "input": "teleport"}')
+    assert rejected["input"] is None
 
 
 def test_a_repeated_key_is_a_rejected_line_in_a_trace_and_in_a_cim_message() -> None:

@@ -243,7 +243,7 @@ class System:
         try:
             item = parse_input(line)
         except TraceError as exc:
-            return [self._rejection(exc.at, exc.leg, lineno, None, str(exc))]
+            return [self._rejection(exc.at, exc.leg, lineno, exc.input_kind, str(exc))]
         return self.feed(item, lineno)
 
     def feed(self, item: TraceInput, lineno: int | None = None) -> list[Record]:

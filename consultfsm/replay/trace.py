@@ -75,13 +75,16 @@ CUSTOMER = "customer"
 
 
 class TraceError(ConsultFsmError, ValueError):
-    """A trace line is malformed: ``field`` names the offending key."""
+    """A trace line is malformed: ``field`` names the offending key; ``input_kind``
+    the line's input, when it names a known one."""
 
-    def __init__(self, field: str, why: str, *, at: int | None = None, leg: str | None = None):
+    def __init__(self, field: str, why: str, *, at: int | None = None, leg: str | None = None,
+                 input_kind: str | None = None):  # fmt: skip
         self.field = field
         self.why = why
         self.at = at
         self.leg = leg
+        self.input_kind = input_kind
         super().__init__(f"{field}: {why}")
 
 
@@ -485,11 +488,12 @@ def parse_input(line: str) -> TraceInput:
         raise TraceError("input", f"unknown input {raw_kind!r}", at=at_raw, leg=leg)
     unknown = sorted(set(obj) - _FIELDS[kind] - {"at", "input"})
     if unknown:
-        raise TraceError(unknown[0], f"not a field of {kind.value}", at=at_raw, leg=leg)
+        raise TraceError(unknown[0], f"not a field of {kind.value}", at=at_raw, leg=leg,
+                         input_kind=kind.value)  # fmt: skip
     try:
         return _build(kind, at_raw, obj)
     except TraceError as exc:
-        raise TraceError(exc.field, exc.why, at=at_raw, leg=leg) from None
+        raise TraceError(exc.field, exc.why, at=at_raw, leg=leg, input_kind=kind.value) from None
 
 
 __all__ = [
