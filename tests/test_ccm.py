@@ -847,3 +847,24 @@ def test_a_session_id_is_used_once_while_its_end_is_remembered() -> None:
     # Once its end is forgotten (no consult can find it), the id is free.
     engine.start_session(ChannelSession("S1", "C2", "+923009999999"), 10_101)
     assert engine.sessions.get("S1") is not None
+
+
+def test_stronger_evidence_naming_two_ended_calls_is_ambiguous_not_the_live_one() -> None:
+    """Ambiguity never falls through to weaker evidence (a review of the
+    change that put ended sessions named more strongly first)."""
+    from consultfsm.ccm.correlation import AmbiguousSession
+
+    codec = CimCodec("8000")
+    engine = CcmEngine(codec)
+    for n, at in ((1, 0), (2, 10)):
+        engine.start_session(ChannelSession(f"S{n}", f"C{n}", f"+92300000000{n}", "D0"), at)
+        engine.end_session(f"S{n}", at + 5)
+    engine.start_session(ChannelSession("S3", "C3", "+923001234567", "D5"), 100)
+    text = codec.dumps(codec.agent_message(
+        leg="7002:B:D1", at=200, intent=MessageIntent.CALL_LEG_STARTED, agent="B",
+        customer="+923001234567", call_id="D1", reason=None,
+        associated_dialog_uri="/finesse/api/Dialog/D0"))  # fmt: skip
+    before = engine.snapshot()
+    with pytest.raises(AmbiguousSession):
+        engine.receive(text, 200)
+    assert engine.snapshot() == before

@@ -419,6 +419,39 @@ def test_a_reader_that_goes_away_is_no_traceback_and_exit_0(tmp_path: Path) -> N
     assert b"Traceback" not in err and not err
 
 
+def test_a_session_started_again_while_its_end_is_remembered_is_a_rejected_input() -> None:
+    """Was a traceback (a review of the change that made the CCM refuse it)."""
+    system = System()
+    start = ('{"at":%d,"input":"customer_session_started","session":"S1","conversation":"%s",'
+             '"customer_ani":"+923001234567"}')  # fmt: skip
+    system.feed_line(start % (0, "C1"))
+    system.feed_line('{"at":50,"input":"customer_session_ended","session":"S1"}')
+    (rejected,) = system.feed_line(start % (100, "C2"))
+    assert rejected["event"] == "input_rejected" and "S1" in rejected["reason"]
+
+
+def test_a_consult_naming_an_ended_call_more_strongly_than_a_live_one_is_rejected() -> None:
+    """The CCM publishes a consult whose dialog URI names an ended call there,
+    whatever live call its ANI finds: the replay must not file the leg under
+    the live one (its records said C2, its publications C1). A consult begun
+    for a call whose customer left is refused, naming both."""
+    system = System()
+    for line in (
+        '{"at":0,"input":"customer_session_started","session":"S1","conversation":"C1",'
+        '"customer_ani":"+923001234567","dialog":"D1"}',
+        '{"at":50,"input":"customer_session_ended","session":"S1"}',
+        '{"at":60,"input":"customer_session_started","session":"S2","conversation":"C2",'
+        '"customer_ani":"+923001234567","dialog":"D5"}',
+    ):
+        system.feed_line(line)
+    (rejected,) = system.feed_line(
+        '{"at":100,"input":"consult_initiated","leg":"L1","agent_a":"A","agent_b":"B",'
+        '"customer_ani":"+923001234567","associated_dialog_uri":"/finesse/api/Dialog/D1"}'
+    )
+    assert rejected["event"] == "input_rejected"
+    assert "'S1'" in rejected["reason"] and "'S2'" in rejected["reason"]
+
+
 def test_a_null_agents_list_counts_as_absent() -> None:
     """Was a rejected line (an adversarial review): the format says a null
     value counts as absent, and ``"agents": null`` was no list of agents."""

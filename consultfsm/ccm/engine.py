@@ -52,10 +52,11 @@ from consultfsm.wire.legref import LegRefError, parse_leg_ref
 from consultfsm.wire.strict_json import NotUnicode, check_text
 
 from .correlation import (
+    AmbiguousSession,
     ChannelSession,
     ConsultEvidence,
-    CorrelationError,
     Evidence,
+    NoUsableEvidence,
     SessionNotFound,
     SessionResolver,
 )
@@ -214,7 +215,7 @@ class CcmEngine:
         consult could still be published in it) is :class:`CcmRefused`."""
         self._check_time(at)
         self.sessions.check_new(session)
-        if self._ended.get(session.id) is not None and not self._ended_gone(session.id, at):
+        if self.session_used(session.id, at):  # (active: check_new refused it already)
             raise CcmRefused("session", f"channel session {session.id!r} already existed: it "
                              f"ended at {self._ended_at[session.id]} ms")  # fmt: skip
         out = self._advance(at)
@@ -366,23 +367,51 @@ class CcmEngine:
             # is not the consult's: a customer who left while the consult rang
             # and called back from the same number has a live session by ANI,
             # and the consult's dialog URI or session id still names the first.
-            if found.evidence is not Evidence.ASSOCIATED_DIALOG_URI:
-                ended = self._named_more_strongly(evidence, found.evidence, at)
-                if ended is not None:
-                    session, active = ended, False
+            ended = self.ended_session_named(evidence, found.evidence, at)
+            if ended is not None:
+                session, active = ended, False
         return ChannelSessionRef(session.id, session.conversation_id, session.customer_ani,
                                  session.service_identifier, active)  # fmt: skip
 
-    def _named_more_strongly(
-        self, evidence: ConsultEvidence, kind: Evidence, at: int
+    def ended_session_named(
+        self, evidence: ConsultEvidence, than: Evidence, at: int
     ) -> ChannelSession | None:
-        """The ended session (within the horizon) ``evidence`` names by a kind
-        of evidence stronger than ``kind``, if there is one."""
+        """The ended session (within its horizon at ``at``) that ``evidence``
+        names by a kind of evidence stronger than ``than`` (the kind that found
+        a live one), or None; :class:`AmbiguousSession` when that stronger
+        evidence names more than one (ambiguity never falls through)."""
+        stronger = ConsultEvidence(
+            evidence.associated_dialog_uri,
+            evidence.channel_session_id
+            if _RANK[than] > _RANK[Evidence.CHANNEL_SESSION_ID]
+            else None,
+            None,
+            evidence.agent_a,
+        )
+        if than is Evidence.ASSOCIATED_DIALOG_URI or stronger == ConsultEvidence(
+            agent_a=evidence.agent_a
+        ):
+            return None  # (nothing stronger to look for: the common case costs nothing)
         try:
-            found = self._ended_until(at).resolve(evidence)
-        except CorrelationError:
+            found = self._ended.resolve(stronger)  # (every remembered end: O(1))
+            if not self._ended_gone(found.session.id, at):
+                return found.session
+        except (SessionNotFound, NoUsableEvidence):
             return None
-        return found.session if _RANK[found.evidence] < _RANK[kind] else None
+        except AmbiguousSession:
+            pass
+        # Some of what it names are past the horizon: among those within it.
+        try:
+            return self._ended_until(at).resolve(stronger).session
+        except (SessionNotFound, NoUsableEvidence):
+            return None
+
+    def session_used(self, session_id: str, at: int) -> bool:
+        """Whether :meth:`start_session` would refuse ``session_id`` at ``at``
+        as used: active, or ended and still remembered."""
+        return self.sessions.get(session_id) is not None or (
+            self._ended.get(session_id) is not None and not self._ended_gone(session_id, at)
+        )
 
     def _ended_until(self, at: int) -> SessionIndex:
         """The ended sessions still within their horizon at ``at``: those past

@@ -335,8 +335,9 @@ class System:
                 if agent is not None:
                     self._check_leg_string(agent, item.leg)
             self._check_dialog_free(item.call_id or item.leg, item.leg)
-        elif isinstance(item, SessionStarted) and self.ccm.sessions.get(item.session) is not None:
-            raise _Rejected(f"channel session {item.session!r} already exists")
+        elif isinstance(item, SessionStarted) and self.ccm.session_used(item.session, item.at):
+            # (active, or ended and remembered: a late consult could still be published in it)
+            raise _Rejected(f"channel session {item.session!r} already exists or ended lately")
         elif isinstance(item, SessionEnded) and self.ccm.sessions.get(item.session) is None:
             raise _Rejected(f"no active channel session {item.session!r}")
         elif isinstance(item, CimReport):
@@ -462,8 +463,15 @@ class System:
         )
         try:
             found = self.ccm.sessions.resolve(evidence)
+            ended = self.ccm.ended_session_named(evidence, found.evidence, item.at)
         except CorrelationError as exc:
             raise _Rejected(f"{type(exc).__name__}: {exc}", item.leg) from None
+        if ended is not None:
+            # The CCM would publish it there, not in the live session: a
+            # consult is not begun for a call whose customer has left.
+            why = (f"the consult names ended session {ended.id!r} more strongly than "
+                   f"{found.evidence.value} names live {found.session.id!r}")  # fmt: skip
+            raise _Rejected(why, item.leg)
         session = found.session
         # B's desk sends the customer's number (the note's fix); when the
         # consult has none usable, the session's identifier stands in.
