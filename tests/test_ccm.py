@@ -868,3 +868,26 @@ def test_stronger_evidence_naming_two_ended_calls_is_ambiguous_not_the_live_one(
     with pytest.raises(AmbiguousSession):
         engine.receive(text, 200)
     assert engine.snapshot() == before
+
+
+def test_a_hold_s_event_id_is_its_own_whether_reports_share_a_ms_or_an_id() -> None:
+    """Two holds of one leg are two events with two ids: reports applied
+    within one ms (a burst after a reconnect), and a desk's two hold reports
+    under one id (keyed by the desk's own ms) applied at two times. (Each of
+    the two rules alone, the time or the report's id, lost one.)"""
+    codec = CimCodec("8000")
+    engine = CcmEngine(codec)
+    engine.start_session(ChannelSession("S1", "C1", "+923001234567"), 0)
+
+    def report(intent: MessageIntent, desk_at: int, at: int) -> list[str]:
+        text = codec.dumps(codec.agent_message(
+            leg="7002:B:D1", at=desk_at, intent=intent, agent="B", customer="+923001234567",
+            call_id="D1", reason=None))  # fmt: skip
+        return [p.event.id for p in engine.receive(text, at).published]
+
+    hold, resume = MessageIntent.CALL_HOLD, MessageIntent.CALL_RESUME
+    ids = report(MessageIntent.CALL_LEG_STARTED, 10, 100)
+    ids += report(hold, 20, 200) + report(resume, 30, 200) + report(hold, 40, 200)  # one CCM ms
+    ids += report(resume, 45, 300)
+    ids += report(hold, 50, 400) + report(resume, 50, 500) + report(hold, 50, 600)  # one id
+    assert len(ids) == 8 and len(set(ids)) == 8

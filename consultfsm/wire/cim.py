@@ -670,14 +670,16 @@ def occurrence_of(intent: MessageIntent, at: int) -> int | None:
     return at if intent in REPEATABLE else None
 
 
-def event_occurrence(intent: MessageIntent, message: CimMessage) -> str | None:
+def event_occurrence(intent: MessageIntent, message: CimMessage, at: int) -> str | None:
     """What :func:`message_id` takes for the conversation event of ``intent``
-    published from ``message``: for a repeatable intent the report's own id,
-    None for the others. Not the time it was applied: a desk's hold, resume,
-    hold reaching the CCM within one ms would have had one id for two holds
-    (and a consumer dropping repeated ids would lose one). Each report has
-    an id of its own, and a re-sent copy keeps it."""
-    return message.id if intent in REPEATABLE else None
+    published from ``message`` at ``at``: for a repeatable intent the time
+    and the report's own id, None for the others. The time alone was not
+    enough: a desk's hold, resume, hold reaching the CCM within one ms had one
+    id for two holds (a consumer dropping repeated ids lost one); nor is the
+    report's id alone: a desk that keys its reports by its own ms gives two
+    holds within one of its ms one id. Both alike only for the same report
+    applied at the same time, which publishes once."""
+    return f"{at}:{message.id}" if intent in REPEATABLE else None
 
 
 #: The leg events B's desk sends as CIM messages.
@@ -930,7 +932,7 @@ class CimCodec:
             id=message_id(
                 leg,
                 f"event/{intent.value}",
-                event_occurrence(intent, message),
+                event_occurrence(intent, message, at),
                 scope=session.conversation_id,
             ),
             name=intent,
@@ -974,7 +976,7 @@ class CimCodec:
         service = self.service_for(session.service_identifier)
         ms = self.wall_time(at)
         event = ConversationEvent(
-            message_id(leg, f"event/{intent.value}", event_occurrence(intent, message),
+            message_id(leg, f"event/{intent.value}", event_occurrence(intent, message, at),
                        scope=session.conversation_id),
             intent, ACTIVITY, ms, session.conversation_id, message.header.sender,
             session if service == session.service_identifier else ChannelSessionRef(
