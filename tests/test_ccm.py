@@ -891,3 +891,37 @@ def test_a_hold_s_event_id_is_its_own_whether_reports_share_a_ms_or_an_id() -> N
     ids += report(resume, 45, 300)
     ids += report(hold, 50, 400) + report(resume, 50, 500) + report(hold, 50, 600)  # one id
     assert len(ids) == 8 and len(set(ids)) == 8
+
+
+def test_a_message_built_in_code_with_an_id_utf8_cannot_encode_is_refused_changing_nothing() -> (
+    None
+):
+    """A hold's event id now hashes its report's id: a message built in code
+    with a lone surrogate there broke the engine after the leg had moved (a
+    UnicodeEncodeError). Refused first (the text parser refuses it already)."""
+    codec = CimCodec("8000")
+    engine = CcmEngine(codec)
+    engine.start_session(ChannelSession("S1", "C1", "+923001234567"), 0)
+    started = codec.agent_message(
+        leg="7002:B:D1",
+        at=10,
+        intent=MessageIntent.CALL_LEG_STARTED,
+        agent="B",
+        customer="+923001234567",
+        call_id="D1",
+        reason=None,
+    )
+    engine.receive(started, 100)
+    hold = codec.agent_message(
+        leg="7002:B:D1",
+        at=20,
+        intent=MessageIntent.CALL_HOLD,
+        agent="B",
+        customer="+923001234567",
+        call_id="D1",
+        reason=None,
+    )
+    before = engine.snapshot()
+    with pytest.raises(CcmRefused) as caught:
+        engine.receive(attrs.evolve(hold, id="h\udfff"), 200)
+    assert caught.value.field == "id" and engine.snapshot() == before

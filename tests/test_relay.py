@@ -167,6 +167,36 @@ def test_a_stopped_worker_closes_its_sink_and_gives_its_lease_back(tmp_path: Pat
     assert closed == ["sink", "lease"]
 
 
+def test_a_worker_whose_relay_is_still_sending_when_stopped_leaves_it_open(
+    tmp_path: Path,
+) -> None:
+    """Closing the sink and the lease under a publish under way broke it
+    (a closed file, partitions handed back with rows in flight): a stop that
+    times out leaves the relay open (found by a review)."""
+    from consultfsm.durable.engine import DurableCcm
+    from consultfsm.service.worker import Worker
+
+    store = SqliteStore(tmp_path / "ccm.db")
+    world = Clocked(store)
+    _consults(world, 1)
+    sending, release, closed = threading.Event(), threading.Event(), []
+
+    class Slow(CallbackSink):
+        def close(self) -> None:
+            closed.append("sink")
+
+    def slow(row: OutboxRow) -> None:
+        sending.set()
+        release.wait(10)
+
+    worker = Worker(DurableCcm(store, CODEC), Relay(store, Slow(slow)))
+    worker.start()
+    assert sending.wait(10)
+    worker.stop(timeout=0.2)
+    assert closed == []
+    release.set()
+
+
 def _consume(
     url: str, destination: str, want: int, into: list[Any], ready: threading.Event, *,
     wait: float = 30,

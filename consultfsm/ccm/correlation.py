@@ -171,11 +171,13 @@ def normalise_ani(value: str | None, default_region: str | None = None) -> str |
 
     National forms (``0300 1234567``) and ``00`` prefixes need
     ``default_region`` (an ISO 3166 code such as ``"PK"``); without one only
-    ``+``-prefixed numbers normalise. Short internal extensions never do: a
-    number only dialable within its area (``phonenumbers``' "local only"
-    lengths: ``7001`` in ``GB``) is no customer's, as an agent's extension
-    sent for the ANI must not be. Pure, so its answers are cached: a number
-    seen again costs a lookup.
+    ``+``-prefixed numbers normalise. A number only dialable within its area
+    (``phonenumbers``' "local only" lengths: ``7001`` in ``GB``, ``70011`` in
+    ``PK``) is no customer's, so an agent's extension sent for the ANI finds
+    no session there; a region whose plan has no such lengths (``DE``:
+    ``7001`` is ``+497001``) cannot tell an extension from a short number, so
+    desks must send the customer's number, never A's extension. Pure, so its
+    answers are cached: a number seen again costs a lookup.
     """
     if value is None or is_placeholder(value):
         return None

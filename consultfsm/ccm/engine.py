@@ -37,6 +37,7 @@ import attrs
 
 from consultfsm.core.errors import ConfigError, ConsultFsmError, SnapshotError, TimeWentBackwards
 from consultfsm.core.table import Disposition
+from consultfsm.core.text import is_writable
 from consultfsm.wire.cim import (
     CONSULT_ROLE_KEY,
     ChannelSessionRef,
@@ -680,6 +681,10 @@ def read_report(codec: CimCodec, message: CimMessage) -> Report:
     if party is None:
         raise CcmRefused(f"header.channelData.additionalAttributes[{CONSULT_ROLE_KEY}]",
                          f"{role!r} is neither CONSULTING nor CONSULTED")  # fmt: skip
+    if not isinstance(message.id, str) or not is_writable(message.id):
+        # (a message built in code: the text parser refuses it) its id keys
+        # a hold's event id, which must be written, after the leg has moved
+        raise CcmRefused("id", "must be a string UTF-8 can encode")
     dialogs: list[str] = []
     if message.body.leg is not None:
         try:

@@ -53,13 +53,17 @@ class JsonlSink:
     Given a path, a batch is appended in one piece, and a write that fails
     part-way (a full disk) is cut off again before the :class:`SinkError`: a
     torn line would otherwise join the first line of the batch's re-send,
-    and a line-by-line consumer lose both. Given an open text file, the lines
+    and a line-by-line consumer lose both. (If another writer appended
+    meanwhile, nothing is cut: the next batch starts on a line of its own.)
+    Given an open text file, the lines
     are written and flushed (and fsynced, when it has a file descriptor);
     what the file holds after a failed write is its owner's to mend."""
 
     def __init__(self, path: str | Path | IO[str]) -> None:
         self._fd: int | None = None
         self._file: IO[str] | None = None
+        self._torn = False  # a failed write may have left a partial line at the end
+        self._owned = isinstance(path, (str, Path))
         if isinstance(path, (str, Path)):
             self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         else:
@@ -67,8 +71,11 @@ class JsonlSink:
 
     def publish(self, rows: Sequence[OutboxRow]) -> None:
         text = "".join(_compact(envelope(row)) + "\n" for row in rows)
+        if self._fd is None and self._owned:
+            raise SinkError("the sink is closed")
         if self._fd is None:
-            assert self._file is not None
+            if self._file is None:
+                raise SinkError("the sink is closed")
             try:
                 self._file.write(text)
                 self._file.flush()
@@ -79,14 +86,26 @@ class JsonlSink:
             return
         fd = self._fd
         start = os.fstat(fd).st_size
+        written = 0
         try:
+            if self._torn and start and os.pread(fd, 1, start - 1) != b"\n":
+                written = os.write(fd, b"\n")  # (a torn line left by a write we could not cut)
             left = memoryview(text.encode())
             while left:
-                left = left[os.write(fd, left) :]
+                n = os.write(fd, left)
+                written += n
+                left = left[n:]
             os.fsync(fd)
+            self._torn = False
         except OSError as exc:
+            # Cut back what this write added, unless another writer appended
+            # meanwhile (workers sharing the file): then their lines stay, and
+            # the next batch starts on a line of its own.
+            self._torn = True
             with contextlib.suppress(OSError):
-                os.ftruncate(fd, start)  # (the rows stay in the outbox, and go again)
+                if os.fstat(fd).st_size == start + written:
+                    os.ftruncate(fd, start)
+                    self._torn = False
             raise SinkError(f"cannot write the events: {exc}") from exc
 
     def close(self) -> None:

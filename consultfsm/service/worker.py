@@ -196,8 +196,12 @@ class Worker:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout)
+        stuck = [t.name for t in self._threads if t.is_alive()]
         self._threads.clear()
-        if self.relay is not None:
+        if stuck:  # (closing the sink under a publish under way would break it, not stop it)
+            LOG.warning(f"loops still running after {timeout} s: {', '.join(stuck)}; "
+                        "the relay is left open", extra={"ids": {"loop": "stop"}})  # fmt: skip
+        elif self.relay is not None:
             self.relay.close()
 
     @property
