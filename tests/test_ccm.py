@@ -902,25 +902,13 @@ def test_a_message_built_in_code_with_an_id_utf8_cannot_encode_is_refused_changi
     codec = CimCodec("8000")
     engine = CcmEngine(codec)
     engine.start_session(ChannelSession("S1", "C1", "+923001234567"), 0)
-    started = codec.agent_message(
-        leg="7002:B:D1",
-        at=10,
-        intent=MessageIntent.CALL_LEG_STARTED,
-        agent="B",
-        customer="+923001234567",
-        call_id="D1",
-        reason=None,
-    )
-    engine.receive(started, 100)
-    hold = codec.agent_message(
-        leg="7002:B:D1",
-        at=20,
-        intent=MessageIntent.CALL_HOLD,
-        agent="B",
-        customer="+923001234567",
-        call_id="D1",
-        reason=None,
-    )
+
+    def report(intent: MessageIntent, at: int) -> Any:
+        return codec.agent_message(leg="7002:B:D1", at=at, intent=intent, agent="B",
+                                   customer="+923001234567", call_id="D1", reason=None)  # fmt: skip
+
+    engine.receive(report(MessageIntent.CALL_LEG_STARTED, 10), 100)
+    hold = report(MessageIntent.CALL_HOLD, 20)
     before = engine.snapshot()
     with pytest.raises(CcmRefused) as caught:
         engine.receive(attrs.evolve(hold, id="h\udfff"), 200)
