@@ -128,6 +128,24 @@ def test_a_write_that_fails_part_way_leaves_no_torn_line_and_the_resend_loses_no
     assert [json.loads(line)["id"] for line in lines] == ids  # each whole, once, in order
 
 
+def test_a_closed_jsonl_sink_takes_no_more_events_and_leaves_a_given_file_open(
+    tmp_path: Path,
+) -> None:
+    """A sink closed is closed whichever way it was made; a file it was given
+    is its owner's to close (was: such a sink went on writing after close)."""
+    world = Clocked(SqliteStore(tmp_path / "ccm.db"))
+    _consults(world, 1)
+    with (tmp_path / "given.jsonl").open("w", encoding="utf-8") as given:
+        for sink in (JsonlSink(tmp_path / "own.jsonl"), JsonlSink(given)):
+            sink.close()
+            with pytest.raises(SinkError, match="closed"):
+                Relay(world.ccm.store, sink).run_once()
+        assert not given.closed
+    assert (tmp_path / "own.jsonl").read_text() == (tmp_path / "given.jsonl").read_text() == ""
+    with world.ccm.store.transaction() as tx:
+        assert tx.outbox_depth() == 2
+
+
 def test_a_callback_that_fails_is_a_sink_error_and_keeps_the_rows(tmp_path: Path) -> None:
     """Was untyped: a callback's own exception went out as it was, where the
     Sink protocol (and the worker's loop) expects a SinkError."""

@@ -150,6 +150,24 @@ class ConsultEvidence:
     agent_a: str | None = None
 
 
+def stronger_than(evidence: ConsultEvidence, kind: Evidence) -> ConsultEvidence | None:
+    """Only the parts of ``evidence`` stronger than ``kind`` (the order of
+    :class:`Evidence`; each kind's value names its field), or None when it
+    holds none of them.
+
+    >>> both = ConsultEvidence(channel_session_id="S1", customer_ani="+1")
+    >>> stronger_than(both, Evidence.CUSTOMER_ANI) == ConsultEvidence(channel_session_id="S1")
+    True
+    >>> stronger_than(ConsultEvidence(customer_ani="+1"), Evidence.CUSTOMER_ANI) is None
+    True
+    """
+    order = list(Evidence)
+    parts = {kind.value: getattr(evidence, kind.value) for kind in order[: order.index(kind)]}
+    if all(value is None for value in parts.values()):
+        return None
+    return ConsultEvidence(**parts, agent_a=evidence.agent_a)
+
+
 @attrs.frozen(slots=True)
 class Resolution:
     """The session found, and which evidence found it."""
@@ -309,4 +327,5 @@ __all__ = [
     "is_placeholder",
     "normalise_ani",
     "resolve_with",
+    "stronger_than",
 ]

@@ -60,6 +60,7 @@ from .correlation import (
     NoUsableEvidence,
     SessionNotFound,
     SessionResolver,
+    stronger_than,
 )
 from .machine import CcmConfig, CcmLeg, CcmSnapshot, CcmStep, Publish
 from .sessions import SessionIndex
@@ -73,9 +74,6 @@ from .table import (
     Source,
 )
 from .tombstones import Tombstones
-
-#: The kinds of evidence, strongest first (the order the policy tries them).
-_RANK = {kind: rank for rank, kind in enumerate(Evidence)}
 
 #: How long a finished leg's dialog ids are remembered, by default (ms).
 DEFAULT_TOMBSTONE_MS = 86_400_000
@@ -381,17 +379,8 @@ class CcmEngine:
         names by a kind of evidence stronger than ``than`` (the kind that found
         a live one), or None; :class:`AmbiguousSession` when that stronger
         evidence names more than one (ambiguity never falls through)."""
-        stronger = ConsultEvidence(
-            evidence.associated_dialog_uri,
-            evidence.channel_session_id
-            if _RANK[than] > _RANK[Evidence.CHANNEL_SESSION_ID]
-            else None,
-            None,
-            evidence.agent_a,
-        )
-        if than is Evidence.ASSOCIATED_DIALOG_URI or stronger == ConsultEvidence(
-            agent_a=evidence.agent_a
-        ):
+        stronger = stronger_than(evidence, than)
+        if stronger is None:
             return None  # (nothing stronger to look for: the common case costs nothing)
         try:
             found = self._ended.resolve(stronger)  # (every remembered end: O(1))

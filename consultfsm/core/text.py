@@ -19,6 +19,11 @@ import json
 #: once: ``json.dumps`` with options builds one per call.)
 id_text = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
+#: A record as compact JSON in ASCII (anything else ``\u``-escaped): what the
+#: durable stores keep in a row and the JSON Lines sink writes on a line, the
+#: same in any database encoding or terminal.
+compact_json = json.JSONEncoder(separators=(",", ":")).encode
+
 
 def is_writable(text: str) -> bool:
     """True when ``text`` encodes as UTF-8 (ASCII, the common case, costs one scan)."""
@@ -31,4 +36,4 @@ def is_writable(text: str) -> bool:
     return True
 
 
-__all__ = ["id_text", "is_writable"]
+__all__ = ["compact_json", "id_text", "is_writable"]

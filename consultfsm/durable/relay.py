@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from consultfsm.core.errors import ConsultFsmError
+from consultfsm.core.text import compact_json
 
-from .store import OutboxRow, Store, _compact
+from .store import OutboxRow, Store
 
 
 class SinkError(ConsultFsmError):
@@ -63,28 +64,25 @@ class JsonlSink:
         self._fd: int | None = None
         self._file: IO[str] | None = None
         self._torn = False  # a failed write may have left a partial line at the end
-        self._owned = isinstance(path, (str, Path))
         if isinstance(path, (str, Path)):
             self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         else:
             self._file = path
 
     def publish(self, rows: Sequence[OutboxRow]) -> None:
-        text = "".join(_compact(envelope(row)) + "\n" for row in rows)
-        if self._fd is None and self._owned:
-            raise SinkError("the sink is closed")
-        if self._fd is None:
-            if self._file is None:
-                raise SinkError("the sink is closed")
+        text = "".join(compact_json(envelope(row)) + "\n" for row in rows)
+        fd, file = self._fd, self._file
+        if file is not None:
             try:
-                self._file.write(text)
-                self._file.flush()
+                file.write(text)
+                file.flush()
                 with contextlib.suppress(OSError, ValueError, AttributeError):  # (no descriptor)
-                    os.fsync(self._file.fileno())
+                    os.fsync(file.fileno())
             except OSError as exc:
                 raise SinkError(f"cannot write the events: {exc}") from exc
             return
-        fd = self._fd
+        if fd is None:
+            raise SinkError("the sink is closed")
         start = os.fstat(fd).st_size
         written = 0
         try:
@@ -109,9 +107,12 @@ class JsonlSink:
             raise SinkError(f"cannot write the events: {exc}") from exc
 
     def close(self) -> None:
+        """Close the file this sink opened (a file it was given stays open:
+        its owner closes it); either way the sink takes no more events."""
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+        self._file = None
 
 
 class CallbackSink:

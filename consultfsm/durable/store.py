@@ -41,9 +41,7 @@ from typing import Any, Protocol
 import attrs
 
 from consultfsm.core.errors import ConsultFsmError
-
-#: Rows' JSON, compact (one encoder: ``json.dumps`` with options builds one per call).
-_compact = json.JSONEncoder(separators=(",", ":")).encode
+from consultfsm.core.text import compact_json
 
 
 class StoreError(ConsultFsmError):
@@ -426,7 +424,7 @@ class Tx:
         """Write the leg's row, and index the dialogs and agents it did not
         have in ``was`` (its record as loaded; None for a new leg)."""
         machine = record["machine"]
-        text = _compact(record)
+        text = compact_json(record)
         if was is None:
             self._q(
                 "INSERT INTO legs (key, version, call, deadline, session_id, now, record)"
@@ -586,7 +584,7 @@ class Tx:
     def add_session(self, record: dict[str, Any], ani: str | None) -> None:
         self._q(
             "INSERT INTO sessions (id, dialog_id, ani, ended_at, record) VALUES (?, ?, ?, NULL, ?)",
-            [record["id"], record["dialog_id"], ani, json.dumps(record)],
+            [record["id"], record["dialog_id"], ani, compact_json(record)],
         )
 
     def end_session(self, session_id: str, at: int) -> None:
@@ -597,7 +595,7 @@ class Tx:
     def remember(self, input_id: str, at: int, answer: dict[str, Any]) -> None:
         self._q(
             "INSERT INTO inbox (id, at, answer) VALUES (?, ?, ?)",
-            [input_id, at, _compact(answer)],
+            [input_id, at, compact_json(answer)],
         )
 
     def append(self, events: Sequence[NewEvent]) -> None:
