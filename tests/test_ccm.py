@@ -801,6 +801,51 @@ def test_an_ended_session_keeps_the_number_it_was_read_as() -> None:
         _consult_session(engine, "D2", "03001234567", 3)
 
 
+def test_a_snapshot_keeps_the_region_each_session_was_read_in() -> None:
+    """Was a defect (an adversarial review's finding left open): a snapshot
+    held no reading, so an engine restored after a change of region read
+    every session's number again in the new one: a session started in PK as
+    ``03001234567`` was no longer found by its own +92 number."""
+    codec = CimCodec("8000")
+    engine = CcmEngine(codec, resolver=SessionResolver("PK"))
+    engine.start_session(ChannelSession("S1", "C1", "03001234567"), 0)
+    engine.start_session(ChannelSession("S2", "C2", "03007654321"), 1)
+    engine.end_session("S2", 2)
+    engine.reconfigure(codec, SessionResolver("GB"))
+    engine.start_session(ChannelSession("S3", "C3", "+923331112223"), 3)  # read in GB
+    data = engine.snapshot()
+    assert data["readings"] == {"S1": ["+923001234567", "PK"], "S2": ["+923007654321", "PK"]}
+    again = CcmEngine.restore(data, codec, resolver=SessionResolver("GB"))
+    assert again.snapshot() == data
+    assert _consult_session(again, "D1", "+923001234567", 4) == "S1"
+    assert _consult_session(again, "D2", "+923007654321", 5) == "S2"  # ended, as it was read
+    with pytest.raises(CorrelationError):  # GB's reading of the text is another number
+        _consult_session(again, "D3", "03001234567", 6)
+    # Never reconfigured: nothing to say, the snapshot as it always was.
+    plain = CcmEngine(codec, resolver=SessionResolver("PK"))
+    plain.start_session(ChannelSession("S1", "C1", "03001234567"), 0)
+    assert "readings" not in plain.snapshot()
+
+
+@pytest.mark.parametrize(
+    ("readings", "where"),
+    [
+        ({"S9": ["+923001234567", "PK"]}, "readings"),  # no such session
+        ({"S1": ["03001234567", "PK"]}, "readings.S1"),  # not E.164
+        ({"S1": ["+923001234567"]}, "readings.S1"),
+        ([], "readings"),
+    ],
+)
+def test_a_snapshot_s_readings_are_checked(readings: Any, where: str) -> None:
+    codec = CimCodec("8000")
+    engine = CcmEngine(codec, resolver=SessionResolver("PK"))
+    engine.start_session(ChannelSession("S1", "C1", "03001234567"), 0)
+    data = {**engine.snapshot(), "readings": readings}
+    with pytest.raises(SnapshotError) as caught:
+        CcmEngine.restore(data, codec)
+    assert caught.value.field == where
+
+
 def test_a_consult_naming_an_ended_call_is_that_call_s_though_the_customer_called_back() -> None:
     """Was a defect (an adversarial review): the customer left while the
     consult rang and called back from the same number; B's start, naming the

@@ -60,6 +60,7 @@ from .correlation import (
     NoUsableEvidence,
     SessionNotFound,
     SessionResolver,
+    normalise_ani,
     stronger_than,
 )
 from .machine import CcmConfig, CcmLeg, CcmSnapshot, CcmStep, Publish
@@ -537,7 +538,23 @@ class CcmEngine:
             "presence": dict(self._presence),
             "legs": self.leg_records(),
             "tombstones": self._tombs.to_list(),
+            **self._readings(),
         }  # fmt: skip
+
+    def _readings(self) -> dict[str, Any]:
+        """``readings`` for :meth:`snapshot`: each session whose number was
+        read in another region than the resolver's now (:meth:`reconfigure`),
+        with that reading, ``[E.164 or null, region]``; absent when there is
+        none, so a snapshot of an engine never reconfigured stays as it was."""
+        region = self.sessions.resolver.default_region
+        out: dict[str, list[str | None]] = {}
+        for index, ids in ((self.sessions, [s.id for s in self.sessions]),
+                           (self._ended, list(self._ended_at))):  # fmt: skip
+            for sid in ids:
+                ani, read_in = index.reading(sid)
+                if read_in != region:
+                    out[sid] = [ani, read_in]
+        return {"readings": out} if out else {}
 
     def leg_records(self) -> list[dict[str, Any]]:
         """The ``legs`` of :meth:`snapshot` alone (what a store writes back after an input)."""
@@ -576,7 +593,8 @@ class CcmEngine:
             except NotUnicode as exc:
                 raise SnapshotError(exc.path, exc.why) from None
         try:
-            _keys(data, _SNAPSHOT_KEYS, "$")
+            _keys(data, _SNAPSHOT_KEYS, "$", optional=_SNAPSHOT_OPTIONAL)
+            readings = _readings_of(data.get("readings", {}))
             if _count(data["v"], "v") != 1:
                 raise SnapshotError("v", "not a version 1 CCM engine snapshot")
             engine = cls(codec, resolver=resolver, config=CcmConfig(**data["config"]),
@@ -589,15 +607,19 @@ class CcmEngine:
             except ConsultFsmError as exc:
                 raise SnapshotError("now", str(exc)) from None
             for raw in data["sessions"]:
-                engine.sessions.add(_session(raw, "sessions[]"))
+                one = _session(raw, "sessions[]")
+                engine.sessions.add(one, reading=readings.pop(one.id, None))
             for t, raw in data["ended_sessions"]:
-                engine._ended.add(_session(raw, "ended_sessions[]"))
+                one = _session(raw, "ended_sessions[]")
+                engine._ended.add(one, reading=readings.pop(one.id, None))
                 at = _count(t, "ended_sessions[][0]")
                 if engine._ended_at and at < next(reversed(engine._ended_at.values())):
                     raise SnapshotError("ended_sessions", "must be in the order they ended")
                 engine._ended_at[raw["id"]] = at
             engine._presence = {_text(a, "presence"): _flag(up, "presence")
                                 for a, up in data["presence"].items()}  # fmt: skip
+            if readings:
+                raise SnapshotError("readings", f"{next(iter(readings))!r} is no session here")
             for raw in data["legs"]:
                 engine._restore_leg(raw, leg_class)
             engine._tombs = Tombstones.from_list(engine.tombstone_ms, data["tombstones"])
@@ -732,16 +754,40 @@ def _count(value: Any, where: str) -> int:
 _SNAPSHOT_KEYS = frozenset({"v", "now", "published", "config", "tombstone_ms", "sessions",
                             "ended_sessions", "ended_session_ms", "presence", "legs",
                             "tombstones"})  # fmt: skip
+#: Written only when there is something to say (see CcmEngine._readings).
+_SNAPSHOT_OPTIONAL = frozenset({"readings"})
 _LEG_KEYS = frozenset({"machine", "session", "dialogs", "agents", "a_end"})
 
 
-def _keys(raw: Any, keys: frozenset[str], where: str) -> None:
-    """An object with exactly ``keys`` (a misspelt key must not restore silently)."""
+def _keys(
+    raw: Any, keys: frozenset[str], where: str, *, optional: frozenset[str] = frozenset()
+) -> None:
+    """An object with exactly ``keys``, and any of ``optional`` (a misspelt
+    key must not restore silently)."""
     if not isinstance(raw, Mapping):
         raise SnapshotError(where, "must be an object")
-    if raw.keys() != keys:
-        odd = sorted(set(raw) ^ keys)[0]
+    if raw.keys() != keys and not keys <= raw.keys() <= keys | optional:
+        odd = sorted((set(raw) ^ keys) - optional)[0]
         raise SnapshotError(f"{where}.{odd}", "unknown or missing field")
+
+
+def _readings_of(raw: Any) -> dict[str, tuple[str | None, str | None]]:
+    """A snapshot's ``readings``: session id -> (E.164 or None, region or None)."""
+    if not isinstance(raw, Mapping):
+        raise SnapshotError("readings", "must be an object")
+    out = {}
+    for sid, reading in raw.items():
+        if (
+            not isinstance(reading, list)
+            or len(reading) != 2
+            or not all(part is None or isinstance(part, str) for part in reading)
+            or (reading[0] is not None and normalise_ani(reading[0]) != reading[0])
+        ):
+            raise SnapshotError(
+                f"readings.{sid}", "must be [an E.164 number or null, a region or null]"
+            )
+        out[sid] = (reading[0], reading[1])
+    return out
 
 
 def _session(raw: Any, where: str) -> ChannelSession:
