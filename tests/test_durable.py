@@ -1135,3 +1135,31 @@ _WORD = st.text(max_size=3)
 def test_an_answer_s_event_is_written_as_attrs_writes_it(sent: Sent) -> None:
     # (written out by hand for speed: the same keys, in the same order)
     assert list(sent.to_dict().items()) == list(attrs.asdict(sent).items())
+
+
+def test_a_leg_whose_row_cannot_be_restored_does_not_hold_back_the_other_deadlines(
+    backend: Backend,
+) -> None:
+    # One row a newer (or broken) writer left unreadable: the sweeper sets it
+    # aside, names it and why, and fires every other due leg as ever; it does
+    # not pick the bad row up again on every pass, and nothing of it changes.
+    world = Clocked(backend.open(backend.new()))
+    world.t = 1_000
+    a = ("1001", "7001")
+    for dialog in ("D1", "D2", "D3"):  # A's starts wait for B's: each leg has a deadline
+        world.ccm.receive(message(a, STARTED, 1_000, dialog))
+    deadline = world.ccm.next_deadline()
+    assert deadline is not None
+    with world.ccm.store.transaction() as tx:
+        (row,) = [r for r in tx.due_legs(deadline, 10) if r.key == "D2"]
+        bad = {**row.record, "machine": {**row.record["machine"], "state": "no-such-state"}}
+        tx._q("UPDATE legs SET record = ? WHERE key = ?", [json.dumps(bad), "D2"])
+    world.t = deadline + 10
+    fired = world.ccm.sweep()
+    assert [(answer.leg, [s.intent for s in answer.sent]) for answer in fired] == [
+        ("D1", ["CALL_LEG_STARTED"]), ("D3", ["CALL_LEG_STARTED"])]  # fmt: skip
+    assert list(world.ccm.stuck) == ["D2"] and "SnapshotError" in world.ccm.stuck["D2"]
+    assert world.ccm.sweep() == [] and list(world.ccm.stuck) == ["D2"]
+    with world.ccm.store.transaction() as tx:
+        (left,) = [r for r in tx.due_legs(world.t, 10) if r.key == "D2"]
+        assert left.record == bad  # set aside, not changed

@@ -52,7 +52,7 @@ from consultfsm.ccm.machine import CcmConfig
 from consultfsm.ccm.sessions import SessionIndex
 from consultfsm.ccm.table import Party
 from consultfsm.ccm.tombstones import Tombstones
-from consultfsm.core.errors import ConfigError
+from consultfsm.core.errors import ConfigError, ConsultFsmError
 from consultfsm.core.text import is_writable
 from consultfsm.wire.cim import CimCodec, CimMessage, MessageIntent, parse_message
 
@@ -200,6 +200,11 @@ class DurableCcm:
         self._index = SessionIndex(self.resolver)  # never filled: its checks and e164() alone
         self._tombs = Tombstones(tombstone_ms)  # never filled: its generations' arithmetic
         self._config = attrs.asdict(self.config)  # (as a snapshot holds it)
+        #: Legs whose row this process could not restore (leg: why), which its
+        #: sweeper passes by so the other legs' deadlines still fire; until
+        #: the row is mended and the process restarted, that leg's own
+        #: deadlines wait, and its inputs are refused with the same error.
+        self.stuck: dict[str, str] = {}
 
     # --- inputs ----------------------------------------------------------------------------
 
@@ -344,10 +349,28 @@ class DurableCcm:
 
         def work(tx: Tx) -> list[Answer]:
             now = self._clock(tx)
-            legs = tx.due_legs(now, limit)
+            stuck = self.stuck
+            legs = tx.due_legs(now, limit + len(stuck))
+            legs = [row for row in legs if row.key not in stuck][:limit]
             if not legs:
                 return []
-            engine = self._engine(legs, [], {}, [])
+            try:
+                engine = self._engine(legs, [], {}, [])
+            except (ConsultFsmError, LookupError, TypeError, ValueError):
+                # One row that cannot be restored must not hold every other
+                # due leg back: find it (them), set it aside, step the rest.
+                known = len(stuck)
+                for row in legs:
+                    try:
+                        self._engine([row], [], {}, [])
+                    except (ConsultFsmError, LookupError, TypeError, ValueError) as exc:
+                        stuck[row.key] = f"{type(exc).__name__}: {exc}"
+                if len(stuck) == known:  # (each restores alone: not a row's fault)
+                    raise
+                legs = [row for row in legs if row.key not in stuck]
+                engine = self._engine(legs, [], {}, [])
+            if not legs:
+                return []
             at = max(now, engine.now)
             out = engine.handle_timers(at)
             answer = self._commit(tx, engine, legs, Outcome(None, None, out), at, faults=False)
