@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import MutableMapping
 from pathlib import Path
@@ -39,6 +40,7 @@ def client(tmp_path: Path) -> Any:
                     sweep_every=0.01, relay_every=0.01)  # fmt: skip
     with TestClient(create_app(worker)) as test:
         test.events = tmp_path / "events.jsonl"  # type: ignore[attr-defined]
+        test.store = store  # type: ignore[attr-defined]
         yield test
 
 
@@ -275,24 +277,38 @@ def test_a_body_over_the_limit_is_a_413_refused_before_it_is_all_read(
     assert 'consultfsm_refused_total{error="RequestRefused",kind="session_start"} 1.0' in text
 
 
-@pytest.mark.parametrize("options", [
-    ["--port", "70000"], ["--port", "-5"], ["--partitions", "0"], ["--database", ""],
-    ["--database", ":memory:"], ["--relay-share", "2"], ["--destination", "/queue/x"],
-    ["--no-relay", "--broker", "stomp://127.0.0.1:1"],
-    ["--database", "postgresql://127.0.0.1:1/x", "--relay-share", "-4"],
+@pytest.mark.parametrize(("options", "named"), [
+    (["--port", "70000"], "--port"), (["--port", "-5"], "--port"),
+    (["--partitions", "0"], "--partitions"), (["--database", ""], "--database"),
+    (["--database", ":memory:"], "--database"), (["--relay-share", "2"], "--relay-share"),
+    (["--destination", "/queue/x"], "--destination"),
+    (["--no-relay", "--broker", "stomp://127.0.0.1:1"], "--no-relay"),
+    (["--database", "postgresql://127.0.0.1:1/x", "--relay-share", "-4"], "--relay-share"),
+    # What urllib refuses only when the port is read: no traceback, no store left.
+    (["--broker", "stomp://127.0.0.1:abc"], "--broker"),
+    (["--broker", "stomp://127.0.0.1:99999"], "--broker"),
+    (["--broker", "stomp://[::1"], "--broker"), (["--broker", "http://127.0.0.1"], "--broker"),
+    # A destination the relay could not fill in would fail every publication.
+    (["--broker", "stomp://127.0.0.1:1", "--destination", "/queue/{x}"], "--destination"),
+    (["--broker", "stomp://127.0.0.1:1", "--destination", "/queue/{"], "--destination"),
+    (["--events", "{tmp}/no-such-folder/e.jsonl"], "--events"),
+    (["--database", "{tmp}/no-such-folder/ccm.db"], "--database"),
 ])  # fmt: skip
 def test_serve_refuses_options_it_cannot_honour_with_status_2_and_opens_nothing(
-    options: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    options: list[str], named: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from consultfsm.cli import main
 
+    options = [o.replace("{tmp}", str(tmp_path)) for o in options]
     database = ["--database", str(tmp_path / "ccm.db")] if "--database" not in options else []
+    events = ["--events", str(tmp_path / "e.jsonl")] if "--events" not in options else []
     try:
-        status = main(["serve", *database, *options, "--events", str(tmp_path / "e.jsonl")])
+        status = main(["serve", *database, *options, *events])
     except SystemExit as exc:  # (argparse's own usage errors)
         status = int(exc.code or 0)
     err = capsys.readouterr().err
     assert status == 2 and "consultfsm serve" in err and "Traceback" not in err, err
+    assert named in err, err
     assert list(tmp_path.iterdir()) == []  # no store, no events file
 
 
@@ -333,4 +349,109 @@ def test_serve_stopped_by_sigint_exits_by_it_without_a_traceback(tmp_path: Path)
     store = SqliteStore(tmp_path / "ccm.db")
     with store.transaction() as tx:
         assert tx.session("S1") is not None
+    store.close()
+
+
+def test_a_worker_starts_its_loops_once(tmp_path: Path) -> None:
+    # Started twice, a worker would run two sweepers and two relays; started
+    # after a stop, a relay whose sink is closed. Both are refused, by type.
+    from consultfsm.service.worker import WorkerError
+
+    store = SqliteStore(tmp_path / "ccm.db")
+    worker = Worker(DurableCcm(store, CODEC), Relay(store, JsonlSink(tmp_path / "e.jsonl")),
+                    sweep_every=0.01, relay_every=0.01)  # fmt: skip
+    worker.start()
+    try:
+        loops = {t.name for t in threading.enumerate() if t.name.startswith("consultfsm-")}
+        with pytest.raises(WorkerError, match="running already"):
+            worker.start()
+        assert {t.name for t in threading.enumerate() if t.name.startswith("consultfsm-")} == loops
+        assert loops == {"consultfsm-sweeper", "consultfsm-tidy", "consultfsm-relay"}
+    finally:
+        worker.stop()
+    assert not worker.running
+    with pytest.raises(WorkerError, match="stopped"):
+        worker.start()
+    assert not worker.running
+    store.close()
+
+
+def test_a_request_refused_before_the_ccm_is_logged_with_what_it_names(
+    client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="consultfsm.service"):
+        assert client.post("/message/receive", content=b"[1]").status_code == 400
+        assert client.post("/desk/1001/up", headers={"Idempotency-Key": " "}).status_code == 400
+    refused = [r for r in caplog.records if r.getMessage() == "input refused"]
+    named = [r.ids for r in refused]  # type: ignore[attr-defined]
+    assert [(i["kind"], i["error"], i.get("field"), i.get("agent")) for i in named] == [
+        ("cim", "CimParseError", None, None),
+        ("desk_up", "RequestRefused", "Idempotency-Key", "1001"),
+    ]
+
+
+def test_an_idempotency_key_too_long_for_the_inbox_is_a_400_naming_the_header(client: Any) -> None:
+    key = "k" * 600
+    for path in ("/desk/1001/up", "/sessions/S1/end"):
+        answer = client.post(path, headers={"Idempotency-Key": key})
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["field"] == "Idempotency-Key"
+    answer = client.post("/sessions", json=SESSION, headers={"Idempotency-Key": key})
+    assert answer.status_code == 400 and answer.json()["field"] == "Idempotency-Key"
+    with client.store.transaction() as tx:  # nothing was applied
+        assert tx.session("S1") is None
+    # A key that fits is taken, and its retry recognised.
+    fits = {"Idempotency-Key": "k" * 400}
+    assert client.post("/desk/1001/up", headers=fits).json()["replayed"] is False
+    assert client.post("/desk/1001/up", headers=fits).json()["replayed"] is True
+
+
+def test_no_such_route_or_method_is_answered_in_json(client: Any) -> None:
+    for method, path, status, error in [
+        ("GET", "/nope", 404, "NotFound"),
+        ("POST", "/desk/1001/sideways", 404, "NotFound"),
+        ("GET", "/message/receive", 405, "MethodNotAllowed"),
+    ]:
+        answer = client.request(method, path)
+        assert answer.status_code == status and answer.json()["error"] == error, answer.text
+        assert answer.headers["content-type"] == "application/json"
+    assert "POST" in client.get("/message/receive").headers["allow"]
+
+
+def test_readiness_of_an_app_whose_caller_drives_the_loops(tmp_path: Path) -> None:
+    # create_app(run_loops=False): the loops are the caller's, so a worker
+    # whose loops this app did not start is ready when its store answers.
+    store = SqliteStore(tmp_path / "ccm.db")
+    worker = Worker(DurableCcm(store, CODEC), None)
+    with TestClient(create_app(worker, run_loops=False)) as test:
+        answer = test.get("/ready")
+        assert answer.status_code == 200 and answer.json()["loops"] is False, answer.text
+    store.close()
+
+
+class _BrokenSink:
+    """A sink that fails with what no sink should raise: the worker must still
+    see it unhealthy."""
+
+    def publish(self, rows: Any) -> None:
+        raise RuntimeError("the sink's library failed")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_sink_failing_in_any_way_is_reported_unhealthy(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "ccm.db")
+    worker = Worker(DurableCcm(store, CODEC), Relay(store, _BrokenSink()),
+                    sweep_every=0.01, relay_every=0.01)  # fmt: skip
+    with TestClient(create_app(worker)) as test:
+        assert test.post("/sessions", json=SESSION).status_code == 200
+        started = test.post("/message/receive", content=message(B, STARTED, 0, "D1"))
+        assert started.status_code == 200
+        deadline = time.monotonic() + 10
+        while test.get("/ready").json()["sink"] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert test.get("/ready").json()["sink"] is False
     store.close()

@@ -9,6 +9,7 @@ database; each sweeps deadlines and relays its share of the outbox.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import socket
 import sys
@@ -119,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         worker = build_worker(args)
-    except (ConsultFsmError, ImportError, OSError) as exc:
+    except (ConsultFsmError, ImportError, OSError, ValueError) as exc:
         sock.close()
         print(f"consultfsm serve: {exc}", file=sys.stderr)
         return 2
@@ -157,6 +158,35 @@ def contradiction(args: argparse.Namespace) -> str | None:
         return "--no-relay publishes nothing: --broker and --destination say where to"
     if args.destination and not args.broker:
         return "--destination is a STOMP destination: it needs --broker"
+    return unusable(args)
+
+
+def unusable(args: argparse.Namespace) -> str | None:
+    """What makes one option unusable on its own, found before anything is
+    opened (a worker refused at startup leaves no store or events file)."""
+    if args.broker and not args.no_relay:
+        try:
+            from consultfsm.durable.stomp_sink import broker_address, checked_destination
+        except ImportError as exc:
+            return f"--broker needs the stomp extra (pip install 'consultfsm[stomp]'): {exc}"
+        from consultfsm.durable.relay import SinkError
+
+        try:
+            broker_address(args.broker)
+        except SinkError as exc:
+            return f"--broker: {exc}"
+        try:
+            if args.destination is not None:
+                checked_destination(args.destination)
+        except SinkError as exc:
+            return f"--destination: {exc}"
+    files = [] if args.no_relay or args.broker else [("--events", args.events)]
+    if not is_postgres(args.database):
+        files.append(("--database", args.database))
+    for option, path in files:
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            return f"{option} {path!r}: the folder {folder!r} does not exist"
     return None
 
 
@@ -194,15 +224,21 @@ def build_worker(args: argparse.Namespace) -> Any:
         from consultfsm.durable.sqlite import SqliteStore
 
         store = SqliteStore(args.database)
-    ccm = DurableCcm(store, CimCodec(args.service_identifier), partitions=args.partitions)
-    relay = None
-    if not args.no_relay:
-        sink: Sink
-        if args.broker:
-            from consultfsm.durable.stomp_sink import DEFAULT_DESTINATION, StompSink
+    try:
+        ccm = DurableCcm(store, CimCodec(args.service_identifier), partitions=args.partitions)
+        relay = None
+        if not args.no_relay:
+            sink: Sink
+            if args.broker:
+                from consultfsm.durable.stomp_sink import DEFAULT_DESTINATION, StompSink
 
-            sink = StompSink(args.broker, destination=args.destination or DEFAULT_DESTINATION)
-        else:
-            sink = JsonlSink(args.events)
-        relay = Relay(store, sink, lease=lease)
+                sink = StompSink(args.broker, destination=args.destination or DEFAULT_DESTINATION)
+            else:
+                sink = JsonlSink(args.events)
+            relay = Relay(store, sink, lease=lease)
+    except BaseException:  # (the store is open: a worker that cannot start closes it)
+        if lease is not None:
+            lease.close()
+        store.close()
+        raise
     return Worker(ccm, relay)

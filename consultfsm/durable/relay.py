@@ -83,7 +83,10 @@ class JsonlSink:
             return
         if fd is None:
             raise SinkError("the sink is closed")
-        start = os.fstat(fd).st_size
+        try:
+            start = os.fstat(fd).st_size
+        except OSError as exc:
+            raise SinkError(f"cannot write the events: {exc}") from exc
         written = 0
         try:
             if self._torn and start and os.pread(fd, 1, start - 1) != b"\n":

@@ -41,6 +41,36 @@ from .store import OutboxRow
 DEFAULT_DESTINATION = "/topic/conversation.{conversation}"
 
 
+def broker_address(url: str) -> tuple[str, int, str | None, str | None]:
+    """Host, port, login and passcode of a ``stomp://[login:passcode@]host[:port]``
+    URL (port 61613 by default); :class:`SinkError` says what is wrong."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # (urllib reads the port only when asked, and may refuse it then)
+    except ValueError as exc:
+        raise SinkError(f"not a stomp://host:port address: {url!r} ({exc})") from None
+    if parts.scheme != "stomp" or not parts.hostname:
+        raise SinkError(f"not a stomp://host:port address: {url!r}")
+    if port == 0:
+        raise SinkError(f"not a stomp://host:port address: {url!r} (port 0)")
+    return parts.hostname, port or 61613, parts.username, parts.password
+
+
+def checked_destination(template: str) -> str:
+    """``template`` if it names a destination for every conversation: it may
+    hold ``{conversation}`` and no other field; :class:`SinkError` otherwise."""
+    try:
+        sample = template.format(conversation="c")
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
+        raise SinkError(
+            f"destination {template!r}: only {{conversation}} may be filled in "
+            f"(write a brace as {{{{ or }}}}): {exc!r}"
+        ) from None
+    if not sample.strip():
+        raise SinkError(f"destination {template!r}: names no destination")
+    return template
+
+
 class _Receipts(stomp.ConnectionListener):  # type: ignore[misc]
     def __init__(self) -> None:
         self.connected = False
@@ -74,12 +104,9 @@ class StompSink:
 
     def __init__(self, url: str, *, destination: str = DEFAULT_DESTINATION,
                  timeout: float = 10.0) -> None:  # fmt: skip
-        parts = urlsplit(url)
-        if parts.scheme != "stomp" or not parts.hostname:
-            raise SinkError(f"not a stomp://host:port address: {url!r}")
-        self.address = (parts.hostname, parts.port or 61613)
-        self.login, self.passcode = parts.username, parts.password
-        self.destination = destination
+        host, port, self.login, self.passcode = broker_address(url)
+        self.address = (host, port)
+        self.destination = checked_destination(destination)
         self.timeout = timeout
         self._conn: stomp.Connection | None = None
         self._receipts = _Receipts()
@@ -170,4 +197,4 @@ def _hang_up(conn: stomp.Connection) -> None:
         conn.transport.disconnect_socket()
 
 
-__all__ = ["DEFAULT_DESTINATION", "StompSink"]
+__all__ = ["DEFAULT_DESTINATION", "StompSink", "broker_address", "checked_destination"]

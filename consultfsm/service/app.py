@@ -15,10 +15,11 @@
 An ``Idempotency-Key`` header names a presence or session input, so a retry of
 it is recognised (a CIM message is named by its own ``id``). Answers are JSON:
 ``200`` with what the input did; ``400`` for a body that is no valid input (or
-an empty key), ``413`` for a body over :data:`MAX_BODY` (refused before it is
-read further), ``422`` for one the CCM refuses (the error's type and the field
-it names), ``503`` with ``Retry-After`` when the store is unavailable: nothing
-was applied, and the same request may be sent again.
+an empty key, or one too long), ``404`` / ``405`` for no such route, ``413``
+for a body over :data:`MAX_BODY` (refused before it is read further), ``422``
+for one the CCM refuses (the error's type and the field it names), ``503``
+with ``Retry-After`` when the store is unavailable: nothing was applied, and
+the same request may be sent again.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -37,7 +39,7 @@ from starlette.routing import Route
 from consultfsm.ccm.correlation import ChannelSession, CorrelationError, InvalidSession
 from consultfsm.core.errors import ConfigError, ConsultFsmError
 from consultfsm.core.text import id_text
-from consultfsm.durable.engine import Answer
+from consultfsm.durable.engine import MAX_ID_BYTES, Answer
 from consultfsm.durable.store import StoreError
 from consultfsm.wire.cim import CimError, parse_message
 from consultfsm.wire.strict_json import loads_strict
@@ -73,8 +75,17 @@ def _scoped(what: str, key: str | None) -> str | None:
     """The inbox id of a keyed request: its key within what it does, so one key
     reused for another agent or session is another input, not its replay. Both
     are written as a JSON array, so no other input's id, keyed or not, is the
-    same text (an unkeyed id is ``what`` alone, never an array)."""
-    return None if key is None else id_text([what, key])
+    same text (an unkeyed id is ``what`` alone, never an array). A key too
+    long for the inbox with what it names is refused here, by its header's
+    name (the CCM would name the inbox id, which the client never sent)."""
+    if key is None:
+        return None
+    scoped = id_text([what, key])
+    if len(scoped.encode()) > MAX_ID_BYTES:
+        raise RequestRefused(
+            "Idempotency-Key", f"is too long: with what it names, over {MAX_ID_BYTES} bytes"
+        )
+    return scoped
 
 
 def _key(request: Request) -> str | None:
@@ -123,11 +134,22 @@ def _refusal(status: int, exc: BaseException) -> JSONResponse:
 
 
 def _refused(
-    worker: Worker, kind: str, exc: RequestRefused | CimError | InvalidSession
-) -> Response:
-    """The answer to a request refused before the CCM saw it, counted."""
-    worker.metrics.refused.labels(kind, type(exc).__name__).inc()
+    worker: Worker, kind: str, exc: RequestRefused | CimError | InvalidSession,
+    ids: dict[str, Any] | None = None,
+) -> Response:  # fmt: skip
+    """The answer to a request refused before the CCM saw it, counted and logged."""
+    worker.refuse(kind, exc, ids or {})
     return _refusal(exc.status if isinstance(exc, RequestRefused) else 400, exc)
+
+
+async def _no_route(request: Request, exc: Exception) -> Response:
+    """404 and 405 in JSON, as every other answer (Starlette's own are text)."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    error = {404: "NotFound", 405: "MethodNotAllowed"}.get(status, "HTTPError")
+    why = exc.detail if isinstance(exc, HTTPException) else str(exc)
+    headers = getattr(exc, "headers", None)
+    return JSONResponse({"error": error, "why": why, "path": request.url.path},
+                        status_code=status, headers=headers)  # fmt: skip
 
 
 async def _run(
@@ -179,46 +201,40 @@ def create_app(worker: Worker, *, run_loops: bool = True) -> Starlette:
     async def presence(request: Request) -> Response:
         agent, move = request.path_params["agent"], request.path_params["move"]
         if move not in ("up", "down"):
-            return JSONResponse({"error": "NotFound", "why": "up or down"}, status_code=404)
+            raise HTTPException(404, f"a desk goes up or down, not {move!r:.40}")
         try:
-            key = _key(request)
+            input_id = _scoped(f"desk:{agent}:{move}", _key(request))
         except RequestRefused as exc:
-            return _refused(worker, f"desk_{move}", exc)
+            return _refused(worker, f"desk_{move}", exc, {"agent": agent})
         call = worker.ccm.desk_up if move == "up" else worker.ccm.desk_down
         return await _run(
-            worker,
-            f"desk_{move}",
-            lambda: call(agent, input_id=_scoped(f"desk:{agent}:{move}", key)),
-            {"agent": agent},
+            worker, f"desk_{move}", lambda: call(agent, input_id=input_id), {"agent": agent}
         )
 
     async def start_session(request: Request) -> Response:
         try:
             key = _key(request)
             session = _session_of(await _body(request))
+            input_id = _scoped(f"session-start:{session.id}", key)
         except (InvalidSession, RequestRefused) as exc:
             return _refused(worker, "session_start", exc)
         return await _run(
             worker,
             "session_start",
-            lambda: worker.ccm.start_session(
-                session, input_id=_scoped(f"session-start:{session.id}", key)
-            ),
+            lambda: worker.ccm.start_session(session, input_id=input_id),
             {"session": session.id, "conversation": session.conversation_id},
         )
 
     async def end_session(request: Request) -> Response:
         session_id = request.path_params["session"]
         try:
-            key = _key(request)
+            input_id = _scoped(f"session-end:{session_id}", _key(request))
         except RequestRefused as exc:
-            return _refused(worker, "session_end", exc)
+            return _refused(worker, "session_end", exc, {"session": session_id})
         return await _run(
             worker,
             "session_end",
-            lambda: worker.ccm.end_session(
-                session_id, input_id=_scoped(f"session-end:{session_id}", key)
-            ),
+            lambda: worker.ccm.end_session(session_id, input_id=input_id),
             {"session": session_id},
         )
 
@@ -226,7 +242,7 @@ def create_app(worker: Worker, *, run_loops: bool = True) -> Starlette:
         return JSONResponse({"status": "ok"})
 
     async def ready(_: Request) -> Response:
-        ok, state = await run_in_threadpool(worker.ready)
+        ok, state = await run_in_threadpool(lambda: worker.ready(loops=run_loops))
         return JSONResponse({"ready": ok, **state}, status_code=200 if ok else 503)
 
     async def metrics(_: Request) -> Response:
@@ -254,6 +270,7 @@ def create_app(worker: Worker, *, run_loops: bool = True) -> Starlette:
             Route("/metrics", metrics),
         ],
         lifespan=lifespan,
+        exception_handlers={HTTPException: _no_route},
     )
 
 

@@ -15,13 +15,15 @@ import json
 import logging
 import sys
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from consultfsm.core.errors import ConsultFsmError
 from consultfsm.durable.engine import Answer, DurableCcm
 from consultfsm.durable.relay import Relay, SinkError
 from consultfsm.durable.store import StoreError
@@ -53,6 +55,10 @@ def structured_logs(level: int = logging.INFO) -> None:
     LOG.propagate = False
 
 
+class WorkerError(ConsultFsmError):
+    """A worker asked to do what its state does not allow (start twice)."""
+
+
 class _StoreGauges(Collector):
     """Legs by state and the outbox depth, read from the store at each scrape."""
 
@@ -64,6 +70,11 @@ class _StoreGauges(Collector):
             "consultfsm_legs", "Live consult legs by CCM state", labels=["state"]
         )
         depth = GaugeMetricFamily("consultfsm_outbox_depth", "Events waiting for the broker")
+        stuck = GaugeMetricFamily(
+            "consultfsm_stuck_legs", "Legs whose row this worker could not restore"
+        )
+        stuck.add_metric([], len(self.ccm.stuck))
+        yield stuck
         try:
             with self.ccm.store.transaction() as tx:
                 states, waiting = tx.legs_by_state(), tx.outbox_depth()
@@ -144,15 +155,20 @@ class Worker:
             LOG.warning("store unavailable", extra={"ids": {**ids, "kind": kind}})
             raise
         except Exception as exc:
-            self.metrics.refused.labels(kind, type(exc).__name__).inc()
-            LOG.info(
-                "input refused",
-                extra={"ids": {**ids, "kind": kind, "error": type(exc).__name__, "why": str(exc)}},
-            )
+            self.refuse(kind, exc, ids)
             raise
         self.healthy["store"] = True
         self._account(kind, answer, ids)
         return answer
+
+    def refuse(self, kind: str, exc: BaseException, ids: Mapping[str, Any] = {}) -> None:
+        """Count and log an input refused, here or before it reached the CCM."""
+        self.metrics.refused.labels(kind, type(exc).__name__).inc()
+        LOG.info(
+            "input refused",
+            extra={"ids": {**ids, "kind": kind, "error": type(exc).__name__, "why": str(exc),
+                           **{n: getattr(exc, n) for n in ("field", "path") if hasattr(exc, n)}}},
+        )  # fmt: skip
 
     def _account(self, kind: str, answer: Answer, ids: dict[str, Any]) -> None:
         disposition = "replayed" if answer.replayed else str(answer.disposition)
@@ -177,6 +193,12 @@ class Worker:
     # --- loops ----------------------------------------------------------------------------
 
     def start(self) -> None:
+        """Start the loops, once: a worker stopped has closed its relay, and a
+        worker running has its loops (:class:`WorkerError` either way)."""
+        if self._stop.is_set():
+            raise WorkerError("this worker was stopped (its relay is closed): build another")
+        if self._threads:
+            raise WorkerError("this worker's loops are running already")
         loops: list[tuple[str, Callable[[], bool], float]] = [
             ("sweeper", self._sweep_once, self.sweep_every),
             ("tidy", self._tidy_once, self.tidy_every),
@@ -194,8 +216,9 @@ class Worker:
         """Stop the loops, then close the relay's sink and lease (a broker
         connection, the partitions' advisory locks)."""
         self._stop.set()
+        deadline = time.monotonic() + timeout  # (one wait for all the loops, not one each)
         for thread in self._threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
         stuck = [t.name for t in self._threads if t.is_alive()]
         self._threads.clear()
         if stuck:  # (closing the sink under a publish under way would break it, not stop it)
@@ -224,8 +247,15 @@ class Worker:
                 self._stop.wait(backoff)
 
     def _sweep_once(self) -> bool:
+        stuck = len(self.ccm.stuck)
         answers = self.ccm.sweep()
         self.healthy["store"] = True
+        for leg, why in list(self.ccm.stuck.items())[stuck:]:
+            LOG.error(
+                "a leg's row cannot be read: its deadlines wait until it is mended "
+                "and the worker restarted",
+                extra={"ids": {"leg": leg, "why": why}},
+            )
         for answer in answers:
             if answer.due is not None:
                 self.metrics.lag.observe(max(0, answer.at - answer.due) / 1000)
@@ -236,7 +266,9 @@ class Worker:
         assert self.relay is not None
         try:
             sent = self.relay.run_once()
-        except SinkError:
+        except StoreError:
+            raise
+        except Exception:  # (the sink failed, however it said so)
             self.healthy["sink"] = False
             raise
         self.healthy["sink"] = True
@@ -248,8 +280,9 @@ class Worker:
         self.ccm.tidy()
         return False
 
-    def ready(self) -> tuple[bool, dict[str, Any]]:
-        """Ready when the store answers now and the loops run."""
+    def ready(self, *, loops: bool = True) -> tuple[bool, dict[str, Any]]:
+        """Ready when the store answers now and the loops run (``loops=False``:
+        whether they run is not this worker's to say; its caller drives them)."""
         try:
             with self.ccm.store.transaction() as tx:
                 tx.clock_ms()
@@ -257,8 +290,9 @@ class Worker:
         except StoreError:
             store = False
         self.healthy["store"] = store
-        state = {"store": store, "sink": self.healthy["sink"], "loops": self.running}
-        return store and self.running, state
+        state = {"store": store, "sink": self.healthy["sink"], "loops": self.running,
+                 "stuck_legs": len(self.ccm.stuck)}  # fmt: skip
+        return store and (self.running or not loops), state
 
 
-__all__ = ["JsonLogs", "Metrics", "Worker", "structured_logs"]
+__all__ = ["JsonLogs", "Metrics", "Worker", "WorkerError", "structured_logs"]
