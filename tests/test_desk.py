@@ -1007,3 +1007,80 @@ def test_any_sequence_of_page_events_is_taken_or_refused_whole_with_a_typed_erro
             _poke(desk, kind, arg, at)
         except ConsultFsmError:
             assert desk.snapshot() == before, (kind, arg, at)
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+@pytest.mark.parametrize("refresh", [False, True], ids=["live", "snapshot-between"])
+def test_a_hold_a_resume_and_a_hold_in_one_ms_are_three_messages_every_ccm_applies(
+    platform: str, refresh: bool, tmp_path: Any
+) -> None:
+    # Three Finesse updates read within one ms of the desk's clock: the two
+    # holds had one message id (the time alone), and a CCM took the second for
+    # the first's retry, leaving the consult resumed while B held it.
+    from finesse_builder import CUSTOMER_DIALOG
+
+    from consultfsm.ccm.correlation import ChannelSession
+    from consultfsm.ccm.engine import CcmEngine
+    from consultfsm.durable.engine import DurableCcm
+    from consultfsm.durable.sqlite import SqliteStore
+    from consultfsm.wire.cim import CimCodec, message_id
+
+    codec = CimCodec("8000")
+    c = Consult(platform)
+    desk = AgentDesk(B_USER, B_EXT)
+    sends: list[DeskEffect] = []
+
+    def feed(xmls: list[str], at: int) -> None:
+        nonlocal desk
+        for xml in xmls:
+            sends.extend(e for e in desk.on_update(xml, at) if e.is_send)
+            if refresh:  # the page reloads between the updates, its snapshot kept
+                desk = AgentDesk.restore(json.loads(json.dumps(desk.snapshot())))
+
+    c.dial(0)
+    feed(c.ring(100)["b"], 100)
+    feed(c.answer(1_000)["b"], 1_000)
+    feed(c.hold(2_000, by=B_EXT)["b"], 2_000)
+    feed(c.retrieve(2_000, by=B_EXT)["b"], 2_000)
+    feed(c.hold(2_000, by=B_EXT)["b"], 2_000)
+    feed(c.retrieve(2_001, by=B_EXT)["b"], 2_001)
+    sent = [desk.cim_message(e, codec) for e in sends]
+    intents = ["CALL_LEG_STARTED", "CALL_HOLD", "CALL_RESUME", "CALL_HOLD", "CALL_RESUME"]
+    assert [m.header.intent.value for m in sent] == intents
+    assert len({m.id for m in sent}) == 5
+    # The first of an ms keeps the id of its time alone (one ms later the
+    # count starts again), and a message built again is the same message.
+    leg = sent[1].body.leg
+    assert leg is not None
+    assert sent[1].id == message_id(leg, "CALL_HOLD", 2_000, scope=None)
+    assert sent[4].id == message_id(leg, "CALL_RESUME", 2_001, scope=None)
+    assert [desk.cim_message(e, codec).id for e in sends] == [m.id for m in sent]
+
+    session = ChannelSession("S1", "C1", CUSTOMER, CUSTOMER_DIALOG, "8000")
+    engine = CcmEngine(codec)
+    engine.start_session(session, 0)
+    published = [p.intent.value for m in sent for p in engine.receive(m, 2_100).published]
+    assert published == intents
+    store = SqliteStore(tmp_path / "ccm.db")
+    durable = DurableCcm(store, codec, clock=lambda tx: 2_100)
+    durable.start_session(session)
+    answers = [durable.receive(m) for m in sent]
+    store.close()
+    assert [a.replayed for a in answers] == [False] * 5
+    assert [s.intent for a in answers for s in a.sent] == intents
+    assert len({s.event_id for a in answers for s in a.sent}) == 5
+
+
+@pytest.mark.parametrize(
+    "repeats",
+    [[["7002:1002:1", "CALL_LEG_STARTED", 1]], [["7002:1002:1", "CALL_HOLD", 0]],
+     [["7002:1002:1", "CALL_HOLD", True]], [["7002:1002:1", "CALL_HOLD"]], "CALL_HOLD"],
+)  # fmt: skip
+def test_a_snapshot_s_repeats_count_holds_and_resumes_or_it_is_refused(repeats: Any) -> None:
+    from consultfsm.core.errors import SnapshotError
+
+    snap = AgentDesk(B_USER, B_EXT).snapshot()
+    assert "repeats" not in snap  # nothing sent within the ms: nothing written
+    with pytest.raises(SnapshotError) as e:
+        AgentDesk.restore({**snap, "repeats": repeats})
+    assert e.value.field == "repeats"

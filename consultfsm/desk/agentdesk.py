@@ -28,6 +28,7 @@ from consultfsm.core.errors import (
     ConsultFsmError,
     SnapshotError,
 )
+from consultfsm.core.events import REPEATABLE_INTENTS, CimIntent
 from consultfsm.wire.cim import CimCodec, CimEncodeError, CimMessage, ConsultRole, MessageIntent
 from consultfsm.wire.finesse import (
     Dialog,
@@ -148,6 +149,11 @@ class AgentDesk:
         #: again on their dialog; an update about another missed one (a ring
         #: re-delivered after A cancelled) is late news.
         self.rang_out: set[str] = set()
+        #: Holds and resumes sent within the ms ``repeat_at``, by (leg,
+        #: intent): a second hold in one ms is the leg's repeat 1, not its
+        #: first hold again (both had one message id, and the CCM dropped one).
+        self.repeat_at = -1
+        self.repeats: dict[tuple[str, CimIntent], int] = {}
 
     # --- what the page receives -------------------------------------------------------
 
@@ -285,7 +291,7 @@ class AgentDesk:
             leg=facts.leg, at=effect.at, intent=MessageIntent(intent.value), agent=self.agent_id,
             customer=customer, call_id=dialog_id,
             reason=effect.cim_reason, associated_dialog_uri=facts.associated_dialog_uri,
-            consult_role=CONSULT_ROLE[facts.role],
+            consult_role=CONSULT_ROLE[facts.role], repeat=effect.repeat,
         )  # fmt: skip
 
     def _desk_of(self, effect: DeskEffect) -> tuple[str, Desk]:
@@ -307,6 +313,9 @@ class AgentDesk:
             "rekeyed": dict(self.rekeyed), "forgotten": dict(self.forgotten),
             "deferred": {k: v.value for k, v in self.deferred.items()},
             "rang_out": sorted(self.rang_out),
+            # (only within the ms they were counted in: later, none can repeat them)
+            **({"repeats": [[leg, intent.value, n] for (leg, intent), n in self.repeats.items()]}
+               if self.repeats and self.repeat_at == self.now else {}),
         }  # fmt: skip
 
     @classmethod
@@ -360,6 +369,17 @@ class AgentDesk:
         if not isinstance(rang_out, list) or not all(isinstance(k, str) for k in rang_out):
             raise SnapshotError("rang_out", "must list dialog ids")
         desk.rang_out = set(rang_out)
+        repeats = data.get("repeats", [])
+        try:
+            desk.repeats = {(str(leg), CimIntent(intent)): n for leg, intent, n in repeats}
+        except (TypeError, ValueError):
+            raise SnapshotError("repeats", "must list [leg, intent, count] triples") from None
+        if not all(
+            intent in REPEATABLE_INTENTS and type(n) is int and n > 0
+            for (_, intent), n in desk.repeats.items()
+        ):
+            raise SnapshotError("repeats", "counts holds and resumes, each at least once")
+        desk.repeat_at = desk.now if desk.repeats else -1
         return desk
 
     # --- inside -----------------------------------------------------------------------
@@ -487,6 +507,7 @@ class AgentDesk:
             self.page, self.now, self.consults = restored.page, restored.now, restored.consults
             self.rekeyed, self.forgotten = restored.rekeyed, restored.forgotten
             self.deferred, self.rang_out = restored.deferred, restored.rang_out
+            self.repeat_at, self.repeats = restored.repeat_at, restored.repeats
             raise
 
     def _feed(self, desk: Desk, kind: DeskInput, at: int) -> list[DeskEffect]:
@@ -497,7 +518,19 @@ class AgentDesk:
         return out
 
     def _step(self, step: DeskStep) -> list[DeskEffect]:
-        return list(step.emits)
+        out = list(step.emits)
+        for i, effect in enumerate(out):
+            intent = effect.cim_intent
+            if intent not in REPEATABLE_INTENTS:
+                continue
+            if effect.at != self.repeat_at:  # a new ms: nothing sent in it yet
+                self.repeat_at, self.repeats = effect.at, {}
+            key = (effect.leg, intent)
+            repeat = self.repeats.get(key, 0)
+            self.repeats[key] = repeat + 1
+            if repeat:
+                out[i] = attrs.evolve(effect, repeat=repeat)
+        return out
 
     def _all(self, kind: DeskInput, at: int) -> list[DeskEffect]:
         self._check(at, kind)

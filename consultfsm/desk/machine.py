@@ -84,6 +84,10 @@ class DeskEffect:
     at: int
     effect: Effect
     reason: DeskReason | CimReason | None = None
+    #: For a hold or resume: how many the leg sent before within this ms
+    #: (counted by :class:`~consultfsm.desk.AgentDesk`), so each message gets
+    #: its own id (:func:`consultfsm.wire.cim.occurrence_of`).
+    repeat: int = 0
 
     def __str__(self) -> str:
         return self.effect.value if self.reason is None else f"{self.effect.value}({self.reason})"

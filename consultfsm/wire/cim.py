@@ -664,10 +664,25 @@ def message_id(
     return _speed.uuid5_text(_NAMESPACE_BYTES, key)  # uuid.uuid5(ID_NAMESPACE, key)
 
 
-def occurrence_of(intent: MessageIntent, at: int) -> int | None:
+def occurrence_of(intent: MessageIntent, at: int, repeat: int = 0) -> int | str | None:
     """What :func:`message_id` takes for a desk's message of ``intent``
-    happening at ``at``: the time for a repeatable intent, None for the others."""
-    return at if intent in REPEATABLE else None
+    happening at ``at``: the time for a repeatable intent, None for the others.
+    ``repeat`` counts the leg's earlier messages of ``intent`` within the same
+    ms (a hold, a resume and a hold again, read in one ms): the time alone
+    gave the two holds one id, and the CCM took the second as the first's
+    retry. The first keeps the time alone, so ids of one per ms are as ever.
+
+    >>> hold = MessageIntent.CALL_HOLD
+    >>> occurrence_of(hold, 1000), occurrence_of(hold, 1000, 1)
+    (1000, '1000+1')
+    """
+    if intent not in REPEATABLE:
+        if repeat:
+            raise ValueError(f"{intent.value} happens once per leg: it has no repeats")
+        return None
+    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 0:
+        raise ValueError(f"repeat must be a non-negative integer, got {repeat!r:.40}")
+    return f"{at}+{repeat}" if repeat else at
 
 
 def event_occurrence(intent: MessageIntent, message: CimMessage, at: int) -> str | None:
@@ -779,6 +794,7 @@ class CimCodec:
         call_id: str | None, reason: CimReason | None, service: str | None = None,
         channel_session_id: str | None = None, conversation_id: str | None = None,
         associated_dialog_uri: str | None = None, consult_role: str | None = None,
+        repeat: int = 0,
     ) -> CimMessage:  # fmt: skip
         """A CIM message an agent's desk sends (sender ``AGENT``), from plain
         values: what an AgentDesk that reads Finesse itself knows
@@ -786,7 +802,8 @@ class CimCodec:
         ``channelCustomerIdentifier``: the customer's number, which lets the
         CCM find the session without an ``associatedDialogUri`` (UCCX, queue
         consults); where the consult has one (UCCE), it travels as the
-        ``associatedDialogUri`` additional attribute."""
+        ``associatedDialogUri`` additional attribute. ``repeat``: the leg's
+        earlier messages of this intent at the same ms (:func:`occurrence_of`)."""
         extra = () if associated_dialog_uri is None else (
             Attribute("associatedDialogUri", "String2000", associated_dialog_uri),)  # fmt: skip
         if consult_role is not None:  # which desk: the CCM keeps one report of the two
@@ -795,7 +812,7 @@ class CimCodec:
             leg=leg, at=at, intent=intent, sender=Sender(agent, SenderType.AGENT.value),
             customer=customer, service=service, channel_session_id=channel_session_id,
             conversation_id=conversation_id, call_id=call_id, reason=_reason(reason),
-            attributes=extra,
+            attributes=extra, repeat=repeat,
         )  # fmt: skip
 
     def system_message_for(
@@ -830,6 +847,7 @@ class CimCodec:
         self, *, leg: str, at: int, intent: MessageIntent, sender: Sender, customer: str,
         service: str | None, channel_session_id: str | None, conversation_id: str | None,
         call_id: str | None, reason: str | None, attributes: tuple[Attribute, ...] = (),
+        repeat: int = 0,
     ) -> CimMessage:  # fmt: skip
         if not customer.strip():
             raise CimEncodeError(
@@ -841,7 +859,7 @@ class CimCodec:
             attributes = (Attribute("conversationId", "String2000", conversation_id), *attributes)
         scope = conversation_id or channel_session_id  # what makes the leg unique beyond itself
         return CimMessage(
-            message_id(leg, intent, occurrence_of(intent, at), scope=scope),
+            message_id(leg, intent, occurrence_of(intent, at, repeat), scope=scope),
             MessageHeader(
                 sender,
                 ChannelData(customer, self.service_for(service), attributes),
