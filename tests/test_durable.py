@@ -1163,3 +1163,23 @@ def test_a_leg_whose_row_cannot_be_restored_does_not_hold_back_the_other_deadlin
     with world.ccm.store.transaction() as tx:
         (left,) = [r for r in tx.due_legs(world.t, 10) if r.key == "D2"]
         assert left.record == bad  # set aside, not changed
+    # A desk's input on that leg waits for the row to be mended: a store's
+    # failure (the service answers 503, and the desk sends it again), never a
+    # refusal of the message, and nothing of it is kept (its retry is applied).
+    from consultfsm.durable.store import StoreError, UnreadableRows
+
+    ended = message(a, MessageIntent.CALL_LEG_ENDED, world.t, "D2")
+    with world.ccm.store.transaction() as tx:
+        waiting = tx.pending(None, 100)
+    with pytest.raises(UnreadableRows) as e:
+        world.ccm.receive(ended)
+    assert isinstance(e.value, StoreError) and list(e.value.legs) == ["D2"]
+    world.ccm.tidy()  # tried again from here on, and set aside again: still unreadable
+    assert world.ccm.stuck == {} and world.ccm.sweep() == [] and list(world.ccm.stuck) == ["D2"]
+    with world.ccm.store.transaction() as tx:
+        assert tx.pending(None, 100) == waiting
+        (left,) = tx.load_legs_of_dialogs(["D2"])
+        assert left.record == bad
+        tx._q("UPDATE legs SET record = ? WHERE key = ?", [json.dumps(row.record), "D2"])
+    assert world.ccm.receive(ended).replayed is False  # mended: the retry is the first
+    assert world.ccm.stuck == {}  # read again: its deadlines are swept again

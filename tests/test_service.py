@@ -455,3 +455,32 @@ def test_a_sink_failing_in_any_way_is_reported_unhealthy(tmp_path: Path) -> None
             time.sleep(0.02)
         assert test.get("/ready").json()["sink"] is False
     store.close()
+
+
+def test_a_message_on_a_leg_whose_row_cannot_be_read_is_a_503_to_send_again(
+    client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Not a 422: the message is sound, the server's row is not. A desk drops
+    # a refused message; it sends again one the server could not take now,
+    # and once the row is mended that retry is applied.
+    import logging
+
+    assert client.post("/sessions", json=SESSION).status_code == 200
+    assert client.post("/message/receive", content=message(B, STARTED, 0, "D1")).status_code == 200
+    store = client.store
+    with store.transaction() as tx:
+        (row,) = tx.load_legs_of_dialogs(["D1"])
+        bad = {**row.record, "machine": {**row.record["machine"], "state": "no-such-state"}}
+        tx._q("UPDATE legs SET record = ? WHERE key = ?", [json.dumps(bad), "D1"])
+    end = message(B, ENDED, 0, "D1", CimReason.CONSULT_ENDED)
+    with caplog.at_level(logging.ERROR, logger="consultfsm.service"):
+        answer = client.post("/message/receive", content=end)
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "1"
+    assert answer.json()["error"] == "UnreadableRows" and "D1" in answer.json()["why"]
+    logged = [r for r in caplog.records if "cannot be read" in r.getMessage()]
+    assert [r.ids["kind"] for r in logged] == ["cim"]  # type: ignore[attr-defined]
+    assert client.get("/ready").json()["stuck_legs"] == 1
+    with store.transaction() as tx:
+        tx._q("UPDATE legs SET record = ? WHERE key = ?", [json.dumps(row.record), "D1"])
+    again = client.post("/message/receive", content=end).json()
+    assert again["replayed"] is False and [s["intent"] for s in again["sent"]] == ["CALL_LEG_ENDED"]

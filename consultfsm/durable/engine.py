@@ -66,8 +66,13 @@ from .store import (
     SessionRow,
     Store,
     Tx,
+    UnreadableRows,
     session_lock_names,
 )
+
+#: What restoring a snapshot of bad rows raises (a SnapshotError mostly; a
+#: row a hand edited may fail deeper in).
+_UNRESTORABLE = (ConsultFsmError, LookupError, TypeError, ValueError)
 
 #: Outbox partitions, by default: each relay owns some, each conversation is in one.
 DEFAULT_PARTITIONS = 16
@@ -202,8 +207,9 @@ class DurableCcm:
         self._config = attrs.asdict(self.config)  # (as a snapshot holds it)
         #: Legs whose row this process could not restore (leg: why), which its
         #: sweeper passes by so the other legs' deadlines still fire; until
-        #: the row is mended and the process restarted, that leg's own
-        #: deadlines wait, and its inputs are refused with the same error.
+        #: the row is mended (and read again by an input, or tried again after
+        #: :meth:`tidy`), that leg's own deadlines wait, and its inputs are
+        #: answered UnreadableRows.
         self.stuck: dict[str, str] = {}
 
     # --- inputs ----------------------------------------------------------------------------
@@ -356,21 +362,15 @@ class DurableCcm:
                 return []
             try:
                 engine = self._engine(legs, [], {}, [])
-            except (ConsultFsmError, LookupError, TypeError, ValueError):
+            except UnreadableRows as exc:
                 # One row that cannot be restored must not hold every other
-                # due leg back: find it (them), set it aside, step the rest.
-                known = len(stuck)
-                for row in legs:
-                    try:
-                        self._engine([row], [], {}, [])
-                    except (ConsultFsmError, LookupError, TypeError, ValueError) as exc:
-                        stuck[row.key] = f"{type(exc).__name__}: {exc}"
-                if len(stuck) == known:  # (each restores alone: not a row's fault)
+                # due leg back: it is set aside (by _engine), the rest stepped.
+                if not exc.legs:  # (each restores alone: not a row's fault)
                     raise
                 legs = [row for row in legs if row.key not in stuck]
+                if not legs:
+                    return []
                 engine = self._engine(legs, [], {}, [])
-            if not legs:
-                return []
             at = max(now, engine.now)
             out = engine.handle_timers(at)
             answer = self._commit(tx, engine, legs, Outcome(None, None, out), at, faults=False)
@@ -396,7 +396,10 @@ class DurableCcm:
 
     def tidy(self) -> None:
         """Forget inbox entries, tombstones and ended sessions well past their
-        horizons (the engine itself ignores them; this bounds the tables)."""
+        horizons (the engine itself ignores them; this bounds the tables).
+        Legs set aside (:attr:`stuck`) are tried again from here on: the next
+        sweep sets aside again those still unreadable."""
+        self.stuck.clear()
         with self.store.transaction() as tx:
             now = self._clock(tx)
             tx.forget_before(
@@ -460,7 +463,38 @@ class DurableCcm:
         presence: Mapping[str, bool],
         tombs: Sequence[tuple[int, str]],
     ) -> CcmEngine:
-        """An engine holding only these rows (its clock at their latest time)."""
+        """An engine holding only these rows (its clock at their latest time).
+        Rows it cannot restore are :class:`UnreadableRows` (a 503, not the
+        sender's fault: the input waits for them to be mended), and each leg
+        row bad alone is set aside in :attr:`stuck`."""
+        snapshot = self._snapshot(legs, sessions, presence, tombs)
+        try:
+            engine = CcmEngine.restore(snapshot, self.codec, resolver=self.resolver, own=True)
+        except _UNRESTORABLE as exc:
+            bad = {}
+            for row in legs:
+                try:
+                    alone = self._snapshot([row], [], {}, [])
+                    CcmEngine.restore(alone, self.codec, resolver=self.resolver, own=True)
+                except _UNRESTORABLE as each:
+                    bad[row.key] = f"{type(each).__name__}: {each}"
+            self.stuck.update(bad)
+            named = f" (legs {', '.join(sorted(bad))})" if bad else ""
+            raise UnreadableRows(
+                f"stored rows cannot be restored{named}: {type(exc).__name__}: {exc}", bad
+            ) from exc
+        if self.stuck:  # read now: mended, so its deadlines are swept again
+            for row in legs:
+                self.stuck.pop(row.key, None)
+        return engine
+
+    def _snapshot(
+        self,
+        legs: Sequence[LegRow],
+        sessions: Sequence[SessionRow],
+        presence: Mapping[str, bool],
+        tombs: Sequence[tuple[int, str]],
+    ) -> dict[str, Any]:
         snapshot = {
             "v": 1,
             "now": max((row.record["machine"]["now"] for row in legs), default=0),
@@ -480,7 +514,7 @@ class DurableCcm:
             # Each in the generation the engine buried it in, so it expires as there.
             "tombstones": [[self._tombs.generation_of(at), [dialog]] for at, dialog in tombs],
         }
-        return CcmEngine.restore(snapshot, self.codec, resolver=self.resolver, own=True)
+        return snapshot
 
     def _commit(
         self,

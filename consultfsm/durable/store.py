@@ -34,7 +34,7 @@ spells a lock, a clock and a key.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
@@ -47,6 +47,18 @@ from consultfsm.core.text import compact_json
 class StoreError(ConsultFsmError):
     """The store could not run a transaction (the database is down, a lock
     timed out); nothing was applied, and the same input may be retried."""
+
+
+class UnreadableRows(StoreError):
+    """Rows this release cannot restore (written by hand, or by a release that
+    wrote what this one cannot read). Nothing was applied, and the input may
+    be sent again once they are mended: a server's fault, never the
+    sender's. ``legs`` names the leg rows found bad alone (leg: why); empty
+    when only their combination failed."""
+
+    def __init__(self, why: str, legs: Mapping[str, str]) -> None:
+        super().__init__(why)
+        self.legs = dict(legs)
 
 
 class StoreUnavailable(StoreError):
@@ -750,6 +762,7 @@ __all__ = [
     "StoreError",
     "StoreUnavailable",
     "Tx",
+    "UnreadableRows",
     "Unstorable",
     "session_lock_names",
 ]

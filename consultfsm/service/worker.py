@@ -26,7 +26,7 @@ from prometheus_client.registry import Collector
 from consultfsm.core.errors import ConsultFsmError
 from consultfsm.durable.engine import Answer, DurableCcm
 from consultfsm.durable.relay import Relay, SinkError
-from consultfsm.durable.store import StoreError
+from consultfsm.durable.store import StoreError, UnreadableRows
 
 LOG = logging.getLogger("consultfsm.service")
 
@@ -149,6 +149,13 @@ class Worker:
         """Run one input, counting and logging it; errors are counted and re-raised."""
         try:
             answer = call()
+        except UnreadableRows as exc:  # (the store answers: these rows need mending)
+            self.metrics.refused.labels(kind, "UnreadableRows").inc()
+            LOG.error(
+                "stored rows cannot be read: the input waits until they are mended",
+                extra={"ids": {**ids, "kind": kind, "why": str(exc)}},
+            )
+            raise
         except StoreError:
             self.healthy["store"] = False
             self.metrics.refused.labels(kind, "StoreError").inc()
