@@ -1183,3 +1183,28 @@ def test_a_leg_whose_row_cannot_be_restored_does_not_hold_back_the_other_deadlin
         tx._q("UPDATE legs SET record = ? WHERE key = ?", [json.dumps(row.record), "D2"])
     assert world.ccm.receive(ended).replayed is False  # mended: the retry is the first
     assert world.ccm.stuck == {}  # read again: its deadlines are swept again
+
+
+def test_a_session_is_the_number_it_was_read_as_after_the_region_changes(
+    backend: Backend,
+) -> None:
+    # As an engine's snapshot keeps its readings (ccm: test_a_snapshot_keeps_
+    # the_region_each_session_was_read_in): a session started in PK as
+    # 03001234567 is +923001234567 for good. The store's row was found by that
+    # number, but the engine built of it read the text again in the region of
+    # now, so a consult by the customer's +92 number found no session.
+    from consultfsm.ccm.correlation import SessionResolver
+
+    path = backend.new()
+    store = backend.open(path)
+    before = DurableCcm(store, CODEC, resolver=SessionResolver("PK"))
+    before.start_session(ChannelSession("S1", "C1", "03001234567", None, "8000"))
+    after = DurableCcm(store, CODEC, resolver=SessionResolver("GB"))
+    answer = after.receive(message(B, STARTED, 1_000, "D1"))  # channelCustomerIdentifier +92...
+    assert [s.intent for s in answer.sent] == ["CALL_LEG_STARTED"]
+    assert {s.conversation for s in answer.sent} == {"C1"}
+    # And its end the same: the number it was read as goes with it.
+    after.end_session("S1")
+    answer = after.receive(message(B, MessageIntent.CALL_LEG_ENDED, 2_000, "D1"))
+    assert [s.intent for s in answer.sent] == ["CALL_LEG_ENDED"]
+    store.close()

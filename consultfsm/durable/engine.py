@@ -70,6 +70,11 @@ from .store import (
     session_lock_names,
 )
 
+#: The region a session's stored number is told to have been read in: not
+#: recorded, and no resolver's (a region is a code of two letters), so the
+#: engine takes the stored E.164 as it is and never caches its text as read in
+#: the region of now.
+_AS_STORED = "as stored"
 #: What restoring a snapshot of bad rows raises (a SnapshotError mostly; a
 #: row a hand edited may fail deeper in).
 _UNRESTORABLE = (ConsultFsmError, LookupError, TypeError, ValueError)
@@ -514,6 +519,10 @@ class DurableCcm:
             # Each in the generation the engine buried it in, so it expires as there.
             "tombstones": [[self._tombs.generation_of(at), [dialog]] for at, dialog in tombs],
         }
+        # Each session the number it was read as when it started (a region may change).
+        held = [s for s in sessions if s.ended_at is None or self.ended_session_ms]
+        if held:
+            snapshot["readings"] = {s.record["id"]: [s.ani, _AS_STORED] for s in held}
         return snapshot
 
     def _commit(

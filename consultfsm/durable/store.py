@@ -88,6 +88,7 @@ class LegRow:
 class SessionRow:
     record: dict[str, Any]  # attrs.asdict of the ChannelSession
     ended_at: int | None
+    ani: str | None = None  # its number in E.164, as read when it started
 
 
 @attrs.frozen(slots=True)
@@ -550,12 +551,12 @@ class Tx:
         and are not locked; and the sender's presence."""
         where = "FROM sessions WHERE (id = ? OR dialog_id = ? OR ani = ?) AND ended_at IS"
         by = (keys.session_id, keys.dialog_id, keys.ani)
-        active = f"SELECT record, ended_at, seq {where} NULL"
+        active = f"SELECT record, ended_at, ani, seq {where} NULL"
         params: tuple[Any, ...] = by
         if unless_legs and self._d.for_share:  # (no lock, no need: the rows go unread)
             active += " AND NOT EXISTS (" + self._of_dialogs(dialogs) + ")"
             params += tuple(dialogs)
-        ended = f"SELECT record, ended_at, seq {where} NOT NULL AND ended_at >= ?"
+        ended = f"SELECT record, ended_at, ani, seq {where} NOT NULL AND ended_at >= ?"
         return [
             self._tombstones_query(dialogs, 0),
             (self._sql(active + self._d.for_share), params),
@@ -590,7 +591,7 @@ class Tx:
         return _session_row(self._q(*self._session_query(session_id)))
 
     def _session_query(self, session_id: str) -> tuple[str, tuple[Any, ...]]:
-        sql = "SELECT record, ended_at FROM sessions WHERE id = ?" + self._d.for_update
+        sql = "SELECT record, ended_at, ani FROM sessions WHERE id = ?" + self._d.for_update
         return self._sql(sql), (session_id,)
 
     def add_session(self, record: dict[str, Any], ani: str | None) -> None:
@@ -667,7 +668,7 @@ class Tx:
 
 def _new_consult_rows(results: list[list[Any]]) -> NewConsultRows:
     tombs, active, ended, presence = results
-    sessions = sorted([*active, *ended], key=lambda r: int(r[2]))  # in the order they started
+    sessions = sorted([*active, *ended], key=lambda r: int(r[3]))  # in the order they started
     return NewConsultRows(_tombstone_rows(tombs), _session_rows(sessions), _presence_rows(presence))
 
 
@@ -684,7 +685,7 @@ def _session_row(rows: list[Any]) -> SessionRow | None:
 
 
 def _session_rows(rows: list[Any]) -> list[SessionRow]:
-    return [SessionRow(json.loads(r[0]), None if r[1] is None else int(r[1])) for r in rows]
+    return [SessionRow(json.loads(r[0]), None if r[1] is None else int(r[1]), r[2]) for r in rows]
 
 
 class Store:
