@@ -193,6 +193,27 @@ def test_the_first_desk_back_reports_what_no_desk_could_while_both_were_away() -
         9000, "agentdesk:B", "CONSULT_ENDED")  # fmt: skip
 
 
+def test_news_owed_while_both_were_away_is_posted_as_that_many_messages() -> None:
+    """A hold, a resume and a hold while neither page was there, posted at
+    once when B's comes back: two holds in one ms had one message id, so
+    their two conversation events had one event id too (a consumer dropping
+    repeated ids lost one, and a durable CCM's inbox dropped the message)."""
+    both = _run(
+        *B_AWAY_AT_1000[:-1], {"at": 1500, "input": "browser_disconnected", "agent": "A"},
+        {"at": 2000, "input": "held", "leg": "L1"}, {"at": 2100, "input": "retrieved", "leg": "L1"},
+        {"at": 2200, "input": "held", "leg": "L1"},
+        {"at": 9000, "input": "browser_restored", "agent": "B"},
+    )  # fmt: skip
+    posted = _events(both, event="cim_message")
+    assert [r["intent"] for r in posted] == [
+        "CALL_LEG_STARTED", "CALL_HOLD", "CALL_RESUME", "CALL_HOLD"]  # fmt: skip
+    assert len({r["message"]["id"] for r in posted}) == 4
+    events = _events(both, to="conversation")
+    assert [(r["event"], r["at"]) for r in events[1:]] == [
+        ("CALL_HOLD", 9000), ("CALL_RESUME", 9000), ("CALL_HOLD", 9000)]  # fmt: skip
+    assert len({r["message"]["id"] for r in events}) == 4
+
+
 def test_the_ccm_ends_a_consult_no_desk_will_report_with_its_own_reason() -> None:
     """Neither page comes back: the CCM's last resort, after its ``away``
     wait, publishes the end itself, as SYSTEM, saying it did not see it."""

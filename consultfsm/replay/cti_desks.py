@@ -28,7 +28,14 @@ from consultfsm.core.facts import LegFacts
 from consultfsm.core.states import CimReason
 from consultfsm.desk.agentdesk import CONSULT_ROLE
 from consultfsm.desk.table import DeskRole
-from consultfsm.wire.cim import CimCodec, CimMessage, MessageIntent, Publication, parse_message
+from consultfsm.wire.cim import (
+    REPEATABLE,
+    CimCodec,
+    CimMessage,
+    MessageIntent,
+    Publication,
+    parse_message,
+)
 
 from . import records
 from .ccm_answers import CcmAnswers, Out
@@ -53,7 +60,7 @@ class CtiDesks:
     """What the desks of CTI-driven legs post; ``codec`` gives the current
     wire form (a ``config`` line may change it)."""
 
-    __slots__ = ("_answers", "_codec", "_journal", "_owed", "_presence")
+    __slots__ = ("_answers", "_codec", "_journal", "_owed", "_presence", "_repeats")
 
     def __init__(self, journal: Journal, presence: Presence, answers: CcmAnswers,
                  codec: Callable[[], CimCodec]) -> None:  # fmt: skip
@@ -62,6 +69,10 @@ class CtiDesks:
         self._answers = answers
         self._codec = codec
         self._owed: dict[str, tuple[LegFacts, tuple[_Owed, ...]]] = {}
+        #: leg -> (agent, intent) -> (ms, holds or resumes posted in it), as an
+        #: AgentDesk counts them: news owed and paid at once (a hold, a resume,
+        #: a hold) is three messages with three ids, not two holds under one.
+        self._repeats: dict[str, dict[tuple[str, MessageIntent], tuple[int, int]]] = {}
 
     def post(self, at: int, leg: str, agent: str, message: CimMessage) -> Out:
         """A desk posts ``message``: a record of it, then the CCM's answer."""
@@ -77,6 +88,7 @@ class CtiDesks:
     ) -> Out:  # fmt: skip
         """``agent``'s desk of the leg posts ``intent``: sender ``agent``, the
         consult dialog as ``callId``, the leg string ``-:<agent>:<leg>``."""
+        intent = MessageIntent(intent)
         message = self._codec().agent_message(
             leg=f"{NO_EXTENSION}:{agent}:{facts.leg_id}", at=at, intent=MessageIntent(intent),
             agent=agent, customer=facts.customer_ani, call_id=facts.call_id or facts.leg_id,
@@ -84,8 +96,21 @@ class CtiDesks:
             channel_session_id=facts.channel_session_id, conversation_id=facts.conversation_id,
             associated_dialog_uri=facts.associated_dialog_uri,
             consult_role=CONSULT_ROLE[DeskRole.A if agent == facts.agent_a else DeskRole.B],
+            repeat=self._repeat(facts.leg_id, agent, intent, at),
         )  # fmt: skip
         return self.post(at, facts.leg_id, agent, message)
+
+    def _repeat(self, leg: str, agent: str, intent: MessageIntent, at: int) -> int:
+        """How many of ``intent`` ``agent``'s desk posted for ``leg`` before, in
+        the ms ``at`` (:func:`~consultfsm.wire.cim.occurrence_of`)."""
+        if intent not in REPEATABLE:
+            return 0
+        counts = self._repeats.get(leg, {})
+        last, count = counts.get((agent, intent), (at, 0))
+        repeat = count if last == at else 0
+        self._journal.keep_item(self._repeats, leg)
+        self._repeats[leg] = {**counts, (agent, intent): (at, repeat + 1)}
+        return repeat
 
     def tell_ccm(self, facts: LegFacts, event: Publication) -> Out:
         """The leg model says the CCM must learn of ``event`` while B's desk
@@ -113,6 +138,7 @@ class CtiDesks:
     def forget(self, leg: str) -> None:
         """The replay forgets ``leg``: nothing owed of it will be posted."""
         self._owed.pop(leg, None)
+        self._repeats.pop(leg, None)
 
 
 __all__ = ["NO_EXTENSION", "CtiDesks"]
