@@ -372,7 +372,7 @@ class DurableCcm:
                 # due leg back: it is set aside (by _engine), the rest stepped.
                 if not exc.legs:  # (each restores alone: not a row's fault)
                     raise
-                legs = [row for row in legs if row.key not in stuck]
+                legs = [row for row in legs if row.key not in exc.legs]  # (stuck may be cleared)
                 if not legs:
                     return []
                 engine = self._engine(legs, [], {}, [])
@@ -472,8 +472,8 @@ class DurableCcm:
         Rows it cannot restore are :class:`UnreadableRows` (a 503, not the
         sender's fault: the input waits for them to be mended), and each leg
         row bad alone is set aside in :attr:`stuck`."""
-        snapshot = self._snapshot(legs, sessions, presence, tombs)
         try:
+            snapshot = self._snapshot(legs, sessions, presence, tombs)  # (reads the rows too)
             engine = CcmEngine.restore(snapshot, self.codec, resolver=self.resolver, own=True)
         except _UNRESTORABLE as exc:
             bad = {}
@@ -601,13 +601,20 @@ def _known_to(legs: Sequence[LegRow], dialogs: Sequence[str], party: Party) -> b
     for ``party``: a report on them indexes no new dialog nor agent (the
     engine learns a party's agent only when the leg has none; a report from
     another agent of that party meets the leg as it stands)."""
-    named = {dialog for row in legs for dialog in row.record["dialogs"]}
+    try:
+        named = {dialog for row in legs for dialog in row.record["dialogs"]}
+    except (KeyError, TypeError):  # a row it cannot read: the engine's restore says which
+        return False
     return bool(legs) and named.issuperset(dialogs) and _each_has(legs, party)
 
 
 def _each_has(legs: Sequence[LegRow], party: Party) -> bool:
-    """Whether each of ``legs`` has an agent for ``party``."""
-    return all(party.value in row.record["agents"] for row in legs)
+    """Whether each of ``legs`` has an agent for ``party`` (False for a row it
+    cannot read: the engine's restore refuses it, naming it)."""
+    try:
+        return all(party.value in row.record["agents"] for row in legs)
+    except (KeyError, TypeError):
+        return False
 
 
 def _holdable(value: str) -> bool:

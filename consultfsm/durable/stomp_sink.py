@@ -26,6 +26,7 @@ carries it as it is.
 from __future__ import annotations
 
 import contextlib
+import string
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -58,14 +59,24 @@ def broker_address(url: str) -> tuple[str, int, str | None, str | None]:
 
 def checked_destination(template: str) -> str:
     """``template`` if it names a destination for every conversation: it may
-    hold ``{conversation}`` and no other field; :class:`SinkError` otherwise."""
+    hold ``{conversation}``, bare, and no other field (an index, attribute,
+    conversion or format spec would send conversations to one destination, or
+    to a method's repr); :class:`SinkError` otherwise."""
+    why = ""
     try:
-        sample = template.format(conversation="c")
+        for _, field, spec, conversion in string.Formatter().parse(template):
+            if field is not None and (field != "conversation" or spec or conversion):
+                why = f"field {field!r}" + (f" !{conversion}" if conversion else "") + (
+                    f" :{spec}" if spec else "")  # fmt: skip
+                break
+        sample = "" if why else template.format(conversation="c")
     except (KeyError, IndexError, ValueError, AttributeError) as exc:
+        why = repr(exc)
+    if why:
         raise SinkError(
-            f"destination {template!r}: only {{conversation}} may be filled in "
-            f"(write a brace as {{{{ or }}}}): {exc!r}"
-        ) from None
+            f"destination {template!r}: only a bare {{conversation}} may be filled in "
+            f"(write a brace as {{{{ or }}}}): {why}"
+        )
     if not sample.strip():
         raise SinkError(f"destination {template!r}: names no destination")
     return template

@@ -254,15 +254,16 @@ class Worker:
                 self._stop.wait(backoff)
 
     def _sweep_once(self) -> bool:
-        stuck = len(self.ccm.stuck)
+        before = set(self.ccm.stuck)  # (an input may set aside or take back legs meanwhile)
         answers = self.ccm.sweep()
         self.healthy["store"] = True
-        for leg, why in list(self.ccm.stuck.items())[stuck:]:
-            LOG.error(
-                "a leg's row cannot be read: its deadlines wait until it is mended "
-                "and the worker restarted",
-                extra={"ids": {"leg": leg, "why": why}},
-            )
+        for leg, why in list(self.ccm.stuck.items()):
+            if leg not in before:
+                LOG.error(
+                    "a leg's row cannot be read: its deadlines wait until it is mended "
+                    "(it is tried again at each tidy, and whenever an input reads it)",
+                    extra={"ids": {"leg": leg, "why": why}},
+                )
         for answer in answers:
             if answer.due is not None:
                 self.metrics.lag.observe(max(0, answer.at - answer.due) / 1000)
