@@ -291,17 +291,29 @@ def test_a_body_over_the_limit_is_a_413_refused_before_it_is_all_read(
     # A destination the relay could not fill in would fail every publication.
     (["--broker", "stomp://127.0.0.1:1", "--destination", "/queue/{x}"], "--destination"),
     (["--broker", "stomp://127.0.0.1:1", "--destination", "/queue/{"], "--destination"),
+    # Each a destination, but not one per conversation (or not the id at all).
+    *[(["--broker", "stomp://127.0.0.1:1", "--destination", f"/topic/{field}"], "--destination")
+      for field in ("{conversation[0]}", "{conversation:.0}", "{conversation.upper}",
+                    "{conversation!r}")],
     (["--events", "{tmp}/no-such-folder/e.jsonl"], "--events"),
     (["--database", "{tmp}/no-such-folder/ccm.db"], "--database"),
 ])  # fmt: skip
 def test_serve_refuses_options_it_cannot_honour_with_status_2_and_opens_nothing(
-    options: list[str], named: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+    options: list[str], named: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
     from consultfsm.cli import main
 
     options = [o.replace("{tmp}", str(tmp_path)) for o in options]
     database = ["--database", str(tmp_path / "ccm.db")] if "--database" not in options else []
     events = ["--events", str(tmp_path / "e.jsonl")] if "--events" not in options else []
+    # A serve that took the options would serve until stopped: fail instead.
+    import uvicorn
+
+    def served(*_: Any, **__: Any) -> None:
+        raise AssertionError(f"serve took {options} and started serving")
+
+    monkeypatch.setattr(uvicorn.Server, "run", served)
     try:
         status = main(["serve", *database, *options, *events])
     except SystemExit as exc:  # (argparse's own usage errors)
@@ -484,3 +496,16 @@ def test_a_message_on_a_leg_whose_row_cannot_be_read_is_a_503_to_send_again(
         tx._q("UPDATE legs SET record = ? WHERE key = ?", [json.dumps(row.record), "D1"])
     again = client.post("/message/receive", content=end).json()
     assert again["replayed"] is False and [s["intent"] for s in again["sent"]] == ["CALL_LEG_ENDED"]
+
+
+def test_an_id_too_long_itself_is_named_by_its_field_whatever_key_comes_with_it(
+    client: Any,
+) -> None:
+    # A review's finding: with a key, a 600-byte agent or session id was
+    # blamed on the Idempotency-Key (400), without one on its own field (422).
+    session = {**SESSION, "id": "S" * 600}
+    for headers in ({}, {"Idempotency-Key": "k"}):
+        answer = client.post("/sessions", json=session, headers=headers)
+        assert (answer.status_code, answer.json()["field"]) == (422, "session.id"), headers
+        answer = client.post("/desk/" + "a" * 600 + "/up", headers=headers)
+        assert (answer.status_code, answer.json()["field"]) == (422, "agent"), headers

@@ -371,14 +371,16 @@ class AgentDesk:
         desk.rang_out = set(rang_out)
         repeats = data.get("repeats", [])
         try:
-            desk.repeats = {(str(leg), CimIntent(intent)): n for leg, intent, n in repeats}
+            desk.repeats = {(leg, CimIntent(intent)): n for leg, intent, n in repeats}
         except (TypeError, ValueError):
             raise SnapshotError("repeats", "must list [leg, intent, count] triples") from None
+        if len(desk.repeats) != len(repeats):
+            raise SnapshotError("repeats", "names a leg's intent twice")
         if not all(
-            intent in REPEATABLE_INTENTS and type(n) is int and n > 0
-            for (_, intent), n in desk.repeats.items()
+            isinstance(leg, str) and intent in REPEATABLE_INTENTS and type(n) is int and n > 0
+            for (leg, intent), n in desk.repeats.items()
         ):
-            raise SnapshotError("repeats", "counts holds and resumes, each at least once")
+            raise SnapshotError("repeats", "counts holds and resumes of legs, each at least once")
         desk.repeat_at = desk.now if desk.repeats else -1
         return desk
 

@@ -71,17 +71,19 @@ class RequestRefused(ConsultFsmError):
         super().__init__(f"{field}: {why}")
 
 
-def _scoped(what: str, key: str | None) -> str | None:
+def _scoped(what: str, key: str | None, named: str) -> str | None:
     """The inbox id of a keyed request: its key within what it does, so one key
     reused for another agent or session is another input, not its replay. Both
     are written as a JSON array, so no other input's id, keyed or not, is the
     same text (an unkeyed id is ``what`` alone, never an array). A key too
     long for the inbox with what it names is refused here, by its header's
-    name (the CCM would name the inbox id, which the client never sent)."""
+    name (the CCM would name the inbox id, which the client never sent);
+    unless ``named``, the agent or session id, is too long itself: the CCM
+    refuses that, naming its field."""
     if key is None:
         return None
     scoped = id_text([what, key])
-    if len(scoped.encode()) > MAX_ID_BYTES:
+    if len(scoped.encode()) > MAX_ID_BYTES and len(named.encode()) <= MAX_ID_BYTES:
         raise RequestRefused(
             "Idempotency-Key", f"is too long: with what it names, over {MAX_ID_BYTES} bytes"
         )
@@ -203,7 +205,7 @@ def create_app(worker: Worker, *, run_loops: bool = True) -> Starlette:
         if move not in ("up", "down"):
             raise HTTPException(404, f"a desk goes up or down, not {move!r:.40}")
         try:
-            input_id = _scoped(f"desk:{agent}:{move}", _key(request))
+            input_id = _scoped(f"desk:{agent}:{move}", _key(request), agent)
         except RequestRefused as exc:
             return _refused(worker, f"desk_{move}", exc, {"agent": agent})
         call = worker.ccm.desk_up if move == "up" else worker.ccm.desk_down
@@ -215,7 +217,7 @@ def create_app(worker: Worker, *, run_loops: bool = True) -> Starlette:
         try:
             key = _key(request)
             session = _session_of(await _body(request))
-            input_id = _scoped(f"session-start:{session.id}", key)
+            input_id = _scoped(f"session-start:{session.id}", key, session.id)
         except (InvalidSession, RequestRefused) as exc:
             return _refused(worker, "session_start", exc)
         return await _run(
@@ -228,7 +230,7 @@ def create_app(worker: Worker, *, run_loops: bool = True) -> Starlette:
     async def end_session(request: Request) -> Response:
         session_id = request.path_params["session"]
         try:
-            input_id = _scoped(f"session-end:{session_id}", _key(request))
+            input_id = _scoped(f"session-end:{session_id}", _key(request), session_id)
         except RequestRefused as exc:
             return _refused(worker, "session_end", exc, {"session": session_id})
         return await _run(
