@@ -219,7 +219,11 @@ def build_worker(args: argparse.Namespace) -> Any:
         from consultfsm.durable.postgres import AdvisoryLease, PostgresStore
 
         store = PostgresStore(args.database)
-        lease = AdvisoryLease(args.database, args.partitions, most=args.relay_share)
+        try:
+            lease = AdvisoryLease(args.database, args.partitions, most=args.relay_share)
+        except BaseException:  # (its own connection refused: the store's goes too)
+            store.close()
+            raise
     else:
         from consultfsm.durable.sqlite import SqliteStore
 
