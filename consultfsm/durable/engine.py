@@ -500,18 +500,20 @@ class DurableCcm:
         presence: Mapping[str, bool],
         tombs: Sequence[tuple[int, str]],
     ) -> dict[str, Any]:
+        """What :meth:`_engine` restores: the rows as an engine's snapshot."""
+        # (an engine keeps no ended session when it takes none: ended_session_ms 0)
+        held = [s for s in sessions if s.ended_at is None or self.ended_session_ms]
         snapshot = {
             "v": 1,
             "now": max((row.record["machine"]["now"] for row in legs), default=0),
             "published": 0,
             "config": self._config,
             "tombstone_ms": self.tombstone_ms,
-            "sessions": [s.record for s in sessions if s.ended_at is None],
-            # (an engine keeps no ended session when it takes none: ended_session_ms 0)
+            "sessions": [s.record for s in held if s.ended_at is None],
             "ended_sessions": [
                 [s.ended_at, s.record]
-                for s in sorted(sessions, key=lambda s: (s.ended_at or 0, s.record["id"]))
-                if s.ended_at is not None and self.ended_session_ms
+                for s in sorted(held, key=lambda s: (s.ended_at or 0, s.record["id"]))
+                if s.ended_at is not None
             ],
             "ended_session_ms": self.ended_session_ms,
             "presence": dict(presence),
@@ -520,7 +522,6 @@ class DurableCcm:
             "tombstones": [[self._tombs.generation_of(at), [dialog]] for at, dialog in tombs],
         }
         # Each session the number it was read as when it started (a region may change).
-        held = [s for s in sessions if s.ended_at is None or self.ended_session_ms]
         if held:
             snapshot["readings"] = {s.record["id"]: [s.ani, _AS_STORED] for s in held}
         return snapshot
