@@ -17,7 +17,9 @@ keeps that section when it rewrites the file), and prints it.
   with the SELECT, then the writes with the COMMIT). On SQLite also our own
   statements alone, recorded and replayed by a plain client; and on both,
   the in-memory engine alone on the same messages (no targets: they split
-  our time into the database's share, the engine's and the durable layer's).
+  our time into the database's share, the engine's and the durable layer's);
+  and, on SQLite, the pages each commit writes, ours and the floor's, by
+  B-tree (a commit's fsync grows with them).
 * **relay**: publications per second from the outbox to ActiveMQ over STOMP
   (persistent, each confirmed by a receipt, rows deleted after) against sending
   the same messages straight to the broker the same way. Target: within 2x.
@@ -42,6 +44,7 @@ import json
 import os
 import platform
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -398,6 +401,89 @@ class _NotingCursor:
         return getattr(self._cur, name)
 
 
+class WalPages:
+    """The pages a SQLite store's commits write: the frames each adds to the
+    write-ahead log, counted with automatic checkpoints off (so the log only
+    grows), each page told by the B-tree it belongs to (the ``dbstat``
+    table). A commit's fsync grows
+    with the pages it writes, so this is where its time goes."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self.db, self.wal = store._db, Path(store.path + "-wal")
+        self.page = int(self.db.execute("PRAGMA page_size").fetchone()[0])
+        self.db.execute("PRAGMA wal_autocheckpoint=0")
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.offset = 0
+
+    def since(self) -> list[int]:
+        """The page numbers of the frames written since the last call."""
+        with self.wal.open("rb") as f:
+            f.seek(self.offset or 32)  # (the log's header: 32 bytes, then frames)
+            data = f.read()
+        frame = 24 + self.page  # (a frame: 24 bytes of header, the page number first)
+        pages = [int.from_bytes(data[i : i + 4], "big")
+                 for i in range(0, len(data) - frame + 1, frame)]  # fmt: skip
+        self.offset = (self.offset or 32) + len(pages) * frame
+        return pages
+
+    def named(self, pages: list[int]) -> list[str]:
+        """Each page's B-tree now (a table's or an index's name; "freed" for
+        one on the free list; "(no dbstat)" where this SQLite has none)."""
+        try:
+            rows = self.db.execute("SELECT pageno, name FROM dbstat").fetchall()
+        except sqlite3.OperationalError:
+            return ["(no dbstat)"] * len(pages)
+        owner = {int(page): str(name) for page, name in rows}
+        return [owner.get(page, "freed") for page in pages]
+
+    def close(self) -> None:
+        self.db.execute("PRAGMA wal_autocheckpoint=1000")  # (SQLite's default)
+
+
+def pages_per_commit(folder: Path, legs: int) -> dict[str, Any]:
+    """The pages :func:`per_input`'s inputs and the floor transaction each
+    write on SQLite (untimed, on a store of their own): on average, for the
+    cheapest input (a hold, on a leg it only updates), and by B-tree."""
+    store = SqliteStore(folder / f"{uuid.uuid4().hex}.db")
+    ccm = DurableCcm(store, CODEC)
+    ccm.start_session(session(10**6))
+    ccm.receive(consult(10**6)[0])
+    with store.transaction() as tx:
+        (row,) = tx.load_legs_of_dialogs([f"D{10**6}"])
+        record, body = json.dumps(row.record), tx.pending(None, 1)[0].body
+    ccm, order = consults_in_flight(store, 0, legs)
+    floor = Floor(store, 0, len(order), record, body)
+    wal = WalPages(store)
+    # Each commit's pages, named right after it (a page a delete frees is
+    # soon another B-tree's).
+    ours = []
+    for text in order:
+        ccm.receive(text)
+        ours.append(wal.named(wal.since()))
+    floors = []
+    for _ in order:
+        floor.run(1)
+        floors.append(wal.named(wal.since()))
+    wal.close()
+    store.close()
+
+    def by_tree(commits: list[list[str]]) -> dict[str, float]:
+        counts: dict[str, int] = {}
+        for name in (name for commit in commits for name in commit):
+            counts[name] = counts.get(name, 0) + 1
+        return {k: v / len(commits) for k, v in sorted(counts.items(), key=lambda kv: -kv[1])}
+
+    holds = ours[legs : 2 * legs]  # (the order: every start, every hold, every resume, every end)
+    return {
+        "ours": statistics.fmean(len(c) for c in ours),
+        "floor": statistics.fmean(len(c) for c in floors),
+        "hold": statistics.fmean(len(c) for c in holds),
+        "ours_by": by_tree(ours),
+        "hold_by": by_tree(holds),
+        "floor_by": by_tree(floors),
+    }
+
+
 # --- relay ----------------------------------------------------------------------------------
 
 
@@ -672,6 +758,14 @@ def table(results: dict[str, Any], args: argparse.Namespace, took: float) -> str
                 f" take {max(0.0, 2 - r['sql_ratio']):.2f}x the floor; it takes"
                 f" {max(0.0, r['ratio'] - r['sql_ratio']):.2f}x) |"
             )
+        if "pages" in r:  # what the commit's fsync grows with
+            pg = r["pages"]
+            lines.append(
+                f"| per input on {name}: pages each commit writes (write-ahead log frames;"
+                f" the commit's time grows with them) | {pg['ours']:.2f} | {pg['floor']:.2f} |"
+                f" {pg['ours'] / pg['floor']:.2f}x | (no target: the cheapest input, a hold,"
+                f" writes {pg['hold']:.2f}, {pg['hold'] / pg['floor']:.2f}x; by B-tree below) |"
+            )
         lines.append(
             f"| per input on {name}: the in-memory engine alone on the same messages (parsing,"
             f" the machines, the events' JSON), µs | {us(r['alone'])} | {us(r['floor'])} |"
@@ -701,6 +795,19 @@ def table(results: dict[str, Any], args: argparse.Namespace, took: float) -> str
             lines.append(
                 f"| restart, {live} live legs: {what}, s | {r[key]:.3f} | | | under 1 s: {met} |"
             )
+    pages = results.get("sqlite", {}).get("pages")
+    if pages:
+
+        def trees(by: dict[str, float]) -> str:
+            return ", ".join(f"{name} {n:.2f}" for name, n in by.items())
+
+        lines += [
+            "",
+            "- SQLite pages per commit, by the B-tree each belongs to (`sqlite_autoindex_inbox_1`"
+            " is the inbox's key; `sqlite_schema` is page 1, whose header counts the file's"
+            f" pages): ours, every input: {trees(pages['ours_by'])}; a hold:"
+            f" {trees(pages['hold_by'])}; the floor: {trees(pages['floor_by'])}.",
+        ]
     lines += ["", END]
     return "\n".join(lines) + "\n"
 
@@ -731,6 +838,9 @@ def main() -> int:
                 continue
             log(f"per input on {kind}")
             results[kind] = per_input(kind, Path(folder), legs, rounds)
+            if kind == "sqlite":
+                log("pages per commit on sqlite")
+                results[kind]["pages"] = pages_per_commit(Path(folder), legs)
         if MQ:
             log("relay")
             results["relay"] = relay_rate(Path(folder), count, rounds)

@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -291,18 +292,16 @@ def test_the_durable_benchmark_runs_and_reports_every_row(tmp_path: Path) -> Non
     assert text.startswith("# results\n\nthe leg benchmark's table\n")
     assert "an older run" not in text and text.count("<!-- durable:begin -->") == 1
     for row in ("per input on PostgreSQL", "per input on SQLite", "our statements alone",
-                "the in-memory engine alone", "relay to ActiveMQ",
+                "the in-memory engine alone", "pages each commit writes", "relay to ActiveMQ",
                 "store opened to first input", "new process to first input",
                 "`consultfsm serve` started"):  # fmt: skip
         line = next(ln for ln in text.splitlines() if row in ln)
         assert any(ch.isdigit() for ch in line.split("|")[2]), line
 
 
-def test_the_replayed_statements_leave_the_rows_the_library_left(tmp_path: Path) -> None:
-    """The durable benchmark's "statements alone" row times our SQL without
-    the library: it is that only if replaying it does the library's writes."""
+def _durable_bench() -> Any:
+    """``benchmarks/durable.py`` as a module."""
     import importlib.util
-    import sqlite3
 
     spec = importlib.util.spec_from_file_location(
         "bench_durable", ROOT / "benchmarks" / "durable.py"
@@ -310,6 +309,43 @@ def test_the_replayed_statements_leave_the_rows_the_library_left(tmp_path: Path)
     assert spec is not None and spec.loader is not None
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    return bench
+
+
+def test_the_pages_each_commit_writes_are_counted_by_b_tree(tmp_path: Path) -> None:
+    """The durable benchmark's pages row: a commit writes each page it
+    changed once, so a B-tree one row of which an input changes is written
+    at least once per commit, and the counts add up to the commits' pages."""
+    pages = _durable_bench().pages_per_commit(tmp_path, 8)
+    if "(no dbstat)" in pages["floor_by"]:
+        pytest.skip("this SQLite was built without the dbstat table: pages cannot be named")
+    for total, by in (("ours", "ours_by"), ("hold", "hold_by"), ("floor", "floor_by")):
+        assert pages[total] == pytest.approx(sum(pages[by].values()))
+    # The floor updates one row in place and appends one outbox row.
+    assert pages["floor_by"]["floor_legs"] == 1.0
+    assert pages["floor_by"]["floor_outbox"] >= 1.0
+    assert set(pages["floor_by"]) <= {"floor_legs", "floor_outbox", "sqlite_schema"}
+    # A hold rewrites its leg's row, remembers its id (the inbox's rows and
+    # their key) and appends its event; it indexes nothing new.
+    hold = pages["hold_by"]
+    assert hold["legs"] == 1.0
+    for tree in ("inbox", "sqlite_autoindex_inbox_1", "outbox"):
+        assert hold[tree] >= 1.0, tree
+    assert not {"leg_dialogs", "leg_agents", "legs_deadline", "tombstones"} & set(hold)
+    # Starts index a leg's dialogs and agent, ends forget them: each B-tree
+    # in half the inputs at least; and an end buries its dialogs.
+    for tree in ("leg_dialogs", "leg_agents", "legs_session"):
+        assert pages["ours_by"][tree] >= 0.5, tree
+    assert pages["ours_by"]["tombstones"] >= 0.25
+    assert pages["ours"] > pages["hold"] > pages["floor"]
+
+
+def test_the_replayed_statements_leave_the_rows_the_library_left(tmp_path: Path) -> None:
+    """The durable benchmark's "statements alone" row times our SQL without
+    the library: it is that only if replaying it does the library's writes."""
+    import sqlite3
+
+    bench = _durable_bench()
     replay = bench.SqlReplay(tmp_path, 2, 4)
     inputs = [replay.round(r) for r in range(2)]
     # Every input is one transaction, BEGIN to COMMIT, and it writes.
