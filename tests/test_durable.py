@@ -1302,3 +1302,44 @@ def test_the_sweeper_logs_each_leg_it_sets_aside_whatever_inputs_do_meanwhile(
         Worker(world.ccm, None)._sweep_once()
     logged = [getattr(r, "ids", {}).get("leg") for r in caplog.records]
     assert list(world.ccm.stuck) == ["D2"] and logged == ["D2"]
+
+
+def test_a_ping_reads_the_database_s_clock_waiting_for_no_writer(backend: Backend) -> None:
+    # A health probe must answer while a writer holds the database (a long
+    # transaction, another process on the SQLite file): it reads, outside any
+    # transaction. (BEGIN IMMEDIATE would wait for the writer, then fail.)
+    address = backend.new()
+    store = backend.open(address)
+    with store.transaction() as tx:
+        clock = tx.clock_ms()
+    if backend.kind == "sqlite":
+        import sqlite3
+
+        writer = sqlite3.connect(address, isolation_level=None, timeout=0)
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("INSERT INTO presence (agent, up, at) VALUES ('x', 1, 0)")
+    else:
+        import psycopg
+
+        writer = psycopg.connect(address)  # type: ignore[assignment]
+        writer.execute("LOCK TABLE legs, inbox, outbox, presence IN ACCESS EXCLUSIVE MODE")
+    try:
+        pinged = store.ping()
+        # The database's clock: not before the transaction's, and Unix ms.
+        assert isinstance(pinged, int) and clock <= pinged < clock + 3_600_000
+    finally:
+        writer.rollback()
+        writer.close()
+    if backend.kind == "postgresql":
+        store._conn.close()  # type: ignore[attr-defined]  # (the server went away)
+        assert store.ping() >= pinged  # a lost connection is opened again
+    store.close()
+
+
+def test_a_ping_of_a_store_that_cannot_answer_is_a_store_error(tmp_path: Path) -> None:
+    from consultfsm.durable.store import StoreError
+
+    store = SqliteStore(tmp_path / "ccm.db")
+    store.close()
+    with pytest.raises(StoreError, match="does not answer"):
+        store.ping()

@@ -443,6 +443,27 @@ def test_readiness_of_an_app_whose_caller_drives_the_loops(tmp_path: Path) -> No
     store.close()
 
 
+def test_readiness_does_not_wait_for_a_writer_holding_the_database(tmp_path: Path) -> None:
+    # Another process in a long transaction on the SQLite file: the probe
+    # reads, so it answers at once and says ready (it used to take the write
+    # lock, wait out the busy timeout, and answer 503 "store": false).
+    import sqlite3
+
+    store = SqliteStore(tmp_path / "ccm.db")
+    worker = Worker(DurableCcm(store, CODEC), None)
+    writer = sqlite3.connect(store.path, isolation_level=None, timeout=0)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO presence (agent, up, at) VALUES ('x', 1, 0)")
+    try:
+        with TestClient(create_app(worker, run_loops=False)) as test:
+            answer = test.get("/ready")
+        assert answer.status_code == 200 and answer.json()["store"] is True, answer.text
+    finally:
+        writer.rollback()
+        writer.close()
+        store.close()
+
+
 class _BrokenSink:
     """A sink that fails with what no sink should raise: the worker must still
     see it unhealthy."""

@@ -193,6 +193,18 @@ class PostgresStore(Store):
         with suppress(psycopg.Error):  # gone: the server rolls it back itself
             conn.rollback()
 
+    def ping(self) -> int:
+        # Autocommit between transactions: one statement, no transaction.
+        with self._mutex:
+            try:
+                row = self._connection().execute(self.dialect.clock_sql).fetchone()
+            except psycopg.Error as exc:
+                if self._conn is not None and (self._conn.broken or self._conn.closed):
+                    self._conn = None
+                raise StoreError(f"PostgreSQL: {exc}".strip()) from exc
+        assert row is not None
+        return int(row[0])
+
     def lock_statement(self, names: Sequence[str]) -> tuple[str, tuple[Any, ...]] | None:
         # One statement: the aggregate takes every lock (in the order given: a
         # function scan yields the array in order) before the one row with the

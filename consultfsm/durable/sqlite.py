@@ -94,6 +94,15 @@ class SqliteStore(Store):
                     raise StoreError(f"the commit failed: {exc}") from exc
                 raise
 
+    def ping(self) -> int:
+        # A read in autocommit mode: in WAL it waits for no writer (another
+        # process's transaction included), where BEGIN IMMEDIATE would.
+        with self._mutex:
+            try:
+                return int(self._db.execute(self.dialect.clock_sql).fetchone()[0])
+            except sqlite3.Error as exc:
+                raise StoreError(f"the SQLite store does not answer: {exc}") from exc
+
     def is_transient(self, exc: BaseException) -> bool:
         return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
 

@@ -708,6 +708,14 @@ class Store:
         raise NotImplementedError
         yield
 
+    def ping(self) -> int:
+        """The database's clock (Unix ms), read outside any transaction: it
+        answers, or this raises :class:`StoreError`. It takes no lock and
+        writes nothing, so a health probe never waits for a writer."""
+        with self.transaction() as tx:  # (a store that has no cheaper read)
+            clock: int = tx.clock_ms()
+        return clock
+
     def lock_statement(self, names: Sequence[str]) -> tuple[str, tuple[Any, ...]] | None:
         """The statement that holds advisory locks on ``names`` until the
         commit and returns the clock read with them held (one row, one
