@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consultfsm.ccm import ChannelSession, ConsultEvidence, CorrelationError, SessionResolver
+from consultfsm.ccm.correlation import normalise_ani
 from consultfsm.ccm.engine import (
     CcmEngine,
     CcmRefused,
@@ -832,6 +833,8 @@ def test_a_snapshot_keeps_the_region_each_session_was_read_in() -> None:
     [
         ({"S9": ["+923001234567", "PK"]}, "readings"),  # no such session
         ({"S1": ["03001234567", "PK"]}, "readings.S1"),  # not E.164
+        ({"S1": ["+03001234567", "PK"]}, "readings.S1"),  # no country code starts with 0
+        ({"S1": ["+92 300 1234567", "PK"]}, "readings.S1"),  # not as normalise_ani writes
         ({"S1": ["+923001234567"]}, "readings.S1"),
         ([], "readings"),
     ],
@@ -844,6 +847,26 @@ def test_a_snapshot_s_readings_are_checked(readings: Any, where: str) -> None:
     with pytest.raises(SnapshotError) as caught:
         CcmEngine.restore(data, codec)
     assert caught.value.field == where
+
+
+def test_a_snapshot_holding_a_number_that_normalises_to_another_restores() -> None:
+    """Was a defect (an adversarial review): a reading was checked by
+    normalising it again, and phonenumbers does not always give a number
+    back: ``+43 00664 123456`` reads as ``+430664123456``, which reads as
+    ``+43664123456``. The engine's own snapshot of such a session (after a
+    change of region) could not be restored, nor could a durable CCM's rows
+    of it (an UnreadableRows, for good)."""
+    codec = CimCodec("8000")
+    assert normalise_ani("+4300664123456") == "+430664123456"
+    assert normalise_ani("+430664123456") != "+430664123456"  # (the premise)
+    engine = CcmEngine(codec, resolver=SessionResolver("PK"))
+    engine.start_session(ChannelSession("S1", "C1", "+4300664123456"), 0)
+    engine.reconfigure(codec, SessionResolver("GB"))
+    data = engine.snapshot()
+    assert data["readings"] == {"S1": ["+430664123456", "PK"]}
+    again = CcmEngine.restore(data, codec, resolver=SessionResolver("GB"))
+    assert again.snapshot() == data
+    assert _consult_session(again, "D1", "+4300664123456", 1) == "S1"
 
 
 def test_a_consult_naming_an_ended_call_is_that_call_s_though_the_customer_called_back() -> None:

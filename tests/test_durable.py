@@ -1343,3 +1343,29 @@ def test_a_ping_of_a_store_that_cannot_answer_is_a_store_error(tmp_path: Path) -
     store.close()
     with pytest.raises(StoreError, match="does not answer"):
         store.ping()
+
+
+def test_a_session_whose_number_normalises_to_another_is_served_as_the_engine_serves_it(
+    backend: Backend,
+) -> None:
+    # Was a defect (an adversarial review): the rows of a session whose E.164
+    # form does not normalise to itself (+43 00664 123456 -> +430664123456 ->
+    # +43664123456) could not be restored: the consult and the session's end
+    # were UnreadableRows (503) for good, where the engine takes both.
+    number = "+4300664123456"
+    session = ChannelSession("S9", "C9", number, "X9")
+    start = CODEC.dumps(CODEC.agent_message(
+        leg="7002:1002:D9", at=2_000, intent=STARTED, agent="1002", customer=number,
+        call_id="D9", reason=None))  # fmt: skip
+    engine = reference()
+    engine.start_session(session, 1_000)
+    expected = [p.intent.value for p in engine.receive(start, 2_000).published]
+    assert expected == ["CALL_LEG_STARTED"]
+    world = Clocked(backend.open(backend.new()))
+    world.t = 1_000
+    world.ccm.start_session(session)
+    world.t = 2_000
+    answer = world.ccm.receive(start)
+    assert [s.intent for s in answer.sent] == expected and answer.sent[0].conversation == "C9"
+    world.t = 3_000
+    assert world.ccm.end_session("S9").disposition == "applied"

@@ -20,6 +20,7 @@ conversation Agent A is part of; ambiguity never falls through.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterable
 from enum import StrEnum
 
@@ -211,6 +212,24 @@ def normalise_ani(value: str | None, default_region: str | None = None) -> str |
     return e164
 
 
+#: What :func:`normalise_ani` writes: "+", a country code (never 0), then
+#: the national number; phonenumbers' possible lengths come to 19 digits at
+#: most (Indonesia: 62, then up to 17).
+_E164 = re.compile(r"\+[1-9][0-9]{1,18}")
+
+
+def is_e164(value: str) -> bool:
+    """Whether ``value`` has the form :func:`normalise_ani` writes. A number
+    read earlier is checked by its form alone: normalising it again need not
+    give it back (``+4300664123456`` reads as ``+430664123456``, which reads
+    as ``+43664123456``), nor need phonenumbers' metadata of a later release.
+
+    >>> is_e164("+923001234567"), is_e164("03001234567"), is_e164("+0300")
+    (True, False, False)
+    """
+    return _E164.fullmatch(value) is not None
+
+
 def dialog_id_of(uri: str | None) -> str | None:
     """The dialog id an ``associatedDialogUri`` points at
     (``/finesse/api/Dialog/<id>``, a full URL, or a bare id); None for placeholders."""
@@ -324,6 +343,7 @@ __all__ = [
     "SessionNotFound",
     "SessionResolver",
     "dialog_id_of",
+    "is_e164",
     "is_placeholder",
     "normalise_ani",
     "resolve_with",

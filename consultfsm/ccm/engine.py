@@ -60,7 +60,7 @@ from .correlation import (
     NoUsableEvidence,
     SessionNotFound,
     SessionResolver,
-    normalise_ani,
+    is_e164,
     stronger_than,
 )
 from .machine import CcmConfig, CcmLeg, CcmSnapshot, CcmStep, Publish
@@ -781,7 +781,7 @@ def _readings_of(raw: Any) -> dict[str, tuple[str | None, str | None]]:
             not isinstance(reading, list)
             or len(reading) != 2
             or not all(part is None or isinstance(part, str) for part in reading)
-            or (reading[0] is not None and normalise_ani(reading[0]) != reading[0])
+            or (reading[0] is not None and not is_e164(reading[0]))
         ):
             raise SnapshotError(
                 f"readings.{sid}", "must be [an E.164 number or null, a region or null]"
