@@ -341,7 +341,7 @@ def test_a_killed_process_leaves_the_input_whole_or_not_at_all(point: str, tmp_p
         assert [json.loads(r.body)["name"] for r in tx.pending(None, 10)] == ["CALL_LEG_STARTED"]
 
 
-@pytest.mark.parametrize("agent", ["", "\udfff", 5])
+@pytest.mark.parametrize("agent", ["", " ", "\udfff", 5])
 def test_a_presence_input_naming_no_writable_agent_is_refused_changing_nothing(agent: Any) -> None:
     from consultfsm.ccm.engine import CcmRefused
 
@@ -1369,3 +1369,37 @@ def test_a_session_whose_number_normalises_to_another_is_served_as_the_engine_se
     assert [s.intent for s in answer.sent] == expected and answer.sent[0].conversation == "C9"
     world.t = 3_000
     assert world.ccm.end_session("S9").disposition == "applied"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("service_identifier", " "), ("service_identifier", ""), ("dialog_id", " ")],
+)
+def test_a_session_or_desk_with_a_blank_id_is_refused_by_both_engines_changing_nothing(
+    backend: Backend, field: str, value: str
+) -> None:
+    # Was a defect (an adversarial review): a blank service identifier, or a
+    # desk " ", was taken at input, and the rows it left could not be restored
+    # (a blank id is refused there): the consult's start was published, then
+    # its end and its deadlines were UnreadableRows for good. Whatever restore
+    # refuses, input refuses first, in the engine as in the durable CCM.
+    from consultfsm.ccm.engine import CcmRefused
+    from consultfsm.core.errors import ConfigError
+
+    fields: dict[str, Any] = {field: value}
+    session = attrs.evolve(ChannelSession("S9", "C9", "+923001234567"), **fields)
+    engine = reference()
+    with pytest.raises(ConfigError) as caught:
+        engine.start_session(session, 0)
+    assert caught.value.field == f"session.{field}"
+    with pytest.raises(CcmRefused, match="agent"):
+        engine.desk_up(" ", 0)
+    assert engine.snapshot() == reference().snapshot()
+    world = Clocked(backend.open(backend.new()))
+    with pytest.raises(ConfigError) as caught:
+        world.ccm.start_session(session)
+    assert caught.value.field == f"session.{field}"
+    with pytest.raises(CcmRefused, match="agent"):
+        world.ccm.desk_up(" ")
+    with world.ccm.store.transaction() as tx:
+        assert tx.session("S9") is None and tx.presence([" "]) == {}

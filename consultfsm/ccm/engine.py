@@ -443,7 +443,7 @@ class CcmEngine:
         return self._publish(live, live.machine.handle(PRESENCE_INPUT[(party, up)], at), None)
 
     def _presence_news(self, agent: str, up: bool, at: int) -> tuple[Published, ...]:
-        if not isinstance(agent, str) or not agent:
+        if not isinstance(agent, str) or not agent.strip():  # (as restore reads it: _text)
             raise CcmRefused("agent", "must be a non-empty string")
         self._check_time(at)
         out = list(self._advance(at))

@@ -65,8 +65,10 @@ class SessionIndex:
                 raise ConfigError(f"session.{name}", "must be a non-empty string")
         for name in ("dialog_id", "service_identifier"):
             value = getattr(session, name)
-            if value is not None and not isinstance(value, str):
-                raise ConfigError(f"session.{name}", "must be a string or None")
+            # (blank is refused as the ids are: it names nothing, and a
+            # snapshot holding it would be refused on restore)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise ConfigError(f"session.{name}", "must be a non-empty string or None")
         if not isinstance(session.agents, frozenset) or not all(
             isinstance(a, str) for a in session.agents
         ):

@@ -630,9 +630,9 @@ def _holdable(value: str) -> bool:
 
 
 def _storable(value: object, field: str) -> None:
-    """An id the stores can hold: a non-empty string :func:`_holdable`; else
-    :class:`CcmRefused`."""
-    if not isinstance(value, str) or not value or not _holdable(value):
+    """An id the stores can hold: a string, not blank (restoring a row holding
+    a blank id is refused), :func:`_holdable`; else :class:`CcmRefused`."""
+    if not isinstance(value, str) or not value.strip() or not _holdable(value):
         raise CcmRefused(field, "must be a non-empty string that UTF-8 can encode, without NUL, "
                          f"of at most {MAX_ID_BYTES} bytes")  # fmt: skip
 
