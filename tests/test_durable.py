@@ -1403,3 +1403,38 @@ def test_a_session_or_desk_with_a_blank_id_is_refused_by_both_engines_changing_n
         world.ccm.desk_up(" ")
     with world.ccm.store.transaction() as tx:
         assert tx.session("S9") is None and tx.presence([" "]) == {}
+
+
+def test_a_session_id_stays_used_after_tidy_forgets_its_row(backend: Backend) -> None:
+    # Was a defect (an adversarial review): once tidy deleted an ended
+    # session's row, its id was taken again under another key, and the new
+    # session's end, under the default id, was the replay of the first's
+    # (still in the inbox): never applied, the session active for good.
+    from consultfsm.ccm.engine import CcmRefused
+
+    world = Clocked(backend.open(backend.new()), tombstone_ms=60_000, ended_session_ms=1_000)
+    ccm = world.ccm
+    first = ChannelSession("S9", "C9", "+923001234567", "X9")
+    world.t = 1_000
+    ccm.start_session(first)
+    world.t = 2_000
+    ccm.end_session("S9")
+    world.t = 2_000 + 2 * 1_000 + 1  # the ended session's row past its horizon
+    ccm.tidy()
+    with ccm.store.transaction() as tx:
+        assert tx.session("S9") is None  # (the premise: its row is gone)
+    again = ChannelSession("S9", "C-other", "+923009999999", "X10")
+    with pytest.raises(CcmRefused, match="already existed: it ended at 2000 ms"):
+        ccm.start_session(again, input_id="another-key")
+    assert ccm.start_session(first).replayed  # its retry is still its retry
+    # Past twice the inbox's horizon the id is forgotten with its inputs' ids:
+    # a new session of that id starts, and its end is applied, not replayed.
+    world.t = 2_000 + 4 * 60_000 + 1
+    ccm.tidy()
+    assert ccm.start_session(again, input_id="third-key").disposition == "applied"
+    world.t += 1_000
+    end = ccm.end_session("S9")
+    assert end.disposition == "applied" and not end.replayed
+    with ccm.store.transaction() as tx:
+        row = tx.session("S9")
+    assert row is not None and row.ended_at == world.t

@@ -328,6 +328,9 @@ class DurableCcm:
                 return seen
             if tx.session(session.id) is not None:
                 raise CcmRefused("session", f"channel session {session.id!r} already exists")
+            if (ended := tx.forgotten_session(session.id)) is not None:  # (tidy forgot its row)
+                raise CcmRefused("session", f"channel session {session.id!r} already existed: "
+                                 f"it ended at {ended} ms")  # fmt: skip
             engine = self._engine([], [], {}, [])
             at = max(self._clock(tx), engine.now)
             out = engine.start_session(session, at)
@@ -411,6 +414,9 @@ class DurableCcm:
                 now - 2 * self.tombstone_ms,
                 now - 2 * self.tombstone_ms,
                 now - 2 * self.ended_session_ms,
+                # Twice the inbox's horizon: on SQLite an entry written after
+                # the clock stepped back outlives it.
+                session_ids_before=now - 4 * self.tombstone_ms,
             )
 
     # --- the transaction -------------------------------------------------------------------

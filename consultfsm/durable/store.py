@@ -12,6 +12,8 @@ A store holds, as rows:
 * ``sessions``: customer channel sessions, indexed the way
   :class:`~consultfsm.ccm.sessions.SessionIndex` looks them up (customer
   dialog id, session id, E.164 ANI), with the time a session ended;
+  ``forgotten_sessions``: the ids of ended sessions whose rows were tidied,
+  each with its end (a session id is used once);
 * ``tombstones``: dialog ids of finished legs, each with the time it is
   remembered from: the start of the engine's tombstone generation it was
   buried in (when its leg finished, to an eighth of the horizon), so a loaded
@@ -180,6 +182,10 @@ def schema(
         f" dialog_id TEXT, ani TEXT, ended_at {i}, record TEXT NOT NULL)",
         "CREATE INDEX IF NOT EXISTS sessions_dialog ON sessions (dialog_id)",
         "CREATE INDEX IF NOT EXISTS sessions_ani ON sessions (ani)",
+        # The ids of ended sessions whose rows tidy forgot: a session id is
+        # used once, and the inbox may still hold its inputs' ids.
+        f"CREATE TABLE IF NOT EXISTS forgotten_sessions (id TEXT PRIMARY KEY,"
+        f" ended_at {i} NOT NULL){k}",
         f"CREATE TABLE IF NOT EXISTS tombstones (dialog TEXT PRIMARY KEY, at {i} NOT NULL){k}",
         "CREATE INDEX IF NOT EXISTS tombstones_at ON tombstones (at)",
         f"CREATE TABLE IF NOT EXISTS inbox (id TEXT PRIMARY KEY, at {i} NOT NULL,"
@@ -594,6 +600,12 @@ class Tx:
         sql = "SELECT record, ended_at, ani FROM sessions WHERE id = ?" + self._d.for_update
         return self._sql(sql), (session_id,)
 
+    def forgotten_session(self, session_id: str) -> int | None:
+        """When the session ``session_id`` ended, if tidy forgot its row
+        (:meth:`forget_before`); None otherwise."""
+        rows = self._q("SELECT ended_at FROM forgotten_sessions WHERE id = ?", [session_id])
+        return None if not rows else int(rows[0][0])
+
     def add_session(self, record: dict[str, Any], ani: str | None) -> None:
         self._q(
             "INSERT INTO sessions (id, dialog_id, ani, ended_at, record) VALUES (?, ?, ?, NULL, ?)",
@@ -652,15 +664,26 @@ class Tx:
         return int(self._q("SELECT COUNT(*) FROM outbox")[0][0])
 
     def forget_before(
-        self, inbox_before: int, tombstones_before: int, sessions_before: int
-    ) -> None:
+        self, inbox_before: int, tombstones_before: int, sessions_before: int,
+        session_ids_before: int | None = None,
+    ) -> None:  # fmt: skip
         """Drop inbox entries, tombstones and ended sessions past their
         horizons. (Where the inbox has no time index, an entry is dropped once
         every entry written before it is past the horizon too: an entry is
         never dropped early, and one written out of time order, after a clock
-        step back, waits for the entries after it.)"""
+        step back, waits for the entries after it.) An ended session's id
+        outlives its row, refused to a new session (:meth:`forgotten_session`),
+        until ``session_ids_before`` (by default ``inbox_before``): the inbox
+        may hold its inputs' ids, and a new session's end would be their replay."""
         self._q(self._d.forget_inbox, [inbox_before])
         self._q("DELETE FROM tombstones WHERE at < ?", [tombstones_before])
+        self._q(
+            "INSERT INTO forgotten_sessions (id, ended_at) SELECT id, ended_at FROM sessions"
+            " WHERE ended_at IS NOT NULL AND ended_at < ? ON CONFLICT (id) DO NOTHING",
+            [sessions_before],
+        )
+        ids_before = inbox_before if session_ids_before is None else session_ids_before
+        self._q("DELETE FROM forgotten_sessions WHERE ended_at < ?", [ids_before])
         self._q(
             "DELETE FROM sessions WHERE ended_at IS NOT NULL AND ended_at < ?", [sessions_before]
         )
