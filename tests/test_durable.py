@@ -1438,3 +1438,25 @@ def test_a_session_id_stays_used_after_tidy_forgets_its_row(backend: Backend) ->
     with ccm.store.transaction() as tx:
         row = tx.session("S9")
     assert row is not None and row.ended_at == world.t
+
+
+def test_a_sqlite_file_failing_under_an_input_is_a_store_error_changing_nothing(
+    tmp_path: Path,
+) -> None:
+    # Was untyped (an adversarial review): an operational error of the file
+    # other than a lock (here a table gone; a disk I/O error alike) went out
+    # as sqlite3's own, a 500, where a StoreError is the 503 "send again".
+    import sqlite3
+
+    from consultfsm.durable.store import StoreError
+
+    store = SqliteStore(tmp_path / "ccm.db")
+    world = Clocked(store)
+    with sqlite3.connect(store.path) as other:
+        other.execute("DROP TABLE presence")
+    with pytest.raises(StoreError, match="no such table: presence") as caught:
+        world.ccm.desk_up("1002")
+    assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
+    assert not store.is_transient(caught.value)  # (a lock met in a statement is retried)
+    with store.transaction() as tx:
+        assert tx.live_legs() == 0 and tx._q("SELECT COUNT(*) FROM inbox")[0][0] == len(SESSIONS)

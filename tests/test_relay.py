@@ -146,6 +146,22 @@ def test_a_closed_jsonl_sink_takes_no_more_events_and_leaves_a_given_file_open(
         assert tx.outbox_depth() == 2
 
 
+def test_a_jsonl_sink_whose_given_file_its_owner_closed_is_a_sink_error_keeping_the_rows(
+    tmp_path: Path,
+) -> None:
+    # Was untyped (an adversarial review): Python's ValueError on a closed
+    # file went out as it was, where the worker's loop expects a SinkError.
+    world = Clocked(SqliteStore(tmp_path / "ccm.db"))
+    _consults(world, 1)
+    given = (tmp_path / "given.jsonl").open("w", encoding="utf-8")
+    sink = JsonlSink(given)
+    given.close()
+    with pytest.raises(SinkError, match="closed file"):
+        Relay(world.ccm.store, sink).run_once()
+    with world.ccm.store.transaction() as tx:
+        assert tx.outbox_depth() == 2
+
+
 def test_a_callback_that_fails_is_a_sink_error_and_keeps_the_rows(tmp_path: Path) -> None:
     """Was untyped: a callback's own exception went out as it was, where the
     Sink protocol (and the worker's loop) expects a SinkError."""

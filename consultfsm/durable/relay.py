@@ -78,7 +78,7 @@ class JsonlSink:
                 file.flush()
                 with contextlib.suppress(OSError, ValueError, AttributeError):  # (no descriptor)
                     os.fsync(file.fileno())
-            except OSError as exc:
+            except (OSError, ValueError) as exc:  # (ValueError: its owner closed the file)
                 raise SinkError(f"cannot write the events: {exc}") from exc
             return
         if fd is None:

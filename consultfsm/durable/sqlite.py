@@ -82,8 +82,12 @@ class SqliteStore(Store):
             tx = Tx(self, cur)
             try:
                 yield tx
-            except BaseException:
+            except BaseException as exc:
                 self._db.rollback()
+                # The file's fault (I/O, a table gone): nothing was applied, a
+                # 503. (A lock met in a statement stays as it is: run() retries it.)
+                if isinstance(exc, sqlite3.OperationalError) and not self.is_transient(exc):
+                    raise StoreError(f"SQLite: {exc}") from exc
                 raise
             try:
                 tx.flush()
