@@ -1373,7 +1373,7 @@ def test_a_session_whose_number_normalises_to_another_is_served_as_the_engine_se
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("service_identifier", " "), ("service_identifier", ""), ("dialog_id", " ")],
+    [("service_identifier", " "), ("service_identifier", "")],
 )
 def test_a_session_or_desk_with_a_blank_id_is_refused_by_both_engines_changing_nothing(
     backend: Backend, field: str, value: str

@@ -65,10 +65,13 @@ class SessionIndex:
                 raise ConfigError(f"session.{name}", "must be a non-empty string")
         for name in ("dialog_id", "service_identifier"):
             value = getattr(session, name)
-            # (blank is refused as the ids are: it names nothing, and a
-            # snapshot holding it would be refused on restore)
-            if value is not None and (not isinstance(value, str) or not value.strip()):
-                raise ConfigError(f"session.{name}", "must be a non-empty string or None")
+            if value is not None and not isinstance(value, str):
+                raise ConfigError(f"session.{name}", "must be a string or None")
+        # A blank service identifier is refused: a leg's row holding it is
+        # refused on restore. (A blank dialog id is not: rows of earlier
+        # releases hold some, and restore indexes them through here.)
+        if session.service_identifier is not None and not session.service_identifier.strip():
+            raise ConfigError("session.service_identifier", "must be a non-empty string or None")
         if not isinstance(session.agents, frozenset) or not all(
             isinstance(a, str) for a in session.agents
         ):
