@@ -732,10 +732,12 @@ class Store:
         yield
 
     def ping(self) -> int:
-        """The database's clock (Unix ms), read outside any transaction: it
-        answers, or this raises :class:`StoreError`. It takes no lock and
-        writes nothing, so a health probe never waits for a writer."""
-        with self.transaction() as tx:  # (a store that has no cheaper read)
+        """The database's clock (Unix ms), or :class:`StoreError`: whether
+        the database answers now. This fallback reads it in a transaction; a
+        store that can read without one (both stores here) overrides it, so
+        the probe takes no database lock. (It still waits for a transaction of
+        this store's own in progress: they share one connection.)"""
+        with self.transaction() as tx:
             clock: int = tx.clock_ms()
         return clock
 

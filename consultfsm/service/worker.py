@@ -292,7 +292,7 @@ class Worker:
         """Ready when the store answers now and the loops run (``loops=False``:
         whether they run is not this worker's to say; its caller drives them)."""
         try:
-            self.ccm.store.ping()  # (no lock: a probe never waits for a writer)
+            self.ccm.store.ping()  # (no database lock; see Store.ping)
             store = True
         except StoreError:
             store = False
