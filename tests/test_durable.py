@@ -1331,8 +1331,61 @@ def test_a_ping_reads_the_database_s_clock_waiting_for_no_writer(backend: Backen
         writer.rollback()
         writer.close()
     if backend.kind == "postgresql":
-        store._conn.close()  # type: ignore[attr-defined]  # (the server went away)
-        assert store.ping() >= pinged  # a lost connection is opened again
+        # The server drops the probes' connection (a restart would): the
+        # next probe finds it broken and answers on a new one, at once.
+        import psycopg
+
+        from consultfsm.durable.postgres import PROBE_APPLICATION
+
+        with psycopg.connect(address, autocommit=True) as admin:
+            dropped = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE application_name = %s",
+                (PROBE_APPLICATION,),
+            ).fetchone()
+        assert dropped is not None and dropped[0] >= 1  # (other tests' stores may have one)
+        assert store.ping() >= pinged
+    store.close()
+
+
+def test_a_probe_does_not_wait_for_the_store_s_own_transaction_in_progress(
+    backend: Backend,
+) -> None:
+    # Was a defect (a second adversarial review): the probes took the store's
+    # transaction mutex, so /ready and /metrics queued behind a sweep or a
+    # tidy of the worker's own that waited for a lock (SQLite's busy timeout
+    # is 10 s), and a healthy worker answered 503 or a late scrape.
+    import threading
+
+    store = backend.open(backend.new())
+    world = Clocked(store)
+    world.ccm.receive(message(B, STARTED, 1_000, "D1"))  # one leg
+    inside, leave = threading.Event(), threading.Event()
+
+    def long_transaction() -> None:
+        with store.transaction() as tx:
+            tx.set_presence("1002", True, 0)  # (a write: SQLite's writer lock)
+            tx.flush()
+            inside.set()
+            leave.wait(30)
+
+    holder = threading.Thread(target=long_transaction)
+    holder.start()
+    try:
+        assert inside.wait(10)
+        answers: list[Any] = []
+        prober = threading.Thread(target=lambda: answers.extend([store.ping(), store.gauges()]))
+        prober.start()
+        prober.join(5)
+        assert not prober.is_alive(), "a probe waited for the transaction in progress"
+        pinged, (states, depth) = answers
+        assert isinstance(pinged, int)
+        # What committed before the transaction in progress: the leg and its
+        # STARTED, not yet published (the write in progress is not seen).
+        assert states == {"talking": 1} and depth == 1
+    finally:
+        leave.set()
+        holder.join(10)
     store.close()
 
 
@@ -1463,5 +1516,47 @@ def test_a_sqlite_file_failing_under_an_input_is_a_store_error_changing_nothing(
     # again), the same input sent again is applied, not replayed.
     store.close()
     mended = DurableCcm(SqliteStore(tmp_path / "ccm.db"), CODEC, clock=lambda tx: world.t)
+    again = mended.desk_up("1002")
+    assert again.disposition == "applied" and not again.replayed
+
+
+@pytest.mark.parametrize("spoil", ["not a database", "malformed"])
+def test_a_sqlite_file_that_is_not_a_database_is_a_store_error_changing_nothing(
+    tmp_path: Path, spoil: str
+) -> None:
+    # Was a 500 (a second adversarial review): a file overwritten or
+    # corrupted under a running store raises sqlite3.DatabaseError, not an
+    # OperationalError. An input, the probe and the gauges say StoreError.
+    import sqlite3
+
+    from consultfsm.durable.store import StoreError
+
+    path = tmp_path / "ccm.db"
+    store = SqliteStore(path)
+    world = Clocked(store)
+    world.ccm.receive(message(B, STARTED, 1_000, "D1"))
+    with sqlite3.connect(path) as other:  # everything in the file itself, none in the WAL
+        other.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    good = path.read_bytes()
+    if spoil == "not a database":
+        bad = b"this is no longer a SQLite file" * (len(good) // 31 + 1)
+    else:  # the header kept, every other page overwritten
+        page = int.from_bytes(good[16:18], "big")
+        bad = good[:100] + bytes(range(256)) * ((len(good) - 100) // 256 + 1)
+        bad = bad[:page] + b"\xff" * (len(good) - page)
+    path.write_bytes(bad[: len(good)])
+    with pytest.raises(StoreError):  # (what a restarted worker meets)
+        SqliteStore(path)
+    with pytest.raises(StoreError) as caught:
+        world.ccm.desk_up("1002")
+    assert isinstance(caught.value.__cause__, sqlite3.DatabaseError)
+    with pytest.raises(StoreError):
+        store.ping()
+    with pytest.raises(StoreError):
+        store.gauges()
+    # Nothing was applied: the good file put back, the same input is applied.
+    path.write_bytes(good)
+    store.close()
+    mended = DurableCcm(SqliteStore(path), CODEC, clock=lambda tx: world.t)
     again = mended.desk_up("1002")
     assert again.disposition == "applied" and not again.replayed

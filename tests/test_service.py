@@ -443,7 +443,9 @@ def test_readiness_of_an_app_whose_caller_drives_the_loops(tmp_path: Path) -> No
     store.close()
 
 
-def test_readiness_does_not_wait_for_a_writer_holding_the_database(tmp_path: Path) -> None:
+def test_readiness_and_metrics_do_not_wait_for_a_writer_holding_the_database(
+    tmp_path: Path,
+) -> None:
     # Another process in a long transaction on the SQLite file: the probe
     # reads, so it answers at once and says ready (it used to take the write
     # lock, wait out the busy timeout, and answer 503 "store": false).
@@ -457,7 +459,11 @@ def test_readiness_does_not_wait_for_a_writer_holding_the_database(tmp_path: Pat
     try:
         with TestClient(create_app(worker, run_loops=False)) as test:
             answer = test.get("/ready")
+            # The metrics' gauges read too, taking no lock (they used to wait
+            # out the busy timeout, then leave the gauges out).
+            scraped = test.get("/metrics").text
         assert answer.status_code == 200 and answer.json()["store"] is True, answer.text
+        assert "\nconsultfsm_outbox_depth 0.0\n" in scraped, scraped
     finally:
         writer.rollback()
         writer.close()

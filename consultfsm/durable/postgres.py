@@ -101,6 +101,12 @@ def merged(writes: Sequence[tuple[str, tuple[Any, ...]]]) -> list[tuple[str, tup
     return out
 
 
+#: How long a probe waits for a table lock before it answers that the store does not.
+_PROBE_LOCK_MS = 2000
+#: The probes' connection's application_name.
+PROBE_APPLICATION = "consultfsm probe"
+
+
 class PostgresStore(Store):
     """A durable CCM in a PostgreSQL database, shared by any number of workers."""
 
@@ -112,6 +118,11 @@ class PostgresStore(Store):
         self.connect_timeout = connect_timeout
         self._mutex = threading.Lock()
         self._conn: psycopg.Connection[Any] | None = None
+        # The probes' own connection (health, metrics), opened at the first
+        # probe: a probe must not queue behind this store's transaction in
+        # progress (a sweep waiting for a row lock holds the one connection).
+        self._probe_mutex = threading.Lock()
+        self._probe_conn: psycopg.Connection[Any] | None = None
         self._begun = False  # whether this transaction's BEGIN was sent
         self._wrote = False  # whether any of its writes was sent
         conn = self._connection()
@@ -193,17 +204,36 @@ class PostgresStore(Store):
         with suppress(psycopg.Error):  # gone: the server rolls it back itself
             conn.rollback()
 
-    def ping(self) -> int:
-        # Autocommit between transactions: one statement, no transaction.
-        with self._mutex:
-            try:
-                row = self._connection().execute(self.dialect.clock_sql).fetchone()
-            except psycopg.Error as exc:
-                if self._conn is not None and (self._conn.broken or self._conn.closed):
-                    self._conn = None
-                raise StoreError(f"PostgreSQL: {exc}".strip()) from exc
-        assert row is not None
-        return int(row[0])
+    def probe(self, queries: Sequence[str]) -> list[list[Any]]:
+        # Autocommit: each query a statement of its own, in no transaction.
+        with self._probe_mutex:
+            for attempt in range(2):
+                conn = self._probe_conn
+                reused = conn is not None and not conn.closed and not conn.broken
+                try:
+                    if conn is None or not reused:
+                        conn = self._probe_connect()
+                    return [list(conn.execute(sql).fetchall()) for sql in queries]
+                except psycopg.Error as exc:
+                    # A connection the server dropped since (a restart) is
+                    # found broken by its first statement: once more, anew.
+                    if attempt == 0 and reused and conn is not None and conn.broken:
+                        continue
+                    raise StoreError(f"PostgreSQL: {exc}".strip()) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _probe_connect(self) -> psycopg.Connection[Any]:
+        if self._probe_conn is not None:
+            self._probe_conn.close()
+        self._probe_conn = None
+        conn = psycopg.connect(
+            self.dsn, autocommit=True, connect_timeout=max(1, int(self.connect_timeout)),
+            application_name=PROBE_APPLICATION,  # (so pg_stat_activity tells it apart)
+        )  # fmt: skip
+        # A probe does not wait long for a table lock (DDL, a dump).
+        conn.execute(f"SET lock_timeout = {_PROBE_LOCK_MS}")
+        self._probe_conn = conn
+        return conn
 
     def lock_statement(self, names: Sequence[str]) -> tuple[str, tuple[Any, ...]] | None:
         # One statement: the aggregate takes every lock (in the order given: a
@@ -263,9 +293,10 @@ class PostgresStore(Store):
         )
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        for conn in (self._conn, self._probe_conn):
+            if conn is not None:
+                conn.close()
+        self._conn = self._probe_conn = None
 
 
 __all__ = ["PostgresStore"]  # and AdvisoryLease, below
@@ -286,6 +317,11 @@ class AdvisoryLease:
         self.partitions = partitions
         self.most = partitions if most is None else most
         self._conn: psycopg.Connection[Any] | None = None
+        # The probes' own connection (health, metrics), opened at the first
+        # probe: a probe must not queue behind this store's transaction in
+        # progress (a sweep waiting for a row lock holds the one connection).
+        self._probe_mutex = threading.Lock()
+        self._probe_conn: psycopg.Connection[Any] | None = None
         self._held: list[int] = []
         self._next_try = 0.0
 

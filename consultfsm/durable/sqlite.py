@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from .store import Dialect, Store, StoreError, Tx, schema
+from .store import Dialect, Store, StoreError, Tx, Unstorable, schema
+
+#: Paths that name a database private to its connection (sqlite3's own names).
+_PRIVATE = frozenset({":memory:", ""})
+#: How long a probe waits for the file (WAL readers wait only for a recovery).
+_PROBE_BUSY_MS = 1000
 
 # The outbox's seq is the rowid: a new row gets one more than the largest
 # present, so seqs keep commit order (AUTOINCREMENT would also never hand one
@@ -60,16 +66,44 @@ class SqliteStore(Store):
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         try:
-            # Autocommit mode: this class says where each transaction begins.
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db = self._connect()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the SQLite store {self.path!r}: {exc}") from exc
+        try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA busy_timeout=10000")
             for statement in self.dialect.schema:
                 self._db.execute(statement)
         except sqlite3.Error as exc:
+            self._db.close()
             raise StoreError(f"cannot open the SQLite store {self.path!r}: {exc}") from exc
         self._mutex = threading.Lock()  # one transaction at a time on the one connection
+        # The probes' own connection (opened at the first probe): in WAL a
+        # reader waits for no writer, and it does not queue behind this
+        # store's transaction in progress. A database in memory is private to
+        # its connection: its probes share the one connection.
+        self._probe_db: sqlite3.Connection | None = None
+        self._closed = False
+        self._probe_mutex = self._mutex if self.path in _PRIVATE else threading.Lock()
+
+    def _connect(self) -> sqlite3.Connection:
+        # Autocommit mode: this class says where each transaction begins.
+        return sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+
+    def _probe_connection(self) -> sqlite3.Connection:
+        if self._probe_db is None:
+            if self.path in _PRIVATE:
+                return self._db
+            db = self._connect()
+            try:
+                db.execute("PRAGMA query_only=1")
+                db.execute(f"PRAGMA busy_timeout={_PROBE_BUSY_MS}")
+            except sqlite3.Error:
+                db.close()
+                raise
+            self._probe_db = db
+        return self._probe_db
 
     @contextmanager
     def _transaction(self) -> Iterator[Tx]:
@@ -84,9 +118,12 @@ class SqliteStore(Store):
                 yield tx
             except BaseException as exc:
                 self._db.rollback()
-                # The file's fault (I/O, a table gone): nothing was applied, a
-                # 503. (A lock met in a statement stays as it is: run() retries it.)
-                if isinstance(exc, sqlite3.OperationalError) and not self.is_transient(exc):
+                # The file's fault (I/O, a table gone, a file that is not a
+                # database, or no longer one): nothing was applied, a 503. (A
+                # lock met in a statement stays as it is: run() retries it.)
+                if isinstance(exc, sqlite3.DataError):  # a value SQLite cannot hold
+                    raise Unstorable(f"SQLite cannot hold a value of this input: {exc}") from exc
+                if isinstance(exc, sqlite3.DatabaseError) and not self.is_transient(exc):
                     raise StoreError(f"SQLite: {exc}") from exc
                 raise
             try:
@@ -98,19 +135,35 @@ class SqliteStore(Store):
                     raise StoreError(f"the commit failed: {exc}") from exc
                 raise
 
-    def ping(self) -> int:
-        # A read in autocommit mode: in WAL it waits for no writer (another
-        # process's transaction included), where BEGIN IMMEDIATE would.
-        with self._mutex:
+    def probe(self, queries: Sequence[str]) -> list[list[Any]]:
+        # One read transaction (BEGIN DEFERRED: it takes no write lock), one
+        # snapshot for all the queries, on the probes' own connection.
+        with self._probe_mutex:
             try:
-                return int(self._db.execute(self.dialect.clock_sql).fetchone()[0])
+                if self._closed:
+                    raise sqlite3.ProgrammingError("the store is closed")
+                db = self._probe_connection()
+                db.execute("BEGIN")
+                try:
+                    return [db.execute(sql).fetchall() for sql in queries]
+                finally:
+                    db.rollback()  # (it wrote nothing)
             except sqlite3.Error as exc:
                 raise StoreError(f"the SQLite store does not answer: {exc}") from exc
+
+    def ping(self) -> int:
+        # SQLite's clock reads no page of the file: read one of the legs'
+        # table too, so a file that is not a database (or no longer one), or
+        # lost its tables, does not answer.
+        return int(self.probe([self.dialect.clock_sql, "SELECT 1 FROM legs LIMIT 1"])[0][0][0])
 
     def is_transient(self, exc: BaseException) -> bool:
         return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
 
     def close(self) -> None:
+        self._closed = True
+        if self._probe_db is not None and self._probe_db is not self._db:
+            self._probe_db.close()
         self._db.close()
 
 

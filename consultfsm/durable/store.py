@@ -508,7 +508,7 @@ class Tx:
 
     def legs_by_state(self) -> dict[str, int]:
         """Live legs by the CCM machine's call state."""
-        return {r[0]: int(r[1]) for r in self._q("SELECT call, COUNT(*) FROM legs GROUP BY call")}
+        return _legs_by_state(self._q(LEGS_BY_STATE))
 
     # --- presence, tombstones ---------------------------------------------------------
 
@@ -661,7 +661,7 @@ class Tx:
             )
 
     def outbox_depth(self) -> int:
-        return int(self._q("SELECT COUNT(*) FROM outbox")[0][0])
+        return int(self._q(OUTBOX_DEPTH)[0][0])
 
     def forget_before(
         self, inbox_before: int, tombstones_before: int, sessions_before: int,
@@ -687,6 +687,15 @@ class Tx:
         self._q(
             "DELETE FROM sessions WHERE ended_at IS NOT NULL AND ended_at < ?", [sessions_before]
         )
+
+
+#: What the metrics read (:meth:`Store.gauges`, and a transaction's own view).
+LEGS_BY_STATE = "SELECT call, COUNT(*) FROM legs GROUP BY call"
+OUTBOX_DEPTH = "SELECT COUNT(*) FROM outbox"
+
+
+def _legs_by_state(rows: list[Any]) -> dict[str, int]:
+    return {r[0]: int(r[1]) for r in rows}
 
 
 def _new_consult_rows(results: list[list[Any]]) -> NewConsultRows:
@@ -731,15 +740,25 @@ class Store:
         raise NotImplementedError
         yield
 
+    def probe(self, queries: Sequence[str]) -> list[list[Any]]:
+        """Run SELECTs without parameters for a probe (health, metrics) and
+        return each one's rows, or raise :class:`StoreError`. This fallback
+        runs them in a transaction; both stores here override it to read on a
+        connection of their own, outside any transaction that takes locks, so
+        a probe waits neither for another process's writer nor for this
+        store's own transaction in progress (a sweep waiting for a lock)."""
+        with self.transaction() as tx:
+            return [tx._q(sql) for sql in queries]
+
     def ping(self) -> int:
         """The database's clock (Unix ms), or :class:`StoreError`: whether
-        the database answers now. This fallback reads it in a transaction; a
-        store that can read without one (both stores here) overrides it, so
-        the probe takes no database lock. (It still waits for a transaction of
-        this store's own in progress: they share one connection.)"""
-        with self.transaction() as tx:
-            clock: int = tx.clock_ms()
-        return clock
+        the database answers now (:meth:`probe`: it takes no lock)."""
+        return int(self.probe([self.dialect.clock_sql])[0][0][0])
+
+    def gauges(self) -> tuple[dict[str, int], int]:
+        """Live legs by call state, and the outbox's depth (:meth:`probe`)."""
+        states, depth = self.probe([LEGS_BY_STATE, OUTBOX_DEPTH])
+        return _legs_by_state(states), int(depth[0][0])
 
     def lock_statement(self, names: Sequence[str]) -> tuple[str, tuple[Any, ...]] | None:
         """The statement that holds advisory locks on ``names`` until the

@@ -76,8 +76,7 @@ class _StoreGauges(Collector):
         stuck.add_metric([], len(self.ccm.stuck))
         yield stuck
         try:
-            with self.ccm.store.transaction() as tx:
-                states, waiting = tx.legs_by_state(), tx.outbox_depth()
+            states, waiting = self.ccm.store.gauges()  # (no lock: see Store.probe)
         except StoreError:
             return
         for state, count in sorted(states.items()):
@@ -292,7 +291,7 @@ class Worker:
         """Ready when the store answers now and the loops run (``loops=False``:
         whether they run is not this worker's to say; its caller drives them)."""
         try:
-            self.ccm.store.ping()  # (no database lock; see Store.ping)
+            self.ccm.store.ping()  # (no lock, no wait for the loops: see Store.probe)
             store = True
         except StoreError:
             store = False
