@@ -1493,6 +1493,44 @@ def test_a_session_id_stays_used_after_tidy_forgets_its_row(backend: Backend) ->
     assert row is not None and row.ended_at == world.t
 
 
+def test_a_session_id_stays_used_while_its_inputs_ids_outlive_their_horizon(
+    backend: Backend,
+) -> None:
+    # Was a defect (a second adversarial review): SQLite tidies its inbox in
+    # the order entries were written, so after the clock stepped back an
+    # entry outlives its horizon behind one written before the step. The
+    # forgotten id's marker expired by time alone while the first session's
+    # end was still in the inbox: the new session's end was its replay.
+    from consultfsm.ccm.engine import CcmRefused
+
+    world = Clocked(backend.open(backend.new()), tombstone_ms=60_000, ended_session_ms=1_000)
+    ccm = world.ccm
+    world.t = 10_000_000  # the clock far ahead (an NTP step to come)
+    ccm.desk_up("1002", input_id="written-ahead")
+    world.t = 1_000  # stepped back
+    ccm.start_session(ChannelSession("S9", "C9", "+923001234567", "X9"))
+    world.t = 2_000
+    ccm.end_session("S9")
+    world.t = 2_000 + 4 * 60_000 + 1  # past every horizon of the first session
+    ccm.tidy()
+    with ccm.store.transaction() as tx:
+        kept = tx._q("SELECT id FROM inbox WHERE id = 'session-end:S9'")
+    again = ChannelSession("S9", "C-other", "+923009999999", "X10")
+    if kept:  # (SQLite: behind the entry written ahead)
+        assert backend.kind == "sqlite"
+        with pytest.raises(CcmRefused, match="already existed"):
+            ccm.start_session(again, input_id="another-key")
+        world.t = 10_000_000 + 2 * 60_000 + 1  # the entry written ahead expires too
+        ccm.tidy()
+    assert ccm.start_session(again, input_id="another-key").disposition == "applied"
+    world.t += 1_000
+    end = ccm.end_session("S9")
+    assert end.disposition == "applied" and not end.replayed
+    with ccm.store.transaction() as tx:
+        row = tx.session("S9")
+    assert row is not None and row.ended_at == world.t
+
+
 def test_a_sqlite_file_failing_under_an_input_is_a_store_error_changing_nothing(
     tmp_path: Path,
 ) -> None:

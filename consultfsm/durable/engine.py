@@ -58,6 +58,9 @@ from consultfsm.wire.cim import CimCodec, CimMessage, MessageIntent, parse_messa
 
 from .faults import Faults
 from .store import (
+    CIM_INPUT,
+    SESSION_END_INPUT,
+    SESSION_START_INPUT,
     LegRow,
     NewConsultKeys,
     NewConsultRows,
@@ -288,7 +291,7 @@ class DurableCcm:
             outcome = engine.receive(report, at)
             return self._commit(tx, engine, legs, outcome, at, buried=tombs)
 
-        return self._run(input_id or f"cim:{message.id}", work)
+        return self._run(input_id or f"{CIM_INPUT}{message.id}", work)
 
     def _session_keys(self, message: CimMessage, party: Party, sender: str) -> NewConsultKeys:
         """The keys a new consult's session is looked up by, as the session
@@ -337,7 +340,7 @@ class DurableCcm:
             tx.add_session(_record(session), self._index.e164(session))
             return self._commit(tx, engine, [], Outcome(None, None, out), at)
 
-        return self._run(input_id or f"session-start:{session.id}", work)
+        return self._run(input_id or f"{SESSION_START_INPUT}{session.id}", work)
 
     def end_session(self, session_id: str, *, input_id: str | None = None) -> Answer:
         """The customer's call ended; its consults go on."""
@@ -355,7 +358,7 @@ class DurableCcm:
             tx.end_session(session_id, at)
             return self._commit(tx, engine, legs, Outcome(None, None, out), at)
 
-        return self._run(input_id or f"session-end:{session_id}", work)
+        return self._run(input_id or f"{SESSION_END_INPUT}{session_id}", work)
 
     def sweep(self, limit: int = 100) -> list[Answer]:
         """Fire the deadlines that are due, of up to ``limit`` legs no other

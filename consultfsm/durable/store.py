@@ -674,7 +674,8 @@ class Tx:
         step back, waits for the entries after it.) An ended session's id
         outlives its row, refused to a new session (:meth:`forgotten_session`),
         until ``session_ids_before`` (by default ``inbox_before``): the inbox
-        may hold its inputs' ids, and a new session's end would be their replay."""
+        may hold its inputs' ids, and a new session's end would be their replay
+        (and while the inbox holds them under their default ids, whatever the time)."""
         self._q(self._d.forget_inbox, [inbox_before])
         self._q("DELETE FROM tombstones WHERE at < ?", [tombstones_before])
         self._q(
@@ -683,11 +684,24 @@ class Tx:
             [sessions_before],
         )
         ids_before = inbox_before if session_ids_before is None else session_ids_before
-        self._q("DELETE FROM forgotten_sessions WHERE ended_at < ?", [ids_before])
+        # Not while the inbox holds the session's inputs under their default
+        # ids: SQLite's inbox, tidied in the order it was written, may keep
+        # them past any time horizon after the clock stepped back.
+        self._q(
+            "DELETE FROM forgotten_sessions WHERE ended_at < ? AND NOT EXISTS (SELECT 1 FROM"
+            " inbox WHERE inbox.id IN (? || forgotten_sessions.id, ? || forgotten_sessions.id))",
+            [ids_before, SESSION_START_INPUT, SESSION_END_INPUT],
+        )
         self._q(
             "DELETE FROM sessions WHERE ended_at IS NOT NULL AND ended_at < ?", [sessions_before]
         )
 
+
+#: The inbox ids of inputs sent without one: the prefix, then the CIM
+#: message's id or the session's id.
+CIM_INPUT = "cim:"
+SESSION_START_INPUT = "session-start:"
+SESSION_END_INPUT = "session-end:"
 
 #: What the metrics read (:meth:`Store.gauges`, and a transaction's own view).
 LEGS_BY_STATE = "SELECT call, COUNT(*) FROM legs GROUP BY call"
@@ -803,6 +817,9 @@ class Store:
 
 
 __all__ = [
+    "CIM_INPUT",
+    "SESSION_END_INPUT",
+    "SESSION_START_INPUT",
     "Dialect",
     "LegRow",
     "NewConsultKeys",

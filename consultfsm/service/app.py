@@ -40,7 +40,7 @@ from consultfsm.ccm.correlation import ChannelSession, CorrelationError, Invalid
 from consultfsm.core.errors import ConfigError, ConsultFsmError
 from consultfsm.core.text import id_text
 from consultfsm.durable.engine import MAX_ID_BYTES, Answer
-from consultfsm.durable.store import StoreError
+from consultfsm.durable.store import SESSION_END_INPUT, SESSION_START_INPUT, StoreError
 from consultfsm.wire.cim import CimError, parse_message
 from consultfsm.wire.strict_json import loads_strict
 
@@ -217,7 +217,7 @@ def create_app(worker: Worker, *, run_loops: bool = True) -> Starlette:
         try:
             key = _key(request)
             session = _session_of(await _body(request))
-            input_id = _scoped(f"session-start:{session.id}", key, session.id)
+            input_id = _scoped(f"{SESSION_START_INPUT}{session.id}", key, session.id)
         except (InvalidSession, RequestRefused) as exc:
             return _refused(worker, "session_start", exc)
         return await _run(
@@ -230,7 +230,7 @@ def create_app(worker: Worker, *, run_loops: bool = True) -> Starlette:
     async def end_session(request: Request) -> Response:
         session_id = request.path_params["session"]
         try:
-            input_id = _scoped(f"session-end:{session_id}", _key(request), session_id)
+            input_id = _scoped(f"{SESSION_END_INPUT}{session_id}", _key(request), session_id)
         except RequestRefused as exc:
             return _refused(worker, "session_end", exc, {"session": session_id})
         return await _run(
