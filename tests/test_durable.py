@@ -386,6 +386,42 @@ def test_an_id_longer_than_a_broker_takes_is_refused_at_input_changing_nothing()
         assert tx.session("S8") is None
 
 
+def test_ids_at_the_limit_are_taken_whatever_the_inbox_id_made_of_them(backend: Backend) -> None:
+    # Was a defect (a second adversarial review): an input sent without an
+    # id is remembered as a prefix and its own id ("cim:" and the message's,
+    # "session-end:" and the session's), and that was held to the limit, so a
+    # session id of 512 bytes, or a message id of 509, was refused, naming
+    # the input_id the caller never gave. Each id is held to the limit by its
+    # own field.
+    from consultfsm.ccm.engine import CcmRefused
+    from consultfsm.durable.engine import MAX_ID_BYTES
+
+    world = Clocked(backend.open(backend.new()))
+    ccm = world.ccm
+    sid = "S" * MAX_ID_BYTES
+    session = ChannelSession(sid, "C-long", "+923007777777", "X-long")
+    assert ccm.start_session(session).disposition == "applied"
+    assert ccm.start_session(session).replayed  # its retry: its id was remembered
+    raw = json.loads(message(B, STARTED, 100, "D-long"))
+    for length, field in ((MAX_ID_BYTES, None), (MAX_ID_BYTES + 1, "id")):
+        raw["id"] = "m" * length
+        if field is None:
+            assert ccm.receive(json.dumps(raw)).disposition == "applied"
+            assert ccm.receive(json.dumps(raw)).replayed
+        else:
+            with pytest.raises(CcmRefused) as caught:
+                ccm.receive(json.dumps(raw))
+            assert caught.value.field == field
+    world.t = 1_000
+    assert ccm.end_session(sid).disposition == "applied"
+    assert ccm.end_session(sid).replayed
+    # An input_id given is the inbox id itself: held to the limit as it is.
+    assert ccm.desk_up("1002", input_id="i" * MAX_ID_BYTES).disposition == "applied"
+    with pytest.raises(CcmRefused) as caught:
+        ccm.desk_up("1002", input_id="i" * (MAX_ID_BYTES + 1))
+    assert caught.value.field == "input_id"
+
+
 def test_two_sessions_of_one_number_ended_in_the_same_ms_resolve_as_the_engine_does(
     backend: Backend,
 ) -> None:

@@ -166,6 +166,23 @@ def test_consultfsm_serve_runs_as_a_command_and_stops_on_sigterm(tmp_path: Path)
     assert (gone["agent"], gone["leg"], gone["legs"]) == ("1002", "D1", ["D1"])
 
 
+def test_ids_at_the_limit_are_taken_over_http_and_one_past_it_is_refused_by_its_field(
+    client: Any,
+) -> None:
+    from consultfsm.durable.engine import MAX_ID_BYTES
+
+    session = {**SESSION, "id": "S" * MAX_ID_BYTES}
+    assert client.post("/sessions", json=session).json()["disposition"] == "applied"
+    raw = json.loads(message(B, STARTED, 0, "D1"))
+    raw["id"] = "m" * (MAX_ID_BYTES + 1)
+    refused = client.post("/message/receive", json=raw)
+    assert refused.status_code == 422 and refused.json()["field"] == "id", refused.text
+    raw["id"] = "m" * MAX_ID_BYTES
+    assert client.post("/message/receive", json=raw).json()["disposition"] == "applied"
+    ended = client.post(f"/sessions/{session['id']}/end")
+    assert ended.status_code == 200 and ended.json()["disposition"] == "applied", ended.text
+
+
 def test_a_session_started_again_is_its_retry_and_under_another_key_is_refused(client: Any) -> None:
     first = client.post("/sessions", json=SESSION).json()
     again = client.post("/sessions", json=SESSION).json()

@@ -291,7 +291,9 @@ class DurableCcm:
             outcome = engine.receive(report, at)
             return self._commit(tx, engine, legs, outcome, at, buried=tombs)
 
-        return self._run(input_id or f"{CIM_INPUT}{message.id}", work)
+        if input_id is None and not _holdable(message.id):
+            raise CcmRefused("id", f"must be {_UNHOLDABLE}")
+        return self._run(input_id, work, default=f"{CIM_INPUT}{message.id}")
 
     def _session_keys(self, message: CimMessage, party: Party, sender: str) -> NewConsultKeys:
         """The keys a new consult's session is looked up by, as the session
@@ -340,7 +342,7 @@ class DurableCcm:
             tx.add_session(_record(session), self._index.e164(session))
             return self._commit(tx, engine, [], Outcome(None, None, out), at)
 
-        return self._run(input_id or f"{SESSION_START_INPUT}{session.id}", work)
+        return self._run(input_id, work, default=f"{SESSION_START_INPUT}{session.id}")
 
     def end_session(self, session_id: str, *, input_id: str | None = None) -> Answer:
         """The customer's call ended; its consults go on."""
@@ -358,7 +360,7 @@ class DurableCcm:
             tx.end_session(session_id, at)
             return self._commit(tx, engine, legs, Outcome(None, None, out), at)
 
-        return self._run(input_id or f"{SESSION_END_INPUT}{session_id}", work)
+        return self._run(input_id, work, default=f"{SESSION_END_INPUT}{session_id}")
 
     def sweep(self, limit: int = 100) -> list[Answer]:
         """Fire the deadlines that are due, of up to ``limit`` legs no other
@@ -439,9 +441,17 @@ class DurableCcm:
 
         return self._run(input_id, work)
 
-    def _run(self, input_id: str | None, work: Callable[[Tx], Answer]) -> Answer:
+    def _run(
+        self, input_id: str | None, work: Callable[[Tx], Answer], *, default: str | None = None
+    ) -> Answer:
+        """Apply ``work`` once per inbox id: ``input_id`` as given (at most
+        :data:`MAX_ID_BYTES`), else ``default``, a prefix and an id its caller
+        checked by its own field (the prefix's bytes are on top: an id at the
+        limit is taken)."""
         if input_id is not None:
             _storable(input_id, "input_id")
+        else:
+            input_id = default
 
         def once(tx: Tx) -> Answer:
             self.faults.reached("before_lock")
@@ -642,8 +652,10 @@ def _storable(value: object, field: str) -> None:
     """An id the stores can hold: a string, not blank (restoring a row holding
     a blank id is refused), :func:`_holdable`; else :class:`CcmRefused`."""
     if not isinstance(value, str) or not value.strip() or not _holdable(value):
-        raise CcmRefused(field, "must be a non-empty string that UTF-8 can encode, without NUL, "
-                         f"of at most {MAX_ID_BYTES} bytes")  # fmt: skip
+        raise CcmRefused(field, f"must be a non-blank {_UNHOLDABLE}")
+
+
+_UNHOLDABLE = f"string that UTF-8 can encode, without NUL, of at most {MAX_ID_BYTES} bytes"
 
 
 def _sent(pub: Published) -> Sent:
